@@ -53,7 +53,7 @@ std::size_t invalid_utf8_at(std::string_view s) {
         else if ((c & 0xF0) == 0xE0) { extra = 2; min = 0x800; c &= 0x0F; }
         else if ((c & 0xF8) == 0xF0) { extra = 3; min = 0x10000; c &= 0x07; }
         else return i;
-        if (i + extra >= s.size() + 0 && i + extra > s.size() - 1) return i;
+        if (i + extra >= s.size()) return i;
         unsigned cp = c;
         for (int k = 1; k <= extra; ++k) {
             unsigned char cc = static_cast<unsigned char>(s[i + k]);
