@@ -88,6 +88,16 @@ position position_of(std::string_view text, std::size_t offset) {
     return p;
 }
 
+std::size_t char_to_byte_offset(std::string_view text, std::size_t chars) {
+    std::size_t i = 0;
+    while (i < text.size() && chars > 0) {
+        ++i;
+        while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
+        --chars;
+    }
+    return i;
+}
+
 std::string_view line_at(std::string_view text, int line) {
     std::size_t start = 0;
     for (int l = 1; l < line; ++l) {

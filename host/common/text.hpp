@@ -27,6 +27,10 @@ struct position {
 };
 position position_of(std::string_view text, std::size_t offset);
 
+// Byte offset of the `chars`-th character (0-based) of UTF-8 text; PostgreSQL
+// reports error positions in characters.
+std::size_t char_to_byte_offset(std::string_view text, std::size_t chars);
+
 // The line (1-based) of text, without its newline.
 std::string_view line_at(std::string_view text, int line);
 

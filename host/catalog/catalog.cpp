@@ -1,0 +1,260 @@
+// Discovery of migrations in the project's migrations directory.
+#include "catalog/catalog.hpp"
+
+#include <algorithm>
+#include <regex>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace moonshift::catalog {
+namespace fs = std::filesystem;
+
+const char* form_name(form f) {
+    switch (f) {
+        case form::sql: return "sql";
+        case form::lua: return "lua";
+        case form::folder: return "folder";
+    }
+    return "?";
+}
+
+std::string version_key(const std::string& v) {
+    auto nz = v.find_first_not_of('0');
+    return nz == std::string::npos ? "0" : v.substr(nz);
+}
+
+int compare_versions(const std::string& a, const std::string& b) {
+    auto ka = version_key(a), kb = version_key(b);
+    if (ka.size() != kb.size()) return ka.size() < kb.size() ? -1 : 1;
+    return ka.compare(kb) < 0 ? -1 : (ka == kb ? 0 : 1);
+}
+
+const migration* catalog::find(const std::string& version) const {
+    auto key = version_key(version);
+    for (const auto& m : migrations)
+        if (version_key(m.version) == key) return &m;
+    return nullptr;
+}
+
+bool has_sql(const std::string& sql) {
+    std::size_t i = 0;
+    while (i < sql.size()) {
+        char c = sql[i];
+        if (std::isspace(static_cast<unsigned char>(c))) { ++i; continue; }
+        if (sql.compare(i, 2, "--") == 0) {
+            auto nl = sql.find('\n', i);
+            if (nl == std::string::npos) return false;
+            i = nl + 1;
+            continue;
+        }
+        if (sql.compare(i, 2, "/*") == 0) {
+            auto end = sql.find("*/", i + 2);
+            if (end == std::string::npos) return true;  // let the parser report it
+            i = end + 2;
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+directives read_directives(const std::string& sql, const std::string& label) {
+    directives d;
+    int line_no = 0;
+    std::size_t pos = 0;
+    while (pos <= sql.size()) {
+        auto nl = sql.find('\n', pos);
+        std::string line = text::trim(sql.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+        ++line_no;
+        pos = nl == std::string::npos ? sql.size() + 1 : nl + 1;
+        if (line.empty()) continue;
+        if (line.rfind("--", 0) != 0) break;  // directives live in the leading comments only
+        std::string body = text::trim(line.substr(2));
+        if (body.rfind("moonshift:", 0) != 0) continue;
+        std::string rest = body.substr(10);
+        std::string word = rest.substr(0, rest.find_first_of(" \t"));
+        std::string arg = text::trim(rest.substr(word.size()));
+        auto where = label + ":" + std::to_string(line_no);
+        if (word == "no-transaction") {
+            d.no_transaction = true;
+        } else if (word == "requires") {
+            if (arg.empty())
+                throw usage_error(where + ": moonshift:requires needs a version", "write -- moonshift:requires 002");
+            std::string item;
+            for (char c : arg + ",") {
+                if (c == ',' || c == ' ') {
+                    if (!item.empty()) {
+                        if (!std::all_of(item.begin(), item.end(), ::isdigit))
+                            throw usage_error(where + ": \"" + item + "\" is not a version",
+                                              "versions are digits, like 002 or 20250108120000");
+                        d.requires_versions.push_back(item);
+                    }
+                    item.clear();
+                } else {
+                    item.push_back(c);
+                }
+            }
+        } else if (word == "tags") {
+            std::string item;
+            for (char c : arg + ",") {
+                if (c == ',' || c == ' ') {
+                    if (!item.empty()) d.tags.push_back(item);
+                    item.clear();
+                } else {
+                    item.push_back(c);
+                }
+            }
+        } else {
+            throw usage_error(where + ": unknown directive moonshift:" + word,
+                              "known directives: moonshift:no-transaction, moonshift:requires VERSION, "
+                              "moonshift:tags A,B");
+        }
+    }
+    return d;
+}
+
+namespace {
+
+struct parsed_name {
+    std::string version, name;
+    enum { up, down, lua, folder } role;
+};
+
+bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
+    static const std::regex sql_re(R"(^(\d+)_([A-Za-z0-9_\-]+?)(\.up|\.down)?\.sql$)");
+    static const std::regex lua_re(R"(^(\d+)_([A-Za-z0-9_\-]+)\.lua$)");
+    static const std::regex dir_re(R"(^(\d+)_([A-Za-z0-9_\-]+)$)");
+    std::smatch m;
+    if (is_dir) {
+        if (!std::regex_match(file, m, dir_re)) return false;
+        out = {m[1], m[2], parsed_name::folder};
+        return true;
+    }
+    if (std::regex_match(file, m, sql_re)) {
+        out = {m[1], m[2], m[3] == ".down" ? parsed_name::down : parsed_name::up};
+        return true;
+    }
+    if (std::regex_match(file, m, lua_re)) {
+        out = {m[1], m[2], parsed_name::lua};
+        return true;
+    }
+    return false;
+}
+
+std::string read_checked(const fs::path& p, const std::string& label) {
+    std::string raw = text::read_file(p);
+    if (auto bad = text::invalid_utf8_at(raw); bad != std::string::npos) {
+        auto pos = text::position_of(raw, bad);
+        throw usage_error(label + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
+                              ": invalid UTF-8 (byte offset " + std::to_string(bad) + ")",
+                          "save the file as UTF-8");
+    }
+    if (raw.size() >= 3 && raw.compare(0, 3, "\xEF\xBB\xBF") == 0) raw.erase(0, 3);  // BOM
+    return text::normalize_newlines(raw);
+}
+
+std::string rel_label(const fs::path& p, const fs::path& root) {
+    auto rel = p.lexically_relative(root);
+    return rel.empty() || rel.native()[0] == '.' ? p.string() : rel.string();
+}
+
+}  // namespace
+
+catalog discover(const fs::path& dir, const fs::path& root) {
+    catalog cat;
+    if (!fs::is_directory(dir))
+        throw usage_error("migrations directory " + rel_label(dir, root) + " does not exist",
+                          "create it, run `moonshift init`, or set [project] migrations in moonshift.toml");
+    std::map<std::string, migration> by_key;         // version_key → migration
+    std::map<std::string, std::string> first_label;  // version_key → file that claimed it
+    struct pending_down { std::string key, name; fs::path path; std::string label; };
+    std::vector<pending_down> downs;
+
+    std::vector<fs::directory_entry> entries;
+    for (auto& e : fs::directory_iterator(dir)) entries.push_back(e);
+    std::sort(entries.begin(), entries.end(),
+              [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
+
+    for (auto& e : entries) {
+        std::string file = e.path().filename().string();
+        if (file.empty() || file[0] == '.') continue;
+        bool is_dir = e.is_directory();
+        std::string ext = e.path().extension().string();
+        if (!is_dir && ext != ".sql" && ext != ".lua") continue;  // README.md and friends
+        std::string label = rel_label(e.path(), root);
+        parsed_name pn;
+        if (!parse_name(file, is_dir, pn))
+            throw usage_error(label + ": the name does not start with a version",
+                              "name migrations VERSION_name.sql, e.g. 001_create_users.sql or "
+                              "20250108120000_create_users.sql");
+        std::string key = version_key(pn.version);
+        if (pn.role == parsed_name::down) {
+            downs.push_back({key, pn.name, e.path(), label});
+            continue;
+        }
+        if (auto it = first_label.find(key); it != first_label.end())
+            throw usage_error(label + ": version " + pn.version + " is also used by " + it->second,
+                              "give one of them a new version (moonshift new NAME picks the next free one)");
+        first_label[key] = label;
+        migration m;
+        m.version = pn.version;
+        m.name = pn.name;
+        m.up = e.path();
+        m.up_label = label;
+        if (pn.role == parsed_name::up) {
+            m.kind = form::sql;
+            m.up_sql = read_checked(e.path(), label);
+            if (!has_sql(m.up_sql))
+                throw usage_error(label + ": the migration is empty",
+                                  "write its SQL, or delete the file");
+            m.dir = read_directives(m.up_sql, label);
+        } else {
+            m.kind = pn.role == parsed_name::lua ? form::lua : form::folder;
+        }
+        by_key[key] = std::move(m);
+    }
+    for (auto& d : downs) {
+        auto it = by_key.find(d.key);
+        if (it == by_key.end() || it->second.name != d.name)
+            throw usage_error(d.label + ": a down script with no matching up migration",
+                              "name it after its migration, e.g. 001_create_users.down.sql beside "
+                              "001_create_users.sql");
+        if (it->second.kind != form::sql)
+            throw usage_error(d.label + ": a .down.sql beside a " +
+                              std::string(form_name(it->second.kind)) + " migration",
+                              "put the down step inside the migration instead");
+        it->second.down = d.path;
+        it->second.down_label = d.label;
+        it->second.down_sql = read_checked(d.path, d.label);
+        it->second.down_has_sql = has_sql(it->second.down_sql);
+    }
+    for (auto& [key, m] : by_key) {
+        if (m.kind == form::sql) {
+            if (m.down.empty()) {
+                m.checksum = text::sha256_hex(m.up_sql);
+            } else {
+                m.checksum = text::sha256_hex("up " + text::sha256_hex(m.up_sql) + "\ndown " +
+                                              text::sha256_hex(m.down_sql) + "\n");
+            }
+        }
+        cat.migrations.push_back(std::move(m));
+    }
+    std::sort(cat.migrations.begin(), cat.migrations.end(), [](const migration& a, const migration& b) {
+        return compare_versions(a.version, b.version) < 0;
+    });
+    for (auto& m : cat.migrations) {
+        for (auto& r : m.dir.requires_versions) {
+            const migration* dep = cat.find(r);
+            if (!dep)
+                throw usage_error(m.up_label + ": requires " + r + ", which is not in " + rel_label(dir, root),
+                                  "fix the version in the moonshift:requires directive");
+            if (compare_versions(dep->version, m.version) >= 0)
+                throw usage_error(m.up_label + ": requires " + r + ", which comes after it",
+                                  "a migration can only require earlier versions");
+        }
+    }
+    return cat;
+}
+
+}  // namespace moonshift::catalog

@@ -1,0 +1,58 @@
+// Finding migrations on disk: their versions, names, forms, directives and
+// checksums. Every bad input is an error that names the file.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace moonshift::catalog {
+
+enum class form { sql, lua, folder };
+const char* form_name(form f);
+
+struct directives {
+    bool no_transaction = false;
+    std::vector<std::string> requires_versions;
+    std::vector<std::string> tags;
+};
+
+struct migration {
+    std::string version;          // as written on disk: "001", "20250108120000"
+    std::string name;             // "create_users"
+    form kind = form::sql;
+    std::filesystem::path up;     // the file (or folder) that applies it
+    std::filesystem::path down;   // empty when there is no down script
+    std::string up_label;         // path for messages, relative to the project: migrations/001_x.sql
+    std::string down_label;
+    std::string up_sql;           // content with normalised line endings (sql form)
+    std::string down_sql;
+    bool down_has_sql = false;    // false when the down file is only comments
+    std::string checksum;         // hex SHA-256 over every file of the migration
+    directives dir;
+    std::string id() const { return version + "_" + name; }
+};
+
+// Orders versions numerically: "9" < "10", "001" == "1".
+int compare_versions(const std::string& a, const std::string& b);
+// The canonical form used for identity: leading zeros removed ("001" → "1").
+std::string version_key(const std::string& v);
+
+struct catalog {
+    std::vector<migration> migrations;  // sorted by version
+    const migration* find(const std::string& version) const;
+};
+
+// Reads `dir`; labels in messages are relative to `root`. Throws
+// moonshift::error(usage) naming the file for: names without a version,
+// duplicate versions, a down without an up, empty files, invalid UTF-8,
+// unknown directives, requires of a missing or later version.
+catalog discover(const std::filesystem::path& dir, const std::filesystem::path& root);
+
+// Directives from the leading comment block of an SQL file.
+directives read_directives(const std::string& sql, const std::string& label);
+
+// True when the SQL has something besides whitespace and comments.
+bool has_sql(const std::string& sql);
+
+}  // namespace moonshift::catalog

@@ -1,0 +1,109 @@
+// Shared pieces of the command line: project loading and output.
+#include "cli/common.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "common/text.hpp"
+#include "local/cluster.hpp"
+
+namespace moonshift::cli {
+
+printer::printer(const globals& g)
+    : json_(g.json),
+      color_(!g.no_color && !g.json && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR")),
+      verbose_(g.verbose) {}
+
+static std::string paint(bool on, const char* code, const std::string& s) {
+    return on ? std::string("\033[") + code + "m" + s + "\033[0m" : s;
+}
+std::string printer::bold(const std::string& s) const { return paint(color_, "1", s); }
+std::string printer::green(const std::string& s) const { return paint(color_, "32", s); }
+std::string printer::red(const std::string& s) const { return paint(color_, "31", s); }
+std::string printer::yellow(const std::string& s) const { return paint(color_, "33", s); }
+std::string printer::dim(const std::string& s) const { return paint(color_, "2", s); }
+
+void printer::line(const std::string& s) const {
+    if (json_) return;
+    std::fputs((s + "\n").c_str(), stdout);
+    std::fflush(stdout);
+}
+
+void printer::json_line(const nlohmann::json& j) const {
+    if (!json_) return;
+    std::fputs((j.dump() + "\n").c_str(), stdout);
+    std::fflush(stdout);
+}
+
+void printer::warn(const std::string& s) const {
+    std::fputs((text::redact(s) + "\n").c_str(), stderr);
+    std::fflush(stderr);
+}
+
+void printer::on_event(const engine::event& e) {
+    if (json_) {
+        nlohmann::json j = e.data;
+        j["event"] = e.name;
+        json_line(j);
+        return;
+    }
+    auto id = [&] { return e.data.value("version", "") + "_" + e.data.value("name", ""); };
+    if (e.name == "log") {
+        auto level = e.data.value("level", "info");
+        if (level == "info" && !verbose_) return;
+        if (open_line_) { std::fputs("\n", stdout); open_line_ = false; }
+        if (level == "warn" || level == "error") warn((level == "warn" ? yellow("warning: ") : red("error: ")) +
+                                                      e.data.value("message", ""));
+        else line(dim(e.data.value("message", "")));
+    } else if (e.name == "migration.start") {
+        bool down = e.data.value("direction", "up") == "down";
+        std::fputs(((down ? "Reverting " : "Applying ") + bold(id()) + " … ").c_str(), stdout);
+        std::fflush(stdout);
+        open_line_ = true;
+    } else if (e.name == "migration.applied" || e.name == "migration.reverted") {
+        auto ms = e.data.value("duration_ms", 0LL);
+        line(green("ok") + dim(" (" + text::format_duration(std::chrono::milliseconds(ms)) + ")"));
+        open_line_ = false;
+    } else if (e.name == "migration.failed") {
+        line(red("failed"));
+        open_line_ = false;
+    }
+}
+
+project_env load_project(const globals& g, printer& out) {
+    project_env p;
+    p.cfg = project::load(g.config, g.config_given);
+    p.env = project::select(p.cfg, g.env);
+    if (p.env.local) {
+        local::cluster c(p.cfg.root / ".moonshift" / "local");
+        auto st = c.status();
+        if (!st.running) {
+            out.warn("starting the local PostgreSQL cluster (.moonshift/local) …");
+            st = c.start();
+        }
+        p.url = st.url;
+    } else {
+        p.url = p.env.url;
+    }
+    return p;
+}
+
+void announce(const project_env& p, printer& out) {
+    std::string where = p.url.empty() ? "PG* variables" : text::redact(p.url);
+    out.line(out.bold("▶ " + p.env.name) + out.dim("  " + where));
+}
+
+engine::context make_context(const globals& g, printer& out) {
+    auto p = load_project(g, out);
+    announce(p, out);
+    engine::context ctx;
+    ctx.cfg = p.cfg;
+    ctx.env = p.env;
+    ctx.url = p.url;
+    ctx.on_event = [&out](const engine::event& e) { out.on_event(e); };
+    return ctx;
+}
+
+}  // namespace moonshift::cli

@@ -1,0 +1,74 @@
+// What every command shares: global options, the project and environment,
+// and the printer that turns engine events into output.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+
+#include "engine/engine.hpp"
+#include "project/config.hpp"
+
+namespace moonshift::cli {
+
+struct globals {
+    std::string env;
+    std::string config = "moonshift.toml";
+    bool config_given = false;
+    bool json = false;
+    bool yes = false;
+    bool verbose = false;
+    bool no_color = false;
+};
+
+class printer {
+public:
+    explicit printer(const globals& g);
+    bool json() const { return json_; }
+    // Colour helpers (empty strings without a TTY or with --no-color).
+    std::string bold(const std::string& s) const;
+    std::string green(const std::string& s) const;
+    std::string red(const std::string& s) const;
+    std::string yellow(const std::string& s) const;
+    std::string dim(const std::string& s) const;
+
+    void line(const std::string& s) const;           // a line for people (stdout); silent with --json
+    void json_line(const nlohmann::json& j) const;   // one JSON object per line (stdout); only with --json
+    void warn(const std::string& s) const;           // stderr
+    void on_event(const engine::event& e);           // renders engine events
+
+private:
+    bool json_, color_, verbose_;
+    bool open_line_ = false;
+};
+
+struct project_env {
+    project::config cfg;
+    project::environment env;
+    std::string url;
+};
+
+// Loads moonshift.toml and picks the environment; starts the local cluster
+// for `local = true` environments.
+project_env load_project(const globals& g, printer& out);
+engine::context make_context(const globals& g, printer& out);
+
+// Announces the environment before a command does anything to it.
+void announce(const project_env& p, printer& out);
+
+using command_fn = std::function<int()>;
+// Each command file provides one of these; main.cpp lists them all.
+void register_init(CLI::App& app, globals& g, command_fn& run);
+void register_new(CLI::App& app, globals& g, command_fn& run);
+void register_status(CLI::App& app, globals& g, command_fn& run);
+void register_up(CLI::App& app, globals& g, command_fn& run);
+void register_down(CLI::App& app, globals& g, command_fn& run);
+void register_redo(CLI::App& app, globals& g, command_fn& run);
+void register_baseline(CLI::App& app, globals& g, command_fn& run);
+void register_repair(CLI::App& app, globals& g, command_fn& run);
+void register_history(CLI::App& app, globals& g, command_fn& run);
+void register_wait(CLI::App& app, globals& g, command_fn& run);
+void register_local(CLI::App& app, globals& g, command_fn& run);
+
+}  // namespace moonshift::cli

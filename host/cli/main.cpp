@@ -1,0 +1,69 @@
+// moonshift's entry point: global options, the list of commands, and the one
+// place where errors become messages and exit codes.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/common.hpp"
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+using namespace moonshift;
+
+int main(int argc, char** argv) {
+    cli::globals g;
+    CLI::App app{"moonshift — PostgreSQL migrations with scripted safety"};
+    app.set_version_flag("--version", std::string("moonshift ") + MOONSHIFT_VERSION);
+    app.require_subcommand(1);
+    app.fallthrough();  // global flags may follow the command: `moonshift up --json`
+    app.add_option("--env,-e", g.env, "environment from moonshift.toml")->envname("MOONSHIFT_ENV");
+    app.add_option("--config,-c", g.config, "path of moonshift.toml")->envname("MOONSHIFT_CONFIG");
+    app.add_flag("--json", g.json, "machine-readable output, one JSON object per line")->envname("MOONSHIFT_JSON");
+    app.add_flag("--yes,-y", g.yes, "answer yes to confirmations")->envname("MOONSHIFT_YES");
+    app.add_flag("--verbose,-v", g.verbose, "more detail")->envname("MOONSHIFT_VERBOSE");
+    app.add_flag("--no-color", g.no_color, "no colours")->envname("MOONSHIFT_NO_COLOR");
+
+    cli::command_fn run;
+    cli::register_init(app, g, run);
+    cli::register_new(app, g, run);
+    cli::register_status(app, g, run);
+    cli::register_up(app, g, run);
+    cli::register_down(app, g, run);
+    cli::register_redo(app, g, run);
+    cli::register_baseline(app, g, run);
+    cli::register_repair(app, g, run);
+    cli::register_history(app, g, run);
+    cli::register_wait(app, g, run);
+    cli::register_local(app, g, run);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : static_cast<int>(exit_code::usage);
+    }
+    g.config_given = app.get_option("--config")->count() > 0 || std::getenv("MOONSHIFT_CONFIG");
+
+    auto report = [&](const std::string& message, const std::string& hint, int code) {
+        std::string text = text::redact(message);
+        std::fprintf(stderr, "error: %s\n", text.c_str());
+        if (!hint.empty()) std::fprintf(stderr, "hint: %s\n", text::redact(hint).c_str());
+        if (g.json) {
+            nlohmann::json j = {{"error", text}, {"exit_code", code}};
+            if (!hint.empty()) j["hint"] = text::redact(hint);
+            std::printf("%s\n", j.dump().c_str());
+        }
+        return code;
+    };
+    try {
+        return run ? run() : 0;
+    } catch (const error& e) {
+        return report(e.what(), e.hint(), static_cast<int>(e.code()));
+    } catch (const pqxx::broken_connection& e) {
+        return report(std::string("the database connection broke: ") + e.what(),
+                      "nothing half-done was recorded; run the command again", 1);
+    } catch (const pqxx::sql_error& e) {
+        return report(std::string(e.what()) + (e.sqlstate().empty() ? "" : " (" + e.sqlstate() + ")"), "", 1);
+    } catch (const std::exception& e) {
+        return report(e.what(), "", 1);
+    }
+}

@@ -1,0 +1,63 @@
+// `moonshift status`: what is applied, pending, changed, missing.
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+
+namespace moonshift::cli {
+
+void register_status(CLI::App& app, globals& g, command_fn& run) {
+    auto* cmd = app.add_subcommand("status", "show applied, pending, changed and missing migrations");
+    cmd->callback([&g, &run] {
+        run = [&g] {
+            printer out(g);
+            engine::engine e(make_context(g, out));
+            auto p = e.status();
+            int pending = 0, changed = 0, missing = 0, ooo = 0, applied = 0;
+            for (auto& x : p.entries) {
+                switch (x.st) {
+                    case engine::state::applied: ++applied; break;
+                    case engine::state::pending: ++pending; break;
+                    case engine::state::changed: ++changed; break;
+                    case engine::state::missing: ++missing; break;
+                    case engine::state::out_of_order: ++ooo; break;
+                }
+            }
+            if (out.json()) {
+                auto arr = nlohmann::json::array();
+                for (auto& x : p.entries) {
+                    nlohmann::json j = {{"version", x.version}, {"name", x.name},
+                                        {"state", engine::state_name(x.st)},
+                                        {"local", x.file != nullptr}, {"remote", x.row.has_value()}};
+                    if (x.row) {
+                        j["applied_at"] = x.row->applied_at;
+                        j["duration_ms"] = x.row->duration_ms;
+                    }
+                    if (x.file) j["file"] = x.file->up_label;
+                    arr.push_back(j);
+                }
+                out.json_line({{"migrations", arr},
+                               {"summary", {{"applied", applied}, {"pending", pending}, {"changed", changed},
+                                            {"missing", missing}, {"out_of_order", ooo}}}});
+            } else {
+                // The Supabase-style view: what is local (on disk), what is remote.
+                out.line(out.dim(fmt::format("{:<16} {:<16} {:<22} {}", "LOCAL", "REMOTE", "APPLIED", "MIGRATION")));
+                for (auto& x : p.entries) {
+                    std::string state = engine::state_name(x.st);
+                    std::string tag = x.st == engine::state::applied   ? out.green(state)
+                                      : x.st == engine::state::pending ? out.yellow(state)
+                                                                       : out.red(state);
+                    out.line(fmt::format("{:<16} {:<16} {:<22} {}  {}", x.file ? x.version : "",
+                                         x.row ? x.row->version : "", x.row ? x.row->applied_at : "",
+                                         x.version + "_" + x.name, tag));
+                }
+                out.line(fmt::format("{} applied, {} pending{}{}{}", applied, pending,
+                                     changed ? fmt::format(", {} changed", changed) : "",
+                                     missing ? fmt::format(", {} missing on disk", missing) : "",
+                                     ooo ? fmt::format(", {} out of order", ooo) : ""));
+            }
+            return changed ? static_cast<int>(exit_code::drift) : 0;
+        };
+    });
+}
+
+}  // namespace moonshift::cli

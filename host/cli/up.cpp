@@ -1,0 +1,55 @@
+// `moonshift up`: apply pending migrations.
+#include "cli/common.hpp"
+#include "common/text.hpp"
+
+namespace moonshift::cli {
+
+void register_up(CLI::App& app, globals& g, command_fn& run) {
+    auto* cmd = app.add_subcommand("up", "apply pending migrations");
+    auto opts = std::make_shared<engine::up_options>();
+    auto to = std::make_shared<std::string>();
+    cmd->add_option("--to", *to, "apply up to and including this version");
+    cmd->add_flag("--single-transaction", opts->single_transaction, "all pending migrations in one transaction")
+        ->envname("MOONSHIFT_SINGLE_TRANSACTION");
+    cmd->add_flag("--out-of-order", opts->out_of_order, "also apply pending versions older than the newest applied")
+        ->envname("MOONSHIFT_OUT_OF_ORDER");
+    cmd->add_flag("--dry-run", opts->dry_run, "show what would be applied, change nothing")
+        ->envname("MOONSHIFT_DRY_RUN");
+    cmd->callback([&g, &run, opts, to] {
+        run = [&g, opts, to] {
+            if (!to->empty()) opts->to = *to;
+            printer out(g);
+            engine::engine e(make_context(g, out));
+            auto result = e.up(*opts);
+            if (opts->dry_run) {
+                for (auto& m : result.report["would_apply"])
+                    out.line("would apply " + m["version"].get<std::string>() + "_" + m["name"].get<std::string>());
+                out.line(std::to_string(result.count) + " migration(s) would be applied (dry run, nothing changed)");
+            } else if (result.count == 0) {
+                out.line("Nothing to apply: the database is up to date.");
+            } else {
+                out.line(out.green("Applied " + std::to_string(result.count) + " migration(s)") +
+                         out.dim(" in " + text::format_duration(std::chrono::milliseconds(
+                                              result.report.value("duration_ms", 0LL)))));
+            }
+            out.json_line({{"result", "up"}, {"count", result.count}, {"report", result.report}});
+            return 0;
+        };
+    });
+}
+
+void register_redo(CLI::App& app, globals& g, command_fn& run) {
+    auto* cmd = app.add_subcommand("redo", "roll back the newest migration and apply it again");
+    cmd->callback([&g, &run] {
+        run = [&g] {
+            printer out(g);
+            engine::engine e(make_context(g, out));
+            auto result = e.redo();
+            out.line(out.green("Redone."));
+            out.json_line({{"result", "redo"}, {"count", result.count}, {"report", result.report}});
+            return 0;
+        };
+    });
+}
+
+}  // namespace moonshift::cli

@@ -1,0 +1,200 @@
+// The database session: one connection per run, its timeouts and lock.
+#include "db/session.hpp"
+
+#include <libpq-fe.h>
+
+#include <thread>
+
+#include "common/text.hpp"
+
+namespace moonshift::db {
+namespace {
+
+// libpqxx 6.4 keeps the PGconn private; a connection policy is its public
+// extension point and sees the handle, which we need for the error fields
+// (position, detail, hint) that pqxx::sql_error does not carry.
+class recording_policy : public pqxx::connectionpolicy {
+public:
+    explicit recording_policy(const std::string& opts) : pqxx::connectionpolicy(opts) {}
+    handle do_startconnect(handle orig) override {
+        if (orig) return orig;
+        handle_ = normalconnect(orig);
+        return handle_;
+    }
+    handle do_disconnect(handle orig) noexcept override {
+        handle_ = nullptr;
+        return pqxx::connectionpolicy::do_disconnect(orig);
+    }
+    handle do_dropconnect(handle orig) noexcept override {
+        handle_ = nullptr;
+        return pqxx::connectionpolicy::do_dropconnect(orig);
+    }
+    handle raw() const { return handle_; }
+
+private:
+    handle handle_ = nullptr;
+};
+
+class connection : public pqxx::connection_base {
+public:
+    explicit connection(const std::string& opts) : pqxx::connection_base(policy_), policy_(opts) {
+        init();
+    }
+    ~connection() noexcept { close(); }
+    PGconn* raw() const { return policy_.raw(); }
+
+private:
+    recording_policy policy_;
+};
+
+std::string field(const PGresult* r, int code) {
+    const char* v = PQresultErrorField(r, code);
+    return v ? v : "";
+}
+
+std::string with_defaults(const std::string& url, std::chrono::milliseconds connect_timeout) {
+    // application_name identifies us in pg_stat_activity (and in lock reports).
+    std::string extra = "application_name=moonshift connect_timeout=" +
+                        std::to_string(std::max<long long>(1, connect_timeout.count() / 1000));
+    if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
+        std::string sep = url.find('?') == std::string::npos ? "?" : "&";
+        return url + sep + "application_name=moonshift&connect_timeout=" +
+               std::to_string(std::max<long long>(1, connect_timeout.count() / 1000));
+    }
+    return url.empty() ? extra : url + " " + extra;
+}
+
+long long lock_key(const std::string& key) {
+    // Stable 63-bit key from the schema name; hashtext would need a round trip.
+    unsigned long long h = 1469598103934665603ULL;
+    for (unsigned char c : "moonshift:" + key) h = (h ^ c) * 1099511628211ULL;
+    return static_cast<long long>(h >> 1);
+}
+
+}  // namespace
+
+struct session::impl {
+    std::unique_ptr<connection> c;
+};
+
+sql_failure::sql_failure(server_error e, std::string query)
+    : error(exit_code::migration_failed, e.message), info_(std::move(e)), query_(std::move(query)) {}
+
+session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>()) {
+    try {
+        impl_->c = std::make_unique<connection>(with_defaults(s.url, s.connect_timeout));
+    } catch (const pqxx::broken_connection& e) {
+        throw error(exit_code::migration_failed,
+                    "cannot connect to " + (s.url.empty() ? std::string("the database named by PG* variables")
+                                                          : redacted(s.url)) +
+                        ": " + text::redact(text::trim(e.what())),
+                    "check the URL, that the server runs, and `moonshift wait` in CI");
+    }
+    std::string set;
+    if (s.lock_timeout) set += "SET lock_timeout = " + std::to_string(s.lock_timeout->count()) + ";";
+    if (s.statement_timeout)
+        set += "SET statement_timeout = " + std::to_string(s.statement_timeout->count()) + ";";
+    if (!set.empty()) exec_script(set);
+}
+
+session::~session() = default;
+
+pqxx::connection_base& session::conn() { return *impl_->c; }
+pg_conn* session::raw() { return impl_->c->raw(); }
+
+void session::exec_script(const std::string& sql) {
+    PGconn* pg = raw();
+    if (!pg) throw error(exit_code::migration_failed, "the database connection was lost");
+    PGresult* r = PQexec(pg, sql.c_str());
+    auto status = PQresultStatus(r);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+        PQclear(r);
+        return;
+    }
+    server_error e;
+    if (r && status == PGRES_FATAL_ERROR && !field(r, PG_DIAG_SQLSTATE).empty()) {
+        e.sqlstate = field(r, PG_DIAG_SQLSTATE);
+        e.message = field(r, PG_DIAG_MESSAGE_PRIMARY);
+        e.detail = field(r, PG_DIAG_MESSAGE_DETAIL);
+        e.hint = field(r, PG_DIAG_MESSAGE_HINT);
+        e.context = field(r, PG_DIAG_CONTEXT);
+        e.severity = field(r, PG_DIAG_SEVERITY);
+        std::string pos = field(r, PG_DIAG_STATEMENT_POSITION);
+        if (!pos.empty()) e.position = std::stoi(pos);
+    } else {
+        e.message = text::trim(PQerrorMessage(pg));
+        if (e.message.empty()) e.message = "unexpected result status " + std::to_string(status);
+        if (PQstatus(pg) != CONNECTION_OK) e.sqlstate = "08006";
+    }
+    if (r) PQclear(r);
+    throw sql_failure(std::move(e), sql);
+}
+
+int session::backend_pid() { return PQbackendPID(raw()); }
+
+void session::lock(const std::string& key, std::chrono::milliseconds wait,
+                   const std::function<void(const std::string&)>& waiting) {
+    const auto k = lock_key(key);
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    auto next_report = std::chrono::steady_clock::now();
+    pqxx::nontransaction tx(conn());
+    for (;;) {
+        if (tx.exec_params1("SELECT pg_try_advisory_lock($1)", k)[0].as<bool>()) return;
+        // Who holds it: the advisory lock splits the key into classid/objid.
+        auto holder = tx.exec_params(
+            "SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''),"
+            "       coalesce(a.client_addr::text, 'local'), "
+            "       coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0)"
+            "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted"
+            "   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid"
+            "   AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
+            k);
+        std::string who = holder.empty()
+                              ? std::string("another session")
+                              : "pid " + holder[0][0].as<std::string>() + " (user " +
+                                    holder[0][1].as<std::string>() + ", application " +
+                                    holder[0][2].as<std::string>() + ", from " +
+                                    holder[0][3].as<std::string>() + ", connected " +
+                                    holder[0][4].as<std::string>() + " s ago)";
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline)
+            throw error(exit_code::lock_held,
+                        "another moonshift run holds the migration lock: " + who,
+                        "wait for it to finish, or raise lock_wait in moonshift.toml");
+        if (now >= next_report) {
+            if (waiting) waiting("waiting for the migration lock held by " + who);
+            next_report = now + std::chrono::seconds(1);
+        }
+        std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
+            std::chrono::milliseconds(100),
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                std::chrono::milliseconds(1)));
+    }
+}
+
+void session::unlock(const std::string& key) {
+    pqxx::nontransaction tx(conn());
+    tx.exec_params("SELECT pg_advisory_unlock($1)", lock_key(key));
+}
+
+std::string redacted(const std::string& url) { return text::redact(url); }
+
+void wait_until_ready(const std::string& url, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string last;
+    for (;;) {
+        PGconn* c = PQconnectdb(with_defaults(url, std::chrono::milliseconds(2000)).c_str());
+        bool ok = PQstatus(c) == CONNECTION_OK;
+        if (!ok) last = text::trim(PQerrorMessage(c));
+        PQfinish(c);
+        if (ok) return;
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw error(exit_code::migration_failed,
+                        "the database did not accept connections within " +
+                            text::format_duration(timeout) + ": " + text::redact(last));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+}  // namespace moonshift::db

@@ -1,0 +1,65 @@
+// Adopting and repairing history: `baseline` and `repair`.
+#include "common/text.hpp"
+#include "engine/engine.hpp"
+#include "engine/run_scope.hpp"
+
+namespace moonshift::engine {
+
+outcome engine::baseline(const std::string& version) {
+    auto cat = read_catalog();
+    if (!cat.find(version))
+        throw usage_error("version " + version + " is not a migration in " + ctx_.cfg.migrations_dir,
+                          "baseline names the last migration the database already has");
+    run_scope run(*this, "baseline");
+    auto p = make_plan(cat, store_->list_applied());
+    if (!p.applied_desc().empty()) {
+        run.finish("refused");
+        throw usage_error("the database already has applied migrations; baseline adopts a database without history",
+                          "see `moonshift status`");
+    }
+    std::string sql = "BEGIN;";
+    outcome out;
+    run.report()["baselined"] = nlohmann::json::array();
+    for (auto& m : cat.migrations) {
+        if (catalog::compare_versions(m.version, version) > 0) break;
+        history::applied row;
+        row.version = m.version;
+        row.name = m.name;
+        row.checksum = m.checksum;
+        row.form = catalog::form_name(m.kind);
+        row.how = "baseline";
+        row.applied_by = history::current_actor();
+        row.environment = ctx_.env.name;
+        row.run_id = run.id();
+        sql += store_->record_sql(row) + ";";
+        run.report()["baselined"].push_back({{"version", m.version}, {"name", m.name}});
+        ++out.count;
+    }
+    session_->exec_script(sql + "COMMIT");
+    run.finish("ok");
+    out.report = run.report();
+    return out;
+}
+
+outcome engine::repair(const std::string& reason) {
+    if (text::trim(reason).empty())
+        throw usage_error("repair needs a reason", "moonshift repair --reason \"fixed a comment in 003\"");
+    auto cat = read_catalog();
+    run_scope run(*this, "repair");
+    auto p = make_plan(cat, store_->list_applied());
+    outcome out;
+    auto& rep = run.report();
+    rep["reason"] = reason;
+    rep["repaired"] = nlohmann::json::array();
+    for (auto* e : p.with(state::changed)) {
+        store_->update_checksum(e->row->version, e->file->checksum);
+        rep["repaired"].push_back({{"version", e->version}, {"name", e->name},
+                                   {"old_checksum", e->row->checksum}, {"new_checksum", e->file->checksum}});
+        ++out.count;
+    }
+    run.finish("ok");
+    out.report = rep;
+    return out;
+}
+
+}  // namespace moonshift::engine

@@ -1,0 +1,229 @@
+// Applying migrations: `status` and `up`.
+#include "engine/engine.hpp"
+
+#include <chrono>
+
+#include "common/text.hpp"
+#include "engine/run_scope.hpp"
+#include "safety/sql.hpp"
+
+namespace moonshift::engine {
+namespace {
+
+long long ms_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+nlohmann::json describe(const catalog::migration& m) {
+    return {{"version", m.version}, {"name", m.name}, {"checksum", m.checksum},
+            {"form", catalog::form_name(m.kind)}, {"file", m.up_label}};
+}
+
+}  // namespace
+
+engine::engine(context ctx) : ctx_(std::move(ctx)) {
+    db::settings s;
+    s.url = ctx_.url;
+    s.lock_timeout = ctx_.env.lock_timeout;
+    s.statement_timeout = ctx_.env.statement_timeout;
+    session_ = std::make_unique<db::session>(s);
+    store_ = std::make_unique<history::store>(*session_, ctx_.cfg.schema);
+}
+
+engine::~engine() = default;
+
+void engine::emit(const std::string& name, nlohmann::json data) {
+    if (ctx_.on_event) ctx_.on_event(event{name, std::move(data)});
+}
+
+void engine::log(const std::string& level, const std::string& message) {
+    emit("log", {{"level", level}, {"message", message}});
+}
+
+catalog::catalog engine::read_catalog() const {
+    return catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root);
+}
+
+plan engine::status() {
+    auto cat = read_catalog();
+    std::vector<history::applied> rows;
+    if (store_->host_version() > 0) rows = store_->list_applied();
+    return make_plan(cat, rows);
+}
+
+std::vector<history::run> engine::runs(int limit) {
+    if (store_->host_version() == 0) return {};
+    return store_->list_runs(limit, ctx_.env.name);
+}
+
+void engine::fail_migration(const catalog::migration& m, const std::string& label, const std::string& sql,
+                            std::size_t base_offset, const db::sql_failure& f, long long duration_ms) {
+    std::string text = describe_failure(label, sql, base_offset, f.info());
+    auto j = describe(m);
+    j["duration_ms"] = duration_ms;
+    j["error"] = {{"message", f.info().message}, {"sqlstate", f.info().sqlstate},
+                  {"detail", f.info().detail}, {"hint", f.info().hint}, {"file", label}};
+    if (f.info().position > 0) {
+        auto off = base_offset + text::char_to_byte_offset(std::string_view(sql).substr(base_offset),
+                                                           f.info().position - 1);
+        auto pos = text::position_of(sql, off);
+        j["error"]["line"] = pos.line;
+        j["error"]["column"] = pos.column;
+    }
+    emit("migration.failed", j);
+    throw error(exit_code::migration_failed, text);
+}
+
+void engine::apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction) {
+    if (m.kind != catalog::form::sql)
+        throw error(exit_code::usage,
+                    m.up_label + ": " + catalog::form_name(m.kind) +
+                        " migrations need the Lua runtime, which this build does not have yet",
+                    "write this migration as SQL for now");
+    emit("migration.start", describe(m));
+    auto t0 = std::chrono::steady_clock::now();
+    if (m.dir.no_transaction) {
+        apply_no_transaction(m, run_id);
+        return;
+    }
+    history::applied row;
+    row.version = m.version;
+    row.name = m.name;
+    row.checksum = m.checksum;
+    row.applied_by = history::current_actor();
+    row.environment = ctx_.env.name;
+    row.run_id = run_id;
+    if (!in_outer_transaction) session_->exec_script("BEGIN");
+    try {
+        session_->exec_script(m.up_sql);
+    } catch (const db::sql_failure& f) {
+        try { if (!in_outer_transaction) session_->exec_script("ROLLBACK"); } catch (...) {}
+        fail_migration(m, m.up_label, m.up_sql, 0, f, ms_since(t0));
+    }
+    row.duration_ms = ms_since(t0);
+    // The history row commits with the change (dbmate's habit): both or neither.
+    session_->exec_script(store_->record_sql(row) + (in_outer_transaction ? "" : ";COMMIT"));
+    auto j = describe(m);
+    j["duration_ms"] = row.duration_ms;
+    emit("migration.applied", j);
+}
+
+void engine::apply_no_transaction(const catalog::migration& m, long long run_id) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto statements = sql::split(m.up_sql);
+    std::size_t done = 0;
+    if (auto cp = store_->checkpoint(m.version, "statements"); cp && cp->value("checksum", "") == m.checksum) {
+        done = cp->value("done", 0);
+        log("info", m.up_label + ": resuming after statement " + std::to_string(done) + " of " +
+                        std::to_string(statements.size()));
+    }
+    for (std::size_t i = done; i < statements.size(); ++i) {
+        const auto& st = statements[i];
+        try {
+            session_->exec_script(st.text);
+        } catch (const db::sql_failure& f) {
+            fail_migration(m, m.up_label, m.up_sql, st.offset, f, ms_since(t0));
+        }
+        // Each completed statement is recorded, so a failure or a kill
+        // resumes at the statement that did not finish.
+        store_->save_checkpoint(m.version, "statements", {{"done", i + 1}, {"checksum", m.checksum}}, run_id);
+    }
+    history::applied row;
+    row.version = m.version;
+    row.name = m.name;
+    row.checksum = m.checksum;
+    row.applied_by = history::current_actor();
+    row.environment = ctx_.env.name;
+    row.run_id = run_id;
+    row.duration_ms = ms_since(t0);
+    session_->exec_script("BEGIN;" + store_->record_sql(row) + ";" +
+                          store_->clear_checkpoint_sql(m.version, "statements") + ";COMMIT");
+    auto j = describe(m);
+    j["duration_ms"] = row.duration_ms;
+    j["no_transaction"] = true;
+    emit("migration.applied", j);
+}
+
+outcome engine::up(const up_options& o) {
+    auto cat = read_catalog();
+    if (o.dry_run) {
+        std::vector<history::applied> rows;
+        if (store_->host_version() > 0) rows = store_->list_applied();
+        auto p = make_plan(cat, rows);
+        outcome out;
+        out.report["dry_run"] = true;
+        out.report["would_apply"] = nlohmann::json::array();
+        for (auto* e : p.to_apply(o.out_of_order)) {
+            if (o.to && catalog::compare_versions(e->version, *o.to) > 0) continue;
+            out.report["would_apply"].push_back(describe(*e->file));
+            ++out.count;
+        }
+        return out;
+    }
+    run_scope run(*this, "up");
+    auto p = make_plan(cat, store_->list_applied());
+    auto& report = run.report();
+    report["applied"] = nlohmann::json::array();
+
+    auto changed = p.with(state::changed);
+    if (!changed.empty()) {
+        std::string list;
+        for (auto* e : changed) list += "\n  " + e->file->up_label + " (applied " + e->row->applied_at + ")";
+        report["changed"] = changed.size();
+        run.finish("drift");
+        throw error(exit_code::drift,
+                    std::to_string(changed.size()) + " applied migration(s) changed on disk since they ran:" + list,
+                    "restore the files, or accept them with `moonshift repair --reason \"...\"`");
+    }
+    auto ooo = p.with(state::out_of_order);
+    if (!ooo.empty() && !o.out_of_order) {
+        std::string list;
+        for (auto* e : ooo) list += "\n  " + e->file->up_label;
+        run.finish("refused");
+        throw error(exit_code::usage,
+                    std::to_string(ooo.size()) + " pending migration(s) are older than the newest applied one:" + list,
+                    "apply them anyway with `moonshift up --out-of-order`, or give them newer versions");
+    }
+    std::vector<const catalog::migration*> todo;
+    for (auto* e : p.to_apply(o.out_of_order)) {
+        if (o.to && catalog::compare_versions(e->version, *o.to) > 0) continue;
+        todo.push_back(e->file);
+    }
+    if (o.to && !cat.find(*o.to) && !p.entries.empty())
+        throw usage_error("version " + *o.to + " is not a migration in " + ctx_.cfg.migrations_dir);
+    if (o.single_transaction)
+        for (auto* m : todo)
+            if (m->dir.no_transaction)
+                throw usage_error(m->up_label + " is marked moonshift:no-transaction and cannot run in "
+                                  "--single-transaction mode",
+                                  "apply it on its own with `moonshift up`");
+    emit("run.planned", {{"run", run.id()}, {"pending", todo.size()},
+                         {"applied", p.with(state::applied).size()},
+                         {"missing", p.with(state::missing).size()}});
+    for (auto* e : p.with(state::missing))
+        log("warn", "applied migration " + e->version + "_" + e->name + " is missing on disk");
+
+    outcome out;
+    try {
+        if (o.single_transaction && !todo.empty()) session_->exec_script("BEGIN");
+        for (auto* m : todo) {
+            apply_one(*m, run.id(), o.single_transaction);
+            report["applied"].push_back({{"version", m->version}, {"name", m->name}});
+            ++out.count;
+        }
+        if (o.single_transaction && !todo.empty()) session_->exec_script("COMMIT");
+    } catch (const error& err) {
+        if (o.single_transaction) {
+            try { session_->exec_script("ROLLBACK"); } catch (...) {}
+            report["applied"] = nlohmann::json::array();  // all or nothing
+        }
+        report["error"] = text::redact(err.what());
+        run.finish("failed");
+        throw;
+    }
+    run.finish("ok");
+    out.report = report;
+    return out;
+}
+
+}  // namespace moonshift::engine

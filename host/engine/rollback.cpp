@@ -1,0 +1,120 @@
+// Rolling back: `down` and `redo`.
+#include <chrono>
+
+#include "common/text.hpp"
+#include "engine/engine.hpp"
+#include "engine/run_scope.hpp"
+
+namespace moonshift::engine {
+
+void engine::revert_one(const entry& e, long long run_id) {
+    (void)run_id;
+    const auto& m = *e.file;
+    emit("migration.start", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
+                             {"file", m.down_label}});
+    auto t0 = std::chrono::steady_clock::now();
+    session_->exec_script("BEGIN");
+    try {
+        session_->exec_script(m.down_sql);
+    } catch (const db::sql_failure& f) {
+        try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+        fail_migration(m, m.down_label, m.down_sql, 0, f, ms);
+    }
+    // Forgetting the migration commits with its undoing.
+    session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    emit("migration.reverted", {{"version", m.version}, {"name", m.name}, {"duration_ms", ms},
+                                {"file", m.down_label}});
+}
+
+outcome engine::down(const down_options& o) {
+    auto cat = read_catalog();
+    auto select = [&](const plan& p) {
+        std::vector<const entry*> todo;
+        for (auto* e : p.applied_desc()) {
+            if (o.to) {
+                if (catalog::compare_versions(e->version, *o.to) <= 0) break;
+            } else if (static_cast<int>(todo.size()) >= o.steps) {
+                break;
+            }
+            todo.push_back(e);
+        }
+        return todo;
+    };
+    auto check = [&](const std::vector<const entry*>& todo) {
+        // Every step must be reversible before the first one runs.
+        for (auto* e : todo) {
+            if (!e->file)
+                throw usage_error("cannot roll back " + e->version + "_" + e->name + ": its file is missing on disk",
+                                  "restore the migration file (with its .down.sql) first");
+            if (e->file->down.empty())
+                throw usage_error("cannot roll back " + e->file->up_label + ": it has no down script",
+                                  "write " + e->file->version + "_" + e->file->name + ".down.sql beside it");
+            if (!e->file->down_has_sql)
+                throw usage_error(e->file->down_label + " has no SQL, only comments",
+                                  "write the statements that undo the migration");
+            if (e->st == state::changed)
+                throw error(exit_code::drift, e->file->up_label + " changed on disk since it was applied",
+                            "accept it with `moonshift repair --reason \"...\"` before rolling back");
+        }
+    };
+    if (o.to && !cat.find(*o.to) && catalog::version_key(*o.to) != "0")
+        throw usage_error("version " + *o.to + " is not a migration in " + ctx_.cfg.migrations_dir,
+                          "use --to 0 to roll back everything");
+    if (o.dry_run) {
+        std::vector<history::applied> rows;
+        if (store_->host_version() > 0) rows = store_->list_applied();
+        auto p = make_plan(cat, rows);
+        auto todo = select(p);
+        check(todo);
+        outcome out;
+        out.report["dry_run"] = true;
+        out.report["would_revert"] = nlohmann::json::array();
+        for (auto* e : todo) out.report["would_revert"].push_back({{"version", e->version}, {"name", e->name}});
+        out.count = static_cast<int>(todo.size());
+        return out;
+    }
+    run_scope run(*this, "down");
+    auto p = make_plan(cat, store_->list_applied());
+    auto todo = select(p);
+    try {
+        check(todo);
+    } catch (const error&) {
+        run.finish("refused");
+        throw;
+    }
+    emit("run.planned", {{"run", run.id()}, {"revert", todo.size()}});
+    outcome out;
+    run.report()["reverted"] = nlohmann::json::array();
+    try {
+        for (auto* e : todo) {
+            revert_one(*e, run.id());
+            run.report()["reverted"].push_back({{"version", e->version}, {"name", e->name}});
+            ++out.count;
+        }
+    } catch (const error& err) {
+        run.report()["error"] = text::redact(err.what());
+        run.finish("failed");
+        throw;
+    }
+    run.finish("ok");
+    out.report = run.report();
+    return out;
+}
+
+outcome engine::redo() {
+    auto cat = read_catalog();
+    down_options d;
+    d.steps = 1;
+    auto reverted = down(d);
+    if (reverted.count == 0) throw usage_error("nothing to redo: no migration is applied");
+    up_options u;
+    u.to = reverted.report["reverted"][0]["version"].get<std::string>();
+    u.out_of_order = true;
+    auto applied = up(u);
+    applied.report["reverted"] = reverted.report["reverted"];
+    return applied;
+}
+
+}  // namespace moonshift::engine

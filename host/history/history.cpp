@@ -1,0 +1,216 @@
+// Reading and writing the history schema.
+#include "history/history.hpp"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <regex>
+
+#include "catalog/catalog.hpp"
+#include "common/embedded.hpp"
+
+namespace moonshift::history {
+namespace {
+
+std::string substitute(std::string_view sql, const std::string& quoted_schema) {
+    std::string out(sql);
+    const std::string tag = "{{schema}}";
+    for (auto p = out.find(tag); p != std::string::npos; p = out.find(tag, p + quoted_schema.size()))
+        out.replace(p, tag.size(), quoted_schema);
+    return out;
+}
+
+struct host_migration {
+    int version;
+    std::string name;
+    std::string_view sql;
+};
+
+std::vector<host_migration> host_migrations() {
+    std::vector<host_migration> out;
+    static const std::regex re(R"(^migrations/(\d+)_([a-z0-9_]+)\.sql$)");
+    for (auto& f : embedded::under("migrations/")) {
+        std::cmatch m;
+        if (std::regex_match(f.path, m, re)) out.push_back({std::stoi(m[1]), m[2], f.content});
+    }
+    return out;  // sorted by path, hence by zero-padded version
+}
+
+}  // namespace
+
+store::store(db::session& s, std::string schema)
+    : s_(s), schema_(std::move(schema)), quoted_(s.conn().quote_name(schema_)) {}
+
+std::string store::table(const char* name) const { return quoted_ + "." + name; }
+
+int store::latest_host_version() {
+    auto all = host_migrations();
+    return all.empty() ? 0 : all.back().version;
+}
+
+int store::host_version() {
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", quoted_ + ".host_versions");
+    if (!r[0][0].as<bool>()) return 0;
+    auto v = tx.exec("SELECT coalesce(max(version), 0) FROM " + table("host_versions"));
+    return v[0][0].as<int>();
+}
+
+void store::ensure() {
+    int have = host_version();
+    for (auto& m : host_migrations()) {
+        if (m.version <= have) continue;
+        // The same shape as a project's migration: the change and its record
+        // commit together.
+        s_.exec_script("BEGIN");
+        try {
+            s_.exec_script(substitute(m.sql, quoted_));
+            s_.exec_script("INSERT INTO " + table("host_versions") + " (version, name) VALUES (" +
+                           std::to_string(m.version) + ", " + s_.conn().quote(m.name) + ")");
+            s_.exec_script("COMMIT");
+        } catch (...) {
+            try { s_.exec_script("ROLLBACK"); } catch (...) {}
+            throw;
+        }
+    }
+}
+
+std::vector<applied> store::list_applied() {
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec(
+        "SELECT version, name, checksum, form, how, "
+        "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), applied_by, "
+        "environment, duration_ms, coalesce(run_id, 0) FROM " + table("migrations"));
+    std::vector<applied> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+        applied a;
+        a.version = row[0].c_str();
+        a.name = row[1].c_str();
+        a.checksum = row[2].c_str();
+        a.form = row[3].c_str();
+        a.how = row[4].c_str();
+        a.applied_at = row[5].c_str();
+        a.applied_by = row[6].c_str();
+        a.environment = row[7].c_str();
+        a.duration_ms = row[8].as<long long>();
+        a.run_id = row[9].as<long long>();
+        out.push_back(std::move(a));
+    }
+    std::sort(out.begin(), out.end(), [](const applied& a, const applied& b) {
+        return catalog::compare_versions(a.version, b.version) < 0;
+    });
+    return out;
+}
+
+std::string store::record_sql(const applied& a) const {
+    auto& c = s_.conn();
+    return "INSERT INTO " + table("migrations") +
+           " (version, name, checksum, form, how, applied_by, duration_ms, environment, run_id) VALUES (" +
+           c.quote(a.version) + ", " + c.quote(a.name) + ", " + c.quote(a.checksum) + ", " +
+           c.quote(a.form) + ", " + c.quote(a.how) + ", " + c.quote(a.applied_by) + ", " +
+           std::to_string(a.duration_ms) + ", " + c.quote(a.environment) + ", " +
+           (a.run_id ? std::to_string(a.run_id) : std::string("NULL")) + ")";
+}
+
+std::string store::remove_sql(const std::string& version) const {
+    return "DELETE FROM " + table("migrations") + " WHERE version = " + s_.conn().quote(version);
+}
+
+void store::update_checksum(const std::string& version, const std::string& checksum) {
+    pqxx::nontransaction tx(s_.conn());
+    tx.exec_params("UPDATE " + table("migrations") + " SET checksum = $2 WHERE version = $1", version,
+                   checksum);
+}
+
+long long store::open_run(const std::string& command, const std::string& environment,
+                          const std::string& actor) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec_params("INSERT INTO " + table("runs") +
+                                " (command, environment, actor, client_host, backend_pid) "
+                                "VALUES ($1, $2, $3, $4, pg_backend_pid()) RETURNING id",
+                            command, environment, actor, std::string(host));
+    return r[0][0].as<long long>();
+}
+
+void store::finish_run(long long id, const std::string& outcome, const nlohmann::json& report) {
+    pqxx::nontransaction tx(s_.conn());
+    tx.exec_params("UPDATE " + table("runs") +
+                       " SET finished_at = clock_timestamp(), outcome = $2, report = $3::jsonb WHERE id = $1",
+                   id, outcome, report.dump());
+}
+
+int store::close_abandoned_runs() {
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec("UPDATE " + table("runs") +
+                     " SET outcome = 'aborted', finished_at = clock_timestamp() "
+                     "WHERE outcome = 'running' AND backend_pid IS DISTINCT FROM pg_backend_pid() "
+                     "AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity)");
+    return static_cast<int>(r.affected_rows());
+}
+
+std::vector<run> store::list_runs(int limit, const std::string& environment) {
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec_params(
+        "SELECT id, command, environment, actor, "
+        "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "coalesce(to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), outcome, "
+        "coalesce((extract(epoch FROM finished_at - started_at) * 1000)::bigint, 0), report::text "
+        "FROM " + table("runs") + " WHERE ($2 = '' OR environment = $2) ORDER BY id DESC LIMIT $1",
+        limit, environment);
+    std::vector<run> out;
+    for (const auto& row : r) {
+        run x;
+        x.id = row[0].as<long long>();
+        x.command = row[1].c_str();
+        x.environment = row[2].c_str();
+        x.actor = row[3].c_str();
+        x.started_at = row[4].c_str();
+        x.finished_at = row[5].c_str();
+        x.outcome = row[6].c_str();
+        x.duration_ms = row[7].as<long long>();
+        x.report = nlohmann::json::parse(row[8].c_str());
+        out.push_back(std::move(x));
+    }
+    return out;
+}
+
+std::optional<nlohmann::json> store::checkpoint(const std::string& version, const std::string& kind) {
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec_params("SELECT position::text FROM " + table("checkpoints") +
+                                " WHERE version = $1 AND kind = $2",
+                            version, kind);
+    if (r.empty()) return std::nullopt;
+    return nlohmann::json::parse(r[0][0].c_str());
+}
+
+void store::save_checkpoint(const std::string& version, const std::string& kind,
+                            const nlohmann::json& position, long long run_id) {
+    pqxx::nontransaction tx(s_.conn());
+    tx.exec_params("INSERT INTO " + table("checkpoints") +
+                       " (version, kind, position, run_id) VALUES ($1, $2, $3::jsonb, $4) "
+                       "ON CONFLICT (version, kind) DO UPDATE SET position = EXCLUDED.position, "
+                       "run_id = EXCLUDED.run_id, updated_at = clock_timestamp()",
+                   version, kind, position.dump(), run_id);
+}
+
+std::string store::clear_checkpoint_sql(const std::string& version, const std::string& kind) const {
+    return "DELETE FROM " + table("checkpoints") + " WHERE version = " + s_.conn().quote(version) +
+           " AND kind = " + s_.conn().quote(kind);
+}
+
+std::string current_actor() {
+    std::string user;
+    if (const passwd* pw = getpwuid(geteuid())) user = pw->pw_name;
+    else if (const char* u = std::getenv("USER")) user = u;
+    else user = "uid " + std::to_string(geteuid());
+    if (const char* ci = std::getenv("GITHUB_ACTOR"); ci && *ci) user += " (ci: " + std::string(ci) + ")";
+    else if (const char* gl = std::getenv("GITLAB_USER_LOGIN"); gl && *gl)
+        user += " (ci: " + std::string(gl) + ")";
+    return user;
+}
+
+}  // namespace moonshift::history

@@ -1,0 +1,72 @@
+// The history schema (default "moonshift"): applied migrations, runs and
+// checkpoints. Created and upgraded by the host's own embedded migrations.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/session.hpp"
+
+namespace moonshift::history {
+
+struct applied {
+    std::string version, name, checksum, form = "sql", how = "applied";
+    std::string applied_at, applied_by, environment;
+    long long duration_ms = 0;
+    long long run_id = 0;
+};
+
+struct run {
+    long long id = 0;
+    std::string command, environment, actor, started_at, finished_at, outcome;
+    long long duration_ms = 0;
+    nlohmann::json report;
+};
+
+class store {
+public:
+    store(db::session& s, std::string schema);
+
+    const std::string& schema() const { return schema_; }
+    std::string table(const char* name) const;  // quoted "schema".name
+
+    // The version of the host's bookkeeping schema in the database; 0 when
+    // the schema is not there yet.
+    int host_version();
+    static int latest_host_version();
+    // Applies the embedded migrations/ the database does not have yet, each
+    // in its own transaction. The caller holds the migration lock.
+    void ensure();
+
+    std::vector<applied> list_applied();   // ordered by version
+    // Statements that record or forget a migration, for the caller to run in
+    // the migration's own transaction.
+    std::string record_sql(const applied& a) const;
+    std::string remove_sql(const std::string& version) const;
+    void update_checksum(const std::string& version, const std::string& checksum);
+
+    long long open_run(const std::string& command, const std::string& environment,
+                       const std::string& actor);
+    void finish_run(long long id, const std::string& outcome, const nlohmann::json& report);
+    // Runs left "running" by a process that died (kill -9) become "aborted".
+    // Only called by the holder of the migration lock.
+    int close_abandoned_runs();
+    std::vector<run> list_runs(int limit, const std::string& environment = {});
+
+    std::optional<nlohmann::json> checkpoint(const std::string& version, const std::string& kind);
+    void save_checkpoint(const std::string& version, const std::string& kind,
+                         const nlohmann::json& position, long long run_id);
+    std::string clear_checkpoint_sql(const std::string& version, const std::string& kind) const;
+
+private:
+    db::session& s_;
+    std::string schema_;
+    std::string quoted_;
+};
+
+// Who runs this: the OS user, and the CI actor when there is one.
+std::string current_actor();
+
+}  // namespace moonshift::history

@@ -1,0 +1,281 @@
+// Loading and validating moonshift.toml.
+#include "project/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace moonshift::project {
+namespace {
+
+const std::set<std::string> project_keys = {"migrations", "schema", "default_env", "lock_wait"};
+const std::set<std::string> env_keys = {"url",          "local",    "lock_timeout",
+                                        "statement_timeout", "dotenv", "lock_wait"};
+
+std::string join(const std::set<std::string>& keys) {
+    std::string out;
+    for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+    return out;
+}
+
+struct reader {
+    std::string file;
+
+    std::string at(const toml::source_region& src) const {
+        return file + ":" + std::to_string(src.begin.line);
+    }
+    [[noreturn]] void fail(const toml::source_region& src, const std::string& what,
+                           const std::string& hint = {}) const {
+        throw usage_error(at(src) + ": " + what, hint);
+    }
+    void check_keys(const toml::table& t, const std::set<std::string>& allowed,
+                    const std::string& section) const {
+        for (auto&& [k, v] : t)
+            if (!allowed.count(std::string(k.str())))
+                fail(k.source(), "unknown key \"" + std::string(k.str()) + "\" in [" + section + "]",
+                     "valid keys: " + join(allowed));
+    }
+    std::string string_of(const toml::node& n, const std::string& key) const {
+        if (auto s = n.value<std::string>()) return *s;
+        fail(n.source(), "\"" + key + "\" must be a string");
+    }
+    bool bool_of(const toml::node& n, const std::string& key) const {
+        if (auto b = n.value<bool>(); b && n.is_boolean()) return *b;
+        fail(n.source(), "\"" + key + "\" must be true or false");
+    }
+    std::chrono::milliseconds duration_of(const toml::node& n, const std::string& key) const {
+        if (!n.is_string())
+            fail(n.source(), "\"" + key + "\" must be a duration string with its unit",
+                 "for example \"5s\", \"250ms\", \"2min\"");
+        try {
+            return text::parse_duration(*n.value<std::string>());
+        } catch (const std::exception& e) {
+            fail(n.source(), "bad duration for \"" + key + "\": " + e.what(),
+                 "for example \"5s\", \"250ms\", \"2min\"");
+        }
+    }
+};
+
+std::map<std::string, std::string> project_vars(const std::filesystem::path& root,
+                                                const std::string& extra_dotenv) {
+    std::map<std::string, std::string> vars;
+    if (std::filesystem::exists(root / ".env")) vars = read_dotenv(root / ".env");
+    if (!extra_dotenv.empty()) {
+        auto p = root / extra_dotenv;
+        if (!std::filesystem::exists(p))
+            throw usage_error("dotenv file " + p.string() + " does not exist",
+                              "create it or remove `dotenv` from the environment");
+        for (auto& [k, v] : read_dotenv(p)) vars[k] = v;
+    }
+    return vars;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> read_dotenv(const std::filesystem::path& file) {
+    std::map<std::string, std::string> out;
+    std::ifstream in(file);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        std::string t = text::trim(line);
+        if (t.empty() || t[0] == '#') continue;
+        if (t.rfind("export ", 0) == 0) t = text::trim(t.substr(7));
+        auto eq = t.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw usage_error(file.string() + ":" + std::to_string(n) +
+                                  ": expected KEY=VALUE",
+                              "comment the line out with # if it is not a variable");
+        std::string key = text::trim(t.substr(0, eq));
+        std::string value = text::trim(t.substr(eq + 1));
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front())
+            value = value.substr(1, value.size() - 2);
+        else if (auto hash = value.find(" #"); hash != std::string::npos)
+            value = text::trim(value.substr(0, hash));
+        out[key] = value;
+    }
+    return out;
+}
+
+std::string interpolate(const std::string& value, const std::map<std::string, std::string>& vars,
+                        const std::string& where) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < value.size()) {
+        if (value.compare(i, 2, "${") != 0) {
+            out.push_back(value[i++]);
+            continue;
+        }
+        auto close = value.find('}', i);
+        if (close == std::string::npos)
+            throw usage_error(where + ": unterminated ${ in a value", "write ${NAME}");
+        std::string body = value.substr(i + 2, close - i - 2);
+        std::string name = body, fallback;
+        bool has_fallback = false;
+        if (auto d = body.find(":-"); d != std::string::npos) {
+            name = body.substr(0, d);
+            fallback = body.substr(d + 2);
+            has_fallback = true;
+        }
+        // The process environment wins over .env files, as in dotenv tools.
+        if (const char* env = std::getenv(name.c_str()); env && *env) out += env;
+        else if (auto it = vars.find(name); it != vars.end()) out += it->second;
+        else if (has_fallback) out += fallback;
+        else
+            throw usage_error(where + ": variable " + name + " is not set",
+                              "export " + name + " or add it to .env");
+        i = close + 1;
+    }
+    return out;
+}
+
+config load(const std::filesystem::path& file, bool explicit_path) {
+    config cfg;
+    cfg.root = std::filesystem::absolute(file).parent_path();
+    if (!std::filesystem::exists(file)) {
+        if (explicit_path)
+            throw usage_error("config file " + file.string() + " does not exist",
+                              "run `moonshift init` to create one");
+        return cfg;
+    }
+    cfg.file = file;
+    reader r{file.filename().string()};
+    if (file.parent_path() != std::filesystem::current_path() && file.has_parent_path())
+        r.file = file.string();
+    toml::table doc;
+    try {
+        doc = toml::parse_file(file.string());
+    } catch (const toml::parse_error& e) {
+        throw usage_error(r.file + ":" + std::to_string(e.source().begin.line) + ":" +
+                          std::to_string(e.source().begin.column) + ": " +
+                          std::string(e.description()));
+    }
+    for (auto&& [k, v] : doc) {
+        std::string key(k.str());
+        if (key != "project" && key != "env")
+            r.fail(k.source(), "unknown section [" + key + "]", "valid sections: [project], [env.NAME]");
+        if (!v.is_table()) r.fail(v.source(), "[" + key + "] must be a table");
+    }
+    if (auto* p = doc["project"].as_table()) {
+        r.check_keys(*p, project_keys, "project");
+        if (auto* n = p->get("migrations")) cfg.migrations_dir = r.string_of(*n, "migrations");
+        if (auto* n = p->get("schema")) {
+            cfg.schema = r.string_of(*n, "schema");
+            bool ok = !cfg.schema.empty() && !std::isdigit(static_cast<unsigned char>(cfg.schema[0]));
+            for (char c : cfg.schema) ok = ok && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_');
+            if (!ok) r.fail(n->source(), "schema \"" + cfg.schema + "\" is not a plain identifier",
+                            "use lower-case letters, digits and _");
+        }
+        if (auto* n = p->get("default_env")) cfg.default_env = r.string_of(*n, "default_env");
+        if (auto* n = p->get("lock_wait")) cfg.lock_wait = r.duration_of(*n, "lock_wait");
+    }
+    if (auto* envs = doc["env"].as_table()) {
+        for (auto&& [k, v] : *envs) {
+            std::string name(k.str());
+            auto* t = v.as_table();
+            if (!t) r.fail(v.source(), "[env." + name + "] must be a table");
+            r.check_keys(*t, env_keys, "env." + name);
+            environment e;
+            e.name = name;
+            e.line = static_cast<int>(k.source().begin.line);
+            if (auto* n = t->get("dotenv")) e.dotenv = r.string_of(*n, "dotenv");
+            if (auto* n = t->get("local")) e.local = r.bool_of(*n, "local");
+            if (auto* n = t->get("lock_timeout")) e.lock_timeout = r.duration_of(*n, "lock_timeout");
+            if (auto* n = t->get("statement_timeout"))
+                e.statement_timeout = r.duration_of(*n, "statement_timeout");
+            if (auto* n = t->get("lock_wait")) e.lock_wait = r.duration_of(*n, "lock_wait");
+            if (auto* n = t->get("url")) {
+                if (e.local) r.fail(n->source(), "[env." + name + "] has both url and local = true",
+                                    "keep one of them");
+                // Interpolated when the environment is selected, so a missing
+                // variable of another environment does not stop this one.
+                e.url_template = r.string_of(*n, "url");
+                e.url_line = static_cast<int>(n->source().begin.line);
+            } else if (!e.local) {
+                r.fail(k.source(), "[env." + name + "] needs url or local = true",
+                       "for example url = \"${DATABASE_URL}\"");
+            }
+            cfg.envs[name] = e;
+        }
+    }
+    if (!cfg.default_env.empty() && !cfg.envs.count(cfg.default_env))
+        throw usage_error(r.file + ": default_env \"" + cfg.default_env + "\" is not an [env.*] section");
+    return cfg;
+}
+
+environment select(const config& cfg, const std::string& name) {
+    std::string file = cfg.file.empty() ? std::string("moonshift.toml") : cfg.file.filename().string();
+    if (cfg.envs.empty()) {
+        if (!name.empty() && name != "default")
+            throw usage_error("environment \"" + name + "\" is not defined: there is no moonshift.toml with [env." + name + "]",
+                              "run `moonshift init`, or use DATABASE_URL / PG* variables without --env");
+        environment e;
+        e.name = "default";
+        auto vars = project_vars(cfg.root, "");
+        if (const char* u = std::getenv("DATABASE_URL"); u && *u) e.url = u;
+        else if (auto it = vars.find("DATABASE_URL"); it != vars.end()) e.url = it->second;
+        e.lock_wait = cfg.lock_wait;
+        return e;  // empty url: libpq reads PGHOST, PGDATABASE, ...
+    }
+    std::string pick = name;
+    if (pick.empty()) pick = cfg.default_env;
+    if (pick.empty() && cfg.envs.size() == 1) pick = cfg.envs.begin()->first;
+    if (pick.empty() && cfg.envs.count("local")) pick = "local";
+    std::string known;
+    for (auto& [n, _] : cfg.envs) known += (known.empty() ? "" : ", ") + n;
+    if (pick.empty())
+        throw usage_error("several environments are defined; say which one with --env",
+                          "environments: " + known);
+    auto it = cfg.envs.find(pick);
+    if (it == cfg.envs.end())
+        throw usage_error("environment \"" + pick + "\" is not defined in " + file,
+                          "environments: " + known);
+    environment e = it->second;
+    if (!e.lock_wait) e.lock_wait = cfg.lock_wait;
+    if (!e.url_template.empty())
+        e.url = interpolate(e.url_template, project_vars(cfg.root, e.dotenv),
+                            file + ":" + std::to_string(e.url_line) + " ([env." + pick + "] url)");
+    return e;
+}
+
+std::string starter_config() {
+    return R"(# moonshift.toml — the project's migration settings.
+# Reference: docs/configuration.md
+
+[project]
+# Where the versioned migrations live (NNN_name.sql, NNN_name.down.sql, ...).
+migrations = "migrations"
+# The schema where moonshift keeps its history (migrations, runs, ...).
+schema = "moonshift"
+# Which environment a command uses when --env is not given.
+default_env = "local"
+# How long to wait for another run's migration lock before giving up (exit 4).
+lock_wait = "30s"
+
+# A private PostgreSQL for this project: `moonshift local start`.
+[env.local]
+local = true
+
+# Staging and production read their URLs from the environment or a .env file;
+# ${VAR} is replaced, and a missing variable is an error naming it.
+# [env.staging]
+# url = "${STAGING_DATABASE_URL}"
+# lock_timeout = "5s"          # give up on a lock instead of queueing traffic behind it
+# statement_timeout = "10min"
+#
+# [env.production]
+# url = "${PRODUCTION_DATABASE_URL}"
+# dotenv = ".env.production"
+# lock_timeout = "3s"
+# statement_timeout = "10min"
+)";
+}
+
+}  // namespace moonshift::project
