@@ -12,13 +12,15 @@ namespace fs = std::filesystem;
 namespace {
 
 void write_new(const fs::path& p, const std::string& content, printer& out) {
+    auto shown = p.is_absolute() ? p.lexically_relative(fs::current_path()) : p;
+    if (shown.empty() || shown.native().rfind("..", 0) == 0) shown = p;
     if (fs::exists(p)) {
-        out.line("exists   " + p.string());
+        out.line("exists   " + shown.string());
         return;
     }
     fs::create_directories(p.parent_path().empty() ? fs::path(".") : p.parent_path());
     std::ofstream(p) << content;
-    out.line("created  " + p.string());
+    out.line("created  " + shown.string());
 }
 
 }  // namespace
@@ -65,16 +67,25 @@ void register_new(CLI::App& app, globals& g, command_fn& run) {
             auto cfg = project::load(g.config, g.config_given);
             auto dir = cfg.migrations_path();
             fs::create_directories(dir);
-            auto cat = catalog::discover(dir, cfg.root);
+            // Only the names matter here: a half-written migration must not
+            // stop the next one from being created.
+            static const std::regex versioned(R"(^(\d+)_)");
+            std::vector<std::string> versions;
+            for (auto& e : fs::directory_iterator(dir)) {
+                std::smatch m;
+                std::string f = e.path().filename().string();
+                if (std::regex_search(f, m, versioned)) versions.push_back(m[1]);
+            }
+            std::sort(versions.begin(), versions.end(),
+                      [](auto& a, auto& b) { return catalog::compare_versions(a, b) < 0; });
             // Follow the project's style: timestamps if it uses them, else the
             // next number with the same zero padding.
             bool ts = *timestamp;
             std::size_t width = 3;
-            std::string last;
-            for (auto& m : cat.migrations) {
-                last = m.version;
-                if (m.version.size() >= 12) ts = true;
-                width = std::max(width, m.version.size());
+            std::string last = versions.empty() ? "" : versions.back();
+            for (auto& v : versions) {
+                if (v.size() >= 12) ts = true;
+                width = std::max(width, v.size());
             }
             std::string version;
             if (ts) {

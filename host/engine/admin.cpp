@@ -6,12 +6,13 @@
 namespace moonshift::engine {
 
 outcome engine::baseline(const std::string& version) {
-    auto cat = read_catalog();
+    auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
+    const auto& cat = *cat_ptr;
     if (!cat.find(version))
         throw usage_error("version " + version + " is not a migration in " + ctx_.cfg.migrations_dir,
                           "baseline names the last migration the database already has");
     run_scope run(*this, "baseline");
-    auto p = make_plan(cat, store_->list_applied());
+    auto p = make_plan(cat_ptr, store_->list_applied());
     if (!p.applied_desc().empty()) {
         run.finish("refused");
         throw usage_error("the database already has applied migrations; baseline adopts a database without history",
@@ -44,9 +45,9 @@ outcome engine::baseline(const std::string& version) {
 outcome engine::repair(const std::string& reason) {
     if (text::trim(reason).empty())
         throw usage_error("repair needs a reason", "moonshift repair --reason \"fixed a comment in 003\"");
-    auto cat = read_catalog();
+    auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     run_scope run(*this, "repair");
-    auto p = make_plan(cat, store_->list_applied());
+    auto p = make_plan(cat_ptr, store_->list_applied());
     outcome out;
     auto& rep = run.report();
     rep["reason"] = reason;

@@ -45,10 +45,10 @@ catalog::catalog engine::read_catalog() const {
 }
 
 plan engine::status() {
-    auto cat = read_catalog();
+    auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     std::vector<history::applied> rows;
     if (store_->host_version() > 0) rows = store_->list_applied();
-    return make_plan(cat, rows);
+    return make_plan(cat_ptr, rows);
 }
 
 std::vector<history::run> engine::runs(int limit) {
@@ -56,16 +56,46 @@ std::vector<history::run> engine::runs(int limit) {
     return store_->list_runs(limit, ctx_.env.name);
 }
 
+std::optional<std::size_t> engine::locate_failing_statement(const std::string& sql) {
+    std::vector<sql::statement> statements;
+    try {
+        statements = sql::split(sql);
+    } catch (...) {
+        return std::nullopt;
+    }
+    if (statements.empty()) return std::nullopt;
+    if (statements.size() == 1) return statements[0].offset;
+    std::optional<std::size_t> found;
+    try {
+        session_->exec_script("BEGIN");
+        for (const auto& st : statements) {
+            try {
+                session_->exec_script(st.text);
+            } catch (const db::sql_failure&) {
+                found = st.offset;
+                break;
+            }
+        }
+        session_->exec_script("ROLLBACK");
+    } catch (...) {
+        return found;
+    }
+    return found;
+}
+
 void engine::fail_migration(const catalog::migration& m, const std::string& label, const std::string& sql,
-                            std::size_t base_offset, const db::sql_failure& f, long long duration_ms) {
-    std::string text = describe_failure(label, sql, base_offset, f.info());
+                            std::optional<std::size_t> at, const db::sql_failure& f, long long duration_ms) {
+    std::size_t base_offset = at.value_or(0);
+    std::string text = describe_failure(label, sql, at, f.info());
     auto j = describe(m);
     j["duration_ms"] = duration_ms;
     j["error"] = {{"message", f.info().message}, {"sqlstate", f.info().sqlstate},
                   {"detail", f.info().detail}, {"hint", f.info().hint}, {"file", label}};
-    if (f.info().position > 0) {
-        auto off = base_offset + text::char_to_byte_offset(std::string_view(sql).substr(base_offset),
-                                                           f.info().position - 1);
+    if (f.info().position > 0 || at) {
+        auto off = base_offset + (f.info().position > 0 ? text::char_to_byte_offset(
+                                                              std::string_view(sql).substr(base_offset),
+                                                              f.info().position - 1)
+                                                        : 0);
         auto pos = text::position_of(sql, off);
         j["error"]["line"] = pos.line;
         j["error"]["column"] = pos.column;
@@ -97,8 +127,14 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
     try {
         session_->exec_script(m.up_sql);
     } catch (const db::sql_failure& f) {
-        try { if (!in_outer_transaction) session_->exec_script("ROLLBACK"); } catch (...) {}
-        fail_migration(m, m.up_label, m.up_sql, 0, f, ms_since(t0));
+        std::optional<std::size_t> at;
+        if (f.info().position > 0) at = 0;  // positions count from the start of the file
+        if (!in_outer_transaction) {
+            try { session_->exec_script("ROLLBACK"); } catch (...) {}
+            bool connected = !f.info().sqlstate.empty() && f.info().sqlstate.rfind("08", 0) != 0;
+            if (!at && connected) at = locate_failing_statement(m.up_sql);
+        }
+        fail_migration(m, m.up_label, m.up_sql, at, f, ms_since(t0));
     }
     row.duration_ms = ms_since(t0);
     // The history row commits with the change (dbmate's habit): both or neither.
@@ -122,7 +158,7 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
         try {
             session_->exec_script(st.text);
         } catch (const db::sql_failure& f) {
-            fail_migration(m, m.up_label, m.up_sql, st.offset, f, ms_since(t0));
+            fail_migration(m, m.up_label, m.up_sql, std::optional<std::size_t>(st.offset), f, ms_since(t0));
         }
         // Each completed statement is recorded, so a failure or a kill
         // resumes at the statement that did not finish.
@@ -145,11 +181,12 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
 }
 
 outcome engine::up(const up_options& o) {
-    auto cat = read_catalog();
+    auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
+    const auto& cat = *cat_ptr;
     if (o.dry_run) {
         std::vector<history::applied> rows;
         if (store_->host_version() > 0) rows = store_->list_applied();
-        auto p = make_plan(cat, rows);
+        auto p = make_plan(cat_ptr, rows);
         outcome out;
         out.report["dry_run"] = true;
         out.report["would_apply"] = nlohmann::json::array();
@@ -161,7 +198,7 @@ outcome engine::up(const up_options& o) {
         return out;
     }
     run_scope run(*this, "up");
-    auto p = make_plan(cat, store_->list_applied());
+    auto p = make_plan(cat_ptr, store_->list_applied());
     auto& report = run.report();
     report["applied"] = nlohmann::json::array();
 

@@ -75,9 +75,15 @@ private:
     void apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction);
     void apply_no_transaction(const catalog::migration& m, long long run_id);
     void revert_one(const entry& e, long long run_id);
+    // `at`: byte offset of the failing statement when known (positions in
+    // the server's error are relative to it).
     [[noreturn]] void fail_migration(const catalog::migration& m, const std::string& label,
-                                     const std::string& sql, std::size_t base_offset,
+                                     const std::string& sql, std::optional<std::size_t> at,
                                      const db::sql_failure& f, long long duration_ms);
+    // The server names no position for errors like "table does not exist";
+    // replaying the statements one by one in a transaction that is rolled
+    // back finds which statement failed. Only runs on the failure path.
+    std::optional<std::size_t> locate_failing_statement(const std::string& sql);
 
     context ctx_;
     std::unique_ptr<db::session> session_;
@@ -86,7 +92,8 @@ private:
 
 // The human form of an SQL failure: "file:line:col: message (SQLSTATE)", the
 // source line with a caret, then DETAIL/HINT/CONTEXT lines.
+// `at` is the byte offset of the failing statement when known.
 std::string describe_failure(const std::string& label, const std::string& sql,
-                             std::size_t base_offset, const db::server_error& e);
+                             std::optional<std::size_t> at, const db::server_error& e);
 
 }  // namespace moonshift::engine

@@ -4,13 +4,15 @@
 
 namespace moonshift::engine {
 
-std::string describe_failure(const std::string& label, const std::string& sql, std::size_t base_offset,
+std::string describe_failure(const std::string& label, const std::string& sql, std::optional<std::size_t> at,
                              const db::server_error& e) {
     std::string code = e.sqlstate.empty() ? "" : " (" + e.sqlstate + ")";
     std::string out;
-    if (e.position > 0) {
-        auto off = base_offset +
-                   text::char_to_byte_offset(std::string_view(sql).substr(base_offset), e.position - 1);
+    std::size_t base_offset = at.value_or(0);
+    if (e.position > 0 || at) {
+        auto off = base_offset + (e.position > 0 ? text::char_to_byte_offset(
+                                                       std::string_view(sql).substr(base_offset), e.position - 1)
+                                                 : 0);
         auto pos = text::position_of(sql, off);
         out = label + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " + e.message + code;
         std::string line(text::line_at(sql, pos.line));
@@ -25,8 +27,7 @@ std::string describe_failure(const std::string& label, const std::string& sql, s
         }
         out += "^";
     } else {
-        auto pos = text::position_of(sql, base_offset);
-        out = label + (base_offset > 0 ? ":" + std::to_string(pos.line) : std::string()) + ": " + e.message + code;
+        out = label + ": " + e.message + code;
     }
     if (!e.detail.empty()) out += "\n  DETAIL: " + e.detail;
     if (!e.hint.empty()) out += "\n  HINT: " + e.hint;

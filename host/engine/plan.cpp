@@ -16,8 +16,10 @@ const char* state_name(state s) {
     return "?";
 }
 
-plan make_plan(const catalog::catalog& cat, const std::vector<history::applied>& rows) {
+plan make_plan(std::shared_ptr<const catalog::catalog> files, const std::vector<history::applied>& rows) {
     plan p;
+    p.files = files;
+    const auto& cat = *files;
     std::map<std::string, const history::applied*> by_key;
     std::string highest;  // highest applied version
     for (const auto& r : rows) {

@@ -1,5 +1,6 @@
 // Comparing the migrations on disk with the history in the database.
 #pragma once
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,12 +27,13 @@ struct entry {
 };
 
 struct plan {
+    std::shared_ptr<const catalog::catalog> files;  // what entries' file pointers point into
     std::vector<entry> entries;   // by version
     std::vector<const entry*> with(state s) const;
     std::vector<const entry*> to_apply(bool include_out_of_order) const;  // pending (+ out of order), by version
     std::vector<const entry*> applied_desc() const;  // applied/changed/missing, newest first
 };
 
-plan make_plan(const catalog::catalog& cat, const std::vector<history::applied>& rows);
+plan make_plan(std::shared_ptr<const catalog::catalog> cat, const std::vector<history::applied>& rows);
 
 }  // namespace moonshift::engine

@@ -1,5 +1,6 @@
 // Rolling back: `down` and `redo`.
 #include <chrono>
+#include <optional>
 
 #include "common/text.hpp"
 #include "engine/engine.hpp"
@@ -18,8 +19,10 @@ void engine::revert_one(const entry& e, long long run_id) {
         session_->exec_script(m.down_sql);
     } catch (const db::sql_failure& f) {
         try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        auto at = f.info().position > 0 ? std::optional<std::size_t>(0) : locate_failing_statement(m.down_sql);
+        if (f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0) at.reset();
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-        fail_migration(m, m.down_label, m.down_sql, 0, f, ms);
+        fail_migration(m, m.down_label, m.down_sql, at, f, ms);
     }
     // Forgetting the migration commits with its undoing.
     session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
@@ -29,7 +32,8 @@ void engine::revert_one(const entry& e, long long run_id) {
 }
 
 outcome engine::down(const down_options& o) {
-    auto cat = read_catalog();
+    auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
+    const auto& cat = *cat_ptr;
     auto select = [&](const plan& p) {
         std::vector<const entry*> todo;
         for (auto* e : p.applied_desc()) {
@@ -65,7 +69,7 @@ outcome engine::down(const down_options& o) {
     if (o.dry_run) {
         std::vector<history::applied> rows;
         if (store_->host_version() > 0) rows = store_->list_applied();
-        auto p = make_plan(cat, rows);
+        auto p = make_plan(cat_ptr, rows);
         auto todo = select(p);
         check(todo);
         outcome out;
@@ -76,7 +80,7 @@ outcome engine::down(const down_options& o) {
         return out;
     }
     run_scope run(*this, "down");
-    auto p = make_plan(cat, store_->list_applied());
+    auto p = make_plan(cat_ptr, store_->list_applied());
     auto todo = select(p);
     try {
         check(todo);
@@ -104,7 +108,6 @@ outcome engine::down(const down_options& o) {
 }
 
 outcome engine::redo() {
-    auto cat = read_catalog();
     down_options d;
     d.steps = 1;
     auto reverted = down(d);

@@ -1,0 +1,6 @@
+-- Artists and their works: the quickstart's first table.
+CREATE TABLE artists (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
