@@ -1,0 +1,270 @@
+// Lua in the run lifecycle: Lua migrations and migration folders with Lua
+// parts, the project's checks and verifications, and `moonshift run`.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "common/text.hpp"
+#include "engine/engine.hpp"
+#include "engine/run_scope.hpp"
+#include "lua/runtime.hpp"
+#include "project/config.hpp"
+
+namespace moonshift::engine {
+namespace fs = std::filesystem;
+
+namespace {
+
+long long ms_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Default budgets: read-only phases are meant to be quick; migrations and
+// ad-hoc scripts are bounded by PostgreSQL's statement_timeout instead.
+std::chrono::milliseconds budget(const project::config& cfg, lua::phase p) {
+    auto it = cfg.lua_budgets.find(lua::phase_name(p));
+    if (it != cfg.lua_budgets.end()) return it->second;
+    switch (p) {
+        case lua::phase::precheck:
+        case lua::phase::verify:
+        case lua::phase::check: return std::chrono::minutes(5);
+        case lua::phase::hook: return std::chrono::seconds(30);
+        default: return std::chrono::milliseconds(0);
+    }
+}
+
+std::vector<fs::path> lua_files(const fs::path& dir) {
+    std::vector<fs::path> out;
+    if (!fs::is_directory(dir)) return out;
+    for (auto& e : fs::directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".lua") out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string label_of(const fs::path& p, const fs::path& root) {
+    auto rel = p.lexically_relative(root);
+    return rel.empty() || rel.native()[0] == '.' ? p.string() : rel.string();
+}
+
+}  // namespace
+
+lua::runtime& engine::lua_runtime() {
+    if (!lua_) {
+        lua::options o;
+        o.project_root = ctx_.cfg.root;
+        o.env_name = ctx_.env.name;
+        o.jit = ctx_.cfg.lua_jit;
+        o.http_allow_hosts = ctx_.cfg.http_allow_hosts;
+        o.log = [this](const lua::log_line& l) {
+            emit("log", {{"level", l.level == "debug" ? "info" : l.level},
+                         {"message", (l.source.empty() ? "" : l.source + ": ") + l.message},
+                         {"source", l.source}});
+        };
+        lua_ = std::make_unique<lua::runtime>(session_.get(), o);
+    }
+    return *lua_;
+}
+
+bool engine::needs_lua(const catalog::migration& m) const {
+    return m.kind == catalog::form::lua || !m.up_lua.empty() || !m.verify_lua.empty() || !m.precheck_lua.empty();
+}
+
+void engine::preload_lua(const std::vector<const catalog::migration*>& todo) {
+    for (auto* m : todo) {
+        if (m->kind != catalog::form::lua || lua_scripts_.count(m->up_label)) continue;
+        // Syntax errors, unknown keys (`verfiy`) and values of the wrong type
+        // stop the run here, before any migration runs.
+        auto s = lua_runtime().load_migration(m->up_label, m->lua_source);
+        lua_scripts_[m->up_label] = std::make_unique<lua::script>(std::move(s));
+    }
+}
+
+void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_outer_transaction) {
+    auto& rt = lua_runtime();
+    preload_lua({&m});
+    const lua::script* s = m.kind == catalog::form::lua ? lua_scripts_[m.up_label].get() : nullptr;
+    lua::migration_info info{m.version, m.name};
+    bool transactional = !m.dir.no_transaction;
+    if (s) transactional = s->boolean("transaction").value_or(true);
+    if (!transactional && in_outer_transaction)
+        throw usage_error(m.up_label + " runs outside a transaction (transaction = false) and cannot run in "
+                          "--single-transaction mode",
+                          "apply it on its own with `moonshift up`");
+    auto t0 = std::chrono::steady_clock::now();
+    auto phase_run = [&](lua::phase p, const char* key, const std::string& label, const std::string& lua_src,
+                         const std::string& sql_src) {
+        rt.set_deadline(budget(ctx_.cfg, p));
+        if (s) {
+            auto r = rt.run_phase(*s, key, p, &info);
+            if (r.skipped) log("info", m.up_label + ": " + key + " skipped: " + r.skip_reason);
+        } else if (!lua_src.empty()) {
+            auto r = rt.run_file(label, lua_src, p);
+            if (r.skipped) log("info", label + ": skipped: " + r.skip_reason);
+        } else if (!sql_src.empty()) {
+            session_->exec_script(sql_src);
+        }
+    };
+    bool open = false;
+    auto fail = [&](const std::string& message, const std::string& file, int line, exit_code code,
+                    const std::string& hint) {
+        if (open && !in_outer_transaction) try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        nlohmann::json j = {{"version", m.version}, {"name", m.name}, {"checksum", m.checksum},
+                            {"form", catalog::form_name(m.kind)}, {"file", m.up_label}, {"duration_ms", ms_since(t0)}};
+        j["error"] = {{"message", text::redact(message)}, {"file", file}, {"line", line}};
+        emit("migration.failed", j);
+        throw error(code, message, hint);
+    };
+    try {
+        // precheck: read-only, before the change; a failure applies nothing.
+        phase_run(lua::phase::precheck, "precheck", m.precheck_label, m.precheck_lua, "");
+        if (transactional && !in_outer_transaction) {
+            session_->exec_script("BEGIN");
+            open = true;
+        }
+        phase_run(lua::phase::up, "up", m.up_label, m.up_lua, s ? "" : m.up_sql);
+        // verify runs inside the same transaction: a failed verification
+        // rolls the change back with it.
+        if (!m.verify_sql.empty() && !s) {
+            session_->exec_script("SAVEPOINT moonshift_verify");
+            session_->exec_script(m.verify_sql);
+            session_->exec_script("ROLLBACK TO SAVEPOINT moonshift_verify; RELEASE SAVEPOINT moonshift_verify");
+        } else {
+            phase_run(lua::phase::verify, "verify", m.verify_label, m.verify_lua, "");
+        }
+    } catch (const lua::check_failure& f) {
+        bool in_verify = f.in_phase() == lua::phase::verify;
+        fail(std::string(in_verify ? "Verification" : "Precheck") + " of " + m.version + "_" + m.name +
+                 " failed: " + f.what(),
+             f.file(), f.line(), exit_code::check_failed,
+             in_verify ? "nothing of this migration was applied; fix it and run `moonshift up` again"
+                       : "nothing was applied; the precheck says the database is not ready for it");
+    } catch (const lua::script_error& e) {
+        std::string msg = e.what();
+        if (!e.traceback().empty()) msg += "\n" + e.traceback();
+        fail(msg, e.file(), e.line(), exit_code::migration_failed,
+             open ? "the migration's transaction was rolled back; nothing of it remains" : "");
+    } catch (const db::sql_failure& f) {
+        // SQL parts of a folder (up.sql, verify.sql).
+        if (open && !in_outer_transaction) try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        fail_migration(m, m.up_label, m.up_sql, f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt,
+                       f, ms_since(t0));
+    }
+    history::applied row;
+    row.version = m.version;
+    row.name = m.name;
+    row.checksum = m.checksum;
+    row.form = catalog::form_name(m.kind);
+    row.applied_by = history::current_actor();
+    row.environment = ctx_.env.name;
+    row.run_id = run_id;
+    row.duration_ms = ms_since(t0);
+    if (open || in_outer_transaction)
+        session_->exec_script(store_->record_sql(row) + (in_outer_transaction ? "" : ";COMMIT"));
+    else
+        session_->exec_script(store_->record_sql(row));  // transaction = false: the row on its own
+    emit("migration.applied", {{"version", m.version}, {"name", m.name}, {"checksum", m.checksum},
+                               {"form", catalog::form_name(m.kind)}, {"file", m.up_label},
+                               {"duration_ms", row.duration_ms}});
+}
+
+bool engine::lua_can_revert(const catalog::migration& m) {
+    if (m.kind != catalog::form::lua) return !m.down_lua.empty() || !m.down_sql.empty();
+    preload_lua({&m});
+    return lua_scripts_[m.up_label]->has("down");
+}
+
+void engine::revert_lua(const entry& e) {
+    const auto& m = *e.file;
+    auto& rt = lua_runtime();
+    emit("migration.start", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
+                             {"file", m.down_label.empty() ? m.up_label : m.down_label}});
+    auto t0 = std::chrono::steady_clock::now();
+    lua::migration_info info{m.version, m.name};
+    rt.set_deadline(budget(ctx_.cfg, lua::phase::down));
+    session_->exec_script("BEGIN");
+    try {
+        if (m.kind == catalog::form::lua) {
+            preload_lua({&m});
+            rt.run_phase(*lua_scripts_[m.up_label], "down", lua::phase::down, &info);
+        } else if (!m.down_lua.empty()) {
+            rt.run_file(m.down_label, m.down_lua, lua::phase::down);
+        } else {
+            session_->exec_script(m.down_sql);
+        }
+    } catch (const lua::script_error& err) {
+        try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        emit("migration.failed", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
+                                  {"error", {{"message", text::redact(err.what())}, {"file", err.file()}, {"line", err.line()}}}});
+        throw error(exit_code::migration_failed, std::string(err.what()) + "\n" + err.traceback(),
+                    "the rollback was undone; the migration stays applied");
+    } catch (const db::sql_failure& f) {
+        try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        fail_migration(m, m.down_label, m.down_sql, f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt,
+                       f, ms_since(t0));
+    }
+    session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
+    emit("migration.reverted", {{"version", m.version}, {"name", m.name}, {"duration_ms", ms_since(t0)},
+                                {"file", m.down_label.empty() ? m.up_label : m.down_label}});
+}
+
+void engine::run_project_scripts(const std::string& dir, int phase_number, nlohmann::json& report) {
+    auto p = static_cast<lua::phase>(phase_number);
+    auto files = lua_files(ctx_.cfg.root / "scripts" / dir);
+    auto& list = report[dir == "checks" ? "checks" : "verifications"];
+    list = nlohmann::json::array();
+    if (files.empty()) return;
+    auto& rt = lua_runtime();
+    rt.set_deadline(budget(ctx_.cfg, p));
+    std::vector<std::string> failures;
+    for (auto& f : files) {
+        auto label = label_of(f, ctx_.cfg.root);
+        auto t0 = std::chrono::steady_clock::now();
+        try {
+            auto r = rt.run_file(label, text::read_file(f), p);
+            list.push_back({{"script", label}, {"outcome", r.skipped ? "skipped" : "ok"}, {"duration_ms", ms_since(t0)}});
+            if (r.skipped) log("info", label + ": skipped: " + r.skip_reason);
+        } catch (const lua::check_failure& e) {
+            failures.push_back(e.what());
+            list.push_back({{"script", label}, {"outcome", "failed"}, {"message", text::redact(e.what())}});
+        }
+    }
+    if (!failures.empty()) {
+        std::string all;
+        for (auto& f : failures) all += "\n  " + f;
+        bool checks = p == lua::phase::check;
+        emit(checks ? "gate.failed" : "verify.failed", {{"failures", failures.size()}, {"report", list}});
+        throw error(exit_code::check_failed,
+                    std::to_string(failures.size()) + (checks ? " project check(s) failed:" : " verification(s) failed:") + all,
+                    checks ? "nothing was applied" : "the migrations are applied; fix what the verifications report");
+    }
+}
+
+outcome engine::check() {
+    outcome out;
+    run_project_scripts("checks", static_cast<int>(lua::phase::check), out.report);
+    out.count = static_cast<int>(out.report["checks"].size());
+    return out;
+}
+
+outcome engine::verify() {
+    outcome out;
+    run_project_scripts("verify", static_cast<int>(lua::phase::verify), out.report);
+    out.count = static_cast<int>(out.report["verifications"].size());
+    return out;
+}
+
+outcome engine::run_script(const std::string& file, const std::vector<std::string>& args) {
+    fs::path p = fs::absolute(file);
+    if (!fs::exists(p)) throw usage_error("script " + file + " does not exist");
+    auto label = label_of(p, ctx_.cfg.root);
+    auto& rt = lua_runtime();
+    rt.set_deadline(budget(ctx_.cfg, lua::phase::run));
+    auto r = rt.run_file(label, text::read_file(p), lua::phase::run, args);
+    outcome out;
+    out.report = {{"script", label}, {"skipped", r.skipped}};
+    if (r.skipped) out.report["skip_reason"] = r.skip_reason;
+    return out;
+}
+
+}  // namespace moonshift::engine
