@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "catalog/formats.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
 
@@ -19,15 +20,53 @@ const char* form_name(form f) {
     return "?";
 }
 
+namespace {
+
+std::string strip_zeros(const std::string& part) {
+    auto nz = part.find_first_not_of('0');
+    return nz == std::string::npos ? "0" : part.substr(nz);
+}
+
+int compare_numbers(const std::string& a, const std::string& b) {  // both without leading zeros
+    if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+    return a.compare(b) < 0 ? -1 : (a == b ? 0 : 1);
+}
+
+}  // namespace
+
 std::string version_key(const std::string& v) {
-    auto nz = v.find_first_not_of('0');
-    return nz == std::string::npos ? "0" : v.substr(nz);
+    if (v.find('.') == std::string::npos) return strip_zeros(v);
+    // Flyway's dotted versions: each part is a number, and trailing zero
+    // parts do not count ("1.0" is "1").
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        auto dot = v.find('.', start);
+        parts.push_back(strip_zeros(v.substr(start, dot == std::string::npos ? std::string::npos : dot - start)));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    while (parts.size() > 1 && parts.back() == "0") parts.pop_back();
+    std::string out;
+    for (auto& p : parts) out += (out.empty() ? "" : ".") + p;
+    return out;
 }
 
 int compare_versions(const std::string& a, const std::string& b) {
     auto ka = version_key(a), kb = version_key(b);
-    if (ka.size() != kb.size()) return ka.size() < kb.size() ? -1 : 1;
-    return ka.compare(kb) < 0 ? -1 : (ka == kb ? 0 : 1);
+    std::size_t ia = 0, ib = 0;
+    for (;;) {
+        auto da = ka.find('.', ia), db = kb.find('.', ib);
+        int c = compare_numbers(ka.substr(ia, da == std::string::npos ? std::string::npos : da - ia),
+                                kb.substr(ib, db == std::string::npos ? std::string::npos : db - ib));
+        if (c != 0) return c;
+        if (da == std::string::npos || db == std::string::npos) {
+            if (da == db) return 0;
+            return da == std::string::npos ? -1 : 1;  // "1.2" < "1.2.1"
+        }
+        ia = da + 1;
+        ib = db + 1;
+    }
 }
 
 const migration* catalog::find(const std::string& version) const {
@@ -105,6 +144,8 @@ directives read_directives(const std::string& sql, const std::string& label) {
                     item.push_back(c);
                 }
             }
+        } else if (word == "converted-from") {
+            d.converted_from = arg;  // written by `moonshift convert` (formats_convert.cpp)
         } else {
             throw usage_error(where + ": unknown directive moonshift:" + word,
                               "known directives: moonshift:no-transaction, moonshift:requires VERSION, "
@@ -118,11 +159,11 @@ namespace {
 
 struct parsed_name {
     std::string version, name;
-    enum { up, down, lua, folder } role;
+    enum { up, down, lua, folder, verify } role;
 };
 
 bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
-    static const std::regex sql_re(R"(^(\d+)_([A-Za-z0-9_\-]+?)(\.up|\.down)?\.sql$)");
+    static const std::regex sql_re(R"(^(\d+(?:\.\d+)*)_([A-Za-z0-9_\-]+?)(\.up|\.down|\.verify)?\.sql$)");
     static const std::regex lua_re(R"(^(\d+)_([A-Za-z0-9_\-]+)\.lua$)");
     static const std::regex dir_re(R"(^(\d+)_([A-Za-z0-9_\-]+)$)");
     std::smatch m;
@@ -132,7 +173,7 @@ bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
         return true;
     }
     if (std::regex_match(file, m, sql_re)) {
-        out = {m[1], m[2], m[3] == ".down" ? parsed_name::down : parsed_name::up};
+        out = {m[1], m[2], m[3] == ".down" ? parsed_name::down : m[3] == ".verify" ? parsed_name::verify : parsed_name::up};
         return true;
     }
     if (std::regex_match(file, m, lua_re)) {
@@ -142,6 +183,9 @@ bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
     return false;
 }
 
+}  // namespace
+
+// Shared with the readers of other formats (formats.hpp).
 std::string read_checked(const fs::path& p, const std::string& label) {
     std::string raw = text::read_file(p);
     if (auto bad = text::invalid_utf8_at(raw); bad != std::string::npos) {
@@ -159,16 +203,16 @@ std::string rel_label(const fs::path& p, const fs::path& root) {
     return rel.empty() || rel.native()[0] == '.' ? p.string() : rel.string();
 }
 
-}  // namespace
-
 catalog discover(const fs::path& dir, const fs::path& root) {
+    // Other tools' layouts (formats.cpp), read as they are; native below.
+    if (auto foreign = discover_foreign(dir, root)) return std::move(*foreign);
     catalog cat;
     if (!fs::is_directory(dir))
         throw usage_error("migrations directory " + rel_label(dir, root) + " does not exist",
                           "create it, run `moonshift init`, or set [project] migrations in moonshift.toml");
     std::map<std::string, migration> by_key;         // version_key → migration
     std::map<std::string, std::string> first_label;  // version_key → file that claimed it
-    struct pending_down { std::string key, name; fs::path path; std::string label; };
+    struct pending_down { std::string key, name; fs::path path; std::string label; bool verify = false; };
     std::vector<pending_down> downs;
 
     std::vector<fs::directory_entry> entries;
@@ -183,14 +227,18 @@ catalog discover(const fs::path& dir, const fs::path& root) {
         std::string ext = e.path().extension().string();
         if (!is_dir && ext != ".sql" && ext != ".lua") continue;  // README.md and friends
         std::string label = rel_label(e.path(), root);
+        if (!is_dir && file.rfind("R__", 0) == 0 && ext == ".sql") {  // repeatable, as in Flyway
+            cat.repeatables.push_back(read_repeatable(e.path(), label));
+            continue;
+        }
         parsed_name pn;
         if (!parse_name(file, is_dir, pn))
             throw usage_error(label + ": the name does not start with a version",
                               "name migrations VERSION_name.sql, e.g. 001_create_users.sql or "
                               "20250108120000_create_users.sql");
         std::string key = version_key(pn.version);
-        if (pn.role == parsed_name::down) {
-            downs.push_back({key, pn.name, e.path(), label});
+        if (pn.role == parsed_name::down || pn.role == parsed_name::verify) {
+            downs.push_back({key, pn.name, e.path(), label, pn.role == parsed_name::verify});
             continue;
         }
         if (auto it = first_label.find(key); it != first_label.end())
@@ -224,6 +272,11 @@ catalog discover(const fs::path& dir, const fs::path& root) {
             throw usage_error(d.label + ": a .down.sql beside a " +
                               std::string(form_name(it->second.kind)) + " migration",
                               "put the down step inside the migration instead");
+        if (d.verify) {  // NNN_name.verify.sql: runs after up, in its transaction (formats.hpp)
+            it->second.verify_label = d.label;
+            it->second.verify_sql = read_checked(d.path, d.label);
+            continue;
+        }
         it->second.down = d.path;
         it->second.down_label = d.label;
         it->second.down_sql = read_checked(d.path, d.label);
@@ -243,6 +296,7 @@ catalog discover(const fs::path& dir, const fs::path& root) {
     std::sort(cat.migrations.begin(), cat.migrations.end(), [](const migration& a, const migration& b) {
         return compare_versions(a.version, b.version) < 0;
     });
+    finish_native(cat);  // transaction needs found by the parser, converted checksums
     for (auto& m : cat.migrations) {
         for (auto& r : m.dir.requires_versions) {
             const migration* dep = cat.find(r);

@@ -13,6 +13,11 @@ const char* form_name(form f);
 
 struct directives {
     bool no_transaction = false;
+    // The file carries its own BEGIN/COMMIT (found by the parser): it runs as
+    // it is, outside moonshift's transaction, never nested in one.
+    bool own_transaction = false;
+    bool down_own_transaction = false;  // the same for its down script
+    std::string converted_from;  // -- moonshift:converted-from (formats_convert.cpp)
     std::vector<std::string> requires_versions;
     std::vector<std::string> tags;
 };
@@ -30,16 +35,24 @@ struct migration {
     bool down_has_sql = false;    // false when the down file is only comments
     std::string checksum;         // hex SHA-256 over every file of the migration
     directives dir;
+    std::string verify_sql;       // Sqitch verify script: runs after up, in its transaction
+    std::string verify_label;
     std::string id() const { return version + "_" + name; }
 };
 
-// Orders versions numerically: "9" < "10", "001" == "1".
+// Orders versions numerically: "9" < "10", "001" == "1"; dotted (Flyway)
+// versions part by part: "1.9" < "1.10", "1.0" == "1".
 int compare_versions(const std::string& a, const std::string& b);
-// The canonical form used for identity: leading zeros removed ("001" → "1").
+// The canonical form used for identity: leading zeros removed ("001" → "1",
+// "01.02.0" → "1.2").
 std::string version_key(const std::string& v);
 
 struct catalog {
     std::vector<migration> migrations;  // sorted by version
+    std::string format = "native";      // the detected layout (formats.hpp)
+    std::vector<migration> repeatables; // Flyway R__ files, by name: re-applied when changed
+    std::vector<migration> baselines;   // Flyway B files, by version
+    std::vector<std::string> notes;     // worth telling: "supabase/seed.sql is seed data, not a migration"
     const migration* find(const std::string& version) const;
 };
 

@@ -70,5 +70,7 @@ void register_repair(CLI::App& app, globals& g, command_fn& run);
 void register_history(CLI::App& app, globals& g, command_fn& run);
 void register_wait(CLI::App& app, globals& g, command_fn& run);
 void register_local(CLI::App& app, globals& g, command_fn& run);
+void register_import(CLI::App& app, globals& g, command_fn& run);
+void register_convert(CLI::App& app, globals& g, command_fn& run);
 
 }  // namespace moonshift::cli

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
     cli::register_history(app, g, run);
     cli::register_wait(app, g, run);
     cli::register_local(app, g, run);
+    cli::register_import(app, g, run);
+    cli::register_convert(app, g, run);
 
     try {
         app.parse(argc, argv);

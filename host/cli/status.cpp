@@ -12,6 +12,8 @@ void register_status(CLI::App& app, globals& g, command_fn& run) {
             printer out(g);
             engine::engine e(make_context(g, out));
             auto p = e.status();
+            const auto& cat = *p.files;
+            auto repeatables = cat.repeatables.empty() ? nlohmann::json::array() : e.repeatables_status();
             int pending = 0, changed = 0, missing = 0, ooo = 0, applied = 0;
             for (auto& x : p.entries) {
                 switch (x.st) {
@@ -35,11 +37,13 @@ void register_status(CLI::App& app, globals& g, command_fn& run) {
                     if (x.file) j["file"] = x.file->up_label;
                     arr.push_back(j);
                 }
-                out.json_line({{"migrations", arr},
+                out.json_line({{"format", cat.format}, {"notes", cat.notes}, {"repeatables", repeatables},
+                               {"migrations", arr},
                                {"summary", {{"applied", applied}, {"pending", pending}, {"changed", changed},
                                             {"missing", missing}, {"out_of_order", ooo}}}});
             } else {
                 // The Supabase-style view: what is local (on disk), what is remote.
+                out.line(out.dim("format: " + cat.format + " (" + e.ctx().cfg.migrations_dir + ")"));
                 out.line(out.dim(fmt::format("{:<16} {:<16} {:<22} {}", "LOCAL", "REMOTE", "APPLIED", "MIGRATION")));
                 for (auto& x : p.entries) {
                     std::string state = engine::state_name(x.st);
@@ -54,6 +58,10 @@ void register_status(CLI::App& app, globals& g, command_fn& run) {
                                      changed ? fmt::format(", {} changed", changed) : "",
                                      missing ? fmt::format(", {} missing on disk", missing) : "",
                                      ooo ? fmt::format(", {} out of order", ooo) : ""));
+                for (auto& r : repeatables)
+                    out.line(fmt::format("{:<16} {:<16} {:<22} R__{}  {}", "", "", "", r["name"].get<std::string>(),
+                                         r["state"].get<std::string>()));
+                for (auto& n : cat.notes) out.line(out.dim("note: " + n));
             }
             return changed ? static_cast<int>(exit_code::drift) : 0;
         };

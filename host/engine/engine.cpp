@@ -1,6 +1,8 @@
 // Applying migrations: `status` and `up`.
 #include "engine/engine.hpp"
 
+#include <libpq-fe.h>
+
 #include <chrono>
 
 #include "common/text.hpp"
@@ -112,7 +114,9 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
                     "write this migration as SQL for now");
     emit("migration.start", describe(m));
     auto t0 = std::chrono::steady_clock::now();
-    if (m.dir.no_transaction) {
+    // A file with its own BEGIN/COMMIT runs as it is, outside moonshift's
+    // transaction (never nested in it), like a no-transaction one.
+    if (m.dir.no_transaction || m.dir.own_transaction) {
         apply_no_transaction(m, run_id);
         return;
     }
@@ -136,6 +140,7 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
         }
         fail_migration(m, m.up_label, m.up_sql, at, f, ms_since(t0));
     }
+    if (!m.verify_sql.empty()) run_sql_verify(m, true);  // a failure rolls the change back
     row.duration_ms = ms_since(t0);
     // The history row commits with the change (dbmate's habit): both or neither.
     session_->exec_script(store_->record_sql(row) + (in_outer_transaction ? "" : ";COMMIT"));
@@ -153,17 +158,35 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
         log("info", m.up_label + ": resuming after statement " + std::to_string(done) + " of " +
                         std::to_string(statements.size()));
     }
+    // The server says whether a statement left the file's own transaction
+    // (BEGIN … COMMIT) open.
+    auto in_file_transaction = [&] { return PQtransactionStatus(session_->raw()) != PQTRANS_IDLE; };
     for (std::size_t i = done; i < statements.size(); ++i) {
         const auto& st = statements[i];
         try {
             session_->exec_script(st.text);
         } catch (const db::sql_failure& f) {
+            if (in_file_transaction()) try { session_->exec_script("ROLLBACK"); } catch (...) {}
             fail_migration(m, m.up_label, m.up_sql, std::optional<std::size_t>(st.offset), f, ms_since(t0));
         }
         // Each completed statement is recorded, so a failure or a kill
-        // resumes at the statement that did not finish.
-        store_->save_checkpoint(m.version, "statements", {{"done", i + 1}, {"checksum", m.checksum}}, run_id);
+        // resumes at the statement that did not finish. Inside the file's own
+        // transaction it waits for the COMMIT: a rollback undoes the
+        // statements, and the resume starts again at their BEGIN.
+        if (!in_file_transaction())
+            store_->save_checkpoint(m.version, "statements", {{"done", i + 1}, {"checksum", m.checksum}}, run_id);
     }
+    if (in_file_transaction()) {
+        try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        throw error(exit_code::migration_failed,
+                    m.up_label + ": the file ends inside a transaction it opened (BEGIN without COMMIT); rolled back",
+                    "end the file's transaction with COMMIT");
+    }
+    if (!m.verify_sql.empty()) run_sql_verify(m, false);
+    // The last checkpoint says every statement ran: if the process dies
+    // before the history row below commits, the next `up` resumes past the
+    // end and only records the row. The window without either is the time
+    // between the last statement's commit and its checkpoint.
     history::applied row;
     row.version = m.version;
     row.name = m.name;
@@ -230,9 +253,10 @@ outcome engine::up(const up_options& o) {
         throw usage_error("version " + *o.to + " is not a migration in " + ctx_.cfg.migrations_dir);
     if (o.single_transaction)
         for (auto* m : todo)
-            if (m->dir.no_transaction)
-                throw usage_error(m->up_label + " is marked moonshift:no-transaction and cannot run in "
-                                  "--single-transaction mode",
+            if (m->dir.no_transaction || m->dir.own_transaction)
+                throw usage_error(m->up_label + (m->dir.own_transaction ? " has its own BEGIN/COMMIT"
+                                                                        : " runs outside a transaction") +
+                                  " and cannot run in --single-transaction mode",
                                   "apply it on its own with `moonshift up`");
     emit("run.planned", {{"run", run.id()}, {"pending", todo.size()},
                          {"applied", p.with(state::applied).size()},
@@ -242,6 +266,14 @@ outcome engine::up(const up_options& o) {
 
     outcome out;
     try {
+        // Flyway's B files stand in for the versions they cover on an empty history (repeatable.cpp).
+        if (int n = apply_baseline_migration(cat, o, run.id(), report); n > 0) {
+            out.count += n;
+            p = make_plan(cat_ptr, store_->list_applied());
+            todo.clear();
+            for (auto* e : p.to_apply(o.out_of_order))
+                if (!o.to || catalog::compare_versions(e->version, *o.to) <= 0) todo.push_back(e->file);
+        }
         if (o.single_transaction && !todo.empty()) session_->exec_script("BEGIN");
         for (auto* m : todo) {
             apply_one(*m, run.id(), o.single_transaction);
@@ -249,6 +281,7 @@ outcome engine::up(const up_options& o) {
             ++out.count;
         }
         if (o.single_transaction && !todo.empty()) session_->exec_script("COMMIT");
+        out.count += apply_repeatables(cat, o, run.id(), report);  // Flyway's R__ files, after the versioned ones
     } catch (const error& err) {
         if (o.single_transaction) {
             try { session_->exec_script("ROLLBACK"); } catch (...) {}

@@ -63,6 +63,9 @@ public:
     outcome baseline(const std::string& version);
     outcome repair(const std::string& reason);
     std::vector<history::run> runs(int limit);
+    // Repeatable (R__) migrations and their state: [{name, file, state:
+    // pending|applied|changed}] (repeatable.cpp).
+    nlohmann::json repeatables_status();
 
     db::session& session() { return *session_; }
     history::store& store() { return *store_; }
@@ -75,6 +78,13 @@ private:
     void apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction);
     void apply_no_transaction(const catalog::migration& m, long long run_id);
     void revert_one(const entry& e, long long run_id);
+    // Other tools' formats (repeatable.cpp): Sqitch-style SQL verify scripts,
+    // Flyway's baseline (B) and repeatable (R__) migrations.
+    void run_sql_verify(const catalog::migration& m, bool in_transaction);
+    int apply_baseline_migration(const catalog::catalog& cat, const up_options& o, long long run_id,
+                                 nlohmann::json& report);
+    int apply_repeatables(const catalog::catalog& cat, const up_options& o, long long run_id, nlohmann::json& report);
+    void revert_outside_transaction(const catalog::migration& m);
     // `at`: byte offset of the failing statement when known (positions in
     // the server's error are relative to it).
     [[noreturn]] void fail_migration(const catalog::migration& m, const std::string& label,

@@ -14,8 +14,11 @@ void engine::revert_one(const entry& e, long long run_id) {
     emit("migration.start", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
                              {"file", m.down_label}});
     auto t0 = std::chrono::steady_clock::now();
+    // A down script with its own BEGIN/COMMIT (or statements that cannot run
+    // in a transaction) runs outside one; the row is forgotten right after.
+    if (m.dir.down_own_transaction) revert_outside_transaction(m);
     session_->exec_script("BEGIN");
-    try {
+    if (!m.dir.down_own_transaction) try {
         session_->exec_script(m.down_sql);
     } catch (const db::sql_failure& f) {
         try { session_->exec_script("ROLLBACK"); } catch (...) {}

@@ -1,0 +1,97 @@
+// Other tools' migration layouts, read as they are (docs/formats.md): which
+// layout a directory holds, and the readers that turn each into the same
+// catalog::migration shape as moonshift's own files.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+
+namespace moonshift::catalog {
+
+// The names catalog::format takes, in the order `moonshift status` documents them.
+const std::vector<std::string>& format_names();
+
+// The catalog of `dir` when it holds another tool's layout; nullopt for
+// moonshift's own. When `dir` is the default `migrations/` and does not
+// exist, the other tools' default places are tried (supabase/migrations,
+// db/migrations, a sqitch.plan at the root). Throws usage_error naming the
+// files when two formats are mixed in one directory.
+std::optional<catalog> discover_foreign(const std::filesystem::path& dir,
+                                        const std::filesystem::path& root);
+
+// The layout a directory holds ("native", "flyway", ...), without reading
+// the files' contents beyond what detection needs. Used by convert/import to
+// check a --from against what is on disk.
+std::string detect_format(const std::filesystem::path& dir, const std::filesystem::path& root);
+
+// Helpers shared by the readers (catalog.cpp).
+std::string read_checked(const std::filesystem::path& p, const std::string& label);
+std::string rel_label(const std::filesystem::path& p, const std::filesystem::path& root);
+
+// A repeatable migration (R__name.sql): no version, re-applied whenever its
+// checksum changes.
+migration read_repeatable(const std::filesystem::path& p, const std::string& label);
+
+// The last step of reading moonshift's own layout: transaction needs from
+// the parser, converted files' checksums.
+void finish_native(catalog& cat);
+
+// What a format's own tool does with a file holding statements that cannot
+// run in a transaction block (CREATE INDEX CONCURRENTLY, ...) and no marker.
+enum class no_tx_policy {
+    refuse,       // the tool would wrap it in a transaction and fail: say which marker to add
+    run_outside,  // the tool runs it outside a transaction (golang-migrate, Flyway)
+};
+
+// Reads the parse of up/down: a file with its own BEGIN/COMMIT becomes
+// own_transaction; one with no-transaction statements and no marker follows
+// `policy`. `marker` is the line to suggest, e.g. "-- migrate:up transaction:false".
+// SQL that does not parse is left alone: the server reports it when it runs.
+void classify_transactions(migration& m, no_tx_policy policy, const std::string& marker);
+
+// Blanks a plain BEGIN at the start and COMMIT (or ROLLBACK, for verify
+// scripts) at the end of a script with spaces, so it can run inside
+// moonshift's transaction with every line and column where it was. Returns
+// false (and leaves sql alone) unless that is the only transaction control.
+bool unwrap_transaction(std::string& sql, bool rollback_at_end);
+
+// The readers of each layout (formats_files.cpp, formats_diesel.cpp, sqitch.cpp).
+catalog read_flat(const std::string& format, const std::filesystem::path& dir,
+                  const std::filesystem::path& root);
+catalog read_diesel(const std::filesystem::path& dir, const std::filesystem::path& root);
+catalog read_sqitch(const std::filesystem::path& dir, const std::filesystem::path& root);
+// The %project pragma of dir/sqitch.plan ("" when there is none).
+std::string sqitch_project(const std::filesystem::path& dir);
+
+// Sorts by version and refuses a version two files claim, naming both.
+void sort_and_check(catalog& cat);
+
+// The checksum of a migration from its files' contents, as native files get it.
+std::string checksum_of(const std::string& up_sql, const std::string& down_sql, bool has_down);
+// The same with a NNN_name.verify.sql beside them (moonshift's own layout).
+std::string native_checksum(const std::string& up_sql, const std::string& down_sql, bool has_down,
+                            const std::string& verify_sql);
+
+// `moonshift convert --to native`: writes the catalog into `outdir` in
+// moonshift's layout. Each up file starts with a header naming its original
+// and a converted-from directive that keeps the original's checksum while
+// the content is unchanged. Returns the files written and notes (what has no
+// native form). Refuses a non-empty outdir.
+struct convert_result {
+    std::vector<std::string> written;
+    std::vector<std::string> notes;
+};
+convert_result convert_to_native(const catalog& cat, const std::filesystem::path& outdir,
+                                 const std::filesystem::path& root);
+
+// The checksum Flyway records in flyway_schema_history: CRC32 over the
+// file's lines without their line breaks (BOM removed), as a signed int.
+int flyway_checksum(const std::string& content);
+
+// Sqitch's script_hash: SHA-1 of the deploy script's bytes, in hex.
+std::string sha1_hex(const std::string& bytes);
+
+}  // namespace moonshift::catalog

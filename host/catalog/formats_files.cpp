@@ -1,0 +1,226 @@
+// Readers for the layouts of one file (or an up/down pair) per migration:
+// Supabase CLI, golang-migrate, up/down pairs (V0001.Name.up.sql), dbmate,
+// Flyway and postgres-migrations. Each keeps its tool's own markers.
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include "catalog/formats.hpp"
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace moonshift::catalog {
+namespace fs = std::filesystem;
+
+namespace {
+
+enum class role { up, down, single, baseline, repeatable };
+
+struct named {
+    std::string version, name;
+    role r = role::up;
+};
+
+struct rules {
+    std::regex pattern;           // over the file name
+    std::string example;          // for "does not fit" messages
+    no_tx_policy policy;
+    std::string marker;           // the no-transaction marker to suggest
+};
+
+const rules& rules_for(const std::string& format) {
+    static const std::map<std::string, rules> all = {
+        {"supabase", {std::regex(R"(^(\d+)_(.+?)(\.down)?\.sql$)"), "20250108120000_create_users.sql",
+                      no_tx_policy::refuse, "-- moonshift:no-transaction"}},
+        {"golang-migrate", {std::regex(R"(^(\d+)_(.+)\.(up|down)\.sql$)"), "1_create_users.up.sql",
+                            no_tx_policy::run_outside, ""}},
+        {"up-down", {std::regex(R"(^V(\d+)\.([^.]+)\.(up|down)\.sql$)"), "V0001.Create_Users.up.sql",
+                     no_tx_policy::refuse, "-- moonshift:no-transaction"}},
+        {"dbmate", {std::regex(R"(^(\d+)_?(.*)\.sql$)"), "20250108120000_create_users.sql", no_tx_policy::refuse,
+                    "-- migrate:up transaction:false"}},
+        {"flyway", {std::regex(R"(^([VUB])(\d+(?:[._]\d+)*)__(.+)\.sql$)"), "V1.2__create_users.sql",
+                    no_tx_policy::run_outside, ""}},
+        {"postgres-migrations", {std::regex(R"(^(\d+)[-_](.+)\.sql$)"), "0001-create-users.sql",
+                                 no_tx_policy::refuse, "-- postgres-migrations disable-transaction"}},
+    };
+    return all.at(format);
+}
+
+named parse_file_name(const std::string& format, const std::string& file, const std::string& label) {
+    const auto& r = rules_for(format);
+    std::smatch m;
+    if (format == "flyway" && file.rfind("R__", 0) == 0) return {"", file.substr(3, file.size() - 7), role::repeatable};
+    if (!std::regex_match(file, m, r.pattern))
+        throw usage_error(label + ": the name does not fit " + format + "'s naming",
+                          "name it like " + r.example + ", or move it out of the migrations directory");
+    if (format == "flyway") {
+        std::string version = m[2];
+        std::replace(version.begin(), version.end(), '_', '.');  // V1_1 is 1.1
+        char prefix = m[1].str()[0];
+        return {version, m[3], prefix == 'V' ? role::up : prefix == 'U' ? role::down : role::baseline};
+    }
+    if (format == "dbmate") return {m[1], m[2].str().empty() ? m[1].str() : m[2].str(), role::single};
+    if (m.size() > 3 && m[3].matched) {
+        auto suffix = m[3].str();
+        bool down = suffix == "down" || suffix == ".down";
+        return {m[1], m[2], down ? role::down : role::up};
+    }
+    return {m[1], m[2], role::up};
+}
+
+// Everything outside [from, to) becomes spaces (newlines kept): a section of
+// a dbmate file runs with its lines where they are in the file.
+std::string keep_only(const std::string& text, std::size_t from, std::size_t to) {
+    std::string out = text;
+    for (std::size_t i = 0; i < out.size(); ++i)
+        if ((i < from || i >= to) && out[i] != '\n') out[i] = ' ';
+    return out;
+}
+
+// dbmate: `-- migrate:up [transaction:false]` then `-- migrate:down [...]`.
+void split_dbmate(migration& m, const std::string& content) {
+    static const std::regex marker(R"((^|\n)([ \t]*--[ \t]*migrate:(up|down)([^\n]*)))");
+    std::size_t up_at = std::string::npos, down_at = std::string::npos, up_end = 0, down_end = 0;
+    std::string up_opts, down_opts;
+    for (std::sregex_iterator it(content.begin(), content.end(), marker), end; it != end; ++it) {
+        const auto& x = *it;
+        auto at = static_cast<std::size_t>(x.position(2));
+        auto line_end = at + x.length(2);
+        if (x[3] == "up" && up_at == std::string::npos) {
+            up_at = at;
+            up_end = line_end;
+            up_opts = x[4];
+        } else if (x[3] == "down" && down_at == std::string::npos) {
+            down_at = at;
+            down_end = line_end;
+            down_opts = x[4];
+        }
+    }
+    if (up_at == std::string::npos)
+        throw usage_error(m.up_label + ": a dbmate migration needs a `-- migrate:up` line",
+                          "put -- migrate:up above its statements and -- migrate:down above the undo");
+    auto up_stop = down_at != std::string::npos && down_at > up_at ? down_at : content.size();
+    m.up_sql = keep_only(content, up_end, up_stop);
+    if (up_opts.find("transaction:false") != std::string::npos) m.dir.no_transaction = true;
+    if (down_at != std::string::npos) {
+        auto down_stop = up_at > down_at ? up_at : content.size();
+        m.down = m.up;
+        m.down_label = m.up_label;
+        m.down_sql = keep_only(content, down_end, down_stop);
+        m.down_has_sql = has_sql(m.down_sql);
+        if (!m.down_has_sql) m.down.clear();  // an empty down section is no down
+        if (down_opts.find("transaction:false") != std::string::npos) m.dir.down_own_transaction = true;
+    }
+}
+
+// A Flyway script configuration beside the file: V1__x.sql.conf.
+void read_flyway_conf(migration& m, const fs::path& sql_file) {
+    auto conf = sql_file;
+    conf += ".conf";
+    if (!fs::exists(conf)) return;
+    std::ifstream in(conf);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto t = text::trim(line);
+        auto eq = t.find('=');
+        if (eq == std::string::npos) continue;
+        if (text::trim(t.substr(0, eq)) == "executeInTransaction" && text::trim(t.substr(eq + 1)) == "false")
+            m.dir.no_transaction = true;
+    }
+}
+
+}  // namespace
+
+catalog read_flat(const std::string& format, const fs::path& dir, const fs::path& root) {
+    catalog cat;
+    cat.format = format;
+    const auto& r = rules_for(format);
+    std::vector<fs::directory_entry> entries;
+    for (auto& e : fs::directory_iterator(dir)) entries.push_back(e);
+    std::sort(entries.begin(), entries.end(),
+              [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
+    std::map<std::string, migration> ups;  // version_key → migration
+    struct down_file { named n; fs::path path; std::string label; };
+    std::vector<down_file> downs;
+    for (auto& e : entries) {
+        std::string file = e.path().filename().string();
+        if (file.empty() || file[0] == '.' || e.is_directory() || e.path().extension() != ".sql") continue;
+        std::string label = rel_label(e.path(), root);
+        auto n = parse_file_name(format, file, label);
+        if (n.r == role::repeatable) {
+            cat.repeatables.push_back(read_repeatable(e.path(), label));
+            continue;
+        }
+        if (n.r == role::down) {
+            downs.push_back({n, e.path(), label});
+            continue;
+        }
+        migration m;
+        m.version = n.version;
+        m.name = n.name;
+        m.kind = form::sql;
+        m.up = e.path();
+        m.up_label = label;
+        std::string content = read_checked(e.path(), label);
+        m.dir = read_directives(content, label);
+        if (n.r == role::single) {
+            split_dbmate(m, content);
+            m.checksum = text::sha256_hex(content);  // one file holds both directions
+        } else {
+            m.up_sql = content;
+        }
+        if (format == "postgres-migrations") {
+            // The marker counts anywhere in the file, as in postgres-migrations.
+            if (content.find("-- postgres-migrations disable-transaction") != std::string::npos)
+                m.dir.no_transaction = true;
+            // Supabase Storage's runner records such a file as applied but runs
+            // `SELECT 1;` instead of it; so does moonshift (the checksum is
+            // still the file's).
+            if (content.find("-- postgres-migrations ignore") != std::string::npos)
+                m.up_sql = "-- " + label + " is marked `-- postgres-migrations ignore`: recorded, not run\nSELECT 1;\n";
+        }
+        if (format == "flyway") read_flyway_conf(m, e.path());
+        if (n.r == role::baseline) {
+            m.checksum = text::sha256_hex(m.up_sql);
+            classify_transactions(m, r.policy, r.marker);
+            cat.baselines.push_back(std::move(m));
+            continue;
+        }
+        auto key = version_key(m.version);
+        if (auto it = ups.find(key); it != ups.end())
+            throw usage_error(label + ": version " + m.version + " is also used by " + it->second.up_label,
+                              "give one of them a new version");
+        ups.emplace(key, std::move(m));
+    }
+    for (auto& d : downs) {
+        auto it = ups.find(version_key(d.n.version));
+        if (it == ups.end())
+            throw usage_error(d.label + ": a down script with no matching up migration",
+                              "give it the version of the migration it undoes");
+        auto& m = it->second;
+        if (!m.down.empty())
+            throw usage_error(d.label + ": version " + d.n.version + " already has a down script, " + m.down_label);
+        m.down = d.path;
+        m.down_label = d.label;
+        m.down_sql = read_checked(d.path, d.label);
+        m.down_has_sql = has_sql(m.down_sql);
+    }
+    for (auto& [key, m] : ups) {
+        if (m.checksum.empty()) {
+            std::string up_file = m.kind == form::sql && format == "postgres-migrations" ? read_checked(m.up, m.up_label)
+                                                                                          : m.up_sql;
+            m.checksum = checksum_of(up_file, m.down_sql, !m.down.empty());
+        }
+        classify_transactions(m, r.policy, r.marker);
+        cat.migrations.push_back(std::move(m));
+    }
+    for (auto& rep : cat.repeatables) {
+        read_flyway_conf(rep, rep.up);
+        classify_transactions(rep, r.policy, r.marker);
+    }
+    sort_and_check(cat);
+    return cat;
+}
+
+}  // namespace moonshift::catalog
