@@ -1,0 +1,155 @@
+// Who may use the database when, and which statements a script may send.
+#include "lua/db_access.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "lua/pq.hpp"
+#include "safety/sql.hpp"
+
+namespace moonshift::lua {
+namespace {
+
+constexpr const char* read_only_savepoint = "moonshift_read_only";
+constexpr std::size_t max_remembered = 1000;
+
+std::string first_words(const std::string& text) {
+    std::string out;
+    int words = 0;
+    for (std::size_t i = 0; i < text.size() && words < 2; ++i) {
+        unsigned char ch = static_cast<unsigned char>(text[i]);
+        if (std::isalpha(ch)) {
+            out += static_cast<char>(std::toupper(ch));
+        } else if (!out.empty() && out.back() != ' ') {
+            ++words;
+            out += ' ';
+        }
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    // "PREPARE TRANSACTION", "ROLLBACK TO"; otherwise the first word says enough
+    auto space = out.find(' ');
+    if (space != std::string::npos) {
+        std::string first = out.substr(0, space), second = out.substr(space + 1);
+        if (!(first == "PREPARE" || (first == "ROLLBACK" && second == "TO") ||
+              (first == "RELEASE" && second == "SAVEPOINT") || (first == "COMMIT" && second == "PREPARED")))
+            out = first;
+    }
+    return out;
+}
+
+bool looks_like_transaction_control(const std::string& text) {
+    static const char* const words[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT",
+                                        "SAVEPOINT", "RELEASE", "PREPARE TRANSACTION"};
+    std::string w = first_words(text);
+    for (const char* k : words)
+        if (w == k || w.rfind(std::string(k) + " ", 0) == 0) return true;
+    return false;
+}
+
+bool mentions(const std::string& text, const char* word) {
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    return lower.find(word) != std::string::npos;
+}
+
+struct judged {
+    std::string refusal;
+    std::string kind;  // parser node of the statement, "" when the parser could not tell
+};
+
+judged judge(const std::string& text) {
+    std::vector<sql::statement> statements;
+    try {
+        statements = sql::parse(text, "sql", sql::parse_options{false}).statements;
+    } catch (const sql::parse_error&) {
+        // Syntax the bundled parser does not know: the server will judge it,
+        // but statement count and transaction control are still checked.
+        try {
+            statements = sql::split(text);
+        } catch (const sql::parse_error&) {
+            return {"the SQL text contains a NUL byte", {}};
+        }
+        for (auto& s : statements) s.transaction_control = looks_like_transaction_control(s.text);
+    }
+    if (statements.empty()) return {"the SQL text is empty", {}};
+    if (statements.size() > 1)
+        return {"takes one statement, got " + std::to_string(statements.size()) +
+                    "; call it once per statement",
+                {}};
+    const auto& s = statements.front();
+    if (s.transaction_control)
+        return {"cannot run transaction control (" + first_words(s.text) +
+                    "): the host owns the transaction; use db:transaction(fn) for a savepoint",
+                s.kind};
+    if ((s.kind == "CopyStmt" || first_words(s.text).rfind("COPY", 0) == 0) &&
+        (mentions(s.text, "stdin") || mentions(s.text, "stdout")))
+        return {"cannot run COPY ... STDIN/STDOUT; use db:copy_in or db:copy_out", s.kind};
+    return {{}, s.kind};
+}
+
+void check_statement(host& h, const char* fn, const std::string& text, statement_use use) {
+    auto it = h.verdicts.find(text);
+    if (it == h.verdicts.end()) {
+        if (h.verdicts.size() >= max_remembered) h.verdicts.clear();
+        auto j = judge(text);
+        sql_verdict v;
+        v.refusal = j.refusal;
+        v.kind = j.kind;
+        it = h.verdicts.emplace(text, std::move(v)).first;
+    }
+    const auto& v = it->second;
+    if (!v.refusal.empty()) throw usage_error(std::string(fn) + ": " + v.refusal);
+    if (use == statement_use::query && !v.kind.empty() && v.kind != "SelectStmt")
+        throw usage_error(std::string(fn) + ": streams the rows of a query (SELECT, VALUES, TABLE); "
+                          "use db:query for statements like INSERT ... RETURNING");
+}
+
+void enter_read_only(host& h, PGconn* c) {
+    bool in_block = pq::in_transaction(c);
+    std::string set = std::string("SAVEPOINT ") + read_only_savepoint + "; SET LOCAL transaction_read_only = on";
+    h.read_only = in_block ? host::guard::savepoint : host::guard::transaction;
+    try {
+        pq::command(c, in_block ? set : "BEGIN; " + set);
+    } catch (...) {
+        if (in_block) h.read_only = host::guard::none;  // nothing was opened
+        throw;
+    }
+}
+
+}  // namespace
+
+void check_db_call(lua_State* L, host& h, const char* fn, bool writes) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h.db_ref);
+    bool self = lua_rawequal(L, 1, -1);
+    lua_pop(L, 1);
+    if (!self) luaL_error(L, "%s: call it with a colon, as %s(...)", fn, fn);
+    if (h.loading)
+        luaL_error(L, "%s: the database is not available while a file loads; use it inside the "
+                      "functions the file returns", fn);
+    if (!h.session) luaL_error(L, "%s: there is no database connection in this run", fn);
+    if (h.busy) luaL_error(L, "%s cannot run while %s is streaming; collect what you need and query after it", fn, h.busy);
+    if (writes && !h.db_phase_writable())
+        luaL_error(L, "%s is not allowed in phase \"%s\" (read-only)", fn, phase_name(h.current));
+}
+
+PGconn* enter_db(host& h, const char* fn, const std::string& sql, statement_use use) {
+    PGconn* c = h.session->raw();
+    if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
+    if (use != statement_use::none) check_statement(h, fn, sql, use);
+    if (h.read_only == host::guard::pending) enter_read_only(h, c);
+    return c;
+}
+
+void leave_read_only(host& h) {
+    auto state = h.read_only;
+    h.read_only = host::guard::none;
+    if (!h.session || state == host::guard::none || state == host::guard::pending) return;
+    PGconn* c = h.session->raw();
+    if (state == host::guard::transaction)
+        pq::command(c, "ROLLBACK");
+    else
+        pq::command(c, std::string("ROLLBACK TO SAVEPOINT ") + read_only_savepoint + "; RELEASE SAVEPOINT " +
+                           read_only_savepoint);
+}
+
+}  // namespace moonshift::lua

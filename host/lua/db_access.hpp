@@ -1,0 +1,35 @@
+// The rules every db:* call follows before it touches the connection: who
+// may call (phase, loading, a COPY in progress), which statements may run
+// (one, not transaction control), and the read-only savepoint of read-only
+// phases. Shared by db_module.cpp and db_copy.cpp; runtime.cpp closes the
+// read-only savepoint when a call ends.
+#pragma once
+#include <lua.hpp>
+#include <libpq-fe.h>
+
+#include <string>
+
+#include "lua/host.hpp"
+
+namespace moonshift::lua {
+
+enum class statement_use {
+    none,   // no statement (db:transaction)
+    any,    // one statement of any kind but transaction control or COPY STDIN/STDOUT
+    query,  // one query that returns rows (a cursor can be declared for it)
+};
+
+// Raises a Lua error (call before building C++ objects) when fn cannot run
+// now: not called as db:fn(...), no session, while a file loads, while a COPY
+// streams, or a write in a read-only phase.
+void check_db_call(lua_State* L, host& h, const char* fn, bool writes);
+
+// Checks the statement (throws moonshift::error naming fn), enters the
+// read-only savepoint on the first call of a read-only phase, and returns
+// the connection.
+PGconn* enter_db(host& h, const char* fn, const std::string& sql, statement_use use);
+
+// Rolls back what a read-only phase did; nothing when it never used the db.
+void leave_read_only(host& h);
+
+}  // namespace moonshift::lua

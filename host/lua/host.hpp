@@ -1,0 +1,100 @@
+// What every binding shares: the per-state `host` record (session, phase,
+// deadline, secrets) kept in the Lua registry, and the registry keys of the
+// runtime's own tables. Internal to host/lua/.
+#pragma once
+#include <lua.hpp>
+
+#include <chrono>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "db/session.hpp"
+#include "lua/runtime.hpp"
+
+namespace moonshift::lua {
+
+// A statement a script passed to db:*, checked once and remembered.
+struct sql_verdict {
+    std::string refusal;  // empty when the statement may run
+    std::string kind;     // the parser's node ("SelectStmt"), "" when it could not tell
+};
+
+// An exception a binding caught, kept until the trampoline raises it in Lua.
+struct pending_error {
+    enum class kind { none, value, control, sql, message } what = kind::none;
+    int ref = LUA_NOREF;  // kind::value
+    std::string control_kind, message, location;
+    db::server_error sql;
+    std::string query;
+};
+
+struct host {
+    lua_State* L = nullptr;
+    db::session* session = nullptr;
+    options opts;
+
+    // The call in progress.
+    bool in_call = false;
+    bool loading = false;  // top-level code of a file that is being loaded
+    phase current = phase::run;
+    const migration_info* migration = nullptr;
+    std::string call_label;  // the file whose function runs, for messages
+
+    // Deadline of the call in progress; budget zero = none.
+    std::chrono::milliseconds budget{0};
+    std::chrono::steady_clock::time_point deadline;
+    bool has_deadline = false;
+    std::string timeout_message;  // prepared when the call starts: hooks must not allocate
+
+    // Read-only phases enter their savepoint lazily, on the first db call,
+    // so a hook that never touches the database costs no round trip.
+    enum class guard { none, pending, savepoint, transaction } read_only = guard::none;
+
+    // Set while db:copy_in / db:copy_out own the connection.
+    const char* busy = nullptr;
+
+    // Values of secret-looking variables a script read through env; replaced
+    // with *** in every log line and error message.
+    std::vector<std::string> secrets;
+
+    std::string last_traceback;  // written by the message handler
+    pending_error pending;
+    unsigned long counter = 0;   // unique savepoint and cursor names
+    std::unordered_map<std::string, sql_verdict> verdicts;
+
+    // Registry references of the runtime's own values.
+    int sandbox_ref = LUA_NOREF;  // the shared globals every environment reads through
+    int db_ref = LUA_NOREF;
+    int ctx_ref = LUA_NOREF;
+    int modules_ref = LUA_NOREF;  // require's cache
+
+    // Throws deadline_exceeded when the budget of the call is spent.
+    void check_deadline() const;
+    std::string redact(const std::string& s) const;
+    void emit_log(const std::string& level, const std::string& message, const std::string& source) const;
+    bool db_phase_writable() const { return !is_read_only(current); }
+};
+
+host& host_of(lua_State* L);
+void bind_host(lua_State* L, host* h);
+
+// Registry keys (addresses) of the shared metatables and the null sentinel.
+extern const char null_key;           // lightuserdata: json.null == db.null
+extern const char control_mt_key;     // ctx:fail / ctx:skip / time budget
+extern const char sql_error_mt_key;   // {sqlstate, message, ...}
+extern const char json_array_mt_key;  // a table that encodes as a JSON array even when empty
+extern const char json_object_mt_key; // a table that encodes as a JSON object even when empty
+extern const char pg_array_mt_key;    // a table bound as a PostgreSQL array literal
+
+void push_registry(lua_State* L, const char* key);  // pushes registry[key]
+bool has_metatable(lua_State* L, int idx, const char* key);
+void push_null(lua_State* L);
+bool is_null(lua_State* L, int idx);
+
+// "file:line" of the function `level` frames up (1 = the caller of the
+// running C function), skipping C frames and the built-in library
+// (builtin:...), so a message names the user's line; "" when there is none.
+std::string where(lua_State* L, int level);
+
+}  // namespace moonshift::lua

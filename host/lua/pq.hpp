@@ -1,0 +1,51 @@
+// libpq calls of the db module on the session's connection: one statement
+// with bound text parameters, plain commands, and the COPY protocol. Every
+// server error becomes db::sql_failure with all of libpq's fields.
+#pragma once
+#include <libpq-fe.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/session.hpp"
+
+namespace moonshift::lua::pq {
+
+struct result_deleter {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using result = std::unique_ptr<PGresult, result_deleter>;
+using params = std::vector<std::optional<std::string>>;
+
+// Runs one statement with the extended protocol. On failure the error names
+// `shown` as the query, with the error position moved back by `prefix`
+// characters (the DECLARE ... FOR that db:each puts in front).
+result exec(PGconn* c, const std::string& sql, const params& p, const std::string& shown,
+            int prefix = 0);
+inline result exec(PGconn* c, const std::string& sql, const params& p = {}) { return exec(c, sql, p, sql); }
+
+// Runs host SQL (savepoints, BEGIN/COMMIT) with the simple protocol.
+void command(PGconn* c, const std::string& sql);
+// The same, ignoring failure: for cleanup on a path that is already failing.
+void command_quietly(PGconn* c, const std::string& sql) noexcept;
+
+// INTRANS or INERROR: a transaction block is open.
+bool in_transaction(PGconn* c);
+bool transaction_failed(PGconn* c);
+
+// COPY ... TO STDOUT: calls line(data, size) per row, without the newline.
+// When line throws, the rest of the data is read and dropped (so the
+// connection stays usable) and the exception goes on. Returns the row count.
+long long copy_out(PGconn* c, const std::string& sql, const std::string& shown,
+                   const std::function<void(const char*, std::size_t)>& line);
+
+// COPY ... FROM STDIN: fill(buffer) appends rows (text format, each ending
+// in "\n") and returns false when there are no more. When fill throws, the
+// copy is ended with an error and the exception goes on. Returns the count.
+long long copy_in(PGconn* c, const std::string& sql, const std::string& shown,
+                  const std::function<bool(std::string&)>& fill);
+
+}  // namespace moonshift::lua::pq

@@ -1,0 +1,557 @@
+// The runtime: creates the state once, loads scripts, and runs their
+// functions in a phase — each call inside one window that sets ctx, the
+// deadline and the read-only savepoint, and turns what the script raised
+// into script_error, check_failure or a skipped outcome.
+#include "lua/runtime.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <stdexcept>
+
+#include "lua/boundary.hpp"
+#include "lua/convert.hpp"
+#include "lua/db_access.hpp"
+#include "lua/host.hpp"
+#include "lua/sandbox.hpp"
+
+namespace moonshift::lua {
+namespace {
+
+constexpr int hook_instructions = 1000;
+
+// "migrations/002_x.lua:7: message" -> file, line. Labels may hold ':'
+// ("builtin:moonshift/checks.lua:12:"), so look for ":<digits>:".
+void locate(const std::string& message, std::string& file, int& line) {
+    for (std::size_t colon = message.find(':'); colon != std::string::npos; colon = message.find(':', colon + 1)) {
+        std::size_t d = colon + 1;
+        while (d < message.size() && std::isdigit(static_cast<unsigned char>(message[d]))) ++d;
+        if (d > colon + 1 && d < message.size() && message[d] == ':') {
+            file = message.substr(0, colon);
+            line = std::stoi(message.substr(colon + 1, d - colon - 1));
+            return;
+        }
+    }
+}
+
+std::string string_field(lua_State* L, int idx, const char* key) {
+    lua_pushstring(L, key);
+    lua_rawget(L, idx);
+    std::string out;
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) out = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return out;
+}
+
+const char* type_name(value_type t) {
+    switch (t) {
+        case value_type::function: return "a function";
+        case value_type::boolean: return "a boolean";
+        case value_type::string: return "a string";
+    }
+    return "?";
+}
+
+bool has_type(lua_State* L, int idx, value_type t) {
+    switch (t) {
+        case value_type::function: return lua_type(L, idx) == LUA_TFUNCTION;
+        case value_type::boolean: return lua_type(L, idx) == LUA_TBOOLEAN;
+        case value_type::string: return lua_type(L, idx) == LUA_TSTRING;
+    }
+    return false;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t prev = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t cur = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            prev = cur;
+        }
+    }
+    return row[b.size()];
+}
+
+// Pushes the time-budget control value; a separate function so the hook
+// holds no C++ object when it raises.
+void push_timeout(lua_State* L) {
+    host& h = host_of(L);
+    push_control(L, "timeout", h.timeout_message, where(L, 0));
+}
+
+// The second line of defence: fires every hook_instructions interpreted
+// instructions (LuaJIT runs no hooks in compiled code; see options::jit).
+void count_hook(lua_State* L, lua_Debug*) {
+    const host& h = host_of(L);
+    if (!h.has_deadline || std::chrono::steady_clock::now() < h.deadline) return;
+    push_timeout(L);
+    lua_error(L);
+}
+
+[[noreturn]] void throw_load_error(lua_State* L, const std::string& label) {
+    std::string message = lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load the file";
+    std::string file;
+    int line = 0;
+    locate(message, file, line);
+    if (file.empty() && message.rfind(label, 0) != 0) message = label + ": " + message;
+    throw script_error(message, file.empty() ? label : file, line, {});
+}
+
+int setup(lua_State* L) {
+    auto* h = static_cast<host*>(lua_touserdata(L, 1));
+    open_sandbox(L, *h);
+    return 0;
+}
+
+}  // namespace
+
+// ---- names and errors -------------------------------------------------------
+
+const char* phase_name(phase p) {
+    switch (p) {
+        case phase::precheck: return "precheck";
+        case phase::up: return "up";
+        case phase::verify: return "verify";
+        case phase::down: return "down";
+        case phase::check: return "check";
+        case phase::hook: return "hook";
+        case phase::run: return "run";
+    }
+    return "?";
+}
+
+bool is_read_only(phase p) {
+    return p == phase::precheck || p == phase::verify || p == phase::check || p == phase::hook;
+}
+
+const std::vector<field>& migration_fields() {
+    static const std::vector<field> fields = {
+        {"precheck", value_type::function}, {"up", value_type::function},
+        {"verify", value_type::function},   {"down", value_type::function},
+        {"transaction", value_type::boolean}, {"description", value_type::string},
+    };
+    return fields;
+}
+
+script_error::script_error(std::string message, std::string file, int line, std::string traceback,
+                           std::optional<db::server_error> sql, std::string query, bool timed_out)
+    : error(exit_code::migration_failed, std::move(message)),
+      file_(std::move(file)), traceback_(std::move(traceback)), query_(std::move(query)),
+      line_(line), sql_(std::move(sql)), timed_out_(timed_out) {}
+
+check_failure::check_failure(std::string reason, std::string file, int line, phase p)
+    : error(exit_code::check_failed,
+            (file.empty() ? std::string() : file + ":" + std::to_string(line) + ": ") + "check failed: " + reason),
+      reason_(std::move(reason)), file_(std::move(file)), line_(line), phase_(p) {}
+
+// ---- script -------------------------------------------------------------------
+
+script::script(script&& o) noexcept { *this = std::move(o); }
+
+script& script::operator=(script&& o) noexcept {
+    if (this != &o) {
+        if (ref_ != LUA_NOREF && !owner_.expired())
+            luaL_unref(static_cast<lua_State*>(state_), LUA_REGISTRYINDEX, ref_);
+        label_ = std::move(o.label_);
+        ref_ = o.ref_;
+        present_ = std::move(o.present_);
+        booleans_ = std::move(o.booleans_);
+        strings_ = std::move(o.strings_);
+        owner_ = std::move(o.owner_);
+        state_ = o.state_;
+        o.ref_ = LUA_NOREF;
+        o.owner_.reset();
+    }
+    return *this;
+}
+
+script::~script() {
+    if (ref_ != LUA_NOREF && !owner_.expired()) luaL_unref(static_cast<lua_State*>(state_), LUA_REGISTRYINDEX, ref_);
+    ref_ = LUA_NOREF;
+}
+
+bool script::has(const std::string& name) const { return present_.count(name) > 0; }
+
+std::optional<bool> script::boolean(const std::string& name) const {
+    auto it = booleans_.find(name);
+    return it == booleans_.end() ? std::nullopt : std::optional<bool>(it->second);
+}
+
+std::optional<std::string> script::string(const std::string& name) const {
+    auto it = strings_.find(name);
+    return it == strings_.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+// ---- runtime ------------------------------------------------------------------
+
+struct runtime::impl {
+    host h;
+    lua_State* L = nullptr;
+    std::shared_ptr<int> alive = std::make_shared<int>(0);
+
+    ~impl() {
+        if (L) lua_close(L);
+    }
+
+    // One call from the host into Lua, from ctx to cleanup.
+    class window {
+    public:
+        window(impl& rt, phase p, bool loading, const migration_info* m, const std::string& label,
+               const std::vector<std::string>* args);
+        ~window();
+        int call(int nargs, int nresults) { return protected_call(rt_.L, nargs, nresults); }
+        // Rolls back a read-only phase; called on success (it may throw).
+        void close();
+        // Turns the error value on top into the matching exception, or a skip.
+        outcome fail(int status);
+
+    private:
+        impl& rt_;
+        int base_;
+        bool closed_ = false;
+    };
+
+    void check_script(const script& s) const {
+        if (s.owner_.expired() || s.state_ != L || s.ref_ == LUA_NOREF)
+            throw std::logic_error("lua::runtime: script \"" + s.label_ + "\" was not loaded by this runtime");
+    }
+    void push_db_ctx() {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, h.db_ref);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, h.ctx_ref);
+    }
+};
+
+runtime::impl::window::window(impl& rt, phase p, bool loading, const migration_info* m,
+                              const std::string& label, const std::vector<std::string>* args)
+    : rt_(rt), base_(lua_gettop(rt.L)) {
+    host& h = rt.h;
+    lua_State* L = rt.L;
+    if (h.in_call) throw std::logic_error("lua::runtime: a call is already in progress");
+    h.in_call = true;
+    h.loading = loading;
+    h.current = p;
+    h.migration = m;
+    h.call_label = label;
+    h.last_traceback.clear();
+    h.read_only = is_read_only(p) && !loading ? host::guard::pending : host::guard::none;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h.ctx_ref);
+    lua_pushstring(L, phase_name(p));
+    lua_setfield(L, -2, "phase");
+    if (m) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, m->version.c_str());
+        lua_setfield(L, -2, "version");
+        lua_pushstring(L, m->name.c_str());
+        lua_setfield(L, -2, "name");
+    } else {
+        lua_pushnil(L);
+    }
+    lua_setfield(L, -2, "migration");
+    if (args) {
+        lua_createtable(L, static_cast<int>(args->size()), 0);
+        for (std::size_t i = 0; i < args->size(); ++i) {
+            lua_pushlstring(L, (*args)[i].data(), (*args)[i].size());
+            lua_rawseti(L, -2, static_cast<int>(i + 1));
+        }
+    } else {
+        lua_pushnil(L);
+    }
+    lua_setfield(L, -2, "args");
+    lua_pop(L, 1);
+
+    if (h.budget.count() > 0) {
+        h.has_deadline = true;
+        h.deadline = std::chrono::steady_clock::now() + h.budget;
+        h.timeout_message = "script exceeded its time budget of " + std::to_string(h.budget.count()) + " ms " +
+                            (loading ? std::string("while loading") : std::string("in phase \"") + phase_name(p) + "\"");
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, hook_instructions);
+    }
+}
+
+runtime::impl::window::~window() {
+    host& h = rt_.h;
+    if (!closed_ && h.session && h.read_only != host::guard::none && h.read_only != host::guard::pending) {
+        try {
+            leave_read_only(h);
+        } catch (const std::exception&) {
+            // already failing; the first error is the one reported
+        }
+    }
+    h.read_only = host::guard::none;
+    if (h.has_deadline) lua_sethook(rt_.L, nullptr, 0, 0);
+    h.has_deadline = false;
+    h.in_call = false;
+    h.loading = false;
+    h.migration = nullptr;
+    h.busy = nullptr;
+    lua_settop(rt_.L, base_);
+}
+
+void runtime::impl::window::close() {
+    closed_ = true;
+    leave_read_only(rt_.h);
+}
+
+outcome runtime::impl::window::fail(int status) {
+    host& h = rt_.h;
+    lua_State* L = rt_.L;
+    int e = lua_gettop(L);
+    std::string traceback = h.redact(h.last_traceback);
+    std::string message, file;
+    int line = 0;
+    if (status == LUA_ERRMEM) {
+        close();
+        throw script_error(h.call_label + ": the script ran out of memory", h.call_label, 0, traceback);
+    }
+    if (is_control(L, e)) {
+        std::string kind = string_field(L, e, "kind");
+        std::string at = string_field(L, e, "where");
+        message = h.redact(string_field(L, e, "message"));
+        locate(at + ":", file, line);
+        try {
+            close();
+        } catch (const std::exception&) {
+        }
+        if (kind == "skip") {
+            outcome o;
+            o.ran = true;
+            o.skipped = true;
+            o.skip_reason = message;
+            o.skip_source = at;
+            return o;
+        }
+        if (kind == "fail") throw check_failure(message, file, line, h.current);
+        throw script_error((at.empty() ? h.call_label : at) + ": " + message, file.empty() ? h.call_label : file,
+                           line, traceback, std::nullopt, {}, true);
+    }
+    if (lua_type(L, e) == LUA_TTABLE && has_metatable(L, e, &sql_error_mt_key)) {
+        db::server_error se;
+        se.sqlstate = string_field(L, e, "sqlstate");
+        se.message = string_field(L, e, "message");
+        se.detail = string_field(L, e, "detail");
+        se.hint = string_field(L, e, "hint");
+        se.context = string_field(L, e, "context");
+        std::string pos = string_field(L, e, "position");
+        se.position = pos.empty() ? 0 : std::stoi(pos);
+        std::string at = string_field(L, e, "where");
+        std::string query = string_field(L, e, "query");
+        locate(at + ":", file, line);
+        message = (at.empty() ? h.call_label : at) + ": " + se.message +
+                  (se.sqlstate.empty() ? "" : " (" + se.sqlstate + ")");
+        if (!se.detail.empty()) message += "\n  DETAIL: " + se.detail;
+        if (!se.hint.empty()) message += "\n  HINT: " + se.hint;
+        if (!query.empty()) message += "\n  QUERY: " + query;
+        try {
+            close();
+        } catch (const std::exception&) {
+        }
+        throw script_error(h.redact(message), file, line, traceback, se, query);
+    }
+    if (lua_type(L, e) == LUA_TSTRING || lua_type(L, e) == LUA_TNUMBER) {
+        message = lua_tostring(L, e);
+    } else if (lua_type(L, e) == LUA_TTABLE && !string_field(L, e, "message").empty()) {
+        message = string_field(L, e, "message");
+    } else {
+        message = h.call_label + ": the script raised an error value of type " + luaL_typename(L, e);
+    }
+    locate(message, file, line);
+    try {
+        close();
+    } catch (const std::exception&) {
+    }
+    throw script_error(h.redact(message), file, line, traceback);
+}
+
+runtime::runtime(db::session* session, options o) : impl_(std::make_unique<impl>()) {
+    impl& rt = *impl_;
+    rt.h.session = session;
+    rt.h.opts = std::move(o);
+    rt.L = luaL_newstate();
+    if (!rt.L) throw error(exit_code::migration_failed, "cannot create the Lua state (out of memory)");
+    rt.h.L = rt.L;
+    bind_host(rt.L, &rt.h);
+    if (lua_cpcall(rt.L, setup, &rt.h) != 0) {
+        std::string msg = lua_tostring(rt.L, -1) ? lua_tostring(rt.L, -1) : "unknown error";
+        throw error(exit_code::migration_failed, "cannot set up the Lua sandbox: " + msg);
+    }
+}
+
+runtime::~runtime() = default;
+runtime::runtime(runtime&&) noexcept = default;
+runtime& runtime::operator=(runtime&&) noexcept = default;
+
+void runtime::set_deadline(std::chrono::milliseconds budget) { impl_->h.budget = budget; }
+
+std::size_t runtime::memory_bytes() const {
+    return static_cast<std::size_t>(lua_gc(impl_->L, LUA_GCCOUNT, 0)) * 1024 +
+           static_cast<std::size_t>(lua_gc(impl_->L, LUA_GCCOUNTB, 0));
+}
+
+script runtime::load(const std::string& label, const std::string& source, const std::vector<field>& fields) {
+    impl& rt = *impl_;
+    lua_State* L = rt.L;
+    impl::window w(rt, phase::run, true, nullptr, label, nullptr);
+    if (load_text(L, label, source) != 0) {
+        throw_load_error(L, label);
+    }
+    int status = w.call(0, 1);
+    if (status != 0) {
+        w.fail(status);
+        throw script_error(label + ": ctx:skip is not allowed while a file loads", label, 0, {});
+    }
+    if (lua_type(L, -1) != LUA_TTABLE)
+        throw script_error(label + ": the file must return a table, but it returned " +
+                               (lua_isnil(L, -1) ? std::string("nothing") : std::string("a ") + luaL_typename(L, -1)),
+                           label, 0, {});
+    int t = lua_gettop(L);
+    script s;
+    s.label_ = label;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            std::string kind = luaL_typename(L, -2);
+            throw script_error(label + ": the returned table has a key of type " + kind +
+                                   "; only named keys are allowed",
+                               label, 0, {});
+        }
+        std::string key = lua_tostring(L, -2);
+        auto spec = std::find_if(fields.begin(), fields.end(), [&](const field& f) { return f.name == key; });
+        if (!fields.empty() && spec == fields.end()) {
+            std::string allowed, closest;
+            std::size_t best = 3;
+            for (const auto& f : fields) {
+                allowed += (allowed.empty() ? "" : ", ") + f.name;
+                if (auto d = edit_distance(key, f.name); d < best) best = d, closest = f.name;
+            }
+            throw script_error(label + ": unknown key \"" + key + "\" in the returned table" +
+                                   (closest.empty() ? "" : " (did you mean \"" + closest + "\"?)") +
+                                   "; allowed keys: " + allowed,
+                               label, 0, {});
+        }
+        value_type type = spec == fields.end() ? value_type::function : spec->type;
+        if (spec != fields.end() && !has_type(L, -1, type))
+            throw script_error(label + ": \"" + key + "\" must be " + type_name(type) + ", not a " +
+                                   luaL_typename(L, -1),
+                               label, 0, {});
+        if (lua_type(L, -1) == LUA_TBOOLEAN) {
+            type = value_type::boolean;
+            s.booleans_[key] = lua_toboolean(L, -1);
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+            type = value_type::string;
+            s.strings_[key] = lua_tostring(L, -1);
+        }
+        s.present_[key] = type;
+        lua_pop(L, 1);
+    }
+    lua_settop(L, t);
+    s.ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    s.owner_ = rt.alive;
+    s.state_ = L;
+    w.close();
+    return s;
+}
+
+outcome runtime::run_phase(const script& s, const std::string& key, phase p, const migration_info* m) {
+    impl& rt = *impl_;
+    rt.check_script(s);
+    lua_State* L = rt.L;
+    impl::window w(rt, p, false, m, s.label(), nullptr);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s.ref_);
+    lua_pushlstring(L, key.data(), key.size());
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) return outcome{};
+    if (lua_type(L, -1) != LUA_TFUNCTION)
+        throw script_error(s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
+                           s.label(), 0, {});
+    rt.push_db_ctx();
+    int status = w.call(2, 0);
+    if (status != 0) return w.fail(status);
+    w.close();
+    outcome o;
+    o.ran = true;
+    return o;
+}
+
+outcome runtime::run_file(const std::string& label, const std::string& source, phase p,
+                          const std::vector<std::string>& args) {
+    impl& rt = *impl_;
+    lua_State* L = rt.L;
+    impl::window w(rt, p, false, nullptr, label, &args);
+    if (load_text(L, label, source) != 0) {
+        throw_load_error(L, label);
+    }
+    for (const auto& a : args) lua_pushlstring(L, a.data(), a.size());
+    int status = w.call(static_cast<int>(args.size()), 1);
+    if (status != 0) return w.fail(status);
+    if (lua_type(L, -1) == LUA_TFUNCTION) {
+        rt.push_db_ctx();
+        status = w.call(2, 0);
+        if (status != 0) return w.fail(status);
+    }
+    w.close();
+    outcome o;
+    o.ran = true;
+    return o;
+}
+
+outcome runtime::run_hook(const script& s, const std::string& event, const nlohmann::json& data) {
+    impl& rt = *impl_;
+    rt.check_script(s);
+    lua_State* L = rt.L;
+    impl::window w(rt, phase::hook, false, nullptr, s.label(), nullptr);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s.ref_);
+    lua_pushlstring(L, event.data(), event.size());
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) return outcome{};
+    if (lua_type(L, -1) != LUA_TFUNCTION)
+        throw script_error(s.label() + ": handler \"" + event + "\" is a " + luaL_typename(L, -1) +
+                               ", not a function",
+                           s.label(), 0, {});
+    push_json(L, data);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt.h.ctx_ref);
+    int status = w.call(2, 0);
+    if (status != 0) return w.fail(status);
+    w.close();
+    outcome o;
+    o.ran = true;
+    return o;
+}
+
+nlohmann::json runtime::call(const script& s, const std::string& key, phase p,
+                             const std::vector<nlohmann::json>& args) {
+    impl& rt = *impl_;
+    rt.check_script(s);
+    lua_State* L = rt.L;
+    impl::window w(rt, p, false, nullptr, s.label(), nullptr);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s.ref_);
+    lua_pushlstring(L, key.data(), key.size());
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) return nullptr;
+    if (lua_type(L, -1) != LUA_TFUNCTION)
+        throw script_error(s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
+                           s.label(), 0, {});
+    for (const auto& a : args) push_json(L, a);
+    int status = w.call(static_cast<int>(args.size()), 1);
+    if (status != 0) {
+        w.fail(status);  // a ctx:skip is no answer
+        return nullptr;
+    }
+    nlohmann::json out;
+    if (!lua_isnil(L, -1) && !is_null(L, -1)) {
+        try {
+            out = to_json(L, -1);
+        } catch (const std::exception& e) {
+            throw script_error(s.label() + ": \"" + key + "\" returned a value that is not data: " + e.what(),
+                               s.label(), 0, {});
+        }
+    }
+    w.close();
+    return out;
+}
+
+}  // namespace moonshift::lua
