@@ -69,7 +69,12 @@ std::string where(lua_State* L, int level) {
 
 void host::check_deadline() const {
     if (has_deadline && std::chrono::steady_clock::now() >= deadline)
-        throw control_raise("timeout", timeout_message);
+        throw control_raise("timeout", timeout_message());
+}
+
+std::string host::timeout_message() const {
+    return "script exceeded its time budget of " + std::to_string(budget.count()) + " ms " +
+           (loading ? std::string("while loading") : std::string("in phase \"") + phase_name(current) + "\"");
 }
 
 std::string host::redact(const std::string& s) const {

@@ -45,7 +45,6 @@ struct host {
     std::chrono::milliseconds budget{0};
     std::chrono::steady_clock::time_point deadline;
     bool has_deadline = false;
-    std::string timeout_message;  // prepared when the call starts: hooks must not allocate
 
     // Read-only phases enter their savepoint lazily, on the first db call,
     // so a hook that never touches the database costs no round trip.
@@ -69,8 +68,10 @@ struct host {
     int ctx_ref = LUA_NOREF;
     int modules_ref = LUA_NOREF;  // require's cache
 
-    // Throws deadline_exceeded when the budget of the call is spent.
+    // Throws control_raise("timeout") when the budget of the call is spent.
     void check_deadline() const;
+    // "script exceeded its time budget of 200 ms in phase "up""
+    std::string timeout_message() const;
     std::string redact(const std::string& s) const;
     void emit_log(const std::string& level, const std::string& message, const std::string& source) const;
     bool db_phase_writable() const { return !is_read_only(current); }

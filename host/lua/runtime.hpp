@@ -16,6 +16,8 @@
 #include "common/error.hpp"
 #include "db/session.hpp"
 
+struct lua_State;
+
 namespace moonshift::lua {
 
 // When a script runs. precheck, verify, check and hook see the database
@@ -128,6 +130,7 @@ public:
 
 private:
     friend class runtime;
+    void read_table(lua_State* L, int t, const std::vector<field>& fields);
     std::string label_;
     int ref_ = -2;  // LUA_NOREF
     std::map<std::string, value_type> present_;
