@@ -11,8 +11,8 @@ void register_convert(CLI::App& app, globals& g, command_fn& run) {
     auto outdir = std::make_shared<std::string>();
     cmd->add_option("--to", *to, "the layout to write")->required()->check(CLI::IsMember({"native"}));
     cmd->add_option("OUTDIR", *outdir, "a new directory for the converted files")->required();
-    cmd->callback([&g, &run, outdir] {
-        run = [&g, outdir] {
+    cmd->callback([&g, &run, to, outdir] {  // the options write through these: keep them alive
+        run = [&g, to, outdir] {
             printer out(g);
             auto cfg = project::load(g.config, g.config_given);
             auto cat = catalog::discover(cfg.migrations_path(), cfg.root);
