@@ -134,6 +134,9 @@ directives read_directives(const std::string& sql, const std::string& label) {
                     item.push_back(c);
                 }
             }
+        } else if (word == "allow") {
+            // -- moonshift:allow RULE reason: a lint suppression for the
+            // statement that follows; read by the linter (safety/lint.cpp).
         } else if (word == "tags") {
             std::string item;
             for (char c : arg + ",") {
@@ -149,7 +152,7 @@ directives read_directives(const std::string& sql, const std::string& label) {
         } else {
             throw usage_error(where + ": unknown directive moonshift:" + word,
                               "known directives: moonshift:no-transaction, moonshift:requires VERSION, "
-                              "moonshift:tags A,B");
+                              "moonshift:tags A,B, moonshift:allow RULE reason");
         }
     }
     return d;
@@ -259,6 +262,7 @@ catalog discover(const fs::path& dir, const fs::path& root) {
             m.dir = read_directives(m.up_sql, label);
         } else {
             m.kind = pn.role == parsed_name::lua ? form::lua : form::folder;
+            load_lua_form(m, root);
         }
         by_key[key] = std::move(m);
     }

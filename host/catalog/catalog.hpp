@@ -37,6 +37,11 @@ struct migration {
     directives dir;
     std::string verify_sql;       // Sqitch verify script: runs after up, in its transaction
     std::string verify_label;
+    // Lua forms (lua_forms.cpp). form::lua: the whole file, a table with
+    // precheck/up/verify/down. form::folder: up.lua, down.lua, verify.lua,
+    // precheck.lua as present (SQL parts use up_sql/down_sql/verify_sql).
+    std::string lua_source;
+    std::string up_lua, down_lua, verify_lua, precheck_lua, precheck_label;
     std::string id() const { return version + "_" + name; }
 };
 
@@ -61,6 +66,10 @@ struct catalog {
 // duplicate versions, a down without an up, empty files, invalid UTF-8,
 // unknown directives, requires of a missing or later version.
 catalog discover(const std::filesystem::path& dir, const std::filesystem::path& root);
+
+// Reads a .lua migration or a migration folder into m (m.up is the file or
+// folder; labels relative to root) and computes its checksum over every file.
+void load_lua_form(migration& m, const std::filesystem::path& root);
 
 // Directives from the leading comment block of an SQL file.
 directives read_directives(const std::string& sql, const std::string& label);

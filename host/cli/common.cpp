@@ -69,6 +69,15 @@ void printer::on_event(const engine::event& e) {
     } else if (e.name == "migration.failed") {
         line(red("failed"));
         open_line_ = false;
+    } else if (e.name == "backup.created") {
+        // A backup is taken before its migration starts: its own line.
+        std::string tables;
+        for (auto& t : e.data.value("tables", nlohmann::json::array()))
+            tables += (tables.empty() ? "" : ", ") + t.value("table", "");
+        if (tables == "*") tables = "the whole database";
+        line(dim("Backed up " + tables + " (" + std::to_string(e.data.value("rows", 0LL)) + " rows) as backup " +
+                 std::to_string(e.data.value("id", 0LL)) + " before " + e.data.value("version", "") + "_" +
+                 e.data.value("migration", "")));
     }
 }
 
@@ -103,6 +112,7 @@ engine::context make_context(const globals& g, printer& out) {
     ctx.env = p.env;
     ctx.url = p.url;
     ctx.on_event = [&out](const engine::event& e) { out.on_event(e); };
+    attach_notifications(ctx, out);
     return ctx;
 }
 

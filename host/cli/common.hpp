@@ -53,6 +53,8 @@ struct project_env {
 // for `local = true` environments.
 project_env load_project(const globals& g, printer& out);
 engine::context make_context(const globals& g, printer& out);
+// Wires the environment's notification hooks next to the printer (notify.cpp).
+void attach_notifications(engine::context& ctx, printer& out);
 
 // Announces the environment before a command does anything to it.
 void announce(const project_env& p, printer& out);
@@ -70,7 +72,14 @@ void register_repair(CLI::App& app, globals& g, command_fn& run);
 void register_history(CLI::App& app, globals& g, command_fn& run);
 void register_wait(CLI::App& app, globals& g, command_fn& run);
 void register_local(CLI::App& app, globals& g, command_fn& run);
+void register_check(CLI::App& app, globals& g, command_fn& run);
+void register_verify(CLI::App& app, globals& g, command_fn& run);
+void register_run(CLI::App& app, globals& g, command_fn& run);
+void register_lint(CLI::App& app, globals& g, command_fn& run);
+void register_plan(CLI::App& app, globals& g, command_fn& run);
+void register_backup(CLI::App& app, globals& g, command_fn& run);
 void register_import(CLI::App& app, globals& g, command_fn& run);
 void register_convert(CLI::App& app, globals& g, command_fn& run);
+void register_notify(CLI::App& app, globals& g, command_fn& run);
 
 }  // namespace moonshift::cli

@@ -10,6 +10,8 @@ void register_down(CLI::App& app, globals& g, command_fn& run) {
     auto* steps = cmd->add_option("--steps,-n", opts->steps, "how many migrations to roll back")->check(CLI::PositiveNumber);
     cmd->add_option("--to", *to, "roll back every migration after this version (0: all)")->excludes(steps);
     cmd->add_flag("--dry-run", opts->dry_run, "show what would be rolled back, change nothing");
+    cmd->add_flag("--restore-backup", opts->restore_backup,
+                  "for a migration without a down script: put back the backup taken before it ran");
     cmd->callback([&g, &run, opts, to] {
         run = [&g, opts, to] {
             if (!to->empty()) opts->to = *to;

@@ -34,8 +34,15 @@ int main(int argc, char** argv) {
     cli::register_history(app, g, run);
     cli::register_wait(app, g, run);
     cli::register_local(app, g, run);
+    cli::register_check(app, g, run);
+    cli::register_verify(app, g, run);
+    cli::register_run(app, g, run);
+    cli::register_lint(app, g, run);
+    cli::register_plan(app, g, run);
+    cli::register_backup(app, g, run);
     cli::register_import(app, g, run);
     cli::register_convert(app, g, run);
+    cli::register_notify(app, g, run);
 
     try {
         app.parse(argc, argv);

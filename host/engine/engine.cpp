@@ -7,6 +7,8 @@
 
 #include "common/text.hpp"
 #include "engine/run_scope.hpp"
+#include "lua/runtime.hpp"
+#include "safety/guard.hpp"
 #include "safety/sql.hpp"
 
 namespace moonshift::engine {
@@ -107,12 +109,11 @@ void engine::fail_migration(const catalog::migration& m, const std::string& labe
 }
 
 void engine::apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction) {
-    if (m.kind != catalog::form::sql)
-        throw error(exit_code::usage,
-                    m.up_label + ": " + catalog::form_name(m.kind) +
-                        " migrations need the Lua runtime, which this build does not have yet",
-                    "write this migration as SQL for now");
     emit("migration.start", describe(m));
+    if (needs_lua(m)) {  // a .lua migration, or a folder with Lua parts (lua_steps.cpp)
+        apply_lua(m, run_id, in_outer_transaction);
+        return;
+    }
     auto t0 = std::chrono::steady_clock::now();
     // A file with its own BEGIN/COMMIT runs as it is, outside moonshift's
     // transaction (never nested in it), like a no-transaction one.
@@ -127,18 +128,23 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
     row.applied_by = history::current_actor();
     row.environment = ctx_.env.name;
     row.run_id = run_id;
-    if (!in_outer_transaction) session_->exec_script("BEGIN");
-    try {
-        session_->exec_script(m.up_sql);
-    } catch (const db::sql_failure& f) {
-        std::optional<std::size_t> at;
-        if (f.info().position > 0) at = 0;  // positions count from the start of the file
-        if (!in_outer_transaction) {
-            try { session_->exec_script("ROLLBACK"); } catch (...) {}
-            bool connected = !f.info().sqlstate.empty() && f.info().sqlstate.rfind("08", 0) != 0;
-            if (!at && connected) at = locate_failing_statement(m.up_sql);
+    for (int attempt = 1;; ++attempt) {
+        if (!in_outer_transaction) session_->exec_script("BEGIN");
+        try {
+            session_->exec_script(m.up_sql);
+            break;
+        } catch (const db::sql_failure& f) {
+            // lock_timeout fired: rolled back, and tried again after a pause (safety_steps.cpp).
+            if (retry_on_lock_timeout(m, f, attempt, in_outer_transaction)) continue;
+            std::optional<std::size_t> at;
+            if (f.info().position > 0) at = 0;  // positions count from the start of the file
+            if (!in_outer_transaction) {
+                try { session_->exec_script("ROLLBACK"); } catch (...) {}
+                bool connected = !f.info().sqlstate.empty() && f.info().sqlstate.rfind("08", 0) != 0;
+                if (!at && connected) at = locate_failing_statement(m.up_sql);
+            }
+            fail_migration(m, m.up_label, m.up_sql, at, f, ms_since(t0));
         }
-        fail_migration(m, m.up_label, m.up_sql, at, f, ms_since(t0));
     }
     if (!m.verify_sql.empty()) run_sql_verify(m, true);  // a failure rolls the change back
     row.duration_ms = ms_since(t0);
@@ -163,6 +169,9 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
     auto in_file_transaction = [&] { return PQtransactionStatus(session_->raw()) != PQTRANS_IDLE; };
     for (std::size_t i = done; i < statements.size(); ++i) {
         const auto& st = statements[i];
+        // An invalid index left by a failed CREATE INDEX CONCURRENTLY goes first.
+        if (guard_)
+            if (auto note = guard_->before_statement(st.text); !note.empty()) log("info", m.up_label + ": " + note);
         try {
             session_->exec_script(st.text);
         } catch (const db::sql_failure& f) {
@@ -264,6 +273,34 @@ outcome engine::up(const up_options& o) {
     for (auto* e : p.with(state::missing))
         log("warn", "applied migration " + e->version + "_" + e->name + " is missing on disk");
 
+    // The safety net (host/safety/guard.hpp): every pending file parsed and
+    // linted before anything runs; around each migration, blocking sessions,
+    // its backup and lock_timeout retries.
+    safety::guard guard(ctx_.cfg, ctx_.env, ctx_.url, *session_, *store_,
+                        [this](const std::string& n, const nlohmann::json& d) { emit(n, d); });
+    try {
+        report["safety"] = guard.gate(todo);
+    } catch (const error& err) {
+        report["error"] = text::redact(err.what());
+        run.finish("refused");
+        throw;
+    }
+    // Lua migrations are loaded (syntax, unknown keys) and the project's
+    // checks run before anything is applied (lua_steps.cpp).
+    try {
+        preload_lua(todo);
+        if (!todo.empty()) run_project_scripts("checks", static_cast<int>(lua::phase::check), report);
+    } catch (const error& err) {
+        report["error"] = text::redact(err.what());
+        run.finish(err.code() == exit_code::check_failed ? "check_failed" : "refused");
+        throw;
+    }
+    guard_ = &guard;
+    struct forget_guard {
+        engine* e;
+        ~forget_guard() { e->guard_ = nullptr; }
+    } forget{this};
+
     outcome out;
     try {
         // Flyway's B files stand in for the versions they cover on an empty history (repeatable.cpp).
@@ -276,19 +313,22 @@ outcome engine::up(const up_options& o) {
         }
         if (o.single_transaction && !todo.empty()) session_->exec_script("BEGIN");
         for (auto* m : todo) {
+            if (auto b = guard.before(*m, run.id()); b.contains("backup")) report["backups"].push_back(b["backup"]);
             apply_one(*m, run.id(), o.single_transaction);
             report["applied"].push_back({{"version", m->version}, {"name", m->name}});
             ++out.count;
         }
         if (o.single_transaction && !todo.empty()) session_->exec_script("COMMIT");
         out.count += apply_repeatables(cat, o, run.id(), report);  // Flyway's R__ files, after the versioned ones
+        // The project's verifications after the last migration.
+        if (out.count > 0) run_project_scripts("verify", static_cast<int>(lua::phase::verify), report);
     } catch (const error& err) {
         if (o.single_transaction) {
             try { session_->exec_script("ROLLBACK"); } catch (...) {}
             report["applied"] = nlohmann::json::array();  // all or nothing
         }
         report["error"] = text::redact(err.what());
-        run.finish("failed");
+        run.finish(err.code() == exit_code::check_failed ? "check_failed" : "failed");
         throw;
     }
     run.finish("ok");

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,15 @@
 #include "engine/plan.hpp"
 #include "history/history.hpp"
 #include "project/config.hpp"
+
+namespace moonshift::safety {
+class guard;
+}
+
+namespace moonshift::lua {
+class runtime;
+class script;
+}  // namespace moonshift::lua
 
 namespace moonshift::engine {
 
@@ -30,6 +40,12 @@ struct context {
     project::environment env;
     std::string url;        // resolved connection string (local cluster, interpolated url, ...)
     sink on_event;
+    // Called once a run is over (its row finished, the lock released,
+    // run.finish emitted) with its outcome and report; what it adds to the
+    // report is saved with the run. Notification hooks record their
+    // deliveries here. An exception from it fails a run whose outcome was
+    // "ok" (a required hook failed); after any other outcome it is dropped.
+    std::function<void(const std::string& outcome, nlohmann::json& report)> on_close;
 };
 
 struct up_options {
@@ -41,6 +57,7 @@ struct up_options {
 
 struct down_options {
     int steps = 1;
+    bool restore_backup = false;      // no down script: put back the backup taken before it ran
     std::optional<std::string> to;    // roll back everything after this version
     bool dry_run = false;
 };
@@ -63,6 +80,12 @@ public:
     outcome baseline(const std::string& version);
     outcome repair(const std::string& reason);
     std::vector<history::run> runs(int limit);
+    // The project's Lua (lua_steps.cpp): scripts/checks/*.lua before any
+    // migration (and `moonshift check`), scripts/verify/*.lua after the last
+    // one (and `moonshift verify`), and ad-hoc scripts (`moonshift run`).
+    outcome check();
+    outcome verify();
+    outcome run_script(const std::string& file, const std::vector<std::string>& args);
     // Repeatable (R__) migrations and their state: [{name, file, state:
     // pending|applied|changed}] (repeatable.cpp).
     nlohmann::json repeatables_status();
@@ -77,7 +100,25 @@ private:
     void log(const std::string& level, const std::string& message);
     void apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction);
     void apply_no_transaction(const catalog::migration& m, long long run_id);
+    // Lua migrations and folders with Lua parts (lua_steps.cpp).
+    lua::runtime& lua_runtime();
+    bool needs_lua(const catalog::migration& m) const;
+    void preload_lua(const std::vector<const catalog::migration*>& todo);  // load errors before anything runs
+    void apply_lua(const catalog::migration& m, long long run_id, bool in_outer_transaction);
+    bool lua_can_revert(const catalog::migration& m);
+    void revert_lua(const entry& e);
+    void run_project_scripts(const std::string& dir, int phase, nlohmann::json& report);
     void revert_one(const entry& e, long long run_id);
+    // The safety net around each migration (safety_steps.cpp): a failure on
+    // lock_timeout is rolled back and tried again after a pause (true), up
+    // to the environment's lock_retries.
+    bool retry_on_lock_timeout(const catalog::migration& m, const db::sql_failure& f, int attempt,
+                               bool in_outer_transaction);
+    // `down --restore-backup` of a migration without a down script: its
+    // backup put back and its row forgotten in one transaction.
+    void revert_with_backup(const entry& e, long long run_id);
+    // "backup 3 taken before it ran (public.users, 1000 rows)", or "" when there is none.
+    std::string backup_offer(const std::string& version);
     // Other tools' formats (repeatable.cpp): Sqitch-style SQL verify scripts,
     // Flyway's baseline (B) and repeatable (R__) migrations.
     void run_sql_verify(const catalog::migration& m, bool in_transaction);
@@ -98,6 +139,9 @@ private:
     context ctx_;
     std::unique_ptr<db::session> session_;
     std::unique_ptr<history::store> store_;
+    safety::guard* guard_ = nullptr;  // during `up`
+    std::unique_ptr<lua::runtime> lua_;                     // created on first use
+    std::map<std::string, std::unique_ptr<lua::script>> lua_scripts_;  // loaded .lua migrations, by label
 };
 
 // The human form of an SQL failure: "file:line:col: message (SQLSTATE)", the

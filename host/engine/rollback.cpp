@@ -11,6 +11,10 @@ namespace moonshift::engine {
 void engine::revert_one(const entry& e, long long run_id) {
     (void)run_id;
     const auto& m = *e.file;
+    if (needs_lua(m) || !m.down_lua.empty()) {  // lua_steps.cpp
+        revert_lua(e);
+        return;
+    }
     emit("migration.start", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
                              {"file", m.down_label}});
     auto t0 = std::chrono::steady_clock::now();
@@ -55,10 +59,22 @@ outcome engine::down(const down_options& o) {
             if (!e->file)
                 throw usage_error("cannot roll back " + e->version + "_" + e->name + ": its file is missing on disk",
                                   "restore the migration file (with its .down.sql) first");
-            if (e->file->down.empty())
-                throw usage_error("cannot roll back " + e->file->up_label + ": it has no down script",
-                                  "write " + e->file->version + "_" + e->file->name + ".down.sql beside it");
-            if (!e->file->down_has_sql)
+            if (e->file->kind == catalog::form::lua || !e->file->down_lua.empty()) {
+                if (!lua_can_revert(*e->file))
+                    throw usage_error("cannot roll back " + e->file->up_label + ": it has no down function",
+                                      "add down = function(db, ctx) ... end to its table");
+            } else if (e->file->down.empty()) {
+                // The backup taken before it ran can stand in (safety_steps.cpp).
+                auto offer = backup_offer(e->version);
+                if (offer.empty() || !o.restore_backup)
+                    throw usage_error("cannot roll back " + e->file->up_label + ": it has no down script" +
+                                      (offer.empty() ? "" : ", but " + offer),
+                                  offer.empty() ? "write " + e->file->version + "_" + e->file->name +
+                                                      ".down.sql beside it"
+                                                : "put those tables back as they were with `moonshift down "
+                                                  "--restore-backup`, or write a down script");
+            }
+            if (!e->file->down.empty() && !e->file->down_has_sql)
                 throw usage_error(e->file->down_label + " has no SQL, only comments",
                                   "write the statements that undo the migration");
             if (e->st == state::changed)
@@ -96,7 +112,10 @@ outcome engine::down(const down_options& o) {
     run.report()["reverted"] = nlohmann::json::array();
     try {
         for (auto* e : todo) {
-            revert_one(*e, run.id());
+            // A .lua migration carries its down function; other forms need a down file.
+            if (e->file->down.empty() && e->file->kind != catalog::form::lua)
+                revert_with_backup(*e, run.id());
+            else revert_one(*e, run.id());
             run.report()["reverted"].push_back({{"version", e->version}, {"name", e->name}});
             ++out.count;
         }

@@ -1,6 +1,8 @@
 // Lock, history schema and run row around every mutating command.
 #include "engine/run_scope.hpp"
 
+#include <exception>
+
 #include "engine/engine.hpp"
 
 namespace moonshift::engine {
@@ -44,6 +46,27 @@ void run_scope::finish(const std::string& outcome) {
     try { e_.session().unlock(e_.store().schema()); } catch (...) {}
     e_.emit("run.finish", {{"run", run_id_}, {"outcome", outcome}, {"duration_ms", report_["duration_ms"]},
                            {"report", report_}});
+    if (e_.ctx().on_close) close_notifications(outcome);
+}
+
+void run_scope::close_notifications(const std::string& outcome) {
+    auto before = report_;
+    std::exception_ptr failure;
+    try {
+        e_.ctx().on_close(outcome, report_);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (report_ != before) {
+        try {
+            e_.store().update_report(run_id_, report_);
+        } catch (...) {
+            // The connection may be gone; the run's outcome is recorded already.
+        }
+    }
+    // Only a good run turns into a failure: a failed run keeps its own error
+    // (and this may run in the destructor, where nothing may be thrown).
+    if (failure && outcome == "ok") std::rethrow_exception(failure);
 }
 
 run_scope::~run_scope() {

@@ -25,6 +25,9 @@ public:
     void finish(const std::string& outcome);
 
 private:
+    // ctx.on_close, and the report saved again when it added something.
+    void close_notifications(const std::string& outcome);
+
     engine& e_;
     long long run_id_ = 0;
     bool finished_ = false;

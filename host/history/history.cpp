@@ -143,6 +143,11 @@ void store::finish_run(long long id, const std::string& outcome, const nlohmann:
                    id, outcome, report.dump());
 }
 
+void store::update_report(long long id, const nlohmann::json& report) {
+    pqxx::nontransaction tx(s_.conn());
+    tx.exec_params("UPDATE " + table("runs") + " SET report = $2::jsonb WHERE id = $1", id, report.dump());
+}
+
 int store::close_abandoned_runs() {
     pqxx::nontransaction tx(s_.conn());
     auto r = tx.exec("UPDATE " + table("runs") +

@@ -50,6 +50,8 @@ public:
     long long open_run(const std::string& command, const std::string& environment,
                        const std::string& actor);
     void finish_run(long long id, const std::string& outcome, const nlohmann::json& report);
+    // The report of a finished run, amended (notification deliveries).
+    void update_report(long long id, const nlohmann::json& report);
     // Runs left "running" by a process that died (kill -9) become "aborted".
     // Only called by the holder of the migration lock.
     int close_abandoned_runs();

@@ -13,6 +13,7 @@ namespace {
 // Registry slot holding the error value whose traceback last_traceback is,
 // so an error a binding re-raises keeps the traceback of where it began.
 const char traceback_owner_key = 0;
+const char message_handler_key = 0;
 
 int message_handler(lua_State* L) {
     host& h = host_of(L);
@@ -56,7 +57,17 @@ void set_string(lua_State* L, const char* key, const std::string& value) {
 
 int protected_call(lua_State* L, int nargs, int nresults) {
     int fn = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, message_handler);
+    // The handler function is made once (pushing a C function allocates a
+    // closure each time, and db:each calls this per row).
+    lua_pushlightuserdata(L, const_cast<char*>(&message_handler_key));
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushcfunction(L, message_handler);
+        lua_pushlightuserdata(L, const_cast<char*>(&message_handler_key));
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
     lua_insert(L, fn);
     int status = lua_pcall(L, nargs, nresults, fn);
     lua_remove(L, fn);

@@ -157,8 +157,8 @@ void open_sandbox(lua_State* L, host& h) {
     lua_setfield(L, -2, "__metatable");  // getmetatable("") gives false, not the real metatable
     lua_pop(L, 2);
 
-    make_metatable(L, &control_mt_key, "moonshift control", control_tostring);
-    make_metatable(L, &sql_error_mt_key, "moonshift sql error", sql_error_tostring);
+    make_metatable(L, &control_mt_key, "moonshift control", bind<control_tostring>);
+    make_metatable(L, &sql_error_mt_key, "moonshift sql error", bind<sql_error_tostring>);
     make_metatable(L, &json_array_mt_key, "json array", nullptr);
     make_metatable(L, &json_object_mt_key, "json object", nullptr);
     make_metatable(L, &pg_array_mt_key, "db array", nullptr);

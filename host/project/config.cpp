@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -15,7 +16,14 @@ namespace {
 
 const std::set<std::string> project_keys = {"migrations", "schema", "default_env", "lock_wait"};
 const std::set<std::string> env_keys = {"url",          "local",    "lock_timeout",
-                                        "statement_timeout", "dotenv", "lock_wait"};
+                                        "statement_timeout", "dotenv", "lock_wait",
+                                        "backup", "backup_dir", "lock_retries",
+                                        "lock_retry_delay", "blocker_wait", "notify"};
+const std::set<std::string> lint_keys = {"disable", "warn", "error", "small_table", "exposed_schemas"};
+const std::set<std::string> backup_keys = {"policy", "dir", "keep_daily", "keep_weekly", "keep_monthly",
+                                           "full"};
+const std::set<std::string> backup_policies = {"never", "destructive", "always"};
+const std::set<std::string> http_keys = {"allow_hosts"};
 
 std::string join(const std::set<std::string>& keys) {
     std::string out;
@@ -48,6 +56,41 @@ struct reader {
         if (auto b = n.value<bool>(); b && n.is_boolean()) return *b;
         fail(n.source(), "\"" + key + "\" must be true or false");
     }
+    int count_of(const toml::node& n, const std::string& key) const {
+        if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0 && *v <= 1000000) return int(*v);
+        fail(n.source(), "\"" + key + "\" must be a whole number (0 or more)");
+    }
+    std::vector<std::string> strings_of(const toml::node& n, const std::string& key) const {
+        std::vector<std::string> out;
+        auto* a = n.as_array();
+        if (!a) fail(n.source(), "\"" + key + "\" must be an array of strings", "for example [\"a\", \"b\"]");
+        for (auto&& item : *a) out.push_back(string_of(item, key));
+        return out;
+    }
+    std::string policy_of(const toml::node& n, const std::string& key) const {
+        auto v = string_of(n, key);
+        if (!backup_policies.count(v))
+            fail(n.source(), "\"" + key + "\" must be \"never\", \"destructive\" or \"always\", not \"" + v + "\"");
+        return v;
+    }
+    // "10MB", "512kB", "2GB", or a number of bytes.
+    long long size_of(const toml::node& n, const std::string& key) const {
+        if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0) return *v;
+        std::string text = n.is_string() ? *n.value<std::string>() : "";
+        std::size_t used = 0;
+        long long number = -1;
+        try {
+            number = std::stoll(text, &used);
+        } catch (const std::exception&) {
+        }
+        std::string unit = text::trim(text.substr(used));
+        for (auto& c : unit) c = char(std::tolower(static_cast<unsigned char>(c)));
+        long long scale = unit.empty() || unit == "b" ? 1 : unit == "kb" ? 1024LL : unit == "mb" ? 1024LL * 1024
+                        : unit == "gb" ? 1024LL * 1024 * 1024 : unit == "tb" ? 1024LL * 1024 * 1024 * 1024 : 0;
+        if (number < 0 || scale == 0)
+            fail(n.source(), "\"" + key + "\" must be a size such as \"10MB\"", "units: B, kB, MB, GB, TB");
+        return number * scale;
+    }
     std::chrono::milliseconds duration_of(const toml::node& n, const std::string& key) const {
         if (!n.is_string())
             fail(n.source(), "\"" + key + "\" must be a duration string with its unit",
@@ -60,6 +103,53 @@ struct reader {
         }
     }
 };
+
+// A hook setting as JSON; dates and times keep their TOML text.
+nlohmann::json json_of(const toml::node& n) {
+    if (auto* t = n.as_table()) {
+        auto out = nlohmann::json::object();
+        for (auto&& [k, v] : *t) out[std::string(k.str())] = json_of(v);
+        return out;
+    }
+    if (auto* a = n.as_array()) {
+        auto out = nlohmann::json::array();
+        for (auto&& v : *a) out.push_back(json_of(v));
+        return out;
+    }
+    if (n.is_string()) return *n.value<std::string>();
+    if (n.is_integer()) return *n.value<int64_t>();
+    if (n.is_floating_point()) return *n.value<double>();
+    if (n.is_boolean()) return *n.value<bool>();
+    std::ostringstream text;
+    n.visit([&](auto&& v) { text << v; });
+    return text.str();
+}
+
+// [notify.*] or [env.NAME.notify.*]: a table of hook sections.
+void read_notify(const reader& r, const toml::node& n, const std::string& prefix,
+                 std::map<std::string, notify_section>& out) {
+    auto* t = n.as_table();
+    if (!t) r.fail(n.source(), "[" + prefix + "] must be a table of hooks", "for example [" + prefix + ".slack]");
+    for (auto&& [k, v] : *t) {
+        std::string name(k.str());
+        auto* h = v.as_table();
+        if (!h)
+            r.fail(k.source(), "\"" + name + "\" in [" + prefix + "] must be a table: [" + prefix + "." + name + "]",
+                   "for example [" + prefix + ".slack] with webhook_url = \"${SLACK_WEBHOOK_URL}\"");
+        notify_section s;
+        s.line = static_cast<int>(k.source().begin.line);
+        for (auto&& [hk, hv] : *h) {
+            std::string key(hk.str());
+            s.lines[key] = static_cast<int>(hk.source().begin.line);
+            if (key == "hook") s.hook = r.string_of(hv, key);
+            else if (key == "enabled") s.enabled = r.bool_of(hv, key);
+            else if (key == "required") s.required = r.bool_of(hv, key);
+            else if (key == "events") s.events = r.strings_of(hv, key);
+            else s.settings[key] = json_of(hv);
+        }
+        out[name] = std::move(s);
+    }
+}
 
 std::map<std::string, std::string> project_vars(const std::filesystem::path& root,
                                                 const std::string& extra_dotenv) {
@@ -76,6 +166,10 @@ std::map<std::string, std::string> project_vars(const std::filesystem::path& roo
 }
 
 }  // namespace
+
+std::map<std::string, std::string> variables(const config& cfg, const environment& env) {
+    return project_vars(cfg.root, env.dotenv);
+}
 
 std::map<std::string, std::string> read_dotenv(const std::filesystem::path& file) {
     std::map<std::string, std::string> out;
@@ -159,8 +253,10 @@ config load(const std::filesystem::path& file, bool explicit_path) {
     }
     for (auto&& [k, v] : doc) {
         std::string key(k.str());
-        if (key != "project" && key != "env")
-            r.fail(k.source(), "unknown section [" + key + "]", "valid sections: [project], [env.NAME]");
+        if (key != "project" && key != "env" && key != "lint" && key != "backup" && key != "notify" &&
+            key != "http" && key != "lua")
+            r.fail(k.source(), "unknown section [" + key + "]",
+                   "valid sections: [project], [env.NAME], [lint], [backup], [notify.NAME], [http], [lua]");
         if (!v.is_table()) r.fail(v.source(), "[" + key + "] must be a table");
     }
     if (auto* p = doc["project"].as_table()) {
@@ -175,6 +271,38 @@ config load(const std::filesystem::path& file, bool explicit_path) {
         }
         if (auto* n = p->get("default_env")) cfg.default_env = r.string_of(*n, "default_env");
         if (auto* n = p->get("lock_wait")) cfg.lock_wait = r.duration_of(*n, "lock_wait");
+    }
+    if (auto* l = doc["lint"].as_table()) {
+        r.check_keys(*l, lint_keys, "lint");
+        if (auto* n = l->get("disable")) cfg.lint.disable = r.strings_of(*n, "disable");
+        if (auto* n = l->get("warn")) cfg.lint.warn = r.strings_of(*n, "warn");
+        if (auto* n = l->get("error")) cfg.lint.error = r.strings_of(*n, "error");
+        if (auto* n = l->get("small_table")) cfg.lint.small_table_bytes = r.size_of(*n, "small_table");
+        if (auto* n = l->get("exposed_schemas")) cfg.lint.exposed_schemas = r.strings_of(*n, "exposed_schemas");
+    }
+    if (auto* b = doc["backup"].as_table()) {
+        r.check_keys(*b, backup_keys, "backup");
+        if (auto* n = b->get("policy")) cfg.backup.policy = r.policy_of(*n, "policy");
+        if (auto* n = b->get("dir")) cfg.backup.dir = r.string_of(*n, "dir");
+        if (auto* n = b->get("keep_daily")) cfg.backup.keep_daily = r.count_of(*n, "keep_daily");
+        if (auto* n = b->get("keep_weekly")) cfg.backup.keep_weekly = r.count_of(*n, "keep_weekly");
+        if (auto* n = b->get("keep_monthly")) cfg.backup.keep_monthly = r.count_of(*n, "keep_monthly");
+        if (auto* n = b->get("full")) cfg.backup.full = r.bool_of(*n, "full");
+    }
+    if (auto* n = doc.get("notify")) read_notify(r, *n, "notify", cfg.notify);
+    if (auto* l = doc["lua"].as_table()) {
+        // Time budgets of scripts per phase; "0s" means none.
+        static const std::set<std::string> lua_keys = {"precheck", "up", "verify", "down", "check", "hook", "run", "jit"};
+        r.check_keys(*l, lua_keys, "lua");
+        for (auto&& [k, v] : *l) {
+            std::string key(k.str());
+            if (key == "jit") cfg.lua_jit = r.bool_of(v, key);
+            else cfg.lua_budgets[key] = r.duration_of(v, key);
+        }
+    }
+    if (auto* h = doc["http"].as_table()) {
+        r.check_keys(*h, http_keys, "http");
+        if (auto* n = h->get("allow_hosts")) cfg.http_allow_hosts = r.strings_of(*n, "allow_hosts");
     }
     if (auto* envs = doc["env"].as_table()) {
         for (auto&& [k, v] : *envs) {
@@ -191,6 +319,12 @@ config load(const std::filesystem::path& file, bool explicit_path) {
             if (auto* n = t->get("statement_timeout"))
                 e.statement_timeout = r.duration_of(*n, "statement_timeout");
             if (auto* n = t->get("lock_wait")) e.lock_wait = r.duration_of(*n, "lock_wait");
+            if (auto* n = t->get("backup")) e.backup = r.policy_of(*n, "backup");
+            if (auto* n = t->get("backup_dir")) e.backup_dir = r.string_of(*n, "backup_dir");
+            if (auto* n = t->get("lock_retries")) e.lock_retries = r.count_of(*n, "lock_retries");
+            if (auto* n = t->get("lock_retry_delay")) e.lock_retry_delay = r.duration_of(*n, "lock_retry_delay");
+            if (auto* n = t->get("blocker_wait")) e.blocker_wait = r.duration_of(*n, "blocker_wait");
+            if (auto* n = t->get("notify")) read_notify(r, *n, "env." + name + ".notify", e.notify);
             if (auto* n = t->get("url")) {
                 if (e.local) r.fail(n->source(), "[env." + name + "] has both url and local = true",
                                     "keep one of them");
@@ -275,6 +409,16 @@ local = true
 # dotenv = ".env.production"
 # lock_timeout = "3s"
 # statement_timeout = "10min"
+
+# Notifications (docs/hooks.md): built-in console, slack, email, webhook and ci
+# hooks, or your own Lua files in hooks/. Check them with `moonshift notify test`.
+# [notify.console]
+#
+# [notify.slack]
+# webhook_url = "${SLACK_WEBHOOK_URL}"
+#
+# [env.production.notify.slack]
+# required = true              # a failed delivery fails the run (exit 3)
 )";
 }
 

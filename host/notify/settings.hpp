@@ -1,0 +1,37 @@
+// The notification hooks in effect for one environment: every [notify.NAME]
+// with [env.ENV.notify.NAME] merged over it, plus every Lua file in the
+// project's hooks/ (enabled by being there), each with its code found and
+// its settings interpolated.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "project/config.hpp"
+
+namespace moonshift::notify {
+
+struct hook_config {
+    std::string name;      // [notify.NAME], or the file's stem
+    std::string hook;      // whose code runs: the `hook` key, else name
+    std::string label;     // "hooks/audit.lua" (the project's) or "builtin:hooks/slack.lua"
+    std::string source;    // the Lua text
+    bool builtin = false;
+    bool required = false;
+    std::optional<std::vector<std::string>> events;  // unset: every event it has a handler for
+    nlohmann::json settings = nlohmann::json::object();  // interpolated
+    std::vector<std::string> secrets;  // setting values that must never be shown
+    std::string where;     // "moonshift.toml:12 ([notify.slack])", for messages
+    int events_line = 0;   // line of `events`, for messages
+};
+
+// The built-in hooks: console, slack, email, webhook, ci.
+const std::vector<std::string>& builtin_hooks();
+
+// Throws usage errors (exit 2) naming moonshift.toml:LINE: an unknown hook,
+// a missing ${VAR}, an unknown event name in `events`.
+std::vector<hook_config> hooks_for(const project::config& cfg, const project::environment& env);
+
+}  // namespace moonshift::notify

@@ -1,0 +1,446 @@
+// Taking, listing and pruning targeted backups. Restoring is in restore.cpp.
+#include "safety/backup.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <set>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+#include "safety/backup_io.hpp"
+
+namespace moonshift::backup {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+long long ms_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string utc_stamp() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    return buf;
+}
+
+// "public.users" -> "public.users.copy.gz", made safe for any file system.
+std::string file_name(const std::string& table) {
+    std::string out;
+    for (char c : table) {
+        bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+        out += ok ? c : '_';
+    }
+    return out + ".copy.gz";
+}
+
+const char* const select_columns =
+    "id, coalesce(version, ''), coalesce(migration, ''), environment, coalesce(run_id, 0), kind, reason, location, "
+    "tables::text, rows, bytes, status, created_by, "
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), duration_ms, "
+    "coalesce(to_char(keep_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+    "coalesce(to_char(restored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')";
+
+record read_record(const pqxx::row& row) {
+    record r;
+    r.id = row[0].as<long long>();
+    r.version = row[1].c_str();
+    r.migration = row[2].c_str();
+    r.environment = row[3].c_str();
+    r.run_id = row[4].as<long long>();
+    r.kind = row[5].c_str();
+    r.reason = row[6].c_str();
+    r.location = row[7].c_str();
+    for (const auto& t : json::parse(row[8].c_str())) {
+        table_copy c;
+        c.table = t.value("table", "");
+        c.rows = t.value("rows", 0LL);
+        c.bytes = t.value("bytes", 0LL);
+        c.file = t.value("file", "");
+        c.sha256 = t.value("sha256", "");
+        c.definition = t.value("definition", json::object());
+        r.tables.push_back(std::move(c));
+    }
+    r.rows = row[9].as<long long>();
+    r.bytes = row[10].as<long long>();
+    r.status = row[11].c_str();
+    r.created_by = row[12].c_str();
+    r.created_at = row[13].c_str();
+    r.duration_ms = row[14].as<long long>();
+    r.keep_until = row[15].c_str();
+    r.restored_at = row[16].c_str();
+    return r;
+}
+
+json tables_json(const std::vector<table_copy>& tables, bool with_definitions) {
+    json out = json::array();
+    for (const auto& t : tables) {
+        json j = {{"table", t.table}, {"rows", t.rows}, {"bytes", t.bytes}, {"file", t.file}, {"sha256", t.sha256}};
+        if (with_definitions) j["definition"] = t.definition;
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+// What restore needs to recreate a table: columns, constraints, indexes,
+// sequences, row level security and policies, triggers, grants, comment.
+constexpr const char* definition_sql = R"SQL(
+SELECT jsonb_build_object(
+ 'table', n.nspname || '.' || c.relname, 'schema', n.nspname, 'name', c.relname,
+ 'quoted', quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+ 'kind', c.relkind::text, 'rls', c.relrowsecurity, 'force_rls', c.relforcerowsecurity,
+ 'columns', (SELECT jsonb_agg(jsonb_build_object(
+     'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'not_null', a.attnotnull,
+     'default', pg_get_expr(ad.adbin, ad.adrelid), 'identity', a.attidentity::text,
+     'generated', a.attgenerated::text,
+     'collation', CASE WHEN a.attcollation <> ty.typcollation THEN
+        (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
+           JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END)
+     ORDER BY a.attnum)
+     FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+ 'constraints', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', co.conname, 'type', co.contype::text,
+     'definition', pg_get_constraintdef(co.oid)) ORDER BY co.contype <> 'p', co.conname), '[]')
+     FROM pg_constraint co WHERE co.conrelid = c.oid AND co.contype IN ('p', 'u', 'c', 'x', 'f')),
+ 'indexes', (SELECT coalesce(jsonb_agg(pg_get_indexdef(i.indexrelid)), '[]') FROM pg_index i
+     WHERE i.indrelid = c.oid
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = c.oid)),
+ 'sequences', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+     'quoted', quote_ident(sn.nspname) || '.' || quote_ident(s.relname), 'column', a.attname,
+     'identity', d.deptype = 'i', 'type', format_type(sq.seqtypid, NULL), 'start', sq.seqstart,
+     'increment', sq.seqincrement, 'min', sq.seqmin, 'max', sq.seqmax, 'cache', sq.seqcache,
+     'cycle', sq.seqcycle)), '[]')
+     FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+     JOIN pg_namespace sn ON sn.oid = s.relnamespace JOIN pg_sequence sq ON sq.seqrelid = s.oid
+     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
+    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+      AND d.refobjid = c.oid AND d.deptype IN ('a', 'i')),
+ 'policies', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.polname, 'command', p.polcmd::text,
+     'permissive', p.polpermissive,
+     'roles', (SELECT coalesce(jsonb_agg(CASE WHEN x = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(x)) END), '[]')
+                 FROM unnest(p.polroles) x),
+     'using', pg_get_expr(p.polqual, p.polrelid), 'check', pg_get_expr(p.polwithcheck, p.polrelid))), '[]')
+     FROM pg_policy p WHERE p.polrelid = c.oid),
+ 'triggers', (SELECT coalesce(jsonb_agg(pg_get_triggerdef(t.oid)), '[]') FROM pg_trigger t
+     WHERE t.tgrelid = c.oid AND NOT t.tgisinternal),
+ 'grants', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+     'grantee', CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,
+     'privilege', g.privilege_type)), '[]')
+     FROM aclexplode(c.relacl) g WHERE g.grantee <> c.relowner),
+ 'comment', obj_description(c.oid, 'pg_class'))::text
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.oid = to_regclass($1)
+)SQL";
+
+}  // namespace
+
+json record::to_json() const {
+    json j = {{"id", id},
+              {"version", version},
+              {"migration", migration},
+              {"environment", environment},
+              {"kind", kind},
+              {"reason", reason},
+              {"location", location},
+              {"rows", rows},
+              {"bytes", bytes},
+              {"status", status},
+              {"created_by", created_by},
+              {"created_at", created_at},
+              {"duration_ms", duration_ms},
+              {"tables", tables_json(tables, false)}};
+    if (run_id) j["run"] = run_id;
+    if (!keep_until.empty()) j["keep_until"] = keep_until;
+    if (!restored_at.empty()) j["restored_at"] = restored_at;
+    return j;
+}
+
+std::string destructive_reason(const std::vector<std::string>& destructive, bool changes_rows, bool has_down) {
+    if (!destructive.empty()) return destructive.front();
+    if (changes_rows && !has_down) return "changes rows and has no down script";
+    return {};
+}
+
+store::store(db::session& s, history::store& h, settings cfg) : s_(s), h_(h), cfg_(std::move(cfg)) {}
+
+void store::check_location() const {
+    std::error_code ec;
+    fs::create_directories(cfg_.dir, ec);
+    if (ec)
+        throw usage_error("the backup location " + cfg_.dir.string() + " cannot be created: " + ec.message(),
+                          "set [backup] dir (or backup_dir of the environment) to a writable directory, or "
+                          "backup = \"never\"");
+    auto probe = (cfg_.dir / (".moonshift-write-test-" + std::to_string(getpid()))).string();
+    int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    bool ok = fd >= 0 && ::write(fd, "ok", 2) == 2;
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(probe.c_str());
+    if (!ok)
+        throw usage_error("the backup location " + cfg_.dir.string() + " is not writable: " + std::strerror(err),
+                          "set [backup] dir (or backup_dir of the environment) to a writable directory, or "
+                          "backup = \"never\"");
+}
+
+std::vector<std::string> store::resolve(const std::vector<std::string>& names, const std::vector<std::string>& schemas) {
+    std::vector<std::string> regnames;
+    for (const auto& n : names) {
+        auto dot = n.find('.');
+        auto& c = s_.conn();
+        regnames.push_back(dot == std::string::npos ? c.quote_name(n)
+                                                    : c.quote_name(n.substr(0, dot)) + "." + c.quote_name(n.substr(dot + 1)));
+    }
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec_params(
+        "SELECT DISTINCT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+        "   AND (c.oid IN (SELECT to_regclass(x) FROM unnest($1::text[]) x) OR n.nspname = ANY ($2::text[])) "
+        " ORDER BY 1",
+        io::pg_array(regnames), io::pg_array(schemas));
+    std::vector<std::string> out;
+    for (const auto& row : r) out.push_back(row[0].c_str());
+    return out;
+}
+
+record store::create(const std::vector<std::string>& tables, const std::string& version,
+                     const std::string& migration, const std::string& reason, long long run_id,
+                     const progress& on_progress) {
+    auto t0 = std::chrono::steady_clock::now();
+    check_location();
+    record rec;
+    rec.version = version;
+    rec.migration = migration;
+    rec.environment = cfg_.environment;
+    rec.reason = reason;
+    rec.run_id = run_id;
+    rec.created_by = history::current_actor();
+    {
+        pqxx::nontransaction tx(s_.conn());
+        auto r = tx.exec_params("INSERT INTO " + h_.table("backups") +
+                                    " (version, migration, environment, run_id, reason, location, created_by) "
+                                    "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), $5, '', $6) "
+                                    "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
+                                    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                                version, migration, cfg_.environment, run_id, reason, rec.created_by);
+        rec.id = r[0][0].as<long long>();
+        rec.created_at = r[0][1].c_str();
+    }
+    fs::path dir = cfg_.dir / cfg_.environment /
+                   (std::to_string(rec.id) + "_" + (version.empty() ? std::string("manual") : version) + "_" + utc_stamp());
+    rec.location = dir.string();
+    bool began = false;
+    try {
+        fs::create_directories(dir);
+        // One snapshot for all tables, so the copies agree with each other.
+        if (!io::in_transaction(s_)) {
+            s_.exec_script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+            began = true;
+        }
+        for (const auto& table : tables) {
+            table_copy c;
+            c.table = table;
+            {
+                pqxx::nontransaction tx(s_.conn());
+                auto dot = table.find('.');
+                auto quoted = s_.conn().quote_name(table.substr(0, dot)) + "." + s_.conn().quote_name(table.substr(dot + 1));
+                auto r = tx.exec_params(definition_sql, quoted);
+                if (r.empty() || r[0][0].is_null())
+                    throw error(exit_code::migration_failed, "table " + table + " disappeared while it was backed up");
+                c.definition = json::parse(r[0][0].c_str());
+                for (auto& seq : c.definition["sequences"]) {
+                    auto v = tx.exec("SELECT last_value, is_called FROM " + seq["quoted"].get<std::string>());
+                    seq["last_value"] = v[0][0].as<long long>();
+                    seq["is_called"] = v[0][1].as<bool>();
+                }
+            }
+            c.file = file_name(table);
+            if (on_progress) on_progress("backing up " + table);
+            auto copied = io::copy_table_out(s_, c.definition, (dir / c.file).string());
+            c.rows = copied.rows;
+            c.bytes = copied.bytes;
+            c.sha256 = copied.sha256;
+            rec.rows += c.rows;
+            rec.bytes += c.bytes;
+            rec.tables.push_back(std::move(c));
+        }
+        if (began) s_.exec_script("COMMIT");
+        began = false;
+        rec.status = "complete";
+        rec.duration_ms = ms_since(t0);
+        json manifest = rec.to_json();
+        manifest["tables"] = tables_json(rec.tables, true);
+        std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
+        pqxx::nontransaction tx(s_.conn());
+        tx.exec_params("UPDATE " + h_.table("backups") +
+                           " SET status = 'complete', location = $2, tables = $3::jsonb, rows = $4, bytes = $5,"
+                           " duration_ms = $6 WHERE id = $1",
+                       rec.id, rec.location, tables_json(rec.tables, true).dump(), rec.rows, rec.bytes, rec.duration_ms);
+    } catch (...) {
+        if (began) {
+            try { s_.exec_script("ROLLBACK"); } catch (...) {}
+        }
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        try {
+            pqxx::nontransaction tx(s_.conn());
+            tx.exec_params("UPDATE " + h_.table("backups") + " SET status = 'failed' WHERE id = $1", rec.id);
+        } catch (...) {
+        }
+        throw;
+    }
+    return rec;
+}
+
+record store::dump_database(const std::string& url, const std::string& version, const std::string& migration,
+                            const std::string& reason, long long run_id) {
+    auto t0 = std::chrono::steady_clock::now();
+    check_location();
+    std::string pg_dump = io::find_program("pg_dump");
+    if (pg_dump.empty())
+        throw usage_error("backup = \"always\" with [backup] full = true needs pg_dump, which is not on PATH",
+                          "install the PostgreSQL client tools, or set [backup] full = false");
+    record rec;
+    rec.kind = "pg_dump";
+    rec.version = version;
+    rec.migration = migration;
+    rec.environment = cfg_.environment;
+    rec.reason = reason;
+    rec.run_id = run_id;
+    rec.created_by = history::current_actor();
+    {
+        pqxx::nontransaction tx(s_.conn());
+        auto r = tx.exec_params("INSERT INTO " + h_.table("backups") +
+                                    " (version, migration, environment, run_id, kind, reason, location, created_by) "
+                                    "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), 'pg_dump', $5, '', $6) "
+                                    "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
+                                    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                                version, migration, cfg_.environment, run_id, reason, rec.created_by);
+        rec.id = r[0][0].as<long long>();
+        rec.created_at = r[0][1].c_str();
+    }
+    fs::path dir = cfg_.dir / cfg_.environment /
+                   (std::to_string(rec.id) + "_" + (version.empty() ? std::string("manual") : version) + "_" + utc_stamp());
+    rec.location = dir.string();
+    fs::create_directories(dir);
+    auto file = (dir / "database.dump").string();
+    int status = io::run_program(pg_dump, {"--format=custom", "--compress=6", "--file=" + file,
+                                           "--dbname=" + (url.empty() ? std::string("") : url)});
+    if (status != 0) {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        pqxx::nontransaction tx(s_.conn());
+        tx.exec_params("UPDATE " + h_.table("backups") + " SET status = 'failed' WHERE id = $1", rec.id);
+        throw error(exit_code::migration_failed, "pg_dump failed (exit status " + std::to_string(status) +
+                                                     "); nothing of the migration ran");
+    }
+    rec.bytes = static_cast<long long>(fs::file_size(file));
+    rec.status = "complete";
+    rec.duration_ms = ms_since(t0);
+    table_copy whole;
+    whole.table = "*";
+    whole.file = "database.dump";
+    whole.bytes = rec.bytes;
+    rec.tables.push_back(whole);
+    std::ofstream(dir / "manifest.json") << rec.to_json().dump(2) << "\n";
+    pqxx::nontransaction tx(s_.conn());
+    tx.exec_params("UPDATE " + h_.table("backups") +
+                       " SET status = 'complete', location = $2, tables = $3::jsonb, bytes = $4, duration_ms = $5"
+                       " WHERE id = $1",
+                   rec.id, rec.location, tables_json(rec.tables, false).dump(), rec.bytes, rec.duration_ms);
+    return rec;
+}
+
+std::vector<record> store::list(int limit) {
+    if (h_.host_version() == 0) return {};
+    pqxx::nontransaction tx(s_.conn());
+    if (!tx.exec("SELECT to_regclass('" + h_.schema() + ".backups') IS NOT NULL")[0][0].as<bool>()) return {};
+    auto r = tx.exec_params(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") +
+                                " ORDER BY id DESC LIMIT $1",
+                            limit);
+    std::vector<record> out;
+    for (const auto& row : r) out.push_back(read_record(row));
+    return out;
+}
+
+std::optional<record> store::find(long long id) {
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec_params(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") + " WHERE id = $1",
+                            id);
+    if (r.empty()) return std::nullopt;
+    return read_record(r[0]);
+}
+
+std::optional<record> store::latest_for(const std::string& version) {
+    if (h_.host_version() == 0) return std::nullopt;
+    pqxx::nontransaction tx(s_.conn());
+    if (!tx.exec("SELECT to_regclass('" + h_.schema() + ".backups') IS NOT NULL")[0][0].as<bool>()) return std::nullopt;
+    auto r = tx.exec_params(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") +
+                                " WHERE version = $1 AND status = 'complete' AND kind = 'tables'"
+                                " ORDER BY id DESC LIMIT 1",
+                            version);
+    if (r.empty()) return std::nullopt;
+    return read_record(r[0]);
+}
+
+prune_result store::prune(bool dry_run) {
+    prune_result out;
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec(std::string("SELECT ") + select_columns +
+                     ", to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
+                     " to_char(created_at AT TIME ZONE 'UTC', 'IYYY-IW'),"
+                     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM'),"
+                     " coalesce(keep_until > now(), false)"
+                     " FROM " + h_.table("backups") + " WHERE status = 'complete' ORDER BY created_at DESC, id DESC");
+    std::set<std::string> days, weeks, months;
+    std::vector<std::pair<record, bool>> all;
+    for (const auto& row : r) {
+        auto rec = read_record(row);
+        std::string day = row[17].c_str(), week = row[18].c_str(), month = row[19].c_str();
+        bool pinned = row[20].as<bool>();
+        bool keep = pinned;
+        // Grandfather-father-son: the newest backup of each period is the
+        // one kept for it; rows arrive newest first.
+        if (!days.count(day) && int(days.size()) < cfg_.keep_daily) {
+            days.insert(day);
+            keep = true;
+        }
+        if (!weeks.count(week) && int(weeks.size()) < cfg_.keep_weekly) {
+            weeks.insert(week);
+            keep = true;
+        }
+        if (!months.count(month) && int(months.size()) < cfg_.keep_monthly) {
+            months.insert(month);
+            keep = true;
+        }
+        all.emplace_back(std::move(rec), keep);
+    }
+    for (auto& [rec, keep] : all) {
+        if (keep) {
+            out.kept.push_back(rec);
+            continue;
+        }
+        if (!dry_run) {
+            std::error_code ec;
+            if (!rec.location.empty()) fs::remove_all(rec.location, ec);
+            tx.exec_params("UPDATE " + h_.table("backups") +
+                               " SET status = 'pruned', pruned_at = clock_timestamp() WHERE id = $1",
+                           rec.id);
+            rec.status = "pruned";
+        }
+        out.pruned.push_back(rec);
+    }
+    return out;
+}
+
+}  // namespace moonshift::backup

@@ -1,0 +1,241 @@
+// COPY to and from gzip files, and pg_dump.
+#include "safety/backup_io.hpp"
+
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "common/error.hpp"
+
+extern char** environ;
+
+namespace moonshift::backup::io {
+namespace {
+
+constexpr std::size_t chunk = 256 * 1024;
+
+class sha256 {
+  public:
+    sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+    ~sha256() { EVP_MD_CTX_free(ctx_); }
+    sha256(const sha256&) = delete;
+    sha256& operator=(const sha256&) = delete;
+    void update(const char* p, std::size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+    std::string hex() {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_DigestFinal_ex(ctx_, md, &len);
+        static const char* digits = "0123456789abcdef";
+        std::string out;
+        for (unsigned i = 0; i < len; ++i) {
+            out += digits[md[i] >> 4];
+            out += digits[md[i] & 15];
+        }
+        return out;
+    }
+
+  private:
+    EVP_MD_CTX* ctx_;
+};
+
+struct gz_closer {
+    void operator()(gzFile f) const noexcept { gzclose(f); }
+};
+using gz = std::unique_ptr<std::remove_pointer_t<gzFile>, gz_closer>;
+
+[[noreturn]] void fail_pg(PGconn* pg, const std::string& what) {
+    std::string message = PQerrorMessage(pg);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    throw error(exit_code::migration_failed, what + ": " + message);
+}
+
+// Drains the results after a COPY, checks them, and returns the row count.
+long long finish_copy(PGconn* pg, const std::string& what) {
+    bool ok = true;
+    long long rows = 0;
+    std::string message;
+    while (PGresult* r = PQgetResult(pg)) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            ok = false;
+            message = PQresultErrorMessage(r);
+        } else if (*PQcmdTuples(r)) {
+            rows = std::atoll(PQcmdTuples(r));
+        }
+        PQclear(r);
+    }
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    if (!ok) throw error(exit_code::migration_failed, what + ": " + message);
+    return rows;
+}
+
+std::string quote_ident(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+}  // namespace
+
+std::string copy_columns(const nlohmann::json& definition) {
+    std::string out;
+    for (const auto& c : definition.value("columns", nlohmann::json::array())) {
+        if (!c.value("generated", "").empty()) continue;
+        out += (out.empty() ? "" : ", ") + quote_ident(c.value("name", ""));
+    }
+    return out;
+}
+
+copy_stats copy_table_out(db::session& s, const nlohmann::json& definition, const std::string& path) {
+    PGconn* pg = s.raw();
+    std::string quoted = definition.value("quoted", "");
+    std::string columns = copy_columns(definition);
+    // A partitioned table has no rows of its own: COPY reads it through a query.
+    std::string sql = definition.value("kind", "r") == "p"
+                          ? "COPY (SELECT " + columns + " FROM " + quoted + ") TO STDOUT"
+                          : "COPY " + quoted + " (" + columns + ") TO STDOUT";
+    gz out(gzopen(path.c_str(), "wb3"));
+    if (!out) throw error(exit_code::usage, "cannot write " + path + ": " + std::strerror(errno));
+    gzbuffer(out.get(), chunk);
+    PGresult* r = PQexec(pg, sql.c_str());
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        std::string message = PQresultErrorMessage(r);
+        PQclear(r);
+        throw error(exit_code::migration_failed, "backup of " + quoted + " failed: " + message);
+    }
+    PQclear(r);
+    copy_stats st;
+    sha256 hash;
+    std::string buffer;
+    buffer.reserve(chunk + 4096);
+    bool write_failed = false;
+    for (;;) {
+        char* row = nullptr;
+        int n = PQgetCopyData(pg, &row, 0);
+        if (n == -1) break;
+        if (n == -2) fail_pg(pg, "backup of " + quoted + " failed");
+        ++st.rows;
+        hash.update(row, std::size_t(n));
+        buffer.append(row, std::size_t(n));
+        PQfreemem(row);
+        if (buffer.size() >= chunk) {
+            if (!write_failed && gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0) write_failed = true;
+            buffer.clear();
+        }
+    }
+    finish_copy(pg, "backup of " + quoted + " failed");
+    if (!buffer.empty() && gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0) write_failed = true;
+    if (gzclose(out.release()) != Z_OK) write_failed = true;
+    if (write_failed) throw error(exit_code::usage, "cannot write " + path + " (disk full?)");
+    struct stat info{};
+    if (::stat(path.c_str(), &info) == 0) st.bytes = info.st_size;
+    st.sha256 = hash.hex();
+    return st;
+}
+
+long long copy_table_in(db::session& s, const std::string& target, const std::string& columns,
+                        const std::string& path, const std::string& expected) {
+    PGconn* pg = s.raw();
+    gz in(gzopen(path.c_str(), "rb"));
+    if (!in) throw error(exit_code::usage, "cannot read " + path + ": " + std::strerror(errno));
+    gzbuffer(in.get(), chunk);
+    std::string sql = "COPY " + target + " (" + columns + ") FROM STDIN";
+    PGresult* r = PQexec(pg, sql.c_str());
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        std::string message = PQresultErrorMessage(r);
+        PQclear(r);
+        throw error(exit_code::migration_failed, "restore into " + target + " failed: " + message);
+    }
+    PQclear(r);
+    sha256 hash;
+    std::string buffer(chunk, '\0');
+    std::string problem;
+    for (;;) {
+        int n = gzread(in.get(), buffer.data(), unsigned(buffer.size()));
+        if (n < 0) {
+            int code = 0;
+            problem = path + " is damaged: " + gzerror(in.get(), &code);
+            break;
+        }
+        if (n == 0) break;
+        hash.update(buffer.data(), std::size_t(n));
+        if (PQputCopyData(pg, buffer.data(), n) != 1) fail_pg(pg, "restore into " + target + " failed");
+    }
+    if (problem.empty() && !expected.empty() && hash.hex() != expected)
+        problem = path + " does not hold the rows that were backed up (SHA-256 differs)";
+    if (PQputCopyEnd(pg, problem.empty() ? nullptr : problem.c_str()) != 1)
+        fail_pg(pg, "restore into " + target + " failed");
+    long long rows = 0;
+    try {
+        rows = finish_copy(pg, "restore into " + target + " failed");
+    } catch (const error&) {
+        if (problem.empty()) throw;
+    }
+    if (!problem.empty()) throw error(exit_code::migration_failed, problem);
+    return rows;
+}
+
+bool in_transaction(db::session& s) {
+    auto st = PQtransactionStatus(s.raw());
+    return st == PQTRANS_INTRANS || st == PQTRANS_INERROR;
+}
+
+std::string pg_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        out += i ? ",\"" : "\"";
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+std::string find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    std::size_t start = 0;
+    while (start <= dirs.size()) {
+        auto colon = dirs.find(':', start);
+        std::string dir = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        if (!dir.empty()) {
+            std::string candidate = dir + "/" + name;
+            if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+        }
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+    }
+    return {};
+}
+
+int run_program(const std::string& path, const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(path.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return 127;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 1;
+}
+
+}  // namespace moonshift::backup::io

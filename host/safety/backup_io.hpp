@@ -1,0 +1,41 @@
+// The byte-moving half of backups: COPY streams to and from gzip files
+// (zlib) with a SHA-256 of the rows, and running pg_dump.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "db/session.hpp"
+
+namespace moonshift::backup::io {
+
+struct copy_stats {
+    long long rows = 0;
+    long long bytes = 0;   // compressed file size
+    std::string sha256;    // of the uncompressed COPY text
+};
+
+// The columns COPY moves: every column but generated ones, quoted.
+std::string copy_columns(const nlohmann::json& definition);
+
+// COPY of the table that `definition` describes into a gzip file.
+copy_stats copy_table_out(db::session& s, const nlohmann::json& definition, const std::string& path);
+
+// COPY FROM STDIN into `target` (quoted name) from a gzip file; throws when
+// the rows' SHA-256 differs from `sha256` (a damaged file), so the caller's
+// transaction rolls back. Returns the rows loaded.
+long long copy_table_in(db::session& s, const std::string& target, const std::string& columns,
+                        const std::string& path, const std::string& sha256);
+
+bool in_transaction(db::session& s);
+
+// A PostgreSQL text[] literal.
+std::string pg_array(const std::vector<std::string>& items);
+
+// The program's path on PATH, or "".
+std::string find_program(const std::string& name);
+// Runs it with stdin from /dev/null and returns its exit status (128 + signal when killed).
+int run_program(const std::string& path, const std::vector<std::string>& args);
+
+}  // namespace moonshift::backup::io

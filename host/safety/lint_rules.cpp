@@ -1,0 +1,259 @@
+// Loading and calling the Lua lint rules.
+#include "safety/lint_rules.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "common/embedded.hpp"
+#include "common/error.hpp"
+#include "common/text.hpp"
+#include "lua/runtime.hpp"
+
+namespace moonshift::lint {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+const std::vector<lua::field>& rule_fields() {
+    static const std::vector<lua::field> fields = {
+        {"name", lua::value_type::string},     {"description", lua::value_type::string},
+        {"severity", lua::value_type::string}, {"kinds", lua::value_type::string},
+        {"catalog", lua::value_type::boolean}, {"check", lua::value_type::function},
+        {"start", lua::value_type::function},  {"finish", lua::value_type::function},
+    };
+    return fields;
+}
+
+bool valid_rule_name(const std::string& n) {
+    if (n.empty()) return false;
+    for (char c : n)
+        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+              c == '_'))
+            return false;
+    return true;
+}
+
+struct source {
+    std::string label, text, stem;
+};
+
+std::vector<source> rule_sources(const project::config& cfg) {
+    std::vector<source> out;
+    for (const auto& f : embedded::under("scripts/lint/")) {
+        std::string path = f.path;
+        if (path.size() < 4 || path.compare(path.size() - 4, 4, ".lua") != 0) continue;
+        auto name = path.substr(std::string("scripts/lint/").size());
+        if (name.find('/') != std::string::npos) continue;
+        out.push_back({"builtin:lint/" + name, std::string(f.content), name.substr(0, name.size() - 4)});
+    }
+    fs::path dir = cfg.root / "scripts" / "lint";
+    std::error_code ec;
+    if (fs::is_directory(dir, ec)) {
+        std::vector<fs::path> files;
+        for (const auto& e : fs::directory_iterator(dir, ec))
+            if (e.is_regular_file() && e.path().extension() == ".lua") files.push_back(e.path());
+        std::sort(files.begin(), files.end());
+        for (const auto& p : files)
+            out.push_back({"scripts/lint/" + p.filename().string(), text::normalize_newlines(text::read_file(p)),
+                           p.stem().string()});
+    }
+    return out;
+}
+
+}  // namespace
+
+struct rule_set::impl {
+    std::unique_ptr<lua::runtime> own;
+    lua::runtime* rt = nullptr;
+    std::vector<lua::script> scripts;
+    std::vector<std::set<std::string>> kinds;  // empty: every statement
+    mutable std::map<std::string, std::vector<std::size_t>> by_kind;
+};
+
+rule_set::rule_set(const project::config& cfg, lua::runtime* runtime) : impl_(std::make_unique<impl>()) {
+    auto& m = *impl_;
+    if (runtime) {
+        m.rt = runtime;
+    } else {
+        lua::options o;
+        o.project_root = cfg.root;
+        m.own = std::make_unique<lua::runtime>(nullptr, o);
+        m.rt = m.own.get();
+    }
+    std::map<std::string, std::size_t> index;  // rule name -> position
+    for (auto& src : rule_sources(cfg)) {
+        lua::script s = [&] {
+            try {
+                return m.rt->load(src.label, src.text, rule_fields());
+            } catch (const lua::script_error& e) {
+                throw usage_error(std::string("lint rule ") + src.label + " does not load: " + e.what(),
+                                  "fix or remove the rule file");
+            }
+        }();
+        rule_info info;
+        info.file = src.label;
+        info.name = s.string("name").value_or(src.stem);
+        info.description = s.string("description").value_or("");
+        info.severity = s.string("severity").value_or("error");
+        info.kinds = s.string("kinds").value_or("");
+        info.catalog = s.boolean("catalog").value_or(false);
+        if (!valid_rule_name(info.name))
+            throw usage_error("lint rule " + src.label + ": name \"" + info.name +
+                                  "\" must be lower-case letters, digits, - and _",
+                              "rename the file or set name = \"...\"");
+        if (info.severity != "error" && info.severity != "warning")
+            throw usage_error("lint rule " + src.label + ": severity must be \"error\" or \"warning\", not \"" +
+                              info.severity + "\"");
+        if (!s.has("check") && !s.has("finish"))
+            throw usage_error("lint rule " + src.label + " has neither check nor finish",
+                              "return { check = function(stmt) ... end }");
+        std::set<std::string> k;
+        std::string word;
+        for (char c : info.kinds + " ") {
+            if (c == ' ' || c == ',' || c == '\t') {
+                if (!word.empty()) k.insert(word);
+                word.clear();
+            } else {
+                word += c;
+            }
+        }
+        if (!s.has("check")) k = {"-"};  // finish only: never called per statement
+        // A project rule replaces the built-in one of the same name.
+        if (auto it = index.find(info.name); it != index.end()) {
+            infos_[it->second] = info;
+            m.scripts[it->second] = std::move(s);
+            m.kinds[it->second] = std::move(k);
+        } else {
+            index[info.name] = infos_.size();
+            infos_.push_back(info);
+            m.scripts.push_back(std::move(s));
+            m.kinds.push_back(std::move(k));
+        }
+    }
+    // [lint] names must be rules, so that a typo does not silently keep a rule on.
+    auto check_names = [&](const std::vector<std::string>& names, const char* key) {
+        for (const auto& n : names)
+            if (!index.count(n) && n != "transaction") {
+                std::string all;
+                for (const auto& i : infos_) all += (all.empty() ? "" : ", ") + i.name;
+                throw usage_error("[lint] " + std::string(key) + " names an unknown rule \"" + n + "\"",
+                                  "rules: " + all);
+            }
+    };
+    check_names(cfg.lint.disable, "disable");
+    check_names(cfg.lint.warn, "warn");
+    check_names(cfg.lint.error, "error");
+    for (std::size_t i = infos_.size(); i-- > 0;) {
+        if (std::find(cfg.lint.disable.begin(), cfg.lint.disable.end(), infos_[i].name) == cfg.lint.disable.end())
+            continue;
+        infos_.erase(infos_.begin() + long(i));
+        m.scripts.erase(m.scripts.begin() + long(i));
+        m.kinds.erase(m.kinds.begin() + long(i));
+    }
+}
+
+rule_set::~rule_set() {
+    // Scripts go before a runtime this set owns.
+    impl_->scripts.clear();
+}
+
+const std::vector<std::size_t>& rule_set::for_kind(const std::string& kind) const {
+    auto& m = *impl_;
+    auto it = m.by_kind.find(kind);
+    if (it != m.by_kind.end()) return it->second;
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < m.kinds.size(); ++i)
+        if (m.kinds[i].empty() || m.kinds[i].count(kind)) out.push_back(i);
+    return m.by_kind.emplace(kind, std::move(out)).first->second;
+}
+
+namespace {
+
+// A rule's answer: nil, a message, {message=, at=, hint=, severity=}, or a list of those.
+void read_results(const json& r, const rule_info& info, std::size_t default_offset, const std::string& default_file,
+                  std::vector<finding>& out) {
+    // An empty Lua table ({}, a list that found nothing) arrives as an empty object.
+    if (r.is_null() || (r.is_boolean() && !r.get<bool>()) || (r.is_object() && r.empty())) return;
+    if (r.is_array()) {
+        for (const auto& x : r) read_results(x, info, default_offset, default_file, out);
+        return;
+    }
+    finding f;
+    f.rule = info.name;
+    f.rule_file = info.file;
+    f.severity = info.severity;
+    f.offset = default_offset;
+    f.file = default_file;
+    if (r.is_string()) {
+        f.message = r.get<std::string>();
+    } else if (r.is_object()) {
+        f.message = r.value("message", "");
+        f.hint = r.value("hint", "");
+        auto sev = r.value("severity", "");
+        if (sev == "error" || sev == "warning") f.severity = sev;
+        if (r.contains("at") && r["at"].is_number()) f.offset = r["at"].get<std::size_t>();
+        if (r.contains("file") && r["file"].is_string()) f.file = r["file"].get<std::string>();
+    }
+    if (f.message.empty())
+        throw usage_error("lint rule " + info.file + " returned a finding without a message",
+                          "return \"message\" or { message = \"...\", at = node.location }");
+    out.push_back(std::move(f));
+}
+
+}  // namespace
+
+void rule_set::start(const json& options) {
+    auto& m = *impl_;
+    for (std::size_t i = 0; i < m.scripts.size(); ++i) {
+        if (!m.scripts[i].has("start")) continue;
+        try {
+            m.rt->call(m.scripts[i], "start", lua::phase::check, {options});
+        } catch (const lua::script_error& e) {
+            throw usage_error("lint rule " + infos_[i].file + " failed in start: " + e.what(),
+                              "fix the rule, or turn it off with [lint] disable");
+        }
+    }
+}
+
+std::vector<finding> rule_set::check(std::size_t r, const json& stmt, const sql::statement& st,
+                                     const std::string& file_label) {
+    auto& m = *impl_;
+    std::vector<finding> out;
+    json result;
+    try {
+        result = m.rt->call(m.scripts[r], "check", lua::phase::check, {stmt});
+    } catch (const lua::check_failure& e) {
+        result = e.reason();
+    } catch (const lua::script_error& e) {
+        throw usage_error("lint rule " + infos_[r].file + " failed on " + file_label + ":" +
+                              std::to_string(st.line) + ":" + std::to_string(st.column) + ": " + e.what(),
+                          "fix the rule, or turn it off with [lint] disable");
+    }
+    read_results(result, infos_[r], st.offset, file_label, out);
+    return out;
+}
+
+std::vector<finding> rule_set::finish(const json& options) {
+    auto& m = *impl_;
+    std::vector<finding> out;
+    for (std::size_t i = 0; i < m.scripts.size(); ++i) {
+        if (!m.scripts[i].has("finish")) continue;
+        json result;
+        try {
+            result = m.rt->call(m.scripts[i], "finish", lua::phase::check, {options});
+        } catch (const lua::script_error& e) {
+            throw usage_error("lint rule " + infos_[i].file + " failed in finish: " + e.what(),
+                              "fix the rule, or turn it off with [lint] disable");
+        }
+        std::vector<finding> found;
+        read_results(result, infos_[i], 0, "", found);
+        for (auto& f : found)
+            if (!f.file.empty()) out.push_back(std::move(f));
+    }
+    return out;
+}
+
+}  // namespace moonshift::lint

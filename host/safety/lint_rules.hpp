@@ -1,0 +1,46 @@
+// The lint rules as Lua scripts: the host's scripts/lint/*.lua (embedded)
+// and the project's scripts/lint/*.lua, loaded once into the run's Lua
+// runtime and called statement by statement. Internal to the linter.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "project/config.hpp"
+#include "safety/lint.hpp"
+
+namespace moonshift::lua {
+class runtime;
+}
+
+namespace moonshift::lint {
+
+class rule_set {
+  public:
+    // Throws error(usage) naming the rule file for a rule that does not
+    // load, and naming moonshift.toml for an unknown rule in [lint].
+    rule_set(const project::config& cfg, lua::runtime* runtime);
+    ~rule_set();
+    rule_set(const rule_set&) = delete;
+    rule_set& operator=(const rule_set&) = delete;
+
+    const std::vector<rule_info>& infos() const { return infos_; }
+    // The rules that look at statements of this kind (node name).
+    const std::vector<std::size_t>& for_kind(const std::string& kind) const;
+
+    void start(const nlohmann::json& options);
+    // Runs rule r's check on one statement; findings carry offset, rule,
+    // severity, message and hint (positions are the linter's job).
+    std::vector<finding> check(std::size_t r, const nlohmann::json& stmt, const sql::statement& st,
+                               const std::string& file_label);
+    std::vector<finding> finish(const nlohmann::json& options);
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+    std::vector<rule_info> infos_;
+};
+
+}  // namespace moonshift::lint

@@ -1,0 +1,243 @@
+// Rehearsing pending migrations inside a transaction that is rolled back.
+#include "safety/rehearsal.hpp"
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+#include "safety/facts.hpp"
+#include "safety/sql.hpp"
+
+namespace moonshift::rehearsal {
+namespace {
+
+using json = nlohmann::json;
+using clock = std::chrono::steady_clock;
+
+long long ms_since(clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count();
+}
+
+struct pg_result {
+    PGresult* r;
+    ~pg_result() { PQclear(r); }
+};
+
+std::string field(const PGresult* r, int code) {
+    const char* v = PQresultErrorField(r, code);
+    return v ? v : "";
+}
+
+// Locks this session holds on user relations: (oid, mode) -> name.
+std::map<std::pair<long long, std::string>, std::string> held_locks(db::session& s, const std::string& history) {
+    pqxx::nontransaction tx(s.conn());
+    auto r = tx.exec_params(
+        "SELECT l.relation::bigint, coalesce(n.nspname || '.' || c.relname, ''), l.mode"
+        "  FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation"
+        "  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted"
+        "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "   AND (c.oid IS NULL OR (n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        "        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname <> $1 AND c.relkind NOT IN ('i', 'I')))",
+        history);
+    std::map<std::pair<long long, std::string>, std::string> out;
+    for (const auto& row : r) out[{row[0].as<long long>(), row[2].c_str()}] = row[1].c_str();
+    return out;
+}
+
+// Names of the user relations, for locks on relations the migration drops.
+std::map<long long, std::string> relation_names(db::session& s) {
+    pqxx::nontransaction tx(s.conn());
+    auto r = tx.exec(
+        "SELECT c.oid::bigint, n.nspname || '.' || c.relname FROM pg_class c"
+        "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'"
+        "   AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')");
+    std::map<long long, std::string> out;
+    for (const auto& row : r) out[row[0].as<long long>()] = row[1].c_str();
+    return out;
+}
+
+bool is_sql_form(const catalog::migration& m) {
+    const std::string suffix = ".sql";
+    return !m.up_sql.empty() && m.up_label.size() >= suffix.size() &&
+           m.up_label.compare(m.up_label.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Runs one statement; fills r, or returns the located error message.
+std::string run_statement(db::session& s, const catalog::migration& m, const sql::statement& st,
+                          statement_result& r) {
+    auto t0 = clock::now();
+    pg_result res{PQexec(s.raw(), st.text.c_str())};
+    r.duration_ms = ms_since(t0);
+    r.line = st.line;
+    r.column = st.column;
+    auto status = PQresultStatus(res.r);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+        r.command = PQcmdStatus(res.r);
+        // "UPDATE 12" -> "UPDATE"; "INSERT 0 5" -> "INSERT"
+        auto cut = r.command.find_first_of("0123456789");
+        if (cut != std::string::npos) r.command = text::trim(r.command.substr(0, cut));
+        std::string tuples = PQcmdTuples(res.r);
+        r.rows = tuples.empty() ? (status == PGRES_TUPLES_OK ? PQntuples(res.r) : 0) : std::stoll(tuples);
+        return {};
+    }
+    std::string message = field(res.r, PG_DIAG_MESSAGE_PRIMARY);
+    if (message.empty()) message = text::trim(PQerrorMessage(s.raw()));
+    std::string code = field(res.r, PG_DIAG_SQLSTATE);
+    std::size_t at = st.offset;
+    if (auto pos = field(res.r, PG_DIAG_STATEMENT_POSITION); !pos.empty())
+        at += text::char_to_byte_offset(st.text, std::size_t(std::stoi(pos) - 1));
+    return sql::format_located(m.up_sql, at, m.up_label, message + (code.empty() ? "" : " (" + code + ")"));
+}
+
+}  // namespace
+
+json migration_result::to_json() const {
+    json j = {{"version", version}, {"name", name}, {"file", file}, {"rehearsed", rehearsed}};
+    if (!rehearsed) {
+        j["not_rehearsed"] = not_rehearsed;
+        return j;
+    }
+    j["failed"] = failed;
+    if (failed) j["error"] = error;
+    j["duration_ms"] = duration_ms;
+    j["rows"] = rows;
+    json st = json::array();
+    for (const auto& s : statements)
+        st.push_back({{"line", s.line}, {"column", s.column}, {"command", s.command}, {"rows", s.rows},
+                      {"duration_ms", s.duration_ms}});
+    j["statements"] = st;
+    json lk = json::array();
+    for (const auto& l : locks)
+        lk.push_back({{"relation", l.relation},
+                      {"mode", l.mode},
+                      {"sql_mode", safety::lock_mode_name(safety::lock_mode_from_pg(l.mode))}});
+    j["locks"] = lk;
+    j["schema_changes"] = schema::to_json(changes);
+    return j;
+}
+
+json result::to_json() const {
+    json all = json::array();
+    for (const auto& m : migrations) all.push_back(m.to_json());
+    return {{"migrations", all}, {"failed", failed}, {"duration_ms", duration_ms}};
+}
+
+result rehearse(db::session& s, const std::vector<const catalog::migration*>& pending, const options& o) {
+    auto t0 = clock::now();
+    result out;
+    schema::snapshot_options snap;
+    snap.exclude_schemas = {o.history_schema};
+    s.exec_script("BEGIN");
+    try {
+        {
+            pqxx::nontransaction tx(s.conn());
+            auto lt = tx.exec("SHOW lock_timeout")[0][0].as<std::string>();
+            if (lt == "0" && !o.default_lock_timeout.empty()) {
+                tx.exec("SET LOCAL lock_timeout = " + tx.quote(o.default_lock_timeout));
+            }
+        }
+        auto before = schema::snapshot(s, snap);
+        auto locks_before = held_locks(s, o.history_schema);
+        int n = 0;
+        for (const auto* m : pending) {
+            migration_result mr;
+            mr.version = m->version;
+            mr.name = m->name;
+            mr.file = m->up_label;
+            if (m->dir.no_transaction || m->dir.own_transaction) {
+                mr.not_rehearsed = m->dir.own_transaction
+                                       ? "it manages its own transaction (BEGIN/COMMIT), which a rehearsal cannot roll back"
+                                       : "it runs outside a transaction (moonshift:no-transaction), so it cannot be "
+                                         "rolled back";
+                // Say which statement forces that, when the parser knows.
+                try {
+                    auto script = sql::parse(m->up_sql, m->up_label, sql::parse_options{false});
+                    if (auto* st = script.first_no_transaction_statement())
+                        mr.not_rehearsed += ": " + st->no_transaction_reason + " (line " + std::to_string(st->line) + ")";
+                } catch (const sql::parse_error&) {
+                }
+                out.migrations.push_back(std::move(mr));
+                continue;
+            }
+            if (!is_sql_form(*m) && !o.apply_other) {
+                mr.not_rehearsed = "Lua migrations are not rehearsed by this build";
+                out.migrations.push_back(std::move(mr));
+                continue;
+            }
+            if (o.progress) o.progress("rehearsing " + m->id());
+            mr.rehearsed = true;
+            std::string savepoint = "moonshift_rehearsal_" + std::to_string(++n);
+            s.exec_script("SAVEPOINT " + savepoint);
+            auto t1 = clock::now();
+            std::map<long long, std::string> names;
+            if (is_sql_form(*m)) {
+                try {
+                    auto script = sql::parse(m->up_sql, m->up_label, sql::parse_options{false});
+                    for (const auto& st : script.statements)
+                        if (st.kind == "DropStmt" || st.kind == "RenameStmt") {
+                            names = relation_names(s);
+                            break;
+                        }
+                    for (const auto& st : script.statements) {
+                        statement_result r;
+                        auto err = run_statement(s, *m, st, r);
+                        if (!err.empty()) {
+                            mr.failed = true;
+                            mr.error = err;
+                            break;
+                        }
+                        mr.rows += r.rows;
+                        mr.statements.push_back(r);
+                    }
+                } catch (const sql::parse_error& e) {
+                    mr.failed = true;
+                    mr.error = e.what();
+                }
+            } else {
+                try {
+                    o.apply_other(*m);
+                } catch (const std::exception& e) {
+                    mr.failed = true;
+                    mr.error = e.what();
+                }
+            }
+            mr.duration_ms = ms_since(t1);
+            if (mr.failed) {
+                s.exec_script("ROLLBACK TO SAVEPOINT " + savepoint);
+                out.failed = true;
+                out.migrations.push_back(std::move(mr));
+                continue;
+            }
+            auto locks_after = held_locks(s, o.history_schema);
+            for (const auto& [key, name] : locks_after) {
+                if (locks_before.count(key)) continue;
+                std::string shown = name;
+                if (shown.empty()) {
+                    auto it = names.find(key.first);
+                    shown = it != names.end() ? it->second + " (dropped)"
+                                              : "a dropped relation (oid " + std::to_string(key.first) + ")";
+                }
+                mr.locks.push_back({shown, key.second});
+            }
+            locks_before = std::move(locks_after);
+            auto after = schema::snapshot(s, snap);
+            mr.changes = schema::diff(before, after);
+            before = std::move(after);
+            out.migrations.push_back(std::move(mr));
+        }
+    } catch (...) {
+        try { s.exec_script("ROLLBACK"); } catch (...) {}
+        throw;
+    }
+    s.exec_script("ROLLBACK");
+    out.duration_ms = ms_since(t0);
+    return out;
+}
+
+}  // namespace moonshift::rehearsal

@@ -1,0 +1,110 @@
+// `moonshift plan` and the schema snapshot/diff it stands on, against a real
+// PostgreSQL: each pending migration rehearsed in a transaction that is
+// rolled back, with its time, rows, locks and schema changes; nothing is
+// left behind; no-transaction migrations are listed as not rehearsed.
+#include <boost/test/unit_test.hpp>
+
+#include "db/session.hpp"
+#include "safety/schema.hpp"
+#include "support/project.hpp"
+
+using moonshift::test::fresh_db;
+using moonshift::test::last_json;
+using moonshift::test::project;
+namespace schema = moonshift::schema;
+
+namespace {
+
+bool has(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+
+std::vector<std::string> described(const std::vector<schema::change>& changes) {
+    std::vector<std::string> out;
+    for (const auto& c : changes) out.push_back(schema::describe(c));
+    return out;
+}
+
+bool contains_line(const std::vector<std::string>& lines, const std::string& needle) {
+    for (const auto& l : lines)
+        if (has(l, needle)) return true;
+    return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(safety_plan)
+
+BOOST_FIXTURE_TEST_CASE(schema_diff_names_every_kind_of_change, fresh_db) {
+    moonshift::db::settings st;
+    st.url = url;
+    moonshift::db::session s(st);
+    s.exec_script("CREATE TABLE t (id int PRIMARY KEY, name text, gone int);"
+                  "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';");
+    auto a = schema::snapshot(s);
+    s.exec_script("ALTER TABLE t ALTER COLUMN id TYPE bigint; ALTER TABLE t DROP COLUMN gone;"
+                  "ALTER TABLE t ADD COLUMN slug text NOT NULL DEFAULT 'x';"
+                  "CREATE INDEX t_slug ON t (slug); ALTER TABLE t ADD CONSTRAINT slug_len CHECK (length(slug) < 80);"
+                  "ALTER TABLE t ENABLE ROW LEVEL SECURITY; CREATE POLICY own ON t FOR SELECT USING (true);"
+                  "CREATE OR REPLACE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1';"
+                  "CREATE TABLE u (a int); CREATE TYPE mood AS ENUM ('sad', 'happy');");
+    auto b = schema::snapshot(s);
+    auto lines = described(schema::diff(a, b));
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    BOOST_TEST(contains_line(lines, "~ column public.t.id: type integer → bigint"), all);
+    BOOST_TEST(contains_line(lines, "- column public.t.gone: integer"), all);
+    BOOST_TEST(contains_line(lines, "+ column public.t.slug: text NOT NULL DEFAULT 'x'::text"), all);
+    BOOST_TEST(contains_line(lines, "+ index public.t_slug: CREATE INDEX t_slug ON public.t USING btree (slug)"), all);
+    BOOST_TEST(contains_line(lines, "+ constraint public.t.slug_len: CHECK"), all);
+    BOOST_TEST(contains_line(lines, "~ table public.t: rls no → yes"), all);
+    BOOST_TEST(contains_line(lines, "+ policy public.t.own: SELECT to public"), all);
+    BOOST_TEST(contains_line(lines, "~ function public.f(x integer): body changed"), all);
+    BOOST_TEST(contains_line(lines, "+ table public.u"), all);
+    BOOST_TEST(contains_line(lines, "+ enum public.mood"), all);
+    // A snapshot is plain JSON: it survives a round trip, and equal snapshots have no diff.
+    auto again = nlohmann::json::parse(b.dump());
+    BOOST_TEST(schema::diff(b, again).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(plan_rehearses_reports_and_leaves_nothing_behind, project) {
+    migration("001_base.sql", "CREATE TABLE IF NOT EXISTS artworks (id int PRIMARY KEY, title text);\n"
+                              "INSERT INTO artworks SELECT g, 'Work ' || g FROM generate_series(1, 30) g;\n");
+    BOOST_REQUIRE(ms({"up"}).exit_code == 0);
+    migration("002_slug.sql", "ALTER TABLE artworks ADD COLUMN IF NOT EXISTS slug text;\n"
+                              "UPDATE artworks SET slug = lower(replace(title, ' ', '-')) WHERE slug IS NULL;\n"
+                              "ALTER TABLE artworks ALTER COLUMN slug SET NOT NULL;\n");
+    migration("003_index.sql", "-- moonshift:no-transaction\n"
+                               "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS artworks_slug ON artworks (slug);\n");
+    auto before = fingerprint();
+    auto r = ms({"plan"});
+    BOOST_TEST(r.exit_code == 0, r.err + r.out);
+    BOOST_TEST(has(r.out, "002_slug  ok"), r.out);
+    BOOST_TEST(has(r.out, "30 row(s) affected"), r.out);
+    BOOST_TEST(has(r.out, "UPDATE"), r.out);
+    BOOST_TEST(has(r.out, "ACCESS EXCLUSIVE on public.artworks"), r.out);
+    BOOST_TEST(has(r.out, "+ column public.artworks.slug: text NOT NULL"), r.out);
+    BOOST_TEST(has(r.out, "003_index  not rehearsed"), r.out);
+    BOOST_TEST(has(r.out, "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"), r.out);
+    BOOST_TEST(fingerprint() == before);  // rolled back
+    BOOST_TEST((applied_versions() == std::vector<std::string>{"001"}));
+
+    auto j = ms({"--json", "plan"});
+    auto out = last_json(j.out);
+    BOOST_REQUIRE(out["migrations"].size() == 2u);
+    BOOST_TEST(out["migrations"][0]["rows"] == 30);
+    BOOST_TEST(out["migrations"][0]["statements"].size() == 3u);
+    BOOST_TEST(out["migrations"][1]["rehearsed"] == false);
+}
+
+BOOST_FIXTURE_TEST_CASE(plan_of_a_failing_migration_exits_1_and_names_the_line, project) {
+    migration("001_base.sql", "CREATE TABLE IF NOT EXISTS t (id int);\n");
+    migration("002_bad.sql", "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int;\nALTER TABLE t ADD COLUMN a int;\n");
+    auto r = ms({"plan"});
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(has(r.out, "001_base  ok"), r.out);
+    BOOST_TEST(has(r.out, "002_bad  fails"), r.out);
+    BOOST_TEST(has(r.out, "migrations/002_bad.sql:2:"), r.out);
+    BOOST_TEST(has(r.out, "42701"), r.out);
+    BOOST_TEST(!table_exists("t"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
