@@ -406,4 +406,48 @@ nlohmann::json runtime::call(const script& s, const std::string& key, phase p,
     return out;
 }
 
+std::vector<nlohmann::json> runtime::call_each(const std::vector<const script*>& scripts, const std::string& key,
+                                               phase p, const nlohmann::json& arg, std::size_t* failed) {
+    impl& rt = *impl_;
+    std::vector<nlohmann::json> out(scripts.size());
+    if (scripts.empty()) return out;
+    for (const auto* s : scripts) rt.check_script(*s);
+    lua_State* L = rt.L;
+    impl::window w(rt, p, false, nullptr, scripts.front()->label(), nullptr);
+    push_json(L, arg);
+    int shared = lua_gettop(L);
+    for (std::size_t i = 0; i < scripts.size(); ++i) {
+        const script& s = *scripts[i];
+        if (failed) *failed = i;
+        rt.h.call_label = s.label();
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s.ref_);
+        lua_pushlstring(L, key.data(), key.size());
+        lua_rawget(L, -2);
+        if (lua_isnil(L, -1)) {
+            lua_settop(L, shared);
+            continue;
+        }
+        if (lua_type(L, -1) != LUA_TFUNCTION)
+            throw script_error(s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
+                               s.label(), 0, {});
+        lua_pushvalue(L, shared);
+        int status = w.call(1, 1);
+        if (status != 0) {
+            w.fail(status);  // a ctx:skip is no answer
+            return out;
+        }
+        if (!lua_isnil(L, -1) && !is_null(L, -1)) {
+            try {
+                out[i] = to_json(L, -1);
+            } catch (const std::exception& e) {
+                throw script_error(s.label() + ": \"" + key + "\" returned a value that is not data: " + e.what(),
+                                   s.label(), 0, {});
+            }
+        }
+        lua_settop(L, shared);
+    }
+    w.close();
+    return out;
+}
+
 }  // namespace moonshift::lua

@@ -329,11 +329,9 @@ result linter::run(const std::vector<file>& files) {
                          {"facts", it.facts.to_json()},
                          {"tables", std::move(tables)},
                          {"options", options}};
-            for (auto r : it.rules) {
-                for (auto& rep : rules.check(r, stmt, st, it.f->label)) {
-                    rep.file = it.f->label;
-                    raw.push_back(std::move(rep));
-                }
+            for (auto& rep : rules.check_all(it.rules, stmt, st, it.f->label)) {
+                rep.file = it.f->label;
+                raw.push_back(std::move(rep));
             }
         }
         for (const auto& c : it.facts.created) created.insert(c);

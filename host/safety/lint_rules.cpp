@@ -236,6 +236,33 @@ std::vector<finding> rule_set::check(std::size_t r, const json& stmt, const sql:
     return out;
 }
 
+std::vector<finding> rule_set::check_all(const std::vector<std::size_t>& rules, const json& stmt,
+                                         const sql::statement& st, const std::string& file_label) {
+    auto& m = *impl_;
+    std::vector<const lua::script*> scripts;
+    for (auto r : rules) scripts.push_back(&m.scripts[r]);
+    std::vector<json> results;
+    std::size_t failed = 0;
+    try {
+        results = m.rt->call_each(scripts, "check", lua::phase::check, stmt, &failed);
+    } catch (const lua::check_failure& e) {
+        // ctx:fail in a rule is its finding; the rules after it run on their own.
+        std::vector<finding> out;
+        std::vector<std::size_t> rest(rules.begin() + long(failed) + 1, rules.end());
+        read_results(e.reason(), infos_[rules[failed]], st.offset, file_label, out);
+        for (auto& f : check_all(rest, stmt, st, file_label)) out.push_back(std::move(f));
+        return out;
+    } catch (const lua::script_error& e) {
+        const auto& info = infos_[rules[failed]];
+        throw usage_error("lint rule " + info.file + " failed on " + file_label + ":" + std::to_string(st.line) + ":" +
+                              std::to_string(st.column) + ": " + e.what(),
+                          "fix the rule, or turn it off with [lint] disable");
+    }
+    std::vector<finding> out;
+    for (std::size_t i = 0; i < results.size(); ++i) read_results(results[i], infos_[rules[i]], st.offset, file_label, out);
+    return out;
+}
+
 std::vector<finding> rule_set::finish(const json& options) {
     auto& m = *impl_;
     std::vector<finding> out;

@@ -35,6 +35,9 @@ class rule_set {
     // severity, message and hint (positions are the linter's job).
     std::vector<finding> check(std::size_t r, const nlohmann::json& stmt, const sql::statement& st,
                                const std::string& file_label);
+    // Every rule of `rules` on one statement, the statement converted to Lua once.
+    std::vector<finding> check_all(const std::vector<std::size_t>& rules, const nlohmann::json& stmt,
+                                   const sql::statement& st, const std::string& file_label);
     std::vector<finding> finish(const nlohmann::json& options);
 
   private:
