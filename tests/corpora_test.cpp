@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "local/cluster.hpp"
+#include "common/embedded.hpp"
 #include "support/project.hpp"
 
 namespace fs = std::filesystem;
@@ -40,12 +41,24 @@ struct corpus_project : project {
         auto dir = (corpora() / corpus / sub).lexically_normal();
         write_file(this->dir.path / "moonshift.toml", "[project]\nmigrations = \"" + dir.string() +
                                                           "\"\n\n[env.test]\nurl = \"" + url +
-                                                          "\"\nlock_wait = \"10s\"\n");
+                                                          "\"\nlock_wait = \"10s\"\n" + lint_as_warnings());
         if (fs::exists(corpora() / corpus / "bootstrap.sql")) {
             pqxx::connection c(url);
             pqxx::nontransaction tx(c);
             tx.exec(moonshift::test::read_file(corpora() / corpus / "bootstrap.sql"));
         }
+    }
+
+    // Real histories were written for other tools: the lint gate reports
+    // their drops and renames as warnings here, so the test proves that they
+    // apply and roll back, not what the team's lint policy would allow.
+    static std::string lint_as_warnings() {
+        std::string rules;
+        for (auto& f : moonshift::embedded::under("scripts/lint/")) {
+            auto name = fs::path(f.path).stem().string();
+            rules += (rules.empty() ? "\"" : ", \"") + name + "\"";
+        }
+        return "\n[lint]\nwarn = [" + rules + "]\n";
     }
 
     void must(const std::vector<std::string>& args) const {

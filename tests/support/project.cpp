@@ -1,7 +1,10 @@
 // Throw-away projects for CLI tests.
 #include "support/project.hpp"
 
+#include <algorithm>
 #include <sstream>
+
+#include "catalog/catalog.hpp"
 
 namespace moonshift::test {
 
@@ -45,8 +48,10 @@ std::vector<std::string> project::applied_versions() const {
     if (!table_exists("moonshift.migrations")) return out;
     pqxx::connection c(url);
     pqxx::nontransaction tx(c);
-    for (auto row : tx.exec("SELECT version FROM moonshift.migrations ORDER BY ltrim(version, '0')::numeric"))
-        out.push_back(row[0].c_str());
+    for (auto row : tx.exec("SELECT version FROM moonshift.migrations")) out.push_back(row[0].c_str());
+    // Numeric order, as the engine sees it ("9" < "010", "1.9" < "1.10").
+    std::sort(out.begin(), out.end(),
+              [](const std::string& a, const std::string& b) { return catalog::compare_versions(a, b) < 0; });
     return out;
 }
 
