@@ -21,6 +21,17 @@ struct foreign : project {
     }
     void file(const std::string& rel, const std::string& content) const { write_file(dir.path / rel, content); }
     std::string format() const { return last_json(ms({"--json", "status"}).out).value("format", ""); }
+    // Recorded versions in numeric order; all zeros (Diesel's setup) is 0.
+    std::vector<std::string> versions() const {
+        std::vector<std::string> out;
+        if (!table_exists("moonshift.migrations")) return out;
+        pqxx::connection c(url);
+        pqxx::nontransaction tx(c);
+        for (auto row : tx.exec("SELECT version FROM moonshift.migrations "
+                                "ORDER BY coalesce(nullif(ltrim(version, '0'), ''), '0')::numeric"))
+            out.push_back(row[0].c_str());
+        return out;
+    }
     bool index_exists(const std::string& name) const {
         return scalar("SELECT count(*) FROM pg_indexes WHERE indexname = '" + name + "'") == "1";
     }
@@ -283,7 +294,7 @@ BOOST_AUTO_TEST_CASE(diesel_folders_apply_with_run_in_transaction_false) {
     BOOST_TEST_INFO(r.err);
     BOOST_REQUIRE(r.exit_code == 0);
     BOOST_TEST(p.index_exists("users_id"));
-    BOOST_TEST((p.applied_versions() == std::vector<std::string>{"00000000000000", "20240102030405", "20240103000000"}));
+    BOOST_TEST((p.versions() == std::vector<std::string>{"00000000000000", "20240102030405", "20240103000000"}));
     BOOST_TEST(p.format() == "diesel");
     auto d = p.ms({"down", "--steps", "2"});
     BOOST_TEST_INFO(d.err);
