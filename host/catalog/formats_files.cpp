@@ -69,6 +69,13 @@ named parse_file_name(const std::string& format, const std::string& file, const 
     return {m[1], m[2], role::up};
 }
 
+// golang-migrate, Authelia's runner and dbmate run an empty down file as a
+// no-op (Authelia ships several, for changes that need no undoing); moonshift
+// refuses one in its own layout, where it is more likely a forgotten script.
+bool empty_down_is_a_no_op(const std::string& format) {
+    return format == "golang-migrate" || format == "up-down" || format == "dbmate";
+}
+
 // Everything outside [from, to) becomes spaces (newlines kept): a section of
 // a dbmate file runs with its lines where they are in the file.
 std::string keep_only(const std::string& text, std::size_t from, std::size_t to) {
@@ -108,8 +115,7 @@ void split_dbmate(migration& m, const std::string& content) {
         m.down = m.up;
         m.down_label = m.up_label;
         m.down_sql = keep_only(content, down_end, down_stop);
-        m.down_has_sql = has_sql(m.down_sql);
-        if (!m.down_has_sql) m.down.clear();  // an empty down section is no down
+        m.down_has_sql = true;  // dbmate runs an empty down section as a no-op
         if (down_opts.find("transaction:false") != std::string::npos) m.dir.down_own_transaction = true;
     }
 }
@@ -204,7 +210,7 @@ catalog read_flat(const std::string& format, const fs::path& dir, const fs::path
         m.down = d.path;
         m.down_label = d.label;
         m.down_sql = read_checked(d.path, d.label);
-        m.down_has_sql = has_sql(m.down_sql);
+        m.down_has_sql = has_sql(m.down_sql) || empty_down_is_a_no_op(format);
     }
     for (auto& [key, m] : ups) {
         if (m.checksum.empty()) {
