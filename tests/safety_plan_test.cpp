@@ -4,6 +4,8 @@
 // left behind; no-transaction migrations are listed as not rehearsed.
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+
 #include "db/session.hpp"
 #include "safety/schema.hpp"
 #include "support/project.hpp"
@@ -105,6 +107,25 @@ BOOST_FIXTURE_TEST_CASE(plan_of_a_failing_migration_exits_1_and_names_the_line, 
     BOOST_TEST(has(r.out, "migrations/002_bad.sql:2:"), r.out);
     BOOST_TEST(has(r.out, "42701"), r.out);
     BOOST_TEST(!table_exists("t"));
+}
+
+BOOST_FIXTURE_TEST_CASE(plan_reports_the_schema_diff_of_the_quickstart_example, project) {
+    // The example's own migrations, SQL and Lua, on an empty database.
+    std::filesystem::path from = std::filesystem::path(MOONSHIFT_SOURCE_DIR) / "examples/quickstart/migrations";
+    for (const auto& f : std::filesystem::directory_iterator(from))
+        std::filesystem::copy_file(f.path(), dir.path / "migrations" / f.path().filename(),
+                                   std::filesystem::copy_options::overwrite_existing);
+    auto r = ms({"plan"});
+    BOOST_TEST(r.exit_code == 0, r.err + r.out);
+    BOOST_TEST(has(r.out, "+ table public.artists"), r.out);
+    BOOST_TEST(has(r.out, "+ index public.artworks_artist_id"), r.out);
+    BOOST_TEST(has(r.out, "+ constraint public.artworks.artworks_artist_id_fkey: FOREIGN KEY (artist_id)"), r.out);
+    BOOST_TEST(has(r.out, "+ column public.artworks.slug: text NOT NULL"), r.out);
+    BOOST_TEST(has(r.out, "004_artworks_slug_index  not rehearsed"), r.out);
+    // The Lua migration is rehearsed too: its precheck, up and verify.
+    BOOST_TEST(has(r.out, "005_artwork_titles  ok"), r.out);
+    BOOST_TEST(has(r.out, "+ column public.artworks.original_title: text"), r.out);
+    BOOST_TEST(!table_exists("artists"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

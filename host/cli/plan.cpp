@@ -27,9 +27,11 @@ void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
         out.line("  " + m.error);
         return;
     }
+    // Lua migrations run as one step: their rows are not counted per statement.
+    auto took = text::format_duration(std::chrono::milliseconds(m.duration_ms));
     out.line(out.bold(id) + "  " + out.green("ok") +
-             out.dim(fmt::format(" ({}, {} row(s) affected)", text::format_duration(std::chrono::milliseconds(m.duration_ms)),
-                                 m.rows)));
+             out.dim(m.statements.empty() ? fmt::format(" ({})", took)
+                                          : fmt::format(" ({}, {} row(s) affected)", took, m.rows)));
     if (verbose || m.statements.size() <= 12) {
         for (const auto& s : m.statements)
             out.line(out.dim(fmt::format("  {:>4}:{:<3} {:<22} {:>9} row(s) {:>8}", s.line, s.column, s.command, s.rows,
@@ -58,7 +60,6 @@ void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
 int run_plan(const globals& g, const plan_options& o) {
     printer out(g);
     engine::engine e(make_context(g, out));
-    const auto& ctx = e.ctx();
     auto p = e.status();
     std::vector<const catalog::migration*> pending;
     for (auto* entry : p.to_apply(true)) {
@@ -70,19 +71,7 @@ int run_plan(const globals& g, const plan_options& o) {
         out.json_line({{"result", "plan"}, {"migrations", nlohmann::json::array()}, {"failed", false}});
         return 0;
     }
-    // The migration lock, as for a real run: a rehearsal must not interleave with one.
-    auto wait = ctx.env.lock_wait.value_or(ctx.cfg.lock_wait);
-    e.session().lock(e.store().schema(), wait, [&](const std::string& msg) { out.warn("warning: " + msg); });
-    rehearsal::options ro;
-    ro.history_schema = e.store().schema();
-    rehearsal::result r;
-    try {
-        r = rehearsal::rehearse(e.session(), pending, ro);
-    } catch (...) {
-        try { e.session().unlock(e.store().schema()); } catch (...) {}
-        throw;
-    }
-    e.session().unlock(e.store().schema());
+    auto r = e.rehearse(pending);
     out.line(out.dim("Rehearsed in one transaction, rolled back: nothing was changed."));
     for (const auto& m : r.migrations) print(out, m, g.verbose);
     int rehearsed = 0, skipped = 0;

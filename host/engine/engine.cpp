@@ -276,8 +276,9 @@ outcome engine::up(const up_options& o) {
     // The safety net (host/safety/guard.hpp): every pending file parsed and
     // linted before anything runs; around each migration, blocking sessions,
     // its backup and lock_timeout retries.
+    // The lint rules run in the run's one Lua state.
     safety::guard guard(ctx_.cfg, ctx_.env, ctx_.url, *session_, *store_,
-                        [this](const std::string& n, const nlohmann::json& d) { emit(n, d); });
+                        [this](const std::string& n, const nlohmann::json& d) { emit(n, d); }, &lua_runtime());
     try {
         report["safety"] = guard.gate(todo);
     } catch (const error& err) {

@@ -18,6 +18,9 @@
 namespace moonshift::safety {
 class guard;
 }
+namespace moonshift::rehearsal {
+struct result;
+}
 
 namespace moonshift::lua {
 class runtime;
@@ -80,6 +83,9 @@ public:
     outcome baseline(const std::string& version);
     outcome repair(const std::string& reason);
     std::vector<history::run> runs(int limit);
+    // `moonshift plan` (rehearse.cpp): the migrations run under the migration
+    // lock in one transaction that is rolled back, measured one by one.
+    rehearsal::result rehearse(const std::vector<const catalog::migration*>& pending);
     // The project's Lua (lua_steps.cpp): scripts/checks/*.lua before any
     // migration (and `moonshift check`), scripts/verify/*.lua after the last
     // one (and `moonshift verify`), and ad-hoc scripts (`moonshift run`).
@@ -117,6 +123,9 @@ private:
     // `down --restore-backup` of a migration without a down script: its
     // backup put back and its row forgotten in one transaction.
     void revert_with_backup(const entry& e, long long run_id);
+    // A migration with Lua parts in the rehearsal's transaction: precheck,
+    // up, verify, no history row. "" when it ran, else why it cannot.
+    std::string rehearse_other(const catalog::migration& m);
     // "backup 3 taken before it ran (public.users, 1000 rows)", or "" when there is none.
     std::string backup_offer(const std::string& version);
     // Other tools' formats (repeatable.cpp): Sqitch-style SQL verify scripts,

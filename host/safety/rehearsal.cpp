@@ -62,9 +62,11 @@ std::map<long long, std::string> relation_names(db::session& s) {
     return out;
 }
 
+// Plain SQL: rehearsed statement by statement, with rows and times each.
 bool is_sql_form(const catalog::migration& m) {
     const std::string suffix = ".sql";
-    return !m.up_sql.empty() && m.up_label.size() >= suffix.size() &&
+    return m.kind != catalog::form::lua && m.up_lua.empty() && m.verify_lua.empty() && m.precheck_lua.empty() &&
+           !m.up_sql.empty() && m.up_label.size() >= suffix.size() &&
            m.up_label.compare(m.up_label.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
@@ -166,7 +168,7 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
                 continue;
             }
             if (!is_sql_form(*m) && !o.apply_other) {
-                mr.not_rehearsed = "Lua migrations are not rehearsed by this build";
+                mr.not_rehearsed = "Lua parts are rehearsed only through `moonshift plan`";
                 out.migrations.push_back(std::move(mr));
                 continue;
             }
@@ -201,7 +203,14 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
                 }
             } else {
                 try {
-                    o.apply_other(*m);
+                    auto why = o.apply_other(*m);
+                    if (!why.empty()) {
+                        s.exec_script("ROLLBACK TO SAVEPOINT " + savepoint);
+                        mr.rehearsed = false;
+                        mr.not_rehearsed = why;
+                        out.migrations.push_back(std::move(mr));
+                        continue;
+                    }
                 } catch (const std::exception& e) {
                     mr.failed = true;
                     mr.error = e.what();

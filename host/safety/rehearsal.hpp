@@ -43,9 +43,11 @@ struct migration_result {
 
 struct options {
     std::string history_schema = "moonshift";  // left out of the snapshots
-    // Runs a migration that is not plain SQL (a Lua migration) inside the
-    // rehearsal's transaction; when empty, such migrations are not rehearsed.
-    std::function<void(const catalog::migration&)> apply_other;
+    // Runs a migration that is not plain SQL (a Lua migration, a folder with
+    // a Lua precheck or verify) inside the rehearsal's transaction; returns
+    // "" when it ran, or why it cannot be rehearsed. When empty, such
+    // migrations are not rehearsed.
+    std::function<std::string(const catalog::migration&)> apply_other;
     // lock_timeout for the rehearsal when the environment sets none: it
     // takes the same locks as the real run, and must not hold up traffic.
     std::string default_lock_timeout = "5s";
