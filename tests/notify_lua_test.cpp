@@ -53,7 +53,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string lua_str(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
 
@@ -63,7 +63,7 @@ BOOST_AUTO_TEST_CASE(http_get_answers_status_headers_body_and_decoded_json) {
     test::http_receiver receiver;
     receiver.set_default_reply({200, R"({"ok":true,"items":[1,2]})", {{"Content-Type", "application/json"}}, {}});
     runner r;
-    auto out = r.run("local res = http.get(" + quoted(receiver.url() + "/status?x=1") +
+    auto out = r.run("local res = http.get(" + lua_str(receiver.url() + "/status?x=1") +
                      ", {headers = {['X-Probe'] = 'yes'}})\n"
                      "print(res.status, res.ok, res.headers['content-type'], res.json.ok, #res.json.items, res.body)\n");
     BOOST_TEST(out == "200 true application/json true 2 {\"ok\":true,\"items\":[1,2]}\n");
@@ -76,9 +76,9 @@ BOOST_AUTO_TEST_CASE(http_get_answers_status_headers_body_and_decoded_json) {
 BOOST_AUTO_TEST_CASE(http_post_of_a_table_sends_json_and_a_string_as_it_is) {
     test::http_receiver receiver;
     runner r;
-    r.run("http.post(" + quoted(receiver.url() + "/a") + ", {name = 'moonshift', tags = json.array()})\n"
-          "http.post(" + quoted(receiver.url() + "/b") + ", 'plain text', {headers = {['Content-Type'] = 'text/plain'}})\n"
-          "http.request{method = 'put', url = " + quoted(receiver.url() + "/c") + ", json = {n = 1}}\n");
+    r.run("http.post(" + lua_str(receiver.url() + "/a") + ", {name = 'moonshift', tags = json.array()})\n"
+          "http.post(" + lua_str(receiver.url() + "/b") + ", 'plain text', {headers = {['Content-Type'] = 'text/plain'}})\n"
+          "http.request{method = 'put', url = " + lua_str(receiver.url() + "/c") + ", json = {n = 1}}\n");
     auto reqs = receiver.requests();
     BOOST_REQUIRE(reqs.size() == 3u);
     BOOST_TEST(reqs[0].body == R"({"name":"moonshift","tags":[]})");
@@ -93,19 +93,19 @@ BOOST_AUTO_TEST_CASE(http_retries_server_errors_and_raises_when_they_persist) {
     test::http_receiver receiver;
     receiver.respond_with({503, 200});
     runner r;
-    BOOST_TEST(r.run("print(http.post(" + quoted(receiver.url()) + ", 'x', {backoff = 0.01}).attempts)") == "2\n");
+    BOOST_TEST(r.run("print(http.post(" + lua_str(receiver.url()) + ", 'x', {backoff = 0.01}).attempts)") == "2\n");
     receiver.set_default_reply({500, "broken", {}, {}});
-    auto e = r.error_of("http.post(" + quoted(receiver.url() + "/secret-path") + ", 'x', {retries = 1, backoff = '5ms'})");
+    auto e = r.error_of("http.post(" + lua_str(receiver.url() + "/secret-path") + ", 'x', {retries = 1, backoff = '5ms'})");
     BOOST_TEST(contains(e, "the server answered HTTP 500 (2 attempts): broken"), e);
     BOOST_TEST(contains(e, "hooks/t.lua:1:"), e);
     BOOST_TEST(!contains(e, "secret-path"), e);
-    BOOST_TEST(r.run("print(http.get(" + quoted(receiver.url()) + ", {any_status = true, retries = 0}).status)") == "500\n");
+    BOOST_TEST(r.run("print(http.get(" + lua_str(receiver.url()) + ", {any_status = true, retries = 0}).status)") == "500\n");
 }
 
 BOOST_AUTO_TEST_CASE(try_forms_return_nil_and_an_error_table) {
     runner r;
     std::string url = "http://127.0.0.1:" + std::to_string(test::unused_port()) + "/x";
-    auto out = r.run("local res, err = http.try_post(" + quoted(url) + ", {a = 1}, {retries = 0})\n"
+    auto out = r.run("local res, err = http.try_post(" + lua_str(url) + ", {a = 1}, {retries = 0})\n"
                      "print(res, err.kind, err.status, err.attempts, err.message:find('cannot connect') ~= nil)\n");
     BOOST_TEST(out == "nil connect 0 1 true\n");
 }
@@ -113,9 +113,9 @@ BOOST_AUTO_TEST_CASE(try_forms_return_nil_and_an_error_table) {
 BOOST_AUTO_TEST_CASE(http_refuses_hosts_outside_the_allow_list) {
     test::http_receiver receiver;
     runner allowed({"127.0.0.1"});
-    BOOST_TEST(allowed.run("print(http.get(" + quoted(receiver.url()) + ").status)") == "200\n");
+    BOOST_TEST(allowed.run("print(http.get(" + lua_str(receiver.url()) + ").status)") == "200\n");
     runner other({"hooks.slack.com", "*.example.com"});
-    auto e = other.error_of("http.get(" + quoted(receiver.url() + "/private/token123") + ")");
+    auto e = other.error_of("http.get(" + lua_str(receiver.url() + "/private/token123") + ")");
     BOOST_TEST(contains(e, "http.get: http://127.0.0.1:"), e);
     BOOST_TEST(contains(e, "is not allowed: its host is not in [http] allow_hosts"), e);
     BOOST_TEST(!contains(e, "token123"), e);
@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(the_time_budget_shortens_a_slow_request) {
     runner r;
     r.rt.set_deadline(300ms);
     auto t0 = std::chrono::steady_clock::now();
-    auto e = r.error_of("http.get(" + quoted(slow.url()) + ", {timeout = 10})");
+    auto e = r.error_of("http.get(" + lua_str(slow.url()) + ", {timeout = 10})");
     BOOST_TEST((std::chrono::steady_clock::now() - t0 < 1500ms), "the call ends with the budget");
     BOOST_TEST(contains(e, "no answer within"), e);
 }
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(mail_send_delivers_and_try_send_reports_refused_credentials
     so.password = "pw-right";
     test::smtp_receiver smtp(so);
     runner r;
-    std::string server = "{url = " + quoted(smtp.url()) + ", user = 'mailer', password = ";
+    std::string server = "{url = " + lua_str(smtp.url()) + ", user = 'mailer', password = ";
     r.run("mail.send(" + server + "'pw-right'}, {from = 'Moon <m@example.com>', to = {'a@example.com', "
           "'b@example.com'}, subject = 'Hi ✓', text = 'plain', html = '<p>rich</p>'})");
     BOOST_REQUIRE(smtp.wait_for(1, 1s));
