@@ -4,10 +4,9 @@
 // annotations, and every failure path — each a warning in the run's report
 // that leaves the run alone, unless the hook is required.
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -38,8 +37,8 @@ const std::string commit_sha = "4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
 struct scoped_env {
     std::map<std::string, std::optional<std::string>> saved;
     scoped_env() {
-        for (const char* n : {"GITHUB_ACTIONS", "GITHUB_ACTOR", "GITHUB_SHA", "GITHUB_STEP_SUMMARY", "GITLAB_CI",
-                              "GITLAB_USER_LOGIN", "CI"})
+        for (const char* n : {"GITHUB_ACTIONS", "GITHUB_ACTOR", "GITHUB_SHA", "GITHUB_STEP_SUMMARY",
+                              "GITLAB_CI", "GITLAB_USER_LOGIN", "CI"})
             set(n, std::nullopt);
     }
     void set(const std::string& name, std::optional<std::string> value) {
@@ -47,13 +46,17 @@ struct scoped_env {
             const char* old = std::getenv(name.c_str());
             saved[name] = old ? std::optional<std::string>(old) : std::nullopt;
         }
-        if (value) ::setenv(name.c_str(), value->c_str(), 1);
-        else ::unsetenv(name.c_str());
+        if (value)
+            ::setenv(name.c_str(), value->c_str(), 1);
+        else
+            ::unsetenv(name.c_str());
     }
     ~scoped_env() {
         for (auto& [n, v] : saved) {
-            if (v) ::setenv(n.c_str(), v->c_str(), 1);
-            else ::unsetenv(n.c_str());
+            if (v)
+                ::setenv(n.c_str(), v->c_str(), 1);
+            else
+                ::unsetenv(n.c_str());
         }
     }
 };
@@ -73,7 +76,8 @@ struct hooks {
     }
 
     void configure(const std::string& settings, bool connect = false) {
-        test::write_file(dir.path / "moonshift.toml", "[env.test]\nurl = \"" + url + "\"\n\n" + settings);
+        test::write_file(dir.path / "moonshift.toml",
+                         "[env.test]\nurl = \"" + url + "\"\n\n" + settings);
         auto cfg = moonshift::project::load(dir.path / "moonshift.toml", true);
         notify::dispatcher_options o;
         o.cfg = cfg;
@@ -102,19 +106,29 @@ struct hooks {
         emit("migration.start", migration("002", "add_slug"));
         auto m = migration("002", "add_slug");
         m["duration_ms"] = 3;
-        m["error"] = {{"message", "column \"slug\" does not exist"}, {"sqlstate", "42703"}, {"detail", ""},
-                      {"hint", ""}, {"file", "migrations/002_add_slug.sql"}, {"line", 3}, {"column", 5}};
+        m["error"] = {{"message", "column \"slug\" does not exist"},
+                      {"sqlstate", "42703"},
+                      {"detail", ""},
+                      {"hint", ""},
+                      {"file", "migrations/002_add_slug.sql"},
+                      {"line", 3},
+                      {"column", 5}};
         emit("migration.failed", m);
         return finish("failed", 21);
     }
 
     void start() {
-        emit("run.start", {{"run", 7}, {"command", "up"}, {"environment", "test"},
+        emit("run.start", {{"run", 7},
+                           {"command", "up"},
+                           {"environment", "test"},
                            {"actor", moonshift::history::current_actor()}});
         emit("run.planned", {{"run", 7}, {"pending", 2}, {"applied", 0}, {"missing", 0}});
     }
     static json migration(const std::string& v, const std::string& n) {
-        return {{"version", v}, {"name", n}, {"checksum", "c" + v}, {"form", "sql"},
+        return {{"version", v},
+                {"name", n},
+                {"checksum", "c" + v},
+                {"form", "sql"},
                 {"file", "migrations/" + v + "_" + n + ".sql"}};
     }
     void applied(const std::string& v, const std::string& n, long long ms) {
@@ -124,8 +138,10 @@ struct hooks {
         emit("migration.applied", m);
     }
     json finish(const std::string& outcome, long long ms) {
-        json report = {{"command", "up"}, {"environment", "test"}, {"outcome", outcome}, {"duration_ms", ms}};
-        emit("run.finish", {{"run", 7}, {"outcome", outcome}, {"duration_ms", ms}, {"report", report}});
+        json report = {
+            {"command", "up"}, {"environment", "test"}, {"outcome", outcome}, {"duration_ms", ms}};
+        emit("run.finish",
+             {{"run", 7}, {"outcome", outcome}, {"duration_ms", ms}, {"report", report}});
         d->close_run(outcome, report);
         return report;
     }
@@ -147,7 +163,8 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-void check_no_secret(const std::string& where, const std::string& text, const std::vector<std::string>& secrets) {
+void check_no_secret(const std::string& where, const std::string& text,
+                     const std::vector<std::string>& secrets) {
     for (const auto& s : secrets)
         BOOST_TEST(!contains(text, s), where << " shows the secret \"" << s << "\":\n" << text);
 }
@@ -159,7 +176,8 @@ BOOST_AUTO_TEST_SUITE(notify_hooks)
 BOOST_AUTO_TEST_CASE(slack_receives_an_exact_block_kit_message) {
     http_receiver slack;
     hooks h;
-    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() + "/services/T000/B000/SLACKTOKEN\"\n"
+    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() +
+                "/services/T000/B000/SLACKTOKEN\"\n"
                 "channel = \"#deploys\"\n");
     auto report = h.run_ok();
 
@@ -174,7 +192,8 @@ BOOST_AUTO_TEST_CASE(slack_receives_an_exact_block_kit_message) {
         {"text", "✅ moonshift up on test: ok — 2 applied in 57 ms"},
         {"blocks",
          {{{"type", "header"},
-           {"text", {{"type", "plain_text"}, {"text", "✅ moonshift up on test: ok"}, {"emoji", true}}}},
+           {"text",
+            {{"type", "plain_text"}, {"text", "✅ moonshift up on test: ok"}, {"emoji", true}}}},
           {{"type", "section"},
            {"fields",
             {{{"type", "mrkdwn"}, {"text", "*Environment*\ntest"}},
@@ -184,12 +203,16 @@ BOOST_AUTO_TEST_CASE(slack_receives_an_exact_block_kit_message) {
           {{"type", "section"},
            {"text",
             {{"type", "mrkdwn"},
-             {"text", "*Migrations*\n• `001_create_users` applied in 12 ms\n• `002_add_slug` applied in 30 ms"}}}},
+             {"text",
+              "*Migrations*\n• `001_create_users` applied in 12 ms\n• `002_add_slug` applied in 30 "
+              "ms"}}}},
           {{"type", "context"},
            {"elements",
             {{{"type", "mrkdwn"}, {"text", "commit `4f2a9c1` on main · host " + host_name()}}}}}}}};
     auto body = json::parse(got.body);
-    BOOST_TEST(body == expected, "Slack got:\n" << body.dump(2) << "\nexpected:\n" << expected.dump(2));
+    BOOST_TEST(body == expected, "Slack got:\n"
+                                     << body.dump(2) << "\nexpected:\n"
+                                     << expected.dump(2));
     BOOST_TEST(report["notifications"]["delivered"] == 1);
     BOOST_TEST(report["notifications"]["failed"] == 0);
 }
@@ -197,15 +220,19 @@ BOOST_AUTO_TEST_CASE(slack_receives_an_exact_block_kit_message) {
 BOOST_AUTO_TEST_CASE(slack_message_of_a_failed_run_shows_the_error_at_file_and_line) {
     http_receiver slack;
     hooks h;
-    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() + "/services/T/B/X\"\nmention = \"<!here>\"\n");
+    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() +
+                "/services/T/B/X\"\nmention = \"<!here>\"\n");
     h.run_failed();
     BOOST_REQUIRE(slack.wait_for(1, 1s));
     auto body = json::parse(slack.requests().at(0).body);
-    BOOST_TEST(body["text"] == "<!here> ❌ moonshift up on test: failed — 1 applied, 1 failed in 21 ms");
-    BOOST_TEST(body["blocks"][2]["text"]["text"] ==
-               "*Migrations*\n• `001_create_users` applied in 12 ms\n• `002_add_slug` failed in 3 ms");
-    BOOST_TEST(body["blocks"][3]["text"]["text"] ==
-               "*Error* in `migrations/002_add_slug.sql:3`\n```column \"slug\" does not exist (42703)```");
+    BOOST_TEST(body["text"] ==
+               "<!here> ❌ moonshift up on test: failed — 1 applied, 1 failed in 21 ms");
+    BOOST_TEST(
+        body["blocks"][2]["text"]["text"] ==
+        "*Migrations*\n• `001_create_users` applied in 12 ms\n• `002_add_slug` failed in 3 ms");
+    BOOST_TEST(
+        body["blocks"][3]["text"]["text"] ==
+        "*Error* in `migrations/002_add_slug.sql:3`\n```column \"slug\" does not exist (42703)```");
     BOOST_TEST(!body.contains("channel"));
 }
 
@@ -222,16 +249,17 @@ BOOST_AUTO_TEST_CASE(slack_only_failures_stays_quiet_after_a_good_run) {
 BOOST_AUTO_TEST_CASE(webhook_posts_every_event_signed_with_hmac_of_the_body) {
     http_receiver receiver;
     hooks h;
-    h.configure("[notify.webhook]\nurl = \"" + receiver.url() + "/moonshift?key=QUERYKEY\"\n"
+    h.configure("[notify.webhook]\nurl = \"" + receiver.url() +
+                "/moonshift?key=QUERYKEY\"\n"
                 "secret = \"whsec-0123456789\"\nheaders = { X-Team = \"db\" }\n");
     h.run_ok();
     BOOST_REQUIRE(receiver.wait_for(7, 1s));
     auto requests = receiver.requests();
     std::vector<std::string> names;
     for (const auto& r : requests) names.push_back(r.header("x-moonshift-event"));
-    std::vector<std::string> expected_names = {"run.start",         "run.planned",     "migration.start",
-                                               "migration.applied", "migration.start", "migration.applied",
-                                               "run.finish"};
+    std::vector<std::string> expected_names = {
+        "run.start",       "run.planned",       "migration.start", "migration.applied",
+        "migration.start", "migration.applied", "run.finish"};
     BOOST_TEST(names == expected_names, boost::test_tools::per_element());
 
     for (const auto& r : requests) {
@@ -239,7 +267,8 @@ BOOST_AUTO_TEST_CASE(webhook_posts_every_event_signed_with_hmac_of_the_body) {
                        "sha256=" + moonshift::net::hmac_sha256_hex("whsec-0123456789", r.body),
                    "the signature is the HMAC-SHA256 of the exact body");
         auto body = json::parse(r.body);
-        BOOST_TEST(r.header("x-moonshift-timestamp") == std::to_string(body["delivery"]["timestamp"].get<long long>()),
+        BOOST_TEST(r.header("x-moonshift-timestamp") ==
+                       std::to_string(body["delivery"]["timestamp"].get<long long>()),
                    "the timestamp header repeats the signed one");
         BOOST_TEST(r.header("x-moonshift-delivery") == body["id"].get<std::string>());
         BOOST_TEST(r.header("x-team") == "db");
@@ -259,38 +288,66 @@ BOOST_AUTO_TEST_CASE(webhook_posts_every_event_signed_with_hmac_of_the_body) {
         {"id", "test-7-7"},
         {"event", "run.finish"},
         {"run",
-         {{"id", 7}, {"command", "up"}, {"environment", "test"}, {"actor", moonshift::history::current_actor()},
-          {"user", moonshift::history::current_actor()}, {"ci", nullptr}, {"commit", commit_sha},
-          {"branch", "main"}, {"commit_url", nullptr}, {"project_dir", ""}, {"host", host_name()},
+         {{"id", 7},
+          {"command", "up"},
+          {"environment", "test"},
+          {"actor", moonshift::history::current_actor()},
+          {"user", moonshift::history::current_actor()},
+          {"ci", nullptr},
+          {"commit", commit_sha},
+          {"branch", "main"},
+          {"commit_url", nullptr},
+          {"project_dir", ""},
+          {"host", host_name()},
           {"test", false}}},
         {"migration", nullptr},
         {"migrations",
-         {{{"version", "001"}, {"name", "create_users"}, {"checksum", "c001"}, {"form", "sql"},
-           {"file", "migrations/001_create_users.sql"}, {"direction", "up"}, {"status", "applied"},
+         {{{"version", "001"},
+           {"name", "create_users"},
+           {"checksum", "c001"},
+           {"form", "sql"},
+           {"file", "migrations/001_create_users.sql"},
+           {"direction", "up"},
+           {"status", "applied"},
            {"duration_ms", 12}},
-          {{"version", "002"}, {"name", "add_slug"}, {"checksum", "c002"}, {"form", "sql"},
-           {"file", "migrations/002_add_slug.sql"}, {"direction", "up"}, {"status", "applied"},
+          {{"version", "002"},
+           {"name", "add_slug"},
+           {"checksum", "c002"},
+           {"form", "sql"},
+           {"file", "migrations/002_add_slug.sql"},
+           {"direction", "up"},
+           {"status", "applied"},
            {"duration_ms", 30}}}},
-        {"counts", {{"planned", 2}, {"applied", 2}, {"failed", 0}, {"reverted", 0}, {"pending", 0}}},
+        {"counts",
+         {{"planned", 2}, {"applied", 2}, {"failed", 0}, {"reverted", 0}, {"pending", 0}}},
         {"error", nullptr},
         {"outcome", "ok"},
         {"duration_ms", 57},
-        {"details", {{"report", {{"command", "up"}, {"environment", "test"}, {"outcome", "ok"}, {"duration_ms", 57}}}}}};
-    BOOST_TEST(finish == expected, "run.finish got:\n" << finish.dump(2) << "\nexpected:\n" << expected.dump(2));
+        {"details",
+         {{"report",
+           {{"command", "up"}, {"environment", "test"}, {"outcome", "ok"}, {"duration_ms", 57}}}}}};
+    BOOST_TEST(finish == expected, "run.finish got:\n"
+                                       << finish.dump(2) << "\nexpected:\n"
+                                       << expected.dump(2));
 }
 
 BOOST_AUTO_TEST_CASE(webhook_events_filter_and_failed_migration_error) {
     http_receiver receiver;
     hooks h;
-    h.configure("[notify.webhook]\nurl = \"" + receiver.url() + "/in\"\nevents = [\"migration.failed\"]\n");
+    h.configure("[notify.webhook]\nurl = \"" + receiver.url() +
+                "/in\"\nevents = [\"migration.failed\"]\n");
     h.run_failed();
     BOOST_REQUIRE(receiver.wait_for(1, 1s));
     BOOST_TEST(receiver.request_count() == 1u);
     auto body = json::parse(receiver.requests().at(0).body);
     BOOST_TEST(body["event"] == "migration.failed");
-    BOOST_TEST(receiver.requests().at(0).header("x-moonshift-signature").empty(), "no secret, no signature");
-    json error = {{"message", "column \"slug\" does not exist"}, {"sqlstate", "42703"},
-                  {"file", "migrations/002_add_slug.sql"}, {"line", 3}, {"column", 5}};
+    BOOST_TEST(receiver.requests().at(0).header("x-moonshift-signature").empty(),
+               "no secret, no signature");
+    json error = {{"message", "column \"slug\" does not exist"},
+                  {"sqlstate", "42703"},
+                  {"file", "migrations/002_add_slug.sql"},
+                  {"line", 3},
+                  {"column", 5}};
     BOOST_TEST(body["error"] == error, body["error"].dump());
     BOOST_TEST(body["migration"]["version"] == "002");
     BOOST_TEST(body["migration"]["status"] == "failed");
@@ -305,8 +362,10 @@ BOOST_AUTO_TEST_CASE(email_goes_to_every_recipient_with_text_and_html_over_start
     so.starttls = true;
     smtp_receiver smtp(so);
     hooks h;
-    h.configure("[notify.email]\nsmtp_url = \"" + smtp.url() + "\"\nstarttls = true\nca_file = \"" + smtp.ca_file() +
-                "\"\nuser = \"mailer\"\npassword = \"Sm7p-Pa55\"\nfrom = \"moonshift <deploys@example.com>\"\n"
+    h.configure("[notify.email]\nsmtp_url = \"" + smtp.url() + "\"\nstarttls = true\nca_file = \"" +
+                smtp.ca_file() +
+                "\"\nuser = \"mailer\"\npassword = \"Sm7p-Pa55\"\nfrom = \"moonshift "
+                "<deploys@example.com>\"\n"
                 "to = [\"team@example.com\", \"oncall@example.com\"]\ncc = \"lead@example.com\"\n");
     auto report = h.run_failed();
     BOOST_REQUIRE(smtp.wait_for(1, 2s));
@@ -316,30 +375,38 @@ BOOST_AUTO_TEST_CASE(email_goes_to_every_recipient_with_text_and_html_over_start
     BOOST_TEST(mail.from == "deploys@example.com");
     BOOST_TEST(mail.tls, "delivered after STARTTLS");
     BOOST_TEST(mail.auth_user == "mailer");
-    BOOST_TEST(mail.subject == "[moonshift] test: up FAILED — column \"slug\" does not exist (42703)");
+    BOOST_TEST(mail.subject ==
+               "[moonshift] test: up FAILED — column \"slug\" does not exist (42703)");
     BOOST_TEST(mail.header("to") == "team@example.com, oncall@example.com");
     BOOST_TEST(mail.header("cc") == "lead@example.com");
 
     auto text = mail.body_part("text/plain");
     std::string actor = moonshift::history::current_actor();
-    auto pad = [](std::string s) { return s + std::string(s.size() < 12 ? 13 - s.size() : 1, ' '); };
+    auto pad = [](std::string s) {
+        return s + std::string(s.size() < 12 ? 13 - s.size() : 1, ' ');
+    };
     auto row = [](const char* name, const char* status, const char* ms) {
         char line[200];
         std::snprintf(line, sizeof line, "  %-40s %-9s %s\n", name, status, ms);
         return std::string(line);
     };
-    std::string expected_text = "moonshift up on test: failed\n\n" + pad("Environment:") + "test\n" +
-                                pad("Outcome:") + "failed — 1 applied, 1 failed in 21 ms\n" + pad("Run:") +
-                                "#7 (up)\n" + pad("By:") + actor + "\n" + pad("Commit:") + "4f2a9c1d8e7b (main)\n" +
-                                pad("Host:") + host_name() + "\n\nMigrations:\n" +
-                                row("001_create_users", "applied", "12 ms") + row("002_add_slug", "failed", "3 ms") +
-                                "\nError in migrations/002_add_slug.sql:3:\n  column \"slug\" does not exist (42703)\n" +
-                                "\n-- \nSent by moonshift's email hook ([notify.email] in moonshift.toml).\n";
+    std::string expected_text =
+        "moonshift up on test: failed\n\n" + pad("Environment:") + "test\n" + pad("Outcome:") +
+        "failed — 1 applied, 1 failed in 21 ms\n" + pad("Run:") + "#7 (up)\n" + pad("By:") + actor +
+        "\n" + pad("Commit:") + "4f2a9c1d8e7b (main)\n" + pad("Host:") + host_name() +
+        "\n\nMigrations:\n" + row("001_create_users", "applied", "12 ms") +
+        row("002_add_slug", "failed", "3 ms") +
+        "\nError in migrations/002_add_slug.sql:3:\n  column \"slug\" does not exist (42703)\n" +
+        "\n-- \nSent by moonshift's email hook ([notify.email] in moonshift.toml).\n";
     BOOST_TEST(text == expected_text);
     auto html = mail.body_part("text/html");
-    BOOST_TEST(contains(html, "<h2 style=\"color: #cf222e\">moonshift up on test: failed</h2>"), html);
-    BOOST_TEST(contains(html, "<tr><td><code>002_add_slug</code></td><td>failed</td><td>3 ms</td></tr>"), html);
-    BOOST_TEST(contains(html, "<h3>Error in <code>migrations/002_add_slug.sql:3</code></h3>"), html);
+    BOOST_TEST(contains(html, "<h2 style=\"color: #cf222e\">moonshift up on test: failed</h2>"),
+               html);
+    BOOST_TEST(
+        contains(html, "<tr><td><code>002_add_slug</code></td><td>failed</td><td>3 ms</td></tr>"),
+        html);
+    BOOST_TEST(contains(html, "<h3>Error in <code>migrations/002_add_slug.sql:3</code></h3>"),
+               html);
     BOOST_TEST(contains(html, "<pre>column &quot;slug&quot; does not exist (42703)</pre>"), html);
     BOOST_TEST(report["notifications"]["delivered"] == 1);
 }
@@ -349,9 +416,10 @@ BOOST_AUTO_TEST_CASE(console_prints_a_summary_with_who_commit_and_error) {
     h.configure("[notify.console]\n");
     h.run_failed();
     std::string actor = moonshift::history::current_actor();
-    BOOST_TEST(h.printed() == "✗ run 7 failed: 1 applied, 1 failed in 21 ms · by " + actor +
-                                  " · commit 4f2a9c1 (main)\n"
-                                  "  migrations/002_add_slug.sql:3: column \"slug\" does not exist (42703)\n");
+    BOOST_TEST(h.printed() ==
+               "✗ run 7 failed: 1 applied, 1 failed in 21 ms · by " + actor +
+                   " · commit 4f2a9c1 (main)\n"
+                   "  migrations/002_add_slug.sql:3: column \"slug\" does not exist (42703)\n");
 }
 
 BOOST_AUTO_TEST_CASE(ci_hook_annotates_the_failed_file_and_writes_the_job_summary) {
@@ -362,15 +430,22 @@ BOOST_AUTO_TEST_CASE(ci_hook_annotates_the_failed_file_and_writes_the_job_summar
     h.configure("[notify.ci]\n");
     h.run_failed();
     BOOST_TEST(h.printed() ==
-               "::error file=migrations/002_add_slug.sql,line=3,col=5,title=moonshift%3A 002_add_slug failed on "
+               "::error file=migrations/002_add_slug.sql,line=3,col=5,title=moonshift%3A "
+               "002_add_slug failed on "
                "test::column \"slug\" does not exist (42703)\n");
     std::string md = test::read_file(summary);
     std::string actor = moonshift::history::current_actor();
-    BOOST_TEST(md == "### ❌ moonshift up on test: failed\n\n| Run | By | Commit | Duration |\n|---|---|---|---|\n"
-                     "| #7 | " + actor + " | `4f2a9c1` (main) | 21 ms |\n\n"
-                     "| Migration | Status | Duration |\n|---|---|---|\n"
-                     "| `001_create_users` | applied | 12 ms |\n| `002_add_slug` | failed | 3 ms |\n\n"
-                     "**Error** in `migrations/002_add_slug.sql:3`:\n\n```\ncolumn \"slug\" does not exist (42703)\n```\n\n");
+    BOOST_TEST(
+        md ==
+        "### ❌ moonshift up on test: failed\n\n| Run | By | Commit | Duration "
+        "|\n|---|---|---|---|\n"
+        "| #7 | " +
+            actor +
+            " | `4f2a9c1` (main) | 21 ms |\n\n"
+            "| Migration | Status | Duration |\n|---|---|---|\n"
+            "| `001_create_users` | applied | 12 ms |\n| `002_add_slug` | failed | 3 ms |\n\n"
+            "**Error** in `migrations/002_add_slug.sql:3`:\n\n```\ncolumn \"slug\" does not exist "
+            "(42703)\n```\n\n");
 }
 
 BOOST_AUTO_TEST_CASE(ci_hook_is_silent_outside_github_actions) {
@@ -383,7 +458,8 @@ BOOST_AUTO_TEST_CASE(ci_hook_is_silent_outside_github_actions) {
 
 BOOST_AUTO_TEST_CASE(receiver_down_is_a_warning_in_the_report) {
     hooks h;
-    std::string url = "http://127.0.0.1:" + std::to_string(test::unused_port()) + "/services/T/B/DOWNTOKEN";
+    std::string url =
+        "http://127.0.0.1:" + std::to_string(test::unused_port()) + "/services/T/B/DOWNTOKEN";
     h.configure("[notify.slack]\nwebhook_url = \"" + url + "\"\nretries = 1\nbackoff = \"10ms\"\n");
     json report;
     BOOST_CHECK_NO_THROW(report = h.run_ok());
@@ -395,7 +471,8 @@ BOOST_AUTO_TEST_CASE(receiver_down_is_a_warning_in_the_report) {
     std::string message = f[0]["message"];
     BOOST_TEST(contains(message, "cannot connect (2 attempts)"), message);
     BOOST_TEST(contains(message, "http://127.0.0.1:"), message);
-    BOOST_TEST(contains(h.printed(), "notification hook \"slack\" failed on run.finish"), h.printed());
+    BOOST_TEST(contains(h.printed(), "notification hook \"slack\" failed on run.finish"),
+               h.printed());
     BOOST_TEST(contains(h.printed(), "the run is not affected"), h.printed());
     check_no_secret("the report", report.dump(), {"DOWNTOKEN", "/services/T/B"});
     check_no_secret("the output", h.printed(), {"DOWNTOKEN", "/services/T/B"});
@@ -405,7 +482,8 @@ BOOST_AUTO_TEST_CASE(slow_receiver_times_out_as_a_warning) {
     http_receiver slack;
     slack.set_delay(2s);
     hooks h;
-    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() + "/x\"\ntimeout = \"150ms\"\nretries = 0\n");
+    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() +
+                "/x\"\ntimeout = \"150ms\"\nretries = 0\n");
     auto t0 = std::chrono::steady_clock::now();
     auto report = h.run_ok();
     BOOST_TEST((std::chrono::steady_clock::now() - t0 < 1500ms), "the timeout bounds the wait");
@@ -441,7 +519,8 @@ BOOST_AUTO_TEST_CASE(wrong_smtp_credentials_are_a_clear_failure_without_the_pass
     so.password = "right-password";
     smtp_receiver smtp(so);
     hooks h;
-    h.configure("[notify.email]\nsmtp_url = \"" + smtp.url() + "\"\nuser = \"mailer\"\npassword = \"Wr0ng-Pa55\"\n"
+    h.configure("[notify.email]\nsmtp_url = \"" + smtp.url() +
+                "\"\nuser = \"mailer\"\npassword = \"Wr0ng-Pa55\"\n"
                 "from = \"deploys@example.com\"\nto = \"team@example.com\"\n");
     auto report = h.run_ok();
     std::string message = report["notifications"]["failures"][0]["message"];
@@ -454,13 +533,16 @@ BOOST_AUTO_TEST_CASE(wrong_smtp_credentials_are_a_clear_failure_without_the_pass
 BOOST_AUTO_TEST_CASE(required_hook_failure_fails_a_good_run_but_not_a_failed_one) {
     hooks h;
     std::string url = "http://127.0.0.1:" + std::to_string(test::unused_port()) + "/hook";
-    h.configure("[notify.webhook]\nurl = \"" + url + "\"\nrequired = true\nretries = 0\nevents = [\"run.finish\"]\n");
+    h.configure("[notify.webhook]\nurl = \"" + url +
+                "\"\nrequired = true\nretries = 0\nevents = [\"run.finish\"]\n");
     try {
         h.run_ok();
         BOOST_FAIL("a required hook that failed must fail a good run");
     } catch (const moonshift::error& e) {
         BOOST_TEST(static_cast<int>(e.code()) == 3);
-        BOOST_TEST(contains(e.what(), "the required notification hook \"webhook\" failed on run.finish"), e.what());
+        BOOST_TEST(
+            contains(e.what(), "the required notification hook \"webhook\" failed on run.finish"),
+            e.what());
         BOOST_TEST(contains(e.what(), "stay applied"), e.what());
         BOOST_TEST(contains(e.hint(), "moonshift notify test --hook webhook"), e.hint());
     }
@@ -473,8 +555,11 @@ BOOST_AUTO_TEST_CASE(secrets_never_reach_output_report_or_other_receivers) {
     http_receiver good, bad;
     bad.set_default_reply({401, "invalid token SLACKSECRET for TEAMKEY", {}, {}});
     hooks h;
-    h.configure("[notify.slack]\nwebhook_url = \"" + bad.url() + "/services/TEAMKEY/B1/SLACKSECRET\"\n\n"
-                "[notify.webhook]\nurl = \"" + good.url() + "/in?token=QUERYSECRET\"\nsecret = \"HMACSECRET\"\n\n"
+    h.configure("[notify.slack]\nwebhook_url = \"" + bad.url() +
+                "/services/TEAMKEY/B1/SLACKSECRET\"\n\n"
+                "[notify.webhook]\nurl = \"" +
+                good.url() +
+                "/in?token=QUERYSECRET\"\nsecret = \"HMACSECRET\"\n\n"
                 "[notify.console]\n");
     auto report = h.run_failed();
     BOOST_TEST(report["notifications"]["failed"] == 1);
@@ -507,8 +592,10 @@ BOOST_AUTO_TEST_CASE(unknown_event_in_config_and_missing_handler_are_errors_nami
         h.configure("[notify.console]\nevents = [\"run.finished\"]\n");
         BOOST_FAIL("an unknown event name must be refused");
     } catch (const moonshift::error& e) {
-        BOOST_TEST(contains(e.what(), "moonshift.toml:5 ([notify.console] events): unknown event \"run.finished\""),
-                   e.what());
+        BOOST_TEST(
+            contains(e.what(),
+                     "moonshift.toml:5 ([notify.console] events): unknown event \"run.finished\""),
+            e.what());
     }
     try {
         h.configure("[notify.console]\nevents = [\"migration.applied\"]\n");
@@ -528,7 +615,8 @@ BOOST_AUTO_TEST_CASE(unknown_event_in_config_and_missing_handler_are_errors_nami
 BOOST_AUTO_TEST_CASE(environment_overrides_and_disables_hooks) {
     http_receiver slack;
     hooks h;
-    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() + "/x\"\nchannel = \"#all\"\n\n"
+    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() +
+                "/x\"\nchannel = \"#all\"\n\n"
                 "[notify.console]\n\n"
                 "[env.test.notify.slack]\nchannel = \"#test-env\"\n\n"
                 "[env.test.notify.console]\nenabled = false\n");
@@ -564,7 +652,8 @@ BOOST_AUTO_TEST_CASE(project_hook_replaces_a_builtin_and_gets_its_settings) {
     test::write_file(h.dir.path / "hooks" / "slack.lua",
                      "return {\n"
                      "  ['migration.applied'] = function(ev, ctx)\n"
-                     "    http.post(ev.settings.webhook_url, { text = ev.migration.name .. ' on ' .. ctx.env })\n"
+                     "    http.post(ev.settings.webhook_url, { text = ev.migration.name .. ' on ' "
+                     ".. ctx.env })\n"
                      "  end,\n"
                      "}\n");
     h.configure("[notify.slack]\nwebhook_url = \"" + receiver.url() + "/mine\"\n");
@@ -577,8 +666,9 @@ BOOST_AUTO_TEST_CASE(project_hook_replaces_a_builtin_and_gets_its_settings) {
 BOOST_AUTO_TEST_CASE(notify_test_sends_one_made_up_event_per_hook) {
     http_receiver slack, webhook;
     hooks h;
-    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() + "/x\"\n\n[notify.webhook]\nurl = \"" +
-                webhook.url() + "/y\"\nevents = [\"migration.failed\"]\n");
+    h.configure("[notify.slack]\nwebhook_url = \"" + slack.url() +
+                "/x\"\n\n[notify.webhook]\nurl = \"" + webhook.url() +
+                "/y\"\nevents = [\"migration.failed\"]\n");
     auto results = h.d->send_test();
     BOOST_REQUIRE(results.size() == 2u);
     for (const auto& r : results) BOOST_TEST(r.ok, r.hook << ": " << r.message);
@@ -595,7 +685,8 @@ BOOST_AUTO_TEST_CASE(notify_test_sends_one_made_up_event_per_hook) {
 BOOST_AUTO_TEST_CASE(a_hook_that_raises_is_reported_with_its_file_and_line) {
     hooks h;
     test::write_file(h.dir.path / "hooks" / "broken.lua",
-                     "return {\n  ['run.finish'] = function(ev)\n    local x = nil\n    return x.y\n  end,\n}\n");
+                     "return {\n  ['run.finish'] = function(ev)\n    local x = nil\n    return "
+                     "x.y\n  end,\n}\n");
     h.configure("");
     auto report = h.run_ok();
     std::string message = report["notifications"]["failures"][0]["message"];

@@ -3,7 +3,6 @@
 // allow-list, the phases that may not reach the network, the time budget.
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
-
 #include <cstdlib>
 
 #include "lua/runtime.hpp"
@@ -61,11 +60,13 @@ BOOST_AUTO_TEST_SUITE(notify_lua)
 
 BOOST_AUTO_TEST_CASE(http_get_answers_status_headers_body_and_decoded_json) {
     test::http_receiver receiver;
-    receiver.set_default_reply({200, R"({"ok":true,"items":[1,2]})", {{"Content-Type", "application/json"}}, {}});
+    receiver.set_default_reply(
+        {200, R"({"ok":true,"items":[1,2]})", {{"Content-Type", "application/json"}}, {}});
     runner r;
     auto out = r.run("local res = http.get(" + lua_str(receiver.url() + "/status?x=1") +
                      ", {headers = {['X-Probe'] = 'yes'}})\n"
-                     "print(res.status, res.ok, res.headers['content-type'], res.json.ok, #res.json.items, res.body)\n");
+                     "print(res.status, res.ok, res.headers['content-type'], res.json.ok, "
+                     "#res.json.items, res.body)\n");
     BOOST_TEST(out == "200 true application/json true 2 {\"ok\":true,\"items\":[1,2]}\n");
     auto got = receiver.requests().at(0);
     BOOST_TEST(got.method == "GET");
@@ -76,9 +77,13 @@ BOOST_AUTO_TEST_CASE(http_get_answers_status_headers_body_and_decoded_json) {
 BOOST_AUTO_TEST_CASE(http_post_of_a_table_sends_json_and_a_string_as_it_is) {
     test::http_receiver receiver;
     runner r;
-    r.run("http.post(" + lua_str(receiver.url() + "/a") + ", {name = 'moonshift', tags = json.array()})\n"
-          "http.post(" + lua_str(receiver.url() + "/b") + ", 'plain text', {headers = {['Content-Type'] = 'text/plain'}})\n"
-          "http.request{method = 'put', url = " + lua_str(receiver.url() + "/c") + ", json = {n = 1}}\n");
+    r.run("http.post(" + lua_str(receiver.url() + "/a") +
+          ", {name = 'moonshift', tags = json.array()})\n"
+          "http.post(" +
+          lua_str(receiver.url() + "/b") +
+          ", 'plain text', {headers = {['Content-Type'] = 'text/plain'}})\n"
+          "http.request{method = 'put', url = " +
+          lua_str(receiver.url() + "/c") + ", json = {n = 1}}\n");
     auto reqs = receiver.requests();
     BOOST_REQUIRE(reqs.size() == 3u);
     BOOST_TEST(reqs[0].body == R"({"name":"moonshift","tags":[]})");
@@ -93,20 +98,25 @@ BOOST_AUTO_TEST_CASE(http_retries_server_errors_and_raises_when_they_persist) {
     test::http_receiver receiver;
     receiver.respond_with({503, 200});
     runner r;
-    BOOST_TEST(r.run("print(http.post(" + lua_str(receiver.url()) + ", 'x', {backoff = 0.01}).attempts)") == "2\n");
+    BOOST_TEST(r.run("print(http.post(" + lua_str(receiver.url()) +
+                     ", 'x', {backoff = 0.01}).attempts)") == "2\n");
     receiver.set_default_reply({500, "broken", {}, {}});
-    auto e = r.error_of("http.post(" + lua_str(receiver.url() + "/secret-path") + ", 'x', {retries = 1, backoff = '5ms'})");
+    auto e = r.error_of("http.post(" + lua_str(receiver.url() + "/secret-path") +
+                        ", 'x', {retries = 1, backoff = '5ms'})");
     BOOST_TEST(contains(e, "the server answered HTTP 500 (2 attempts): broken"), e);
     BOOST_TEST(contains(e, "hooks/t.lua:1:"), e);
     BOOST_TEST(!contains(e, "secret-path"), e);
-    BOOST_TEST(r.run("print(http.get(" + lua_str(receiver.url()) + ", {any_status = true, retries = 0}).status)") == "500\n");
+    BOOST_TEST(r.run("print(http.get(" + lua_str(receiver.url()) +
+                     ", {any_status = true, retries = 0}).status)") == "500\n");
 }
 
 BOOST_AUTO_TEST_CASE(try_forms_return_nil_and_an_error_table) {
     runner r;
     std::string url = "http://127.0.0.1:" + std::to_string(test::unused_port()) + "/x";
-    auto out = r.run("local res, err = http.try_post(" + lua_str(url) + ", {a = 1}, {retries = 0})\n"
-                     "print(res, err.kind, err.status, err.attempts, err.message:find('cannot connect') ~= nil)\n");
+    auto out = r.run("local res, err = http.try_post(" + lua_str(url) +
+                     ", {a = 1}, {retries = 0})\n"
+                     "print(res, err.kind, err.status, err.attempts, err.message:find('cannot "
+                     "connect') ~= nil)\n");
     BOOST_TEST(out == "nil connect 0 1 true\n");
 }
 
@@ -126,8 +136,12 @@ BOOST_AUTO_TEST_CASE(network_is_refused_in_migration_phases_and_while_loading) {
     runner r;
     for (auto p : {phase::precheck, phase::up, phase::verify, phase::down}) {
         auto e = r.error_of("http.get('http://127.0.0.1:1/')", p);
-        BOOST_TEST(contains(e, std::string("http.get is not allowed in phase \"") + lua::phase_name(p) + "\""), e);
-        e = r.error_of("mail.send({url = 'smtp://127.0.0.1:1'}, {from = 'a@b.c', to = 'd@e.f', text = 'x'})", p);
+        BOOST_TEST(contains(e, std::string("http.get is not allowed in phase \"") +
+                                   lua::phase_name(p) + "\""),
+                   e);
+        e = r.error_of(
+            "mail.send({url = 'smtp://127.0.0.1:1'}, {from = 'a@b.c', to = 'd@e.f', text = 'x'})",
+            p);
         BOOST_TEST(contains(e, "mail.send is not allowed in phase"), e);
     }
     try {
@@ -168,7 +182,8 @@ BOOST_AUTO_TEST_CASE(mail_send_delivers_and_try_send_reports_refused_credentials
     test::smtp_receiver smtp(so);
     runner r;
     std::string server = "{url = " + lua_str(smtp.url()) + ", user = 'mailer', password = ";
-    r.run("mail.send(" + server + "'pw-right'}, {from = 'Moon <m@example.com>', to = {'a@example.com', "
+    r.run("mail.send(" + server +
+          "'pw-right'}, {from = 'Moon <m@example.com>', to = {'a@example.com', "
           "'b@example.com'}, subject = 'Hi ✓', text = 'plain', html = '<p>rich</p>'})");
     BOOST_REQUIRE(smtp.wait_for(1, 1s));
     auto m = smtp.messages().at(0);
@@ -177,8 +192,10 @@ BOOST_AUTO_TEST_CASE(mail_send_delivers_and_try_send_reports_refused_credentials
     BOOST_TEST(m.subject == "Hi ✓");
     BOOST_TEST(m.body_part("text/plain") == "plain");
     BOOST_TEST(m.body_part("text/html") == "<p>rich</p>");
-    auto out = r.run("local ok, err = mail.try_send(" + server + "'pw-wrong'}, {from = 'm@example.com', to = "
-                     "'a@example.com', text = 'x'})\nprint(ok, err.kind, err.message:find('pw%-wrong'))");
+    auto out =
+        r.run("local ok, err = mail.try_send(" + server +
+              "'pw-wrong'}, {from = 'm@example.com', to = "
+              "'a@example.com', text = 'x'})\nprint(ok, err.kind, err.message:find('pw%-wrong'))");
     BOOST_TEST(out == "nil auth nil\n");
 }
 

@@ -12,12 +12,16 @@ namespace {
 void print_note(printer& out, const notify::note& n) {
     using kind = notify::note::kind;
     if (out.json()) {
-        const char* what = n.what == kind::output ? "hook.output" : n.what == kind::warning ? "hook.warning" : "notify.failed";
+        const char* what = n.what == kind::output    ? "hook.output"
+                           : n.what == kind::warning ? "hook.warning"
+                                                     : "notify.failed";
         out.json_line({{"event", what}, {"hook", n.hook}, {"message", n.message}});
         return;
     }
-    if (n.what == kind::output) out.line(n.message);
-    else out.warn(out.yellow("warning: ") + n.message);
+    if (n.what == kind::output)
+        out.line(n.message);
+    else
+        out.warn(out.yellow("warning: ") + n.message);
 }
 
 notify::dispatcher_options options_for(const project::config& cfg, const project::environment& env,
@@ -39,35 +43,43 @@ void attach_notifications(engine::context& ctx, printer& out) {
     ctx.on_event = [hooks, print_event](const engine::event& e) {
         // What hooks printed goes out between the printer's lines, never
         // inside an open "Applying 003_x … ok".
-        if (e.name == "run.start" || e.name == "run.planned" || e.name == "migration.start") hooks->flush();
+        if (e.name == "run.start" || e.name == "run.planned" || e.name == "migration.start")
+            hooks->flush();
         if (print_event) print_event(e);
         hooks->on_event(e);
     };
-    ctx.on_close = [hooks](const std::string& outcome, nlohmann::json& report) { hooks->close_run(outcome, report); };
+    ctx.on_close = [hooks](const std::string& outcome, nlohmann::json& report) {
+        hooks->close_run(outcome, report);
+    };
 }
 
 void register_notify(CLI::App& app, globals& g, command_fn& run) {
     auto* cmd = app.add_subcommand("notify", "notification hooks: send a test event, list them");
     cmd->require_subcommand(1);
 
-    auto* test = cmd->add_subcommand("test", "send a made-up event through the hooks of the environment");
+    auto* test =
+        cmd->add_subcommand("test", "send a made-up event through the hooks of the environment");
     auto hook = std::make_shared<std::string>();
-    test->add_option("--hook", *hook, "only this hook ([notify.NAME])")->envname("MOONSHIFT_NOTIFY_HOOK");
+    test->add_option("--hook", *hook, "only this hook ([notify.NAME])")
+        ->envname("MOONSHIFT_NOTIFY_HOOK");
     test->callback([&g, &run, hook] {
         run = [&g, hook] {
             printer out(g);
             auto cfg = project::load(g.config, g.config_given);
             auto env = project::select(cfg, g.env);
-            out.line(out.bold("▶ " + env.name) + out.dim("  notification test: nothing is applied"));
+            out.line(out.bold("▶ " + env.name) +
+                     out.dim("  notification test: nothing is applied"));
             auto o = options_for(cfg, env, "", out);
             o.connect = false;  // a test event needs no database
             o.print = [&out](const notify::note& n) {
-                if (n.what != notify::note::kind::failure) print_note(out, n);  // failures: the lines below
+                if (n.what != notify::note::kind::failure)
+                    print_note(out, n);  // failures: the lines below
             };
             notify::dispatcher d(o);
             if (d.empty())
                 throw usage_error("environment \"" + env.name + "\" has no notification hooks",
-                                  "enable one, e.g. [notify.console] in moonshift.toml, or add hooks/NAME.lua (docs/hooks.md)");
+                                  "enable one, e.g. [notify.console] in moonshift.toml, or add "
+                                  "hooks/NAME.lua (docs/hooks.md)");
             auto results = d.send_test(*hook);
             int failed = 0;
             for (const auto& r : results) {
@@ -75,21 +87,29 @@ void register_notify(CLI::App& app, globals& g, command_fn& run) {
                     out.line("  " + out.green("ok") + "      " + r.hook + " " +
                              out.dim(r.event + " (" + std::to_string(r.duration_ms) + " ms)"));
                 else
-                    out.line("  " + out.red("failed") + "  " + r.hook + " " + out.dim(r.event) + ": " + r.message);
-                out.json_line({{"result", "notify test"}, {"hook", r.hook}, {"event", r.event}, {"ok", r.ok},
-                               {"message", r.message}, {"duration_ms", r.duration_ms}, {"required", r.required}});
+                    out.line("  " + out.red("failed") + "  " + r.hook + " " + out.dim(r.event) +
+                             ": " + r.message);
+                out.json_line({{"result", "notify test"},
+                               {"hook", r.hook},
+                               {"event", r.event},
+                               {"ok", r.ok},
+                               {"message", r.message},
+                               {"duration_ms", r.duration_ms},
+                               {"required", r.required}});
                 failed += !r.ok;
             }
             if (failed > 0)
-                throw error(exit_code::check_failed,
-                            std::to_string(failed) + " of " + std::to_string(results.size()) +
-                                " notification hook(s) failed the test",
-                            "the messages above say why; settings are in [notify.NAME] of moonshift.toml");
+                throw error(
+                    exit_code::check_failed,
+                    std::to_string(failed) + " of " + std::to_string(results.size()) +
+                        " notification hook(s) failed the test",
+                    "the messages above say why; settings are in [notify.NAME] of moonshift.toml");
             return 0;
         };
     });
 
-    auto* list = cmd->add_subcommand("list", "the hooks of the environment and the events each receives");
+    auto* list =
+        cmd->add_subcommand("list", "the hooks of the environment and the events each receives");
     list->callback([&g, &run] {
         run = [&g] {
             printer out(g);
@@ -103,8 +123,12 @@ void register_notify(CLI::App& app, globals& g, command_fn& run) {
             for (const auto& h : d.hooks()) {
                 std::string events;
                 for (const auto& e : h.events) events += (events.empty() ? "" : ", ") + e;
-                out.line(out.bold(h.name) + (h.required ? " (required)" : "") + out.dim("  " + h.label) + "\n  " + events);
-                out.json_line({{"hook", h.name}, {"file", h.label}, {"required", h.required}, {"events", h.events}});
+                out.line(out.bold(h.name) + (h.required ? " (required)" : "") +
+                         out.dim("  " + h.label) + "\n  " + events);
+                out.json_line({{"hook", h.name},
+                               {"file", h.label},
+                               {"required", h.required},
+                               {"events", h.events}});
             }
             return 0;
         };

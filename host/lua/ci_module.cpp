@@ -20,7 +20,8 @@ int ci_summary(lua_State* L) {
     const char* text = check_text(L, 1, "ci.summary", 1, "markdown text (a string)", &n);
     const host& h = host_of(L);
     if (h.current != phase::hook && h.current != phase::run)
-        luaL_error(L, "ci.summary is not allowed in phase \"%s\"; use it in a hook", phase_name(h.current));
+        luaL_error(L, "ci.summary is not allowed in phase \"%s\"; use it in a hook",
+                   phase_name(h.current));
     const char* path = std::getenv("GITHUB_STEP_SUMMARY");
     if (!path || !*path) {
         lua_pushboolean(L, 0);

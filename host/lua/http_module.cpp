@@ -33,7 +33,8 @@ constexpr call try_post_call{"http.try_post", "POST", false};
 
 bool is_json(const std::string& content_type) {
     std::string lower = content_type;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     return lower.find("json") != std::string::npos;
 }
 
@@ -49,7 +50,8 @@ void push_response(lua_State* L, const net::http_response& r) {
     for (const auto& [name, value] : r.headers) {
         // Repeated headers are joined as HTTP allows: "a, b".
         lua_getfield(L, -1, name.c_str());
-        std::string joined = lua_isstring(L, -1) ? std::string(lua_tostring(L, -1)) + ", " + value : value;
+        std::string joined =
+            lua_isstring(L, -1) ? std::string(lua_tostring(L, -1)) + ", " + value : value;
         lua_pop(L, 1);
         lua_pushlstring(L, joined.data(), joined.size());
         lua_setfield(L, -2, name.c_str());
@@ -74,7 +76,8 @@ int http_call(lua_State* L) {
     check_net_call(L, C->fn);
     int opts = 0, body_arg = 0;
     if (!C->method) {
-        if (lua_type(L, 1) != LUA_TTABLE) arg_error(L, C->fn, 1, 1, "an options table {method=, url=, ...}");
+        if (lua_type(L, 1) != LUA_TTABLE)
+            arg_error(L, C->fn, 1, 1, "an options table {method=, url=, ...}");
         opts = 1;
     } else {
         check_text(L, 1, C->fn, 1, "a URL (a string)");
@@ -86,7 +89,8 @@ int http_call(lua_State* L) {
                 arg_error(L, C->fn, 2, 2, "a body: a string, or a table sent as JSON");
             body_arg = 2;
         }
-        if (!lua_isnoneornil(L, o) && lua_type(L, o) != LUA_TTABLE) arg_error(L, C->fn, o, o, "an options table");
+        if (!lua_isnoneornil(L, o) && lua_type(L, o) != LUA_TTABLE)
+            arg_error(L, C->fn, o, o, "an options table");
         if (lua_type(L, o) == LUA_TTABLE) opts = o;
     }
 
@@ -102,16 +106,18 @@ int http_call(lua_State* L) {
     if (opts) {
         option_reader o(L, opts, C->fn);
         if (C->method)
-            o.only({"headers", "timeout", "retries", "backoff", "ca_file", "any_status", "json", "body"});
+            o.only({"headers", "timeout", "retries", "backoff", "ca_file", "any_status", "json",
+                    "body"});
         else
-            o.only({"method", "url", "headers", "body", "json", "timeout", "retries", "backoff", "ca_file",
-                    "any_status"});
+            o.only({"method", "url", "headers", "body", "json", "timeout", "retries", "backoff",
+                    "ca_file", "any_status"});
         if (!C->method) {
             auto url = o.string("url");
             if (!url) throw std::runtime_error(std::string(C->fn) + ": option \"url\" is required");
             req.url = *url;
             std::string method = o.string("method").value_or("GET");
-            std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::toupper(c); });
+            std::transform(method.begin(), method.end(), method.begin(),
+                           [](unsigned char c) { return std::toupper(c); });
             req.method = method;
         }
         req.headers = o.headers("headers");
@@ -140,14 +146,16 @@ int http_call(lua_State* L) {
     }
     if (json_body && std::none_of(req.headers.begin(), req.headers.end(), [](const auto& kv) {
             std::string k = kv.first;
-            std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
+            std::transform(k.begin(), k.end(), k.begin(),
+                           [](unsigned char c) { return std::tolower(c); });
             return k == "content-type";
         }))
         req.headers.emplace_back("Content-Type", "application/json");
 
     if (!net::host_allowed(req.url, h.opts.http_allow_hosts))
-        throw std::runtime_error(std::string(C->fn) + ": " + net::display_url(req.url) +
-                                 " is not allowed: its host is not in [http] allow_hosts of moonshift.toml");
+        throw std::runtime_error(
+            std::string(C->fn) + ": " + net::display_url(req.url) +
+            " is not allowed: its host is not in [http] allow_hosts of moonshift.toml");
     auto full = req.timeout;
     req.timeout = within_budget(h, req.timeout);
     if (req.timeout < full) req.retries = 0;  // no time left for another attempt
@@ -171,7 +179,8 @@ int http_hmac(lua_State* L) {
     size_t klen = 0, dlen = 0;
     const char* key = check_text(L, 1, "http.hmac_sha256", 1, "a key (a string)", &klen);
     const char* data = check_text(L, 2, "http.hmac_sha256", 2, "the data (a string)", &dlen);
-    std::string hex = net::hmac_sha256_hex(std::string_view(key, klen), std::string_view(data, dlen));
+    std::string hex =
+        net::hmac_sha256_hex(std::string_view(key, klen), std::string_view(data, dlen));
     lua_pushlstring(L, hex.data(), hex.size());
     return 1;
 }

@@ -17,8 +17,10 @@ template <bool Raise>
 int mail_send(lua_State* L) {
     const char* fn = Raise ? "mail.send" : "mail.try_send";
     check_net_call(L, fn);
-    if (lua_type(L, 1) != LUA_TTABLE) arg_error(L, fn, 1, 1, "the server {url=, user=, password=, starttls=}");
-    if (lua_type(L, 2) != LUA_TTABLE) arg_error(L, fn, 2, 2, "the message {from=, to=, subject=, text=, html=}");
+    if (lua_type(L, 1) != LUA_TTABLE)
+        arg_error(L, fn, 1, 1, "the server {url=, user=, password=, starttls=}");
+    if (lua_type(L, 2) != LUA_TTABLE)
+        arg_error(L, fn, 2, 2, "the message {from=, to=, subject=, text=, html=}");
 
     host& h = host_of(L);
     net::smtp_settings server;
@@ -26,7 +28,9 @@ int mail_send(lua_State* L) {
         option_reader o(L, 1, std::string(fn) + " server");
         o.only({"url", "user", "password", "starttls", "ca_file", "timeout", "retries", "backoff"});
         auto url = o.string("url");
-        if (!url) throw std::runtime_error(std::string(fn) + ": the server needs a url (smtp://host:587 or smtps://host:465)");
+        if (!url)
+            throw std::runtime_error(
+                std::string(fn) + ": the server needs a url (smtp://host:587 or smtps://host:465)");
         server.url = *url;
         server.user = o.string("user").value_or("");
         server.password = o.string("password").value_or("");
@@ -46,9 +50,12 @@ int mail_send(lua_State* L) {
         m.subject = o.string("subject").value_or("");
         m.text = o.string("text").value_or("");
         m.html = o.string("html").value_or("");
-        if (m.from.empty()) throw std::runtime_error(std::string(fn) + ": the message needs a sender (from)");
-        if (m.to.empty() && m.cc.empty()) throw std::runtime_error(std::string(fn) + ": the message needs a recipient (to)");
-        if (m.text.empty() && m.html.empty()) throw std::runtime_error(std::string(fn) + ": the message needs a text or html body");
+        if (m.from.empty())
+            throw std::runtime_error(std::string(fn) + ": the message needs a sender (from)");
+        if (m.to.empty() && m.cc.empty())
+            throw std::runtime_error(std::string(fn) + ": the message needs a recipient (to)");
+        if (m.text.empty() && m.html.empty())
+            throw std::runtime_error(std::string(fn) + ": the message needs a text or html body");
     }
     server.timeout = within_budget(h, server.timeout);
     if (Raise) {

@@ -12,16 +12,21 @@ namespace moonshift::lua {
 void check_net_call(lua_State* L, const char* fn) {
     const host& h = host_of(L);
     if (h.loading)
-        luaL_error(L, "%s: the network is not available while a file loads; use it inside the functions the file "
-                      "returns", fn);
+        luaL_error(L,
+                   "%s: the network is not available while a file loads; use it inside the "
+                   "functions the file "
+                   "returns",
+                   fn);
     switch (h.current) {
         case phase::hook:
         case phase::check:
         case phase::run:
             return;
         default:
-            luaL_error(L, "%s is not allowed in phase \"%s\": a network call there would hold the migration's locks "
-                          "while it waits; make it in a hook, a check or `moonshift run`",
+            luaL_error(L,
+                       "%s is not allowed in phase \"%s\": a network call there would hold the "
+                       "migration's locks "
+                       "while it waits; make it in a hook, a check or `moonshift run`",
                        fn, phase_name(h.current));
     }
 }
@@ -53,7 +58,8 @@ void option_reader::only(std::initializer_list<const char*> known) const {
         if (!ok) {
             std::string list;
             for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-            std::string shown = name.empty() ? std::string("a key of type ") + luaL_typename(L_, -1) : "\"" + name + "\"";
+            std::string shown = name.empty() ? std::string("a key of type ") + luaL_typename(L_, -1)
+                                             : "\"" + name + "\"";
             lua_pop(L_, 1);
             throw std::runtime_error(fn_ + ": unknown option " + shown + "; options: " + list);
         }
@@ -77,8 +83,10 @@ std::optional<std::string> option_reader::string(const char* key) const {
 std::optional<bool> option_reader::boolean(const char* key) const {
     int type = push(key);
     std::optional<bool> out;
-    if (type == LUA_TBOOLEAN) out = lua_toboolean(L_, -1) != 0;
-    else if (type != LUA_TNIL) wrong(key, "true or false");
+    if (type == LUA_TBOOLEAN)
+        out = lua_toboolean(L_, -1) != 0;
+    else if (type != LUA_TNIL)
+        wrong(key, "true or false");
     lua_pop(L_, 1);
     return out;
 }
@@ -140,7 +148,8 @@ net::header_list option_reader::headers(const char* key) const {
         int t = lua_gettop(L_);
         lua_pushnil(L_);
         while (lua_next(L_, t)) {
-            if (lua_type(L_, -2) != LUA_TSTRING || (lua_type(L_, -1) != LUA_TSTRING && lua_type(L_, -1) != LUA_TNUMBER))
+            if (lua_type(L_, -2) != LUA_TSTRING ||
+                (lua_type(L_, -1) != LUA_TSTRING && lua_type(L_, -1) != LUA_TNUMBER))
                 wrong(key, "a table of header names and string values");
             out.emplace_back(lua_tostring(L_, -2), lua_tostring(L_, -1));
             lua_pop(L_, 1);
@@ -156,7 +165,8 @@ net::header_list option_reader::headers(const char* key) const {
 
 std::chrono::milliseconds within_budget(const host& h, std::chrono::milliseconds timeout) {
     if (!h.has_deadline) return timeout;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(h.deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        h.deadline - std::chrono::steady_clock::now());
     return std::max(std::chrono::milliseconds(1), std::min(timeout, left));
 }
 

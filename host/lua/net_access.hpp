@@ -2,10 +2,9 @@
 // reading their option tables, and the error value of the try_* forms.
 // Internal to host/lua/ (http_module.cpp, mail_module.cpp).
 #pragma once
-#include <lua.hpp>
-
 #include <chrono>
 #include <initializer_list>
+#include <lua.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,7 +23,7 @@ void check_net_call(lua_State* L, const char* fn);
 // Raw reads of an options table at index t (no metamethods run). Each throws
 // std::runtime_error naming fn and the key when the value has the wrong type.
 class option_reader {
-public:
+  public:
     option_reader(lua_State* L, int t, std::string fn) : L_(L), t_(t), fn_(std::move(fn)) {}
     // Throws when the table has a key that is not in `known` (a typo).
     void only(std::initializer_list<const char*> known) const;
@@ -40,7 +39,7 @@ public:
     bool has(const char* key) const;
     int push(const char* key) const;  // pushes the raw value; returns its type
 
-private:
+  private:
     [[noreturn]] void wrong(const char* key, const char* expected) const;
     lua_State* L_;
     int t_;

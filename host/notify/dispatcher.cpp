@@ -103,11 +103,13 @@ struct dispatcher::impl {
             session = std::make_unique<db::session>(s);
             auto fresh = std::make_unique<lua::runtime>(session.get(), lua_options());
             fresh->set_deadline(opts.budget);
-            for (auto& h : hooks) h.script = fresh->load(h.cfg.label, h.cfg.source, handler_fields());
+            for (auto& h : hooks)
+                h.script = fresh->load(h.cfg.label, h.cfg.source, handler_fields());
             rt = std::move(fresh);
         } catch (const std::exception& e) {
-            add_note(note::kind::warning, "", std::string("the project's hooks run without a database connection: ") +
-                                                  e.what());
+            add_note(
+                note::kind::warning, "",
+                std::string("the project's hooks run without a database connection: ") + e.what());
         }
     }
 
@@ -139,12 +141,14 @@ struct dispatcher::impl {
             d.message = "the handler failed with an unknown error";
         }
         calling.clear();
-        d.duration_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+        d.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count();
         std::lock_guard<std::mutex> lk(m);
         if (!d.ok)
             notes.push_back({note::kind::failure, d.hook,
-                             "notification hook \"" + d.hook + "\" failed on " + d.event + ": " + d.message +
+                             "notification hook \"" + d.hook + "\" failed on " + d.event + ": " +
+                                 d.message +
                                  (d.required ? " (the hook is required: the run will fail)"
                                              : " (a warning: the run is not affected)")});
         deliveries.push_back(std::move(d));
@@ -209,9 +213,10 @@ struct dispatcher::impl {
             try {
                 return rt->load(cfg.label, cfg.source, handler_fields());
             } catch (const lua::script_error& e) {
-                throw usage_error("notification hook \"" + cfg.name + "\" (" + cfg.where + ") cannot be loaded: " +
-                                      scrub(e.what()),
-                                  "a hook returns a table of handlers named after events (docs/hooks.md)");
+                throw usage_error(
+                    "notification hook \"" + cfg.name + "\" (" + cfg.where +
+                        ") cannot be loaded: " + scrub(e.what()),
+                    "a hook returns a table of handlers named after events (docs/hooks.md)");
             }
         }();
         loaded_hook h(cfg, std::move(script));
@@ -220,20 +225,24 @@ struct dispatcher::impl {
             if (h.script.has(n)) h.handled.insert(n);
         if (h.handled.empty() && !h.wildcard)
             throw usage_error(cfg.label + ": the hook has no handlers",
-                              "return a table like { [\"run.finish\"] = function(ev, ctx) ... end } (docs/hooks.md)");
+                              "return a table like { [\"run.finish\"] = function(ev, ctx) ... end "
+                              "} (docs/hooks.md)");
         if (cfg.events) {
             for (const auto& ev : *cfg.events) {
                 if (!h.wildcard && !h.handled.count(ev)) {
                     std::string has;
                     for (const auto& n : h.handled) has += (has.empty() ? "" : ", ") + n;
-                    std::string file = opts.cfg.file.empty() ? "moonshift.toml" : opts.cfg.file.filename().string();
-                    throw usage_error(file + ":" + std::to_string(cfg.events_line) + ": notification hook \"" +
-                                          cfg.name + "\" (" + cfg.label + ") has no handler for \"" + ev + "\"",
+                    std::string file = opts.cfg.file.empty() ? "moonshift.toml"
+                                                             : opts.cfg.file.filename().string();
+                    throw usage_error(file + ":" + std::to_string(cfg.events_line) +
+                                          ": notification hook \"" + cfg.name + "\" (" + cfg.label +
+                                          ") has no handler for \"" + ev + "\"",
                                       "it handles: " + has);
                 }
             }
             for (const auto& n : event_names())
-                if (std::find(cfg.events->begin(), cfg.events->end(), n) != cfg.events->end()) h.events.push_back(n);
+                if (std::find(cfg.events->begin(), cfg.events->end(), n) != cfg.events->end())
+                    h.events.push_back(n);
         } else {
             for (const auto& n : event_names())
                 if (h.wildcard || h.handled.count(n)) h.events.push_back(n);
@@ -247,11 +256,12 @@ dispatcher::dispatcher(dispatcher_options o) : impl_(std::make_unique<impl>()) {
     d.opts = std::move(o);
     auto configs = hooks_for(d.opts.cfg, d.opts.env);
     if (configs.empty()) return;
-    for (const auto& c : configs) d.secrets.insert(d.secrets.end(), c.secrets.begin(), c.secrets.end());
+    for (const auto& c : configs)
+        d.secrets.insert(d.secrets.end(), c.secrets.begin(), c.secrets.end());
 
     // Only the project's own hooks may read the database; the built-in ones never do.
-    d.needs_db = d.opts.connect &&
-                 std::any_of(configs.begin(), configs.end(), [](const hook_config& c) { return !c.builtin; });
+    d.needs_db = d.opts.connect && std::any_of(configs.begin(), configs.end(),
+                                               [](const hook_config& c) { return !c.builtin; });
     // Loaded here, before anything runs, so that a broken hook stops the command at once.
     d.rt = std::make_unique<lua::runtime>(nullptr, d.lua_options());
     d.rt->set_deadline(d.opts.budget);
@@ -279,7 +289,8 @@ dispatcher::~dispatcher() {
 
 std::vector<dispatcher::hook_info> dispatcher::hooks() const {
     std::vector<hook_info> out;
-    for (const auto& h : impl_->hooks) out.push_back({h.cfg.name, h.cfg.label, h.cfg.required, h.events});
+    for (const auto& h : impl_->hooks)
+        out.push_back({h.cfg.name, h.cfg.label, h.cfg.required, h.events});
     return out;
 }
 
@@ -290,7 +301,8 @@ void dispatcher::on_event(const engine::event& e) {
     if (d.hooks.empty() || !d.state) return;
     auto full = d.state->complete(e);
     if (!full) return;
-    if (std::none_of(d.hooks.begin(), d.hooks.end(), [&](const loaded_hook& h) { return h.receives(e.name); }))
+    if (std::none_of(d.hooks.begin(), d.hooks.end(),
+                     [&](const loaded_hook& h) { return h.receives(e.name); }))
         return;
     d.enqueue({std::move(*full), -1});
 }
@@ -325,34 +337,43 @@ void dispatcher::close_run(const std::string& outcome, json& report) {
         ++failed;
         entry["failed"] = entry["failed"].get<int>() + 1;
         if (failures.size() < max_failures_in_report)
-            failures.push_back({{"hook", x.hook}, {"event", x.event}, {"message", x.message}, {"required", x.required}});
+            failures.push_back({{"hook", x.hook},
+                                {"event", x.event},
+                                {"message", x.message},
+                                {"required", x.required}});
         if (x.required && !required_failure) required_failure = &x;
     }
-    report["notifications"] = {{"delivered", delivered}, {"failed", failed}, {"hooks", per_hook}, {"failures", failures}};
+    report["notifications"] = {
+        {"delivered", delivered}, {"failed", failed}, {"hooks", per_hook}, {"failures", failures}};
     if (required_failure && outcome == "ok")
         throw error(exit_code::check_failed,
                     "the required notification hook \"" + required_failure->hook + "\" failed on " +
                         required_failure->event + ": " + required_failure->message +
-                        "\n  the run's migrations are applied and stay applied; only the notification is missing",
-                    "fix the hook and check it with `moonshift notify test --hook " + required_failure->hook + "`");
+                        "\n  the run's migrations are applied and stay applied; only the "
+                        "notification is missing",
+                    "fix the hook and check it with `moonshift notify test --hook " +
+                        required_failure->hook + "`");
 }
 
 std::vector<delivery> dispatcher::send_test(const std::string& only) {
     impl& d = *impl_;
-    if (!only.empty() &&
-        std::none_of(d.hooks.begin(), d.hooks.end(), [&](const loaded_hook& h) { return h.cfg.name == only; })) {
+    if (!only.empty() && std::none_of(d.hooks.begin(), d.hooks.end(),
+                                      [&](const loaded_hook& h) { return h.cfg.name == only; })) {
         std::string names;
         for (const auto& h : d.hooks) names += (names.empty() ? "" : ", ") + h.cfg.name;
-        throw usage_error("there is no notification hook \"" + only + "\" in environment \"" + d.opts.env.name + "\"",
-                          names.empty() ? "configure one in [notify.NAME] of moonshift.toml (docs/hooks.md)"
-                                        : "hooks of this environment: " + names);
+        throw usage_error("there is no notification hook \"" + only + "\" in environment \"" +
+                              d.opts.env.name + "\"",
+                          names.empty()
+                              ? "configure one in [notify.NAME] of moonshift.toml (docs/hooks.md)"
+                              : "hooks of this environment: " + names);
     }
     for (std::size_t i = 0; i < d.hooks.size(); ++i) {
         const auto& h = d.hooks[i];
         if (!only.empty() && h.cfg.name != only) continue;
         if (h.events.empty()) continue;
-        std::string ev = std::find(h.events.begin(), h.events.end(), "run.finish") != h.events.end() ? "run.finish"
-                                                                                                     : h.events.front();
+        std::string ev = std::find(h.events.begin(), h.events.end(), "run.finish") != h.events.end()
+                             ? "run.finish"
+                             : h.events.front();
         d.enqueue({d.state->sample(ev), static_cast<int>(i)});
     }
     d.wait();

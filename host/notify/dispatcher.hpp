@@ -6,11 +6,10 @@
 // report; a `required` hook that failed fails the run (exit 3) once it is
 // over, never a migration half-way.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -47,12 +46,12 @@ struct dispatcher_options {
     // Called with the lines for people, always on the thread that calls the
     // dispatcher (flush, close_run, send_test, the destructor).
     std::function<void(const note&)> print;
-    bool background = true;                           // deliver on a worker thread
-    std::chrono::milliseconds budget{60000};          // time budget of one handler call
+    bool background = true;                   // deliver on a worker thread
+    std::chrono::milliseconds budget{60000};  // time budget of one handler call
 };
 
 class dispatcher {
-public:
+  public:
     // Loads every hook in effect for the environment. Throws usage errors
     // (exit 2) naming the file: an unknown hook, an unknown event name, a
     // handler the configured events do not have, a Lua error while loading.
@@ -86,7 +85,7 @@ public:
 
     struct impl;
 
-private:
+  private:
     std::unique_ptr<impl> impl_;
 };
 

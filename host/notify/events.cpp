@@ -14,8 +14,9 @@ using nlohmann::json;
 
 // Fields of the engine's data that the schema places elsewhere; whatever
 // else an event carries goes to `details`.
-const char* const placed[] = {"run", "command", "environment", "actor", "version", "name", "checksum",
-                              "form", "file", "direction", "duration_ms", "error", "outcome"};
+const char* const placed[] = {"run",         "command",  "environment", "actor", "version",
+                              "name",        "checksum", "form",        "file",  "direction",
+                              "duration_ms", "error",    "outcome"};
 
 void redact_strings(json& j) {
     if (j.is_string()) {
@@ -49,10 +50,10 @@ json error_of(const json& e) {
 
 const std::vector<std::string>& event_names() {
     static const std::vector<std::string> names = {
-        "run.start",         "run.planned",        "gate.failed",     "backup.created",
-        "migration.start",   "migration.retry",    "migration.applied", "migration.failed",
-        "migration.reverted", "backfill.progress", "verify.failed",   "trigger.fired",
-        "rollback.start",    "rollback.done",      "run.finish",
+        "run.start",          "run.planned",       "gate.failed",       "backup.created",
+        "migration.start",    "migration.retry",   "migration.applied", "migration.failed",
+        "migration.reverted", "backfill.progress", "verify.failed",     "trigger.fired",
+        "rollback.start",     "rollback.done",     "run.finish",
     };
     return names;
 }
@@ -65,19 +66,25 @@ bool is_event(const std::string& name) {
 std::string utc_now() {
     auto now = std::chrono::system_clock::now();
     auto t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
     return buf;
 }
 
-run_state::run_state(std::string environment, origin o) : environment_(std::move(environment)), origin_(std::move(o)) {
+run_state::run_state(std::string environment, origin o)
+    : environment_(std::move(environment)), origin_(std::move(o)) {
     json ci = nullptr;
     if (!origin_.ci.empty())
-        ci = {{"provider", origin_.ci}, {"actor", or_null(origin_.ci_actor)}, {"url", or_null(origin_.ci_url)}};
+        ci = {{"provider", origin_.ci},
+              {"actor", or_null(origin_.ci_actor)},
+              {"url", or_null(origin_.ci_url)}};
     run_ = {{"id", nullptr},
             {"command", nullptr},
             {"environment", environment_},
@@ -105,7 +112,8 @@ json run_state::base(const std::string& name, const json& data) {
     json details = json::object();
     if (data.is_object())
         for (auto& [k, v] : data.items())
-            if (std::none_of(std::begin(placed), std::end(placed), [&](const char* p) { return k == p; }))
+            if (std::none_of(std::begin(placed), std::end(placed),
+                             [&](const char* p) { return k == p; }))
                 details[k] = v;
     std::string run_id = run_["id"].is_null() ? std::string("none") : run_["id"].dump();
     return {{"schema", schema_version},
@@ -145,7 +153,8 @@ std::optional<json> run_state::complete(const engine::event& e) {
     // The migration this event is about, and its line in `migrations`.
     json migration = nullptr;
     if (d.contains("version") && e.name.rfind("migration.", 0) == 0) {
-        std::string direction = d.value("direction", e.name == "migration.reverted" ? "down" : "up");
+        std::string direction =
+            d.value("direction", e.name == "migration.reverted" ? "down" : "up");
         auto it = std::find_if(migrations_.rbegin(), migrations_.rend(), [&](const json& m) {
             return m["version"] == d["version"] && m["direction"] == direction;
         });
@@ -175,7 +184,8 @@ std::optional<json> run_state::complete(const engine::event& e) {
 
     json out = base(e.name, d);
     out["migration"] = migration;
-    if (migration.is_object() && !migration["duration_ms"].is_null()) out["duration_ms"] = migration["duration_ms"];
+    if (migration.is_object() && !migration["duration_ms"].is_null())
+        out["duration_ms"] = migration["duration_ms"];
     if (d.contains("error")) {
         out["error"] = error_of(d["error"]);
         if (e.name == "migration.failed") last_error_ = out["error"];
@@ -199,23 +209,29 @@ json run_state::sample(const std::string& event_name) {
         {"run.start", {{"run", 0}, {"command", "notify test"}, {"environment", environment_}}},
         {"run.planned", {{"run", 0}, {"pending", 1}, {"applied", 0}, {"missing", 0}}},
         {"migration.start",
-         {{"version", "001"}, {"name", "example"}, {"checksum", std::string(64, '0')}, {"form", "sql"},
+         {{"version", "001"},
+          {"name", "example"},
+          {"checksum", std::string(64, '0')},
+          {"form", "sql"},
           {"file", "migrations/001_example.sql"}}},
     };
     if (failing)
-        script.push_back({"migration.failed",
-                          {{"version", "001"},
-                           {"name", "example"},
-                           {"duration_ms", 12},
-                           {"error",
-                            {{"message", "this is a test of the notification hooks: nothing failed"},
-                             {"sqlstate", "00000"},
-                             {"file", "migrations/001_example.sql"},
-                             {"line", 1},
-                             {"column", 1}}}}});
+        script.push_back(
+            {"migration.failed",
+             {{"version", "001"},
+              {"name", "example"},
+              {"duration_ms", 12},
+              {"error",
+               {{"message", "this is a test of the notification hooks: nothing failed"},
+                {"sqlstate", "00000"},
+                {"file", "migrations/001_example.sql"},
+                {"line", 1},
+                {"column", 1}}}}});
     else
-        script.push_back({"migration.applied", {{"version", "001"}, {"name", "example"}, {"duration_ms", 12}}});
-    script.push_back({"run.finish", {{"run", 0}, {"outcome", failing ? "failed" : "ok"}, {"duration_ms", 34}}});
+        script.push_back(
+            {"migration.applied", {{"version", "001"}, {"name", "example"}, {"duration_ms", 12}}});
+    script.push_back(
+        {"run.finish", {{"run", 0}, {"outcome", failing ? "failed" : "ok"}, {"duration_ms", 34}}});
     s.run_["test"] = true;
     json last;
     for (const auto& ev : script) {

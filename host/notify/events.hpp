@@ -5,7 +5,6 @@
 // same fields in every event, null where they do not apply.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +21,7 @@ const std::vector<std::string>& event_names();
 bool is_event(const std::string& name);
 
 class run_state {
-public:
+  public:
     run_state(std::string environment, origin o);
 
     // The complete event for one the engine emitted; nullopt for "log" lines.
@@ -32,7 +31,7 @@ public:
     // test`), or the given event of it; run.test is true.
     nlohmann::json sample(const std::string& event_name);
 
-private:
+  private:
     nlohmann::json base(const std::string& name, const nlohmann::json& data);
 
     std::string environment_;

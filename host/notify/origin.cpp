@@ -49,7 +49,8 @@ std::string resolve_ref(const fs::path& gitdir, const fs::path& common, const st
     while (std::getline(packed, line)) {
         if (line.empty() || line[0] == '#' || line[0] == '^') continue;
         auto space = line.find(' ');
-        if (space != std::string::npos && text::trim(line.substr(space + 1)) == ref && is_sha(line.substr(0, space)))
+        if (space != std::string::npos && text::trim(line.substr(space + 1)) == ref &&
+            is_sha(line.substr(0, space)))
             return line.substr(0, space);
     }
     return {};
@@ -95,8 +96,10 @@ git_head read_git_head(const fs::path& dir) {
 
 origin detect_origin(const fs::path& project_root) {
     origin o;
-    if (const passwd* pw = getpwuid(geteuid())) o.user = pw->pw_name;
-    else o.user = env("USER");
+    if (const passwd* pw = getpwuid(geteuid()))
+        o.user = pw->pw_name;
+    else
+        o.user = env("USER");
     o.actor = history::current_actor();
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) o.host = host;
@@ -116,9 +119,12 @@ origin detect_origin(const fs::path& project_root) {
         std::string server = env("GITHUB_SERVER_URL"), repo = env("GITHUB_REPOSITORY");
         if (server.empty()) server = "https://github.com";
         if (o.commit.empty()) o.commit = env("GITHUB_SHA");
-        if (o.branch.empty()) o.branch = env("GITHUB_HEAD_REF").empty() ? env("GITHUB_REF_NAME") : env("GITHUB_HEAD_REF");
+        if (o.branch.empty())
+            o.branch =
+                env("GITHUB_HEAD_REF").empty() ? env("GITHUB_REF_NAME") : env("GITHUB_HEAD_REF");
         if (!repo.empty()) {
-            if (auto id = env("GITHUB_RUN_ID"); !id.empty()) o.ci_url = server + "/" + repo + "/actions/runs/" + id;
+            if (auto id = env("GITHUB_RUN_ID"); !id.empty())
+                o.ci_url = server + "/" + repo + "/actions/runs/" + id;
             if (!o.commit.empty()) o.commit_url = server + "/" + repo + "/commit/" + o.commit;
         }
     } else if (env("GITLAB_CI") == "true") {

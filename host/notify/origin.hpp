@@ -7,8 +7,8 @@
 namespace moonshift::notify {
 
 struct git_head {
-    std::string commit;  // full SHA, "" when unknown
-    std::string branch;  // "" when HEAD is detached or unknown
+    std::string commit;         // full SHA, "" when unknown
+    std::string branch;         // "" when HEAD is detached or unknown
     std::filesystem::path top;  // the checkout's top directory, "" when not in one
 };
 
@@ -18,12 +18,12 @@ struct git_head {
 git_head read_git_head(const std::filesystem::path& dir);
 
 struct origin {
-    std::string user;         // the OS user
-    std::string actor;        // "alice (ci: octocat)", as recorded in moonshift.runs
-    std::string ci;           // "github", "gitlab" or "ci" (CI=true); "" outside CI
-    std::string ci_actor;     // GITHUB_ACTOR / GITLAB_USER_LOGIN
-    std::string ci_url;       // the CI job's page, when the CI names it
-    std::string commit;       // from .git, else the CI's variables
+    std::string user;      // the OS user
+    std::string actor;     // "alice (ci: octocat)", as recorded in moonshift.runs
+    std::string ci;        // "github", "gitlab" or "ci" (CI=true); "" outside CI
+    std::string ci_actor;  // GITHUB_ACTOR / GITLAB_USER_LOGIN
+    std::string ci_url;    // the CI job's page, when the CI names it
+    std::string commit;    // from .git, else the CI's variables
     std::string branch;
     std::string commit_url;   // the commit's page, when the CI names the repository
     std::string project_dir;  // the project's directory relative to the checkout ("" = its top)

@@ -47,7 +47,8 @@ void collect_secrets(const json& value, std::vector<std::string>& out) {
             if (part.size() >= 3 && part != s) out.push_back(part);
             for (std::size_t at = 0; at < part.size();) {
                 auto slash = part.find('/', at);
-                auto segment = part.substr(at, slash == std::string::npos ? std::string::npos : slash - at);
+                auto segment =
+                    part.substr(at, slash == std::string::npos ? std::string::npos : slash - at);
                 if (token_like(segment)) out.push_back(segment);
                 if (slash == std::string::npos) break;
                 at = slash + 1;
@@ -58,7 +59,8 @@ void collect_secrets(const json& value, std::vector<std::string>& out) {
     }
 }
 
-json interpolate(const json& value, const std::map<std::string, std::string>& vars, const std::string& where) {
+json interpolate(const json& value, const std::map<std::string, std::string>& vars,
+                 const std::string& where) {
     if (value.is_string()) return project::interpolate(value.get<std::string>(), vars, where);
     if (value.is_array()) {
         json out = json::array();
@@ -83,11 +85,11 @@ struct located {
     std::string at(const project::config& cfg, const std::string& key) const {
         std::string file = config_file(cfg);
         if (over && (key.empty() || over->lines.count(key)))
-            return file + ":" + std::to_string(key.empty() ? over->line : over->lines.at(key)) + " ([env." + env +
-                   ".notify." + name + "]" + (key.empty() ? "" : " " + key) + ")";
+            return file + ":" + std::to_string(key.empty() ? over->line : over->lines.at(key)) +
+                   " ([env." + env + ".notify." + name + "]" + (key.empty() ? "" : " " + key) + ")";
         if (base && (key.empty() || base->lines.count(key)))
-            return file + ":" + std::to_string(key.empty() ? base->line : base->lines.at(key)) + " ([notify." + name +
-                   "]" + (key.empty() ? "" : " " + key) + ")";
+            return file + ":" + std::to_string(key.empty() ? base->line : base->lines.at(key)) +
+                   " ([notify." + name + "]" + (key.empty() ? "" : " " + key) + ")";
         return file + " ([notify." + name + "])";
     }
 };
@@ -108,7 +110,8 @@ std::vector<hook_config> hooks_for(const project::config& cfg, const project::en
     std::error_code ec;
     if (fs::is_directory(dir, ec))
         for (const auto& entry : fs::directory_iterator(dir, ec))
-            if (entry.path().extension() == ".lua" && entry.is_regular_file(ec)) names[entry.path().stem().string()];
+            if (entry.path().extension() == ".lua" && entry.is_regular_file(ec))
+                names[entry.path().stem().string()];
 
     std::vector<hook_config> out;
     auto vars = project::variables(cfg, env);
@@ -130,14 +133,16 @@ std::vector<hook_config> hooks_for(const project::config& cfg, const project::en
         h.events = pick(&project::notify_section::events);
         h.where = where.at(cfg, "");
         if (h.events) {
-            h.events_line = where.over && where.over->lines.count("events") ? where.over->lines.at("events")
-                            : where.base && where.base->lines.count("events") ? where.base->lines.at("events")
-                                                                              : 0;
+            h.events_line =
+                where.over && where.over->lines.count("events")   ? where.over->lines.at("events")
+                : where.base && where.base->lines.count("events") ? where.base->lines.at("events")
+                                                                  : 0;
             for (const auto& ev : *h.events)
                 if (!is_event(ev)) {
                     std::string known;
                     for (const auto& n : event_names()) known += (known.empty() ? "" : ", ") + n;
-                    throw usage_error(where.at(cfg, "events") + ": unknown event \"" + ev + "\"", "events: " + known);
+                    throw usage_error(where.at(cfg, "events") + ": unknown event \"" + ev + "\"",
+                                      "events: " + known);
                 }
         }
 
@@ -154,9 +159,11 @@ std::vector<hook_config> hooks_for(const project::config& cfg, const project::en
         } else {
             std::string builtins;
             for (const auto& b : builtin_hooks()) builtins += (builtins.empty() ? "" : ", ") + b;
-            throw usage_error(where.at(cfg, pick(&project::notify_section::hook) ? "hook" : "") + ": there is no hook \"" +
-                                  h.hook + "\": it is not built in and there is no hooks/" + h.hook + ".lua",
-                              "built-in hooks: " + builtins + "; or write hooks/" + h.hook + ".lua (docs/hooks.md)");
+            throw usage_error(where.at(cfg, pick(&project::notify_section::hook) ? "hook" : "") +
+                                  ": there is no hook \"" + h.hook +
+                                  "\": it is not built in and there is no hooks/" + h.hook + ".lua",
+                              "built-in hooks: " + builtins + "; or write hooks/" + h.hook +
+                                  ".lua (docs/hooks.md)");
         }
 
         if (!where.base && !where.over) h.where = h.label;  // a file in hooks/ without a section

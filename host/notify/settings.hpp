@@ -4,7 +4,6 @@
 // its settings interpolated.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,17 +13,17 @@
 namespace moonshift::notify {
 
 struct hook_config {
-    std::string name;      // [notify.NAME], or the file's stem
-    std::string hook;      // whose code runs: the `hook` key, else name
-    std::string label;     // "hooks/audit.lua" (the project's) or "builtin:hooks/slack.lua"
-    std::string source;    // the Lua text
+    std::string name;    // [notify.NAME], or the file's stem
+    std::string hook;    // whose code runs: the `hook` key, else name
+    std::string label;   // "hooks/audit.lua" (the project's) or "builtin:hooks/slack.lua"
+    std::string source;  // the Lua text
     bool builtin = false;
     bool required = false;
-    std::optional<std::vector<std::string>> events;  // unset: every event it has a handler for
+    std::optional<std::vector<std::string>> events;      // unset: every event it has a handler for
     nlohmann::json settings = nlohmann::json::object();  // interpolated
-    std::vector<std::string> secrets;  // setting values that must never be shown
-    std::string where;     // "moonshift.toml:12 ([notify.slack])", for messages
-    int events_line = 0;   // line of `events`, for messages
+    std::vector<std::string> secrets;                    // setting values that must never be shown
+    std::string where;    // "moonshift.toml:12 ([notify.slack])", for messages
+    int events_line = 0;  // line of `events`, for messages
 };
 
 // The built-in hooks: console, slack, email, webhook, ci.
