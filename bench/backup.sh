@@ -99,8 +99,9 @@ say "filling big (${SIZE_MB} MB, $ROWS rows) and small (1,000 rows)…"
 q "$URL" "CREATE TABLE big (id bigint PRIMARY KEY, payload text);
           INSERT INTO big SELECT g, md5(g::text) || repeat('x', 60) FROM generate_series(1, $ROWS) g;
           CREATE TABLE small (id int PRIMARY KEY, name text NOT NULL, note text);
-          INSERT INTO small SELECT g, 'name ' || g, md5(g::text) FROM generate_series(1, 1000) g;
-          VACUUM ANALYZE; CHECKPOINT;" >/dev/null
+          INSERT INTO small SELECT g, 'name ' || g, md5(g::text) FROM generate_series(1, 1000) g;" >/dev/null
+q "$URL" "VACUUM ANALYZE" >/dev/null  # (psql -c runs several statements in one transaction)
+q "$URL" "CHECKPOINT" >/dev/null
 DB_SIZE=$(q "$URL" "SELECT pg_size_pretty(pg_database_size(current_database()))")
 BIG_SIZE=$(q "$URL" "SELECT pg_size_pretty(pg_total_relation_size('big'))")
 

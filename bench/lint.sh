@@ -43,7 +43,9 @@ if [[ -z ${MOONSHIFT:-} ]]; then
     cmake --build "$REPO/build-bench" -j"$(nproc)" --target moonshift >/dev/null
     MOONSHIFT=$REPO/build-bench/moonshift
 fi
+BUILD="$("$MOONSHIFT" --version 2>/dev/null), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')${BUILD_NOTE:+, $BUILD_NOTE}"
 [[ -x $MOONSHIFT ]] || die "moonshift binary not found: $MOONSHIFT"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time is needed (apt-get install time)"
 
 if [[ -z ${SQUAWK:-} ]]; then
     command -v npm >/dev/null || die "npm is needed to install squawk-cli"
@@ -53,7 +55,7 @@ if [[ -z ${SQUAWK:-} ]]; then
         "squawk-cli${SQUAWK_VERSION:+@$SQUAWK_VERSION}" >/dev/null 2>&1) || die "npm install squawk-cli failed"
     SQUAWK=$WORK/squawk/node_modules/.bin/squawk
     # The npm wrapper is a node script that starts the real binary; time the binary itself.
-    real=$(find "$WORK/squawk/node_modules" -type f -name squawk -perm -u+x ! -path '*/.bin/*' 2>/dev/null | head -1 || true)
+    real=$(find "$WORK/squawk/node_modules" -type f -name squawk -perm -u+x -path '*@squawk-cli/*' 2>/dev/null | head -1 || true)
     [[ -n $real ]] && "$real" --version >/dev/null 2>&1 && SQUAWK=$real
 fi
 "$SQUAWK" --version >/dev/null 2>&1 || die "squawk does not run: $SQUAWK"
@@ -92,12 +94,17 @@ done
 
 # ------------------------------------------------------------ measuring ----
 now_us() { local t=${EPOCHREALTIME/./}; printf '%s' "$((10#$t))"; }
-time_us() {  # runs "$@" with output discarded, prints the wall time in µs
-    local t0 t1
+# measure NAME CMD...: appends the wall time (µs) to $WORK/NAME and the CPU
+# time (user + system, µs) to $WORK/NAME.cpu. On a shared machine the CPU
+# time is the steadier of the two.
+measure() {
+    local name=$1 t0 t1
+    shift
     t0=$(now_us)
-    "$@" >/dev/null 2>&1 || true
+    /usr/bin/time -f "%U %S" -o "$WORK/time.out" "$@" >/dev/null 2>&1 || true
     t1=$(now_us)
-    printf '%s' "$((t1 - t0))"
+    echo "$((t1 - t0))" >>"$WORK/$name"
+    awk '{ printf "%d\n", ($1 + $2) * 1000000 }' "$WORK/time.out" >>"$WORK/$name.cpu"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 fmt_ms() { awk -v us="$1" 'BEGIN { printf "%.1f ms", us / 1000 }'; }
@@ -109,20 +116,23 @@ say "moonshift reports $m_found finding(s), squawk $s_found line(s) of findings"
 (( m_found > 0 )) || die "moonshift lint found nothing: is the binary current?"
 
 : >"$WORK/m" ; : >"$WORK/s" ; : >"$WORK/g"
+cd "$P"
 for ((r = 1; r <= RUNS; r++)); do
     if (( r % 2 )); then
-        (cd "$P" && time_us "$MOONSHIFT" lint --offline statements.sql) >>"$WORK/m"; echo >>"$WORK/m"
-        time_us "$SQUAWK" "$F" >>"$WORK/s"; echo >>"$WORK/s"
+        measure m "$MOONSHIFT" lint --offline statements.sql
+        measure s "$SQUAWK" "$F"
     else
-        time_us "$SQUAWK" "$F" >>"$WORK/s"; echo >>"$WORK/s"
-        (cd "$P" && time_us "$MOONSHIFT" lint --offline statements.sql) >>"$WORK/m"; echo >>"$WORK/m"
+        measure s "$SQUAWK" "$F"
+        measure m "$MOONSHIFT" lint --offline statements.sql
     fi
-    (cd "$P" && time_us "$MOONSHIFT" lint --offline) >>"$WORK/g"; echo >>"$WORK/g"
+    measure g "$MOONSHIFT" lint --offline
 done
-M=$(median <"$WORK/m")
-S=$(median <"$WORK/s")
-G=$(median <"$WORK/g")
+cd - >/dev/null
+M=$(median <"$WORK/m"); MC=$(median <"$WORK/m.cpu")
+S=$(median <"$WORK/s"); SC=$(median <"$WORK/s.cpu")
+G=$(median <"$WORK/g"); GC=$(median <"$WORK/g.cpu")
 RATIO=$(awk -v m="$M" -v s="$S" 'BEGIN { printf "%.2f", m / s }')
+RATIO_CPU=$(awk -v m="$MC" -v s="$SC" 'BEGIN { printf "%.2f", (s > 0) ? m / s : 0 }')
 
 {
     echo "### Lint: moonshift against squawk"
@@ -131,15 +141,17 @@ RATIO=$(awk -v m="$M" -v s="$S" 'BEGIN { printf "%.2f", m / s }')
     echo "Input: one file of $STATEMENTS statements (tables, columns, indexes safe and unsafe, constraints, backfills,"
     echo "functions), linted offline by both tools. squawk: $SQUAWK_V (the binary, not the npm wrapper)."
     echo
-    echo "| what | time |"
-    echo "|---|---|"
-    echo "| \`moonshift lint --offline\` on the $STATEMENTS-statement file ($m_found findings) | $(fmt_ms "$M") |"
-    echo "| \`squawk\` on the same file | $(fmt_ms "$S") |"
-    echo "| moonshift / squawk | ${RATIO}× |"
-    echo "| \`moonshift lint --offline\` over $FILES migration files (the gate's parse + lint of a $FILES-migration \`up\`) | $(fmt_ms "$G") |"
+    echo "| what | wall time | CPU time (user + sys) |"
+    echo "|---|---|---|"
+    echo "| \`moonshift lint --offline\` on the $STATEMENTS-statement file ($m_found findings) | $(fmt_ms "$M") | $(fmt_ms "$MC") |"
+    echo "| \`squawk\` on the same file | $(fmt_ms "$S") | $(fmt_ms "$SC") |"
+    echo "| moonshift / squawk | ${RATIO}× | ${RATIO_CPU}× |"
+    echo "| \`moonshift lint --offline\` over $FILES migration files (the gate's parse + lint of a $FILES-migration \`up\`) | $(fmt_ms "$G") | $(fmt_ms "$GC") |"
     echo
-    verdict=$(awk -v r="$RATIO" 'BEGIN { print (r <= 1.0) ? "met" : "NOT met" }')
-    echo "Target: at least as fast as squawk on the same file — **$verdict** (${RATIO}×)."
+    echo "moonshift: $BUILD. Reproduce: \`bench/lint.sh\` (knobs: \`RUNS STATEMENTS FILES MOONSHIFT SQUAWK\`)."
+    echo
+    verdict=$(awk -v r="$RATIO" -v c="$RATIO_CPU" 'BEGIN { print (r <= 1.0 && c <= 1.0) ? "met" : "NOT met" }')
+    echo "Target: at least as fast as squawk on the same file — **$verdict** (${RATIO}× wall, ${RATIO_CPU}× CPU)."
 } >"$WORK/section.md"
 
 echo

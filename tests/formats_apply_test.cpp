@@ -54,7 +54,8 @@ BOOST_AUTO_TEST_CASE(supabase_directory_applies_and_status_names_the_format_and_
     auto st = last_json(p.ms({"--json", "status"}).out);
     BOOST_TEST(st["format"] == "supabase");
     BOOST_TEST(st["notes"][0].get<std::string>().find("seed.sql") != std::string::npos);
-    BOOST_TEST(p.ms({"status"}).out.find("format: supabase") != std::string::npos);
+    BOOST_TEST(st["dir"] == "supabase/migrations");
+    BOOST_TEST(p.ms({"status"}).out.find("format: supabase (supabase/migrations)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(golang_migrate_orders_numerically_and_rolls_back) {
@@ -262,6 +263,7 @@ BOOST_AUTO_TEST_CASE(sqitch_deploys_with_verify_in_one_transaction_and_reverts) 
     BOOST_TEST(p.table_exists("flipr.users"));
     BOOST_TEST((p.applied_versions() == std::vector<std::string>{"1", "2"}));
     BOOST_TEST(p.format() == "sqitch");
+    BOOST_TEST(last_json(p.ms({"--json", "status"}).out)["dir"] == "sqitch.plan");
     BOOST_TEST(p.ms({"down", "--to", "0"}).exit_code == 0);
     BOOST_TEST(p.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'flipr'") == "0");
 }

@@ -207,4 +207,20 @@ BOOST_FIXTURE_TEST_CASE(a_damaged_backup_file_is_refused_and_nothing_changes, sh
     BOOST_TEST(rows_of(*this, "orders") == before);
 }
 
+BOOST_FIXTURE_TEST_CASE(policy_always_with_full_takes_a_pg_dump_when_pg_dump_is_there, shop) {
+    write_file(dir.path / "moonshift.toml", "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
+                                                "\"\nbackup = \"always\"\n\n[backup]\nfull = true\n");
+    migration("002_add.sql", "ALTER TABLE users ADD COLUMN IF NOT EXISTS plan text;\n");
+    auto r = ms({"up"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(scalar("SELECT kind FROM moonshift.backups WHERE version = '002'") == "pg_dump");
+    auto location = scalar("SELECT location FROM moonshift.backups WHERE version = '002'");
+    BOOST_TEST(std::filesystem::file_size(std::filesystem::path(location) / "database.dump") > 0u);
+    // A whole-database dump is restored with pg_restore, which restore names.
+    auto id = scalar("SELECT id FROM moonshift.backups WHERE version = '002'");
+    auto restore = ms({"--yes", "backup", "restore", id});
+    BOOST_TEST(restore.exit_code == 2);
+    BOOST_TEST(has(restore.err, "pg_restore"), restore.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

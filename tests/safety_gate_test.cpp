@@ -122,11 +122,13 @@ BOOST_FIXTURE_TEST_CASE(table_size_from_the_catalog_decides_the_index_rule, proj
 }
 
 BOOST_FIXTURE_TEST_CASE(rls_rule_applies_on_a_supabase_like_target, project) {
-    // Supabase's API roles make the target "Supabase-like". Roles belong to
-    // the whole server: they go again before the next test.
+    // Supabase's API roles and its auth schema make the target "Supabase-like".
+    // Roles belong to the whole server (other databases have them too, so the
+    // schema decides); they go again before the next test.
     scalar("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon; END IF;"
            " IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated;"
            " END IF; END $$; SELECT 1");
+    scalar("CREATE SCHEMA auth; SELECT 1");
     struct drop_roles {
         const project& p;
         ~drop_roles() {
@@ -144,6 +146,17 @@ BOOST_FIXTURE_TEST_CASE(rls_rule_applies_on_a_supabase_like_target, project) {
                                   "ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;\n");
     auto ok = ms({"up"});
     BOOST_TEST(ok.exit_code == 0, ok.err);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_project_rule_can_read_the_target_through_db, users_project) {
+    write_file(dir.path / "scripts/lint/no-drop-with-rows.lua",
+               "return { kinds = 'DropStmt', check = function(stmt)\n"
+               "  local n = db:scalar('SELECT count(*) FROM users')\n"
+               "  if n > 0 then return { message = 'users still has ' .. n .. ' rows', severity = 'warning' } end\n"
+               "end }\n");
+    migration("002_drop.sql", "DROP TABLE IF EXISTS nothing_here;\n");
+    auto r = ms({"lint", "migrations/002_drop.sql"});
+    BOOST_TEST(has(r.out, "warning no-drop-with-rows: users still has 20 rows"), r.out + r.err);
 }
 
 BOOST_FIXTURE_TEST_CASE(lint_rules_lists_every_rule, project) {

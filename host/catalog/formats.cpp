@@ -122,6 +122,15 @@ std::string decide(const fs::path& dir, const fs::path& root) {
 
 }  // namespace
 
+std::string describe_place(const fs::path& dir, const fs::path& root) {
+    auto place = default_place(dir.lexically_normal(), root).value_or(dir);
+    bool plan = fs::exists(place / "sqitch.plan");
+    if (place.lexically_normal() == root.lexically_normal() || place.lexically_normal() == (root / "").lexically_normal())
+        return plan ? "sqitch.plan" : ".";
+    auto label = rel_label(place, root);
+    return plan ? label + "/sqitch.plan" : label;
+}
+
 std::string detect_format(const fs::path& dir, const fs::path& root) {
     auto place = default_place(dir.lexically_normal(), root);
     if (!place) return "native";

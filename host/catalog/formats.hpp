@@ -27,6 +27,10 @@ std::optional<catalog> discover_foreign(const std::filesystem::path& dir,
 // check a --from against what is on disk.
 std::string detect_format(const std::filesystem::path& dir, const std::filesystem::path& root);
 
+// Where the migrations were found, for people: "migrations", "supabase/migrations",
+// "sqitch.plan" (a plan at the project root).
+std::string describe_place(const std::filesystem::path& dir, const std::filesystem::path& root);
+
 // Helpers shared by the readers (catalog.cpp).
 std::string read_checked(const std::filesystem::path& p, const std::string& label);
 std::string rel_label(const std::filesystem::path& p, const std::filesystem::path& root);

@@ -1,6 +1,7 @@
 // `moonshift status`: what is applied, pending, changed, missing.
 #include <fmt/format.h>
 
+#include "catalog/formats.hpp"
 #include "cli/common.hpp"
 
 namespace moonshift::cli {
@@ -37,13 +38,16 @@ void register_status(CLI::App& app, globals& g, command_fn& run) {
                     if (x.file) j["file"] = x.file->up_label;
                     arr.push_back(j);
                 }
-                out.json_line({{"format", cat.format}, {"notes", cat.notes}, {"repeatables", repeatables},
+                out.json_line({{"format", cat.format},
+                               {"dir", catalog::describe_place(e.ctx().cfg.migrations_path(), e.ctx().cfg.root)},
+                               {"notes", cat.notes}, {"repeatables", repeatables},
                                {"migrations", arr},
                                {"summary", {{"applied", applied}, {"pending", pending}, {"changed", changed},
                                             {"missing", missing}, {"out_of_order", ooo}}}});
             } else {
                 // The Supabase-style view: what is local (on disk), what is remote.
-                out.line(out.dim("format: " + cat.format + " (" + e.ctx().cfg.migrations_dir + ")"));
+                out.line(out.dim("format: " + cat.format + " (" +
+                                 catalog::describe_place(e.ctx().cfg.migrations_path(), e.ctx().cfg.root) + ")"));
                 out.line(out.dim(fmt::format("{:<16} {:<16} {:<22} {}", "LOCAL", "REMOTE", "APPLIED", "MIGRATION")));
                 for (auto& x : p.entries) {
                     std::string state = engine::state_name(x.st);

@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "safety/backup.hpp"
+#include "safety/backup_io.hpp"
 #include "safety/facts.hpp"
 #include "safety/lint.hpp"
 #include "safety/locks.hpp"
@@ -236,20 +237,23 @@ json guard::before(const catalog::migration& mig, long long run_id) {
     auto reason = m.backup_reasons.find(mig.version);
     if (reason == m.backup_reasons.end()) return out;
     auto& store = m.backup_store(policy_);
-    if (facts == m.facts.end() || (policy_.full_dump && policy_.backup == "always")) {
-        // Not SQL (the tables are unknown), or a whole-database dump asked for.
-        if (policy_.full_dump || !is_sql_form(mig)) {
-            if (!policy_.full_dump) {
-                m.log("info", mig.up_label + ": not SQL, so the tables it touches are unknown; set [backup] full = "
-                                             "true for a whole-database pg_dump before such migrations");
-                return out;
-            }
+    bool full = policy_.backup == "always" && policy_.full_dump;
+    if (full) {
+        // A whole-database dump when pg_dump is there; else the touched tables.
+        if (!backup::io::find_program("pg_dump").empty()) {
             m.log("info", "dumping the whole database before " + mig.up_label + " (pg_dump) …");
             auto rec = store.dump_database(m.url, mig.version, mig.name, reason->second, run_id);
             if (m.emit) m.emit("backup.created", rec.to_json());
             out["backup"] = rec.to_json();
             return out;
         }
+        m.log("warn", "[backup] full = true, but pg_dump is not on PATH: backing up the tables " + mig.up_label +
+                          " touches instead");
+    }
+    if (facts == m.facts.end()) {
+        m.log("info", mig.up_label + ": not SQL, so the tables it touches are unknown; [backup] full = true "
+                                     "dumps the whole database (pg_dump) before such migrations");
+        return out;
     }
     const auto& f = facts->second;
     const auto& names = policy_.backup == "always" ? f.touched : f.at_risk;

@@ -180,7 +180,7 @@ struct linter::impl {
     db::session* session;
     rule_set rules;
 
-    impl(const project::config& c, db::session* s, lua::runtime* rt) : cfg(c), session(s), rules(c, rt) {}
+    impl(const project::config& c, db::session* s, lua::runtime* rt) : cfg(c), session(s), rules(c, rt, s) {}
 
     // Catalog facts of every table the statements name, in one query; only
     // when a rule that reads the catalog is going to run.
@@ -196,7 +196,8 @@ struct linter::impl {
         ++queries;
         auto r = tx.exec_params(
             "SELECT jsonb_build_object("
-            " 'supabase', (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')) = 2,"
+            " 'supabase', (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')) = 2"
+            "   AND to_regnamespace('auth') IS NOT NULL,"
             " 'tables', (SELECT coalesce(jsonb_object_agg(q.name, jsonb_build_object("
             "   'exists', c.oid IS NOT NULL, 'bytes', coalesce(pg_total_relation_size(c.oid), 0),"
             "   'rows', coalesce(c.reltuples, -1)::bigint, 'rls', coalesce(c.relrowsecurity, false),"

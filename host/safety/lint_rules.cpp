@@ -73,14 +73,15 @@ struct rule_set::impl {
     mutable std::map<std::string, std::vector<std::size_t>> by_kind;
 };
 
-rule_set::rule_set(const project::config& cfg, lua::runtime* runtime) : impl_(std::make_unique<impl>()) {
+rule_set::rule_set(const project::config& cfg, lua::runtime* runtime, db::session* session)
+    : impl_(std::make_unique<impl>()) {
     auto& m = *impl_;
     if (runtime) {
         m.rt = runtime;
     } else {
         lua::options o;
         o.project_root = cfg.root;
-        m.own = std::make_unique<lua::runtime>(nullptr, o);
+        m.own = std::make_unique<lua::runtime>(session, o);
         m.rt = m.own.get();
     }
     std::map<std::string, std::size_t> index;  // rule name -> position

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "db/session.hpp"
 #include "project/config.hpp"
 #include "safety/lint.hpp"
 
@@ -21,7 +22,8 @@ class rule_set {
   public:
     // Throws error(usage) naming the rule file for a rule that does not
     // load, and naming moonshift.toml for an unknown rule in [lint].
-    rule_set(const project::config& cfg, lua::runtime* runtime);
+    // Without a runtime the set makes its own, on `session` (may be null).
+    rule_set(const project::config& cfg, lua::runtime* runtime, db::session* session = nullptr);
     ~rule_set();
     rule_set(const rule_set&) = delete;
     rule_set& operator=(const rule_set&) = delete;
