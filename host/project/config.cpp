@@ -4,6 +4,8 @@
 #include <toml++/toml.h>
 
 #include <cstdlib>
+#include <ctime>
+#include <stdexcept>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,7 +20,12 @@ const std::set<std::string> project_keys = {"migrations", "schema", "default_env
 const std::set<std::string> env_keys = {"url",          "local",    "lock_timeout",
                                         "statement_timeout", "dotenv", "lock_wait",
                                         "backup", "backup_dir", "lock_retries",
-                                        "lock_retry_delay", "blocker_wait", "notify"};
+                                        "lock_retry_delay", "blocker_wait", "notify",
+                                        "approve", "production", "promote_from", "window",
+                                        "read_only", "watch", "triggers", "critical_tables"};
+const std::set<std::string> verify_keys = {"critical_tables", "rls", "indexes", "foreign_keys", "row_counts",
+                                           "row_count_limit"};
+const std::set<std::string> trigger_kinds = {"http", "sql", "pg_stat_statements"};
 const std::set<std::string> lint_keys = {"disable", "warn", "error", "small_table", "exposed_schemas"};
 const std::set<std::string> backup_keys = {"policy", "dir", "keep_daily", "keep_weekly", "keep_monthly",
                                            "full"};
@@ -102,6 +109,11 @@ struct reader {
                  "for example \"5s\", \"250ms\", \"2min\"");
         }
     }
+    // 30 (seconds) or "30s".
+    std::chrono::milliseconds seconds_of(const toml::node& n, const std::string& key) const {
+        if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0) return std::chrono::seconds(*v);
+        return duration_of(n, key);
+    }
 };
 
 // A hook setting as JSON; dates and times keep their TOML text.
@@ -148,6 +160,70 @@ void read_notify(const reader& r, const toml::node& n, const std::string& prefix
             else s.settings[key] = json_of(hv);
         }
         out[name] = std::move(s);
+    }
+}
+
+// approve, production, promote_from, window, read_only, watch, triggers,
+// critical_tables of [env.NAME].
+void read_guard_rails(const reader& r, const toml::table& t, const std::string& name, environment& e) {
+    if (auto* n = t.get("approve")) e.approve = r.bool_of(*n, "approve");
+    if (auto* n = t.get("production")) e.production = r.bool_of(*n, "production");
+    if (auto* n = t.get("read_only")) e.read_only = r.bool_of(*n, "read_only");
+    if (auto* n = t.get("promote_from")) {
+        e.promote_from = r.string_of(*n, "promote_from");
+        if (e.promote_from == name) r.fail(n->source(), "[env." + name + "] cannot promote from itself");
+    }
+    if (auto* n = t.get("critical_tables")) e.critical_tables = r.strings_of(*n, "critical_tables");
+    if (auto* n = t.get("window")) {
+        std::vector<std::string> texts = n->is_string() ? std::vector<std::string>{r.string_of(*n, "window")}
+                                                        : r.strings_of(*n, "window");
+        for (auto& w : texts) {
+            try {
+                e.window.push_back(parse_window(w));
+            } catch (const std::invalid_argument& x) {
+                r.fail(n->source(), "bad window \"" + w + "\": " + x.what(),
+                       "for example window = \"22:00-06:00\" or [\"Mon-Fri 01:00-05:00 UTC\", \"Sat,Sun 00:00-24:00\"]");
+            }
+        }
+    }
+    if (auto* n = t.get("watch")) {
+        auto* w = n->as_table();
+        if (!w) r.fail(n->source(), "\"watch\" must be a table", "for example watch = { seconds = 300, every = 10 }");
+        r.check_keys(*w, {"seconds", "every"}, "env." + name + ".watch");
+        if (auto* s = w->get("seconds")) e.watch_for = r.seconds_of(*s, "seconds");
+        if (auto* s = w->get("every")) e.watch_every = r.seconds_of(*s, "every");
+        if (e.watch_every.count() <= 0) r.fail(n->source(), "watch.every must be more than 0");
+    }
+    if (auto* n = t.get("triggers")) {
+        auto* ts = n->as_table();
+        if (!ts) r.fail(n->source(), "[env." + name + ".triggers] must be a table of triggers",
+                        "for example [env." + name + ".triggers.health] with kind = \"http\"");
+        for (auto&& [k, v] : *ts) {
+            std::string tname(k.str());
+            auto* tt = v.as_table();
+            std::string where = "env." + name + ".triggers." + tname;
+            if (!tt) r.fail(k.source(), "\"" + tname + "\" must be a table: [" + where + "]");
+            trigger_section s;
+            s.name = tname;
+            s.line = static_cast<int>(k.source().begin.line);
+            auto* kind = tt->get("kind");
+            if (!kind) r.fail(k.source(), "[" + where + "] needs kind", "kind = \"http\", \"sql\" or \"pg_stat_statements\"");
+            s.kind = r.string_of(*kind, "kind");
+            if (!trigger_kinds.count(s.kind))
+                r.fail(kind->source(), "unknown trigger kind \"" + s.kind + "\"", "valid kinds: " + join(trigger_kinds));
+            static const std::map<std::string, std::set<std::string>> keys = {
+                {"http", {"kind", "url", "error_rate", "latency", "timeout", "requests"}},
+                {"sql", {"kind", "query", "max", "min"}},
+                {"pg_stat_statements", {"kind", "top", "latency", "min_calls"}}};
+            r.check_keys(*tt, keys.at(s.kind), where);
+            for (auto&& [sk, sv] : *tt)
+                if (sk.str() != "kind") s.settings[std::string(sk.str())] = json_of(sv);
+            if (s.kind == "http" && !s.settings.contains("url")) r.fail(k.source(), "[" + where + "] needs url");
+            if (s.kind == "sql" && !s.settings.contains("query")) r.fail(k.source(), "[" + where + "] needs query");
+            if (s.kind == "sql" && !s.settings.contains("max") && !s.settings.contains("min"))
+                r.fail(k.source(), "[" + where + "] needs max or min", "the value the query's result must stay within");
+            e.triggers[tname] = std::move(s);
+        }
     }
 }
 
@@ -254,9 +330,9 @@ config load(const std::filesystem::path& file, bool explicit_path) {
     for (auto&& [k, v] : doc) {
         std::string key(k.str());
         if (key != "project" && key != "env" && key != "lint" && key != "backup" && key != "notify" &&
-            key != "http" && key != "lua")
+            key != "http" && key != "lua" && key != "verify")
             r.fail(k.source(), "unknown section [" + key + "]",
-                   "valid sections: [project], [env.NAME], [lint], [backup], [notify.NAME], [http], [lua]");
+                   "valid sections: [project], [env.NAME], [lint], [backup], [verify], [notify.NAME], [http], [lua]");
         if (!v.is_table()) r.fail(v.source(), "[" + key + "] must be a table");
     }
     if (auto* p = doc["project"].as_table()) {
@@ -290,6 +366,15 @@ config load(const std::filesystem::path& file, bool explicit_path) {
         if (auto* n = b->get("full")) cfg.backup.full = r.bool_of(*n, "full");
     }
     if (auto* n = doc.get("notify")) read_notify(r, *n, "notify", cfg.notify);
+    if (auto* v = doc["verify"].as_table()) {
+        r.check_keys(*v, verify_keys, "verify");
+        if (auto* n = v->get("critical_tables")) cfg.verify.critical_tables = r.strings_of(*n, "critical_tables");
+        if (auto* n = v->get("rls")) cfg.verify.rls = r.bool_of(*n, "rls");
+        if (auto* n = v->get("indexes")) cfg.verify.indexes = r.bool_of(*n, "indexes");
+        if (auto* n = v->get("foreign_keys")) cfg.verify.foreign_keys = r.bool_of(*n, "foreign_keys");
+        if (auto* n = v->get("row_counts")) cfg.verify.row_counts = r.bool_of(*n, "row_counts");
+        if (auto* n = v->get("row_count_limit")) cfg.verify.row_count_limit = r.count_of(*n, "row_count_limit");
+    }
     if (auto* l = doc["lua"].as_table()) {
         // Time budgets of scripts per phase; "0s" means none.
         static const std::set<std::string> lua_keys = {"precheck", "up", "verify", "down", "check", "hook", "run", "jit"};
@@ -325,6 +410,7 @@ config load(const std::filesystem::path& file, bool explicit_path) {
             if (auto* n = t->get("lock_retry_delay")) e.lock_retry_delay = r.duration_of(*n, "lock_retry_delay");
             if (auto* n = t->get("blocker_wait")) e.blocker_wait = r.duration_of(*n, "blocker_wait");
             if (auto* n = t->get("notify")) read_notify(r, *n, "env." + name + ".notify", e.notify);
+            read_guard_rails(r, *t, name, e);
             if (auto* n = t->get("url")) {
                 if (e.local) r.fail(n->source(), "[env." + name + "] has both url and local = true",
                                     "keep one of them");
@@ -377,6 +463,80 @@ environment select(const config& cfg, const std::string& name) {
         e.url = interpolate(e.url_template, project_vars(cfg.root, e.dotenv),
                             file + ":" + std::to_string(e.url_line) + " ([env." + pick + "] url)");
     return e;
+}
+
+time_window parse_window(const std::string& text) {
+    static const char* names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    auto day_of = [](std::string d) {
+        for (auto& c : d) c = char(std::tolower(static_cast<unsigned char>(c)));
+        for (int i = 0; i < 7; ++i)
+            if (d.rfind(names[i], 0) == 0 && d.size() >= 3) return i;
+        throw std::invalid_argument("unknown day \"" + d + "\" (Mon, Tue, ... Sun)");
+    };
+    auto minutes_of = [](const std::string& hm) {
+        auto colon = hm.find(':');
+        bool digits = hm.find_first_not_of("0123456789:") == std::string::npos;
+        if (!digits || colon == std::string::npos || colon == 0 || colon > 2 || hm.size() - colon != 3)
+            throw std::invalid_argument("times are HH:MM, not \"" + hm + "\"");
+        int h = std::stoi(hm.substr(0, colon)), m = std::stoi(hm.substr(colon + 1));
+        if (h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0))
+            throw std::invalid_argument("\"" + hm + "\" is not a time of day");
+        return h * 60 + m;
+    };
+    time_window w;
+    w.text = text;
+    std::istringstream in(text);
+    std::vector<std::string> parts;
+    for (std::string p; in >> p;) parts.push_back(p);
+    if (!parts.empty() && (parts.back() == "UTC" || parts.back() == "utc")) {
+        w.utc = true;
+        parts.pop_back();
+    }
+    if (parts.size() == 2) {
+        w.days = 0;
+        std::istringstream ds(parts[0]);
+        for (std::string item; std::getline(ds, item, ',');) {
+            auto dash = item.find('-');
+            int a = day_of(item.substr(0, dash)), b = dash == std::string::npos ? a : day_of(item.substr(dash + 1));
+            for (int d = a;; d = (d + 1) % 7) {
+                w.days |= 1u << d;
+                if (d == b) break;
+            }
+        }
+        parts.erase(parts.begin());
+    }
+    if (parts.size() != 1) throw std::invalid_argument("expected [DAYS] HH:MM-HH:MM [UTC]");
+    auto dash = parts[0].find('-');
+    if (dash == std::string::npos) throw std::invalid_argument("expected HH:MM-HH:MM");
+    try {
+        w.start_min = minutes_of(parts[0].substr(0, dash));
+        w.end_min = minutes_of(parts[0].substr(dash + 1));
+    } catch (const std::out_of_range&) {
+        throw std::invalid_argument("expected HH:MM-HH:MM");
+    }
+    if (w.start_min == w.end_min) throw std::invalid_argument("the window is empty");
+    return w;
+}
+
+bool in_window(const std::vector<time_window>& window, std::chrono::system_clock::time_point now) {
+    if (window.empty()) return true;
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    for (auto& w : window) {
+        std::tm tm{};
+        if (w.utc) gmtime_r(&t, &tm);
+        else localtime_r(&t, &tm);
+        int minute = tm.tm_hour * 60 + tm.tm_min;
+        int today = (tm.tm_wday + 6) % 7;  // Monday = 0
+        if (w.start_min < w.end_min) {
+            if ((w.days >> today & 1u) && minute >= w.start_min && minute < w.end_min) return true;
+        } else {
+            // Wraps past midnight: the evening belongs to the day it starts on.
+            int yesterday = (today + 6) % 7;
+            if ((w.days >> today & 1u) && minute >= w.start_min) return true;
+            if ((w.days >> yesterday & 1u) && minute < w.end_min) return true;
+        }
+    }
+    return false;
 }
 
 std::string starter_config() {

@@ -24,6 +24,27 @@ struct notify_section {
     int line = 0;                                  // where the section starts
 };
 
+// `window = "22:00-06:00"` or `"Sat,Sun 00:00-24:00 UTC"`: when changes may
+// run. Days (Mon..Sun, ranges like Mon-Fri) are optional; times are local
+// unless the window says UTC; a window may wrap past midnight.
+struct time_window {
+    std::string text;                 // as written
+    unsigned days = 0x7f;             // bit 0 = Monday ... bit 6 = Sunday
+    int start_min = 0, end_min = 24 * 60;
+    bool utc = false;
+};
+
+// [env.NAME.triggers.T]: a built-in rollback probe (docs/environments.md).
+// kind "http": url, error_rate (percentage points above the baseline,
+// default 5), latency (percent above the baseline, default 50), timeout;
+// kind "sql": query, max and/or min; kind "pg_stat_statements": top, latency.
+struct trigger_section {
+    std::string name;
+    std::string kind;
+    nlohmann::json settings = nlohmann::json::object();  // every key but kind, as JSON
+    int line = 0;
+};
+
 struct environment {
     std::string name;
     std::string url;                  // interpolated; empty with local = true or PG* variables
@@ -44,6 +65,29 @@ struct environment {
     std::optional<std::chrono::milliseconds> lock_retry_delay;
     std::optional<std::chrono::milliseconds> blocker_wait;
     std::map<std::string, notify_section> notify;  // [env.NAME.notify.HOOK]: this environment's overrides
+    // Promotion and guard rails (docs/environments.md).
+    bool approve = false;             // a typed confirmation on a TTY, or --yes
+    std::optional<bool> production;   // unset: approve, or the name production/prod
+    std::string promote_from;         // changes must be applied and verified there first
+    std::vector<time_window> window;  // allowed hours; empty: any time
+    bool read_only = false;           // refuses every command that changes the database
+    // Watch window after `up`: rollback triggers evaluated every `watch_every`
+    // for `watch_seconds`; 0 = no watch.
+    std::chrono::milliseconds watch_for{0}, watch_every{std::chrono::seconds(10)};
+    std::map<std::string, trigger_section> triggers;
+    std::vector<std::string> critical_tables;  // added to [verify] critical_tables
+
+    bool is_production() const { return production ? *production : approve || name == "production" || name == "prod"; }
+};
+
+// [verify]: the built-in verifications after every `up` and in `moonshift verify`.
+struct verify_settings {
+    std::vector<std::string> critical_tables;  // must exist ("schema.table" or "table" in public)
+    bool rls = true;                  // RLS and a policy on every table of the exposed schemas
+    bool indexes = true;              // no invalid indexes
+    bool foreign_keys = true;         // no NOT VALID foreign keys left behind
+    bool row_counts = true;           // tables no migration declared it changes keep their row count
+    long long row_count_limit = 1000000;  // tables larger (by estimate) are not counted
 };
 
 // [lint]: which rules run and how strictly.
@@ -75,6 +119,7 @@ struct config {
     std::map<std::string, environment> envs;
     lint_settings lint;
     backup_settings backup;
+    verify_settings verify;
     std::map<std::string, notify_section> notify;  // [notify.NAME]
     std::vector<std::string> http_allow_hosts;     // [http] allow_hosts: hosts Lua's http may reach; empty = any
     // [lua]: time budget of scripts per phase (precheck, up, verify, down,
@@ -100,6 +145,13 @@ environment select(const config& cfg, const std::string& name);
 // The variables of .env and of the environment's dotenv file, for ${VAR}
 // in settings that are interpolated late (notification hooks).
 std::map<std::string, std::string> variables(const config& cfg, const environment& env);
+
+// Whether `window` allows a change at `now` (true when empty).
+bool in_window(const std::vector<time_window>& window, std::chrono::system_clock::time_point now);
+
+// Parses a window ("22:00-06:00", "Mon-Fri 01:00-05:00 UTC"); throws
+// std::invalid_argument with what is wrong.
+time_window parse_window(const std::string& text);
 
 // Reads KEY=VALUE lines (comments, `export`, quotes) from a .env file.
 std::map<std::string, std::string> read_dotenv(const std::filesystem::path& file);
