@@ -246,4 +246,19 @@ BOOST_AUTO_TEST_CASE(verify_reports_invalid_indexes_and_tables_of_exposed_schema
     BOOST_TEST(s.scalar(s.staging, "SELECT outcome FROM moonshift.runs ORDER BY id DESC LIMIT 1") == "verify_failed");
 }
 
+BOOST_AUTO_TEST_CASE(a_declared_change_is_left_alone_by_the_row_count_check) {
+    stages s("");
+    s.migration("001_audit.sql", "CREATE TABLE audit (id int);\nINSERT INTO audit VALUES (1), (2);\n"
+                                 "CREATE FUNCTION purge_audit() RETURNS void LANGUAGE sql AS 'DELETE FROM audit';\n");
+    BOOST_REQUIRE(s.ms({"--env", "staging", "up"}).exit_code == 0);
+    s.migration("002_purge.sql", "-- moonshift:changes audit\nSELECT purge_audit();\n");
+    auto r = s.ms({"--env", "staging", "up"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(s.scalar(s.staging, "SELECT count(*) FROM audit") == "0");
+    s.migration("003_bad.sql", "-- moonshift:changes\nSELECT 1;\n");
+    auto bad = s.ms({"--env", "staging", "up"});
+    BOOST_TEST(bad.exit_code == 2);
+    BOOST_TEST(has(bad.err, "migrations/003_bad.sql:1: moonshift:changes needs table names"), bad.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

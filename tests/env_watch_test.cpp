@@ -5,6 +5,8 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <pqxx/pqxx>
+
 #include <algorithm>
 #include <thread>
 
@@ -156,6 +158,34 @@ BOOST_AUTO_TEST_CASE(a_migration_that_cannot_be_undone_stops_the_rollback_and_sa
     BOOST_TEST(has(r.err, "rolled back 0 of 1 migration(s), then stopped: migrations/001_orders.sql has no down script"),
                r.err);
     BOOST_TEST(last_report(s)["outcome"] == "rollback_failed");
+}
+
+BOOST_AUTO_TEST_CASE(pg_stat_statements_fires_when_the_busiest_queries_slow_down) {
+    stages s("watch = { seconds = 30, every = 1 }\n[env.production.triggers.queries]\nkind = \"pg_stat_statements\"\n"
+             "top = 5\nmin_calls = 10\n");
+    // The harness's server preloads the module when the machine has it.
+    if (s.scalar(s.production, "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_stat_statements'") != "1" ||
+        s.scalar(s.production, "SHOW shared_preload_libraries").find("pg_stat_statements") == std::string::npos) {
+        BOOST_TEST_MESSAGE("pg_stat_statements is not preloaded on the test server");
+        return;
+    }
+    s.scalar(s.production, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()");
+    // The application's query, fast before the run.
+    auto run_queries = [&](double seconds, int n) {
+        pqxx::connection c(s.production.url);
+        pqxx::nontransaction tx(c);
+        for (int i = 0; i < n; ++i) tx.exec_params("SELECT pg_sleep($1)", seconds);
+    };
+    run_queries(0.001, 40);
+    shop(s);
+    auto child = s.spawn({"--env", "production", "up"});
+    for (int i = 0; i < 200 && s.applied(s.production).size() < 2; ++i) std::this_thread::sleep_for(50ms);
+    BOOST_REQUIRE(s.applied(s.production).size() == 2u);
+    run_queries(0.02, 20);  // ten times slower after the migration
+    auto r = child.wait();
+    BOOST_TEST(r.exit_code == 6, r.out + r.err);
+    BOOST_TEST(has(r.err, "mean time of the top queries"), r.err);
+    BOOST_TEST(s.applied(s.production).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -147,12 +147,24 @@ directives read_directives(const std::string& sql, const std::string& label) {
                     item.push_back(c);
                 }
             }
+        } else if (word == "changes") {
+            if (arg.empty())
+                throw usage_error(where + ": moonshift:changes needs table names", "write -- moonshift:changes audit, public.orders");
+            std::string item;
+            for (char c : arg + ",") {
+                if (c == ',' || c == ' ') {
+                    if (!item.empty()) d.changes.push_back(item);
+                    item.clear();
+                } else {
+                    item.push_back(c);
+                }
+            }
         } else if (word == "converted-from") {
             d.converted_from = arg;  // written by `moonshift convert` (formats_convert.cpp)
         } else {
             throw usage_error(where + ": unknown directive moonshift:" + word,
                               "known directives: moonshift:no-transaction, moonshift:requires VERSION, "
-                              "moonshift:tags A,B, moonshift:allow RULE reason");
+                              "moonshift:tags A,B, moonshift:changes TABLE,..., moonshift:allow RULE reason");
         }
     }
     return d;

@@ -20,6 +20,10 @@ struct directives {
     std::string converted_from;  // -- moonshift:converted-from (formats_convert.cpp)
     std::vector<std::string> requires_versions;
     std::vector<std::string> tags;
+    // -- moonshift:changes t1, s.t2: tables whose rows it changes besides those
+    // the parser sees (through a function, a Lua part); verification leaves
+    // their row counts alone.
+    std::vector<std::string> changes;
 };
 
 struct migration {

@@ -158,7 +158,9 @@ void engine::verify_after_run(run_scope& run, const json& counts_before,
     std::set<std::string> changed;
     bool unknown = false;
     for (auto* m : applied) {
+        for (auto& name : m->dir.changes) changed.insert(qualified(name));
         auto t = guard_ ? guard_->touched(m->version) : std::nullopt;
+        if (!t && !m->dir.changes.empty()) continue;  // declared: enough for a Lua part
         if (!t) {
             unknown = true;
             continue;

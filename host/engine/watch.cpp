@@ -87,7 +87,8 @@ std::optional<json> statements(db::session& s, int top) {
         if (tx.exec("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").empty()) return std::nullopt;
         json out = json::object();
         for (const auto& row : tx.exec_params("SELECT queryid::text, calls, total_exec_time FROM pg_stat_statements "
-                                              "WHERE queryid IS NOT NULL ORDER BY calls DESC LIMIT $1",
+                                              "WHERE queryid IS NOT NULL AND dbid = (SELECT oid FROM pg_database "
+                                              "WHERE datname = current_database()) ORDER BY calls DESC LIMIT $1",
                                               top))
             out[row[0].c_str()] = {row[1].as<long long>(), row[2].as<double>()};
         return out;

@@ -523,6 +523,10 @@ void cluster::launch() {
                                " -c listen_addresses=127.0.0.1 -c unix_socket_directories=''";
         if (!opts_.fsync)
             settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+        // Query statistics, as on Supabase: the pg_stat_statements rollback
+        // trigger can be tried locally (CREATE EXTENSION pg_stat_statements).
+        if (fs::exists(fs::path(bin).parent_path() / "lib" / "pg_stat_statements.so"))
+            settings += " -c shared_preload_libraries=pg_stat_statements";
         // The log is opened here, not by pg_ctl -l, so it can stay in the project even when
         // the server's user cannot reach the project (see init).
         int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
