@@ -60,7 +60,7 @@ local function cell(s)
   return (tostring(s):gsub("|", "\\|"):gsub("\n", " "))
 end
 
-local marks = { ok = "✅", failed = "❌", rolled_back = "↩️", refused = "⛔", drift = "⚠️" }
+local marks = { ok = "✅", failed = "❌", rolled_back = "↩️", refused = "⛔", drift = "⚠️", verify_failed = "🔍", rollback_failed = "🚨", check_failed = "⛔" }
 
 local function summary(ev)
   local run = ev.run

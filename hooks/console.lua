@@ -15,7 +15,7 @@ local function duration(ms)
   return string.format("%dm%02ds", math.floor(ms / 60000), math.floor(ms % 60000 / 1000))
 end
 
-local marks = { ok = "✓", failed = "✗", rolled_back = "↩", refused = "✗", drift = "✗" }
+local marks = { ok = "✓", failed = "✗", rolled_back = "↩", refused = "✗", drift = "✗", verify_failed = "✗", rollback_failed = "✗", check_failed = "✗" }
 
 return {
   ["run.finish"] = function(ev)

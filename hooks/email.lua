@@ -113,7 +113,7 @@ local function text_body(ev)
   return table.concat(lines, "\n") .. "\n"
 end
 
-local colors = { ok = "#1a7f37", failed = "#cf222e", rolled_back = "#9a6700" }
+local colors = { ok = "#1a7f37", failed = "#cf222e", rolled_back = "#9a6700", verify_failed = "#cf222e", rollback_failed = "#cf222e" }
 
 local function html_body(ev)
   local out = {}

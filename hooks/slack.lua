@@ -32,7 +32,7 @@ local function cut(s, n)
   return s:sub(1, n - 3) .. "..."
 end
 
-local marks = { ok = "✅", failed = "❌", rolled_back = "↩️", refused = "⛔", drift = "⚠️" }
+local marks = { ok = "✅", failed = "❌", rolled_back = "↩️", refused = "⛔", drift = "⚠️", verify_failed = "🔍", rollback_failed = "🚨", check_failed = "⛔" }
 local verbs = { applied = "applied", failed = "failed", reverted = "reverted", running = "did not finish" }
 local max_listed = 15
 
