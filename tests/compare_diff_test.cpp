@@ -4,7 +4,6 @@
 // input: an unknown environment, an unreachable one (its password redacted).
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
-
 #include <pqxx/pqxx>
 
 #include "support/project.hpp"
@@ -38,14 +37,16 @@ void exec(const std::string& url, const std::string& sql) {
 
 // Roles are the server's: one left by an interrupted run is reused.
 void create_role(const std::string& url, const std::string& name) {
-    exec(url, "DO $$ BEGIN CREATE ROLE " + name + " NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    exec(url, "DO $$ BEGIN CREATE ROLE " + name +
+                  " NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
 }
 
 // "test" plays staging; "production" is a second fresh database.
 struct two_environments {
     fresh_db production;
     project p;
-    two_environments() : p("\n[env.production]\nurl = \"" + production.url + "\"\nlock_wait = \"2s\"\n") {}
+    two_environments()
+        : p("\n[env.production]\nurl = \"" + production.url + "\"\nlock_wait = \"2s\"\n") {}
 };
 
 const char* schema_sql =
@@ -80,7 +81,8 @@ BOOST_FIXTURE_TEST_CASE(differences_are_grouped_plus_minus_tilde_and_exit_5, two
                     "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1';\n"
                     "GRANT SELECT ON users TO moonshift_diff_reader;\n"
                     "GRANT USAGE ON SCHEMA public TO moonshift_diff_reader;\n");
-    exec(production.url, "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, legacy int);\n");
+    exec(production.url,
+         "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, legacy int);\n");
 
     auto r = p.ms({"diff", "test", "production"});
     BOOST_TEST_INFO(r.out << r.err);
@@ -111,7 +113,8 @@ BOOST_FIXTURE_TEST_CASE(differences_are_grouped_plus_minus_tilde_and_exit_5, two
     BOOST_TEST(!contains(j.out, password_of(p.url)), "no password in JSON: " << j.out);
     bool grant = false;
     for (const auto& c : doc["changes"])
-        if (c["object"] == "grant" && c["name"] == "public.users to moonshift_diff_reader") grant = true;
+        if (c["object"] == "grant" && c["name"] == "public.users to moonshift_diff_reader")
+            grant = true;
     BOOST_TEST(grant, "the JSON lists the grant: " << j.out);
     exec(p.url, "DROP OWNED BY moonshift_diff_reader; DROP ROLE moonshift_diff_reader;");
 }
@@ -119,11 +122,14 @@ BOOST_FIXTURE_TEST_CASE(differences_are_grouped_plus_minus_tilde_and_exit_5, two
 BOOST_FIXTURE_TEST_CASE(a_changed_grant_is_a_tilde_line, two_environments) {
     create_role(p.url, "moonshift_diff_writer");
     exec(p.url, std::string(schema_sql) + "GRANT SELECT ON users TO moonshift_diff_writer;");
-    exec(production.url, std::string(schema_sql) + "GRANT SELECT, INSERT ON users TO moonshift_diff_writer;");
+    exec(production.url,
+         std::string(schema_sql) + "GRANT SELECT, INSERT ON users TO moonshift_diff_writer;");
     auto r = p.ms({"diff", "test", "production"});
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_TEST(r.exit_code == 5);
-    BOOST_TEST(contains(r.out, "~ grant public.users to moonshift_diff_writer: privileges [SELECT] → [INSERT, SELECT]"),
+    BOOST_TEST(contains(r.out,
+                        "~ grant public.users to moonshift_diff_writer: privileges [SELECT] → "
+                        "[INSERT, SELECT]"),
                r.out);
     exec(p.url, "DROP OWNED BY moonshift_diff_writer;");
     exec(production.url, "DROP OWNED BY moonshift_diff_writer; DROP ROLE moonshift_diff_writer;");

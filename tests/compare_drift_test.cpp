@@ -6,7 +6,6 @@
 // database, an unreachable environment — and the scratch database always gone.
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
-
 #include <pqxx/pqxx>
 
 #include "support/project.hpp"
@@ -30,13 +29,17 @@ void exec(const std::string& url, const std::string& sql) {
 long long scratch_databases() {
     pqxx::connection c(moonshift::test::server_url());
     pqxx::nontransaction tx(c);
-    return tx.exec("SELECT count(*) FROM pg_database WHERE datname LIKE 'moonshift\\_drift\\_%'")[0][0].as<long long>();
+    return tx
+        .exec("SELECT count(*) FROM pg_database WHERE datname LIKE 'moonshift\\_drift\\_%'")[0][0]
+        .as<long long>();
 }
 
 struct drift_project : project {
     drift_project() {
         migration("001_create_users.sql", "CREATE TABLE users (id int PRIMARY KEY, email text);\n");
-        migration("002_add_name.sql", "ALTER TABLE users ADD COLUMN name text;\nCREATE INDEX users_name ON users (name);\n");
+        migration(
+            "002_add_name.sql",
+            "ALTER TABLE users ADD COLUMN name text;\nCREATE INDEX users_name ON users (name);\n");
         auto r = ms({"up"});
         BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
     }
@@ -82,7 +85,8 @@ BOOST_FIXTURE_TEST_CASE(a_change_made_by_hand_is_drift_exit_5, drift_project) {
 
 BOOST_FIXTURE_TEST_CASE(pending_files_never_recorded_are_not_replayed, drift_project) {
     migration("003_add_phone.sql", "ALTER TABLE users ADD COLUMN phone text;\n");
-    migration("0015_between.sql", "CREATE TABLE between_them (id int);\n");  // older than 002, never applied
+    migration("0015_between.sql",
+              "CREATE TABLE between_them (id int);\n");  // older than 002, never applied
     auto r = drift();
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_TEST(r.exit_code == 0, "only recorded migrations make the expected schema");
@@ -124,8 +128,10 @@ BOOST_FIXTURE_TEST_CASE(migrations_that_do_not_apply_on_an_empty_database_fail_a
     auto r = ms({"drift", "--scratch", moonshift::test::server_url()});
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_TEST(r.exit_code == 1);
-    BOOST_TEST(contains(r.err, "the recorded migrations of \"test\" do not apply on an empty scratch database"));
-    BOOST_TEST(contains(r.err, "migrations/001_alter_legacy.sql:1:"), "the failure points into the file");
+    BOOST_TEST(contains(
+        r.err, "the recorded migrations of \"test\" do not apply on an empty scratch database"));
+    BOOST_TEST(contains(r.err, "migrations/001_alter_legacy.sql:1:"),
+               "the failure points into the file");
     BOOST_TEST(scratch_databases() == 0, "the scratch database is dropped after a failure too");
 }
 
@@ -133,7 +139,8 @@ BOOST_FIXTURE_TEST_CASE(a_scratch_server_that_refuses_is_a_usage_error, drift_pr
     auto r = ms({"drift", "--scratch", "postgresql://nobody:topsecret9@127.0.0.1:1/x"});
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_TEST(r.exit_code == 2);
-    BOOST_TEST(contains(r.err, "the scratch server postgresql://nobody:***@127.0.0.1:1/x: cannot connect to"));
+    BOOST_TEST(contains(
+        r.err, "the scratch server postgresql://nobody:***@127.0.0.1:1/x: cannot connect to"));
     BOOST_TEST(contains(r.err, "127.0.0.1:1"));
     BOOST_TEST(!contains(r.out + r.err, "topsecret9"), "the scratch URL's password is redacted");
 }
@@ -154,12 +161,22 @@ BOOST_AUTO_TEST_CASE(an_unknown_environment_is_a_usage_error) {
 }
 
 BOOST_FIXTURE_TEST_CASE(without_scratch_the_projects_local_cluster_is_used, drift_project) {
+    // A role of the environment's server that a migration grants to: the
+    // fresh local cluster gets it, so the grant replays.
+    exec(url, "DO $$ BEGIN CREATE ROLE moonshift_drift_app NOLOGIN; "
+              "EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    migration("003_grant.sql", "GRANT SELECT ON users TO moonshift_drift_app;\n");
+    auto up = ms({"up"});
+    BOOST_REQUIRE_MESSAGE(up.exit_code == 0, up.out << up.err);
     exec(url, "CREATE TABLE manual (id int);");
     auto r = ms({"drift"});
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_TEST(r.exit_code == 5);
     BOOST_TEST(contains(r.out, "+ table public.manual"));
+    BOOST_TEST(!contains(r.out, "grant"), "the grant replayed on the scratch database");
     BOOST_TEST(contains(r.err, "started the local PostgreSQL cluster"));
+    BOOST_TEST(contains(r.err, "created the environment's roles"));
+    BOOST_TEST(contains(r.err, "moonshift_drift_app"));
     BOOST_TEST(std::filesystem::exists(dir.path / ".moonshift" / "local"));
     auto stop = ms({"local", "stop"});
     BOOST_TEST(stop.exit_code == 0, stop.out << stop.err);

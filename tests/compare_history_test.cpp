@@ -26,10 +26,14 @@ struct shared_database : project {
         migration("002_orders.down.sql", "DROP TABLE orders;\n");
     }
     void write_file_toml() {
-        moonshift::test::write_file(dir.path / "moonshift.toml",
-                                    "[project]\nmigrations = \"migrations\"\ndefault_env = \"test\"\n\n"
-                                    "[env.test]\nurl = \"" + url + "\"\nlock_wait = \"2s\"\n\n"
-                                    "[env.review]\nurl = \"" + url + "\"\nlock_wait = \"2s\"\n");
+        moonshift::test::write_file(
+            dir.path / "moonshift.toml",
+            "[project]\nmigrations = \"migrations\"\ndefault_env = \"test\"\n\n"
+            "[env.test]\nurl = \"" +
+                url +
+                "\"\nlock_wait = \"2s\"\n\n"
+                "[env.review]\nurl = \"" +
+                url + "\"\nlock_wait = \"2s\"\n");
     }
 };
 
@@ -37,7 +41,8 @@ struct shared_database : project {
 
 BOOST_AUTO_TEST_SUITE(compare_history)
 
-BOOST_FIXTURE_TEST_CASE(history_shows_the_selected_environments_runs_with_outcome_who_and_what, shared_database) {
+BOOST_FIXTURE_TEST_CASE(history_shows_the_selected_environments_runs_with_outcome_who_and_what,
+                        shared_database) {
     BOOST_REQUIRE(ms({"--env", "test", "up"}).exit_code == 0);
     BOOST_REQUIRE(ms({"--env", "review", "down"}).exit_code == 0);
 
@@ -68,18 +73,23 @@ BOOST_FIXTURE_TEST_CASE(history_json_and_limit, shared_database) {
     BOOST_TEST(run["outcome"] == "ok");
     BOOST_TEST(run["what"] == "applied 002_orders");
     BOOST_TEST(!run["started_at"].get<std::string>().empty());
-    BOOST_TEST(run["report"]["applied"][0].contains("duration_ms"), "applied entries carry their duration");
+    BOOST_TEST(run["report"]["applied"][0].contains("duration_ms"),
+               "applied entries carry their duration");
 }
 
 BOOST_FIXTURE_TEST_CASE(rolled_back_and_promoted_runs_say_so, shared_database) {
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
     // Runs as the watch window and promotion record them.
     auto actor = moonshift::history::current_actor();
-    scalar("INSERT INTO moonshift.runs (command, environment, actor, outcome, finished_at, report) VALUES "
-           "('up', 'test', 'ci', 'rolled_back', now(), '{\"applied\": [{\"version\": \"003\", \"name\": \"bad\"}], "
-           "\"rolled_back\": [{\"version\": \"003\", \"name\": \"bad\", \"how\": \"down\"}]}'),"
-           "('promote', 'test', 'ci', 'ok', now(), '{\"promotion\": {\"from\": \"staging\", \"migrations\": "
-           "[{\"version\": \"001\", \"name\": \"users\"}]}}')");
+    scalar(
+        "INSERT INTO moonshift.runs (command, environment, actor, outcome, finished_at, report) "
+        "VALUES "
+        "('up', 'test', 'ci', 'rolled_back', now(), '{\"applied\": [{\"version\": \"003\", "
+        "\"name\": \"bad\"}], "
+        "\"rolled_back\": [{\"version\": \"003\", \"name\": \"bad\", \"how\": \"down\"}]}'),"
+        "('promote', 'test', 'ci', 'ok', now(), '{\"promotion\": {\"from\": \"staging\", "
+        "\"migrations\": "
+        "[{\"version\": \"001\", \"name\": \"users\"}]}}')");
     auto r = ms({"history"});
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_REQUIRE(r.exit_code == 0);

@@ -49,7 +49,8 @@ BOOST_FIXTURE_TEST_CASE(up_writes_a_markdown_report_with_migrations_and_duration
     BOOST_TEST(contains(md, "### Migrations"));
     BOOST_TEST(contains(md, "| `001_create_users` | applied | "));
     BOOST_TEST(contains(md, "| `002_add_name` | applied | "));
-    BOOST_TEST(!contains(md, "| `002_add_name` | applied | – |"), "each migration has its duration");
+    BOOST_TEST(!contains(md, "| `002_add_name` | applied | – |"),
+               "each migration has its duration");
     BOOST_TEST(contains(md, "### Lint"));
     BOOST_TEST(!contains(md, "### Error"));
 }
@@ -79,6 +80,27 @@ BOOST_FIXTURE_TEST_CASE(a_failed_up_reports_its_error_with_file_and_line, report
     BOOST_TEST(contains(md, "### Error"));
     BOOST_TEST(contains(md, "migrations/003_broken.sql:2:"));
     BOOST_TEST(contains(md, "| `001_create_users` | applied | "), "what did apply is listed");
+}
+
+BOOST_FIXTURE_TEST_CASE(verify_reports_the_project_verifications, report_project) {
+    BOOST_REQUIRE(ms({"up"}).exit_code == 0);
+    moonshift::test::write_file(dir.path / "scripts" / "verify" / "users.lua",
+                                "if db:scalar(\"SELECT count(*) FROM users\") < 0 then ctx:fail(\"impossible\") end\n");
+    auto r = ms({"verify", "--report", file()});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
+    auto md = read_file(file());
+    BOOST_TEST_INFO(md);
+    BOOST_TEST(contains(md, "## ✅ moonshift verify on test: ok"));
+    BOOST_TEST(contains(md, "### Project verifications"));
+    BOOST_TEST(contains(md, "| `scripts/verify/users.lua` | ✅ ok | "));
+
+    moonshift::test::write_file(dir.path / "scripts" / "verify" / "users.lua",
+                                "ctx:fail(\"users are missing\")\n");
+    r = ms({"verify", "--report", file()});
+    BOOST_TEST(r.exit_code == 3, r.out << r.err);
+    md = read_file(file());
+    BOOST_TEST(contains(md, "moonshift verify on test: failed"), md);
+    BOOST_TEST(contains(md, "users are missing"), md);
 }
 
 BOOST_AUTO_TEST_CASE(an_error_before_any_run_is_still_reported_with_the_password_redacted) {
@@ -115,33 +137,60 @@ BOOST_AUTO_TEST_CASE(the_renderer_shows_every_section_of_a_full_report) {
             {"warnings", 1},
             {"suppressed", 1},
             {"findings",
-             {{{"file", "migrations/003_add_index.sql"}, {"line", 1}, {"column", 1}, {"rule", "index-concurrently"},
-               {"severity", "warning"}, {"message", "CREATE INDEX | blocks writes"}, {"suppressed", false}},
-              {{"file", "migrations/003_add_index.sql"}, {"line", 4}, {"column", 1}, {"rule", "drop-column"},
-               {"severity", "error"}, {"message", "drops a column"}, {"suppressed", true},
+             {{{"file", "migrations/003_add_index.sql"},
+               {"line", 1},
+               {"column", 1},
+               {"rule", "index-concurrently"},
+               {"severity", "warning"},
+               {"message", "CREATE INDEX | blocks writes"},
+               {"suppressed", false}},
+              {{"file", "migrations/003_add_index.sql"},
+               {"line", 4},
+               {"column", 1},
+               {"rule", "drop-column"},
+               {"severity", "error"},
+               {"message", "drops a column"},
+               {"suppressed", true},
                {"reason", "unused since v2"}}}}}}}},
-        {"checks", {{{"script", "scripts/checks/disk.lua"}, {"outcome", "ok"}, {"duration_ms", 5}}}},
+        {"checks",
+         {{{"script", "scripts/checks/disk.lua"}, {"outcome", "ok"}, {"duration_ms", 5}}}},
         {"backups",
-         {{{"id", 7}, {"version", "003"}, {"migration", "add_index"}, {"rows", 1000}, {"reason", "drops a column"},
+         {{{"id", 7},
+           {"version", "003"},
+           {"migration", "add_index"},
+           {"rows", 1000},
+           {"reason", "drops a column"},
            {"tables", {{{"table", "public.users"}}}}}}},
         {"verification",
          {{"ok", false},
           {"results",
-           {{{"check", "rls"}, {"ok", false}, {"message", "2 tables without RLS"},
+           {{{"check", "rls"},
+             {"ok", false},
+             {"message", "2 tables without RLS"},
              {"items", {"public.a", "public.b"}}},
-            {{"check", "indexes"}, {"ok", true}, {"message", "no invalid index"}, {"items", json::array()}}}}}},
+            {{"check", "indexes"},
+             {"ok", true},
+             {"message", "no invalid index"},
+             {"items", json::array()}}}}}},
         {"watch",
          {{"seconds", 60},
           {"every", 10},
           {"samples", 3},
           {"triggers",
-           {{{"name", "health"}, {"kind", "http"}, {"fired", true}, {"reason", "error rate 12% > 5%"},
-             {"baseline", 0.5}, {"last", 12.0}}}}}},
+           {{{"name", "health"},
+             {"kind", "http"},
+             {"fired", true},
+             {"reason", "error rate 12% > 5%"},
+             {"baseline", 0.5},
+             {"last", 12.0}}}}}},
         {"rolled_back", {{{"version", "003"}, {"name", "add_index"}, {"how", "down script"}}}},
         {"promotion",
          {{"from", "staging"},
-          {"migrations", {{{"version", "003"}, {"name", "add_index"}, {"checksum", "abcdef0123456789"},
-                           {"source_duration_ms", 900}}}}}},
+          {"migrations",
+           {{{"version", "003"},
+             {"name", "add_index"},
+             {"checksum", "abcdef0123456789"},
+             {"source_duration_ms", 900}}}}}},
         {"notifications",
          {{"delivered", 3},
           {"failed", 1},
@@ -155,7 +204,8 @@ BOOST_AUTO_TEST_CASE(the_renderer_shows_every_section_of_a_full_report) {
     BOOST_TEST(contains(md, "| Actor | alice (ci: octo) |"));
     BOOST_TEST(contains(md, "| Run | #42 |"));
     BOOST_TEST(contains(md, "| `003_add_index` | applied | " +
-                                moonshift::text::format_duration(std::chrono::milliseconds(1200)) + " |"));
+                                moonshift::text::format_duration(std::chrono::milliseconds(1200)) +
+                                " |"));
     BOOST_TEST(contains(md, "### Promotion"));
     BOOST_TEST(contains(md, "From **staging**"));
     BOOST_TEST(contains(md, "`abcdef012345`"));
@@ -187,9 +237,15 @@ BOOST_AUTO_TEST_CASE(the_renderer_survives_absent_and_malformed_sections) {
     BOOST_TEST(contains(empty, "| Outcome | unknown |"), empty);
     BOOST_TEST(!contains(empty, "###"), "no empty sections: " << empty);
 
-    json odd = {{"command", "up"},   {"outcome", "ok"},   {"applied", "not a list"}, {"watch", 5},
-                {"verification", json::array()}, {"promotion", {{"from", 3}}}, {"backups", {1, 2}},
-                {"rolled_back", json::array()}, {"duration_ms", "soon"}};
+    json odd = {{"command", "up"},
+                {"outcome", "ok"},
+                {"applied", "not a list"},
+                {"watch", 5},
+                {"verification", json::array()},
+                {"promotion", {{"from", 3}}},
+                {"backups", {1, 2}},
+                {"rolled_back", json::array()},
+                {"duration_ms", "soon"}};
     std::string md;
     BOOST_CHECK_NO_THROW(md = report::render(odd));
     BOOST_TEST_INFO(md);
@@ -197,7 +253,8 @@ BOOST_AUTO_TEST_CASE(the_renderer_survives_absent_and_malformed_sections) {
     BOOST_TEST(contains(md, "Nothing needed rolling back."));
     BOOST_TEST(contains(md, "From **3**"));
     BOOST_CHECK_NO_THROW(report::render(json("just a string")));
-    BOOST_TEST(contains(report::render_all({json{{"command", "down"}}, json{{"command", "up"}}}), "\n---\n"));
+    BOOST_TEST(contains(report::render_all({json{{"command", "down"}}, json{{"command", "up"}}}),
+                        "\n---\n"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

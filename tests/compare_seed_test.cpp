@@ -19,11 +19,14 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 struct seeded_project : project {
     seeded_project(const std::string& extra = "") : project(extra) {
-        migration("001_users.sql", "CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL);\n");
+        migration("001_users.sql",
+                  "CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL);\n");
         auto r = ms({"--env", "test", "--yes", "up"});
         BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
     }
-    void seed(const std::string& file, const std::string& sql) const { write_file(dir.path / "seeds" / file, sql); }
+    void seed(const std::string& file, const std::string& sql) const {
+        write_file(dir.path / "seeds" / file, sql);
+    }
 };
 
 }  // namespace
@@ -31,7 +34,8 @@ struct seeded_project : project {
 BOOST_AUTO_TEST_SUITE(compare_seed)
 
 BOOST_FIXTURE_TEST_CASE(seeds_load_in_name_order_and_record_a_run, seeded_project) {
-    seed("002_more.sql", "INSERT INTO users SELECT id + 1, 'copy of ' || name FROM users WHERE id = 1;\n");
+    seed("002_more.sql",
+         "INSERT INTO users SELECT id + 1, 'copy of ' || name FROM users WHERE id = 1;\n");
     seed("001_first.sql", "INSERT INTO users VALUES (1, 'ada');\n");
     seed("README.md", "not SQL, not loaded\n");
     auto r = ms({"seed"});
@@ -42,8 +46,9 @@ BOOST_FIXTURE_TEST_CASE(seeds_load_in_name_order_and_record_a_run, seeded_projec
     BOOST_TEST(r.out.find("seeds/001_first.sql") < r.out.find("seeds/002_more.sql"), r.out);
     BOOST_TEST(contains(r.out, "Seeded test with 2 file(s)."));
     BOOST_TEST(scalar("SELECT outcome FROM moonshift.runs WHERE command = 'seed'") == "ok");
-    BOOST_TEST(scalar("SELECT report->'seeds'->1->>'file' FROM moonshift.runs WHERE command = 'seed'") ==
-               "seeds/002_more.sql");
+    BOOST_TEST(
+        scalar("SELECT report->'seeds'->1->>'file' FROM moonshift.runs WHERE command = 'seed'") ==
+        "seeds/002_more.sql");
 }
 
 BOOST_FIXTURE_TEST_CASE(the_environments_own_folder_wins_over_the_shared_files, seeded_project) {
@@ -116,7 +121,9 @@ BOOST_FIXTURE_TEST_CASE(a_seeds_folder_without_sql_files_is_a_usage_error, seede
 
 BOOST_FIXTURE_TEST_CASE(an_sql_error_names_file_line_and_rolls_that_file_back, seeded_project) {
     seed("001_ok.sql", "INSERT INTO users VALUES (1, 'ada');\n");
-    seed("002_bad.sql", "INSERT INTO users VALUES (2, 'bob');\n-- the next one is wrong\nINSERT INTO users VALUES (3, nmae);\n");
+    seed("002_bad.sql",
+         "INSERT INTO users VALUES (2, 'bob');\n-- the next one is wrong\nINSERT INTO users VALUES "
+         "(3, nmae);\n");
     seed("003_never.sql", "INSERT INTO users VALUES (4, 'eve');\n");
     auto r = ms({"seed"});
     BOOST_TEST_INFO(r.out << r.err);
@@ -124,14 +131,16 @@ BOOST_FIXTURE_TEST_CASE(an_sql_error_names_file_line_and_rolls_that_file_back, s
     BOOST_TEST(contains(r.err, "seeds/002_bad.sql:3:"), "the error points at the line");
     BOOST_TEST(contains(r.err, "column \"nmae\" does not exist (42703)"));
     BOOST_TEST(contains(r.err, "seeds/002_bad.sql was rolled back"));
-    BOOST_TEST(scalar("SELECT string_agg(name, ',') FROM users") == "ada", "001 stays, 002 rolled back, 003 never ran");
+    BOOST_TEST(scalar("SELECT string_agg(name, ',') FROM users") == "ada",
+               "001 stays, 002 rolled back, 003 never ran");
     BOOST_TEST(scalar("SELECT outcome FROM moonshift.runs WHERE command = 'seed'") == "failed");
     BOOST_TEST(scalar("SELECT report->>'failed_file' FROM moonshift.runs WHERE command = 'seed'") ==
                "seeds/002_bad.sql");
 }
 
 BOOST_FIXTURE_TEST_CASE(an_error_without_a_position_is_located_by_statement, seeded_project) {
-    seed("001_dupes.sql", "INSERT INTO users VALUES (1, 'ada');\n\nINSERT INTO users VALUES (1, 'again');\n");
+    seed("001_dupes.sql",
+         "INSERT INTO users VALUES (1, 'ada');\n\nINSERT INTO users VALUES (1, 'again');\n");
     auto r = ms({"seed"});
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_TEST(r.exit_code == 1);

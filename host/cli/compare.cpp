@@ -28,8 +28,8 @@ std::string plural(const std::string& object) {
 
 }  // namespace
 
-void print_changes(printer& out, const std::vector<schema::change>& changes, const std::string& plus_means,
-                   const std::string& minus_means) {
+void print_changes(printer& out, const std::vector<schema::change>& changes,
+                   const std::string& plus_means, const std::string& minus_means) {
     if (changes.empty()) return;
     out.line(out.dim("+ " + plus_means + ", - " + minus_means + ", ~ different"));
     std::string group;
@@ -39,9 +39,12 @@ void print_changes(printer& out, const std::vector<schema::change>& changes, con
             out.line(out.bold(plural(group)));
         }
         auto text = schema::describe(c);
-        if (c.action == "added") text = out.green(text);
-        else if (c.action == "removed") text = out.red(text);
-        else text = out.yellow(text);
+        if (c.action == "added")
+            text = out.green(text);
+        else if (c.action == "removed")
+            text = out.red(text);
+        else
+            text = out.yellow(text);
         out.line("  " + text);
     }
 }

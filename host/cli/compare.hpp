@@ -17,7 +17,7 @@ std::unique_ptr<db::session> connect_environment(const project_env& p);
 
 // "columns" then "  + column public.users.email: text", ... with a legend
 // saying what + and - mean here.
-void print_changes(printer& out, const std::vector<schema::change>& changes, const std::string& plus_means,
-                   const std::string& minus_means);
+void print_changes(printer& out, const std::vector<schema::change>& changes,
+                   const std::string& plus_means, const std::string& minus_means);
 
 }  // namespace moonshift::cli

@@ -33,7 +33,8 @@ live_schema read_environment(const globals& g, const std::string& name, printer&
 }  // namespace
 
 void register_diff(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("diff", "compare the live schemas of two environments (exit 5 when they differ)");
+    auto* cmd = app.add_subcommand(
+        "diff", "compare the live schemas of two environments (exit 5 when they differ)");
     auto a = std::make_shared<std::string>();
     auto b = std::make_shared<std::string>();
     cmd->add_option("ENV_A", *a, "the environment compared from (e.g. staging)")->required();
@@ -44,13 +45,14 @@ void register_diff(CLI::App& app, globals& g, command_fn& run) {
             auto left = read_environment(g, *a, out);
             auto right = read_environment(g, *b, out);
             auto changes = schema::diff(left.snapshot, right.snapshot);
-            out.line(out.bold(left.name) + out.dim("  " + left.where) + "  →  " + out.bold(right.name) +
-                     out.dim("  " + right.where));
+            out.line(out.bold(left.name) + out.dim("  " + left.where) + "  →  " +
+                     out.bold(right.name) + out.dim("  " + right.where));
             print_changes(out, changes, "only in " + right.name, "only in " + left.name);
-            if (changes.empty()) out.line(out.green("The schemas are the same."));
+            if (changes.empty())
+                out.line(out.green("The schemas are the same."));
             else
-                out.line(out.yellow(fmt::format("{} difference(s) between {} and {}.", changes.size(), left.name,
-                                                right.name)));
+                out.line(out.yellow(fmt::format("{} difference(s) between {} and {}.",
+                                                changes.size(), left.name, right.name)));
             out.json_line({{"result", "diff"},
                            {"a", {{"environment", left.name}, {"url", left.where}}},
                            {"b", {{"environment", right.name}, {"url", right.where}}},

@@ -12,7 +12,8 @@ std::string ids(const nlohmann::json& list) {
     std::string out;
     if (!list.is_array()) return out;
     for (const auto& m : list)
-        if (m.is_object()) out += (out.empty() ? "" : ", ") + m.value("version", "") + "_" + m.value("name", "");
+        if (m.is_object())
+            out += (out.empty() ? "" : ", ") + m.value("version", "") + "_" + m.value("name", "");
     return out;
 }
 
@@ -25,7 +26,8 @@ std::string what_of(const nlohmann::json& report) {
     if (!report.is_object()) return "-";
     if (report.contains("promotion") && report["promotion"].is_object()) {
         const auto& p = report["promotion"];
-        add("promoted from " + p.value("from", std::string("?")) + ":", p.value("migrations", nlohmann::json()));
+        add("promoted from " + p.value("from", std::string("?")) + ":",
+            p.value("migrations", nlohmann::json()));
     } else {
         add("applied", report.value("applied", nlohmann::json()));
     }
@@ -46,23 +48,32 @@ std::string what_of(const nlohmann::json& report) {
 }  // namespace
 
 void register_history(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("history", "list recent runs of the environment: who, when, what, outcome");
+    auto* cmd = app.add_subcommand("history",
+                                   "list recent runs of the environment: who, when, what, outcome");
     auto limit = std::make_shared<int>(20);
     auto all = std::make_shared<bool>(false);
     cmd->add_option("--limit,-n", *limit, "how many runs")->check(CLI::PositiveNumber);
-    cmd->add_flag("--all", *all, "runs of every environment recorded in this database, not only the selected one");
+    cmd->add_flag("--all", *all,
+                  "runs of every environment recorded in this database, not only the selected one");
     cmd->callback([&g, &run, limit, all] {
         run = [&g, limit, all] {
             printer out(g);
             engine::engine e(make_context(g, out));
             std::vector<history::run> runs;
-            if (e.store().host_version() > 0) runs = e.store().list_runs(*limit, *all ? "" : e.ctx().env.name);
+            if (e.store().host_version() > 0)
+                runs = e.store().list_runs(*limit, *all ? "" : e.ctx().env.name);
             if (out.json()) {
                 auto arr = nlohmann::json::array();
                 for (auto& r : runs)
-                    arr.push_back({{"id", r.id}, {"command", r.command}, {"environment", r.environment},
-                                   {"actor", r.actor}, {"started_at", r.started_at}, {"finished_at", r.finished_at},
-                                   {"outcome", r.outcome}, {"duration_ms", r.duration_ms}, {"what", what_of(r.report)},
+                    arr.push_back({{"id", r.id},
+                                   {"command", r.command},
+                                   {"environment", r.environment},
+                                   {"actor", r.actor},
+                                   {"started_at", r.started_at},
+                                   {"finished_at", r.finished_at},
+                                   {"outcome", r.outcome},
+                                   {"duration_ms", r.duration_ms},
+                                   {"what", what_of(r.report)},
                                    {"report", r.report}});
                 out.json_line({{"runs", arr}});
                 return 0;
@@ -77,15 +88,16 @@ void register_history(CLI::App& app, globals& g, command_fn& run) {
                 return s.size() < n ? std::string(n - s.size(), ' ') : std::string(" ");
             };
             std::string env_head = *all ? fmt::format("{:<14}", "ENV") : "";
-            out.line(out.dim(fmt::format("{:>5}  {:<21} {}{:<9} {:<12} {:<20} {}", "RUN", "STARTED", env_head,
-                                         "COMMAND", "OUTCOME", "WHO", "WHAT")));
+            out.line(out.dim(fmt::format("{:>5}  {:<21} {}{:<9} {:<12} {:<20} {}", "RUN", "STARTED",
+                                         env_head, "COMMAND", "OUTCOME", "WHO", "WHAT")));
             for (auto& r : runs) {
-                std::string outcome = r.outcome == "ok" ? out.green(r.outcome)
+                std::string outcome = r.outcome == "ok"        ? out.green(r.outcome)
                                       : r.outcome == "running" ? out.yellow(r.outcome)
                                                                : out.red(r.outcome);
                 std::string env = *all ? fmt::format("{:<14}", r.environment) : "";
-                out.line(fmt::format("{:>5}  {:<21} {}{:<9} {}{}{:<20} {}", r.id, r.started_at, env, r.command,
-                                     outcome, pad(r.outcome, 13), r.actor, what_of(r.report)));
+                out.line(fmt::format("{:>5}  {:<21} {}{:<9} {}{}{:<20} {}", r.id, r.started_at, env,
+                                     r.command, outcome, pad(r.outcome, 13), r.actor,
+                                     what_of(r.report)));
             }
             return 0;
         };
@@ -95,7 +107,8 @@ void register_history(CLI::App& app, globals& g, command_fn& run) {
 void register_wait(CLI::App& app, globals& g, command_fn& run) {
     auto* cmd = app.add_subcommand("wait", "wait until the database accepts connections (for CI)");
     auto timeout = std::make_shared<std::string>("60s");
-    cmd->add_option("--timeout", *timeout, "give up after this long")->envname("MOONSHIFT_WAIT_TIMEOUT");
+    cmd->add_option("--timeout", *timeout, "give up after this long")
+        ->envname("MOONSHIFT_WAIT_TIMEOUT");
     cmd->callback([&g, &run, timeout] {
         run = [&g, timeout] {
             printer out(g);

@@ -17,10 +17,10 @@ using json = nlohmann::json;
 
 struct collected {
     std::string environment, url;
-    json starting = json::object();           // the run.start of the run under way
-    std::vector<json> runs;                   // finished runs, in order
+    json starting = json::object();                            // the run.start of the run under way
+    std::vector<json> runs;                                    // finished runs, in order
     std::map<std::string, long long> applied_ms, reverted_ms;  // durations from events, by version
-    std::optional<json> result;               // the command's final report
+    std::optional<json> result;                                // the command's final report
     std::string result_command;
 };
 
@@ -35,9 +35,11 @@ void fill_durations(json& report) {
     auto fill = [](json& list, const std::map<std::string, long long>& ms) {
         if (!list.is_array()) return;
         for (auto& m : list) {
-            if (!m.is_object() || m.contains("duration_ms") || !m.contains("version") || !m["version"].is_string())
+            if (!m.is_object() || m.contains("duration_ms") || !m.contains("version") ||
+                !m["version"].is_string())
                 continue;
-            if (auto it = ms.find(m["version"].get<std::string>()); it != ms.end()) m["duration_ms"] = it->second;
+            if (auto it = ms.find(m["version"].get<std::string>()); it != ms.end())
+                m["duration_ms"] = it->second;
         }
     };
     if (report.contains("applied")) fill(report["applied"], c.applied_ms);
@@ -63,11 +65,14 @@ void note_environment(const std::string& name, const std::string& redacted_url) 
 
 void note_event(const engine::event& e) {
     auto& c = state();
-    auto version = [&] { return e.data.is_object() ? e.data.value("version", std::string()) : std::string(); };
+    auto version = [&] {
+        return e.data.is_object() ? e.data.value("version", std::string()) : std::string();
+    };
     if (e.name == "run.start") {
         c.starting = e.data;
     } else if (e.name == "run.finish") {
-        json report = e.data.is_object() && e.data.contains("report") ? e.data["report"] : json::object();
+        json report =
+            e.data.is_object() && e.data.contains("report") ? e.data["report"] : json::object();
         c.runs.push_back(with_identity(report, c.starting));
     } else if (e.name == "migration.applied" && e.data.contains("duration_ms")) {
         c.applied_ms[version()] = e.data.value("duration_ms", 0LL);
@@ -86,13 +91,15 @@ void note_result(const std::string& command, const json& report) {
     state().result_command = command;
 }
 
-void write(const std::string& file, const std::string& command, int exit_code, const std::string& error) {
+void write(const std::string& file, const std::string& command, int exit_code,
+           const std::string& error) {
     auto& c = state();
     std::vector<json> runs;
     if (c.result && exit_code == 0) {
         // A successful command's own report: for `redo` it holds both halves.
         json r = with_identity(*c.result, c.starting);
-        if (!r.contains("command")) r["command"] = c.result_command.empty() ? command : c.result_command;
+        if (!r.contains("command"))
+            r["command"] = command.empty() ? c.result_command : command;
         if (!r.contains("environment") && !c.environment.empty()) r["environment"] = c.environment;
         if (!r.contains("outcome")) r["outcome"] = "ok";
         runs.push_back(r);
@@ -100,14 +107,18 @@ void write(const std::string& file, const std::string& command, int exit_code, c
         runs = c.runs;
         if (!error.empty() && !runs.back().contains("error")) runs.back()["error"] = error;
     } else {
-        std::string outcome = exit_code == 0 ? "ok" : !error.empty() ? "failed" : "exit code " + std::to_string(exit_code);
+        std::string outcome = exit_code == 0   ? "ok"
+                              : !error.empty() ? "failed"
+                                               : "exit code " + std::to_string(exit_code);
         json r = {{"command", command}, {"outcome", outcome}};
         if (!c.environment.empty()) r["environment"] = c.environment;
         if (!error.empty()) r["error"] = error;
         runs.push_back(r);
     }
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    if (!out) throw usage_error("--report: cannot write " + file, "name a file in a folder that exists and is writable");
+    if (!out)
+        throw usage_error("--report: cannot write " + file,
+                          "name a file in a folder that exists and is writable");
     out << render_all(runs);
     out.flush();
     if (!out) throw usage_error("--report: cannot write " + file);

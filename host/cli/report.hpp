@@ -4,7 +4,6 @@
 // the command's events and result, and writes the file when it is over.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -27,9 +26,11 @@ std::string render_all(const std::vector<nlohmann::json>& runs);
 void note_environment(const std::string& name, const std::string& redacted_url);
 void note_event(const engine::event& e);  // run.start, run.finish, migration.applied / reverted
 void note_close(const nlohmann::json& report);  // the report once notification hooks amended it
-void note_result(const std::string& command, const nlohmann::json& report);  // a command's final result
+void note_result(const std::string& command,
+                 const nlohmann::json& report);  // a command's final result
 // Writes FILE: the runs the command performed, or — when it failed before any
 // run — the command and its error. Throws error(usage) when FILE cannot be written.
-void write(const std::string& file, const std::string& command, int exit_code, const std::string& error);
+void write(const std::string& file, const std::string& command, int exit_code,
+           const std::string& error);
 
 }  // namespace moonshift::cli::report

@@ -24,9 +24,13 @@ std::string str(const json& j, const char* key) {
     return {};
 }
 
-bool has(const json& j, const char* key) { return j.is_object() && j.contains(key) && !j[key].is_null(); }
+bool has(const json& j, const char* key) {
+    return j.is_object() && j.contains(key) && !j[key].is_null();
+}
 
-bool flag(const json& j, const char* key) { return has(j, key) && j[key].is_boolean() && j[key].get<bool>(); }
+bool flag(const json& j, const char* key) {
+    return has(j, key) && j[key].is_boolean() && j[key].get<bool>();
+}
 
 const json& list(const json& j, const char* key) {
     static const json empty = json::array();
@@ -37,9 +41,12 @@ const json& list(const json& j, const char* key) {
 std::string cell(const std::string& s) {
     std::string out;
     for (char c : s) {
-        if (c == '|') out += "\\|";
-        else if (c == '\n') out += "<br>";
-        else if (c != '\r') out += c;
+        if (c == '|')
+            out += "\\|";
+        else if (c == '\n')
+            out += "<br>";
+        else if (c != '\r')
+            out += c;
     }
     return out.empty() ? "–" : out;
 }
@@ -71,12 +78,15 @@ void migrations(std::string& md, const json& r) {
     const auto& applied = list(r, "applied");
     const auto& reverted = list(r, "reverted");
     if (applied.empty() && reverted.empty()) return;
-    md += "\n### Migrations\n\n| Migration | | Duration |\n|---|---|---|\n";
-    for (const auto& m : reverted) md += "| " + code(id_of(m)) + " | reverted | " + duration(m, "duration_ms") + " |\n";
-    for (const auto& m : applied) md += "| " + code(id_of(m)) + " | applied | " + duration(m, "duration_ms") + " |\n";
+    md += "\n### Migrations\n\n| Migration | Direction | Duration |\n|---|---|---|\n";
+    for (const auto& m : reverted)
+        md += "| " + code(id_of(m)) + " | reverted | " + duration(m, "duration_ms") + " |\n";
+    for (const auto& m : applied)
+        md += "| " + code(id_of(m)) + " | applied | " + duration(m, "duration_ms") + " |\n";
     if (const auto& reps = list(r, "repeatables"); !reps.empty()) {
         md += "\nRepeatable migrations re-applied:";
-        for (const auto& x : reps) md += " " + code(x.is_string() ? x.get<std::string>() : x.dump());
+        for (const auto& x : reps)
+            md += " " + code(x.is_string() ? x.get<std::string>() : x.dump());
         md += "\n";
     }
 }
@@ -84,7 +94,8 @@ void migrations(std::string& md, const json& r) {
 void promotion(std::string& md, const json& r) {
     if (!has(r, "promotion") || !r["promotion"].is_object()) return;
     const auto& p = r["promotion"];
-    md += "\n### Promotion\n\nFrom **" + cell(str(p, "from")) + "**, applied and verified there with the same checksum:\n";
+    md += "\n### Promotion\n\nFrom **" + cell(str(p, "from")) +
+          "**, applied and verified there with the same checksum:\n";
     const auto& ms = list(p, "migrations");
     if (ms.empty()) {
         md += "\nNothing to promote.\n";
@@ -98,19 +109,23 @@ void promotion(std::string& md, const json& r) {
 
 void lint(std::string& md, const json& r) {
     const json* l = nullptr;
-    if (has(r, "safety") && has(r["safety"], "lint")) l = &r["safety"]["lint"];
-    else if (has(r, "lint")) l = &r["lint"];
+    if (has(r, "safety") && has(r["safety"], "lint"))
+        l = &r["safety"]["lint"];
+    else if (has(r, "lint"))
+        l = &r["lint"];
     if (!l || !l->is_object()) return;
     const auto& findings = list(*l, "findings");
-    md += "\n### Lint\n\n" + fmt::format("{} error(s), {} warning(s), {} allowed on purpose.\n",
-                                          str(*l, "errors").empty() ? "0" : str(*l, "errors"),
-                                          str(*l, "warnings").empty() ? "0" : str(*l, "warnings"),
-                                          str(*l, "suppressed").empty() ? "0" : str(*l, "suppressed"));
+    md +=
+        "\n### Lint\n\n" + fmt::format("{} error(s), {} warning(s), {} allowed on purpose.\n",
+                                       str(*l, "errors").empty() ? "0" : str(*l, "errors"),
+                                       str(*l, "warnings").empty() ? "0" : str(*l, "warnings"),
+                                       str(*l, "suppressed").empty() ? "0" : str(*l, "suppressed"));
     if (findings.empty()) return;
     md += "\n| Where | Rule | Severity | Message |\n|---|---|---|---|\n";
     for (const auto& f : findings) {
         std::string where = str(f, "file") + ":" + str(f, "line") + ":" + str(f, "column");
-        std::string severity = flag(f, "suppressed") ? "allowed: " + str(f, "reason") : str(f, "severity");
+        std::string severity =
+            flag(f, "suppressed") ? "allowed: " + str(f, "reason") : str(f, "severity");
         md += "| " + code(where) + " | " + code(str(f, "rule")) + " | " + cell(severity) + " | " +
               cell(str(f, "message")) + " |\n";
     }
@@ -119,10 +134,14 @@ void lint(std::string& md, const json& r) {
 void scripts(std::string& md, const json& r, const char* key, const char* title) {
     const auto& items = list(r, key);
     if (items.empty()) return;
-    md += std::string("\n### ") + title + "\n\n| Script | Outcome | Duration | Message |\n|---|---|---|---|\n";
+    md += std::string("\n### ") + title +
+          "\n\n| Script | Outcome | Duration | Message |\n|---|---|---|---|\n";
     for (const auto& s : items) {
         auto outcome = str(s, "outcome");
-        md += "| " + code(str(s, "script")) + " | " + (outcome == "ok" ? "✅ ok" : outcome == "failed" ? "❌ failed" : cell(outcome)) +
+        md += "| " + code(str(s, "script")) + " | " +
+              (outcome == "ok"       ? "✅ ok"
+               : outcome == "failed" ? "❌ failed"
+                                     : cell(outcome)) +
               " | " + duration(s, "duration_ms") + " | " + cell(str(s, "message")) + " |\n";
     }
 }
@@ -134,10 +153,12 @@ void backups(std::string& md, const json& r) {
     for (const auto& b : items) {
         std::string tables;
         for (const auto& t : list(b, "tables"))
-            tables += (tables.empty() ? "" : ", ") + (t.is_string() ? t.get<std::string>() : str(t, "table"));
+            tables += (tables.empty() ? "" : ", ") +
+                      (t.is_string() ? t.get<std::string>() : str(t, "table"));
         if (tables == "*") tables = "the whole database";
-        md += "| " + cell(str(b, "id").empty() ? "–" : "#" + str(b, "id")) + " | " + code(id_of(b)) + " | " +
-              cell(tables) + " | " + cell(str(b, "rows")) + " | " + cell(str(b, "reason")) + " |\n";
+        md += "| " + cell(str(b, "id").empty() ? "–" : "#" + str(b, "id")) + " | " +
+              code(id_of(b)) + " | " + cell(tables) + " | " + cell(str(b, "rows")) + " | " +
+              cell(str(b, "reason")) + " |\n";
     }
 }
 
@@ -145,18 +166,21 @@ void verification(std::string& md, const json& r) {
     if (!has(r, "verification") || !r["verification"].is_object()) return;
     const auto& v = r["verification"];
     bool ok = flag(v, "ok");
-    md += "\n### Verification\n\n" + mark(ok) + (ok ? " All verifications passed.\n" : " Verification failed.\n");
+    md += "\n### Verification\n\n" + mark(ok) +
+          (ok ? " All verifications passed.\n" : " Verification failed.\n");
     const auto& results = list(v, "results");
     if (results.empty()) return;
     md += "\n| Check | Result | Message |\n|---|---|---|\n";
     std::string details;
     for (const auto& x : results) {
         bool passed = flag(x, "ok");
-        md += "| " + code(str(x, "check")) + " | " + mark(passed) + " | " + cell(str(x, "message")) + " |\n";
+        md += "| " + code(str(x, "check")) + " | " + mark(passed) + " | " +
+              cell(str(x, "message")) + " |\n";
         const auto& items = list(x, "items");
         if (items.empty()) continue;
         details += "\n**" + str(x, "check") + "**\n\n";
-        for (const auto& i : items) details += "- " + (i.is_string() ? i.get<std::string>() : i.dump()) + "\n";
+        for (const auto& i : items)
+            details += "- " + (i.is_string() ? i.get<std::string>() : i.dump()) + "\n";
     }
     md += details;
 }
@@ -164,10 +188,11 @@ void verification(std::string& md, const json& r) {
 void watch(std::string& md, const json& r) {
     if (!has(r, "watch") || !r["watch"].is_object()) return;
     const auto& w = r["watch"];
-    md += "\n### Watch window\n\n" + fmt::format("Watched for {} s, every {} s ({} sample(s)).\n",
-                                                  str(w, "seconds").empty() ? "?" : str(w, "seconds"),
-                                                  str(w, "every").empty() ? "?" : str(w, "every"),
-                                                  str(w, "samples").empty() ? "0" : str(w, "samples"));
+    md +=
+        "\n### Watch window\n\n" + fmt::format("Watched for {} s, every {} s ({} sample(s)).\n",
+                                               str(w, "seconds").empty() ? "?" : str(w, "seconds"),
+                                               str(w, "every").empty() ? "?" : str(w, "every"),
+                                               str(w, "samples").empty() ? "0" : str(w, "samples"));
     const auto& triggers = list(w, "triggers");
     if (triggers.empty()) return;
     md += "\n| Trigger | Kind | Fired | Reason | Baseline | Last |\n|---|---|---|---|---|---|\n";
@@ -177,8 +202,9 @@ void watch(std::string& md, const json& r) {
     };
     for (const auto& t : triggers) {
         bool fired = flag(t, "fired");
-        md += "| " + code(str(t, "name")) + " | " + cell(str(t, "kind")) + " | " + (fired ? "🔥 yes" : "no") + " | " +
-              cell(str(t, "reason")) + " | " + value(t, "baseline") + " | " + value(t, "last") + " |\n";
+        md += "| " + code(str(t, "name")) + " | " + cell(str(t, "kind")) + " | " +
+              (fired ? "🔥 yes" : "no") + " | " + cell(str(t, "reason")) + " | " +
+              value(t, "baseline") + " | " + value(t, "last") + " |\n";
     }
 }
 
@@ -197,26 +223,31 @@ void rollback(std::string& md, const json& r) {
 void notifications(std::string& md, const json& r) {
     if (!has(r, "notifications") || !r["notifications"].is_object()) return;
     const auto& n = r["notifications"];
-    md += "\n### Notifications\n\n" + fmt::format("{} delivered, {} failed.\n",
-                                                   str(n, "delivered").empty() ? "0" : str(n, "delivered"),
-                                                   str(n, "failed").empty() ? "0" : str(n, "failed"));
+    md += "\n### Notifications\n\n" +
+          fmt::format("{} delivered, {} failed.\n",
+                      str(n, "delivered").empty() ? "0" : str(n, "delivered"),
+                      str(n, "failed").empty() ? "0" : str(n, "failed"));
     for (const auto& f : list(n, "failures"))
-        md += "- " + code(str(f, "hook")) + " on " + code(str(f, "event")) + ": " + str(f, "message") + "\n";
+        md += "- " + code(str(f, "hook")) + " on " + code(str(f, "event")) + ": " +
+              str(f, "message") + "\n";
 }
 
 void seeds(std::string& md, const json& r) {
     const auto& items = list(r, "seeds");
     if (items.empty()) return;
     md += "\n### Seeds\n\n| File | Duration |\n|---|---|\n";
-    for (const auto& s : items) md += "| " + code(str(s, "file")) + " | " + duration(s, "duration_ms") + " |\n";
+    for (const auto& s : items)
+        md += "| " + code(str(s, "file")) + " | " + duration(s, "duration_ms") + " |\n";
 }
 
 // Keys rendered above, or too small to need a section.
 const std::set<std::string>& known_keys() {
     static const std::set<std::string> keys = {
-        "command", "environment", "actor", "run", "outcome", "duration_ms", "error", "applied", "reverted",
-        "repeatables", "promotion", "safety", "lint", "checks", "verifications", "backups", "verification",
-        "watch", "rolled_back", "notifications", "seeds", "seed_dir", "dry_run", "would_apply", "would_revert"};
+        "command",     "environment",  "actor",   "run",         "outcome",
+        "duration_ms", "error",        "applied", "reverted",    "repeatables",
+        "promotion",   "safety",       "lint",    "checks",      "verifications",
+        "backups",     "verification", "watch",   "rolled_back", "notifications",
+        "seeds",       "seed_dir",     "dry_run", "would_apply", "would_revert"};
     return keys;
 }
 
@@ -224,9 +255,11 @@ const std::set<std::string>& known_keys() {
 
 std::string render(const json& in) {
     const json r = in.is_object() ? in : json::object();
-    std::string command = str(r, "command"), env = str(r, "environment"), outcome = str(r, "outcome");
-    std::string md = "## " + outcome_icon(outcome) + " moonshift " + (command.empty() ? "run" : command) +
-                     (env.empty() ? "" : " on " + env) + (outcome.empty() ? "" : ": " + outcome) + "\n\n";
+    std::string command = str(r, "command"), env = str(r, "environment"),
+                outcome = str(r, "outcome");
+    std::string md = "## " + outcome_icon(outcome) + " moonshift " +
+                     (command.empty() ? "run" : command) + (env.empty() ? "" : " on " + env) +
+                     (outcome.empty() ? "" : ": " + outcome) + "\n\n";
     md += "| | |\n|---|---|\n";
     if (!env.empty()) md += "| Environment | " + cell(env) + " |\n";
     if (!command.empty()) md += "| Command | " + code("moonshift " + command) + " |\n";
@@ -254,7 +287,8 @@ std::string render(const json& in) {
         for (auto it = r.begin(); it != r.end(); ++it)
             if (!known_keys().count(it.key())) other[it.key()] = *it;
     if (!other.empty())
-        md += "\n<details><summary>More details</summary>\n\n```json\n" + other.dump(2) + "\n```\n\n</details>\n";
+        md += "\n<details><summary>More details</summary>\n\n```json\n" + other.dump(2) +
+              "\n```\n\n</details>\n";
     return text::redact(md);
 }
 

@@ -35,24 +35,28 @@ std::string scratch_name() {
 // The scratch database's life: created in the constructor, dropped in the
 // destructor, whatever happened in between.
 class scratch_database {
-public:
-    explicit scratch_database(const std::string& server_url) : admin_url_(with_database(server_url, "postgres")) {
+  public:
+    explicit scratch_database(const std::string& server_url)
+        : admin_url_(with_database(server_url, "postgres")) {
         db::settings s;
         s.url = admin_url_;
         std::unique_ptr<db::session> admin;
         try {
             admin = std::make_unique<db::session>(s);
         } catch (const error& e) {
-            throw usage_error("the scratch server " + db::redacted(server_url) + ": " + text::redact(e.what()),
-                              "give --scratch the URL of a server where this role may CREATE DATABASE, or leave it "
-                              "out to use the project's local cluster");
+            throw usage_error(
+                "the scratch server " + db::redacted(server_url) + ": " + text::redact(e.what()),
+                "give --scratch the URL of a server where this role may CREATE DATABASE, or leave "
+                "it "
+                "out to use the project's local cluster");
         }
         name_ = scratch_name();
         try {
             admin->exec_script("CREATE DATABASE \"" + name_ + "\" TEMPLATE template0");
         } catch (const db::sql_failure& f) {
             throw error(exit_code::usage,
-                        "cannot create a scratch database on " + db::redacted(server_url) + ": " + f.info().message +
+                        "cannot create a scratch database on " + db::redacted(server_url) + ": " +
+                            f.info().message +
                             (f.info().sqlstate.empty() ? "" : " (" + f.info().sqlstate + ")"),
                         "give --scratch the URL of a server where this role may CREATE DATABASE");
         }
@@ -72,7 +76,7 @@ public:
     scratch_database& operator=(const scratch_database&) = delete;
     const std::string& url() const { return url_; }
 
-private:
+  private:
     std::string admin_url_, name_, url_;
 };
 
@@ -90,7 +94,8 @@ engine::context scratch_context(const project::config& cfg, const project::envir
         for (const auto& r : linter.rules()) ctx.cfg.lint.warn.push_back(r.name);
     }
     ctx.cfg.verify.critical_tables.clear();
-    ctx.cfg.verify.rls = ctx.cfg.verify.indexes = ctx.cfg.verify.foreign_keys = ctx.cfg.verify.row_counts = false;
+    ctx.cfg.verify.rls = ctx.cfg.verify.indexes = ctx.cfg.verify.foreign_keys =
+        ctx.cfg.verify.row_counts = false;
     ctx.cfg.backup.policy = "never";
     ctx.cfg.notify.clear();
     project::environment scratch;
@@ -104,6 +109,25 @@ engine::context scratch_context(const project::config& cfg, const project::envir
     return ctx;
 }
 
+// Creates, NOLOGIN, the roles of `wanted` that the server lacks; returns them.
+std::vector<std::string> create_missing_roles(const std::string& server_url, const std::vector<std::string>& wanted) {
+    db::settings s;
+    s.url = with_database(server_url, "postgres");
+    db::session admin(s);
+    std::set<std::string> have;
+    {
+        pqxx::nontransaction tx(admin.conn());
+        for (const auto& row : tx.exec("SELECT rolname FROM pg_roles")) have.insert(row[0].c_str());
+    }
+    std::vector<std::string> created;
+    for (const auto& role : wanted) {
+        if (have.count(role)) continue;
+        admin.exec_script("CREATE ROLE " + admin.conn().quote_name(role) + " NOLOGIN");
+        created.push_back(role);
+    }
+    return created;
+}
+
 }  // namespace
 
 std::string with_database(const std::string& url, const std::string& dbname) {
@@ -112,7 +136,8 @@ std::string with_database(const std::string& url, const std::string& dbname) {
     if (!opts) {
         std::string message = err ? text::trim(err) : "cannot parse it";
         if (err) PQfreemem(err);
-        throw usage_error("the connection string " + db::redacted(url) + " is not valid: " + text::redact(message));
+        throw usage_error("the connection string " + db::redacted(url) +
+                          " is not valid: " + text::redact(message));
     }
     std::string out;
     for (auto* o = opts; o->keyword; ++o) {
@@ -124,7 +149,9 @@ std::string with_database(const std::string& url, const std::string& dbname) {
 }
 
 nlohmann::json to_json(const file_problem& p) {
-    nlohmann::json j = {{"version", p.version}, {"name", p.name}, {"state", p.state},
+    nlohmann::json j = {{"version", p.version},
+                        {"name", p.name},
+                        {"state", p.state},
                         {"recorded_checksum", p.recorded_checksum}};
     if (!p.file.empty()) j["file"] = p.file;
     if (!p.disk_checksum.empty()) j["disk_checksum"] = p.disk_checksum;
@@ -140,6 +167,7 @@ result compare(const project::config& cfg, const project::environment& env, cons
     // The environment: what it recorded, and what it has.
     std::vector<history::applied> recorded;
     nlohmann::json live;
+    std::vector<std::string> roles;  // the environment server's roles
     {
         db::settings s;
         s.url = url;
@@ -147,6 +175,9 @@ result compare(const project::config& cfg, const project::environment& env, cons
         history::store store(session, cfg.schema);
         if (store.host_version() > 0) recorded = store.list_applied();
         live = schema::snapshot(session, snap);
+        pqxx::nontransaction tx(session.conn());
+        for (const auto& row : tx.exec("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"))
+            roles.push_back(row[0].c_str());
     }
     out.recorded = static_cast<int>(recorded.size());
 
@@ -159,7 +190,8 @@ result compare(const project::config& cfg, const project::environment& env, cons
         if (!m) {
             out.problems.push_back({row.version, row.name, "missing", "", row.checksum, ""});
         } else if (m->checksum != row.checksum) {
-            out.problems.push_back({row.version, row.name, "changed", m->up_label, row.checksum, m->checksum});
+            out.problems.push_back(
+                {row.version, row.name, "changed", m->up_label, row.checksum, m->checksum});
         }
     }
     if (!out.problems.empty()) return out;
@@ -176,8 +208,15 @@ result compare(const project::config& cfg, const project::environment& env, cons
         }
         server = st.url;
     }
+    // Roles are a server's: migrations that grant to the environment's roles
+    // need them. Only the project's own cluster gets them (NOLOGIN); a
+    // --scratch server is left as it is.
+    auto created = o.scratch_url.empty() ? create_missing_roles(server, roles) : std::vector<std::string>{};
     if (o.on_rebuild)
-        o.on_rebuild({{"scratch", db::redacted(server)}, {"migrations", recorded.size()}, {"started_cluster", started}});
+        o.on_rebuild({{"scratch", db::redacted(server)},
+                      {"migrations", recorded.size()},
+                      {"started_cluster", started},
+                      {"roles_created", created}});
 
     scratch_database scratch(server);
     nlohmann::json rebuilt;
@@ -213,7 +252,8 @@ result compare(const project::config& cfg, const project::environment& env, cons
         throw error(err.code(),
                     std::string("the recorded migrations of \"") + env.name +
                         "\" do not apply on an empty scratch database:\n" + err.what(),
-                    "the scratch database was dropped; fix the migration or the project's checks, or compare two "
+                    "the scratch database was dropped; fix the migration or the project's checks, "
+                    "or compare two "
                     "live environments with `moonshift diff`");
     }
     out.changes = schema::diff(rebuilt, live);

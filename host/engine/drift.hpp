@@ -3,7 +3,6 @@
 // a throw-away database.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -26,15 +25,15 @@ struct options {
 // A recorded migration that cannot be replayed as it ran.
 struct file_problem {
     std::string version, name;
-    std::string state;     // "missing" (no file on disk) or "changed" (another checksum)
-    std::string file;      // the file's label when there is one
+    std::string state;  // "missing" (no file on disk) or "changed" (another checksum)
+    std::string file;   // the file's label when there is one
     std::string recorded_checksum, disk_checksum;
 };
 
 struct result {
-    std::vector<file_problem> problems;  // when not empty, nothing was rebuilt
-    std::vector<schema::change> changes; // turn the migrations' schema into the environment's
-    int recorded = 0;                    // migrations recorded in the environment
+    std::vector<file_problem> problems;   // when not empty, nothing was rebuilt
+    std::vector<schema::change> changes;  // turn the migrations' schema into the environment's
+    int recorded = 0;                     // migrations recorded in the environment
     bool same() const { return problems.empty() && changes.empty(); }
 };
 

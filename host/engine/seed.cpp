@@ -63,25 +63,30 @@ source find(const project::config& cfg, const std::string& env_name) {
     fs::path base = cfg.root / "seeds";
     if (!fs::is_directory(base))
         throw usage_error("there is no seeds/ folder in " + cfg.root.string(),
-                          "put seed data in seeds/" + env_name + "/*.sql (this environment) or seeds/*.sql (all "
-                          "non-production environments)");
+                          "put seed data in seeds/" + env_name +
+                              "/*.sql (this environment) or seeds/*.sql (all "
+                              "non-production environments)");
     source src;
     src.dir = fs::is_directory(base / env_name) ? base / env_name : base;
     src.files = sql_files(src.dir);
     if (src.files.empty())
         throw usage_error(label_of(src.dir, cfg.root) + "/ has no .sql files",
-                          "seeds are loaded from seeds/" + env_name + "/*.sql when that folder exists, else from "
-                          "seeds/*.sql");
+                          "seeds are loaded from seeds/" + env_name +
+                              "/*.sql when that folder exists, else from "
+                              "seeds/*.sql");
     return src;
 }
 
 void check_allowed(const project::environment& env) {
     if (env.is_production())
-        throw usage_error("environment \"" + env.name + "\" is a production environment: seeds are loaded into "
-                          "non-production environments only; nothing was changed",
-                          "if it is not production, say so with production = false in [env." + env.name + "]");
+        throw usage_error(
+            "environment \"" + env.name +
+                "\" is a production environment: seeds are loaded into "
+                "non-production environments only; nothing was changed",
+            "if it is not production, say so with production = false in [env." + env.name + "]");
     if (env.read_only)
-        throw usage_error("environment \"" + env.name + "\" is read-only (read_only = true): nothing was changed");
+        throw usage_error("environment \"" + env.name +
+                          "\" is read-only (read_only = true): nothing was changed");
 }
 
 nlohmann::json load(engine::engine& e, const source& src,
@@ -108,7 +113,10 @@ nlohmann::json load(engine::engine& e, const source& src,
             s.exec_script(sql);
             s.exec_script("COMMIT");
         } catch (const db::sql_failure& f) {
-            try { s.exec_script("ROLLBACK"); } catch (...) {}
+            try {
+                s.exec_script("ROLLBACK");
+            } catch (...) {
+            }
             std::optional<std::size_t> at;
             if (f.info().position > 0) at = 0;  // positions count from the start of the file
             bool connected = !f.info().sqlstate.empty() && f.info().sqlstate.rfind("08", 0) != 0;
@@ -117,11 +125,14 @@ nlohmann::json load(engine::engine& e, const source& src,
             report["error"] = message;
             report["failed_file"] = label;
             run.finish("failed");
-            throw error(exit_code::migration_failed, message,
-                        label + " was rolled back; the files before it stay loaded. Fix it and run `moonshift "
-                                "seed` again (keep seed files safe to run twice, e.g. ON CONFLICT DO NOTHING)");
+            throw error(
+                exit_code::migration_failed, message,
+                label +
+                    " was rolled back; the files before it stay loaded. Fix it and run `moonshift "
+                    "seed` again (keep seed files safe to run twice, e.g. ON CONFLICT DO NOTHING)");
         }
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t0)
                       .count();
         nlohmann::json j = {{"file", label}, {"duration_ms", ms}};
         report["seeds"].push_back(j);

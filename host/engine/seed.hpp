@@ -1,10 +1,9 @@
 // `moonshift seed`: seed data for non-production environments, from
 // seeds/ENV/*.sql when that folder exists, else seeds/*.sql.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
