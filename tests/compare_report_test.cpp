@@ -84,8 +84,9 @@ BOOST_FIXTURE_TEST_CASE(a_failed_up_reports_its_error_with_file_and_line, report
 
 BOOST_FIXTURE_TEST_CASE(verify_reports_the_project_verifications, report_project) {
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
-    moonshift::test::write_file(dir.path / "scripts" / "verify" / "users.lua",
-                                "if db:scalar(\"SELECT count(*) FROM users\") < 0 then ctx:fail(\"impossible\") end\n");
+    moonshift::test::write_file(
+        dir.path / "scripts" / "verify" / "users.lua",
+        "if db:scalar(\"SELECT count(*) FROM users\") < 0 then ctx:fail(\"impossible\") end\n");
     auto r = ms({"verify", "--report", file()});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
     auto md = read_file(file());
@@ -252,6 +253,13 @@ BOOST_AUTO_TEST_CASE(the_renderer_survives_absent_and_malformed_sections) {
     BOOST_TEST(contains(md, "moonshift up: ok"));
     BOOST_TEST(contains(md, "Nothing needed rolling back."));
     BOOST_TEST(contains(md, "From **3**"));
+    auto dry = report::render({{"command", "up"},
+                               {"dry_run", true},
+                               {"would_apply", {{{"version", "004"}, {"name", "later"}}}},
+                               {"repeatables", {"R__views.sql"}}});
+    BOOST_TEST(contains(dry, "| Dry run | nothing was changed |"), dry);
+    BOOST_TEST(contains(dry, "| `004_later` | would apply (dry run) | – |"), dry);
+    BOOST_TEST(contains(dry, "Repeatable migrations re-applied: `R__views.sql`"), dry);
     BOOST_CHECK_NO_THROW(report::render(json("just a string")));
     BOOST_TEST(contains(report::render_all({json{{"command", "down"}}, json{{"command", "up"}}}),
                         "\n---\n"));

@@ -74,16 +74,28 @@ std::string outcome_icon(const std::string& outcome) {
 }
 
 void migrations(std::string& md, const json& r) {
-    // Durations from the run's events when the entries lack them.
     const auto& applied = list(r, "applied");
     const auto& reverted = list(r, "reverted");
-    if (applied.empty() && reverted.empty()) return;
-    md += "\n### Migrations\n\n| Migration | Direction | Duration |\n|---|---|---|\n";
-    for (const auto& m : reverted)
-        md += "| " + code(id_of(m)) + " | reverted | " + duration(m, "duration_ms") + " |\n";
-    for (const auto& m : applied)
-        md += "| " + code(id_of(m)) + " | applied | " + duration(m, "duration_ms") + " |\n";
-    if (const auto& reps = list(r, "repeatables"); !reps.empty()) {
+    const auto& would_apply = list(r, "would_apply");
+    const auto& would_revert = list(r, "would_revert");
+    const auto& reps = list(r, "repeatables");
+    if (applied.empty() && reverted.empty() && would_apply.empty() && would_revert.empty() &&
+        reps.empty())
+        return;
+    md += "\n### Migrations\n";
+    if (!applied.empty() || !reverted.empty() || !would_apply.empty() || !would_revert.empty()) {
+        md += "\n| Migration | Direction | Duration |\n|---|---|---|\n";
+        auto rows = [&](const json& items, const char* what) {
+            for (const auto& m : items)
+                md += "| " + code(id_of(m)) + " | " + what + " | " + duration(m, "duration_ms") +
+                      " |\n";
+        };
+        rows(reverted, "reverted");
+        rows(applied, "applied");
+        rows(would_revert, "would revert (dry run)");
+        rows(would_apply, "would apply (dry run)");
+    }
+    if (!reps.empty()) {
         md += "\nRepeatable migrations re-applied:";
         for (const auto& x : reps)
             md += " " + code(x.is_string() ? x.get<std::string>() : x.dump());
