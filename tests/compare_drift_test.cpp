@@ -163,8 +163,9 @@ BOOST_AUTO_TEST_CASE(an_unknown_environment_is_a_usage_error) {
 BOOST_FIXTURE_TEST_CASE(without_scratch_the_projects_local_cluster_is_used, drift_project) {
     // A role of the environment's server that a migration grants to: the
     // fresh local cluster gets it, so the grant replays.
-    exec(url, "DO $$ BEGIN CREATE ROLE moonshift_drift_app NOLOGIN; "
-              "EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    exec(url,
+         "DO $$ BEGIN CREATE ROLE moonshift_drift_app NOLOGIN; "
+         "EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     migration("003_grant.sql", "GRANT SELECT ON users TO moonshift_drift_app;\n");
     auto up = ms({"up"});
     BOOST_REQUIRE_MESSAGE(up.exit_code == 0, up.out << up.err);
@@ -177,6 +178,24 @@ BOOST_FIXTURE_TEST_CASE(without_scratch_the_projects_local_cluster_is_used, drif
     BOOST_TEST(contains(r.err, "started the local PostgreSQL cluster"));
     BOOST_TEST(contains(r.err, "created the environment's roles"));
     BOOST_TEST(contains(r.err, "moonshift_drift_app"));
+
+    // A scratch database left by a killed drift (its process is gone) is
+    // dropped by the next drift on the project's cluster.
+    auto cluster = ms({"local", "url"});
+    BOOST_REQUIRE_MESSAGE(cluster.exit_code == 0, cluster.out << cluster.err);
+    std::string local_url = cluster.out.substr(0, cluster.out.find('\n'));
+    exec(local_url, "CREATE DATABASE moonshift_drift_2147483_1");
+    auto again = ms({"drift"});
+    BOOST_TEST(again.exit_code == 5, again.out << again.err);
+    {
+        pqxx::connection c(local_url);
+        pqxx::nontransaction tx(c);
+        BOOST_TEST(
+            tx.exec("SELECT count(*) FROM pg_database WHERE datname LIKE 'moonshift\\_drift\\_%'")
+                    [0][0]
+                        .as<long long>() == 0,
+            "the stale scratch database and this run's are gone");
+    }
     BOOST_TEST(std::filesystem::exists(dir.path / ".moonshift" / "local"));
     auto stop = ms({"local", "stop"});
     BOOST_TEST(stop.exit_code == 0, stop.out << stop.err);

@@ -52,9 +52,12 @@ void register_history(CLI::App& app, globals& g, command_fn& run) {
                                    "list recent runs of the environment: who, when, what, outcome");
     auto limit = std::make_shared<int>(20);
     auto all = std::make_shared<bool>(false);
-    cmd->add_option("--limit,-n", *limit, "how many runs")->check(CLI::PositiveNumber);
+    cmd->add_option("--limit,-n", *limit, "how many runs")
+        ->check(CLI::PositiveNumber)
+        ->envname("MOONSHIFT_HISTORY_LIMIT");
     cmd->add_flag("--all", *all,
-                  "runs of every environment recorded in this database, not only the selected one");
+                  "runs of every environment recorded in this database, not only the selected one")
+        ->envname("MOONSHIFT_HISTORY_ALL");
     cmd->callback([&g, &run, limit, all] {
         run = [&g, limit, all] {
             printer out(g);

@@ -3,8 +3,12 @@
 #include "engine/drift.hpp"
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <set>
@@ -32,11 +36,36 @@ std::string scratch_name() {
     return "moonshift_drift_" + std::to_string(getpid()) + "_" + std::to_string(rd() % 1000000);
 }
 
+// Drops moonshift_drift_<pid>_<n> databases whose process no longer runs.
+void drop_stale(db::session& admin) {
+    std::vector<std::string> stale;
+    {
+        pqxx::nontransaction tx(admin.conn());
+        for (const auto& row : tx.exec("SELECT datname FROM pg_database WHERE datname ~ "
+                                       "'^moonshift_drift_[0-9]+_[0-9]+$'")) {
+            std::string name = row[0].c_str();
+            long pid = std::strtol(name.c_str() + std::strlen("moonshift_drift_"), nullptr, 10);
+            if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+                stale.push_back(name);
+        }
+    }
+    for (const auto& name : stale) {
+        try {
+            admin.exec_script("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
+        } catch (...) {
+            // Someone else's business after all; the next run tries again.
+        }
+    }
+}
+
 // The scratch database's life: created in the constructor, dropped in the
 // destructor, whatever happened in between.
 class scratch_database {
   public:
-    explicit scratch_database(const std::string& server_url)
+    // `clean_stale`: first drop the scratch databases of drift runs of this
+    // machine that were killed (their process is gone) — only on the
+    // project's own cluster, where no other machine makes them.
+    scratch_database(const std::string& server_url, bool clean_stale)
         : admin_url_(with_database(server_url, "postgres")) {
         db::settings s;
         s.url = admin_url_;
@@ -50,6 +79,7 @@ class scratch_database {
                 "it "
                 "out to use the project's local cluster");
         }
+        if (clean_stale) drop_stale(*admin);
         name_ = scratch_name();
         try {
             admin->exec_script("CREATE DATABASE \"" + name_ + "\" TEMPLATE template0");
@@ -110,7 +140,8 @@ engine::context scratch_context(const project::config& cfg, const project::envir
 }
 
 // Creates, NOLOGIN, the roles of `wanted` that the server lacks; returns them.
-std::vector<std::string> create_missing_roles(const std::string& server_url, const std::vector<std::string>& wanted) {
+std::vector<std::string> create_missing_roles(const std::string& server_url,
+                                              const std::vector<std::string>& wanted) {
     db::settings s;
     s.url = with_database(server_url, "postgres");
     db::session admin(s);
@@ -176,7 +207,8 @@ result compare(const project::config& cfg, const project::environment& env, cons
         if (store.host_version() > 0) recorded = store.list_applied();
         live = schema::snapshot(session, snap);
         pqxx::nontransaction tx(session.conn());
-        for (const auto& row : tx.exec("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"))
+        for (const auto& row :
+             tx.exec("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"))
             roles.push_back(row[0].c_str());
     }
     out.recorded = static_cast<int>(recorded.size());
@@ -211,14 +243,15 @@ result compare(const project::config& cfg, const project::environment& env, cons
     // Roles are a server's: migrations that grant to the environment's roles
     // need them. Only the project's own cluster gets them (NOLOGIN); a
     // --scratch server is left as it is.
-    auto created = o.scratch_url.empty() ? create_missing_roles(server, roles) : std::vector<std::string>{};
+    auto created =
+        o.scratch_url.empty() ? create_missing_roles(server, roles) : std::vector<std::string>{};
     if (o.on_rebuild)
         o.on_rebuild({{"scratch", db::redacted(server)},
                       {"migrations", recorded.size()},
                       {"started_cluster", started},
                       {"roles_created", created}});
 
-    scratch_database scratch(server);
+    scratch_database scratch(server, o.scratch_url.empty());
     nlohmann::json rebuilt;
     {
         // Migrations on disk that the environment never recorded are marked
