@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/report.hpp"
 #include "common/text.hpp"
 #include "local/cluster.hpp"
 
@@ -36,6 +37,10 @@ void printer::line(const std::string& s) const {
 }
 
 void printer::json_line(const nlohmann::json& j) const {
+    // A command's result line carries the engine's report: --report renders it.
+    if (j.is_object() && j.contains("result") && j["result"].is_string() && j.contains("report") &&
+        j["report"].is_object())
+        report::note_result(j["result"].get<std::string>(), j["report"]);
     if (!json_) return;
     std::fputs((j.dump() + "\n").c_str(), stdout);
     std::fflush(stdout);
@@ -115,6 +120,7 @@ project_env load_project(const globals& g, printer& out) {
 
 void announce(const project_env& p, printer& out) {
     std::string where = p.url.empty() ? "PG* variables" : text::redact(p.url);
+    report::note_environment(p.env.name, where);
     // Production in red, environments that feed it in yellow, others in green.
     std::string name = "▶ " + p.env.name;
     bool feeds = false;
@@ -146,7 +152,10 @@ engine::context make_context(const globals& g, printer& out) {
     ctx.cfg = p.cfg;
     ctx.env = p.env;
     ctx.url = p.url;
-    ctx.on_event = [&out](const engine::event& e) { out.on_event(e); };
+    ctx.on_event = [&out](const engine::event& e) {
+        report::note_event(e);
+        out.on_event(e);
+    };
     // Environments with approve = true: --yes, or the environment's name typed on a terminal.
     ctx.confirm = [&g, name = p.env.name](const std::string& what) {
         if (g.yes) return true;
@@ -158,6 +167,15 @@ engine::context make_context(const globals& g, printer& out) {
         return text::trim(answer) == name;
     };
     attach_notifications(ctx, out);
+    // The report as the notification hooks leave it, for --report.
+    auto close = ctx.on_close;
+    ctx.on_close = [close](const std::string& outcome, nlohmann::json& r) {
+        struct keep {
+            nlohmann::json& r;
+            ~keep() { report::note_close(r); }
+        } k{r};
+        if (close) close(outcome, r);
+    };
     return ctx;
 }
 

@@ -20,6 +20,7 @@ struct globals {
     bool yes = false;
     bool verbose = false;
     bool no_color = false;
+    std::string report;  // --report FILE: a Markdown report of the run (report.hpp)
 };
 
 class printer {
@@ -88,5 +89,8 @@ void register_promote(CLI::App& app, globals& g, command_fn& run);
 void register_import(CLI::App& app, globals& g, command_fn& run);
 void register_convert(CLI::App& app, globals& g, command_fn& run);
 void register_notify(CLI::App& app, globals& g, command_fn& run);
+void register_diff(CLI::App& app, globals& g, command_fn& run);
+void register_drift(CLI::App& app, globals& g, command_fn& run);
+void register_seed(CLI::App& app, globals& g, command_fn& run);
 
 }  // namespace moonshift::cli

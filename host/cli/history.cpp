@@ -6,40 +6,101 @@
 
 namespace moonshift::cli {
 
+namespace {
+
+std::string ids(const nlohmann::json& list) {
+    std::string out;
+    if (!list.is_array()) return out;
+    for (const auto& m : list)
+        if (m.is_object())
+            out += (out.empty() ? "" : ", ") + m.value("version", "") + "_" + m.value("name", "");
+    return out;
+}
+
+// What a run did, in a few words: "applied 001_a, 002_b; rolled back 002_b".
+std::string what_of(const nlohmann::json& report) {
+    std::vector<std::string> parts;
+    auto add = [&](const std::string& verb, const nlohmann::json& list) {
+        if (auto s = ids(list); !s.empty()) parts.push_back(verb + " " + s);
+    };
+    if (!report.is_object()) return "-";
+    if (report.contains("promotion") && report["promotion"].is_object()) {
+        const auto& p = report["promotion"];
+        add("promoted from " + p.value("from", std::string("?")) + ":",
+            p.value("migrations", nlohmann::json()));
+    } else {
+        add("applied", report.value("applied", nlohmann::json()));
+    }
+    add("reverted", report.value("reverted", nlohmann::json()));
+    add("rolled back", report.value("rolled_back", nlohmann::json()));
+    add("baselined", report.value("baselined", nlohmann::json()));
+    add("repaired", report.value("repaired", nlohmann::json()));
+    if (auto seeds = report.value("seeds", nlohmann::json()); seeds.is_array() && !seeds.empty()) {
+        std::string files;
+        for (const auto& f : seeds) files += (files.empty() ? "" : ", ") + f.value("file", "");
+        parts.push_back("seeded " + files);
+    }
+    std::string out;
+    for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+    return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
 void register_history(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("history", "list recent runs: who, when, what, outcome");
+    auto* cmd = app.add_subcommand("history",
+                                   "list recent runs of the environment: who, when, what, outcome");
     auto limit = std::make_shared<int>(20);
-    cmd->add_option("--limit,-n", *limit, "how many runs")->check(CLI::PositiveNumber);
-    cmd->callback([&g, &run, limit] {
-        run = [&g, limit] {
+    auto all = std::make_shared<bool>(false);
+    cmd->add_option("--limit,-n", *limit, "how many runs")
+        ->check(CLI::PositiveNumber)
+        ->envname("MOONSHIFT_HISTORY_LIMIT");
+    cmd->add_flag("--all", *all,
+                  "runs of every environment recorded in this database, not only the selected one")
+        ->envname("MOONSHIFT_HISTORY_ALL");
+    cmd->callback([&g, &run, limit, all] {
+        run = [&g, limit, all] {
             printer out(g);
             engine::engine e(make_context(g, out));
-            auto runs = e.runs(*limit);
+            std::vector<history::run> runs;
+            if (e.store().host_version() > 0)
+                runs = e.store().list_runs(*limit, *all ? "" : e.ctx().env.name);
             if (out.json()) {
                 auto arr = nlohmann::json::array();
                 for (auto& r : runs)
-                    arr.push_back({{"id", r.id}, {"command", r.command}, {"environment", r.environment},
-                                   {"actor", r.actor}, {"started_at", r.started_at}, {"finished_at", r.finished_at},
-                                   {"outcome", r.outcome}, {"duration_ms", r.duration_ms}, {"report", r.report}});
+                    arr.push_back({{"id", r.id},
+                                   {"command", r.command},
+                                   {"environment", r.environment},
+                                   {"actor", r.actor},
+                                   {"started_at", r.started_at},
+                                   {"finished_at", r.finished_at},
+                                   {"outcome", r.outcome},
+                                   {"duration_ms", r.duration_ms},
+                                   {"what", what_of(r.report)},
+                                   {"report", r.report}});
                 out.json_line({{"runs", arr}});
                 return 0;
             }
             if (runs.empty()) {
-                out.line("No runs recorded yet.");
+                out.line(*all ? "No runs recorded yet."
+                              : "No runs of " + e.ctx().env.name + " recorded yet" +
+                                    " (`moonshift history --all` shows every environment's).");
                 return 0;
             }
-            out.line(out.dim(fmt::format("{:>5}  {:<21} {:<9} {:<12} {:<20} {}", "RUN", "STARTED", "COMMAND", "OUTCOME",
-                                         "WHO", "WHAT")));
+            auto pad = [](const std::string& s, std::size_t n) {
+                return s.size() < n ? std::string(n - s.size(), ' ') : std::string(" ");
+            };
+            std::string env_head = *all ? fmt::format("{:<14}", "ENV") : "";
+            out.line(out.dim(fmt::format("{:>5}  {:<21} {}{:<9} {:<12} {:<20} {}", "RUN", "STARTED",
+                                         env_head, "COMMAND", "OUTCOME", "WHO", "WHAT")));
             for (auto& r : runs) {
-                std::string what;
-                for (const char* key : {"applied", "reverted", "baselined", "repaired"})
-                    if (r.report.contains(key) && r.report[key].is_array())
-                        for (auto& m : r.report[key])
-                            what += (what.empty() ? "" : ", ") + m.value("version", "") + "_" + m.value("name", "");
-                std::string outcome = r.outcome == "ok" ? out.green(r.outcome) : out.red(r.outcome);
-                out.line(fmt::format("{:>5}  {:<21} {:<9} {:<21} {:<20} {}", r.id, r.started_at, r.command,
-                                     outcome + std::string(r.outcome.size() < 12 ? 12 - r.outcome.size() : 0, ' '),
-                                     r.actor, what.empty() ? "-" : what));
+                std::string outcome = r.outcome == "ok"        ? out.green(r.outcome)
+                                      : r.outcome == "running" ? out.yellow(r.outcome)
+                                                               : out.red(r.outcome);
+                std::string env = *all ? fmt::format("{:<14}", r.environment) : "";
+                out.line(fmt::format("{:>5}  {:<21} {}{:<9} {}{}{:<20} {}", r.id, r.started_at, env,
+                                     r.command, outcome, pad(r.outcome, 13), r.actor,
+                                     what_of(r.report)));
             }
             return 0;
         };
@@ -49,7 +110,8 @@ void register_history(CLI::App& app, globals& g, command_fn& run) {
 void register_wait(CLI::App& app, globals& g, command_fn& run) {
     auto* cmd = app.add_subcommand("wait", "wait until the database accepts connections (for CI)");
     auto timeout = std::make_shared<std::string>("60s");
-    cmd->add_option("--timeout", *timeout, "give up after this long")->envname("MOONSHIFT_WAIT_TIMEOUT");
+    cmd->add_option("--timeout", *timeout, "give up after this long")
+        ->envname("MOONSHIFT_WAIT_TIMEOUT");
     cmd->callback([&g, &run, timeout] {
         run = [&g, timeout] {
             printer out(g);

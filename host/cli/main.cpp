@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/common.hpp"
+#include "cli/report.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
 
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
     app.add_flag("--yes,-y", g.yes, "answer yes to confirmations")->envname("MOONSHIFT_YES");
     app.add_flag("--verbose,-v", g.verbose, "more detail")->envname("MOONSHIFT_VERBOSE");
     app.add_flag("--no-color", g.no_color, "no colours")->envname("MOONSHIFT_NO_COLOR");
+    app.add_option("--report", g.report, "write a Markdown report of the run to this file (for a pull request)")
+        ->envname("MOONSHIFT_REPORT");
 
     cli::command_fn run;
     cli::register_init(app, g, run);
@@ -44,6 +47,9 @@ int main(int argc, char** argv) {
     cli::register_import(app, g, run);
     cli::register_convert(app, g, run);
     cli::register_notify(app, g, run);
+    cli::register_diff(app, g, run);
+    cli::register_drift(app, g, run);
+    cli::register_seed(app, g, run);
 
     try {
         app.parse(argc, argv);
@@ -53,8 +59,10 @@ int main(int argc, char** argv) {
     }
     g.config_given = app.get_option("--config")->count() > 0 || std::getenv("MOONSHIFT_CONFIG");
 
+    std::string failure;  // the error's message, for --report
     auto report = [&](const std::string& message, const std::string& hint, int code) {
         std::string text = text::redact(message);
+        failure = text;
         std::fprintf(stderr, "error: %s\n", text.c_str());
         if (!hint.empty()) std::fprintf(stderr, "hint: %s\n", text::redact(hint).c_str());
         if (g.json) {
@@ -64,16 +72,29 @@ int main(int argc, char** argv) {
         }
         return code;
     };
-    try {
-        return run ? run() : 0;
-    } catch (const error& e) {
-        return report(e.what(), e.hint(), static_cast<int>(e.code()));
-    } catch (const pqxx::broken_connection& e) {
-        return report(std::string("the database connection broke: ") + e.what(),
-                      "nothing half-done was recorded; run the command again", 1);
-    } catch (const pqxx::sql_error& e) {
-        return report(std::string(e.what()) + (e.sqlstate().empty() ? "" : " (" + e.sqlstate() + ")"), "", 1);
-    } catch (const std::exception& e) {
-        return report(e.what(), "", 1);
+    auto execute = [&]() -> int {
+        try {
+            return run ? run() : 0;
+        } catch (const error& e) {
+            return report(e.what(), e.hint(), static_cast<int>(e.code()));
+        } catch (const pqxx::broken_connection& e) {
+            return report(std::string("the database connection broke: ") + e.what(),
+                          "nothing half-done was recorded; run the command again", 1);
+        } catch (const pqxx::sql_error& e) {
+            return report(std::string(e.what()) + (e.sqlstate().empty() ? "" : " (" + e.sqlstate() + ")"), "", 1);
+        } catch (const std::exception& e) {
+            return report(e.what(), "", 1);
+        }
+    };
+    int code = execute();
+    if (!g.report.empty()) {
+        std::string command = app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name();
+        try {
+            cli::report::write(g.report, command, code, failure);
+        } catch (const error& e) {
+            int rc = report(e.what(), e.hint(), static_cast<int>(e.code()));
+            if (code == 0) code = rc;
+        }
     }
+    return code;
 }

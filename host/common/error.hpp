@@ -12,7 +12,7 @@ enum class exit_code : int {
     usage = 2,          // usage or configuration error
     check_failed = 3,   // a check, lint or verification stopped the run
     lock_held = 4,      // the advisory lock is held elsewhere
-    drift = 5,          // an applied migration changed on disk
+    drift = 5,          // an applied migration changed on disk; `diff`/`drift`: schemas differ
     rolled_back = 6,    // a trigger rolled the run back
 };
 

@@ -345,8 +345,9 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
         if (o.single_transaction && !todo.empty()) session_->exec_script("BEGIN");
         for (auto* m : todo) {
             if (auto b = guard.before(*m, run.id()); b.contains("backup")) report["backups"].push_back(b["backup"]);
+            auto t_m = std::chrono::steady_clock::now();
             apply_one(*m, run.id(), o.single_transaction);
-            report["applied"].push_back({{"version", m->version}, {"name", m->name}});
+            report["applied"].push_back({{"version", m->version}, {"name", m->name}, {"duration_ms", ms_since(t_m)}});
             ++out.count;
         }
         if (o.single_transaction && !todo.empty()) session_->exec_script("COMMIT");

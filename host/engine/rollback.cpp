@@ -123,10 +123,12 @@ outcome engine::down(const down_options& o) {
     try {
         for (auto* e : todo) {
             // A .lua migration carries its down function; other forms need a down file.
+            auto t0 = std::chrono::steady_clock::now();
             if (e->file->down.empty() && e->file->kind != catalog::form::lua)
                 revert_with_backup(*e, run.id());
             else revert_one(*e, run.id());
-            run.report()["reverted"].push_back({{"version", e->version}, {"name", e->name}});
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+            run.report()["reverted"].push_back({{"version", e->version}, {"name", e->name}, {"duration_ms", ms.count()}});
             ++out.count;
         }
     } catch (const error& err) {

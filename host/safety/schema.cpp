@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 namespace moonshift::schema {
@@ -88,7 +89,18 @@ SELECT jsonb_build_object(
      FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype = 'e'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
                       AND d.objid = t.oid AND d.deptype = 'e')),
- 'extensions', (SELECT coalesce(jsonb_object_agg(extname, extversion), '{}') FROM pg_extension)
+ 'extensions', (SELECT coalesce(jsonb_object_agg(extname, extversion), '{}') FROM pg_extension),
+ 'grants', (SELECT coalesce(jsonb_object_agg(g.name, jsonb_build_object('privileges', g.privileges)), '{}') FROM (
+     SELECT o.what || ' to ' || CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee)::text END AS name,
+            jsonb_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+                      ORDER BY a.privilege_type) AS privileges
+       FROM (SELECT 'schema ' || n.nspname AS what, p.nspacl AS acl, p.nspowner AS owner
+               FROM ns n JOIN pg_namespace p ON p.oid = n.oid
+             UNION ALL
+             SELECT r.name, c.relacl, c.relowner FROM rel r JOIN pg_class c ON c.oid = r.oid) o,
+            aclexplode(o.acl) a
+      WHERE a.grantee <> o.owner
+      GROUP BY 1) g)
 )::text
 )SQL";
 
@@ -111,7 +123,7 @@ const std::vector<std::pair<std::string, std::string>>& categories() {
         {"extensions", "extension"}, {"schemas", "schema"},       {"enums", "enum"},
         {"sequences", "sequence"},   {"tables", "table"},         {"columns", "column"},
         {"constraints", "constraint"}, {"indexes", "index"},      {"policies", "policy"},
-        {"functions", "function"},   {"triggers", "trigger"},
+        {"functions", "function"},   {"triggers", "trigger"},     {"grants", "grant"},
     };
     return all;
 }
@@ -146,6 +158,11 @@ std::string text_of(const json& v) {
     if (v.is_null()) return "none";
     if (v.is_string()) return v.get<std::string>();
     if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+    if (v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); })) {
+        std::string out;
+        for (const auto& x : v) out += (out.empty() ? "" : ", ") + x.get<std::string>();
+        return "[" + out + "]";
+    }
     return v.dump();
 }
 
@@ -171,6 +188,7 @@ std::string summary(const std::string& object, const json& v) {
     if (object == "function") return "returns " + v.value("returns", "");
     if (object == "table") return v.value("kind", "table");
     if (object == "enum" || object == "extension") return text_of(v);
+    if (object == "grant") return text_of(v.value("privileges", json::array()));
     return {};
 }
 

@@ -1,6 +1,6 @@
 // Catalog snapshots and their difference: tables, columns and their types,
-// indexes, constraints, policies, functions, triggers, sequences and enum
-// types. Used by `plan` (before/after each rehearsed migration) and by
+// indexes, constraints, policies, functions, triggers, sequences, enum
+// types and grants. Used by `plan` (before/after each rehearsed migration) and by
 // anything that compares two databases.
 #pragma once
 #include <nlohmann/json.hpp>
@@ -35,7 +35,11 @@ struct snapshot_options {
 //                "volatility": "immutable", "security_definer": false, "body_md5": "..."}},
 //  "triggers": {"public.users.t": {"table": ..., "definition": "..."}},
 //  "sequences": {"public.users_id_seq": {"type": "bigint"}},
-//  "enums": {"public.mood": ["sad", "happy"]}}
+//  "enums": {"public.mood": ["sad", "happy"]},
+//  "grants": {"public.users to app": {"privileges": ["INSERT", "SELECT WITH GRANT OPTION"]},
+//             "schema api to anon": {"privileges": ["USAGE"]}}}
+// Grants are table (view, ...) privileges and schema privileges per role;
+// the owner's own privileges are left out, column privileges too.
 nlohmann::json snapshot(db::session& s, const snapshot_options& o = {});
 
 struct change {

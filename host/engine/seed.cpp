@@ -1,0 +1,145 @@
+// Seed files: found per environment, each loaded in its own transaction.
+#include "engine/seed.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "common/text.hpp"
+#include "engine/run_scope.hpp"
+#include "safety/sql.hpp"
+
+namespace moonshift::seed {
+namespace fs = std::filesystem;
+namespace {
+
+std::vector<fs::path> sql_files(const fs::path& dir) {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".sql") out.push_back(e.path());
+    std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) {
+        return a.filename().string() < b.filename().string();
+    });
+    return out;
+}
+
+std::string label_of(const fs::path& p, const fs::path& root) {
+    std::error_code ec;
+    auto rel = fs::relative(p, root, ec);
+    return ec || rel.empty() ? p.string() : rel.string();
+}
+
+// The server names no position for errors like "relation does not exist":
+// the statements are replayed in a transaction that is rolled back until one
+// fails. Only on the failure path.
+std::optional<std::size_t> locate(db::session& s, const std::string& sql) {
+    std::vector<sql::statement> statements;
+    try {
+        statements = sql::split(sql);
+    } catch (...) {
+        return std::nullopt;
+    }
+    if (statements.size() == 1) return statements[0].offset;
+    std::optional<std::size_t> found;
+    try {
+        s.exec_script("BEGIN");
+        for (const auto& st : statements) {
+            try {
+                s.exec_script(st.text);
+            } catch (const db::sql_failure&) {
+                found = st.offset;
+                break;
+            }
+        }
+        s.exec_script("ROLLBACK");
+    } catch (...) {
+    }
+    return found;
+}
+
+}  // namespace
+
+source find(const project::config& cfg, const std::string& env_name) {
+    fs::path base = cfg.root / "seeds";
+    if (!fs::is_directory(base))
+        throw usage_error("there is no seeds/ folder in " + cfg.root.string(),
+                          "put seed data in seeds/" + env_name +
+                              "/*.sql (this environment) or seeds/*.sql (all "
+                              "non-production environments)");
+    source src;
+    src.dir = fs::is_directory(base / env_name) ? base / env_name : base;
+    src.files = sql_files(src.dir);
+    if (src.files.empty())
+        throw usage_error(label_of(src.dir, cfg.root) + "/ has no .sql files",
+                          "seeds are loaded from seeds/" + env_name +
+                              "/*.sql when that folder exists, else from "
+                              "seeds/*.sql");
+    return src;
+}
+
+void check_allowed(const project::environment& env) {
+    if (env.is_production())
+        throw usage_error(
+            "environment \"" + env.name +
+                "\" is a production environment: seeds are loaded into "
+                "non-production environments only; nothing was changed",
+            "if it is not production, say so with production = false in [env." + env.name + "]");
+    if (env.read_only)
+        throw usage_error("environment \"" + env.name +
+                          "\" is read-only (read_only = true): nothing was changed");
+}
+
+nlohmann::json load(engine::engine& e, const source& src,
+                    const std::function<void(const nlohmann::json&)>& loaded) {
+    const auto& root = e.ctx().cfg.root;
+    // Read them all first: an unreadable file stops the run before any loads.
+    std::vector<std::pair<std::string, std::string>> files;
+    for (const auto& f : src.files) {
+        auto label = label_of(f, root);
+        auto text = text::normalize_newlines(text::read_file(f));
+        if (auto bad = text::invalid_utf8_at(text); bad != std::string::npos)
+            throw usage_error(label + ": invalid UTF-8 at byte " + std::to_string(bad));
+        files.emplace_back(label, std::move(text));
+    }
+    engine::run_scope run(e, "seed");
+    auto& report = run.report();
+    report["seed_dir"] = label_of(src.dir, root);
+    report["seeds"] = nlohmann::json::array();
+    auto& s = e.session();
+    for (const auto& [label, sql] : files) {
+        auto t0 = std::chrono::steady_clock::now();
+        try {
+            s.exec_script("BEGIN;");
+            s.exec_script(sql);
+            s.exec_script("COMMIT");
+        } catch (const db::sql_failure& f) {
+            try {
+                s.exec_script("ROLLBACK");
+            } catch (...) {
+            }
+            std::optional<std::size_t> at;
+            if (f.info().position > 0) at = 0;  // positions count from the start of the file
+            bool connected = !f.info().sqlstate.empty() && f.info().sqlstate.rfind("08", 0) != 0;
+            if (!at && connected) at = locate(s, sql);
+            auto message = engine::describe_failure(label, sql, at, f.info());
+            report["error"] = message;
+            report["failed_file"] = label;
+            run.finish("failed");
+            throw error(
+                exit_code::migration_failed, message,
+                label +
+                    " was rolled back; the files before it stay loaded. Fix it and run `moonshift "
+                    "seed` again (keep seed files safe to run twice, e.g. ON CONFLICT DO NOTHING)");
+        }
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
+        nlohmann::json j = {{"file", label}, {"duration_ms", ms}};
+        report["seeds"].push_back(j);
+        if (loaded) loaded(j);
+    }
+    run.finish("ok");
+    return report;
+}
+
+}  // namespace moonshift::seed
