@@ -20,7 +20,10 @@
 #   CALL_RUNS (7)  MOONSHIFT (binary; default: a Release build in build-bench/)
 #   BUILD_DIR (the CMake build directory for moonshift_bench_lua; default: the
 #   one MOONSHIFT was built in)  BENCH_LUA (a built moonshift_bench_lua)
-#   BUILD_NOTE (how the binaries were built, when not by this script)  PG_BINDIR  WRITE_RESULTS (1)  KEEP_WORK (0)
+#   BUILD_NOTE (how the binaries were built, when not by this script)
+#   COMPARE, COMPARE_LABEL (another moonshift binary, e.g. before a change, measured
+#   in the same rounds as an extra row)  LUA_NOTES (a file appended to the
+#   section: what a person found out about this run)  PG_BINDIR  WRITE_RESULTS (1)  KEEP_WORK (0)
 set -euo pipefail
 export LC_ALL=C
 
@@ -107,6 +110,7 @@ run() {
         psql) "$@" "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$URL" -c "\\copy ($(query_of "$rows")) TO '/dev/null'" ;;
         ms) (cd "$P" && exec "$@" "$MOONSHIFT" --env bench run each.lua "$rows") ;;
         ms_jit) (cd "$P/jit" && exec "$@" "$MOONSHIFT" --env bench run each.lua "$rows") ;;
+        ms_cmp) (cd "$P" && exec "$@" "$COMPARE" --env bench run each.lua "$rows") ;;
     esac
 }
 
@@ -129,9 +133,15 @@ run psql 10 >>"$LOG" 2>&1 || { tail -20 "$LOG" >&2; die "psql \\copy does not wo
 q CHECKPOINT >/dev/null
 
 TOOLS=(psql ms ms_jit)
+if [[ -n ${COMPARE:-} ]]; then
+    [[ -x $COMPARE ]] || die "COMPARE is not an executable: $COMPARE"
+    run ms_cmp 10 >>"$LOG" 2>&1 || { tail -20 "$LOG" >&2; die "$COMPARE run each.lua does not work"; }
+    TOOLS+=(ms_cmp)
+fi
 say "PostgreSQL $PG_VERSION on 127.0.0.1:$PORT; $RUNS rounds of $ROWS rows"
 for ((r = 1; r <= RUNS; r++)); do
-    order=("${TOOLS[@]:$(((r - 1) % 3))}" "${TOOLS[@]:0:$(((r - 1) % 3))}")
+    k=$(((r - 1) % ${#TOOLS[@]}))
+    order=("${TOOLS[@]:$k}" "${TOOLS[@]:0:$k}")
     for tool in "${order[@]}"; do
         timed "big.$tool" "$tool" "$ROWS"
         timed "small.$tool" "$tool" "$SMALL_ROWS"
@@ -165,6 +175,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ printf "%.2f", a / b }'; }
 
 R_psql=$(whole_rate psql); R_ms=$(whole_rate ms); R_jit=$(whole_rate ms_jit)
 N_psql=$(net_rate psql); N_ms=$(net_rate ms); N_jit=$(net_rate ms_jit)
+if [[ -n ${COMPARE:-} ]]; then R_cmp=$(whole_rate ms_cmp); N_cmp=$(net_rate ms_cmp); fi
 HOOK=$(call_field run_hook_empty 2)
 HOOK_RANGE="$(call_field run_hook_empty 3) – $(call_field run_hook_empty 4)"
 RSS_GROWTH=$(awk -v a="$RS_ms" -v b="$RB_ms" 'BEGIN{ printf "%+.1f MiB", (b - a) / 1024 }')
@@ -196,7 +207,7 @@ MACHINE=$(machine_line)
     echo
     echo "### db:each over $ROWS rows, against psql's COPY"
     echo
-    echo "\`moonshift run each.lua N\` (a script that calls \`db:each(\"SELECT g, md5(g::text) FROM generate_series(1, \$1::int) g\", N, fn)\` with a callback that counts the rows, and checks the count) against \`psql -X -c \"\\copy (SELECT g, md5(g::text) FROM generate_series(1, N) g) TO '/dev/null'\"\`. Whole processes, wall-clock medians of $RUNS rounds, the three interleaved, their order rotated every round. \"Net\" subtracts the median of the same command at N = 1 (start-up, connect, exit). Peak RSS from \`/usr/bin/time -f %M\`."
+    echo "\`moonshift run each.lua N\` (a script that calls \`db:each(\"SELECT g, md5(g::text) FROM generate_series(1, \$1::int) g\", N, fn)\` with a callback that counts the rows, and checks the count) against \`psql -X -c \"\\copy (SELECT g, md5(g::text) FROM generate_series(1, N) g) TO '/dev/null'\"\`. Whole processes, wall-clock medians of $RUNS rounds, the commands interleaved, their order rotated every round. \"Net\" subtracts the median of the same command at N = 1 (start-up, connect, exit). Peak RSS from \`/usr/bin/time -f %M\`."
     echo
     echo "| command | runs | median, $ROWS rows | min – max | rows/s (whole process) | rows/s (net of start-up) | vs psql (whole) | vs psql (net) | peak RSS, $SMALL_ROWS rows | peak RSS, $ROWS rows |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -206,6 +217,10 @@ MACHINE=$(machine_line)
         "$RUNS" "$(fmt_s "$B_ms")" "$(fmt_range big.ms)" "$(fmt_rate "$R_ms")" "$(fmt_rate "$N_ms")" "$(ratio "$R_ms" "$R_psql")" "$(ratio "$N_ms" "$N_psql")" "$(mib "$RS_ms")" "$(mib "$RB_ms")"
     printf '| `moonshift run each.lua` with `[lua] jit = true` | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "$RUNS" "$(fmt_s "$B_ms_jit")" "$(fmt_range big.ms_jit)" "$(fmt_rate "$R_jit")" "$(fmt_rate "$N_jit")" "$(ratio "$R_jit" "$R_psql")" "$(ratio "$N_jit" "$N_psql")" "$(mib "$RS_ms_jit")" "$(mib "$RB_ms_jit")"
+    if [[ -n ${COMPARE:-} ]]; then
+        printf '| `moonshift run each.lua`, %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+            "${COMPARE_LABEL:-$COMPARE}" "$RUNS" "$(fmt_s "$B_ms_cmp")" "$(fmt_range big.ms_cmp)" "$(fmt_rate "$R_cmp")" "$(fmt_rate "$N_cmp")" "$(ratio "$R_cmp" "$R_psql")" "$(ratio "$N_cmp" "$N_psql")" "$(mib "$RS_ms_cmp")" "$(mib "$RB_ms_cmp")"
+    fi
     echo
     echo "Start-up (N = 1): psql $(fmt_s "$O_psql"), moonshift $(fmt_s "$O_ms"), moonshift with JIT $(fmt_s "$O_ms_jit")."
     echo
