@@ -54,7 +54,10 @@ if [[ -z ${BENCH_LUA:-} ]]; then
         BUILD_DIR=$(dirname "$MOONSHIFT")
         [[ -f $BUILD_DIR/CMakeCache.txt ]] || BUILD_DIR=$REPO/build-bench
     fi
-    if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+    # (re)configure: a build directory made before the target existed does not know it
+    if [[ -f $BUILD_DIR/CMakeCache.txt ]]; then
+        cmake -S "$REPO" -B "$BUILD_DIR" >/dev/null
+    else
         cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
     fi
     say "building moonshift_bench_lua in $BUILD_DIR…"
@@ -114,17 +117,19 @@ run() {
     esac
 }
 
-# timed KEY TOOL ROWS: wall time (µs) to $RES/KEY, peak RSS (KiB) to $RES/KEY.rss
+# timed KEY TOOL ROWS: wall time (µs) to $RES/KEY, peak RSS (KiB) to $RES/KEY.rss,
+# the client's CPU time (user + sys, µs) to $RES/KEY.cpu
 timed() {
     local key=$1 tool=$2 rows=$3 s e
     s=${EPOCHREALTIME/./}
-    if ! run "$tool" "$rows" /usr/bin/time -f '%M' -o "$WORK/time.out" >>"$LOG" 2>&1; then
+    if ! run "$tool" "$rows" /usr/bin/time -f '%M %U %S' -o "$WORK/time.out" >>"$LOG" 2>&1; then
         tail -20 "$LOG" >&2
         die "failed: $key ($tool, $rows rows)"
     fi
     e=${EPOCHREALTIME/./}
     echo $((10#$e - 10#$s)) >>"$RES/$key"
-    tail -1 "$WORK/time.out" >>"$RES/$key.rss"
+    tail -1 "$WORK/time.out" | awk '{ print $1 }' >>"$RES/$key.rss"
+    tail -1 "$WORK/time.out" | awk '{ printf "%d\n", ($2 + $3) * 1e6 }' >>"$RES/$key.cpu"
 }
 
 run ms 10 >>"$LOG" 2>&1 || { tail -20 "$LOG" >&2; die "moonshift run each.lua does not work (see above)"; }
@@ -163,7 +168,7 @@ yesno() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ ok = (op == "<") ? (v < t) 
 
 for t in "${TOOLS[@]}"; do
     declare "B_$t=$(median "big.$t")" "S_$t=$(median "small.$t")" "O_$t=$(median "one.$t")"
-    declare "RB_$t=$(median "big.$t.rss")" "RS_$t=$(median "small.$t.rss")"
+    declare "RB_$t=$(median "big.$t.rss")" "RS_$t=$(median "small.$t.rss")" "C_$t=$(median "big.$t.cpu")"
 done
 whole_rate() { local v="B_$1"; rate "$ROWS" "${!v}"; }
 # net of start-up: the 1-row run of the same tool subtracted
@@ -207,19 +212,19 @@ MACHINE=$(machine_line)
     echo
     echo "### db:each over $ROWS rows, against psql's COPY"
     echo
-    echo "\`moonshift run each.lua N\` (a script that calls \`db:each(\"SELECT g, md5(g::text) FROM generate_series(1, \$1::int) g\", N, fn)\` with a callback that counts the rows, and checks the count) against \`psql -X -c \"\\copy (SELECT g, md5(g::text) FROM generate_series(1, N) g) TO '/dev/null'\"\`. Whole processes, wall-clock medians of $RUNS rounds, the commands interleaved, their order rotated every round. \"Net\" subtracts the median of the same command at N = 1 (start-up, connect, exit). Peak RSS from \`/usr/bin/time -f %M\`."
+    echo "\`moonshift run each.lua N\` (a script that calls \`db:each(\"SELECT g, md5(g::text) FROM generate_series(1, \$1::int) g\", N, fn)\` with a callback that counts the rows, and checks the count) against \`psql -X -c \"\\copy (SELECT g, md5(g::text) FROM generate_series(1, N) g) TO '/dev/null'\"\`. Whole processes, wall-clock medians of $RUNS rounds, the commands interleaved, their order rotated every round. \"Net\" subtracts the median of the same command at N = 1 (start-up, connect, exit). Peak RSS and the client's CPU time (user + sys, 10 ms resolution) from \`/usr/bin/time\`; the rest of the wall time is the server's work and the waits between the two."
     echo
-    echo "| command | runs | median, $ROWS rows | min – max | rows/s (whole process) | rows/s (net of start-up) | vs psql (whole) | vs psql (net) | peak RSS, $SMALL_ROWS rows | peak RSS, $ROWS rows |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
-    printf '| baseline: `psql \\copy (…) TO '"'"'/dev/null'"'"'` | %d | %s | %s | %s | %s | 1.00 | 1.00 | %s | %s |\n' \
-        "$RUNS" "$(fmt_s "$B_psql")" "$(fmt_range big.psql)" "$(fmt_rate "$R_psql")" "$(fmt_rate "$N_psql")" "$(mib "$RS_psql")" "$(mib "$RB_psql")"
-    printf '| **`moonshift run each.lua`** (defaults: interpreter, no JIT) | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-        "$RUNS" "$(fmt_s "$B_ms")" "$(fmt_range big.ms)" "$(fmt_rate "$R_ms")" "$(fmt_rate "$N_ms")" "$(ratio "$R_ms" "$R_psql")" "$(ratio "$N_ms" "$N_psql")" "$(mib "$RS_ms")" "$(mib "$RB_ms")"
-    printf '| `moonshift run each.lua` with `[lua] jit = true` | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-        "$RUNS" "$(fmt_s "$B_ms_jit")" "$(fmt_range big.ms_jit)" "$(fmt_rate "$R_jit")" "$(fmt_rate "$N_jit")" "$(ratio "$R_jit" "$R_psql")" "$(ratio "$N_jit" "$N_psql")" "$(mib "$RS_ms_jit")" "$(mib "$RB_ms_jit")"
+    echo "| command | runs | median, $ROWS rows | min – max | client CPU (user + sys) | rows/s (whole process) | rows/s (net of start-up) | vs psql (whole) | vs psql (net) | peak RSS, $SMALL_ROWS rows | peak RSS, $ROWS rows |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '| baseline: `psql \\copy (…) TO '"'"'/dev/null'"'"'` | %d | %s | %s | %s | %s | %s | 1.00 | 1.00 | %s | %s |\n' \
+        "$RUNS" "$(fmt_s "$B_psql")" "$(fmt_range big.psql)" "$(fmt_s "$C_psql")" "$(fmt_rate "$R_psql")" "$(fmt_rate "$N_psql")" "$(mib "$RS_psql")" "$(mib "$RB_psql")"
+    printf '| **`moonshift run each.lua`** (defaults: interpreter, no JIT) | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "$RUNS" "$(fmt_s "$B_ms")" "$(fmt_range big.ms)" "$(fmt_s "$C_ms")" "$(fmt_rate "$R_ms")" "$(fmt_rate "$N_ms")" "$(ratio "$R_ms" "$R_psql")" "$(ratio "$N_ms" "$N_psql")" "$(mib "$RS_ms")" "$(mib "$RB_ms")"
+    printf '| `moonshift run each.lua` with `[lua] jit = true` | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "$RUNS" "$(fmt_s "$B_ms_jit")" "$(fmt_range big.ms_jit)" "$(fmt_s "$C_ms_jit")" "$(fmt_rate "$R_jit")" "$(fmt_rate "$N_jit")" "$(ratio "$R_jit" "$R_psql")" "$(ratio "$N_jit" "$N_psql")" "$(mib "$RS_ms_jit")" "$(mib "$RB_ms_jit")"
     if [[ -n ${COMPARE:-} ]]; then
-        printf '| `moonshift run each.lua`, %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-            "${COMPARE_LABEL:-$COMPARE}" "$RUNS" "$(fmt_s "$B_ms_cmp")" "$(fmt_range big.ms_cmp)" "$(fmt_rate "$R_cmp")" "$(fmt_rate "$N_cmp")" "$(ratio "$R_cmp" "$R_psql")" "$(ratio "$N_cmp" "$N_psql")" "$(mib "$RS_ms_cmp")" "$(mib "$RB_ms_cmp")"
+        printf '| `moonshift run each.lua`, %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+            "${COMPARE_LABEL:-$COMPARE}" "$RUNS" "$(fmt_s "$B_ms_cmp")" "$(fmt_range big.ms_cmp)" "$(fmt_s "$C_ms_cmp")" "$(fmt_rate "$R_cmp")" "$(fmt_rate "$N_cmp")" "$(ratio "$R_cmp" "$R_psql")" "$(ratio "$N_cmp" "$N_psql")" "$(mib "$RS_ms_cmp")" "$(mib "$RB_ms_cmp")"
     fi
     echo
     echo "Start-up (N = 1): psql $(fmt_s "$O_psql"), moonshift $(fmt_s "$O_ms"), moonshift with JIT $(fmt_s "$O_ms_jit")."
@@ -231,7 +236,7 @@ MACHINE=$(machine_line)
     printf '| an empty hook call under 1 µs | %s ns | %s |\n' "$HOOK" "$(yesno "$HOOK" 1000 '<')"
     printf '| db:each at ≥ 50%% of psql'"'"'s COPY rate (whole process, defaults) | %s | %s |\n' "$(ratio "$R_ms" "$R_psql")" "$(yesno "$(ratio "$R_ms" "$R_psql")" 0.5 '>=')"
     printf '| the same, net of start-up | %s | %s |\n' "$(ratio "$N_ms" "$N_psql")" "$(yesno "$(ratio "$N_ms" "$N_psql")" 0.5 '>=')"
-    printf '| constant memory: peak RSS at %s rows against %s rows | %s → %s (%s) | %s |\n' "$ROWS" "$SMALL_ROWS" "$(mib "$RS_ms")" "$(mib "$RB_ms")" "$RSS_GROWTH" \
+    printf '| constant memory: peak RSS at %s rows against %s rows (met: grows by under 4 MiB) | %s → %s (%s) | %s |\n' "$ROWS" "$SMALL_ROWS" "$(mib "$RS_ms")" "$(mib "$RB_ms")" "$RSS_GROWTH" \
         "$(awk -v a="$RS_ms" -v b="$RB_ms" 'BEGIN{ print (b - a < 4096) ? "yes" : "no" }')"
     if [[ -n ${LUA_NOTES:-} && -f $LUA_NOTES ]]; then echo; cat "$LUA_NOTES"; fi
 } >"$WORK/section.md"
