@@ -7,17 +7,15 @@
 //
 // Prints one line per measurement: "name median_ns min_ns max_ns runs calls",
 // nanoseconds per call; each run times CALLS calls in one stretch.
-#include <lua.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <lua.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lua/runtime.hpp"
 
@@ -86,19 +84,27 @@ int main(int argc, char** argv) {
         auto s = rt.load("hooks/bench.lua", hook_source, {});
         const nlohmann::json no_data = nlohmann::json::object();
         const nlohmann::json event = {
-            {"event", "migration.applied"}, {"env", "production"}, {"version", "003"},
-            {"name", "add_slug"},           {"duration_ms", 12},   {"hook", "bench"},
+            {"event", "migration.applied"},
+            {"env", "production"},
+            {"version", "003"},
+            {"name", "add_slug"},
+            {"duration_ms", 12},
+            {"hook", "bench"},
             {"settings", nlohmann::json::object()},
         };
         const std::vector<nlohmann::json> no_args;
 
-        report("run_hook_empty", measure(calls, runs, [&] { rt.run_hook(s, "on_event", no_data); }), runs, calls);
-        report("call_empty", measure(calls, runs, [&] { rt.call(s, "answer", phase::hook, no_args); }), runs, calls);
-        report("run_hook_event", measure(calls, runs, [&] { rt.run_hook(s, "on_event", event); }), runs, calls);
+        report("run_hook_empty", measure(calls, runs, [&] { rt.run_hook(s, "on_event", no_data); }),
+               runs, calls);
+        report("call_empty",
+               measure(calls, runs, [&] { rt.call(s, "answer", phase::hook, no_args); }), runs,
+               calls);
+        report("run_hook_event", measure(calls, runs, [&] { rt.run_hook(s, "on_event", event); }),
+               runs, calls);
         // As the notification dispatcher runs them: with the hook phase's time budget.
         rt.set_deadline(std::chrono::seconds(30));
-        report("run_hook_empty_deadline", measure(calls, runs, [&] { rt.run_hook(s, "on_event", no_data); }), runs,
-               calls);
+        report("run_hook_empty_deadline",
+               measure(calls, runs, [&] { rt.run_hook(s, "on_event", no_data); }), runs, calls);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "moonshift_bench_lua: %s\n", e.what());
         return 1;
