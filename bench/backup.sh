@@ -115,6 +115,7 @@ median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]
 fmt_ms() { awk -v us="$1" 'BEGIN { printf "%.1f ms", us / 1000 }'; }
 fmt_s() { awk -v us="$1" 'BEGIN { printf "%.2f s", us / 1000000 }'; }
 
+LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
 : >"$WORK/targeted"; : >"$WORK/inside"; : >"$WORK/dump"
 for ((r = 1; r <= RUNS; r++)); do
     t0=$(now_us)
@@ -138,6 +139,7 @@ for ((r = 1; r <= DUMP_RUNS; r++)); do
     echo "$((t1 - t0))" >>"$WORK/dump"
 done
 DUMP_BYTES=$(stat -c %s "$WORK/full.dump")
+LOAD_END=$(cut -d" " -f1-3 /proc/loadavg)
 T=$(median <"$WORK/targeted")
 I=$(median <"$WORK/inside")
 D=$(median <"$WORK/dump")
@@ -147,7 +149,8 @@ PCT_I=$(awk -v t="$I" -v d="$D" 'BEGIN { printf "%.2f", 100 * t / d }')
 {
     echo "### Backups: targeted backup against a full pg_dump"
     echo
-    echo "$(date -u +%Y-%m-%d), $(nproc) CPU(s) shared with other work, PostgreSQL $(q "$URL" 'SHOW server_version'),"
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU(s) shared with other work (load average 1/5/15 min: $LOAD_START at the"
+    echo "start, $LOAD_END at the end), PostgreSQL $(q "$URL" 'SHOW server_version'),"
     echo "database of $DB_SIZE (table \`big\`: $BIG_SIZE; table \`small\`: 1,000 rows). Medians of $RUNS rounds"
     echo "(pg_dump: $DUMP_RUNS)."
     echo
@@ -160,6 +163,8 @@ PCT_I=$(awk -v t="$I" -v d="$D" 'BEGIN { printf "%.2f", 100 * t / d }')
     verdict=$(awk -v p="$PCT" 'BEGIN { print (p < 2.0) ? "met" : "NOT met" }')
     echo "Target: the targeted backup under 2% of a full pg_dump — **$verdict**: ${PCT}% as a whole process,"
     echo "${PCT_I}% as the step inside \`up\`. Its cost follows the touched table, not the database."
+    echo
+    echo "moonshift: $("$MOONSHIFT" --version 2>/dev/null | head -1)${BUILD_NOTE:+, $BUILD_NOTE}. Reproduce: \`bench/backup.sh\` (knobs: \`SIZE_MB RUNS DUMP_RUNS MOONSHIFT\`)."
 } >"$WORK/section.md"
 
 echo

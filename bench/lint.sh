@@ -109,6 +109,7 @@ measure() {
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 fmt_ms() { awk -v us="$1" 'BEGIN { printf "%.1f ms", us / 1000 }'; }
 
+LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
 # Sanity: both tools really lint the file (and find something in it).
 m_found=$(cd "$P" && "$MOONSHIFT" --no-color lint --offline statements.sql 2>&1 | grep -c ': error \|: warning ' || true)
 s_found=$("$SQUAWK" "$F" 2>&1 | grep -c -i 'warning\|error' || true)
@@ -128,6 +129,7 @@ for ((r = 1; r <= RUNS; r++)); do
     measure g "$MOONSHIFT" lint --offline
 done
 cd - >/dev/null
+LOAD_END=$(cut -d" " -f1-3 /proc/loadavg)
 M=$(median <"$WORK/m"); MC=$(median <"$WORK/m.cpu")
 S=$(median <"$WORK/s"); SC=$(median <"$WORK/s.cpu")
 G=$(median <"$WORK/g"); GC=$(median <"$WORK/g.cpu")
@@ -137,7 +139,8 @@ RATIO_CPU=$(awk -v m="$MC" -v s="$SC" 'BEGIN { printf "%.2f", (s > 0) ? m / s : 
 {
     echo "### Lint: moonshift against squawk"
     echo
-    echo "$(date -u +%Y-%m-%d), $(nproc) CPU(s) shared with other work, $RUNS rounds, medians of whole-process wall time."
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU(s) shared with other work (load average 1/5/15 min: $LOAD_START at the start,"
+    echo "$LOAD_END at the end), $RUNS rounds, medians of whole-process wall time."
     echo "Input: one file of $STATEMENTS statements (tables, columns, indexes safe and unsafe, constraints, backfills,"
     echo "functions), linted offline by both tools. squawk: $SQUAWK_V (the binary, not the npm wrapper)."
     echo
