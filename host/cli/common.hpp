@@ -41,6 +41,8 @@ public:
 private:
     bool json_, color_, verbose_;
     bool open_line_ = false;
+    bool progress_line_ = false;  // a backfill's progress line is being redrawn (TTY)
+    bool tty_;
 };
 
 struct project_env {
@@ -81,5 +83,6 @@ void register_backup(CLI::App& app, globals& g, command_fn& run);
 void register_import(CLI::App& app, globals& g, command_fn& run);
 void register_convert(CLI::App& app, globals& g, command_fn& run);
 void register_notify(CLI::App& app, globals& g, command_fn& run);
+void register_backfill(CLI::App& app, globals& g, command_fn& run);
 
 }  // namespace moonshift::cli

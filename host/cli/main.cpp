@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     cli::register_import(app, g, run);
     cli::register_convert(app, g, run);
     cli::register_notify(app, g, run);
+    cli::register_backfill(app, g, run);
 
     try {
         app.parse(argc, argv);
