@@ -208,6 +208,7 @@ BOOST_AUTO_TEST_CASE(keep_before_lets_down_restore_the_old_values_exactly) {
                 "INSERT INTO users SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE ' User' || g || "
                 "'@Example.COM ' END, "
                 "g / 3.0 FROM generate_series(1, 900) g;\n");
+    BOOST_REQUIRE(p.ms({"up"}).exit_code == 0);
     std::string before = p.scalar(
         "SELECT md5(string_agg(id || ':' || coalesce(email, '<null>') || ':' || score, ',' "
         "ORDER BY id)) FROM users");

@@ -22,8 +22,8 @@ struct bad_case {
 void expect_refused(const bad_case& c) {
     project p;
     p.migration("001_items.sql",
-                "CREATE TABLE items (id int PRIMARY KEY, code text, title text, n int);\n"
-                "CREATE TABLE loose (id int, title text);\n"
+                "CREATE TABLE items (id int PRIMARY KEY, code text NOT NULL, title text, n int);\n"
+                "CREATE TABLE loose (id int NOT NULL, title text);\n"
                 "INSERT INTO items SELECT g, 'c' || g, 'T' || g, 0 FROM generate_series(1, 50) g;\n"
                 "INSERT INTO loose SELECT g, 'T' || g FROM generate_series(1, 50) g;\n");
     BOOST_REQUIRE(p.ms({"up"}).exit_code == 0);
@@ -68,8 +68,14 @@ BOOST_AUTO_TEST_CASE(non_unique_key_is_refused_before_any_row) {
 }
 
 BOOST_AUTO_TEST_CASE(table_without_a_unique_key_is_refused_even_on_a_not_null_column) {
-    expect_refused({"{ table = \"loose\", key = \"id\", set = { title = \"upper(title)\" } }", 3,
-                    "key column \"id\" of loose allows NULL"});
+    expect_refused(
+        {"{ table = \"loose\", key = \"id\", set = { title = \"upper(title)\" } }", 3,
+         "the key (id) of loose is not unique: no primary key or unique index covers it"});
+}
+
+BOOST_AUTO_TEST_CASE(nullable_key_column_is_refused) {
+    expect_refused({"{ table = \"items\", key = \"title\", set = { slug = \"code\" } }", 3,
+                    "key column \"title\" of items allows NULL"});
 }
 
 BOOST_AUTO_TEST_CASE(set_expression_that_does_not_parse_is_refused_before_any_row) {
