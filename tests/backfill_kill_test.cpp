@@ -33,7 +33,7 @@ BOOST_AUTO_TEST_CASE(kill_9_at_random_moments_then_resume_leaves_every_row_chang
 )lua");
     std::mt19937 rng(20261121);
     std::uniform_int_distribution<int> delay(150, 1200);
-    int kills = 0, runs = 0;
+    int kills = 0, runs = 0, mid_backfill = 0;
     for (; runs < 12; ++runs) {
         auto c = p.spawn({"up"});
         std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
@@ -41,6 +41,10 @@ BOOST_AUTO_TEST_CASE(kill_9_at_random_moments_then_resume_leaves_every_row_chang
         auto r = c.wait();
         if (r.term_signal != SIGKILL) break;  // it finished first
         ++kills;
+        // Was it killed in the middle of the batches?
+        auto done = p.scalar(
+            "SELECT position->>'rows_done' FROM moonshift.checkpoints WHERE kind = 'backfill:0'");
+        if (!done.empty() && std::stoll(done) > 0 && std::stoll(done) < rows) ++mid_backfill;
         // Between runs: never a row changed twice; the column exists once the DDL committed.
         if (p.scalar(
                 "SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' "
@@ -52,6 +56,7 @@ BOOST_AUTO_TEST_CASE(kill_9_at_random_moments_then_resume_leaves_every_row_chang
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_REQUIRE(r.exit_code == 0);
     BOOST_TEST(kills >= 3, "only " << kills << " kills landed");
+    BOOST_TEST(mid_backfill >= 2, "only " << mid_backfill << " kills landed between batches");
     BOOST_TEST(p.count("SELECT 1 FROM accounts") == rows);
     BOOST_TEST(p.count("SELECT 1 FROM accounts WHERE visits <> 1") == 0,
                "every row changed exactly once");
