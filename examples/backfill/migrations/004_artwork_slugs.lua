@@ -12,7 +12,7 @@ return {
     table = "artworks",
     key = "id",
     where = "slug IS NULL",
-    set = { slug = [[trim(both '-' from lower(regexp_replace(title, '[^[:alnum:]]+', '-', 'g')))]] },
+    set = { slug = [=[trim(both '-' from lower(regexp_replace(title, '[^[:alnum:]]+', '-', 'g')))]=] },
     batch = { start = 2000, target = "250ms", max = 50000 },
     throttle = { max_rows_per_second = 100000 },
     keep_before = true,
