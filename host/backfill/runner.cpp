@@ -152,38 +152,51 @@ struct state {
     }
 
     // ---- one batch; returns the rows it looked at (0 = the end) ----
+    // The batch's last key first (an index walk of `size` keys), then one
+    // UPDATE of the key range (after, last]: a range scan, whatever the plan
+    // of a join would be. Rows inserted into the range meanwhile that match
+    // `where` are changed too, which is what they need.
     long long set_batch() {
-        std::string keys_b, join, last_cols, order_desc;
+        std::string last_cols, order_desc;
         for (std::size_t i = 0; i < t.key.size(); ++i) {
-            std::string k = "__ms_k" + std::to_string(i + 1);
-            keys_b += (i ? ", " : "") + std::string("t.") + t.key[i].quoted + " AS " + k;
-            join += (i ? " AND " : "") + std::string("t.") + t.key[i].quoted + " = b." + k;
-            last_cols += (i ? ", " : "") + k + "::text";
-            order_desc += (i ? ", " : "") + k + " DESC";
+            last_cols += (i ? ", " : "") + std::string("b.") + t.key[i].quoted + "::text";
+            order_desc += (i ? ", " : "") + std::string("b.") + t.key[i].quoted + " DESC";
         }
+        auto r =
+            exec(c, "SELECT count(*) OVER (), " + last_cols + " FROM (SELECT " + key_list(t, "t.") +
+                        " FROM " + t.qualified + " t WHERE " + after_condition(c, t, after) +
+                        (s.where.empty() ? "" : " AND (" + s.where + ")") + " ORDER BY " +
+                        key_list(t, "t.") + " LIMIT " + std::to_string(size) + ") b ORDER BY " +
+                        order_desc + " LIMIT 1");
+        if (PQntuples(r.get()) == 0) return 0;
+        long long seen = std::atoll(PQgetvalue(r.get(), 0, 0));
+        std::vector<std::string> last;
+        for (std::size_t i = 0; i < t.key.size(); ++i)
+            last.emplace_back(PQgetvalue(r.get(), 0, static_cast<int>(1 + i)));
+        std::string range = after_condition(c, t, after) + " AND " +
+                            key_condition(c, t, last, "<=") +
+                            (s.where.empty() ? "" : " AND (" + s.where + ")");
         std::string sets;
         for (std::size_t i = 0; i < s.set.size(); ++i) {
             const column* col = t.find(s.set[i].first);
             sets += (i ? ", " : "") + col->quoted + " = (" + s.set[i].second + ")";
         }
-        std::string sql = "WITH b AS MATERIALIZED (SELECT " + keys_b + " FROM " + t.qualified +
-                          " t WHERE " + after_condition(c, t, after) +
-                          (s.where.empty() ? "" : " AND (" + s.where + ")") + " ORDER BY " +
-                          key_list(t, "t.") + " LIMIT " + std::to_string(size) + ")";
-        if (s.keep_before) sql += ", kb AS (" + before_insert("b", join) + ")";
-        sql += ", u AS (UPDATE " + t.qualified + " t SET " + sets + " FROM b WHERE " + join +
-               " RETURNING 1) SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u), " +
-               last_cols + " FROM (SELECT * FROM b ORDER BY " + order_desc + " LIMIT 1) l";
-        auto r = exec(c, sql);
-        if (PQntuples(r.get()) == 0) return 0;
-        after.clear();
-        for (std::size_t i = 0; i < t.key.size(); ++i)
-            after.emplace_back(PQgetvalue(r.get(), 0, static_cast<int>(2 + i)));
-        rows_done += std::atoll(PQgetvalue(r.get(), 0, 1));
-        rows_here += std::atoll(PQgetvalue(r.get(), 0, 1));
-        return std::atoll(PQgetvalue(r.get(), 0, 0));
+        std::string sql;
+        if (s.keep_before)
+            sql =
+                "WITH kb AS (" + before_insert("FROM " + t.qualified + " t WHERE " + range) + ") ";
+        sql += "UPDATE " + t.qualified + " t SET " + sets + " WHERE " + range;
+        auto u = exec(c, sql);
+        const char* n = PQcmdTuples(u.get());
+        long long changed = n && *n ? std::atoll(n) : 0;
+        after = std::move(last);
+        rows_done += changed;
+        rows_here += changed;
+        return seen;
     }
-    std::string before_insert(const std::string& from, const std::string& join) const {
+    // Saves the old values of the changed columns of the rows `source`
+    // ("FROM … t …") names; the first image of a row wins.
+    std::string before_insert(const std::string& source) const {
         std::string key_obj, before_obj;
         for (std::size_t i = 0; i < t.key.size(); ++i)
             key_obj +=
@@ -194,8 +207,8 @@ struct state {
         return "INSERT INTO " + table("backfill_before") +
                " (version, part, table_name, key, before) SELECT " + v() + ", " +
                std::to_string(j.part) + ", " + literal(c, t.qualified) + ", jsonb_build_object(" +
-               key_obj + "), jsonb_build_object(" + before_obj + ") FROM " + t.qualified +
-               " t JOIN " + from + " ON " + join + " ON CONFLICT DO NOTHING";
+               key_obj + "), jsonb_build_object(" + before_obj + ") " + source +
+               " ON CONFLICT DO NOTHING";
     }
     long long transform_batch() {
         std::string cols;
@@ -245,7 +258,8 @@ struct state {
                                  sent = true;
                                  return false;
                              });
-            if (s.keep_before) exec(c, before_insert(temp + " s", join));
+            if (s.keep_before)
+                exec(c, before_insert("FROM " + t.qualified + " t JOIN " + temp + " s ON " + join));
             auto r = exec(c, "UPDATE " + t.qualified + " t SET " + targets + " FROM " + temp +
                                  " s WHERE " + join);
             const char* n = PQcmdTuples(r.get());

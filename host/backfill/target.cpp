@@ -37,13 +37,17 @@ std::string key_list(const target& t, const char* prefix) {
     return out;
 }
 
-std::string after_condition(PGconn* c, const target& t, const std::vector<std::string>& after) {
-    if (after.empty()) return "true";
-    std::string vals;
+std::string key_condition(PGconn* c, const target& t, const std::vector<std::string>& vals,
+                          const std::string& op) {
+    std::string list;
     for (std::size_t i = 0; i < t.key.size(); ++i)
-        vals += (i ? ", " : "") + literal(c, after.at(i)) + "::" + t.key[i].type;
-    if (t.key.size() == 1) return "t." + t.key[0].quoted + " > " + vals;
-    return "(" + key_list(t, "t.") + ") > (" + vals + ")";
+        list += (i ? ", " : "") + literal(c, vals.at(i)) + "::" + t.key[i].type;
+    if (t.key.size() == 1) return "t." + t.key[0].quoted + " " + op + " " + list;
+    return "(" + key_list(t, "t.") + ") " + op + " (" + list + ")";
+}
+
+std::string after_condition(PGconn* c, const target& t, const std::vector<std::string>& after) {
+    return after.empty() ? "true" : key_condition(c, t, after, ">");
 }
 
 target resolve(PGconn* c, const lua::backfill_spec& s) {

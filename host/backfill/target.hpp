@@ -45,6 +45,9 @@ void check_changed(target& t, const lua::backfill_spec& s, const std::vector<std
 std::string literal(PGconn* c, const std::string& v);
 // "t.id > '41'::bigint" / "(t.a, t.b) > ('1'::int, 'x'::text)"; "true" without a position.
 std::string after_condition(PGconn* c, const target& t, const std::vector<std::string>& after);
+// The same with another operator: "t.id <= '97'::bigint".
+std::string key_condition(PGconn* c, const target& t, const std::vector<std::string>& vals,
+                          const std::string& op);
 std::string key_list(const target& t, const char* prefix);  // "t.a, t.b"
 
 }  // namespace moonshift::backfill
