@@ -8,6 +8,7 @@
 #include <cmath>
 #include <thread>
 
+#include "backfill/batch.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "lua/pq.hpp"
@@ -23,25 +24,6 @@ using lua::pq::exec;
 
 long long ms_between(clock::time_point a, clock::time_point b) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
-}
-
-std::string unescape(const char* p, std::size_t n) {
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (p[i] != '\\' || i + 1 == n) {
-            out += p[i];
-            continue;
-        }
-        char c = p[++i];
-        out += c == 'n'   ? '\n'
-               : c == 't' ? '\t'
-               : c == 'r' ? '\r'
-               : c == 'b' ? '\b'
-               : c == 'f' ? '\f'
-               : c == 'v' ? '\v'
-                          : c;
-    }
-    return out;
 }
 
 bool retryable(const db::sql_failure& f) {
@@ -68,7 +50,6 @@ struct state {
     long long lock_waits = 0;
 
     std::string table(const char* name) const { return j.schema_quoted + "." + name; }
-    std::string v() const { return literal(c, j.version); }
     void log(const std::string& level, const std::string& message) const {
         if (j.emit) j.emit("log", {{"level", level}, {"message", message}});
     }
@@ -152,137 +133,6 @@ struct state {
     }
 
     // ---- one batch; returns the rows it looked at (0 = the end) ----
-    // The batch's last key first (an index walk of `size` keys), then one
-    // UPDATE of the key range (after, last]: a range scan, whatever the plan
-    // of a join would be. Rows inserted into the range meanwhile that match
-    // `where` are changed too, which is what they need.
-    long long set_batch() {
-        std::string last_cols, order_desc;
-        for (std::size_t i = 0; i < t.key.size(); ++i) {
-            last_cols += (i ? ", " : "") + std::string("b.") + t.key[i].quoted + "::text";
-            order_desc += (i ? ", " : "") + std::string("b.") + t.key[i].quoted + " DESC";
-        }
-        auto r =
-            exec(c, "SELECT count(*) OVER (), " + last_cols + " FROM (SELECT " + key_list(t, "t.") +
-                        " FROM " + t.qualified + " t WHERE " + after_condition(c, t, after) +
-                        (s.where.empty() ? "" : " AND (" + s.where + ")") + " ORDER BY " +
-                        key_list(t, "t.") + " LIMIT " + std::to_string(size) + ") b ORDER BY " +
-                        order_desc + " LIMIT 1");
-        if (PQntuples(r.get()) == 0) return 0;
-        long long seen = std::atoll(PQgetvalue(r.get(), 0, 0));
-        std::vector<std::string> last;
-        for (std::size_t i = 0; i < t.key.size(); ++i)
-            last.emplace_back(PQgetvalue(r.get(), 0, static_cast<int>(1 + i)));
-        std::string range = after_condition(c, t, after) + " AND " +
-                            key_condition(c, t, last, "<=") +
-                            (s.where.empty() ? "" : " AND (" + s.where + ")");
-        std::string sets;
-        for (std::size_t i = 0; i < s.set.size(); ++i) {
-            const column* col = t.find(s.set[i].first);
-            sets += (i ? ", " : "") + col->quoted + " = (" + s.set[i].second + ")";
-        }
-        std::string sql;
-        if (s.keep_before)
-            sql =
-                "WITH kb AS (" + before_insert("FROM " + t.qualified + " t WHERE " + range) + ") ";
-        sql += "UPDATE " + t.qualified + " t SET " + sets + " WHERE " + range;
-        auto u = exec(c, sql);
-        const char* n = PQcmdTuples(u.get());
-        long long changed = n && *n ? std::atoll(n) : 0;
-        after = std::move(last);
-        rows_done += changed;
-        rows_here += changed;
-        return seen;
-    }
-    // Saves the old values of the changed columns of the rows `source`
-    // ("FROM … t …") names; the first image of a row wins.
-    std::string before_insert(const std::string& source) const {
-        std::string key_obj, before_obj;
-        for (std::size_t i = 0; i < t.key.size(); ++i)
-            key_obj +=
-                (i ? ", " : "") + literal(c, t.key[i].name) + ", t." + t.key[i].quoted + "::text";
-        for (std::size_t i = 0; i < t.changed.size(); ++i)
-            before_obj += (i ? ", " : "") + literal(c, t.changed[i].name) + ", t." +
-                          t.changed[i].quoted + "::text";
-        return "INSERT INTO " + table("backfill_before") +
-               " (version, part, table_name, key, before) SELECT " + v() + ", " +
-               std::to_string(j.part) + ", " + literal(c, t.qualified) + ", jsonb_build_object(" +
-               key_obj + "), jsonb_build_object(" + before_obj + ") " + source +
-               " ON CONFLICT DO NOTHING";
-    }
-    long long transform_batch() {
-        std::string cols;
-        lua::transform_batch b;
-        for (std::size_t i = 0; i < t.columns.size(); ++i) {
-            cols += (i ? ", " : "") + std::string("t.") + t.columns[i].quoted;
-            b.columns.push_back(t.columns[i].name);
-            b.oids.push_back(t.columns[i].oid);
-            for (auto& k : t.key)
-                if (k.name == t.columns[i].name) b.key_fields.push_back(static_cast<int>(i));
-        }
-        // key_fields in key order, not column order
-        b.key_fields.clear();
-        for (auto& k : t.key)
-            for (std::size_t i = 0; i < t.columns.size(); ++i)
-                if (t.columns[i].name == k.name) b.key_fields.push_back(static_cast<int>(i));
-        for (auto& col : t.changed) b.out_columns.push_back(col.name);
-        std::vector<std::string> lines;
-        std::string sql = "COPY (SELECT " + cols + " FROM " + t.qualified + " t WHERE " +
-                          after_condition(c, t, after) +
-                          (s.where.empty() ? "" : " AND (" + s.where + ")") + " ORDER BY " +
-                          key_list(t, "t.") + " LIMIT " + std::to_string(size) + ") TO STDOUT";
-        lua::pq::copy_out(c, sql, sql,
-                          [&](const char* d, std::size_t n) { lines.emplace_back(d, n); });
-        if (lines.empty()) return 0;
-        b.lines = &lines;
-        lua::migration_info info{j.version, j.name};
-        j.lua->transform(s, b, &info);
-        if (t.changed.empty() && !b.out_columns.empty()) check_changed(t, s, b.out_columns);
-        if (b.changed > 0) {
-            std::string defs, join, targets;
-            for (std::size_t i = 0; i < t.key.size(); ++i) {
-                std::string k = "__ms_k" + std::to_string(i + 1);
-                defs += (i ? ", " : "") + k + " " + t.key[i].type;
-                join += (i ? " AND " : "") + std::string("t.") + t.key[i].quoted + " = s." + k;
-            }
-            for (std::size_t i = 0; i < t.changed.size(); ++i) {
-                defs += ", " + t.changed[i].quoted + " " + t.changed[i].type;
-                targets += (i ? ", " : "") + t.changed[i].quoted + " = s." + t.changed[i].quoted;
-            }
-            command(c, "CREATE TEMP TABLE IF NOT EXISTS " + temp + " (" + defs +
-                           ") ON COMMIT DELETE ROWS");
-            bool sent = false;
-            lua::pq::copy_in(c, "COPY " + temp + " FROM STDIN", "COPY " + temp,
-                             [&](std::string& out) {
-                                 if (!sent) out += b.out;
-                                 sent = true;
-                                 return false;
-                             });
-            if (s.keep_before)
-                exec(c, before_insert("FROM " + t.qualified + " t JOIN " + temp + " s ON " + join));
-            auto r = exec(c, "UPDATE " + t.qualified + " t SET " + targets + " FROM " + temp +
-                                 " s WHERE " + join);
-            const char* n = PQcmdTuples(r.get());
-            long long changed = n && *n ? std::atoll(n) : 0;
-            rows_done += changed;
-            rows_here += changed;
-        }
-        // The position: the key of the last row looked at, changed or not.
-        const std::string& last = lines.back();
-        std::vector<std::pair<std::size_t, std::size_t>> spans;
-        std::size_t start = 0;
-        for (std::size_t i = 0; i < t.columns.size(); ++i) {
-            std::size_t end = last.find('\t', start);
-            if (end == std::string::npos) end = last.size();
-            spans.emplace_back(start, end - start);
-            start = end + 1;
-        }
-        after.clear();
-        for (int f : b.key_fields)
-            after.push_back(unescape(last.data() + spans[f].first, spans[f].second));
-        return static_cast<long long>(lines.size());
-    }
-
     void wait_while_paused() {
         if (!pause_requested) return;
         set_state("paused", "paused by `moonshift backfill pause`");
@@ -403,19 +253,21 @@ outcome run(const job& j, const lua::backfill_spec& s, target& t) {
         long long seen = 0;
         auto t0 = clock::now();
         for (int attempt = 1;; ++attempt) {
-            auto saved_after = st.after;
-            auto saved_done = st.rows_done, saved_here = st.rows_here;
             try {
                 command(c, "BEGIN; " + st.lock_timeout_sql());
-                seen = s.has_transform() ? st.transform_batch() : st.set_batch();
+                batch_input in{c, s, t, j, st.after, st.size, st.temp};
+                auto b = s.has_transform() ? transform_batch(in) : set_batch(in);
+                seen = b.seen;
+                if (seen > 0) {
+                    st.after = std::move(b.last);
+                    st.rows_done += b.changed;
+                    st.rows_here += b.changed;
+                }
                 st.save(seen == 0);
                 command(c, "COMMIT");
                 break;
             } catch (const db::sql_failure& f) {
                 command_quietly(c, "ROLLBACK");
-                st.after = saved_after;
-                st.rows_done = saved_done;
-                st.rows_here = saved_here;
                 if (!retryable(f) || attempt >= 10) {
                     try {
                         st.set_state("failed", f.info().message);
