@@ -120,6 +120,18 @@ batch_result transform_batch(const batch_input& in) {
     batch_result out;
     if (lines.empty()) return out;
     out.seen = static_cast<long long>(lines.size());
+    // The position: the key of the last row looked at, changed or not.
+    const std::string& last = lines.back();
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < t.columns.size(); ++i) {
+        std::size_t end = last.find('\t', start);
+        if (end == std::string::npos) end = last.size();
+        spans.emplace_back(start, end - start);
+        start = end + 1;
+    }
+    for (int f : b.key_fields)
+        out.last.push_back(unescape(last.data() + spans[f].first, spans[f].second));
     b.lines = &lines;
     lua::migration_info info{in.j.version, in.j.name};
     in.j.lua->transform(in.s, b, &info);
@@ -147,21 +159,12 @@ batch_result transform_batch(const batch_input& in) {
         if (in.s.keep_before)
             exec(in.c,
                  before_insert(in, "FROM " + t.qualified + " t JOIN " + in.temp + " s ON " + join));
+        // The batch's key range as well, so the plan walks the key's index.
         out.changed = affected(exec(in.c, "UPDATE " + t.qualified + " t SET " + targets + " FROM " +
-                                              in.temp + " s WHERE " + join));
+                                              in.temp + " s WHERE " + join + " AND " +
+                                              after_condition(in.c, t, in.after) + " AND " +
+                                              key_condition(in.c, t, out.last, "<=")));
     }
-    // The position: the key of the last row looked at, changed or not.
-    const std::string& last = lines.back();
-    std::vector<std::pair<std::size_t, std::size_t>> spans;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < t.columns.size(); ++i) {
-        std::size_t end = last.find('\t', start);
-        if (end == std::string::npos) end = last.size();
-        spans.emplace_back(start, end - start);
-        start = end + 1;
-    }
-    for (int f : b.key_fields)
-        out.last.push_back(unescape(last.data() + spans[f].first, spans[f].second));
     return out;
 }
 
