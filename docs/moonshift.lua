@@ -294,3 +294,44 @@ function verify.row_counts_unchanged(snapshot) end
 ---@param name string
 ---@return any
 function require(name) end
+
+---Health sampled between a backfill's batches, given to throttle.pause_when.
+---@class moonshift.BackfillHealth
+---@field replication_lag number seconds: the largest replay_lag of pg_stat_replication
+---@field longest_transaction number seconds: the oldest open transaction of other client sessions
+---@field autovacuum boolean (auto)vacuum works on the table
+---@field lock_waits integer sessions the last batch made wait
+---@field rows_done integer
+---@field rows_per_second number
+---@field batch_size integer
+---@field table string
+
+---@class moonshift.BackfillBatch
+---@field size? integer a fixed number of rows per batch
+---@field target? string|number duration of a batch ("300ms"; a number is seconds), adaptive
+---@field start? integer first batch size (adaptive), default 1000
+---@field min? integer default 100
+---@field max? integer default 100000
+
+---@class moonshift.BackfillThrottle
+---@field max_rows_per_second? number
+---@field max_replication_lag? string|number|false default "10s"
+---@field max_transaction_age? string|number wait while another transaction is older
+---@field pause_during_autovacuum? boolean
+---@field pause_when? fun(health: moonshift.BackfillHealth): (string|boolean|nil) a reason to wait, or nil
+
+---@class moonshift.BackfillSpec
+---@field table string the table ("artworks", "public.artworks")
+---@field key? string|string[] unique NOT NULL key column(s), default "id"
+---@field where? string SQL condition selecting the rows
+---@field set? table<string, string> column -> SQL expression
+---@field transform? fun(row: moonshift.Row): table<string, any>|nil the new values of a row; nil leaves it
+---@field columns? string[] the columns a transform returns
+---@field batch? integer|string|moonshift.BackfillBatch
+---@field throttle? moonshift.BackfillThrottle
+---@field lock_timeout? string|number per batch
+---@field keep_before? boolean save old values so that down restores them
+
+---Declares a backfill (docs/backfills.md); phase up only. Runs after the migration's DDL committed.
+---@param spec moonshift.BackfillSpec|moonshift.BackfillSpec[]
+function backfill(spec) end

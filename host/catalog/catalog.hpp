@@ -46,6 +46,7 @@ struct migration {
     // precheck.lua as present (SQL parts use up_sql/down_sql/verify_sql).
     std::string lua_source;
     std::string up_lua, down_lua, verify_lua, precheck_lua, precheck_label;
+    std::string backfill_lua, backfill_label;  // a folder's backfill.lua (docs/backfills.md)
     std::string id() const { return version + "_" + name; }
 };
 

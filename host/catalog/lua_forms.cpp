@@ -71,17 +71,18 @@ void load_lua_form(migration& m, const fs::path& root) {
     part("verify", true, true, &m.verify_sql, &m.verify_lua, &m.verify_label);
     std::string none;
     part("precheck", false, true, &none, &m.precheck_lua, &m.precheck_label);
+    part("backfill", false, true, &none, &m.backfill_lua, &m.backfill_label);
     if (!m.up_sql.empty()) m.dir = read_directives(m.up_sql, m.up_label);
     for (auto& e : fs::directory_iterator(m.up)) {
         auto name = e.path().filename().string();
         if (name.empty() || name[0] == '.') continue;
         static const char* known[] = {"up.sql", "up.lua", "down.sql", "down.lua", "verify.sql",
-                                      "verify.lua", "precheck.lua", "README.md"};
+                                      "verify.lua", "precheck.lua", "backfill.lua", "README.md"};
         bool ok = false;
         for (auto* k : known) ok = ok || name == k;
         if (!ok)
             throw usage_error(label_of(e.path(), root) + ": not a part of a migration folder",
-                              "a folder holds up.sql|up.lua and optionally down.*, verify.*, precheck.lua");
+                              "a folder holds up.sql|up.lua and optionally down.*, verify.*, precheck.lua, backfill.lua");
     }
     m.checksum = text::sha256_hex(manifest);
 }

@@ -15,7 +15,8 @@ namespace moonshift::cli {
 printer::printer(const globals& g)
     : json_(g.json),
       color_(!g.no_color && !g.json && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR")),
-      verbose_(g.verbose) {}
+      verbose_(g.verbose),
+      tty_(!g.json && isatty(STDOUT_FILENO)) {}
 
 static std::string fmt_seconds(double s) {
     return text::format_duration(std::chrono::milliseconds(static_cast<long long>(s * 1000)));
@@ -71,7 +72,32 @@ void printer::on_event(const engine::event& e) {
         std::fputs(((down ? "Reverting " : "Applying ") + bold(id()) + " … ").c_str(), stdout);
         std::fflush(stdout);
         open_line_ = true;
+    } else if (e.name == "backfill.progress") {
+        // On a TTY one line redrawn in place; otherwise a line at the start, on waits and at the end.
+        const auto& d = e.data;
+        std::string st = d.value("state", "running");
+        std::string text = "  backfill " + d.value("table", "") + ": " + std::to_string(d.value("rows_done", 0LL));
+        if (d.contains("rows_total") && d["rows_total"].is_number()) {
+            auto total = d["rows_total"].get<long long>();
+            text += "/" + std::to_string(total) + " rows (" +
+                    std::to_string(total > 0 ? 100 * d.value("rows_done", 0LL) / total : 100) + "%)";
+        } else {
+            text += " rows";
+        }
+        text += ", " + std::to_string(d.value("rows_per_second", 0LL)) + " rows/s";
+        if (d.contains("eta_s") && d["eta_s"].is_number()) text += ", ETA " + std::to_string(d["eta_s"].get<long long>()) + " s";
+        if (st != "running") text += " — " + st + (d.contains("waiting") ? ": " + d.value("waiting", "") : "");
+        if (open_line_) { std::fputs("\n", stdout); open_line_ = false; }
+        if (tty_) {
+            std::fputs(("\r\033[K" + dim(text)).c_str(), stdout);
+            std::fflush(stdout);
+            progress_line_ = true;
+            if (st == "done") { std::fputs("\n", stdout); progress_line_ = false; }
+        } else if (st != "running" || verbose_) {
+            line(text);
+        }
     } else if (e.name == "migration.applied" || e.name == "migration.reverted") {
+        if (progress_line_) { std::fputs("\n", stdout); progress_line_ = false; }
         auto ms = e.data.value("duration_ms", 0LL);
         line(green("ok") + dim(" (" + text::format_duration(std::chrono::milliseconds(ms)) + ")"));
         open_line_ = false;

@@ -42,6 +42,8 @@ public:
 private:
     bool json_, color_, verbose_;
     bool open_line_ = false;
+    bool progress_line_ = false;  // a backfill's progress line is being redrawn (TTY)
+    bool tty_;
 };
 
 struct project_env {
@@ -92,5 +94,6 @@ void register_notify(CLI::App& app, globals& g, command_fn& run);
 void register_diff(CLI::App& app, globals& g, command_fn& run);
 void register_drift(CLI::App& app, globals& g, command_fn& run);
 void register_seed(CLI::App& app, globals& g, command_fn& run);
+void register_backfill(CLI::App& app, globals& g, command_fn& run);
 
 }  // namespace moonshift::cli

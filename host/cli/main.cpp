@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     cli::register_diff(app, g, run);
     cli::register_drift(app, g, run);
     cli::register_seed(app, g, run);
+    cli::register_backfill(app, g, run);
 
     try {
         app.parse(argc, argv);

@@ -26,6 +26,7 @@ struct result;
 namespace moonshift::lua {
 class runtime;
 class script;
+struct backfill_spec;
 }  // namespace moonshift::lua
 
 namespace moonshift::engine {
@@ -109,6 +110,10 @@ public:
     // Repeatable (R__) migrations and their state: [{name, file, state:
     // pending|applied|changed}] (repeatable.cpp).
     nlohmann::json repeatables_status();
+    // Backfills (backfill_steps.cpp): `moonshift backfill status|pause|resume`,
+    // from any process; no lock (the run that executes them holds it).
+    nlohmann::json backfill_status();
+    int backfill_pause(const std::string& version, bool pause);
 
     db::session& session() { return *session_; }
     history::store& store() { return *store_; }
@@ -159,6 +164,16 @@ private:
     bool lua_can_revert(const catalog::migration& m);
     void revert_lua(const entry& e);
     void run_project_scripts(const std::string& dir, int phase, nlohmann::json& report);
+    // Backfills of a Lua migration (backfill_steps.cpp, docs/backfills.md):
+    // collected after its up, checked and registered in its DDL transaction
+    // (with the "ddl" checkpoint), run once that committed, and found again
+    // from the checkpoint on resume without running up again.
+    std::vector<lua::backfill_spec> declared_backfills(const catalog::migration& m, const lua::script* s);
+    void prepare_backfills(const catalog::migration& m, std::vector<lua::backfill_spec>& specs, long long run_id);
+    std::vector<lua::backfill_spec> resumed_backfills(const catalog::migration& m, const lua::script* s,
+                                                      const nlohmann::json& ddl);
+    nlohmann::json run_backfills(const catalog::migration& m, const std::vector<lua::backfill_spec>& specs,
+                                 long long run_id);
     void revert_one(const entry& e, long long run_id);
     // The safety net around each migration (safety_steps.cpp): a failure on
     // lock_timeout is rolled back and tried again after a pause (true), up

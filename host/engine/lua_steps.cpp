@@ -6,7 +6,9 @@
 
 #include "common/text.hpp"
 #include "engine/engine.hpp"
+#include "backfill/control.hpp"
 #include "engine/run_scope.hpp"
+#include "lua/backfill_spec.hpp"
 #include "lua/runtime.hpp"
 #include "project/config.hpp"
 
@@ -67,7 +69,8 @@ lua::runtime& engine::lua_runtime() {
 }
 
 bool engine::needs_lua(const catalog::migration& m) const {
-    return m.kind == catalog::form::lua || !m.up_lua.empty() || !m.verify_lua.empty() || !m.precheck_lua.empty();
+    return m.kind == catalog::form::lua || !m.up_lua.empty() || !m.verify_lua.empty() || !m.precheck_lua.empty() ||
+           !m.backfill_lua.empty();
 }
 
 void engine::preload_lua(const std::vector<const catalog::migration*>& todo) {
@@ -115,14 +118,43 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
         emit("migration.failed", j);
         throw error(code, message, hint);
     };
+    // Backfills (backfill_steps.cpp): a "ddl" checkpoint means the DDL
+    // committed in an earlier run; only the batches are left.
+    std::vector<lua::backfill_spec> backfills;
+    bool in_backfill = false;
+    nlohmann::json backfilled;
     try {
-        // precheck: read-only, before the change; a failure applies nothing.
-        phase_run(lua::phase::precheck, "precheck", m.precheck_label, m.precheck_lua, "");
-        if (transactional && !in_outer_transaction) {
+        if (auto ddl = store_->checkpoint(m.version, "ddl")) {
+            backfills = resumed_backfills(m, s, *ddl);
+        } else {
+            // precheck: read-only, before the change; a failure applies nothing.
+            phase_run(lua::phase::precheck, "precheck", m.precheck_label, m.precheck_lua, "");
+            if (transactional && !in_outer_transaction) {
+                session_->exec_script("BEGIN");
+                open = true;
+            }
+            lua_runtime().take_backfills();  // nothing left from a rehearsal
+            phase_run(lua::phase::up, "up", m.up_label, m.up_lua, s ? "" : m.up_sql);
+            backfills = declared_backfills(m, s);
+            if (!backfills.empty()) {
+                if (in_outer_transaction)
+                    throw usage_error(m.up_label + " has a backfill, which runs in batches of its own and cannot run in "
+                                      "--single-transaction mode",
+                                      "apply it on its own with `moonshift up`");
+                // Checked before any row is touched; a bad spec rolls the DDL back too.
+                prepare_backfills(m, backfills, run_id);
+                if (open) session_->exec_script("COMMIT");
+                open = false;
+            }
+        }
+        if (!backfills.empty()) {
+            in_backfill = true;
+            backfilled = run_backfills(m, backfills, run_id);
+            in_backfill = false;
+            // verify, the history row and the end of the checkpoints commit together.
             session_->exec_script("BEGIN");
             open = true;
         }
-        phase_run(lua::phase::up, "up", m.up_label, m.up_lua, s ? "" : m.up_sql);
         // verify runs inside the same transaction: a failed verification
         // rolls the change back with it.
         if (!m.verify_sql.empty() && !s) {
@@ -143,12 +175,17 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
         std::string msg = e.what();
         if (!e.traceback().empty()) msg += "\n" + e.traceback();
         fail(msg, e.file(), e.line(), exit_code::migration_failed,
-             open ? "the migration's transaction was rolled back; nothing of it remains" : "");
+             in_backfill ? "the backfill's checkpoint is at the last good batch; fix the cause and run `moonshift up` "
+                           "again to resume"
+                         : open ? "the migration's transaction was rolled back; nothing of it remains" : "");
     } catch (const db::sql_failure& f) {
         // SQL parts of a folder (up.sql, verify.sql).
         if (open && !in_outer_transaction) try { session_->exec_script("ROLLBACK"); } catch (...) {}
         fail_migration(m, m.up_label, m.up_sql, f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt,
                        f, ms_since(t0));
+    } catch (const error& e) {
+        // A backfill that does not check out, or a failed batch (backfill/).
+        fail(e.what(), m.up_label, 0, e.code(), e.hint());
     }
     history::applied row;
     row.version = m.version;
@@ -159,16 +196,25 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
     row.environment = ctx_.env.name;
     row.run_id = run_id;
     row.duration_ms = ms_since(t0);
-    if (open || in_outer_transaction)
+    if (!backfills.empty())
+        session_->exec_script(store_->record_sql(row) + ";DELETE FROM " + store_->table("checkpoints") +
+                              " WHERE version = " + session_->conn().quote(m.version) + ";DELETE FROM " +
+                              store_->table("backfills") + " WHERE version = " + session_->conn().quote(m.version) +
+                              ";COMMIT");
+    else if (open || in_outer_transaction)
         session_->exec_script(store_->record_sql(row) + (in_outer_transaction ? "" : ";COMMIT"));
     else
         session_->exec_script(store_->record_sql(row));  // transaction = false: the row on its own
-    emit("migration.applied", {{"version", m.version}, {"name", m.name}, {"checksum", m.checksum},
-                               {"form", catalog::form_name(m.kind)}, {"file", m.up_label},
-                               {"duration_ms", row.duration_ms}});
+    nlohmann::json applied = {{"version", m.version}, {"name", m.name}, {"checksum", m.checksum},
+                              {"form", catalog::form_name(m.kind)}, {"file", m.up_label},
+                              {"duration_ms", row.duration_ms}};
+    if (!backfills.empty()) applied["backfills"] = backfilled;
+    emit("migration.applied", applied);
 }
 
 bool engine::lua_can_revert(const catalog::migration& m) {
+    // Before-images of a backfill (keep_before = true) are a way back too.
+    if (backfill::has_before(*session_, session_->conn().quote_name(ctx_.cfg.schema), m.version)) return true;
     if (m.kind != catalog::form::lua) return !m.down_lua.empty() || !m.down_sql.empty();
     preload_lua({&m});
     return lua_scripts_[m.up_label]->has("down");
@@ -184,6 +230,10 @@ void engine::revert_lua(const entry& e) {
     rt.set_deadline(budget(ctx_.cfg, lua::phase::down));
     session_->exec_script("BEGIN");
     try {
+        // Old values a backfill kept (keep_before = true) go back first, in
+        // the same transaction as the down script.
+        if (auto n = backfill::restore_before(*session_, session_->conn().quote_name(ctx_.cfg.schema), m.version); n > 0)
+            log("info", m.up_label + ": restored the values of " + std::to_string(n) + " row(s) its backfill changed");
         if (m.kind == catalog::form::lua) {
             preload_lua({&m});
             rt.run_phase(*lua_scripts_[m.up_label], "down", lua::phase::down, &info);
@@ -202,6 +252,10 @@ void engine::revert_lua(const entry& e) {
         try { session_->exec_script("ROLLBACK"); } catch (...) {}
         fail_migration(m, m.down_label, m.down_sql, f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt,
                        f, ms_since(t0));
+    }
+    catch (const error&) {
+        try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        throw;
     }
     session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
     emit("migration.reverted", {{"version", m.version}, {"name", m.name}, {"duration_ms", ms_since(t0)},

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "db/session.hpp"
+#include "lua/backfill_spec.hpp"
 #include "lua/runtime.hpp"
 
 namespace moonshift::lua {
@@ -61,6 +62,7 @@ struct host {
     pending_error pending;
     unsigned long counter = 0;   // unique savepoint and cursor names
     std::unordered_map<std::string, sql_verdict> verdicts;
+    std::vector<backfill_spec> backfills;  // declared by backfill{...}, taken by the engine
 
     // Registry references of the runtime's own values.
     int sandbox_ref = LUA_NOREF;  // the shared globals every environment reads through

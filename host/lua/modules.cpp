@@ -13,6 +13,7 @@ void register_modules(lua_State* L, int sandbox) {
     register_http(L, sandbox);
     register_mail(L, sandbox);
     register_ci(L, sandbox);
+    register_backfill(L, sandbox);
 }
 
 }  // namespace moonshift::lua

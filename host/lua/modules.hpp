@@ -17,6 +17,7 @@ void register_require(lua_State* L, int sandbox);  // require_module.cpp: requir
 void register_http(lua_State* L, int sandbox);     // http_module.cpp: http.get/post/request, http.try_*
 void register_mail(lua_State* L, int sandbox);     // mail_module.cpp: mail.send, mail.try_send
 void register_ci(lua_State* L, int sandbox);       // ci_module.cpp: ci.summary
+void register_backfill(lua_State* L, int sandbox); // backfill_module.cpp: backfill{...}
 
 void register_modules(lua_State* L, int sandbox);
 

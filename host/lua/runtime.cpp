@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "lua/backfill_lua.hpp"
 #include "lua/boundary.hpp"
 #include "lua/convert.hpp"
 #include "lua/db_access.hpp"
@@ -448,6 +449,61 @@ std::vector<nlohmann::json> runtime::call_each(const std::vector<const script*>&
     }
     w.close();
     return out;
+}
+
+// ---- backfills (backfill_module.cpp) ------------------------------------------
+
+std::vector<backfill_spec> runtime::take_backfills() {
+    auto out = std::move(impl_->h.backfills);
+    impl_->h.backfills.clear();
+    return out;
+}
+
+std::vector<backfill_spec> runtime::backfills_of(const script& s, int line) {
+    impl& rt = *impl_;
+    rt.check_script(s);
+    lua_State* L = rt.L;
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s.ref_);
+    lua_pushliteral(L, "backfill");
+    lua_rawget(L, -2);
+    std::vector<backfill_spec> out;
+    try {
+        if (!lua_isnil(L, -1)) out = read_backfill_specs(L, -1, s.label(), line, "field");
+    } catch (...) {
+        lua_settop(L, top);
+        throw;
+    }
+    lua_settop(L, top);
+    return out;
+}
+
+void runtime::transform(const backfill_spec& s, transform_batch& b, const migration_info* m) {
+    impl& rt = *impl_;
+    impl::window w(rt, phase::up, false, m, s.file, nullptr);
+    run_transform(
+        rt.L, s, b, [&](int nargs, int nresults) { return w.call(nargs, nresults); },
+        [&](int status) { w.fail(status); });
+    w.close();
+}
+
+std::string runtime::pause_reason(const backfill_spec& s, const nlohmann::json& health) {
+    if (s.pause_when_ref == -2) return {};
+    impl& rt = *impl_;
+    lua_State* L = rt.L;
+    impl::window w(rt, phase::up, false, nullptr, s.file, nullptr);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s.pause_when_ref);
+    push_json(L, health);
+    int status = w.call(1, 1);
+    if (status != 0) {
+        w.fail(status);
+        return {};
+    }
+    std::string reason;
+    if (lua_type(L, -1) == LUA_TSTRING) reason = lua_tostring(L, -1);
+    else if (lua_toboolean(L, -1)) reason = "throttle.pause_when returned true";
+    w.close();
+    return reason;
 }
 
 }  // namespace moonshift::lua

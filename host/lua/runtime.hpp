@@ -15,6 +15,7 @@
 
 #include "common/error.hpp"
 #include "db/session.hpp"
+#include "lua/backfill_spec.hpp"
 
 struct lua_State;
 
@@ -101,13 +102,14 @@ struct outcome {
 };
 
 // The kind of value a field of a loaded table must hold.
-enum class value_type { function, boolean, string };
+enum class value_type { function, boolean, string, table };
 struct field {
     std::string name;
     value_type type = value_type::function;
 };
 
-// precheck, up, verify, down (functions), transaction (boolean), description (string).
+// precheck, up, verify, down (functions), transaction (boolean), description (string),
+// backfill (a table: docs/backfills.md).
 const std::vector<field>& migration_fields();
 
 class runtime;
@@ -190,6 +192,17 @@ public:
     // zero (the default) means none. The time spent in SQL counts too, but a
     // single statement is bounded by PostgreSQL's statement_timeout.
     void set_deadline(std::chrono::milliseconds budget);
+
+    // Backfills (backfill_module.cpp, docs/backfills.md). take_backfills:
+    // what backfill{...} declared since the last take. backfills_of: the
+    // script's `backfill` field (throws error(usage) for a bad option).
+    std::vector<backfill_spec> take_backfills();
+    std::vector<backfill_spec> backfills_of(const script& s, int line);
+    // Calls the spec's transform for every row of the batch (phase up). A
+    // failure throws script_error naming the row's key, with the traceback.
+    void transform(const backfill_spec& s, transform_batch& b, const migration_info* m);
+    // The spec's throttle.pause_when(health): "" to go on, else why to wait.
+    std::string pause_reason(const backfill_spec& s, const nlohmann::json& health);
 
     // Bytes held by the Lua heap, for tests and benchmarks.
     std::size_t memory_bytes() const;

@@ -15,6 +15,7 @@ const char* type_name(value_type t) {
         case value_type::function: return "a function";
         case value_type::boolean: return "a boolean";
         case value_type::string: return "a string";
+        case value_type::table: return "a table";
     }
     return "?";
 }
@@ -24,6 +25,7 @@ bool has_type(lua_State* L, int idx, value_type t) {
         case value_type::function: return lua_type(L, idx) == LUA_TFUNCTION;
         case value_type::boolean: return lua_type(L, idx) == LUA_TBOOLEAN;
         case value_type::string: return lua_type(L, idx) == LUA_TSTRING;
+        case value_type::table: return lua_type(L, idx) == LUA_TTABLE;
     }
     return false;
 }
@@ -67,6 +69,7 @@ const std::vector<field>& migration_fields() {
         {"precheck", value_type::function}, {"up", value_type::function},
         {"verify", value_type::function},   {"down", value_type::function},
         {"transaction", value_type::boolean}, {"description", value_type::string},
+        {"backfill", value_type::table},
     };
     return fields;
 }

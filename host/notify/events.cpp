@@ -180,6 +180,11 @@ std::optional<json> run_state::complete(const engine::event& e) {
         if (e.name == "migration.reverted") m["status"] = "reverted";
         if (d.contains("duration_ms")) m["duration_ms"] = d["duration_ms"];
         migration = m;
+    } else if (d.contains("version") && e.name == "backfill.progress") {
+        // A backfill belongs to the migration that declared it (still running).
+        auto it = std::find_if(migrations_.rbegin(), migrations_.rend(),
+                               [&](const json& m) { return m["version"] == d["version"]; });
+        if (it != migrations_.rend()) migration = *it;
     }
 
     json out = base(e.name, d);

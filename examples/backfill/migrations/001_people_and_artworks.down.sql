@@ -1,0 +1,2 @@
+DROP TABLE artworks;
+DROP TABLE people;

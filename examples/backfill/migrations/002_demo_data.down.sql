@@ -1,0 +1,2 @@
+DELETE FROM artworks;
+DELETE FROM people;
