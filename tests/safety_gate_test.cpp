@@ -143,7 +143,8 @@ BOOST_FIXTURE_TEST_CASE(rls_rule_applies_on_a_supabase_like_target, project) {
     BOOST_TEST(r.exit_code == 3, r.err);
     BOOST_TEST(has(r.err, "rls-required"), r.err);
     migration("001_profiles.sql", "CREATE TABLE IF NOT EXISTS profiles (id uuid PRIMARY KEY);\n"
-                                  "ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;\n");
+                                  "ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;\n"
+                                  "CREATE POLICY profiles_read ON profiles FOR SELECT USING (true);\n");
     auto ok = ms({"up"});
     BOOST_TEST(ok.exit_code == 0, ok.err);
 }

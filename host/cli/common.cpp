@@ -17,6 +17,10 @@ printer::printer(const globals& g)
       color_(!g.no_color && !g.json && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR")),
       verbose_(g.verbose) {}
 
+static std::string fmt_seconds(double s) {
+    return text::format_duration(std::chrono::milliseconds(static_cast<long long>(s * 1000)));
+}
+
 static std::string paint(bool on, const char* code, const std::string& s) {
     return on ? std::string("\033[") + code + "m" + s + "\033[0m" : s;
 }
@@ -74,6 +78,15 @@ void printer::on_event(const engine::event& e) {
     } else if (e.name == "migration.failed") {
         line(red("failed"));
         open_line_ = false;
+    } else if (e.name == "watch.start") {
+        line(dim("Watching " + e.data.value("environment", "") + " for " + fmt_seconds(e.data.value("seconds", 0.0)) +
+                 " (every " + fmt_seconds(e.data.value("every", 0.0)) + "): " +
+                 std::to_string(e.data.value("triggers", 0)) + " trigger(s) …"));
+    } else if (e.name == "trigger.fired") {
+        line(red("Trigger " + e.data.value("trigger", "") + " fired: ") + e.data.value("reason", ""));
+    } else if (e.name == "rollback.start") {
+        line(yellow("Rolling back " + std::to_string(e.data.value("versions", nlohmann::json::array()).size()) +
+                    " migration(s) …"));
     } else if (e.name == "backup.created") {
         // A backup is taken before its migration starts: its own line.
         std::string tables;
@@ -86,28 +99,50 @@ void printer::on_event(const engine::event& e) {
     }
 }
 
+std::string connection_url(const project::config& cfg, const project::environment& env, printer& out) {
+    if (!env.local) return env.url;
+    local::cluster c(cfg.root / ".moonshift" / "local");
+    auto st = c.status();
+    if (!st.running) {
+        out.warn("starting the local PostgreSQL cluster (.moonshift/local) …");
+        st = c.start();
+    }
+    return st.url;
+}
+
 project_env load_project(const globals& g, printer& out) {
     project_env p;
     p.cfg = project::load(g.config, g.config_given);
     p.env = project::select(p.cfg, g.env);
-    if (p.env.local) {
-        local::cluster c(p.cfg.root / ".moonshift" / "local");
-        auto st = c.status();
-        if (!st.running) {
-            out.warn("starting the local PostgreSQL cluster (.moonshift/local) …");
-            st = c.start();
-        }
-        p.url = st.url;
-    } else {
-        p.url = p.env.url;
-    }
+    p.url = connection_url(p.cfg, p.env, out);
     return p;
 }
 
 void announce(const project_env& p, printer& out) {
     std::string where = p.url.empty() ? "PG* variables" : text::redact(p.url);
     report::note_environment(p.env.name, where);
-    out.line(out.bold("▶ " + p.env.name) + out.dim("  " + where));
+    // Production in red, environments that feed it in yellow, others in green.
+    std::string name = "▶ " + p.env.name;
+    bool feeds = false;
+    for (auto& [_, other] : p.cfg.envs) feeds = feeds || other.promote_from == p.env.name;
+    name = p.env.is_production() ? out.red(name) : feeds ? out.yellow(name) : out.green(name);
+    std::string notes;
+    if (p.env.is_production()) notes += " production";
+    if (p.env.read_only) notes += " read-only";
+    if (!p.env.promote_from.empty()) notes += " promoted from " + p.env.promote_from;
+    out.line(out.bold(name) + out.dim("  " + where + (notes.empty() ? "" : "  ·" + notes)));
+}
+
+void attach_promotion(engine::context& ctx, const globals& g, printer& out, const std::string& from) {
+    std::string source = from.empty() ? ctx.env.promote_from : from;
+    if (source.empty()) return;
+    if (!ctx.env.promote_from.empty() && !from.empty() && from != ctx.env.promote_from)
+        throw usage_error("[env." + ctx.env.name + "] is promoted from " + ctx.env.promote_from + ", not from " + from,
+                          "use --from " + ctx.env.promote_from + ", or change promote_from in moonshift.toml");
+    if (source == ctx.env.name) throw usage_error("cannot promote " + source + " to itself");
+    (void)g;
+    auto src = project::select(ctx.cfg, source);
+    ctx.promote_from = engine::context::source_env{src.name, connection_url(ctx.cfg, src, out)};
 }
 
 engine::context make_context(const globals& g, printer& out) {
@@ -120,6 +155,16 @@ engine::context make_context(const globals& g, printer& out) {
     ctx.on_event = [&out](const engine::event& e) {
         report::note_event(e);
         out.on_event(e);
+    };
+    // Environments with approve = true: --yes, or the environment's name typed on a terminal.
+    ctx.confirm = [&g, name = p.env.name](const std::string& what) {
+        if (g.yes) return true;
+        if (!isatty(STDIN_FILENO)) return false;
+        std::fprintf(stderr, "%s\nThis changes %s. Type its name to go on: ", what.c_str(), name.c_str());
+        std::fflush(stderr);
+        std::string answer;
+        if (!std::getline(std::cin, answer)) return false;
+        return text::trim(answer) == name;
     };
     attach_notifications(ctx, out);
     // The report as the notification hooks leave it, for --report.

@@ -57,6 +57,12 @@ engine::context make_context(const globals& g, printer& out);
 // Wires the environment's notification hooks next to the printer (notify.cpp).
 void attach_notifications(engine::context& ctx, printer& out);
 
+// The connection URL of an environment; starts the local cluster for local = true.
+std::string connection_url(const project::config& cfg, const project::environment& env, printer& out);
+// `up` on an environment with promote_from, and `promote --from`: the source
+// whose verified history bounds what is applied.
+void attach_promotion(engine::context& ctx, const globals& g, printer& out, const std::string& from);
+
 // Announces the environment before a command does anything to it.
 void announce(const project_env& p, printer& out);
 
@@ -79,6 +85,7 @@ void register_run(CLI::App& app, globals& g, command_fn& run);
 void register_lint(CLI::App& app, globals& g, command_fn& run);
 void register_plan(CLI::App& app, globals& g, command_fn& run);
 void register_backup(CLI::App& app, globals& g, command_fn& run);
+void register_promote(CLI::App& app, globals& g, command_fn& run);
 void register_import(CLI::App& app, globals& g, command_fn& run);
 void register_convert(CLI::App& app, globals& g, command_fn& run);
 void register_notify(CLI::App& app, globals& g, command_fn& run);

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     cli::register_lint(app, g, run);
     cli::register_plan(app, g, run);
     cli::register_backup(app, g, run);
+    cli::register_promote(app, g, run);
     cli::register_import(app, g, run);
     cli::register_convert(app, g, run);
     cli::register_notify(app, g, run);

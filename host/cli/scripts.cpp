@@ -28,12 +28,18 @@ void register_check(CLI::App& app, globals& g, command_fn& run) {
 }
 
 void register_verify(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("verify", "run the project's verifications (scripts/verify/*.lua), read-only");
+    auto* cmd = app.add_subcommand("verify", "run the built-in verifications and the project's (scripts/verify/*.lua); marks the applied migrations verified");
     cmd->callback([&g, &run] {
         run = [&g] {
             printer out(g);
             engine::engine e(make_context(g, out));
-            return report_scripts(out, e.verify(), "verifications", "verifications");
+            auto r = e.verify();
+            for (auto& v : r.report["verification"]["results"])
+                out.line((v.value("ok", false) ? out.green("ok") : out.red("failed")) + "  " + v.value("check", "") +
+                         out.dim(": " + v.value("message", "")));
+            out.line(out.green("Verified") + out.dim(" (" + std::to_string(r.count) + " verification(s))"));
+            out.json_line({{"result", "verify"}, {"count", r.count}, {"report", r.report}});
+            return 0;
         };
     });
 }

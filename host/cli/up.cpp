@@ -19,7 +19,9 @@ void register_up(CLI::App& app, globals& g, command_fn& run) {
         run = [&g, opts, to] {
             if (!to->empty()) opts->to = *to;
             printer out(g);
-            engine::engine e(make_context(g, out));
+            auto ctx = make_context(g, out);
+            if (!opts->dry_run) attach_promotion(ctx, g, out, "");
+            engine::engine e(std::move(ctx));
             auto result = e.up(*opts);
             if (opts->dry_run) {
                 for (auto& m : result.report["would_apply"])

@@ -18,6 +18,8 @@ outcome engine::baseline(const std::string& version) {
         throw usage_error("the database already has applied migrations; baseline adopts a database without history",
                           "see `moonshift status`");
     }
+    gate(run, "baseline", {});  // gate.cpp: read-only, window
+    approve(run, "record migrations up to " + version + " as applied in " + ctx_.env.name + " without running them");
     std::string sql = "BEGIN;";
     outcome out;
     run.report()["baselined"] = nlohmann::json::array();
@@ -52,6 +54,11 @@ outcome engine::repair(const std::string& reason) {
     auto& rep = run.report();
     rep["reason"] = reason;
     rep["repaired"] = nlohmann::json::array();
+    if (!p.with(state::changed).empty()) {
+        gate(run, "repair", {});
+        approve(run, "accept " + std::to_string(p.with(state::changed).size()) + " changed checksum(s) in " +
+                         ctx_.env.name + " (" + reason + ")");
+    }
     for (auto* e : p.with(state::changed)) {
         store_->update_checksum(e->row->version, e->file->checksum);
         rep["repaired"].push_back({{"version", e->version}, {"name", e->name},

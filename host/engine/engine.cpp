@@ -214,7 +214,6 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
 
 outcome engine::up(const up_options& o) {
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
-    const auto& cat = *cat_ptr;
     if (o.dry_run) {
         std::vector<history::applied> rows;
         if (store_->host_version() > 0) rows = store_->list_applied();
@@ -229,6 +228,24 @@ outcome engine::up(const up_options& o) {
         }
         return out;
     }
+    auto opts = o;
+    if (o.to_source_head && ctx_.promote_from && !o.to) {
+        // `promote`: what the source has, no further (gate.cpp checks each one).
+        std::string head;
+        for (auto& [version, _] : source_history())
+            if (head.empty() || catalog::compare_versions(version, head) > 0) head = version;
+        if (head.empty()) {
+            outcome none;
+            none.report["promotion"] = {{"from", ctx_.promote_from->name}, {"migrations", nlohmann::json::array()}};
+            return none;
+        }
+        opts.to = head;
+    }
+    return up_checked(opts, cat_ptr);
+}
+
+outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::catalog> cat_ptr) {
+    const auto& cat = *cat_ptr;
     run_scope run(*this, "up");
     auto p = make_plan(cat_ptr, store_->list_applied());
     auto& report = run.report();
@@ -272,6 +289,8 @@ outcome engine::up(const up_options& o) {
                          {"missing", p.with(state::missing).size()}});
     for (auto* e : p.with(state::missing))
         log("warn", "applied migration " + e->version + "_" + e->name + " is missing on disk");
+    // The environment's rules (gate.cpp): read-only, window, promotion.
+    if (!todo.empty()) gate(run, "up", todo);
 
     // The safety net (host/safety/guard.hpp): every pending file parsed and
     // linted before anything runs; around each migration, blocking sessions,
@@ -288,13 +307,24 @@ outcome engine::up(const up_options& o) {
     }
     // Lua migrations are loaded (syntax, unknown keys) and the project's
     // checks run before anything is applied (lua_steps.cpp).
+    nlohmann::json counts_before, watch_base;
     try {
         preload_lua(todo);
         if (!todo.empty()) run_project_scripts("checks", static_cast<int>(lua::phase::check), report);
+        if (!todo.empty()) {
+            // What verification and the watch window compare against.
+            counts_before = count_rows();
+            watch_base = watch_baseline();
+        }
     } catch (const error& err) {
         report["error"] = text::redact(err.what());
         run.finish(err.code() == exit_code::check_failed ? "check_failed" : "refused");
         throw;
+    }
+    if (!todo.empty()) {
+        std::string list;
+        for (auto* m : todo) list += (list.empty() ? "" : ", ") + m->version + "_" + m->name;
+        approve(run, "apply " + std::to_string(todo.size()) + " migration(s) to " + ctx_.env.name + ": " + list);
     }
     guard_ = &guard;
     struct forget_guard {
@@ -322,17 +352,20 @@ outcome engine::up(const up_options& o) {
         }
         if (o.single_transaction && !todo.empty()) session_->exec_script("COMMIT");
         out.count += apply_repeatables(cat, o, run.id(), report);  // Flyway's R__ files, after the versioned ones
-        // The project's verifications after the last migration.
-        if (out.count > 0) run_project_scripts("verify", static_cast<int>(lua::phase::verify), report);
+        // The built-in and the project's verifications after the last migration (verification.cpp).
+        if (out.count > 0) verify_after_run(run, counts_before, todo);
     } catch (const error& err) {
         if (o.single_transaction) {
             try { session_->exec_script("ROLLBACK"); } catch (...) {}
             report["applied"] = nlohmann::json::array();  // all or nothing
         }
         report["error"] = text::redact(err.what());
-        run.finish(err.code() == exit_code::check_failed ? "check_failed" : "failed");
+        bool unverified = report.contains("verification") && !report["verification"].value("ok", true);
+        run.finish(unverified ? "verify_failed" : err.code() == exit_code::check_failed ? "check_failed" : "failed");
         throw;
     }
+    // The watch window (watch.cpp): a trigger that fires rolls the run back and throws.
+    watch_and_roll_back(run, watch_base, todo);
     run.finish("ok");
     out.report = report;
     return out;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "catalog/catalog.hpp"
@@ -49,6 +50,16 @@ struct context {
     // deliveries here. An exception from it fails a run whose outcome was
     // "ok" (a required hook failed); after any other outcome it is dropped.
     std::function<void(const std::string& outcome, nlohmann::json& report)> on_close;
+    // Environments with approve = true (gate.cpp): asked before a change, with
+    // a sentence saying what will change; true to go on. The CLI answers from
+    // --yes or a typed confirmation on a TTY. Unset: refused.
+    std::function<bool(const std::string& what)> confirm;
+    // Promotion (gate.cpp): `up` applies only migrations applied and verified
+    // with the same checksum in this environment (`promote_from`, `promote`).
+    struct source_env {
+        std::string name, url;
+    };
+    std::optional<source_env> promote_from;
 };
 
 struct up_options {
@@ -56,6 +67,7 @@ struct up_options {
     bool single_transaction = false;  // all pending in one transaction
     bool out_of_order = false;        // also apply pending versions older than the newest applied
     bool dry_run = false;             // show what would run, change nothing
+    bool to_source_head = false;      // promote: up to the newest version the source has applied
 };
 
 struct down_options {
@@ -69,6 +81,8 @@ struct outcome {
     int count = 0;                    // migrations applied / reverted / recorded
     nlohmann::json report = nlohmann::json::object();
 };
+
+class run_scope;
 
 class engine {
 public:
@@ -103,7 +117,38 @@ public:
 private:
     friend class run_scope;
     void emit(const std::string& name, nlohmann::json data);
+    outcome up_checked(const up_options& o, std::shared_ptr<const catalog::catalog> cat);  // up after --dry-run
     void log(const std::string& level, const std::string& message);
+    // Environment rules before a change (gate.cpp): read_only, window,
+    // promotion (for up), approval. Refusal: gate.failed, the run finished
+    // "refused", error(check_failed) (usage for read_only).
+    void gate(run_scope& run, const std::string& command, const std::vector<const catalog::migration*>& todo);
+    // The last gate, right before the first change: an environment with
+    // approve = true asks ctx.confirm(what).
+    void approve(run_scope& run, const std::string& what);
+    nlohmann::json promotion_gate(const std::vector<const catalog::migration*>& todo);
+    struct source_row {
+        std::string checksum;
+        long long duration_ms = 0;
+        bool verified = false;
+    };
+    std::map<std::string, source_row> source_history();  // the promotion source's, read-only
+    // Built-in verifications (verification.cpp): row counts before a run, and
+    // the checks after it: {"ok", "results": [{check, ok, message, items}]}.
+    nlohmann::json count_rows();
+    nlohmann::json builtin_verifications(const nlohmann::json& counts_before, const std::set<std::string>& changed,
+                                         bool changes_unknown);
+    // After a run's last migration (up): the project's verify scripts and the
+    // built-in ones; on success the migrations are marked verified; on failure
+    // verify.failed and error(check_failed).
+    void verify_after_run(run_scope& run, const nlohmann::json& counts_before,
+                          const std::vector<const catalog::migration*>& applied);
+    // The watch window (watch.cpp): triggers sampled for env.watch_for; one
+    // that fires rolls back `applied` (newest first) and throws
+    // error(rolled_back).
+    void watch_and_roll_back(run_scope& run, nlohmann::json& baseline,
+                             const std::vector<const catalog::migration*>& applied);
+    nlohmann::json watch_baseline();
     void apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction);
     void apply_no_transaction(const catalog::migration& m, long long run_id);
     // Lua migrations and folders with Lua parts (lua_steps.cpp).

@@ -108,6 +108,16 @@ outcome engine::down(const down_options& o) {
         throw;
     }
     emit("run.planned", {{"run", run.id()}, {"revert", todo.size()}});
+    if (!todo.empty()) {
+        std::vector<const catalog::migration*> files;
+        std::string list;
+        for (auto* e : todo) {
+            files.push_back(e->file);
+            list += (list.empty() ? "" : ", ") + e->version + "_" + e->name;
+        }
+        gate(run, "down", files);  // gate.cpp
+        approve(run, "roll back " + std::to_string(todo.size()) + " migration(s) in " + ctx_.env.name + ": " + list);
+    }
     outcome out;
     run.report()["reverted"] = nlohmann::json::array();
     try {

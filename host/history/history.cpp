@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <regex>
+#include <set>
 
 #include "catalog/catalog.hpp"
 #include "common/embedded.hpp"
@@ -59,8 +60,16 @@ int store::host_version() {
 
 void store::ensure() {
     int have = host_version();
+    if (have == latest_host_version()) return;
+    // Every embedded migration the database has not recorded, also one with
+    // a number below the newest recorded (numbers added on parallel branches).
+    std::set<int> done;
+    if (have > 0) {
+        pqxx::nontransaction tx(s_.conn());
+        for (const auto& row : tx.exec("SELECT version FROM " + table("host_versions"))) done.insert(row[0].as<int>());
+    }
     for (auto& m : host_migrations()) {
-        if (m.version <= have) continue;
+        if (done.count(m.version)) continue;
         // The same shape as a project's migration: the change and its record
         // commit together.
         s_.exec_script("BEGIN");
@@ -76,12 +85,20 @@ void store::ensure() {
     }
 }
 
+int store::mark_verified() {
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec("UPDATE " + table("migrations") + " SET verified_at = clock_timestamp() WHERE verified_at IS NULL");
+    return static_cast<int>(r.affected_rows());
+}
+
 std::vector<applied> store::list_applied() {
     pqxx::nontransaction tx(s_.conn());
     auto r = tx.exec(
         "SELECT version, name, checksum, form, how, "
         "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), applied_by, "
-        "environment, duration_ms, coalesce(run_id, 0) FROM " + table("migrations"));
+        "environment, duration_ms, coalesce(run_id, 0), "
+        "coalesce(to_char(verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM " +
+        table("migrations"));
     std::vector<applied> out;
     out.reserve(r.size());
     for (const auto& row : r) {
@@ -96,6 +113,7 @@ std::vector<applied> store::list_applied() {
         a.environment = row[7].c_str();
         a.duration_ms = row[8].as<long long>();
         a.run_id = row[9].as<long long>();
+        a.verified_at = row[10].c_str();
         out.push_back(std::move(a));
     }
     std::sort(out.begin(), out.end(), [](const applied& a, const applied& b) {

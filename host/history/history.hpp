@@ -16,6 +16,7 @@ struct applied {
     std::string applied_at, applied_by, environment;
     long long duration_ms = 0;
     long long run_id = 0;
+    std::string verified_at;  // "" until the verifications after it passed
 };
 
 struct run {
@@ -41,6 +42,9 @@ public:
     void ensure();
 
     std::vector<applied> list_applied();   // ordered by version
+    // Every applied migration not verified yet is marked verified now; the
+    // caller runs it after the verifications passed. Returns how many.
+    int mark_verified();
     // Statements that record or forget a migration, for the caller to run in
     // the migration's own transaction.
     std::string record_sql(const applied& a) const;

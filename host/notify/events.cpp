@@ -53,7 +53,7 @@ const std::vector<std::string>& event_names() {
         "run.start",          "run.planned",       "gate.failed",       "backup.created",
         "migration.start",    "migration.retry",   "migration.applied", "migration.failed",
         "migration.reverted", "backfill.progress", "verify.failed",     "trigger.fired",
-        "rollback.start",     "rollback.done",     "run.finish",
+        "watch.start",        "rollback.start",    "rollback.done",     "run.finish",
     };
     return names;
 }

@@ -459,6 +459,16 @@ environment select(const config& cfg, const std::string& name) {
                           "environments: " + known);
     environment e = it->second;
     if (!e.lock_wait) e.lock_wait = cfg.lock_wait;
+    // ${VAR} in trigger settings (a health URL with a token, a query's threshold).
+    if (!e.triggers.empty()) {
+        auto vars = project_vars(cfg.root, e.dotenv);
+        for (auto& [tname, t] : e.triggers)
+            for (auto& [key, value] : t.settings.items())
+                if (value.is_string())
+                    value = interpolate(value.get<std::string>(), vars,
+                                        file + ":" + std::to_string(t.line) + " ([env." + pick + ".triggers." + tname +
+                                            "] " + key + ")");
+    }
     if (!e.url_template.empty())
         e.url = interpolate(e.url_template, project_vars(cfg.root, e.dotenv),
                             file + ":" + std::to_string(e.url_line) + " ([env." + pick + "] url)");
@@ -569,6 +579,14 @@ local = true
 # dotenv = ".env.production"
 # lock_timeout = "3s"
 # statement_timeout = "10min"
+# approve = true               # type its name on a terminal, or --yes (docs/environments.md)
+# promote_from = "staging"     # only what staging applied and verified, same checksums
+# window = "Mon-Fri 01:00-05:00 UTC"
+# watch = { seconds = 300, every = 10 }   # rollback triggers after `up`
+#
+# [env.production.triggers.health]
+# kind = "http"
+# url = "https://api.example.com/health"
 
 # Notifications (docs/hooks.md): built-in console, slack, email, webhook and ci
 # hooks, or your own Lua files in hooks/. Check them with `moonshift notify test`.

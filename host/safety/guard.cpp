@@ -226,6 +226,12 @@ json guard::gate(const std::vector<const catalog::migration*>& todo) {
     return report;
 }
 
+std::optional<std::vector<std::string>> guard::touched(const std::string& version) const {
+    auto it = impl_->facts.find(version);
+    if (it == impl_->facts.end()) return std::nullopt;
+    return it->second.touched;
+}
+
 json guard::before(const catalog::migration& mig, long long run_id) {
     auto& m = *impl_;
     json out = json::object();

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,11 @@ class guard {
     std::string before_statement(const std::string& statement_sql);
 
     const policy& settings() const { return policy_; }
+
+    // The tables migration `version` writes to or changes, as written
+    // (maybe unqualified); nullopt when unknown (not SQL, not parsed).
+    // Verification leaves their row counts alone.
+    std::optional<std::vector<std::string>> touched(const std::string& version) const;
 
   private:
     struct impl;
