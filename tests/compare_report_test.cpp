@@ -92,15 +92,18 @@ BOOST_FIXTURE_TEST_CASE(verify_reports_the_project_verifications, report_project
     auto md = read_file(file());
     BOOST_TEST_INFO(md);
     BOOST_TEST(contains(md, "## ✅ moonshift verify on test: ok"));
-    BOOST_TEST(contains(md, "### Project verifications"));
-    BOOST_TEST(contains(md, "| `scripts/verify/users.lua` | ✅ ok | "));
+    BOOST_TEST(contains(md, "### Verification"));
+    BOOST_TEST(contains(md, "✅ All verifications passed."));
+    BOOST_TEST(contains(md, "| `script scripts/verify/users.lua` | ✅ |"));
+    BOOST_TEST(contains(md, "| Duration | "), "the run's duration comes from its finish");
 
     moonshift::test::write_file(dir.path / "scripts" / "verify" / "users.lua",
                                 "ctx:fail(\"users are missing\")\n");
     r = ms({"verify", "--report", file()});
     BOOST_TEST(r.exit_code == 3, r.out << r.err);
     md = read_file(file());
-    BOOST_TEST(contains(md, "moonshift verify on test: failed"), md);
+    BOOST_TEST(contains(md, "## ❌ moonshift verify on test: verify_failed"), md);
+    BOOST_TEST(contains(md, "❌ Verification failed."), md);
     BOOST_TEST(contains(md, "users are missing"), md);
 }
 
@@ -191,7 +194,11 @@ BOOST_AUTO_TEST_CASE(the_renderer_shows_every_section_of_a_full_report) {
            {{{"version", "003"},
              {"name", "add_index"},
              {"checksum", "abcdef0123456789"},
-             {"source_duration_ms", 900}}}}}},
+             {"source_duration_ms", 900}}}},
+          {"missing",
+           {{{"version", "004"}, {"name", "later"}, {"why", "not applied in staging"}}}}}},
+        {"trigger", {{"name", "health"}, {"kind", "http"}, {"reason", "error rate 12% > 5%"}}},
+        {"verifications", {{{"script", "scripts/verify/x.lua"}, {"outcome", "ok"}}}},
         {"notifications",
          {{"delivered", 3},
           {"failed", 1},
@@ -230,6 +237,11 @@ BOOST_AUTO_TEST_CASE(the_renderer_shows_every_section_of_a_full_report) {
     BOOST_TEST(contains(md, "### Error"));
     BOOST_TEST(!contains(md, "pw12345"), "secrets are redacted");
     BOOST_TEST(contains(md, "something_new"), "unknown keys are kept, as JSON");
+    BOOST_TEST(contains(md, "- `004_later`: not applied in staging"));
+    BOOST_TEST(contains(md, "🔥 Trigger **health** (http) fired: error rate 12% > 5%"));
+    BOOST_TEST(!contains(md, "### Project verifications"),
+               "the built-in verification lists the scripts; no second table");
+    BOOST_TEST(!contains(md, "\"trigger\""), "the trigger is not repeated as JSON");
 }
 
 BOOST_AUTO_TEST_CASE(the_renderer_survives_absent_and_malformed_sections) {

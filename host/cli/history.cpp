@@ -25,9 +25,13 @@ std::string what_of(const nlohmann::json& report) {
     };
     if (!report.is_object()) return "-";
     if (report.contains("promotion") && report["promotion"].is_object()) {
+        // What was applied, else (an older report) what the promotion allowed.
         const auto& p = report["promotion"];
-        add("promoted from " + p.value("from", std::string("?")) + ":",
-            p.value("migrations", nlohmann::json()));
+        auto from =
+            p.contains("from") && p["from"].is_string() ? p["from"].get<std::string>() : "?";
+        bool applied = report.contains("applied") && report["applied"].is_array();
+        add("promoted from " + from + ":",
+            applied ? report["applied"] : p.value("migrations", nlohmann::json()));
     } else {
         add("applied", report.value("applied", nlohmann::json()));
     }

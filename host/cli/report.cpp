@@ -98,9 +98,12 @@ void write(const std::string& file, const std::string& command, int exit_code,
     if (c.result && exit_code == 0) {
         // A successful command's own report: for `redo` it holds both halves.
         json r = with_identity(*c.result, c.starting);
-        if (!r.contains("command"))
-            r["command"] = command.empty() ? c.result_command : command;
+        if (!r.contains("command")) r["command"] = command.empty() ? c.result_command : command;
         if (!r.contains("environment") && !c.environment.empty()) r["environment"] = c.environment;
+        // The outcome and duration when the result was taken before the run finished.
+        if (!c.runs.empty())
+            for (auto it = c.runs.back().begin(); it != c.runs.back().end(); ++it)
+                if (!r.contains(it.key())) r[it.key()] = *it;
         if (!r.contains("outcome")) r["outcome"] = "ok";
         runs.push_back(r);
     } else if (!c.runs.empty()) {

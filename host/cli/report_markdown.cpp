@@ -109,8 +109,13 @@ void promotion(std::string& md, const json& r) {
     md += "\n### Promotion\n\nFrom **" + cell(str(p, "from")) +
           "**, applied and verified there with the same checksum:\n";
     const auto& ms = list(p, "migrations");
+    const auto& missing = list(p, "missing");
+    if (!missing.empty()) {
+        md += "\nNot promotable:\n\n";
+        for (const auto& m : missing) md += "- " + code(id_of(m)) + ": " + str(m, "why") + "\n";
+    }
     if (ms.empty()) {
-        md += "\nNothing to promote.\n";
+        if (missing.empty()) md += "\nNothing to promote.\n";
         return;
     }
     md += "\n| Migration | Checksum | Duration in " + cell(str(p, "from")) + " |\n|---|---|---|\n";
@@ -205,6 +210,10 @@ void watch(std::string& md, const json& r) {
                                                str(w, "seconds").empty() ? "?" : str(w, "seconds"),
                                                str(w, "every").empty() ? "?" : str(w, "every"),
                                                str(w, "samples").empty() ? "0" : str(w, "samples"));
+    if (has(r, "trigger") && r["trigger"].is_object())
+        md += "\n🔥 Trigger **" + cell(str(r["trigger"], "name")) + "** (" +
+              cell(str(r["trigger"], "kind")) + ") fired: " + cell(str(r["trigger"], "reason")) +
+              "\n";
     const auto& triggers = list(w, "triggers");
     if (triggers.empty()) return;
     md += "\n| Trigger | Kind | Fired | Reason | Baseline | Last |\n|---|---|---|---|---|---|\n";
@@ -259,7 +268,8 @@ const std::set<std::string>& known_keys() {
         "duration_ms", "error",        "applied", "reverted",    "repeatables",
         "promotion",   "safety",       "lint",    "checks",      "verifications",
         "backups",     "verification", "watch",   "rolled_back", "notifications",
-        "seeds",       "seed_dir",     "dry_run", "would_apply", "would_revert"};
+        "seeds",       "seed_dir",     "dry_run", "would_apply", "would_revert",
+        "trigger",     "gate",         "changed"};
     return keys;
 }
 
@@ -281,13 +291,16 @@ std::string render(const json& in) {
     if (has(r, "duration_ms")) md += "| Duration | " + duration(r, "duration_ms") + " |\n";
     if (flag(r, "dry_run")) md += "| Dry run | nothing was changed |\n";
 
+    if (has(r, "gate") && r["gate"].is_object())
+        md += "\nRefused by the **" + cell(str(r["gate"], "gate")) + "** gate.\n";
     migrations(md, r);
     promotion(md, r);
     lint(md, r);
     scripts(md, r, "checks", "Checks");
     backups(md, r);
     verification(md, r);
-    scripts(md, r, "verifications", "Project verifications");
+    // The built-in verification lists the project's scripts among its results.
+    if (!has(r, "verification")) scripts(md, r, "verifications", "Project verifications");
     watch(md, r);
     rollback(md, r);
     seeds(md, r);
