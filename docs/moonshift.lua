@@ -335,3 +335,13 @@ function require(name) end
 ---Declares a backfill (docs/backfills.md); phase up only. Runs after the migration's DDL committed.
 ---@param spec moonshift.BackfillSpec|moonshift.BackfillSpec[]
 function backfill(spec) end
+
+---@class moonshift.TriggerResult
+---@field fired boolean true rolls the run back
+---@field reason? string why, shown in the error, events and report
+
+---The table a rollback trigger (scripts/triggers/*.lua) returns; docs/environments.md.
+---@class moonshift.Trigger
+---@field description? string
+---@field baseline? fun(): any measured before the first migration; passed to check
+---@field check fun(base: any): moonshift.TriggerResult called every sample of the watch window

@@ -98,6 +98,25 @@ bool has_sql(const std::string& sql) {
     return false;
 }
 
+namespace {
+
+// "a, b c" -> {"a", "b", "c"}: the items of a directive.
+std::vector<std::string> list_items(const std::string& arg) {
+    std::vector<std::string> out;
+    std::string item;
+    for (char c : arg + ",") {
+        if (c == ',' || c == ' ' || c == '\t') {
+            if (!item.empty()) out.push_back(item);
+            item.clear();
+        } else {
+            item.push_back(c);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 directives read_directives(const std::string& sql, const std::string& label) {
     directives d;
     int line_no = 0;
@@ -120,45 +139,21 @@ directives read_directives(const std::string& sql, const std::string& label) {
         } else if (word == "requires") {
             if (arg.empty())
                 throw usage_error(where + ": moonshift:requires needs a version", "write -- moonshift:requires 002");
-            std::string item;
-            for (char c : arg + ",") {
-                if (c == ',' || c == ' ') {
-                    if (!item.empty()) {
-                        if (!std::all_of(item.begin(), item.end(), ::isdigit))
-                            throw usage_error(where + ": \"" + item + "\" is not a version",
-                                              "versions are digits, like 002 or 20250108120000");
-                        d.requires_versions.push_back(item);
-                    }
-                    item.clear();
-                } else {
-                    item.push_back(c);
-                }
+            for (auto& item : list_items(arg)) {
+                if (!std::all_of(item.begin(), item.end(), ::isdigit))
+                    throw usage_error(where + ": \"" + item + "\" is not a version",
+                                      "versions are digits, like 002 or 20250108120000");
+                d.requires_versions.push_back(item);
             }
         } else if (word == "allow") {
             // -- moonshift:allow RULE reason: a lint suppression for the
             // statement that follows; read by the linter (safety/lint.cpp).
         } else if (word == "tags") {
-            std::string item;
-            for (char c : arg + ",") {
-                if (c == ',' || c == ' ') {
-                    if (!item.empty()) d.tags.push_back(item);
-                    item.clear();
-                } else {
-                    item.push_back(c);
-                }
-            }
+            for (auto& t : list_items(arg)) d.tags.push_back(t);
         } else if (word == "changes") {
             if (arg.empty())
                 throw usage_error(where + ": moonshift:changes needs table names", "write -- moonshift:changes audit, public.orders");
-            std::string item;
-            for (char c : arg + ",") {
-                if (c == ',' || c == ' ') {
-                    if (!item.empty()) d.changes.push_back(item);
-                    item.clear();
-                } else {
-                    item.push_back(c);
-                }
-            }
+            for (auto& t : list_items(arg)) d.changes.push_back(t);
         } else if (word == "converted-from") {
             d.converted_from = arg;  // written by `moonshift convert` (formats_convert.cpp)
         } else {
