@@ -2,6 +2,7 @@
 #include "catalog/catalog.hpp"
 
 #include <algorithm>
+#include <map>
 #include <regex>
 
 #include "catalog/formats.hpp"
@@ -196,8 +197,25 @@ bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
 }  // namespace
 
 // Shared with the readers of other formats (formats.hpp).
+namespace {
+std::map<std::string, std::string>& read_ahead() {
+    static std::map<std::string, std::string> files;
+    return files;
+}
+}  // namespace
+
+void remember_content(const fs::path& p, std::string content) { read_ahead()[p.string()] = std::move(content); }
+
 std::string read_checked(const fs::path& p, const std::string& label) {
-    std::string raw = text::read_file(p);
+    // Format detection may have read it already (dbmate's markers).
+    std::string raw;
+    auto& cache = read_ahead();
+    if (auto it = cache.find(p.string()); it != cache.end()) {
+        raw = std::move(it->second);
+        cache.erase(it);
+    } else {
+        raw = text::read_file(p);
+    }
     if (auto bad = text::invalid_utf8_at(raw); bad != std::string::npos) {
         auto pos = text::position_of(raw, bad);
         throw usage_error(label + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +

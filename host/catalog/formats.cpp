@@ -29,7 +29,9 @@ bool has_dbmate_marker(const fs::path& p) {
         return false;  // the reader reports unreadable files
     }
     static const std::regex marker(R"((^|\n)[ \t]*--[ \t]*migrate:up\b)");
-    return std::regex_search(content, marker);
+    bool found = std::regex_search(content, marker);
+    remember_content(p, std::move(content));
+    return found;
 }
 
 bool is_diesel_folder_name(const std::string& name) {

@@ -33,6 +33,9 @@ std::string describe_place(const std::filesystem::path& dir, const std::filesyst
 
 // Helpers shared by the readers (catalog.cpp).
 std::string read_checked(const std::filesystem::path& p, const std::string& label);
+// A file's content read during format detection, handed to the next
+// read_checked of the same path instead of reading it twice.
+void remember_content(const std::filesystem::path& p, std::string content);
 std::string rel_label(const std::filesystem::path& p, const std::filesystem::path& root);
 
 // A repeatable migration (R__name.sql): no version, re-applied whenever its

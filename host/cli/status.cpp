@@ -49,15 +49,19 @@ void register_status(CLI::App& app, globals& g, command_fn& run) {
                 out.line(out.dim("format: " + cat.format + " (" +
                                  catalog::describe_place(e.ctx().cfg.migrations_path(), e.ctx().cfg.root) + ")"));
                 out.line(out.dim(fmt::format("{:<16} {:<16} {:<22} {}", "LOCAL", "REMOTE", "APPLIED", "MIGRATION")));
+                // One write for the whole table (a thousand lines are a thousand writes otherwise).
+                std::string table;
                 for (auto& x : p.entries) {
                     std::string state = engine::state_name(x.st);
                     std::string tag = x.st == engine::state::applied   ? out.green(state)
                                       : x.st == engine::state::pending ? out.yellow(state)
                                                                        : out.red(state);
-                    out.line(fmt::format("{:<16} {:<16} {:<22} {}  {}", x.file ? x.version : "",
+                    table += (table.empty() ? "" : "\n") +
+                             fmt::format("{:<16} {:<16} {:<22} {}  {}", x.file ? x.version : "",
                                          x.row ? x.row->version : "", x.row ? x.row->applied_at : "",
-                                         x.version + "_" + x.name, tag));
+                                         x.version + "_" + x.name, tag);
                 }
+                if (!table.empty()) out.line(table);
                 out.line(fmt::format("{} applied, {} pending{}{}{}", applied, pending,
                                      changed ? fmt::format(", {} changed", changed) : "",
                                      missing ? fmt::format(", {} missing on disk", missing) : "",
