@@ -213,32 +213,41 @@ std::vector<std::string> store::resolve(const std::vector<std::string>& names, c
     return out;
 }
 
-record store::create(const std::vector<std::string>& tables, const std::string& version,
-                     const std::string& migration, const std::string& reason, long long run_id,
-                     const progress& on_progress) {
-    auto t0 = std::chrono::steady_clock::now();
-    check_location();
+// The row of a new backup (status running) and its directory's name:
+// id, created_at and location filled in.
+record store::open_record(const std::string& kind, const std::string& version, const std::string& migration,
+                          const std::string& reason, long long run_id) {
     record rec;
+    rec.kind = kind;
     rec.version = version;
     rec.migration = migration;
     rec.environment = cfg_.environment;
     rec.reason = reason;
     rec.run_id = run_id;
     rec.created_by = history::current_actor();
-    {
-        pqxx::nontransaction tx(s_.conn());
-        auto r = tx.exec_params("INSERT INTO " + h_.table("backups") +
-                                    " (version, migration, environment, run_id, reason, location, created_by) "
-                                    "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), $5, '', $6) "
-                                    "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
-                                    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                                version, migration, cfg_.environment, run_id, reason, rec.created_by);
-        rec.id = r[0][0].as<long long>();
-        rec.created_at = r[0][1].c_str();
-    }
-    fs::path dir = cfg_.dir / cfg_.environment /
-                   (std::to_string(rec.id) + "_" + (version.empty() ? std::string("manual") : version) + "_" + utc_stamp());
-    rec.location = dir.string();
+    pqxx::nontransaction tx(s_.conn());
+    auto r = tx.exec_params("INSERT INTO " + h_.table("backups") +
+                                " (version, migration, environment, run_id, kind, reason, location, created_by) "
+                                "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), $5, $6, '', $7) "
+                                "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
+                                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                            version, migration, cfg_.environment, run_id, kind, reason, rec.created_by);
+    rec.id = r[0][0].as<long long>();
+    rec.created_at = r[0][1].c_str();
+    rec.location = (cfg_.dir / cfg_.environment /
+                    (std::to_string(rec.id) + "_" + (version.empty() ? std::string("manual") : version) + "_" +
+                     utc_stamp()))
+                       .string();
+    return rec;
+}
+
+record store::create(const std::vector<std::string>& tables, const std::string& version,
+                     const std::string& migration, const std::string& reason, long long run_id,
+                     const progress& on_progress) {
+    auto t0 = std::chrono::steady_clock::now();
+    check_location();
+    record rec = open_record("tables", version, migration, reason, run_id);
+    fs::path dir = rec.location;
     bool began = false;
     try {
         fs::create_directories(dir);
@@ -310,28 +319,8 @@ record store::dump_database(const std::string& url, const std::string& version, 
     if (pg_dump.empty())
         throw usage_error("backup = \"always\" with [backup] full = true needs pg_dump, which is not on PATH",
                           "install the PostgreSQL client tools, or set [backup] full = false");
-    record rec;
-    rec.kind = "pg_dump";
-    rec.version = version;
-    rec.migration = migration;
-    rec.environment = cfg_.environment;
-    rec.reason = reason;
-    rec.run_id = run_id;
-    rec.created_by = history::current_actor();
-    {
-        pqxx::nontransaction tx(s_.conn());
-        auto r = tx.exec_params("INSERT INTO " + h_.table("backups") +
-                                    " (version, migration, environment, run_id, kind, reason, location, created_by) "
-                                    "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), 'pg_dump', $5, '', $6) "
-                                    "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
-                                    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                                version, migration, cfg_.environment, run_id, reason, rec.created_by);
-        rec.id = r[0][0].as<long long>();
-        rec.created_at = r[0][1].c_str();
-    }
-    fs::path dir = cfg_.dir / cfg_.environment /
-                   (std::to_string(rec.id) + "_" + (version.empty() ? std::string("manual") : version) + "_" + utc_stamp());
-    rec.location = dir.string();
+    record rec = open_record("pg_dump", version, migration, reason, run_id);
+    fs::path dir = rec.location;
     fs::create_directories(dir);
     auto file = (dir / "database.dump").string();
     int status = io::run_program(pg_dump, {"--format=custom", "--compress=6", "--file=" + file,

@@ -104,6 +104,8 @@ class store {
     prune_result prune(bool dry_run);
 
   private:
+    record open_record(const std::string& kind, const std::string& version, const std::string& migration,
+                       const std::string& reason, long long run_id);
     db::session& s_;
     history::store& h_;
     settings cfg_;
