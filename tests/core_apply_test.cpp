@@ -1,7 +1,6 @@
 // The SQL migration engine through the CLI, against a real PostgreSQL:
 // applying, status, history, JSON output, the lock and timeouts.
 #include <boost/test/unit_test.hpp>
-
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -18,7 +17,8 @@ void three_migrations(const project& p) {
     p.migration("001_create_users.down.sql", "DROP TABLE users;\n");
     p.migration("002_add_name.sql", "ALTER TABLE users ADD COLUMN name text;\n");
     p.migration("002_add_name.down.sql", "ALTER TABLE users DROP COLUMN name;\n");
-    p.migration("010_posts.sql", "CREATE TABLE posts (id int PRIMARY KEY, user_id int REFERENCES users);\n");
+    p.migration("010_posts.sql",
+                "CREATE TABLE posts (id int PRIMARY KEY, user_id int REFERENCES users);\n");
     p.migration("010_posts.down.sql", "DROP TABLE posts;\n");
 }
 
@@ -39,7 +39,8 @@ BOOST_AUTO_TEST_CASE(up_applies_pending_migrations_in_numeric_order_and_records_
     BOOST_TEST((p.applied_versions() == std::vector<std::string>{"001", "002", "9", "010"}));
     BOOST_TEST(r.out.find("Applying 001_create_users") != std::string::npos);
     BOOST_TEST(p.scalar("SELECT applied_by FROM moonshift.migrations WHERE version = '001'") != "");
-    BOOST_TEST(p.scalar("SELECT environment FROM moonshift.migrations WHERE version = '001'") == "test");
+    BOOST_TEST(p.scalar("SELECT environment FROM moonshift.migrations WHERE version = '001'") ==
+               "test");
     BOOST_TEST(p.scalar("SELECT outcome FROM moonshift.runs ORDER BY id DESC LIMIT 1") == "ok");
     auto again = p.ms({"up"});
     BOOST_TEST(again.exit_code == 0);
@@ -67,7 +68,8 @@ BOOST_AUTO_TEST_CASE(status_shows_local_and_remote_states) {
     BOOST_TEST(human.out.find("LOCAL") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(status_on_a_database_without_history_lists_everything_pending_and_writes_nothing) {
+BOOST_AUTO_TEST_CASE(
+    status_on_a_database_without_history_lists_everything_pending_and_writes_nothing) {
     project p;
     three_migrations(p);
     auto r = p.ms({"--json", "status"});
@@ -151,11 +153,15 @@ BOOST_AUTO_TEST_CASE(no_config_uses_database_url_then_pg_variables) {
     BOOST_TEST(p.table_exists("a"));
     // libpq's own variables, no URL at all.
     std::smatch m;
-    static const std::regex url_re(R"(^postgres(?:ql)?://([^:@/]+)(?::([^@]*))?@([^:/]+):(\d+)/([^?]+))");
+    static const std::regex url_re(
+        R"(^postgres(?:ql)?://([^:@/]+)(?::([^@]*))?@([^:/]+):(\d+)/([^?]+))");
     if (!std::regex_search(p.url, m, url_re)) return;  // MOONSHIFT_TEST_URL in another form
     p.migration("002_b.sql", "CREATE TABLE b (id int);\n");
-    auto r2 = p.ms({"up"}, {{"PGUSER", m[1].str()}, {"PGPASSWORD", m[2].str()}, {"PGHOST", m[3].str()},
-                            {"PGPORT", m[4].str()}, {"PGDATABASE", m[5].str()}});
+    auto r2 = p.ms({"up"}, {{"PGUSER", m[1].str()},
+                            {"PGPASSWORD", m[2].str()},
+                            {"PGHOST", m[3].str()},
+                            {"PGPORT", m[4].str()},
+                            {"PGDATABASE", m[5].str()}});
     BOOST_TEST_INFO(r2.err);
     BOOST_TEST(r2.exit_code == 0);
     BOOST_TEST(p.table_exists("b"));
@@ -165,7 +171,8 @@ BOOST_AUTO_TEST_CASE(wait_returns_when_the_server_accepts_and_times_out_on_a_clo
     project p;
     BOOST_TEST(p.ms({"wait", "--timeout", "5s"}).exit_code == 0);
     std::filesystem::remove(p.dir.path / "moonshift.toml");
-    auto r = p.ms({"wait", "--timeout", "1s"}, {{"DATABASE_URL", "postgresql://u:sekret@127.0.0.1:1/x"}});
+    auto r = p.ms({"wait", "--timeout", "1s"},
+                  {{"DATABASE_URL", "postgresql://u:sekret@127.0.0.1:1/x"}});
     BOOST_TEST(r.exit_code == 1);
     BOOST_TEST(r.err.find("did not accept connections") != std::string::npos);
     BOOST_TEST(r.err.find("sekret") == std::string::npos);  // secrets never printed

@@ -1,10 +1,9 @@
 // Killing moonshift with SIGKILL at many moments of a run leaves every
 // migration either fully applied and recorded or not there at all, and the
 // next `up` carries on.
-#include <boost/test/unit_test.hpp>
-
 #include <signal.h>
 
+#include <boost/test/unit_test.hpp>
 #include <thread>
 
 #include "support/project.hpp"
@@ -22,10 +21,14 @@ BOOST_AUTO_TEST_CASE(kill_9_at_many_points_never_leaves_a_half_applied_migration
         // Each migration: a table, a row, a short pause (so kills land
         // inside migrations as well as between them), an index.
         p.migration(std::string(v) + "_m" + std::to_string(i) + ".sql",
-                    "CREATE TABLE m" + std::to_string(i) + " (id int);\n"
-                    "INSERT INTO m" + std::to_string(i) + " VALUES (" + std::to_string(i) + ");\n"
-                    "SELECT pg_sleep(0.01);\n"
-                    "CREATE INDEX ON m" + std::to_string(i) + " (id);\n");
+                    "CREATE TABLE m" + std::to_string(i) +
+                        " (id int);\n"
+                        "INSERT INTO m" +
+                        std::to_string(i) + " VALUES (" + std::to_string(i) +
+                        ");\n"
+                        "SELECT pg_sleep(0.01);\n"
+                        "CREATE INDEX ON m" +
+                        std::to_string(i) + " (id);\n");
     }
     int kills = 0;
     for (int delay_ms : {5, 40, 90, 150, 220, 300, 380, 470, 560, 650, 800, 950}) {

@@ -13,8 +13,10 @@ struct four : project {
     four() {
         for (int i = 1; i <= 4; ++i) {
             std::string v = "00" + std::to_string(i);
-            migration(v + "_t" + std::to_string(i) + ".sql", "CREATE TABLE t" + std::to_string(i) + " (id int);\n");
-            migration(v + "_t" + std::to_string(i) + ".down.sql", "DROP TABLE t" + std::to_string(i) + ";\n");
+            migration(v + "_t" + std::to_string(i) + ".sql",
+                      "CREATE TABLE t" + std::to_string(i) + " (id int);\n");
+            migration(v + "_t" + std::to_string(i) + ".down.sql",
+                      "DROP TABLE t" + std::to_string(i) + ";\n");
         }
     }
 };
@@ -54,7 +56,10 @@ BOOST_FIXTURE_TEST_CASE(a_failing_down_script_keeps_the_migration_applied, four)
     BOOST_REQUIRE(ms({"repair", "--reason", "down script edited"}).exit_code == 0);
     auto r = ms({"down"});
     BOOST_TEST(r.exit_code == 1);
-    BOOST_TEST(r.err.find("migrations/004_t4.down.sql:2:1: table \"no_such_table\" does not exist (42P01)") != std::string::npos);
+    BOOST_TEST(
+        r.err.find(
+            "migrations/004_t4.down.sql:2:1: table \"no_such_table\" does not exist (42P01)") !=
+        std::string::npos);
     BOOST_TEST(table_exists("t4"));
     BOOST_TEST(applied_versions().size() == 4u);
 }
@@ -125,7 +130,8 @@ BOOST_FIXTURE_TEST_CASE(baseline_records_without_running, four) {
     auto r = ms({"baseline", "002"});
     BOOST_TEST_INFO(r.err);
     BOOST_TEST(r.exit_code == 0);
-    BOOST_TEST(scalar("SELECT string_agg(how, ',' ORDER BY version) FROM moonshift.migrations") == "baseline,baseline");
+    BOOST_TEST(scalar("SELECT string_agg(how, ',' ORDER BY version) FROM moonshift.migrations") ==
+               "baseline,baseline");
     BOOST_TEST(ms({"up"}).exit_code == 0);
     BOOST_TEST(table_exists("t4"));
     BOOST_TEST(ms({"baseline", "004"}).exit_code == 2);  // only for a database without history
@@ -183,7 +189,8 @@ BOOST_AUTO_TEST_CASE(new_and_init_write_a_project) {
     auto r = moonshift::test::run_cli({"init"}, d.path);
     BOOST_TEST(r.exit_code == 0);
     BOOST_TEST(std::filesystem::exists(d.path / "moonshift.toml"));
-    BOOST_TEST(moonshift::test::read_file(d.path / ".gitignore").find(".moonshift/") != std::string::npos);
+    BOOST_TEST(moonshift::test::read_file(d.path / ".gitignore").find(".moonshift/") !=
+               std::string::npos);
     BOOST_TEST(moonshift::test::run_cli({"new", "create_users"}, d.path).exit_code == 0);
     BOOST_TEST(moonshift::test::run_cli({"new", "add_email"}, d.path).exit_code == 0);
     BOOST_TEST(std::filesystem::exists(d.path / "migrations" / "001_create_users.sql"));

@@ -5,12 +5,11 @@
 // Skipped, with a message, where the corpora are absent; they are never
 // copied into the repository.
 #include <boost/test/unit_test.hpp>
-
 #include <cstdlib>
 #include <sstream>
 
-#include "local/cluster.hpp"
 #include "common/embedded.hpp"
+#include "local/cluster.hpp"
 #include "support/project.hpp"
 
 namespace fs = std::filesystem;
@@ -30,7 +29,9 @@ struct corpus_present {
     std::string name;
     boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
         boost::test_tools::assertion_result r(fs::is_directory(corpora() / name));
-        if (!r) r.message() << "corpus " << (corpora() / name).string() << " is absent (set MOONSHIFT_CORPORA): skipped";
+        if (!r)
+            r.message() << "corpus " << (corpora() / name).string()
+                        << " is absent (set MOONSHIFT_CORPORA): skipped";
         return r;
     }
 };
@@ -39,9 +40,9 @@ struct corpus_present {
 struct corpus_project : project {
     corpus_project(const std::string& corpus, const std::string& sub) {
         auto dir = (corpora() / corpus / sub).lexically_normal();
-        write_file(this->dir.path / "moonshift.toml", "[project]\nmigrations = \"" + dir.string() +
-                                                          "\"\n\n[env.test]\nurl = \"" + url +
-                                                          "\"\nlock_wait = \"10s\"\n" + lint_as_warnings());
+        write_file(this->dir.path / "moonshift.toml",
+                   "[project]\nmigrations = \"" + dir.string() + "\"\n\n[env.test]\nurl = \"" +
+                       url + "\"\nlock_wait = \"10s\"\n" + lint_as_warnings());
         if (fs::exists(corpora() / corpus / "bootstrap.sql")) {
             pqxx::connection c(url);
             pqxx::nontransaction tx(c);
@@ -72,16 +73,17 @@ struct corpus_project : project {
     // recent pg_dump versions and the version banner.
     std::string schema_dump() const {
         auto pg_dump = fs::path(moonshift::local::cluster::find_bin_dir()) / "pg_dump";
-        auto r = moonshift::test::run_program(pg_dump.string(),
-                                              {"--schema-only", "--exclude-schema=moonshift", "--dbname", url},
-                                              dir.path);
+        auto r = moonshift::test::run_program(
+            pg_dump.string(), {"--schema-only", "--exclude-schema=moonshift", "--dbname", url},
+            dir.path);
         BOOST_TEST_INFO(r.err);
         BOOST_REQUIRE(r.exit_code == 0);
         std::istringstream in(r.out);
         std::string line, out;
         while (std::getline(in, line)) {
             if (line.rfind("\\restrict", 0) == 0 || line.rfind("\\unrestrict", 0) == 0) continue;
-            if (line.rfind("-- Dumped from", 0) == 0 || line.rfind("-- Dumped by", 0) == 0) continue;
+            if (line.rfind("-- Dumped from", 0) == 0 || line.rfind("-- Dumped by", 0) == 0)
+                continue;
             out += line + "\n";
         }
         return out;
@@ -91,8 +93,8 @@ struct corpus_project : project {
 };
 
 // The shared conformance run over one corpus (Sqitch's DBIEngineTest habit).
-void round_trip(const std::string& corpus, const std::string& sub, const std::string& format, int versions,
-                bool has_downs) {
+void round_trip(const std::string& corpus, const std::string& sub, const std::string& format,
+                int versions, bool has_downs) {
     corpus_project clean(corpus, sub);
     auto status = last_json(clean.ms({"--json", "status"}).out);
     BOOST_TEST(status["format"] == format);
@@ -114,9 +116,11 @@ void round_trip(const std::string& corpus, const std::string& sub, const std::st
     BOOST_TEST(trip.applied() == versions);
     auto again = trip.ms({"up"});
     BOOST_TEST(again.out.find("Nothing to apply") != std::string::npos);
-    BOOST_TEST(again.out.find("Applying") == std::string::npos);  // repeatables unchanged: not run again
+    BOOST_TEST(again.out.find("Applying") ==
+               std::string::npos);  // repeatables unchanged: not run again
     auto dump = trip.schema_dump();
-    BOOST_TEST(dump == reference, "the schema after the round trip differs from a single clean apply");
+    BOOST_TEST(dump == reference,
+               "the schema after the round trip differs from a single clean apply");
 }
 
 }  // namespace
@@ -144,7 +148,9 @@ BOOST_AUTO_TEST_CASE(marquez_flyway_history_with_repeatables_and_concurrently,
     corpus_project p("marquez", "migration");
     p.must({"up"});
     BOOST_TEST(p.count("SELECT * FROM moonshift.repeatables") == 3);
-    BOOST_TEST(p.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'lineage_events_event_time'") == "1");
+    BOOST_TEST(
+        p.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'lineage_events_event_time'") ==
+        "1");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,7 +3,6 @@
 // verification, and a watch window that rolls back the bad migration.
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
-
 #include <thread>
 
 #include "support/receivers.hpp"
@@ -21,7 +20,8 @@ BOOST_AUTO_TEST_CASE(the_whole_story_runs_as_the_readme_tells_it) {
     http_receiver app;
     fs::remove_all(s.dir.path / "migrations");
     fs::remove(s.dir.path / "moonshift.toml");
-    fs::copy(fs::path(MOONSHIFT_SOURCE_DIR) / "examples/staging-production", s.dir.path, fs::copy_options::recursive);
+    fs::copy(fs::path(MOONSHIFT_SOURCE_DIR) / "examples/staging-production", s.dir.path,
+             fs::copy_options::recursive);
     moonshift::test::env_changes env = {{"STAGING_DATABASE_URL", s.staging.url},
                                         {"PRODUCTION_DATABASE_URL", s.production.url},
                                         {"APP_HEALTH_URL", app.health_url()}};
@@ -45,20 +45,25 @@ BOOST_AUTO_TEST_CASE(the_whole_story_runs_as_the_readme_tells_it) {
     BOOST_REQUIRE(promoted.exit_code == 0);
     BOOST_TEST(promoted.out.find("Watching production") != std::string::npos);
     BOOST_TEST((s.applied(s.production) == std::vector<std::string>{"001", "002", "003"}));
-    BOOST_TEST(s.scalar(s.production, "SELECT count(*) FROM moonshift.migrations WHERE verified_at IS NULL") == "0");
+    BOOST_TEST(s.scalar(s.production,
+                        "SELECT count(*) FROM moonshift.migrations WHERE verified_at IS NULL") ==
+               "0");
 
     // 004 in staging, then in production, where the application starts failing.
     BOOST_REQUIRE(step({"up"}).exit_code == 0);
     auto child = s.spawn({"--yes", "promote", "--to", "production"}, env);
-    for (int i = 0; i < 300 && s.applied(s.production).size() < 4; ++i) std::this_thread::sleep_for(50ms);
+    for (int i = 0; i < 300 && s.applied(s.production).size() < 4; ++i)
+        std::this_thread::sleep_for(50ms);
     BOOST_REQUIRE(s.applied(s.production).size() == 4u);
     app.set_health_error_rate(0.4);
     auto rolled = child.wait();
     BOOST_TEST(rolled.exit_code == 6, rolled.out + rolled.err);
     BOOST_TEST(rolled.err.find("trigger health fired") != std::string::npos, rolled.err);
     BOOST_TEST((s.applied(s.production) == std::vector<std::string>{"001", "002", "003"}));
-    BOOST_TEST(s.scalar(s.production, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' "
-                                      "AND column_name = 'status'") == "0");
+    BOOST_TEST(
+        s.scalar(s.production,
+                 "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' "
+                 "AND column_name = 'status'") == "0");
 
     // History tells the story.
     auto history = step({"--env", "production", "history"});

@@ -16,11 +16,16 @@ namespace {
 // A project whose migrations live in `dir` (relative to the project).
 struct foreign : project {
     explicit foreign(const std::string& dir = "migrations") {
-        write_file(this->dir.path / "moonshift.toml", "[project]\nmigrations = \"" + dir + "\"\n\n[env.test]\nurl = \"" +
-                                                          url + "\"\nlock_wait = \"2s\"\n");
+        write_file(this->dir.path / "moonshift.toml", "[project]\nmigrations = \"" + dir +
+                                                          "\"\n\n[env.test]\nurl = \"" + url +
+                                                          "\"\nlock_wait = \"2s\"\n");
     }
-    void file(const std::string& rel, const std::string& content) const { write_file(dir.path / rel, content); }
-    std::string format() const { return last_json(ms({"--json", "status"}).out).value("format", ""); }
+    void file(const std::string& rel, const std::string& content) const {
+        write_file(dir.path / rel, content);
+    }
+    std::string format() const {
+        return last_json(ms({"--json", "status"}).out).value("format", "");
+    }
     // Recorded versions in numeric order; all zeros (Diesel's setup) is 0.
     std::vector<std::string> versions() const {
         std::vector<std::string> out;
@@ -55,7 +60,8 @@ BOOST_AUTO_TEST_CASE(supabase_directory_applies_and_status_names_the_format_and_
     BOOST_TEST(st["format"] == "supabase");
     BOOST_TEST(st["notes"][0].get<std::string>().find("seed.sql") != std::string::npos);
     BOOST_TEST(st["dir"] == "supabase/migrations");
-    BOOST_TEST(p.ms({"status"}).out.find("format: supabase (supabase/migrations)") != std::string::npos);
+    BOOST_TEST(p.ms({"status"}).out.find("format: supabase (supabase/migrations)") !=
+               std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(golang_migrate_orders_numerically_and_rolls_back) {
@@ -116,7 +122,8 @@ BOOST_AUTO_TEST_CASE(own_begin_commit_runs_unnested_and_its_history_row_follows)
     BOOST_TEST(p.applied_versions().empty());
 }
 
-BOOST_AUTO_TEST_CASE(a_failure_inside_the_files_own_transaction_rolls_it_back_and_resumes_at_its_begin) {
+BOOST_AUTO_TEST_CASE(
+    a_failure_inside_the_files_own_transaction_rolls_it_back_and_resumes_at_its_begin) {
     foreign p;
     p.file("migrations/001_own.sql",
            "CREATE TABLE before_tx (id int);\n"
@@ -124,8 +131,8 @@ BOOST_AUTO_TEST_CASE(a_failure_inside_the_files_own_transaction_rolls_it_back_an
     auto r = p.ms({"up"});
     BOOST_TEST(r.exit_code == 1);
     BOOST_TEST(r.err.find("migrations/001_own.sql:4:13") != std::string::npos);
-    BOOST_TEST(p.table_exists("before_tx"));   // committed before the file's BEGIN
-    BOOST_TEST(!p.table_exists("inside"));     // rolled back with the file's transaction
+    BOOST_TEST(p.table_exists("before_tx"));  // committed before the file's BEGIN
+    BOOST_TEST(!p.table_exists("inside"));    // rolled back with the file's transaction
     BOOST_TEST(p.applied_versions().empty());
     BOOST_TEST(p.scalar("SELECT outcome FROM moonshift.runs ORDER BY id DESC LIMIT 1") == "failed");
     // The next run resumes at the file's BEGIN: before_tx is not created
@@ -162,14 +169,16 @@ BOOST_AUTO_TEST_CASE(dbmate_concurrently_without_transaction_false_is_refused_na
     auto before = p.fingerprint();
     auto r = p.ms({"up"});
     BOOST_TEST(r.exit_code == 2);
-    BOOST_TEST(r.err.find("db/migrations/20240102000000_idx.sql:3:1: CREATE INDEX CONCURRENTLY") != std::string::npos);
+    BOOST_TEST(r.err.find("db/migrations/20240102000000_idx.sql:3:1: CREATE INDEX CONCURRENTLY") !=
+               std::string::npos);
     BOOST_TEST(r.err.find("-- migrate:up transaction:false") != std::string::npos);
     BOOST_TEST(p.fingerprint() == before);
 }
 
 BOOST_AUTO_TEST_CASE(an_sql_error_in_a_dbmate_file_points_at_the_files_own_line) {
     foreign p("db/migrations");
-    p.file("db/migrations/1_x.sql", "-- migrate:down\nDROP TABLE t;\n-- migrate:up\nCREATE TABLE t (id nosuchtype);\n");
+    p.file("db/migrations/1_x.sql",
+           "-- migrate:down\nDROP TABLE t;\n-- migrate:up\nCREATE TABLE t (id nosuchtype);\n");
     auto r = p.ms({"up"});
     BOOST_TEST(r.exit_code == 1);
     BOOST_TEST_INFO(r.err);
@@ -180,7 +189,8 @@ BOOST_AUTO_TEST_CASE(flyway_repeatables_run_after_versioned_and_again_only_when_
     foreign p;
     p.file("migrations/V1__t.sql", "CREATE TABLE t (id int);\n");
     p.file("migrations/V1.1__log.sql", "CREATE TABLE r_log (n int);\n");
-    p.file("migrations/R__view.sql", "CREATE OR REPLACE VIEW v AS SELECT id FROM t;\nINSERT INTO r_log VALUES (1);\n");
+    p.file("migrations/R__view.sql",
+           "CREATE OR REPLACE VIEW v AS SELECT id FROM t;\nINSERT INTO r_log VALUES (1);\n");
     p.file("migrations/V2__col.sql", "ALTER TABLE t ADD COLUMN name text;\n");
     auto r = p.ms({"up"});
     BOOST_TEST_INFO(r.err);
@@ -197,7 +207,8 @@ BOOST_AUTO_TEST_CASE(flyway_repeatables_run_after_versioned_and_again_only_when_
     BOOST_TEST(st["summary"]["changed"] == 0);  // a changed repeatable is not drift
     BOOST_REQUIRE(p.ms({"up"}).exit_code == 0);
     BOOST_TEST(p.count("SELECT * FROM r_log") == 2);
-    BOOST_TEST(p.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'v'") == "2");
+    BOOST_TEST(p.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'v'") ==
+               "2");
     BOOST_TEST(p.count("SELECT * FROM moonshift.repeatables") == 1);
     BOOST_TEST(p.format() == "flyway");
 }
@@ -215,12 +226,15 @@ BOOST_AUTO_TEST_CASE(flyway_undo_scripts_are_the_down_direction) {
     BOOST_TEST((p.applied_versions() == std::vector<std::string>{"1"}));
 }
 
-BOOST_AUTO_TEST_CASE(flyway_baseline_migration_replaces_earlier_versions_on_an_empty_database_only) {
+BOOST_AUTO_TEST_CASE(
+    flyway_baseline_migration_replaces_earlier_versions_on_an_empty_database_only) {
     foreign p;
     p.file("migrations/V1__a.sql", "CREATE TABLE a (id int);\n");
     p.file("migrations/V2__b.sql", "CREATE TABLE b (id int);\n");
     p.file("migrations/V3__c.sql", "CREATE TABLE c (id int);\n");
-    p.file("migrations/B2__ab.sql", "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE from_baseline (x int);\n");
+    p.file("migrations/B2__ab.sql",
+           "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE from_baseline (x "
+           "int);\n");
     auto r = p.ms({"up"});
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_REQUIRE(r.exit_code == 0);
@@ -238,7 +252,9 @@ BOOST_AUTO_TEST_CASE(flyway_baseline_migration_replaces_earlier_versions_on_an_e
     q.file("migrations/V1__a.sql", "CREATE TABLE a (id int);\n");
     BOOST_REQUIRE(q.ms({"up"}).exit_code == 0);
     q.file("migrations/V2__b.sql", "CREATE TABLE b (id int);\n");
-    q.file("migrations/B2__ab.sql", "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE from_baseline (x int);\n");
+    q.file("migrations/B2__ab.sql",
+           "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE from_baseline (x "
+           "int);\n");
     BOOST_REQUIRE(q.ms({"up"}).exit_code == 0);
     BOOST_TEST(!q.table_exists("from_baseline"));
     BOOST_TEST(q.table_exists("b"));
@@ -250,12 +266,16 @@ BOOST_AUTO_TEST_CASE(sqitch_deploys_with_verify_in_one_transaction_and_reverts) 
            "%syntax-version=1.0.0\n%project=flipr\n\n"
            "appschema 2024-01-01T00:00:00Z Ann <ann@example.com> # schema\n"
            "users [appschema] 2024-01-01T00:00:01Z Ann <ann@example.com> # users\n");
-    p.file("deploy/appschema.sql", "-- Deploy flipr:appschema to pg\n\nBEGIN;\n\nCREATE SCHEMA flipr;\n\nCOMMIT;\n");
+    p.file("deploy/appschema.sql",
+           "-- Deploy flipr:appschema to pg\n\nBEGIN;\n\nCREATE SCHEMA flipr;\n\nCOMMIT;\n");
     p.file("revert/appschema.sql", "BEGIN;\nDROP SCHEMA flipr;\nCOMMIT;\n");
-    p.file("verify/appschema.sql", "BEGIN;\nSELECT 1/COUNT(*) FROM pg_namespace WHERE nspname = 'flipr';\nROLLBACK;\n");
-    p.file("deploy/users.sql", "BEGIN;\nCREATE TABLE flipr.users (nickname text PRIMARY KEY);\nCOMMIT;\n");
+    p.file("verify/appschema.sql",
+           "BEGIN;\nSELECT 1/COUNT(*) FROM pg_namespace WHERE nspname = 'flipr';\nROLLBACK;\n");
+    p.file("deploy/users.sql",
+           "BEGIN;\nCREATE TABLE flipr.users (nickname text PRIMARY KEY);\nCOMMIT;\n");
     p.file("revert/users.sql", "BEGIN;\nDROP TABLE flipr.users;\nCOMMIT;\n");
-    p.file("verify/users.sql", "BEGIN;\nSELECT nickname FROM flipr.users WHERE FALSE;\nROLLBACK;\n");
+    p.file("verify/users.sql",
+           "BEGIN;\nSELECT nickname FROM flipr.users WHERE FALSE;\nROLLBACK;\n");
     auto r = p.ms({"up"});
     BOOST_TEST_INFO(r.err);
     BOOST_REQUIRE(r.exit_code == 0);
@@ -285,18 +305,21 @@ BOOST_AUTO_TEST_CASE(a_failing_sqitch_verify_rolls_the_change_back_with_exit_3) 
 BOOST_AUTO_TEST_CASE(diesel_folders_apply_with_run_in_transaction_false) {
     foreign p;
     p.file("diesel.toml", "[print_schema]\nfile = \"src/schema.rs\"\n");
-    p.file("migrations/00000000000000_diesel_initial_setup/up.sql", "CREATE TABLE setup (id int);\n");
+    p.file("migrations/00000000000000_diesel_initial_setup/up.sql",
+           "CREATE TABLE setup (id int);\n");
     p.file("migrations/00000000000000_diesel_initial_setup/down.sql", "DROP TABLE setup;\n");
     p.file("migrations/2024-01-02-030405_users/up.sql", "CREATE TABLE users (id int);\n");
     p.file("migrations/2024-01-02-030405_users/down.sql", "DROP TABLE users;\n");
-    p.file("migrations/2024-01-03-000000_idx/up.sql", "CREATE INDEX CONCURRENTLY users_id ON users (id);\n");
+    p.file("migrations/2024-01-03-000000_idx/up.sql",
+           "CREATE INDEX CONCURRENTLY users_id ON users (id);\n");
     p.file("migrations/2024-01-03-000000_idx/down.sql", "DROP INDEX CONCURRENTLY users_id;\n");
     p.file("migrations/2024-01-03-000000_idx/metadata.toml", "run_in_transaction = false\n");
     auto r = p.ms({"up"});
     BOOST_TEST_INFO(r.err);
     BOOST_REQUIRE(r.exit_code == 0);
     BOOST_TEST(p.index_exists("users_id"));
-    BOOST_TEST((p.versions() == std::vector<std::string>{"00000000000000", "20240102030405", "20240103000000"}));
+    BOOST_TEST((p.versions() ==
+                std::vector<std::string>{"00000000000000", "20240102030405", "20240103000000"}));
     BOOST_TEST(p.format() == "diesel");
     auto d = p.ms({"down", "--steps", "2"});
     BOOST_TEST_INFO(d.err);

@@ -11,10 +11,13 @@ namespace {
 
 struct layout : project {
     explicit layout(const std::string& dir = "migrations") {
-        write_file(this->dir.path / "moonshift.toml", "[project]\nmigrations = \"" + dir + "\"\n\n[env.test]\nurl = \"" +
-                                                          url + "\"\nlock_wait = \"2s\"\n");
+        write_file(this->dir.path / "moonshift.toml", "[project]\nmigrations = \"" + dir +
+                                                          "\"\n\n[env.test]\nurl = \"" + url +
+                                                          "\"\nlock_wait = \"2s\"\n");
     }
-    void file(const std::string& rel, const std::string& content) const { write_file(dir.path / rel, content); }
+    void file(const std::string& rel, const std::string& content) const {
+        write_file(dir.path / rel, content);
+    }
 
     // `up` and `status` both refuse with every fragment in stderr, and the
     // database is exactly as before (no moonshift schema either).
@@ -25,7 +28,8 @@ struct layout : project {
             BOOST_TEST_INFO(cmd << " stderr: " << r.err);
             BOOST_TEST(r.exit_code == 2);
             for (auto& f : fragments) {
-                BOOST_TEST_INFO("expected in stderr of " << cmd << ": " << f << "\nstderr: " << r.err);
+                BOOST_TEST_INFO("expected in stderr of " << cmd << ": " << f
+                                                         << "\nstderr: " << r.err);
                 BOOST_TEST(r.err.find(f) != std::string::npos);
             }
         }
@@ -36,7 +40,8 @@ struct layout : project {
 
 const char* sqitch_line(const std::string& change, const std::string& deps = "") {
     static std::string s;
-    s = change + (deps.empty() ? "" : " [" + deps + "]") + " 2024-01-01T00:00:00Z Ann <ann@example.com>\n";
+    s = change + (deps.empty() ? "" : " [" + deps + "]") +
+        " 2024-01-01T00:00:00Z Ann <ann@example.com>\n";
     return s.c_str();
 }
 
@@ -50,14 +55,16 @@ BOOST_AUTO_TEST_CASE(two_formats_in_one_directory_name_a_file_of_each) {
     p.file("migrations/V2__posts.sql", "CREATE TABLE posts (id int);\n");
     p.file("migrations/20240101000000_extra.sql", "-- migrate:up\nCREATE TABLE extra (id int);\n");
     p.expect_refused({"two migration formats are mixed in migrations",
-                      "migrations/20240101000000_extra.sql is dbmate", "migrations/V1__users.sql is flyway"});
+                      "migrations/20240101000000_extra.sql is dbmate",
+                      "migrations/V1__users.sql is flyway"});
 }
 
 BOOST_AUTO_TEST_CASE(golang_pairs_beside_postgres_migrations_files_are_mixed_formats) {
     layout p;
     p.file("migrations/1_a.up.sql", "CREATE TABLE a (id int);\n");
     p.file("migrations/0002-b.sql", "CREATE TABLE b (id int);\n");
-    p.expect_refused({"mixed", "migrations/1_a.up.sql is golang-migrate", "migrations/0002-b.sql is postgres-migrations"});
+    p.expect_refused({"mixed", "migrations/1_a.up.sql is golang-migrate",
+                      "migrations/0002-b.sql is postgres-migrations"});
 }
 
 BOOST_AUTO_TEST_CASE(a_sqitch_plan_naming_a_missing_script_names_the_plan_line_and_the_file) {
@@ -76,7 +83,8 @@ BOOST_AUTO_TEST_CASE(a_sqitch_dependency_cycle_names_the_changes_and_lines) {
     plan += sqitch_line("c", "b");
     p.file("sqitch.plan", plan);
     for (auto n : {"a", "b", "c"}) p.file(std::string("deploy/") + n + ".sql", "SELECT 1;\n");
-    p.expect_refused({"sqitch.plan: dependency cycle", "b (line 3) requires c (line 4) requires b"});
+    p.expect_refused(
+        {"sqitch.plan: dependency cycle", "b (line 3) requires c (line 4) requires b"});
 }
 
 BOOST_AUTO_TEST_CASE(a_sqitch_dependency_on_an_unknown_change_names_the_line) {
@@ -104,7 +112,8 @@ BOOST_AUTO_TEST_CASE(a_dbmate_file_without_migrate_up_among_dbmate_files_is_name
     layout p("db/migrations");
     p.file("db/migrations/1_a.sql", "-- migrate:up\nCREATE TABLE a (id int);\n");
     p.file("db/migrations/2_b.sql", "CREATE TABLE b (id int);\n");
-    p.expect_refused({"mixed", "db/migrations/2_b.sql is moonshift's own", "db/migrations/1_a.sql is dbmate"});
+    p.expect_refused(
+        {"mixed", "db/migrations/2_b.sql is moonshift's own", "db/migrations/1_a.sql is dbmate"});
 }
 
 BOOST_AUTO_TEST_CASE(a_diesel_folder_without_up_sql_is_named) {

@@ -14,10 +14,13 @@ namespace {
 
 struct convertible : project {
     void use(const std::string& dir) const {
-        write_file(this->dir.path / "moonshift.toml", "[project]\nmigrations = \"" + dir + "\"\n\n[env.test]\nurl = \"" +
-                                                          url + "\"\nlock_wait = \"2s\"\n");
+        write_file(this->dir.path / "moonshift.toml", "[project]\nmigrations = \"" + dir +
+                                                          "\"\n\n[env.test]\nurl = \"" + url +
+                                                          "\"\nlock_wait = \"2s\"\n");
     }
-    void file(const std::string& rel, const std::string& content) const { write_file(dir.path / rel, content); }
+    void file(const std::string& rel, const std::string& content) const {
+        write_file(dir.path / rel, content);
+    }
     nlohmann::json status() const { return last_json(ms({"--json", "status"}).out); }
 };
 
@@ -43,10 +46,13 @@ BOOST_FIXTURE_TEST_CASE(a_flyway_database_stays_in_step_after_converting_to_nati
     auto written = last_json(conv.out)["written"];
     BOOST_TEST(written.size() == 6u);
     auto header = read_file(dir.path / "native" / "1.1_u.sql");
-    BOOST_TEST(header.find("from flyway flyway/V1.1__u.sql, flyway/U1.1__u.sql") != std::string::npos);
-    BOOST_TEST(header.find("-- moonshift:converted-from flyway:flyway/V1.1__u.sql checksum=") != std::string::npos);
+    BOOST_TEST(header.find("from flyway flyway/V1.1__u.sql, flyway/U1.1__u.sql") !=
+               std::string::npos);
+    BOOST_TEST(header.find("-- moonshift:converted-from flyway:flyway/V1.1__u.sql checksum=") !=
+               std::string::npos);
     BOOST_TEST(read_file(dir.path / "native" / "1.1_u.down.sql") == "DROP TABLE u;\n");
-    BOOST_TEST(read_file(dir.path / "native" / "2_idx.sql").find("-- moonshift:no-transaction") != std::string::npos);
+    BOOST_TEST(read_file(dir.path / "native" / "2_idx.sql").find("-- moonshift:no-transaction") !=
+               std::string::npos);
 
     use("native");
     auto st = status();
@@ -75,7 +81,8 @@ BOOST_FIXTURE_TEST_CASE(dbmate_and_sqitch_files_become_up_down_and_verify_files,
     auto up = read_file(dir.path / "native" / "20240101000000_users.sql");
     BOOST_TEST(up.find("CREATE TABLE users (id int);\n") != std::string::npos);
     BOOST_TEST(up.find("DROP TABLE") == std::string::npos);
-    BOOST_TEST(read_file(dir.path / "native" / "20240101000000_users.down.sql") == "DROP TABLE users;\n");
+    BOOST_TEST(read_file(dir.path / "native" / "20240101000000_users.down.sql") ==
+               "DROP TABLE users;\n");
     use("native");
     BOOST_TEST(status()["summary"]["changed"] == 0);
 
@@ -89,7 +96,8 @@ BOOST_FIXTURE_TEST_CASE(dbmate_and_sqitch_files_become_up_down_and_verify_files,
     auto r = s.ms({"convert", "--to", "native", "native"});
     BOOST_TEST_INFO(r.err);
     BOOST_REQUIRE(r.exit_code == 0);
-    BOOST_TEST(read_file(s.dir.path / "native" / "1_users.verify.sql") == "SELECT nick FROM users WHERE FALSE;\n");
+    BOOST_TEST(read_file(s.dir.path / "native" / "1_users.verify.sql") ==
+               "SELECT nick FROM users WHERE FALSE;\n");
     s.use("native");
     auto st = s.status();
     BOOST_TEST(st["summary"]["applied"] == 1);
@@ -99,7 +107,8 @@ BOOST_FIXTURE_TEST_CASE(dbmate_and_sqitch_files_become_up_down_and_verify_files,
     BOOST_TEST(s.table_exists("users"));
 }
 
-BOOST_FIXTURE_TEST_CASE(converting_native_files_or_into_a_non_empty_directory_is_refused, convertible) {
+BOOST_FIXTURE_TEST_CASE(converting_native_files_or_into_a_non_empty_directory_is_refused,
+                        convertible) {
     migration("001_a.sql", "CREATE TABLE a (id int);\n");
     auto r = ms({"convert", "--to", "native", "out"});
     BOOST_TEST(r.exit_code == 2);

@@ -17,7 +17,9 @@ namespace {
 
 struct layout {
     temp_dir dir;
-    void file(const std::string& rel, const std::string& content) const { write_file(dir.path / rel, content); }
+    void file(const std::string& rel, const std::string& content) const {
+        write_file(dir.path / rel, content);
+    }
     catalog::catalog read(const std::string& sub = "migrations") const {
         return catalog::discover(dir.path / sub, dir.path);
     }
@@ -38,7 +40,9 @@ std::vector<std::string> versions(const catalog::catalog& c) {
     return out;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -142,8 +146,9 @@ BOOST_AUTO_TEST_CASE(postgres_migrations_markers_and_numeric_order) {
     layout l;
     l.file("migrations/0001-init.sql", "CREATE TABLE a (id int);\n");
     l.file("migrations/00010-ten.sql", "SELECT 10;\n");
-    l.file("migrations/0002-idx.sql",
-           "-- postgres-migrations disable-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
+    l.file(
+        "migrations/0002-idx.sql",
+        "-- postgres-migrations disable-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
     l.file("migrations/0003-skipped.sql", "-- postgres-migrations ignore\nDROP TABLE a;\n");
     auto c = l.read();
     BOOST_TEST(c.format == "postgres-migrations");
@@ -156,7 +161,8 @@ BOOST_AUTO_TEST_CASE(postgres_migrations_markers_and_numeric_order) {
 
 BOOST_AUTO_TEST_CASE(postgres_migrations_without_the_marker_is_refused_naming_the_marker) {
     layout l;
-    l.file("migrations/0001-init.sql", "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
+    l.file("migrations/0001-init.sql",
+           "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
     auto e = l.error();
     BOOST_TEST_INFO(e);
     BOOST_TEST(contains(e, "migrations/0001-init.sql:2:1: CREATE INDEX CONCURRENTLY"));
@@ -178,15 +184,18 @@ BOOST_AUTO_TEST_CASE(supabase_directory_is_found_and_its_seed_reported_not_appli
 BOOST_AUTO_TEST_CASE(diesel_folders_metadata_and_versions_without_dashes) {
     layout l;
     l.file("diesel.toml", "[print_schema]\nfile = \"src/schema.rs\"\n");
-    l.file("migrations/00000000000000_diesel_initial_setup/up.sql", "CREATE TABLE setup (id int);\n");
+    l.file("migrations/00000000000000_diesel_initial_setup/up.sql",
+           "CREATE TABLE setup (id int);\n");
     l.file("migrations/00000000000000_diesel_initial_setup/down.sql", "DROP TABLE setup;\n");
     l.file("migrations/2024-01-02-030405_users/up.sql", "CREATE TABLE users (id int);\n");
     l.file("migrations/2024-01-02-030405_users/down.sql", "DROP TABLE users;\n");
-    l.file("migrations/2024-01-03-000000_idx/up.sql", "CREATE INDEX CONCURRENTLY users_id ON users (id);\n");
+    l.file("migrations/2024-01-03-000000_idx/up.sql",
+           "CREATE INDEX CONCURRENTLY users_id ON users (id);\n");
     l.file("migrations/2024-01-03-000000_idx/metadata.toml", "run_in_transaction = false\n");
     auto c = l.read();
     BOOST_TEST(c.format == "diesel");
-    BOOST_TEST((versions(c) == std::vector<std::string>{"00000000000000", "20240102030405", "20240103000000"}));
+    BOOST_TEST((versions(c) ==
+                std::vector<std::string>{"00000000000000", "20240102030405", "20240103000000"}));
     BOOST_TEST(c.migrations[1].name == "users");
     BOOST_TEST(c.migrations[2].dir.no_transaction);
 }
@@ -194,7 +203,8 @@ BOOST_AUTO_TEST_CASE(diesel_folders_metadata_and_versions_without_dashes) {
 BOOST_AUTO_TEST_CASE(files_with_their_own_begin_commit_are_found_by_the_parser) {
     layout l;
     l.file("migrations/001_own.sql", "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n");
-    l.file("migrations/002_plain.sql", "-- BEGIN; in a comment is not a statement\nCREATE TABLE b (id int);\n");
+    l.file("migrations/002_plain.sql",
+           "-- BEGIN; in a comment is not a statement\nCREATE TABLE b (id int);\n");
     l.file("migrations/003_func.sql",
            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; END $$;\n");
     auto c = l.read();
@@ -204,9 +214,11 @@ BOOST_AUTO_TEST_CASE(files_with_their_own_begin_commit_are_found_by_the_parser) 
     BOOST_TEST(!c.migrations[2].dir.own_transaction);
 }
 
-BOOST_AUTO_TEST_CASE(native_concurrently_without_the_directive_is_refused_with_the_directive_to_add) {
+BOOST_AUTO_TEST_CASE(
+    native_concurrently_without_the_directive_is_refused_with_the_directive_to_add) {
     layout l;
-    l.file("migrations/001_idx.sql", "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
+    l.file("migrations/001_idx.sql",
+           "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
     auto e = l.error();
     BOOST_TEST_INFO(e);
     BOOST_TEST(contains(e, "migrations/001_idx.sql:2:1"));
@@ -224,7 +236,8 @@ BOOST_AUTO_TEST_CASE(sqitch_plan_with_dependencies_tags_and_a_reworked_change) {
            "users [users@v1.0] 2024-01-02T00:00:00Z Ann <ann@example.com> # users, reworked\n");
     l.file("deploy/appschema.sql", "BEGIN;\nCREATE SCHEMA flipr;\nCOMMIT;\n");
     l.file("revert/appschema.sql", "BEGIN;\nDROP SCHEMA flipr;\nCOMMIT;\n");
-    l.file("verify/appschema.sql", "BEGIN;\nSELECT pg_catalog.has_schema_privilege('flipr', 'usage');\nROLLBACK;\n");
+    l.file("verify/appschema.sql",
+           "BEGIN;\nSELECT pg_catalog.has_schema_privilege('flipr', 'usage');\nROLLBACK;\n");
     l.file("deploy/users@v1.0.sql", "CREATE TABLE flipr.users (id int);\n");
     l.file("revert/users@v1.0.sql", "DROP TABLE flipr.users;\n");
     l.file("deploy/users.sql", "ALTER TABLE flipr.users ADD COLUMN name text;\n");

@@ -2,12 +2,11 @@
 // parameters, streaming, savepoints, try_* forms, COPY, refusal of
 // transaction control, read-only phases and the deadline.
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
 #include <libpq-fe.h>
-#include <pqxx/pqxx>
 
+#include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
@@ -182,7 +181,8 @@ log.info(string.format("each: heap grew by %.0f KB", peak - base))
 )lua");
     BOOST_TEST_MESSAGE(last_log());
     BOOST_TEST(rt.memory_bytes() < 32u * 1024 * 1024);
-    BOOST_TEST(transaction_status() == PQTRANS_IDLE, "db:each outside a transaction cleans up its own");
+    BOOST_TEST(transaction_status() == PQTRANS_IDLE,
+               "db:each outside a transaction cleans up its own");
     ok(R"lua(
 local n = db:each("select g from generate_series(1, 5000) g", function(row)
   if row.g == 1500 then return false end
@@ -281,25 +281,31 @@ assert(db:try_exec("insert into t values (2)") == 1)
 BOOST_FIXTURE_TEST_CASE(an_uncaught_sql_error_is_a_located_script_error, lua_db) {
     auto e = error_of("local a = 1\nlocal rows = db:query('select * from missing_table')\n");
     std::string m = e.what();
-    BOOST_TEST(m.rfind("scripts/t.lua:2: relation \"missing_table\" does not exist (42P01)", 0) == 0, m);
+    BOOST_TEST(
+        m.rfind("scripts/t.lua:2: relation \"missing_table\" does not exist (42P01)", 0) == 0, m);
     BOOST_TEST_REQUIRE(e.sql().has_value());
     BOOST_TEST(e.sql()->sqlstate == "42P01");
     BOOST_TEST(e.query() == "select * from missing_table");
     BOOST_TEST(e.line() == 2);
-    auto hinted = error_of("db:exec('create table t (id int)')\ndb:exec('insert into t values (1, 2)')");
-    BOOST_TEST(contains(hinted.what(), "scripts/t.lua:2: INSERT has more expressions than target columns (42601)"),
+    auto hinted =
+        error_of("db:exec('create table t (id int)')\ndb:exec('insert into t values (1, 2)')");
+    BOOST_TEST(contains(hinted.what(),
+                        "scripts/t.lua:2: INSERT has more expressions than target columns (42601)"),
                hinted.what());
 }
 
 BOOST_FIXTURE_TEST_CASE(transaction_control_and_several_statements_are_refused, lua_db) {
     session.exec_script("BEGIN");
-    for (std::string sql : {"COMMIT", "rollback", "begin", "END", "abort", "start transaction", "savepoint x",
-                            "release savepoint x", "rollback to savepoint x", "prepare transaction 'x'",
-                            "commit prepared 'x'", "  -- comment\n  COMMIT"}) {
+    for (std::string sql :
+         {"COMMIT", "rollback", "begin", "END", "abort", "start transaction", "savepoint x",
+          "release savepoint x", "rollback to savepoint x", "prepare transaction 'x'",
+          "commit prepared 'x'", "  -- comment\n  COMMIT"}) {
         auto e = error_of("db:exec([[" + sql + "]])");
-        BOOST_TEST(contains(e.what(), "scripts/t.lua:1: db:exec: cannot run transaction control"), e.what());
+        BOOST_TEST(contains(e.what(), "scripts/t.lua:1: db:exec: cannot run transaction control"),
+                   e.what());
         BOOST_TEST(contains(e.what(), "the host owns the transaction"), e.what());
-        BOOST_TEST(transaction_status() == PQTRANS_INTRANS, "the host's transaction is still open after " << sql);
+        BOOST_TEST(transaction_status() == PQTRANS_INTRANS,
+                   "the host's transaction is still open after " << sql);
     }
     auto e = error_of("db:query('select 1; select 2')");
     BOOST_TEST(contains(e.what(), "db:query: takes one statement, got 2"), e.what());
@@ -317,19 +323,25 @@ BOOST_FIXTURE_TEST_CASE(read_only_phases_refuse_writes_naming_the_phase, lua_db)
     ok("db:exec('create table t (id int)')");
     for (auto p : {phase::precheck, phase::verify, phase::check, phase::hook}) {
         std::string name = lua::phase_name(p);
-        auto e = error_of("local n = db:scalar('select count(*) from t')\ndb:exec('insert into t values (1)')", p);
-        BOOST_TEST(std::string(e.what()) ==
-                       "scripts/t.lua:2: db:exec is not allowed in phase \"" + name + "\" (read-only)",
+        auto e = error_of(
+            "local n = db:scalar('select count(*) from t')\ndb:exec('insert into t values (1)')",
+            p);
+        BOOST_TEST(std::string(e.what()) == "scripts/t.lua:2: db:exec is not allowed in phase \"" +
+                                                name + "\" (read-only)",
                    e.what());
         e = error_of("db:copy_in('t', {'id'}, {{1}})", p);
-        BOOST_TEST(contains(e.what(), "db:copy_in is not allowed in phase \"" + name + "\" (read-only)"), e.what());
+        BOOST_TEST(
+            contains(e.what(), "db:copy_in is not allowed in phase \"" + name + "\" (read-only)"),
+            e.what());
         // Writing through db:query is stopped by the server, and the message says why.
         e = error_of("db:query('insert into t values (1) returning id')", p);
-        BOOST_TEST(contains(e.what(), "cannot execute INSERT in a read-only transaction (25006)"), e.what());
+        BOOST_TEST(contains(e.what(), "cannot execute INSERT in a read-only transaction (25006)"),
+                   e.what());
         BOOST_TEST(contains(e.what(), "HINT: phase \"" + name + "\" is read-only"), e.what());
         e = error_of("db:query('set transaction_read_only = off')", p);
         BOOST_TEST(contains(e.what(), "read-only"), e.what());
-        BOOST_TEST(transaction_status() == PQTRANS_IDLE, "a read-only phase leaves no transaction behind");
+        BOOST_TEST(transaction_status() == PQTRANS_IDLE,
+                   "a read-only phase leaves no transaction behind");
     }
     BOOST_TEST(committed("select count(*) from t") == "0");
 }
@@ -385,7 +397,9 @@ assert(count == 1003)
 )lua");
     auto e = error_of("db:copy_out('t', function(line) db:query('select 1') end)");
     BOOST_TEST(contains(e.what(), "db:query cannot run while db:copy_out is streaming"), e.what());
-    e = error_of("local k = 0\ndb:copy_in('t', {'id'}, function() k = k + 1 if k > 5 then error('stop') end return {k} end)");
+    e = error_of(
+        "local k = 0\ndb:copy_in('t', {'id'}, function() k = k + 1 if k > 5 then error('stop') end "
+        "return {k} end)");
     BOOST_TEST(contains(e.what(), "scripts/t.lua:2: stop"), e.what());
     e = error_of("db:copy_in('t', {'id'}, {{1}, 'oops'})");
     BOOST_TEST(contains(e.what(), "db:copy_in: row 2 is a string, not a table"), e.what());
@@ -401,27 +415,37 @@ BOOST_FIXTURE_TEST_CASE(wrong_argument_types_to_db_calls_are_located, lua_db) {
                    "scripts/t.lua:2: db:query: argument #1 must be SQL text (a string), got number",
                e.what());
     e = error_of("db.query('select 1')");
-    BOOST_TEST(contains(e.what(), "scripts/t.lua:1: db:query: call it with a colon, as db:query(...)"), e.what());
+    BOOST_TEST(
+        contains(e.what(), "scripts/t.lua:1: db:query: call it with a colon, as db:query(...)"),
+        e.what());
     e = error_of("db:each('select 1')");
-    BOOST_TEST(contains(e.what(), "db:each: argument #1 must be a function to call with each row"), e.what());
+    BOOST_TEST(contains(e.what(), "db:each: argument #1 must be a function to call with each row"),
+               e.what());
     e = error_of("db:transaction('not a function')");
-    BOOST_TEST(contains(e.what(), "db:transaction: argument #1 must be a function, got string"), e.what());
+    BOOST_TEST(contains(e.what(), "db:transaction: argument #1 must be a function, got string"),
+               e.what());
 }
 
-BOOST_FIXTURE_TEST_CASE(a_script_looping_forever_on_the_database_is_stopped_by_the_deadline, lua_db) {
+BOOST_FIXTURE_TEST_CASE(a_script_looping_forever_on_the_database_is_stopped_by_the_deadline,
+                        lua_db) {
     rt.set_deadline(std::chrono::milliseconds(300));
-    for (std::string code : {"while true do db:scalar('select 1') end",
-                             "while true do pcall(db.scalar, db, 'select 1') end",
-                             // generate_series materialises its rows; a join of two streams them
-                             "db:each('select a from generate_series(1, 100000) a, generate_series(1, 100000) b', "
-                             "function() end)",
-                             "db:transaction(function() while true do db:try_exec('select 1') end end)"}) {
+    for (std::string code :
+         {"while true do db:scalar('select 1') end",
+          "while true do pcall(db.scalar, db, 'select 1') end",
+          // generate_series materialises its rows; a join of two streams them
+          "db:each('select a from generate_series(1, 100000) a, generate_series(1, 100000) b', "
+          "function() end)",
+          "db:transaction(function() while true do db:try_exec('select 1') end end)"}) {
         auto t0 = std::chrono::steady_clock::now();
         auto e = error_of(code, phase::up);
-        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count();
         BOOST_TEST(e.timed_out(), e.what());
-        BOOST_TEST(contains(e.what(), "scripts/t.lua:1: script exceeded its time budget of 300 ms in phase \"up\""),
-                   e.what());
+        BOOST_TEST(
+            contains(e.what(),
+                     "scripts/t.lua:1: script exceeded its time budget of 300 ms in phase \"up\""),
+            e.what());
         BOOST_TEST(took < 10000, "stopped after " << took << " ms");
         BOOST_TEST(transaction_status() == PQTRANS_IDLE);
     }
@@ -434,7 +458,9 @@ BOOST_FIXTURE_TEST_CASE(the_database_is_not_reachable_while_a_file_loads, lua_db
         rt.load_migration("migrations/003_eager.lua", "local n = db:scalar('select 1')\nreturn {}");
         BOOST_FAIL("db at load time must fail");
     } catch (const lua::script_error& e) {
-        BOOST_TEST(contains(e.what(), "migrations/003_eager.lua:1: db:scalar: the database is not available while a file loads"),
+        BOOST_TEST(contains(e.what(),
+                            "migrations/003_eager.lua:1: db:scalar: the database is not available "
+                            "while a file loads"),
                    e.what());
     }
 }

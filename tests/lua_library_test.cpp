@@ -4,7 +4,6 @@
 // of the user's script that called it.
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
-
 #include <string>
 
 #include "db/session.hpp"
@@ -46,7 +45,10 @@ struct library : moonshift::test::fresh_db {
     // The check failure of a script whose *second* line calls the helper.
     std::string fails(const std::string& call) {
         try {
-            rt.run_file("scripts/checks/t.lua", "local checks, verify = require('moonshift.checks'), require('moonshift.verify')\n" + call,
+            rt.run_file("scripts/checks/t.lua",
+                        "local checks, verify = require('moonshift.checks'), "
+                        "require('moonshift.verify')\n" +
+                            call,
                         phase::check);
         } catch (const lua::check_failure& e) {
             BOOST_TEST(e.file() == "scripts/checks/t.lua", e.what());
@@ -81,9 +83,11 @@ assert(checks.no_long_running_transactions(3600))
 
 BOOST_FIXTURE_TEST_CASE(checks_fail_with_clear_messages_naming_the_callers_line, library) {
     BOOST_TEST(fails("checks.table_exists('orders')") == "table orders does not exist");
-    BOOST_TEST(fails("checks.table_exists('active_users')") == "active_users is a view, not a table");
+    BOOST_TEST(fails("checks.table_exists('active_users')") ==
+               "active_users is a view, not a table");
     BOOST_TEST(fails("checks.column_exists('users', 'slug')") == "table users has no column slug");
-    BOOST_TEST(fails("checks.rls_enabled('users')") == "row level security is not enabled on users");
+    BOOST_TEST(fails("checks.rls_enabled('users')") ==
+               "row level security is not enabled on users");
     std::string size = fails("checks.max_table_size('users', 100)");
     BOOST_TEST(size.rfind("table users is ", 0) == 0, size);
     BOOST_TEST(size.find("over the limit of 100 bytes") != std::string::npos, size);
@@ -96,7 +100,9 @@ BOOST_FIXTURE_TEST_CASE(a_long_running_transaction_fails_the_check, library) {
     other.exec_script("BEGIN; SELECT 1;");
     other.exec_script("SELECT pg_sleep(1.2)");
     std::string reason = fails("checks.no_long_running_transactions(1)");
-    BOOST_TEST(reason.rfind("1 transaction(s) open longer than 1 s: pid " + std::to_string(other.backend_pid()), 0) == 0,
+    BOOST_TEST(reason.rfind("1 transaction(s) open longer than 1 s: pid " +
+                                std::to_string(other.backend_pid()),
+                            0) == 0,
                reason);
     other.exec_script("ROLLBACK");
 }
@@ -118,31 +124,36 @@ verify.row_counts_unchanged(before)
                "expected 4 row(s), got 5 from: select * from users");
     BOOST_TEST(fails("verify.expect_rows('select * from users', { min = 10 })") ==
                "expected at least 10 row(s), got 5 from: select * from users");
-    std::string no_rows = fails("verify.expect_no_rows('select id from users where id < 3', 'users below 3 remain')");
+    std::string no_rows =
+        fails("verify.expect_no_rows('select id from users where id < 3', 'users below 3 remain')");
     BOOST_TEST(no_rows == "users below 3 remain (e.g. {\"id\":1}, {\"id\":2})", no_rows);
     BOOST_TEST(fails("verify.expect_scalar('select count(*) from users', 6)") ==
                "expected 6, got 5 from: select count(*) from users");
-    BOOST_TEST(fails("local s = verify.snapshot_row_counts({'users'}) s.users = 4 verify.row_counts_unchanged(s)") ==
-               "row counts changed: users had 4, now 5");
+    BOOST_TEST(fails("local s = verify.snapshot_row_counts({'users'}) s.users = 4 "
+                     "verify.row_counts_unchanged(s)") == "row counts changed: users had 4, now 5");
 }
 
 BOOST_FIXTURE_TEST_CASE(library_misuse_is_a_script_error_at_the_callers_line, library) {
     try {
-        rt.run_file("scripts/checks/t.lua", "local checks = require('moonshift.checks')\nchecks.table_exists(42)",
+        rt.run_file("scripts/checks/t.lua",
+                    "local checks = require('moonshift.checks')\nchecks.table_exists(42)",
                     phase::check);
         BOOST_FAIL("a number is not a table name");
     } catch (const lua::script_error& e) {
-        BOOST_TEST(std::string(e.what()).rfind(
-                       "scripts/checks/t.lua:2: checks.table_exists: the table name must be a non-empty string, got number",
-                       0) == 0,
+        BOOST_TEST(std::string(e.what()).rfind("scripts/checks/t.lua:2: checks.table_exists: the "
+                                               "table name must be a non-empty string, got number",
+                                               0) == 0,
                    e.what());
     }
     try {
-        rt.run_file("scripts/verify/t.lua", "local verify = require('moonshift.verify')\nverify.expect_rows('select * from nope', 1)",
+        rt.run_file("scripts/verify/t.lua",
+                    "local verify = require('moonshift.verify')\nverify.expect_rows('select * from "
+                    "nope', 1)",
                     phase::verify);
         BOOST_FAIL("a missing table is an SQL error");
     } catch (const lua::script_error& e) {
-        BOOST_TEST(std::string(e.what()).rfind("scripts/verify/t.lua:2: relation \"nope\" does not exist (42P01)", 0) == 0,
+        BOOST_TEST(std::string(e.what()).rfind(
+                       "scripts/verify/t.lua:2: relation \"nope\" does not exist (42P01)", 0) == 0,
                    e.what());
     }
 }

@@ -3,7 +3,6 @@
 // the time budget — all through the real LuaJIT state.
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
-
 #include <chrono>
 #include <string>
 #include <vector>
@@ -28,7 +27,8 @@ struct runner {
     }
 
     // Runs a script that must succeed; a failure shows the script's own message.
-    lua::outcome ok(const std::string& code, phase p = phase::run, const std::vector<std::string>& args = {}) {
+    lua::outcome ok(const std::string& code, phase p = phase::run,
+                    const std::vector<std::string>& args = {}) {
         try {
             return rt.run_file("scripts/t.lua", code, p, args);
         } catch (const std::exception& e) {
@@ -106,25 +106,31 @@ BOOST_AUTO_TEST_CASE(unknown_key_in_a_migration_is_a_load_error_naming_key_and_f
 BOOST_AUTO_TEST_CASE(a_migration_value_of_the_wrong_type_is_a_load_error) {
     runner r;
     try {
-        r.rt.load_migration("migrations/003_x.lua", "return { transaction = 'no', up = function() end }");
+        r.rt.load_migration("migrations/003_x.lua",
+                            "return { transaction = 'no', up = function() end }");
         BOOST_FAIL("transaction must be a boolean");
     } catch (const lua::script_error& e) {
-        BOOST_TEST(contains(e.what(), "migrations/003_x.lua: \"transaction\" must be a boolean, not a string"),
-                   e.what());
+        BOOST_TEST(
+            contains(e.what(),
+                     "migrations/003_x.lua: \"transaction\" must be a boolean, not a string"),
+            e.what());
     }
     try {
         r.rt.load_migration("migrations/003_x.lua", "local t = 1\n");
         BOOST_FAIL("a file that returns nothing must not load");
     } catch (const lua::script_error& e) {
-        BOOST_TEST(contains(e.what(), "migrations/003_x.lua: the file must return a table, but it returned nothing"),
-                   e.what());
+        BOOST_TEST(
+            contains(e.what(),
+                     "migrations/003_x.lua: the file must return a table, but it returned nothing"),
+            e.what());
     }
 }
 
 BOOST_AUTO_TEST_CASE(syntax_error_names_file_and_line) {
     runner r;
     try {
-        r.rt.load_migration("migrations/004_bad.lua", "return {\n  up = function(db)\n    local x = = 1\n  end,\n}\n");
+        r.rt.load_migration("migrations/004_bad.lua",
+                            "return {\n  up = function(db)\n    local x = = 1\n  end,\n}\n");
         BOOST_FAIL("a syntax error must not load");
     } catch (const lua::script_error& e) {
         BOOST_TEST(contains(e.what(), "migrations/004_bad.lua:3:"), e.what());
@@ -136,17 +142,21 @@ BOOST_AUTO_TEST_CASE(syntax_error_names_file_and_line) {
 
 BOOST_AUTO_TEST_CASE(runtime_error_names_the_script_line_and_carries_a_traceback) {
     runner r;
-    auto s = r.rt.load_migration("migrations/005_oops.lua",
-                                 "local function helper(t)\n"
-                                 "  return t.missing.field\n"
-                                 "end\n"
-                                 "return { up = function(db, ctx)\n  local v = helper({})\n  return v\nend }\n");
+    auto s = r.rt.load_migration(
+        "migrations/005_oops.lua",
+        "local function helper(t)\n"
+        "  return t.missing.field\n"
+        "end\n"
+        "return { up = function(db, ctx)\n  local v = helper({})\n  return v\nend }\n");
     try {
         r.rt.run_phase(s, "up", phase::up, nullptr);
         BOOST_FAIL("indexing nil must fail");
     } catch (const lua::script_error& e) {
         std::string m = e.what();
-        BOOST_TEST(m.rfind("migrations/005_oops.lua:2: attempt to index field 'missing' (a nil value)", 0) == 0, m);
+        BOOST_TEST(
+            m.rfind("migrations/005_oops.lua:2: attempt to index field 'missing' (a nil value)",
+                    0) == 0,
+            m);
         BOOST_TEST(e.line() == 2);
         BOOST_TEST(contains(e.traceback(), "stack traceback:"), e.traceback());
         BOOST_TEST(contains(e.traceback(), "migrations/005_oops.lua:5"), e.traceback());
@@ -179,8 +189,8 @@ return {
     BOOST_CHECK_NO_THROW(r.rt.run_phase(s, "up", phase::up, &m));
     BOOST_CHECK_NO_THROW(r.rt.run_phase(s, "verify", phase::verify, &m));
     r.ok("assert(ctx.migration == nil) assert(ctx.phase == 'check')", phase::check);
-    r.ok("local a, b = ...\nassert(a == 'one' and b == 'two')\nassert(ctx.args[2] == 'two')", phase::run,
-         {"one", "two"});
+    r.ok("local a, b = ...\nassert(a == 'one' and b == 'two')\nassert(ctx.args[2] == 'two')",
+         phase::run, {"one", "two"});
     // A file may return a function instead: it is called with (db, ctx).
     r.ok("return function(d, c) assert(c == ctx and c.phase == 'run') log.info('called') end");
     BOOST_TEST(contains(r.messages(), "called"));
@@ -189,20 +199,24 @@ return {
 BOOST_AUTO_TEST_CASE(ctx_fail_stops_with_exit_code_3_naming_the_line) {
     runner r;
     try {
-        r.rt.run_file("scripts/checks/users.lua", "local n = 0\nif n == 0 then ctx:fail('users has no rows') end\n",
+        r.rt.run_file("scripts/checks/users.lua",
+                      "local n = 0\nif n == 0 then ctx:fail('users has no rows') end\n",
                       phase::check);
         BOOST_FAIL("ctx:fail must stop the script");
     } catch (const lua::check_failure& e) {
-        BOOST_TEST(std::string(e.what()) == "scripts/checks/users.lua:2: check failed: users has no rows");
+        BOOST_TEST(std::string(e.what()) ==
+                   "scripts/checks/users.lua:2: check failed: users has no rows");
         BOOST_TEST(static_cast<int>(e.code()) == 3);
         BOOST_TEST(e.reason() == "users has no rows");
         BOOST_TEST(e.line() == 2);
         BOOST_TEST((e.in_phase() == phase::check));
     }
     // pcall cannot swallow it, nor xpcall, nor a coroutine.
-    for (std::string code : {"pcall(ctx.fail, ctx, 'no')\nerror('pcall swallowed ctx:fail')",
-                             "xpcall(function() ctx:fail('no') end, function(e) return e end)\nerror('swallowed')",
-                             "coroutine.resume(coroutine.create(function() ctx:fail('no') end))\nerror('swallowed')"}) {
+    for (std::string code :
+         {"pcall(ctx.fail, ctx, 'no')\nerror('pcall swallowed ctx:fail')",
+          "xpcall(function() ctx:fail('no') end, function(e) return e end)\nerror('swallowed')",
+          "coroutine.resume(coroutine.create(function() ctx:fail('no') "
+          "end))\nerror('swallowed')"}) {
         BOOST_CHECK_THROW(r.rt.run_file("scripts/t.lua", code, phase::check), lua::check_failure);
     }
 }
@@ -211,7 +225,8 @@ BOOST_AUTO_TEST_CASE(ctx_fail_with_level_2_names_the_caller_of_a_helper) {
     runner r;
     try {
         r.rt.run_file("scripts/checks/x.lua",
-                      "local function must(v, msg)\n  if not v then ctx:fail(msg, 2) end\nend\n\nmust(false, 'needs v')\n",
+                      "local function must(v, msg)\n  if not v then ctx:fail(msg, 2) "
+                      "end\nend\n\nmust(false, 'needs v')\n",
                       phase::check);
         BOOST_FAIL("must fail");
     } catch (const lua::check_failure& e) {
@@ -264,7 +279,9 @@ assert(json.encode(v2) == "[]" and json.encode(json.decode("{}")) == "{}", "empt
 
 BOOST_AUTO_TEST_CASE(log_and_print_reach_the_sink_with_the_script_line) {
     runner r;
-    r.ok("print('hello', 42, nil, true)\nlog.warn('careful', { n = 1 })\nlog.error('bad')\nlog.debug('dbg')\nctx:log('via ctx')");
+    r.ok(
+        "print('hello', 42, nil, true)\nlog.warn('careful', { n = 1 "
+        "})\nlog.error('bad')\nlog.debug('dbg')\nctx:log('via ctx')");
     BOOST_TEST_REQUIRE(r.logs.size() == 5u, r.messages());
     BOOST_TEST(r.logs[0].level == "info");
     BOOST_TEST(r.logs[0].message == "hello 42 nil true");
@@ -300,16 +317,18 @@ log.info({ token = t })
     BOOST_TEST(!contains(e.what(), "tok-8f3a9c"), e.what());
     // A missing variable names itself and the line.
     auto missing = r.error_of("local x = 1\nenv.require('DEPLOY_KEY_THAT_IS_NOT_SET')");
-    BOOST_TEST(contains(missing.what(), "scripts/t.lua:2: variable DEPLOY_KEY_THAT_IS_NOT_SET is not set"),
-               missing.what());
+    BOOST_TEST(
+        contains(missing.what(), "scripts/t.lua:2: variable DEPLOY_KEY_THAT_IS_NOT_SET is not set"),
+        missing.what());
     auto empty = r.error_of("env.require('EMPTY')");
     BOOST_TEST(contains(empty.what(), "variable EMPTY is not set"), empty.what());
 }
 
 BOOST_AUTO_TEST_CASE(require_loads_builtin_and_project_modules_once) {
     moonshift::test::temp_dir dir;
-    moonshift::test::write_file(dir.path / "scripts/lib/util.lua",
-                                "log.info('util loaded')\nlocal M = {}\nfunction M.double(x) return 2 * x end\nreturn M\n");
+    moonshift::test::write_file(
+        dir.path / "scripts/lib/util.lua",
+        "log.info('util loaded')\nlocal M = {}\nfunction M.double(x) return 2 * x end\nreturn M\n");
     moonshift::test::write_file(dir.path / "scripts/pkg/init.lua", "return { name = 'pkg' }\n");
     moonshift::test::write_file(dir.path / "scripts/broken.lua", "return {\n  x = \n");
     moonshift::test::write_file(dir.path / "scripts/cycle_a.lua", "return require('cycle_b')\n");
@@ -332,8 +351,9 @@ assert(require("string") == string, "standard libraries are the sandbox's")
     BOOST_TEST(r.logs.at(0).source == "scripts/lib/util.lua:1");
 
     auto missing = r.error_of("local m = require('lib.nope')");
-    BOOST_TEST(contains(missing.what(), "scripts/t.lua:1: require: module 'lib.nope' not found (looked for "
-                                        "scripts/lib/nope.lua and scripts/lib/nope/init.lua)"),
+    BOOST_TEST(contains(missing.what(),
+                        "scripts/t.lua:1: require: module 'lib.nope' not found (looked for "
+                        "scripts/lib/nope.lua and scripts/lib/nope/init.lua)"),
                missing.what());
     auto broken = r.error_of("require('broken')");
     BOOST_TEST(contains(broken.what(), "scripts/broken.lua:3:"), broken.what());
@@ -349,23 +369,27 @@ BOOST_AUTO_TEST_CASE(require_refuses_paths_and_withheld_modules) {
     runner r(o);
     for (std::string name : {"../secret", "/etc/passwd", "lib/util", "..", "a..b", ".x"}) {
         auto e = r.error_of("require('" + name + "')");
-        BOOST_TEST(contains(e.what(), "scripts/t.lua:1: require: module name '" + name + "' is not allowed"),
+        BOOST_TEST(contains(e.what(),
+                            "scripts/t.lua:1: require: module name '" + name + "' is not allowed"),
                    e.what());
     }
     for (std::string name : {"ffi", "jit", "io", "debug", "package", "jit.util", "table.new"}) {
         auto e = r.error_of("require('" + name + "')");
-        BOOST_TEST(contains(e.what(), "require: module '" + name + "' is not available in moonshift scripts"),
+        BOOST_TEST(contains(e.what(),
+                            "require: module '" + name + "' is not available in moonshift scripts"),
                    e.what());
     }
 }
 
 BOOST_AUTO_TEST_CASE(hook_handlers_get_the_event_as_a_table) {
     runner r;
-    auto hooks = r.rt.load("hooks/notify.lua",
-                           "return { ['run.finish'] = function(ev, ctx)\n"
-                           "  log.info(ev.outcome, #ev.applied, ev.applied[1].version, ctx.phase)\nend }\n",
-                           {{"run.finish"}, {"migration.failed"}});
-    auto o = r.rt.run_hook(hooks, "run.finish", {{"outcome", "ok"}, {"applied", {{{"version", "001"}}}}});
+    auto hooks =
+        r.rt.load("hooks/notify.lua",
+                  "return { ['run.finish'] = function(ev, ctx)\n"
+                  "  log.info(ev.outcome, #ev.applied, ev.applied[1].version, ctx.phase)\nend }\n",
+                  {{"run.finish"}, {"migration.failed"}});
+    auto o = r.rt.run_hook(hooks, "run.finish",
+                           {{"outcome", "ok"}, {"applied", {{{"version", "001"}}}}});
     BOOST_TEST(o.ran);
     BOOST_TEST(r.messages() == "info hooks/notify.lua:2 ok 1 001 hook\n");
     BOOST_TEST(!r.rt.run_hook(hooks, "migration.failed", nlohmann::json::object()).ran);
@@ -377,15 +401,17 @@ BOOST_AUTO_TEST_CASE(hook_handlers_get_the_event_as_a_table) {
 BOOST_AUTO_TEST_CASE(pure_lua_infinite_loop_is_stopped_by_the_count_hook) {
     runner r;  // jit = false (the default): the interpreter runs the count hook
     r.rt.set_deadline(std::chrono::milliseconds(200));
-    for (std::string code : {"while true do end",
-                             "local x = 0\nfor i = 1, 1e15 do x = x + i end",
+    for (std::string code : {"while true do end", "local x = 0\nfor i = 1, 1e15 do x = x + i end",
                              "while true do pcall(function() end) end",
                              "local co = coroutine.wrap(function() while true do end end)\nco()"}) {
         auto t0 = std::chrono::steady_clock::now();
         auto e = r.error_of(code, phase::up);
-        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count();
         BOOST_TEST(e.timed_out(), e.what());
-        BOOST_TEST(contains(e.what(), "script exceeded its time budget of 200 ms in phase \"up\""), e.what());
+        BOOST_TEST(contains(e.what(), "script exceeded its time budget of 200 ms in phase \"up\""),
+                   e.what());
         BOOST_TEST(contains(e.what(), "scripts/t.lua:"), e.what());
         BOOST_TEST(took < 5000, "stopped after " << took << " ms");
     }
@@ -403,13 +429,16 @@ BOOST_AUTO_TEST_CASE(host_calls_check_the_deadline_even_with_the_jit_on) {
     // The loop compiles, so only the host call can notice the deadline.
     auto e = r.error_of("local n = 0\nwhile true do n = n + #json.encode({ n }) end");
     BOOST_TEST(e.timed_out(), e.what());
-    BOOST_TEST(contains(e.what(), "scripts/t.lua:2: script exceeded its time budget of 200 ms"), e.what());
+    BOOST_TEST(contains(e.what(), "scripts/t.lua:2: script exceeded its time budget of 200 ms"),
+               e.what());
 }
 
 BOOST_AUTO_TEST_CASE(calls_without_a_database_say_so) {
     runner r;
     auto e = r.error_of("local x = 1\ndb:query('select 1')");
-    BOOST_TEST(contains(e.what(), "scripts/t.lua:2: db:query: there is no database connection in this run"), e.what());
+    BOOST_TEST(contains(e.what(),
+                        "scripts/t.lua:2: db:query: there is no database connection in this run"),
+               e.what());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

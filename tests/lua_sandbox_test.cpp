@@ -2,9 +2,7 @@
 // naming the script's file and line; what scripts may use still works.
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
-
 #include <lua.hpp>
-
 #include <string>
 #include <vector>
 
@@ -49,8 +47,9 @@ BOOST_AUTO_TEST_SUITE(lua_sandbox)
 
 BOOST_AUTO_TEST_CASE(dangerous_globals_are_absent) {
     lua::runtime rt(nullptr, {});
-    for (std::string name : {"io", "ffi", "debug", "load", "loadstring", "dofile", "loadfile", "getfenv", "setfenv",
-                             "package", "jit", "module", "newproxy", "gcinfo", "_G"}) {
+    for (std::string name :
+         {"io", "ffi", "debug", "load", "loadstring", "dofile", "loadfile", "getfenv", "setfenv",
+          "package", "jit", "module", "newproxy", "gcinfo", "_G"}) {
         auto m = failure_of(rt, "local x = 1\nlocal f = " + name + "\n");
         BOOST_TEST(m == "scripts/escape.lua:2: undeclared global '" + name + "'", m);
     }
@@ -58,9 +57,12 @@ BOOST_AUTO_TEST_CASE(dangerous_globals_are_absent) {
 
 BOOST_AUTO_TEST_CASE(os_offers_only_time_date_and_clock) {
     lua::runtime rt(nullptr, {});
-    for (std::string fn : {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"}) {
+    for (std::string fn :
+         {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"}) {
         auto m = failure_of(rt, "os." + fn + "('x')");
-        BOOST_TEST(contains(m, "scripts/escape.lua:1: attempt to call field '" + fn + "' (a nil value)"), m);
+        BOOST_TEST(
+            contains(m, "scripts/escape.lua:1: attempt to call field '" + fn + "' (a nil value)"),
+            m);
     }
     BOOST_CHECK_NO_THROW(rt.run_file("scripts/ok.lua",
                                      "assert(type(os.time()) == 'number')\n"
@@ -83,7 +85,8 @@ BOOST_AUTO_TEST_CASE(bytecode_cannot_be_made_or_loaded) {
         BOOST_FAIL("bytecode must not load");
     } catch (const lua::script_error& e) {
         BOOST_TEST(std::string(e.what()) ==
-                       "migrations/001_x.lua: precompiled bytecode is not accepted; give the Lua source text",
+                       "migrations/001_x.lua: precompiled bytecode is not accepted; give the Lua "
+                       "source text",
                    e.what());
     }
     m = failure_of(rt, bytecode());
@@ -93,7 +96,9 @@ BOOST_AUTO_TEST_CASE(bytecode_cannot_be_made_or_loaded) {
 BOOST_AUTO_TEST_CASE(require_cannot_reach_ffi_or_files) {
     lua::runtime rt(nullptr, {});
     auto m = failure_of(rt, "local ffi = require('ffi')\nffi.C.system('id')");
-    BOOST_TEST(m == "scripts/escape.lua:1: require: module 'ffi' is not available in moonshift scripts", m);
+    BOOST_TEST(
+        m == "scripts/escape.lua:1: require: module 'ffi' is not available in moonshift scripts",
+        m);
     m = failure_of(rt, "require('../../etc/passwd')");
     BOOST_TEST(contains(m, "module name '../../etc/passwd' is not allowed"), m);
 }
@@ -114,7 +119,8 @@ BOOST_AUTO_TEST_CASE(global_typos_and_global_assignments_are_errors) {
 
 BOOST_AUTO_TEST_CASE(collectgarbage_only_counts) {
     lua::runtime rt(nullptr, {});
-    BOOST_CHECK_NO_THROW(rt.run_file("scripts/ok.lua", "assert(collectgarbage('count') > 0)", lua::phase::run));
+    BOOST_CHECK_NO_THROW(
+        rt.run_file("scripts/ok.lua", "assert(collectgarbage('count') > 0)", lua::phase::run));
     auto m = failure_of(rt, "collectgarbage()");
     BOOST_TEST(contains(m, "collectgarbage(\"collect\") is not available in moonshift scripts"), m);
     m = failure_of(rt, "collectgarbage('stop')");
@@ -157,16 +163,22 @@ assert(json.decode("[1]")[1] == 1, "still usable")
 )lua",
                                      lua::phase::run));
     // Still usable from C++ after many caught failures, and after an uncaught one.
-    BOOST_CHECK_THROW(rt.run_file("scripts/x.lua", "json.decode('{')", lua::phase::run), lua::script_error);
-    BOOST_CHECK_NO_THROW(rt.run_file("scripts/ok.lua", "assert(json.encode({ 1 }) == '[1]')", lua::phase::run));
+    BOOST_CHECK_THROW(rt.run_file("scripts/x.lua", "json.decode('{')", lua::phase::run),
+                      lua::script_error);
+    BOOST_CHECK_NO_THROW(
+        rt.run_file("scripts/ok.lua", "assert(json.encode({ 1 }) == '[1]')", lua::phase::run));
 }
 
 BOOST_AUTO_TEST_CASE(wrong_argument_types_name_the_function_and_line) {
     lua::runtime rt(nullptr, {});
     auto m = failure_of(rt, "local x\njson.decode(42)");
-    BOOST_TEST(m == "scripts/escape.lua:2: json.decode: argument #1 must be JSON text (a string), got number", m);
+    BOOST_TEST(m == "scripts/escape.lua:2: json.decode: argument #1 must be JSON text (a string), "
+                    "got number",
+               m);
     m = failure_of(rt, "env.get({})");
-    BOOST_TEST(m == "scripts/escape.lua:1: env.get: argument #1 must be a variable name (a string), got table", m);
+    BOOST_TEST(m == "scripts/escape.lua:1: env.get: argument #1 must be a variable name (a "
+                    "string), got table",
+               m);
     m = failure_of(rt, "ctx:fail({})");
     BOOST_TEST(contains(m, "ctx:fail: the message must be a string, got table"), m);
 }

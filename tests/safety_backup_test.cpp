@@ -3,10 +3,8 @@
 // version, restored row by row after a rollback, refused up front when the
 // location cannot take them; list, create, restore, prune from the CLI.
 #include <boost/test/unit_test.hpp>
-
-#include <pqxx/pqxx>
-
 #include <filesystem>
+#include <pqxx/pqxx>
 
 #include "support/project.hpp"
 
@@ -16,14 +14,18 @@ using moonshift::test::write_file;
 
 namespace {
 
-bool has(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+bool has(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
 
 // Every row of the table, in key order, as text: compared row by row.
-std::vector<std::string> rows_of(const project& p, const std::string& table, const std::string& order = "id") {
+std::vector<std::string> rows_of(const project& p, const std::string& table,
+                                 const std::string& order = "id") {
     pqxx::connection c(p.url);
     pqxx::nontransaction tx(c);
     std::vector<std::string> out;
-    for (auto row : tx.exec("SELECT t::text FROM " + table + " t ORDER BY " + order)) out.push_back(row[0].c_str());
+    for (auto row : tx.exec("SELECT t::text FROM " + table + " t ORDER BY " + order))
+        out.push_back(row[0].c_str());
     return out;
 }
 
@@ -32,14 +34,17 @@ std::vector<std::string> rows_of(const project& p, const std::string& table, con
 struct shop : project {
     explicit shop(const std::string& extra = "") : project(extra) {
         migration("001_shop.sql",
-                  "CREATE TABLE IF NOT EXISTS users (id serial PRIMARY KEY, email text UNIQUE, name text NOT NULL,\n"
+                  "CREATE TABLE IF NOT EXISTS users (id serial PRIMARY KEY, email text UNIQUE, "
+                  "name text NOT NULL,\n"
                   "  score numeric(10,2) DEFAULT 0, note text);\n"
                   "CREATE INDEX IF NOT EXISTS users_name ON users (name);\n"
                   "INSERT INTO users (email, name, score, note)\n"
-                  "  SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE 'u' || g || '@example.com' END, 'Zoë ' || g, g / 7.0,\n"
+                  "  SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE 'u' || g || '@example.com' END, "
+                  "'Zoë ' || g, g / 7.0,\n"
                   "         CASE WHEN g % 3 = 0 THEN E'tab\\there\\nnewline' END\n"
                   "  FROM generate_series(1, 1000) g;\n"
-                  "CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY, user_id int REFERENCES users (id), total int);\n"
+                  "CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY, user_id int REFERENCES "
+                  "users (id), total int);\n"
                   "INSERT INTO orders SELECT g, g, g * 3 FROM generate_series(1, 50) g;\n");
         auto r = ms({"up"});
         BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -62,9 +67,13 @@ BOOST_FIXTURE_TEST_CASE(a_destructive_migration_is_backed_up_and_restored_row_by
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     BOOST_TEST(count("SELECT 1 FROM users") == 800);
     // The backup is recorded against the migration, with exactly the table it touched.
-    BOOST_TEST(scalar("SELECT count(*) FROM moonshift.backups WHERE version = '002' AND status = 'complete'") == "1");
-    BOOST_TEST(scalar("SELECT tables->0->>'table' FROM moonshift.backups WHERE version = '002'") == "public.users");
-    BOOST_TEST(scalar("SELECT jsonb_array_length(tables) FROM moonshift.backups WHERE version = '002'") == "1");
+    BOOST_TEST(scalar("SELECT count(*) FROM moonshift.backups WHERE version = '002' AND status = "
+                      "'complete'") == "1");
+    BOOST_TEST(scalar("SELECT tables->0->>'table' FROM moonshift.backups WHERE version = '002'") ==
+               "public.users");
+    BOOST_TEST(
+        scalar("SELECT jsonb_array_length(tables) FROM moonshift.backups WHERE version = '002'") ==
+        "1");
     BOOST_TEST(scalar("SELECT rows FROM moonshift.backups WHERE version = '002'") == "1000");
     auto location = scalar("SELECT location FROM moonshift.backups WHERE version = '002'");
     BOOST_TEST(std::filesystem::exists(std::filesystem::path(location) / "public.users.copy.gz"));
@@ -79,14 +88,18 @@ BOOST_FIXTURE_TEST_CASE(a_destructive_migration_is_backed_up_and_restored_row_by
     BOOST_TEST(has(restore.out, "restored 1000 rows into public.users"), restore.out);
     auto users_after = rows_of(*this, "users");
     BOOST_REQUIRE(users_after.size() == users_before.size());
-    for (std::size_t i = 0; i < users_before.size(); ++i) BOOST_TEST(users_after[i] == users_before[i]);
-    BOOST_TEST(scalar("SELECT restored_at IS NOT NULL FROM moonshift.backups WHERE id = " + id) == "t");
+    for (std::size_t i = 0; i < users_before.size(); ++i)
+        BOOST_TEST(users_after[i] == users_before[i]);
+    BOOST_TEST(scalar("SELECT restored_at IS NOT NULL FROM moonshift.backups WHERE id = " + id) ==
+               "t");
 }
 
 BOOST_FIXTURE_TEST_CASE(down_without_a_down_script_offers_and_uses_the_backup, shop) {
     auto users_before = rows_of(*this, "users");
-    migration("002_drop_note.sql", "-- moonshift:allow drop-column unused\nALTER TABLE users DROP COLUMN note;\n"
-                                   "-- moonshift:allow column-type-change small\nALTER TABLE users ALTER COLUMN score TYPE int;\n");
+    migration("002_drop_note.sql",
+              "-- moonshift:allow drop-column unused\nALTER TABLE users DROP COLUMN note;\n"
+              "-- moonshift:allow column-type-change small\nALTER TABLE users ALTER COLUMN score "
+              "TYPE int;\n");
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
     auto refused = ms({"down"});
     BOOST_TEST(refused.exit_code == 2);
@@ -97,24 +110,31 @@ BOOST_FIXTURE_TEST_CASE(down_without_a_down_script_offers_and_uses_the_backup, s
     BOOST_TEST((applied_versions() == std::vector<std::string>{"001"}));
     auto users_after = rows_of(*this, "users");
     BOOST_REQUIRE(users_after.size() == users_before.size());
-    for (std::size_t i = 0; i < users_before.size(); ++i) BOOST_TEST(users_after[i] == users_before[i]);
-    BOOST_TEST(scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass "
+    for (std::size_t i = 0; i < users_before.size(); ++i)
+        BOOST_TEST(users_after[i] == users_before[i]);
+    BOOST_TEST(scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                      "'users'::regclass "
                       "AND attname = 'score'") == "numeric(10,2)");
 }
 
 BOOST_FIXTURE_TEST_CASE(a_dropped_table_comes_back_with_keys_indexes_and_its_sequence, shop) {
     auto users_before = rows_of(*this, "users");
-    migration("002_drop.sql", "-- moonshift:allow drop-table replaced by accounts\nDROP TABLE orders;\n"
-                              "-- moonshift:allow drop-table replaced by accounts\nDROP TABLE users;\n");
+    migration("002_drop.sql",
+              "-- moonshift:allow drop-table replaced by accounts\nDROP TABLE orders;\n"
+              "-- moonshift:allow drop-table replaced by accounts\nDROP TABLE users;\n");
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
     BOOST_TEST(!table_exists("users"));
-    BOOST_TEST(scalar("SELECT jsonb_array_length(tables) FROM moonshift.backups WHERE version = '002'") == "2");
+    BOOST_TEST(
+        scalar("SELECT jsonb_array_length(tables) FROM moonshift.backups WHERE version = '002'") ==
+        "2");
     auto r = ms({"down", "--restore-backup"});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err + r.out);
     BOOST_TEST(rows_of(*this, "users") == users_before);
     BOOST_TEST(count("SELECT 1 FROM orders") == 50);
-    BOOST_TEST(scalar("SELECT count(*) FROM pg_indexes WHERE tablename = 'users'") == "3");  // pkey, email, name
-    BOOST_TEST(scalar("SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'f'") == "1");
+    BOOST_TEST(scalar("SELECT count(*) FROM pg_indexes WHERE tablename = 'users'") ==
+               "3");  // pkey, email, name
+    BOOST_TEST(scalar("SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND "
+                      "contype = 'f'") == "1");
     // The serial continues after the restored keys.
     BOOST_TEST(scalar("INSERT INTO users (name) VALUES ('new') RETURNING id") == "1001");
 }
@@ -129,27 +149,32 @@ BOOST_FIXTURE_TEST_CASE(only_destructive_migrations_are_backed_up, shop) {
     BOOST_TEST(scalar("SELECT count(*) FROM moonshift.backups") == "0");
     migration("004_update_no_down.sql", "UPDATE users SET plan = 'pro' WHERE id < 10;\n");
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
-    BOOST_TEST(scalar("SELECT reason FROM moonshift.backups WHERE version = '004'") == "changes rows and has no down script");
+    BOOST_TEST(scalar("SELECT reason FROM moonshift.backups WHERE version = '004'") ==
+               "changes rows and has no down script");
 }
 
 BOOST_FIXTURE_TEST_CASE(policy_never_and_always, shop) {
-    write_file(dir.path / "moonshift.toml", "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
-                                                "\"\nbackup = \"never\"\n");
+    write_file(dir.path / "moonshift.toml",
+               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
+                   "\"\nbackup = \"never\"\n");
     migration("002_drop.sql", "-- moonshift:allow truncate test\nTRUNCATE orders;\n");
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
     BOOST_TEST(scalar("SELECT count(*) FROM moonshift.backups") == "0");
-    write_file(dir.path / "moonshift.toml", "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
-                                                "\"\nbackup = \"always\"\n");
+    write_file(dir.path / "moonshift.toml",
+               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
+                   "\"\nbackup = \"always\"\n");
     migration("003_add.sql", "ALTER TABLE users ADD COLUMN IF NOT EXISTS plan text;\n");
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
-    BOOST_TEST(scalar("SELECT tables->0->>'table' FROM moonshift.backups WHERE version = '003'") == "public.users");
+    BOOST_TEST(scalar("SELECT tables->0->>'table' FROM moonshift.backups WHERE version = '003'") ==
+               "public.users");
 }
 
 BOOST_FIXTURE_TEST_CASE(an_unwritable_backup_location_stops_the_run_before_the_migration, shop) {
     // A path under a regular file can never be a directory, even for root.
     write_file(dir.path / "not-a-dir", "x");
-    write_file(dir.path / "moonshift.toml", "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
-                                                "\"\n\n[backup]\ndir = \"not-a-dir/backups\"\n");
+    write_file(dir.path / "moonshift.toml",
+               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
+                   "\"\n\n[backup]\ndir = \"not-a-dir/backups\"\n");
     migration("002_fine.sql", "CREATE TABLE IF NOT EXISTS notes (id int);\n");
     migration("003_drop.sql", "-- moonshift:allow drop-table test\nDROP TABLE orders;\n");
     auto before = fingerprint();
@@ -169,7 +194,9 @@ BOOST_FIXTURE_TEST_CASE(backup_create_list_restore_into_and_prune, shop) {
     auto id = std::to_string(j["backup"]["id"].get<long long>());
     auto l = ms({"backup", "list"});
     BOOST_TEST(l.exit_code == 0);
-    BOOST_TEST((has(l.out, "public.users, public.orders") || has(l.out, "public.orders, public.users")), l.out);
+    BOOST_TEST(
+        (has(l.out, "public.users, public.orders") || has(l.out, "public.orders, public.users")),
+        l.out);
     // Restoring into another schema leaves the originals alone.
     scalar("DELETE FROM orders; SELECT 1");
     auto r = ms({"backup", "restore", id, "--into", "recovered"});
@@ -184,8 +211,9 @@ BOOST_FIXTURE_TEST_CASE(backup_create_list_restore_into_and_prune, shop) {
     BOOST_REQUIRE_MESSAGE(back.exit_code == 0, back.err);
     BOOST_TEST(count("SELECT 1 FROM orders") == 50);
     // Retention: with one daily slot, of two backups today the newer stays.
-    write_file(dir.path / "moonshift.toml", "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
-                                                "\"\n\n[backup]\nkeep_daily = 1\nkeep_weekly = 0\nkeep_monthly = 0\n");
+    write_file(dir.path / "moonshift.toml",
+               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
+                   "\"\n\n[backup]\nkeep_daily = 1\nkeep_weekly = 0\nkeep_monthly = 0\n");
     BOOST_REQUIRE(ms({"backup", "create", "orders"}).exit_code == 0);
     auto location = scalar("SELECT location FROM moonshift.backups WHERE id = " + id);
     auto p = ms({"backup", "prune"});
@@ -199,7 +227,8 @@ BOOST_FIXTURE_TEST_CASE(a_damaged_backup_file_is_refused_and_nothing_changes, sh
     auto c = ms({"--json", "backup", "create", "orders"});
     BOOST_REQUIRE(c.exit_code == 0);
     auto j = last_json(c.out);
-    auto file = std::filesystem::path(j["backup"]["location"].get<std::string>()) / "public.orders.copy.gz";
+    auto file =
+        std::filesystem::path(j["backup"]["location"].get<std::string>()) / "public.orders.copy.gz";
     write_file(file, "this is not gzip");
     auto before = rows_of(*this, "orders");
     auto r = ms({"--yes", "backup", "restore", std::to_string(j["backup"]["id"].get<long long>())});
@@ -208,8 +237,9 @@ BOOST_FIXTURE_TEST_CASE(a_damaged_backup_file_is_refused_and_nothing_changes, sh
 }
 
 BOOST_FIXTURE_TEST_CASE(policy_always_with_full_takes_a_pg_dump_when_pg_dump_is_there, shop) {
-    write_file(dir.path / "moonshift.toml", "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
-                                                "\"\nbackup = \"always\"\n\n[backup]\nfull = true\n");
+    write_file(dir.path / "moonshift.toml",
+               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
+                   "\"\nbackup = \"always\"\n\n[backup]\nfull = true\n");
     migration("002_add.sql", "ALTER TABLE users ADD COLUMN IF NOT EXISTS plan text;\n");
     auto r = ms({"up"});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);

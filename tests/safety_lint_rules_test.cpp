@@ -1,9 +1,8 @@
 // Every built-in lint rule, offline, through the real Lua rules: a statement
 // that trips it and one that does not. Plus suppressions, rule ordering,
 // project rules and the statement facts the rules stand on.
-#include <boost/test/unit_test.hpp>
-
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
 
@@ -66,7 +65,8 @@ struct linter_fixture {
 };
 
 // A rule trips on `bad`, and not on `good`; each message names the rule.
-void expect_rule(linter_fixture& fx, const std::string& rule, const std::string& bad, const std::string& good) {
+void expect_rule(linter_fixture& fx, const std::string& rule, const std::string& bad,
+                 const std::string& good) {
     auto b = fx.run(bad);
     BOOST_TEST_INFO("rule " << rule << " must trip on: " << bad << "\nfindings:\n" << b.text());
     BOOST_TEST(b.has(rule));
@@ -83,15 +83,17 @@ BOOST_FIXTURE_TEST_CASE(create_index_without_concurrently_on_an_existing_table, 
     expect_rule(*this, "require-concurrent-index", "CREATE INDEX users_email ON users (email);",
                 "CREATE INDEX CONCURRENTLY users_email ON users (email);");
     // A table created in the same run has no traffic to block.
-    expect_rule(*this, "require-concurrent-index", "ALTER TABLE users ADD CONSTRAINT u UNIQUE (email);",
-                "CREATE TABLE users (id int, email text);\nCREATE INDEX users_email ON users (email);");
+    expect_rule(
+        *this, "require-concurrent-index", "ALTER TABLE users ADD CONSTRAINT u UNIQUE (email);",
+        "CREATE TABLE users (id int, email text);\nCREATE INDEX users_email ON users (email);");
     auto across = run({{"migrations/001_a.sql", "CREATE TABLE t (a int);"},
                        {"migrations/002_b.sql", "CREATE INDEX t_a ON t (a);"}});
     BOOST_TEST(!across.has("require-concurrent-index"), across.text());
 }
 
 BOOST_FIXTURE_TEST_CASE(add_column_with_a_volatile_default, linter_fixture) {
-    expect_rule(*this, "volatile-default", "ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();",
+    expect_rule(*this, "volatile-default",
+                "ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();",
                 "ALTER TABLE users ADD COLUMN created_at timestamptz DEFAULT now();");
     expect_rule(*this, "volatile-default", "ALTER TABLE users ADD COLUMN n bigserial;",
                 "ALTER TABLE users ADD COLUMN n bigint;");
@@ -103,7 +105,8 @@ BOOST_FIXTURE_TEST_CASE(set_not_null_on_an_existing_table, linter_fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(new_not_null_column_without_default, linter_fixture) {
-    expect_rule(*this, "not-null-without-default", "ALTER TABLE users ADD COLUMN plan text NOT NULL;",
+    expect_rule(*this, "not-null-without-default",
+                "ALTER TABLE users ADD COLUMN plan text NOT NULL;",
                 "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free';");
 }
 
@@ -122,22 +125,28 @@ BOOST_FIXTURE_TEST_CASE(drop_table_drop_column_truncate, linter_fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(renames, linter_fixture) {
-    expect_rule(*this, "rename", "ALTER TABLE users RENAME TO members;", "ALTER INDEX users_pkey RENAME TO members_pkey;");
+    expect_rule(*this, "rename", "ALTER TABLE users RENAME TO members;",
+                "ALTER INDEX users_pkey RENAME TO members_pkey;");
     expect_rule(*this, "rename", "ALTER TABLE users RENAME COLUMN email TO mail;",
                 "ALTER TABLE users ADD COLUMN mail text;");
 }
 
 BOOST_FIXTURE_TEST_CASE(constraints_without_not_valid, linter_fixture) {
     expect_rule(*this, "constraint-without-not-valid",
-                "ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id);",
-                "ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;");
-    expect_rule(*this, "constraint-without-not-valid", "ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0);",
+                "ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES "
+                "users (id);",
+                "ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES "
+                "users (id) NOT VALID;");
+    expect_rule(*this, "constraint-without-not-valid",
+                "ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0);",
                 "ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;");
 }
 
 BOOST_FIXTURE_TEST_CASE(update_and_delete_without_where, linter_fixture) {
-    expect_rule(*this, "require-where", "DELETE FROM users;", "DELETE FROM users WHERE deleted_at IS NOT NULL;");
-    expect_rule(*this, "require-where", "UPDATE users SET plan = 'free';", "UPDATE users SET plan = 'free' WHERE plan IS NULL;");
+    expect_rule(*this, "require-where", "DELETE FROM users;",
+                "DELETE FROM users WHERE deleted_at IS NOT NULL;");
+    expect_rule(*this, "require-where", "UPDATE users SET plan = 'free';",
+                "UPDATE users SET plan = 'free' WHERE plan IS NULL;");
 }
 
 BOOST_FIXTURE_TEST_CASE(vacuum_full_cluster_and_reindex, linter_fixture) {
@@ -148,22 +157,27 @@ BOOST_FIXTURE_TEST_CASE(vacuum_full_cluster_and_reindex, linter_fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(grants_to_the_api_roles_and_public, linter_fixture) {
-    expect_rule(*this, "public-grant", "GRANT SELECT ON users TO anon;", "GRANT SELECT ON users TO reporting;");
+    expect_rule(*this, "public-grant", "GRANT SELECT ON users TO anon;",
+                "GRANT SELECT ON users TO reporting;");
     expect_rule(*this, "public-grant", "GRANT ALL ON ALL TABLES IN SCHEMA public TO PUBLIC;",
                 "REVOKE ALL ON users FROM anon;");
-    expect_rule(*this, "public-grant", "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO authenticated;",
-                "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO reporting;");
+    expect_rule(
+        *this, "public-grant",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO authenticated;",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO reporting;");
 }
 
 BOOST_FIXTURE_TEST_CASE(changes_to_supabase_managed_schemas, linter_fixture) {
     expect_rule(*this, "managed-schema", "ALTER TABLE auth.users ADD COLUMN plan text;",
                 "CREATE TABLE public.profiles (id uuid REFERENCES auth.users (id));");
-    expect_rule(*this, "managed-schema", "CREATE FUNCTION storage.f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+    expect_rule(*this, "managed-schema",
+                "CREATE FUNCTION storage.f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
                 "CREATE POLICY read_own ON storage.objects FOR SELECT USING (owner = auth.uid());");
 }
 
 BOOST_FIXTURE_TEST_CASE(create_without_if_not_exists_is_a_warning, linter_fixture) {
-    expect_rule(*this, "prefer-if-not-exists", "CREATE TABLE t (a int);", "CREATE TABLE IF NOT EXISTS t (a int);");
+    expect_rule(*this, "prefer-if-not-exists", "CREATE TABLE t (a int);",
+                "CREATE TABLE IF NOT EXISTS t (a int);");
     auto r = run("CREATE TABLE t (a int);");
     for (const auto& f : r.findings)
         if (f.rule == "prefer-if-not-exists") BOOST_TEST(f.severity == "warning");
@@ -172,11 +186,14 @@ BOOST_FIXTURE_TEST_CASE(create_without_if_not_exists_is_a_warning, linter_fixtur
 BOOST_FIXTURE_TEST_CASE(new_table_without_rls_in_an_exposed_schema, linter_fixture) {
     cfg.lint.exposed_schemas = {"public"};
     expect_rule(*this, "rls-required", "CREATE TABLE profiles (id uuid PRIMARY KEY);",
-                "CREATE TABLE profiles (id uuid PRIMARY KEY);\nALTER TABLE profiles ENABLE ROW LEVEL SECURITY;");
-    expect_rule(*this, "rls-required", "CREATE TABLE public.notes (id int);", "CREATE TABLE private.notes (id int);");
+                "CREATE TABLE profiles (id uuid PRIMARY KEY);\nALTER TABLE profiles ENABLE ROW "
+                "LEVEL SECURITY;");
+    expect_rule(*this, "rls-required", "CREATE TABLE public.notes (id int);",
+                "CREATE TABLE private.notes (id int);");
     // RLS enabled by a later migration of the same run counts.
-    auto later = run({{"migrations/001_a.sql", "CREATE TABLE notes (id int);"},
-                      {"migrations/002_b.sql", "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;"}});
+    auto later =
+        run({{"migrations/001_a.sql", "CREATE TABLE notes (id int);"},
+             {"migrations/002_b.sql", "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;"}});
     BOOST_TEST(!later.has("rls-required"), later.text());
 }
 
@@ -189,7 +206,8 @@ BOOST_FIXTURE_TEST_CASE(no_transaction_statements_need_the_directive, linter_fix
     auto r = run("CREATE TABLE t (a int);\nCREATE INDEX CONCURRENTLY t_a ON t (a);");
     BOOST_TEST(r.has("transaction"), r.text());
     BOOST_TEST(r.text().find("migrations/002_x.sql:2:1:") != std::string::npos, r.text());
-    BOOST_TEST(!run("-- moonshift:no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);").has("transaction"));
+    BOOST_TEST(!run("-- moonshift:no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);")
+                    .has("transaction"));
 }
 
 BOOST_FIXTURE_TEST_CASE(findings_are_located_at_file_line_and_column, linter_fixture) {
@@ -199,14 +217,18 @@ BOOST_FIXTURE_TEST_CASE(findings_are_located_at_file_line_and_column, linter_fix
         if (f.rule == "require-where") {
             BOOST_TEST(f.line == 3);
             BOOST_TEST(f.column == 15);  // at the table name
-            BOOST_TEST(lint::format(f).rfind("migrations/002_x.sql:3:15: error require-where: DELETE without WHERE", 0) == 0,
-                       lint::format(f));
+            BOOST_TEST(
+                lint::format(f).rfind(
+                    "migrations/002_x.sql:3:15: error require-where: DELETE without WHERE", 0) == 0,
+                lint::format(f));
         }
 }
 
 BOOST_FIXTURE_TEST_CASE(allow_with_a_reason_suppresses_and_keeps_the_reason, linter_fixture) {
-    auto r = run("-- moonshift:allow drop-column nothing reads email since v2.3\nALTER TABLE users DROP COLUMN email;\n"
-                 "ALTER TABLE users DROP COLUMN phone;");
+    auto r =
+        run("-- moonshift:allow drop-column nothing reads email since v2.3\nALTER TABLE users DROP "
+            "COLUMN email;\n"
+            "ALTER TABLE users DROP COLUMN phone;");
     int suppressed = 0, reported = 0;
     for (const auto& f : r.findings) {
         if (f.rule != "drop-column") continue;
@@ -235,7 +257,9 @@ BOOST_FIXTURE_TEST_CASE(allow_without_reason_or_for_an_unknown_rule_is_reported,
     auto u = run("-- moonshift:allow drop-tabel typo\nDROP TABLE users;");
     bool warned = false;
     for (const auto& f : u.findings)
-        if (f.rule == "allow" && f.severity == "warning" && f.message.find("drop-tabel") != std::string::npos) warned = true;
+        if (f.rule == "allow" && f.severity == "warning" &&
+            f.message.find("drop-tabel") != std::string::npos)
+            warned = true;
     BOOST_TEST(warned, u.text());
 }
 
@@ -266,7 +290,8 @@ BOOST_FIXTURE_TEST_CASE(project_rules_run_and_replace_built_in_ones, linter_fixt
                "  end,\n"
                "}\n");
     write_file(dir.path / "scripts/lint/drop-table.lua",
-               "return { severity = 'warning', kinds = 'DropStmt', check = function() return 'project says so' end }\n");
+               "return { severity = 'warning', kinds = 'DropStmt', check = function() return "
+               "'project says so' end }\n");
     auto r = run("CREATE TABLE IF NOT EXISTS t (id serial);\nDROP TABLE u;");
     BOOST_TEST(r.has("no-serial"), r.text());
     for (const auto& f : r.findings) {
@@ -282,19 +307,22 @@ BOOST_FIXTURE_TEST_CASE(project_rules_run_and_replace_built_in_ones, linter_fixt
 }
 
 BOOST_FIXTURE_TEST_CASE(a_rule_with_a_syntax_error_names_its_file, linter_fixture) {
-    write_file(dir.path / "scripts/lint/broken.lua", "return { check = function(stmt) return end\n");
+    write_file(dir.path / "scripts/lint/broken.lua",
+               "return { check = function(stmt) return end\n");
     try {
         run("SELECT 1;");
         BOOST_FAIL("a broken rule must stop the lint");
     } catch (const moonshift::error& e) {
-        BOOST_TEST(std::string(e.what()).find("scripts/lint/broken.lua") != std::string::npos, e.what());
+        BOOST_TEST(std::string(e.what()).find("scripts/lint/broken.lua") != std::string::npos,
+                   e.what());
         BOOST_TEST(static_cast<int>(e.code()) == 2);
     }
 }
 
 BOOST_FIXTURE_TEST_CASE(a_rule_that_raises_names_its_file_and_the_statement, linter_fixture) {
     write_file(dir.path / "scripts/lint/crash.lua",
-               "return { kinds = 'DropStmt', check = function(stmt)\n  return stmt.node.nope.deeper\nend }\n");
+               "return { kinds = 'DropStmt', check = function(stmt)\n  return "
+               "stmt.node.nope.deeper\nend }\n");
     try {
         run("SELECT 1;\nDROP TABLE t;");
         BOOST_FAIL("a raising rule must stop the lint");
@@ -306,10 +334,11 @@ BOOST_FIXTURE_TEST_CASE(a_rule_that_raises_names_its_file_and_the_statement, lin
 }
 
 BOOST_AUTO_TEST_CASE(statement_facts_say_what_is_at_risk_and_which_locks) {
-    auto s = sql::parse("ALTER TABLE s.users DROP COLUMN email, ALTER COLUMN id TYPE bigint;\n"
-                        "DROP TABLE a, b;\nTRUNCATE c;\nUPDATE d SET x = 1;\nCREATE INDEX ON e (x);\n"
-                        "CREATE INDEX CONCURRENTLY ON f (x);\nDROP SCHEMA g CASCADE;",
-                        "m.sql");
+    auto s = sql::parse(
+        "ALTER TABLE s.users DROP COLUMN email, ALTER COLUMN id TYPE bigint;\n"
+        "DROP TABLE a, b;\nTRUNCATE c;\nUPDATE d SET x = 1;\nCREATE INDEX ON e (x);\n"
+        "CREATE INDEX CONCURRENTLY ON f (x);\nDROP SCHEMA g CASCADE;",
+        "m.sql");
     auto f0 = safety::facts_of(s.statements[0]);
     BOOST_TEST(f0.destructive.size() == 2u);
     BOOST_TEST(f0.at_risk == std::vector<std::string>{"s.users"});
@@ -321,7 +350,8 @@ BOOST_AUTO_TEST_CASE(statement_facts_say_what_is_at_risk_and_which_locks) {
     BOOST_TEST(f3.changes_rows);
     BOOST_TEST(f3.destructive.empty());
     BOOST_TEST((safety::facts_of(s.statements[4]).locks[0].mode == safety::lock_mode::share));
-    BOOST_TEST((safety::facts_of(s.statements[5]).locks[0].mode == safety::lock_mode::share_update_exclusive));
+    BOOST_TEST((safety::facts_of(s.statements[5]).locks[0].mode ==
+                safety::lock_mode::share_update_exclusive));
     BOOST_TEST(safety::facts_of(s.statements[6]).dropped_schemas == std::vector<std::string>{"g"});
 }
 
@@ -330,11 +360,14 @@ BOOST_AUTO_TEST_CASE(lock_conflicts_follow_postgresql_table) {
     BOOST_TEST(safety::lock_conflicts(lock_mode::access_exclusive, lock_mode::access_share));
     BOOST_TEST(!safety::lock_conflicts(lock_mode::share, lock_mode::access_share));
     BOOST_TEST(safety::lock_conflicts(lock_mode::share, lock_mode::row_exclusive));
-    BOOST_TEST(!safety::lock_conflicts(lock_mode::share_update_exclusive, lock_mode::row_exclusive));
-    BOOST_TEST(safety::lock_conflicts(lock_mode::share_update_exclusive, lock_mode::share_update_exclusive));
+    BOOST_TEST(
+        !safety::lock_conflicts(lock_mode::share_update_exclusive, lock_mode::row_exclusive));
+    BOOST_TEST(safety::lock_conflicts(lock_mode::share_update_exclusive,
+                                      lock_mode::share_update_exclusive));
     BOOST_TEST(!safety::lock_conflicts(lock_mode::row_exclusive, lock_mode::row_exclusive));
     BOOST_TEST(safety::lock_conflicts(lock_mode::exclusive, lock_mode::row_share));
-    BOOST_TEST((safety::lock_mode_from_pg("ShareRowExclusiveLock") == lock_mode::share_row_exclusive));
+    BOOST_TEST(
+        (safety::lock_mode_from_pg("ShareRowExclusiveLock") == lock_mode::share_row_exclusive));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,7 +3,6 @@
 // rolled back, with its time, rows, locks and schema changes; nothing is
 // left behind; no-transaction migrations are listed as not rehearsed.
 #include <boost/test/unit_test.hpp>
-
 #include <filesystem>
 
 #include "db/session.hpp"
@@ -17,7 +16,9 @@ namespace schema = moonshift::schema;
 
 namespace {
 
-bool has(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+bool has(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
 
 std::vector<std::string> described(const std::vector<schema::change>& changes) {
     std::vector<std::string> out;
@@ -39,23 +40,30 @@ BOOST_FIXTURE_TEST_CASE(schema_diff_names_every_kind_of_change, fresh_db) {
     moonshift::db::settings st;
     st.url = url;
     moonshift::db::session s(st);
-    s.exec_script("CREATE TABLE t (id int PRIMARY KEY, name text, gone int);"
-                  "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';");
+    s.exec_script(
+        "CREATE TABLE t (id int PRIMARY KEY, name text, gone int);"
+        "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';");
     auto a = schema::snapshot(s);
-    s.exec_script("ALTER TABLE t ALTER COLUMN id TYPE bigint; ALTER TABLE t DROP COLUMN gone;"
-                  "ALTER TABLE t ADD COLUMN slug text NOT NULL DEFAULT 'x';"
-                  "CREATE INDEX t_slug ON t (slug); ALTER TABLE t ADD CONSTRAINT slug_len CHECK (length(slug) < 80);"
-                  "ALTER TABLE t ENABLE ROW LEVEL SECURITY; CREATE POLICY own ON t FOR SELECT USING (true);"
-                  "CREATE OR REPLACE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1';"
-                  "CREATE TABLE u (a int); CREATE TYPE mood AS ENUM ('sad', 'happy');");
+    s.exec_script(
+        "ALTER TABLE t ALTER COLUMN id TYPE bigint; ALTER TABLE t DROP COLUMN gone;"
+        "ALTER TABLE t ADD COLUMN slug text NOT NULL DEFAULT 'x';"
+        "CREATE INDEX t_slug ON t (slug); ALTER TABLE t ADD CONSTRAINT slug_len CHECK "
+        "(length(slug) < 80);"
+        "ALTER TABLE t ENABLE ROW LEVEL SECURITY; CREATE POLICY own ON t FOR SELECT USING (true);"
+        "CREATE OR REPLACE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1';"
+        "CREATE TABLE u (a int); CREATE TYPE mood AS ENUM ('sad', 'happy');");
     auto b = schema::snapshot(s);
     auto lines = described(schema::diff(a, b));
     std::string all;
     for (const auto& l : lines) all += l + "\n";
     BOOST_TEST(contains_line(lines, "~ column public.t.id: type integer → bigint"), all);
     BOOST_TEST(contains_line(lines, "- column public.t.gone: integer"), all);
-    BOOST_TEST(contains_line(lines, "+ column public.t.slug: text NOT NULL DEFAULT 'x'::text"), all);
-    BOOST_TEST(contains_line(lines, "+ index public.t_slug: CREATE INDEX t_slug ON public.t USING btree (slug)"), all);
+    BOOST_TEST(contains_line(lines, "+ column public.t.slug: text NOT NULL DEFAULT 'x'::text"),
+               all);
+    BOOST_TEST(
+        contains_line(lines,
+                      "+ index public.t_slug: CREATE INDEX t_slug ON public.t USING btree (slug)"),
+        all);
     BOOST_TEST(contains_line(lines, "+ constraint public.t.slug_len: CHECK"), all);
     BOOST_TEST(contains_line(lines, "~ table public.t: rls no → yes"), all);
     BOOST_TEST(contains_line(lines, "+ policy public.t.own: SELECT to public"), all);
@@ -68,14 +76,17 @@ BOOST_FIXTURE_TEST_CASE(schema_diff_names_every_kind_of_change, fresh_db) {
 }
 
 BOOST_FIXTURE_TEST_CASE(plan_rehearses_reports_and_leaves_nothing_behind, project) {
-    migration("001_base.sql", "CREATE TABLE IF NOT EXISTS artworks (id int PRIMARY KEY, title text);\n"
-                              "INSERT INTO artworks SELECT g, 'Work ' || g FROM generate_series(1, 30) g;\n");
+    migration("001_base.sql",
+              "CREATE TABLE IF NOT EXISTS artworks (id int PRIMARY KEY, title text);\n"
+              "INSERT INTO artworks SELECT g, 'Work ' || g FROM generate_series(1, 30) g;\n");
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
-    migration("002_slug.sql", "ALTER TABLE artworks ADD COLUMN IF NOT EXISTS slug text;\n"
-                              "UPDATE artworks SET slug = lower(replace(title, ' ', '-')) WHERE slug IS NULL;\n"
-                              "ALTER TABLE artworks ALTER COLUMN slug SET NOT NULL;\n");
-    migration("003_index.sql", "-- moonshift:no-transaction\n"
-                               "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS artworks_slug ON artworks (slug);\n");
+    migration("002_slug.sql",
+              "ALTER TABLE artworks ADD COLUMN IF NOT EXISTS slug text;\n"
+              "UPDATE artworks SET slug = lower(replace(title, ' ', '-')) WHERE slug IS NULL;\n"
+              "ALTER TABLE artworks ALTER COLUMN slug SET NOT NULL;\n");
+    migration("003_index.sql",
+              "-- moonshift:no-transaction\n"
+              "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS artworks_slug ON artworks (slug);\n");
     auto before = fingerprint();
     auto r = ms({"plan"});
     BOOST_TEST(r.exit_code == 0, r.err + r.out);
@@ -85,7 +96,8 @@ BOOST_FIXTURE_TEST_CASE(plan_rehearses_reports_and_leaves_nothing_behind, projec
     BOOST_TEST(has(r.out, "ACCESS EXCLUSIVE on public.artworks"), r.out);
     BOOST_TEST(has(r.out, "+ column public.artworks.slug: text NOT NULL"), r.out);
     BOOST_TEST(has(r.out, "003_index  not rehearsed"), r.out);
-    BOOST_TEST(has(r.out, "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"), r.out);
+    BOOST_TEST(has(r.out, "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"),
+               r.out);
     BOOST_TEST(fingerprint() == before);  // rolled back
     BOOST_TEST((applied_versions() == std::vector<std::string>{"001"}));
 
@@ -99,7 +111,8 @@ BOOST_FIXTURE_TEST_CASE(plan_rehearses_reports_and_leaves_nothing_behind, projec
 
 BOOST_FIXTURE_TEST_CASE(plan_of_a_failing_migration_exits_1_and_names_the_line, project) {
     migration("001_base.sql", "CREATE TABLE IF NOT EXISTS t (id int);\n");
-    migration("002_bad.sql", "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int;\nALTER TABLE t ADD COLUMN a int;\n");
+    migration("002_bad.sql",
+              "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int;\nALTER TABLE t ADD COLUMN a int;\n");
     auto r = ms({"plan"});
     BOOST_TEST(r.exit_code == 1);
     BOOST_TEST(has(r.out, "001_base  ok"), r.out);
@@ -111,7 +124,8 @@ BOOST_FIXTURE_TEST_CASE(plan_of_a_failing_migration_exits_1_and_names_the_line, 
 
 BOOST_FIXTURE_TEST_CASE(plan_reports_the_schema_diff_of_the_quickstart_example, project) {
     // The example's own migrations, SQL and Lua, on an empty database.
-    std::filesystem::path from = std::filesystem::path(MOONSHIFT_SOURCE_DIR) / "examples/quickstart/migrations";
+    std::filesystem::path from =
+        std::filesystem::path(MOONSHIFT_SOURCE_DIR) / "examples/quickstart/migrations";
     for (const auto& f : std::filesystem::directory_iterator(from))
         std::filesystem::copy_file(f.path(), dir.path / "migrations" / f.path().filename(),
                                    std::filesystem::copy_options::overwrite_existing);
@@ -119,7 +133,9 @@ BOOST_FIXTURE_TEST_CASE(plan_reports_the_schema_diff_of_the_quickstart_example, 
     BOOST_TEST(r.exit_code == 0, r.err + r.out);
     BOOST_TEST(has(r.out, "+ table public.artists"), r.out);
     BOOST_TEST(has(r.out, "+ index public.artworks_artist_id"), r.out);
-    BOOST_TEST(has(r.out, "+ constraint public.artworks.artworks_artist_id_fkey: FOREIGN KEY (artist_id)"), r.out);
+    BOOST_TEST(
+        has(r.out, "+ constraint public.artworks.artworks_artist_id_fkey: FOREIGN KEY (artist_id)"),
+        r.out);
     BOOST_TEST(has(r.out, "+ column public.artworks.slug: text NOT NULL"), r.out);
     BOOST_TEST(has(r.out, "004_artworks_slug_index  not rehearsed"), r.out);
     // The Lua migration is rehearsed too: its precheck, up and verify.

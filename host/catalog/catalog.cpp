@@ -14,9 +14,12 @@ namespace fs = std::filesystem;
 
 const char* form_name(form f) {
     switch (f) {
-        case form::sql: return "sql";
-        case form::lua: return "lua";
-        case form::folder: return "folder";
+        case form::sql:
+            return "sql";
+        case form::lua:
+            return "lua";
+        case form::folder:
+            return "folder";
     }
     return "?";
 }
@@ -43,7 +46,8 @@ std::string version_key(const std::string& v) {
     std::size_t start = 0;
     for (;;) {
         auto dot = v.find('.', start);
-        parts.push_back(strip_zeros(v.substr(start, dot == std::string::npos ? std::string::npos : dot - start)));
+        parts.push_back(strip_zeros(
+            v.substr(start, dot == std::string::npos ? std::string::npos : dot - start)));
         if (dot == std::string::npos) break;
         start = dot + 1;
     }
@@ -58,8 +62,9 @@ int compare_versions(const std::string& a, const std::string& b) {
     std::size_t ia = 0, ib = 0;
     for (;;) {
         auto da = ka.find('.', ia), db = kb.find('.', ib);
-        int c = compare_numbers(ka.substr(ia, da == std::string::npos ? std::string::npos : da - ia),
-                                kb.substr(ib, db == std::string::npos ? std::string::npos : db - ib));
+        int c =
+            compare_numbers(ka.substr(ia, da == std::string::npos ? std::string::npos : da - ia),
+                            kb.substr(ib, db == std::string::npos ? std::string::npos : db - ib));
         if (c != 0) return c;
         if (da == std::string::npos || db == std::string::npos) {
             if (da == db) return 0;
@@ -81,7 +86,10 @@ bool has_sql(const std::string& sql) {
     std::size_t i = 0;
     while (i < sql.size()) {
         char c = sql[i];
-        if (std::isspace(static_cast<unsigned char>(c))) { ++i; continue; }
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            ++i;
+            continue;
+        }
         if (sql.compare(i, 2, "--") == 0) {
             auto nl = sql.find('\n', i);
             if (nl == std::string::npos) return false;
@@ -124,7 +132,8 @@ directives read_directives(const std::string& sql, const std::string& label) {
     std::size_t pos = 0;
     while (pos <= sql.size()) {
         auto nl = sql.find('\n', pos);
-        std::string line = text::trim(sql.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+        std::string line =
+            text::trim(sql.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
         ++line_no;
         pos = nl == std::string::npos ? sql.size() + 1 : nl + 1;
         if (line.empty()) continue;
@@ -139,7 +148,8 @@ directives read_directives(const std::string& sql, const std::string& label) {
             d.no_transaction = true;
         } else if (word == "requires") {
             if (arg.empty())
-                throw usage_error(where + ": moonshift:requires needs a version", "write -- moonshift:requires 002");
+                throw usage_error(where + ": moonshift:requires needs a version",
+                                  "write -- moonshift:requires 002");
             for (auto& item : list_items(arg)) {
                 if (!std::all_of(item.begin(), item.end(), ::isdigit))
                     throw usage_error(where + ": \"" + item + "\" is not a version",
@@ -153,14 +163,16 @@ directives read_directives(const std::string& sql, const std::string& label) {
             for (auto& t : list_items(arg)) d.tags.push_back(t);
         } else if (word == "changes") {
             if (arg.empty())
-                throw usage_error(where + ": moonshift:changes needs table names", "write -- moonshift:changes audit, public.orders");
+                throw usage_error(where + ": moonshift:changes needs table names",
+                                  "write -- moonshift:changes audit, public.orders");
             for (auto& t : list_items(arg)) d.changes.push_back(t);
         } else if (word == "converted-from") {
             d.converted_from = arg;  // written by `moonshift convert` (formats_convert.cpp)
         } else {
-            throw usage_error(where + ": unknown directive moonshift:" + word,
-                              "known directives: moonshift:no-transaction, moonshift:requires VERSION, "
-                              "moonshift:tags A,B, moonshift:changes TABLE,..., moonshift:allow RULE reason");
+            throw usage_error(
+                where + ": unknown directive moonshift:" + word,
+                "known directives: moonshift:no-transaction, moonshift:requires VERSION, "
+                "moonshift:tags A,B, moonshift:changes TABLE,..., moonshift:allow RULE reason");
         }
     }
     return d;
@@ -174,7 +186,8 @@ struct parsed_name {
 };
 
 bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
-    static const std::regex sql_re(R"(^(\d+(?:\.\d+)*)_([A-Za-z0-9_\-]+?)(\.up|\.down|\.verify)?\.sql$)");
+    static const std::regex sql_re(
+        R"(^(\d+(?:\.\d+)*)_([A-Za-z0-9_\-]+?)(\.up|\.down|\.verify)?\.sql$)");
     static const std::regex lua_re(R"(^(\d+)_([A-Za-z0-9_\-]+)\.lua$)");
     static const std::regex dir_re(R"(^(\d+)_([A-Za-z0-9_\-]+)$)");
     std::smatch m;
@@ -184,7 +197,10 @@ bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
         return true;
     }
     if (std::regex_match(file, m, sql_re)) {
-        out = {m[1], m[2], m[3] == ".down" ? parsed_name::down : m[3] == ".verify" ? parsed_name::verify : parsed_name::up};
+        out = {m[1], m[2],
+               m[3] == ".down"     ? parsed_name::down
+               : m[3] == ".verify" ? parsed_name::verify
+                                   : parsed_name::up};
         return true;
     }
     if (std::regex_match(file, m, lua_re)) {
@@ -204,7 +220,9 @@ std::map<std::string, std::string>& read_ahead() {
 }
 }  // namespace
 
-void remember_content(const fs::path& p, std::string content) { read_ahead()[p.string()] = std::move(content); }
+void remember_content(const fs::path& p, std::string content) {
+    read_ahead()[p.string()] = std::move(content);
+}
 
 std::string read_checked(const fs::path& p, const std::string& label) {
     // Format detection may have read it already (dbmate's markers).
@@ -218,8 +236,9 @@ std::string read_checked(const fs::path& p, const std::string& label) {
     }
     if (auto bad = text::invalid_utf8_at(raw); bad != std::string::npos) {
         auto pos = text::position_of(raw, bad);
-        throw usage_error(label + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
-                              ": invalid UTF-8 (byte offset " + std::to_string(bad) + ")",
+        throw usage_error(label + ":" + std::to_string(pos.line) + ":" +
+                              std::to_string(pos.column) + ": invalid UTF-8 (byte offset " +
+                              std::to_string(bad) + ")",
                           "save the file as UTF-8");
     }
     if (raw.size() >= 3 && raw.compare(0, 3, "\xEF\xBB\xBF") == 0) raw.erase(0, 3);  // BOM
@@ -236,11 +255,17 @@ catalog discover(const fs::path& dir, const fs::path& root) {
     if (auto foreign = discover_foreign(dir, root)) return std::move(*foreign);
     catalog cat;
     if (!fs::is_directory(dir))
-        throw usage_error("migrations directory " + rel_label(dir, root) + " does not exist",
-                          "create it, run `moonshift init`, or set [project] migrations in moonshift.toml");
+        throw usage_error(
+            "migrations directory " + rel_label(dir, root) + " does not exist",
+            "create it, run `moonshift init`, or set [project] migrations in moonshift.toml");
     std::map<std::string, migration> by_key;         // version_key → migration
     std::map<std::string, std::string> first_label;  // version_key → file that claimed it
-    struct pending_down { std::string key, name; fs::path path; std::string label; bool verify = false; };
+    struct pending_down {
+        std::string key, name;
+        fs::path path;
+        std::string label;
+        bool verify = false;
+    };
     std::vector<pending_down> downs;
 
     std::vector<fs::directory_entry> entries;
@@ -270,8 +295,9 @@ catalog discover(const fs::path& dir, const fs::path& root) {
             continue;
         }
         if (auto it = first_label.find(key); it != first_label.end())
-            throw usage_error(label + ": version " + pn.version + " is also used by " + it->second,
-                              "give one of them a new version (moonshift new NAME picks the next free one)");
+            throw usage_error(
+                label + ": version " + pn.version + " is also used by " + it->second,
+                "give one of them a new version (moonshift new NAME picks the next free one)");
         first_label[key] = label;
         migration m;
         m.version = pn.version;
@@ -299,7 +325,7 @@ catalog discover(const fs::path& dir, const fs::path& root) {
                               "001_create_users.sql");
         if (it->second.kind != form::sql)
             throw usage_error(d.label + ": a .down.sql beside a " +
-                              std::string(form_name(it->second.kind)) + " migration",
+                                  std::string(form_name(it->second.kind)) + " migration",
                               "put the down step inside the migration instead");
         if (d.verify) {  // NNN_name.verify.sql: runs after up, in its transaction (formats.hpp)
             it->second.verify_label = d.label;
@@ -322,16 +348,18 @@ catalog discover(const fs::path& dir, const fs::path& root) {
         }
         cat.migrations.push_back(std::move(m));
     }
-    std::sort(cat.migrations.begin(), cat.migrations.end(), [](const migration& a, const migration& b) {
-        return compare_versions(a.version, b.version) < 0;
-    });
+    std::sort(cat.migrations.begin(), cat.migrations.end(),
+              [](const migration& a, const migration& b) {
+                  return compare_versions(a.version, b.version) < 0;
+              });
     finish_native(cat);  // transaction needs found by the parser, converted checksums
     for (auto& m : cat.migrations) {
         for (auto& r : m.dir.requires_versions) {
             const migration* dep = cat.find(r);
             if (!dep)
-                throw usage_error(m.up_label + ": requires " + r + ", which is not in " + rel_label(dir, root),
-                                  "fix the version in the moonshift:requires directive");
+                throw usage_error(
+                    m.up_label + ": requires " + r + ", which is not in " + rel_label(dir, root),
+                    "fix the version in the moonshift:requires directive");
             if (compare_versions(dep->version, m.version) >= 0)
                 throw usage_error(m.up_label + ": requires " + r + ", which comes after it",
                                   "a migration can only require earlier versions");

@@ -17,7 +17,7 @@ struct directives {
     // it is, outside moonshift's transaction, never nested in one.
     bool own_transaction = false;
     bool down_own_transaction = false;  // the same for its down script
-    std::string converted_from;  // -- moonshift:converted-from (formats_convert.cpp)
+    std::string converted_from;         // -- moonshift:converted-from (formats_convert.cpp)
     std::vector<std::string> requires_versions;
     std::vector<std::string> tags;
     // -- moonshift:changes t1, s.t2: tables whose rows it changes besides those
@@ -27,19 +27,19 @@ struct directives {
 };
 
 struct migration {
-    std::string version;          // as written on disk: "001", "20250108120000"
-    std::string name;             // "create_users"
+    std::string version;  // as written on disk: "001", "20250108120000"
+    std::string name;     // "create_users"
     form kind = form::sql;
-    std::filesystem::path up;     // the file (or folder) that applies it
-    std::filesystem::path down;   // empty when there is no down script
-    std::string up_label;         // path for messages, relative to the project: migrations/001_x.sql
+    std::filesystem::path up;    // the file (or folder) that applies it
+    std::filesystem::path down;  // empty when there is no down script
+    std::string up_label;        // path for messages, relative to the project: migrations/001_x.sql
     std::string down_label;
-    std::string up_sql;           // content with normalised line endings (sql form)
+    std::string up_sql;  // content with normalised line endings (sql form)
     std::string down_sql;
-    bool down_has_sql = false;    // false when the down file is only comments
-    std::string checksum;         // hex SHA-256 over every file of the migration
+    bool down_has_sql = false;  // false when the down file is only comments
+    std::string checksum;       // hex SHA-256 over every file of the migration
     directives dir;
-    std::string verify_sql;       // Sqitch verify script: runs after up, in its transaction
+    std::string verify_sql;  // Sqitch verify script: runs after up, in its transaction
     std::string verify_label;
     // Lua forms (lua_forms.cpp). form::lua: the whole file, a table with
     // precheck/up/verify/down. form::folder: up.lua, down.lua, verify.lua,
@@ -58,11 +58,12 @@ int compare_versions(const std::string& a, const std::string& b);
 std::string version_key(const std::string& v);
 
 struct catalog {
-    std::vector<migration> migrations;  // sorted by version
-    std::string format = "native";      // the detected layout (formats.hpp)
-    std::vector<migration> repeatables; // Flyway R__ files, by name: re-applied when changed
-    std::vector<migration> baselines;   // Flyway B files, by version
-    std::vector<std::string> notes;     // worth telling: "supabase/seed.sql is seed data, not a migration"
+    std::vector<migration> migrations;   // sorted by version
+    std::string format = "native";       // the detected layout (formats.hpp)
+    std::vector<migration> repeatables;  // Flyway R__ files, by name: re-applied when changed
+    std::vector<migration> baselines;    // Flyway B files, by version
+    std::vector<std::string>
+        notes;  // worth telling: "supabase/seed.sql is seed data, not a migration"
     const migration* find(const std::string& version) const;
 };
 

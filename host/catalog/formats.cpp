@@ -14,8 +14,9 @@ namespace moonshift::catalog {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& format_names() {
-    static const std::vector<std::string> names = {"native", "supabase", "golang-migrate", "up-down", "dbmate",
-                                                   "flyway", "sqitch",   "diesel",         "postgres-migrations"};
+    static const std::vector<std::string> names = {"native",  "supabase", "golang-migrate",
+                                                   "up-down", "dbmate",   "flyway",
+                                                   "sqitch",  "diesel",   "postgres-migrations"};
     return names;
 }
 
@@ -40,11 +41,13 @@ bool is_diesel_folder_name(const std::string& name) {
 }
 
 bool diesel_hints(const fs::path& dir, const fs::path& root) {
-    if (fs::exists(root / "diesel.toml") || fs::exists(dir.parent_path() / "diesel.toml")) return true;
+    if (fs::exists(root / "diesel.toml") || fs::exists(dir.parent_path() / "diesel.toml"))
+        return true;
     for (auto& e : fs::directory_iterator(dir)) {
         if (!e.is_directory()) continue;
         auto name = e.path().filename().string();
-        if (name == "00000000000000_diesel_initial_setup" || fs::exists(e.path() / "metadata.toml") ||
+        if (name == "00000000000000_diesel_initial_setup" ||
+            fs::exists(e.path() / "metadata.toml") ||
             (name.find('-') != std::string::npos && is_diesel_folder_name(name)))
             return true;
     }
@@ -112,13 +115,17 @@ std::string decide(const fs::path& dir, const fs::path& root) {
     if (first.count("native") && first.count("golang-migrate")) first.erase("golang-migrate");
     if (first.size() > 1) {
         auto a = first.begin(), b = std::next(first.begin());
-        auto describe = [](const std::string& f) { return f == "native" ? std::string("moonshift's own") : f; };
-        throw usage_error("two migration formats are mixed in " + rel_label(dir, root) + ": " + a->second + " is " +
-                              describe(a->first) + ", " + b->second + " is " + describe(b->first),
-                          "keep one format per directory; `moonshift convert --to native OUTDIR` rewrites a "
-                          "directory into moonshift's layout");
+        auto describe = [](const std::string& f) {
+            return f == "native" ? std::string("moonshift's own") : f;
+        };
+        throw usage_error(
+            "two migration formats are mixed in " + rel_label(dir, root) + ": " + a->second +
+                " is " + describe(a->first) + ", " + b->second + " is " + describe(b->first),
+            "keep one format per directory; `moonshift convert --to native OUTDIR` rewrites a "
+            "directory into moonshift's layout");
     }
-    if (first.empty() || first.begin()->first == "native") return ends_with_supabase(dir) ? "supabase" : "native";
+    if (first.empty() || first.begin()->first == "native")
+        return ends_with_supabase(dir) ? "supabase" : "native";
     return first.begin()->first;
 }
 
@@ -127,7 +134,8 @@ std::string decide(const fs::path& dir, const fs::path& root) {
 std::string describe_place(const fs::path& dir, const fs::path& root) {
     auto place = default_place(dir.lexically_normal(), root).value_or(dir);
     bool plan = fs::exists(place / "sqitch.plan");
-    if (place.lexically_normal() == root.lexically_normal() || place.lexically_normal() == (root / "").lexically_normal())
+    if (place.lexically_normal() == root.lexically_normal() ||
+        place.lexically_normal() == (root / "").lexically_normal())
         return plan ? "sqitch.plan" : ".";
     auto label = rel_label(place, root);
     return plan ? label + "/sqitch.plan" : label;
@@ -145,13 +153,17 @@ std::optional<catalog> discover_foreign(const fs::path& dir, const fs::path& roo
     auto format = decide(*place, root);
     if (format == "native") return std::nullopt;
     catalog cat;
-    if (format == "sqitch") cat = read_sqitch(*place, root);
-    else if (format == "diesel") cat = read_diesel(*place, root);
-    else cat = read_flat(format, *place, root);
+    if (format == "sqitch")
+        cat = read_sqitch(*place, root);
+    else if (format == "diesel")
+        cat = read_diesel(*place, root);
+    else
+        cat = read_flat(format, *place, root);
     cat.format = format;
     if (format == "supabase" && fs::exists(place->parent_path() / "seed.sql"))
-        cat.notes.push_back(rel_label(place->parent_path() / "seed.sql", root) +
-                            " is seed data, not a migration: moonshift does not apply it with `up`");
+        cat.notes.push_back(
+            rel_label(place->parent_path() / "seed.sql", root) +
+            " is seed data, not a migration: moonshift does not apply it with `up`");
     return cat;
 }
 

@@ -36,7 +36,9 @@ std::string tidy(const std::string& sql) {
 
 std::string safe_name(const std::string& name) {
     std::string out;
-    for (char c : name) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ? c : '_');
+    for (char c : name)
+        out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ? c
+                                                                                          : '_');
     return out.empty() ? "migration" : out;
 }
 
@@ -51,9 +53,11 @@ void write(const fs::path& p, const std::string& content, convert_result& r, con
 
 convert_result convert_to_native(const catalog& cat, const fs::path& outdir, const fs::path& root) {
     if (cat.format == "native")
-        throw usage_error("the migrations are already in moonshift's own layout", "nothing to convert");
+        throw usage_error("the migrations are already in moonshift's own layout",
+                          "nothing to convert");
     if (fs::exists(outdir) && !fs::is_empty(outdir))
-        throw usage_error(rel_label(outdir, root) + " is not empty", "convert into a new directory");
+        throw usage_error(rel_label(outdir, root) + " is not empty",
+                          "convert into a new directory");
     fs::create_directories(outdir);
     convert_result r;
     bool blanked = cat.format == "dbmate" || cat.format == "sqitch";  // markers replaced by spaces
@@ -61,7 +65,8 @@ convert_result convert_to_native(const catalog& cat, const fs::path& outdir, con
 
     for (const auto& m : cat.migrations) {
         if (m.kind != form::sql) {
-            r.notes.push_back(m.up_label + ": a " + std::string(form_name(m.kind)) + " migration, left out");
+            r.notes.push_back(m.up_label + ": a " + std::string(form_name(m.kind)) +
+                              " migration, left out");
             continue;
         }
         std::string base = m.version + "_" + safe_name(m.name);
@@ -72,12 +77,16 @@ convert_result convert_to_native(const catalog& cat, const fs::path& outdir, con
         std::string sources = m.up_label;
         if (!m.down.empty() && m.down_label != m.up_label) sources += ", " + m.down_label;
         if (!m.verify_label.empty()) sources += ", " + m.verify_label;
-        std::string header = "-- Converted by `moonshift convert --to native` from " + cat.format + " " + sources + ".\n";
-        if (m.dir.no_transaction && !m.dir.own_transaction && body.find("moonshift:no-transaction") == std::string::npos)
+        std::string header = "-- Converted by `moonshift convert --to native` from " + cat.format +
+                             " " + sources + ".\n";
+        if (m.dir.no_transaction && !m.dir.own_transaction &&
+            body.find("moonshift:no-transaction") == std::string::npos)
             header += "-- moonshift:no-transaction\n";
         if (m.dir.down_own_transaction && !m.dir.no_transaction)
-            r.notes.push_back(m.up_label + ": its down script ran outside a transaction; moonshift's layout runs it "
-                              "in one unless the migration is marked no-transaction");
+            r.notes.push_back(
+                m.up_label +
+                ": its down script ran outside a transaction; moonshift's layout runs it "
+                "in one unless the migration is marked no-transaction");
         auto content = native_checksum(header + body, down, !m.down.empty(), verify);
         std::string directive = "-- moonshift:converted-from " + cat.format + ":" + m.up_label +
                                 " checksum=" + m.checksum + " content=" + content + "\n";
@@ -86,15 +95,19 @@ convert_result convert_to_native(const catalog& cat, const fs::path& outdir, con
         if (!verify.empty()) write(outdir / (base + ".verify.sql"), verify, r, root);
     }
     for (const auto& rep : cat.repeatables) {
-        std::string header = "-- Converted by `moonshift convert --to native` from " + cat.format + " " + rep.up_label + ".\n";
-        if (rep.dir.no_transaction && !rep.dir.own_transaction) header += "-- moonshift:no-transaction\n";
+        std::string header = "-- Converted by `moonshift convert --to native` from " + cat.format +
+                             " " + rep.up_label + ".\n";
+        if (rep.dir.no_transaction && !rep.dir.own_transaction)
+            header += "-- moonshift:no-transaction\n";
         auto content = native_checksum(header + rep.up_sql, "", false, "");
         std::string directive = "-- moonshift:converted-from " + cat.format + ":" + rep.up_label +
                                 " checksum=" + rep.checksum + " content=" + content + "\n";
-        write(outdir / ("R__" + safe_name(rep.name) + ".sql"), header + directive + rep.up_sql, r, root);
+        write(outdir / ("R__" + safe_name(rep.name) + ".sql"), header + directive + rep.up_sql, r,
+              root);
     }
     for (const auto& b : cat.baselines)
-        r.notes.push_back(b.up_label + ": a baseline migration has no native form and is left out; "
+        r.notes.push_back(b.up_label +
+                          ": a baseline migration has no native form and is left out; "
                           "on a new database the versions it covers run one by one");
     for (const auto& n : cat.notes) r.notes.push_back(n);
     return r;

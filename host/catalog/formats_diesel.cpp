@@ -28,8 +28,9 @@ catalog read_diesel(const fs::path& dir, const fs::path& root) {
         version.erase(std::remove(version.begin(), version.end(), '-'), version.end());
         if (underscore == std::string::npos || version.empty() ||
             !std::all_of(version.begin(), version.end(), ::isdigit))
-            throw usage_error(label + ": the folder name does not start with a version",
-                              "name it like 2025-01-08-120000_create_users (diesel migration generate)");
+            throw usage_error(
+                label + ": the folder name does not start with a version",
+                "name it like 2025-01-08-120000_create_users (diesel migration generate)");
         migration m;
         m.version = version;
         m.name = folder.substr(underscore + 1);
@@ -55,12 +56,14 @@ catalog read_diesel(const fs::path& dir, const fs::path& root) {
                     m.dir.down_own_transaction = !m.down.empty();
                 }
             } catch (const toml::parse_error& e) {
-                throw usage_error(rel_label(meta, root) + ":" + std::to_string(e.source().begin.line) + ": " +
+                throw usage_error(rel_label(meta, root) + ":" +
+                                  std::to_string(e.source().begin.line) + ": " +
                                   std::string(e.description()));
             }
         }
         m.checksum = checksum_of(m.up_sql, m.down_sql, !m.down.empty());
-        classify_transactions(m, no_tx_policy::refuse, "run_in_transaction = false in metadata.toml");
+        classify_transactions(m, no_tx_policy::refuse,
+                              "run_in_transaction = false in metadata.toml");
         cat.migrations.push_back(std::move(m));
     }
     sort_and_check(cat);

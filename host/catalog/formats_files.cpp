@@ -23,44 +23,57 @@ struct named {
 };
 
 struct rules {
-    std::regex pattern;           // over the file name
-    std::string example;          // for "does not fit" messages
+    std::regex pattern;   // over the file name
+    std::string example;  // for "does not fit" messages
     no_tx_policy policy;
-    std::string marker;           // the no-transaction marker to suggest
+    std::string marker;  // the no-transaction marker to suggest
 };
 
 const rules& rules_for(const std::string& format) {
     static const std::map<std::string, rules> all = {
-        {"supabase", {std::regex(R"(^(\d+)_(.+?)(\.down)?\.sql$)"), "20250108120000_create_users.sql",
-                      no_tx_policy::refuse, "-- moonshift:no-transaction"}},
-        {"golang-migrate", {std::regex(R"(^(\d+)_(.+)\.(up|down)\.sql$)"), "1_create_users.up.sql",
-                            no_tx_policy::run_outside, ""}},
-        {"up-down", {std::regex(R"(^V(\d+)\.([^.]+)\.(up|down)\.sql$)"), "V0001.Create_Users.up.sql",
-                     no_tx_policy::refuse, "-- moonshift:no-transaction"}},
-        {"dbmate", {std::regex(R"(^(\d+)_?(.*)\.sql$)"), "20250108120000_create_users.sql", no_tx_policy::refuse,
-                    "-- migrate:up transaction:false"}},
-        {"flyway", {std::regex(R"(^([VUB])(\d+(?:[._]\d+)*)__(.+)\.sql$)"), "V1.2__create_users.sql",
-                    no_tx_policy::run_outside, ""}},
-        {"postgres-migrations", {std::regex(R"(^(\d+)[-_](.+)\.sql$)"), "0001-create-users.sql",
-                                 no_tx_policy::refuse, "-- postgres-migrations disable-transaction"}},
+        {"supabase",
+         {std::regex(R"(^(\d+)_(.+?)(\.down)?\.sql$)"), "20250108120000_create_users.sql",
+          no_tx_policy::refuse, "-- moonshift:no-transaction"}},
+        {"golang-migrate",
+         {std::regex(R"(^(\d+)_(.+)\.(up|down)\.sql$)"), "1_create_users.up.sql",
+          no_tx_policy::run_outside, ""}},
+        {"up-down",
+         {std::regex(R"(^V(\d+)\.([^.]+)\.(up|down)\.sql$)"), "V0001.Create_Users.up.sql",
+          no_tx_policy::refuse, "-- moonshift:no-transaction"}},
+        {"dbmate",
+         {std::regex(R"(^(\d+)_?(.*)\.sql$)"), "20250108120000_create_users.sql",
+          no_tx_policy::refuse, "-- migrate:up transaction:false"}},
+        {"flyway",
+         {std::regex(R"(^([VUB])(\d+(?:[._]\d+)*)__(.+)\.sql$)"), "V1.2__create_users.sql",
+          no_tx_policy::run_outside, ""}},
+        {"postgres-migrations",
+         {std::regex(R"(^(\d+)[-_](.+)\.sql$)"), "0001-create-users.sql", no_tx_policy::refuse,
+          "-- postgres-migrations disable-transaction"}},
     };
     return all.at(format);
 }
 
-named parse_file_name(const std::string& format, const std::string& file, const std::string& label) {
+named parse_file_name(const std::string& format, const std::string& file,
+                      const std::string& label) {
     const auto& r = rules_for(format);
     std::smatch m;
-    if (format == "flyway" && file.rfind("R__", 0) == 0) return {"", file.substr(3, file.size() - 7), role::repeatable};
+    if (format == "flyway" && file.rfind("R__", 0) == 0)
+        return {"", file.substr(3, file.size() - 7), role::repeatable};
     if (!std::regex_match(file, m, r.pattern))
-        throw usage_error(label + ": the name does not fit " + format + "'s naming",
-                          "name it like " + r.example + ", or move it out of the migrations directory");
+        throw usage_error(
+            label + ": the name does not fit " + format + "'s naming",
+            "name it like " + r.example + ", or move it out of the migrations directory");
     if (format == "flyway") {
         std::string version = m[2];
         std::replace(version.begin(), version.end(), '_', '.');  // V1_1 is 1.1
         char prefix = m[1].str()[0];
-        return {version, m[3], prefix == 'V' ? role::up : prefix == 'U' ? role::down : role::baseline};
+        return {version, m[3],
+                prefix == 'V'   ? role::up
+                : prefix == 'U' ? role::down
+                                : role::baseline};
     }
-    if (format == "dbmate") return {m[1], m[2].str().empty() ? m[1].str() : m[2].str(), role::single};
+    if (format == "dbmate")
+        return {m[1], m[2].str().empty() ? m[1].str() : m[2].str(), role::single};
     if (m.size() > 3 && m[3].matched) {
         auto suffix = m[3].str();
         bool down = suffix == "down" || suffix == ".down";
@@ -105,8 +118,9 @@ void split_dbmate(migration& m, const std::string& content) {
         }
     }
     if (up_at == std::string::npos)
-        throw usage_error(m.up_label + ": a dbmate migration needs a `-- migrate:up` line",
-                          "put -- migrate:up above its statements and -- migrate:down above the undo");
+        throw usage_error(
+            m.up_label + ": a dbmate migration needs a `-- migrate:up` line",
+            "put -- migrate:up above its statements and -- migrate:down above the undo");
     auto up_stop = down_at != std::string::npos && down_at > up_at ? down_at : content.size();
     m.up_sql = keep_only(content, up_end, up_stop);
     if (up_opts.find("transaction:false") != std::string::npos) m.dir.no_transaction = true;
@@ -116,7 +130,8 @@ void split_dbmate(migration& m, const std::string& content) {
         m.down_label = m.up_label;
         m.down_sql = keep_only(content, down_end, down_stop);
         m.down_has_sql = true;  // dbmate runs an empty down section as a no-op
-        if (down_opts.find("transaction:false") != std::string::npos) m.dir.down_own_transaction = true;
+        if (down_opts.find("transaction:false") != std::string::npos)
+            m.dir.down_own_transaction = true;
     }
 }
 
@@ -131,7 +146,8 @@ void read_flyway_conf(migration& m, const fs::path& sql_file) {
         auto t = text::trim(line);
         auto eq = t.find('=');
         if (eq == std::string::npos) continue;
-        if (text::trim(t.substr(0, eq)) == "executeInTransaction" && text::trim(t.substr(eq + 1)) == "false")
+        if (text::trim(t.substr(0, eq)) == "executeInTransaction" &&
+            text::trim(t.substr(eq + 1)) == "false")
             m.dir.no_transaction = true;
     }
 }
@@ -147,11 +163,16 @@ catalog read_flat(const std::string& format, const fs::path& dir, const fs::path
     std::sort(entries.begin(), entries.end(),
               [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
     std::map<std::string, migration> ups;  // version_key → migration
-    struct down_file { named n; fs::path path; std::string label; };
+    struct down_file {
+        named n;
+        fs::path path;
+        std::string label;
+    };
     std::vector<down_file> downs;
     for (auto& e : entries) {
         std::string file = e.path().filename().string();
-        if (file.empty() || file[0] == '.' || e.is_directory() || e.path().extension() != ".sql") continue;
+        if (file.empty() || file[0] == '.' || e.is_directory() || e.path().extension() != ".sql")
+            continue;
         std::string label = rel_label(e.path(), root);
         auto n = parse_file_name(format, file, label);
         if (n.r == role::repeatable) {
@@ -184,7 +205,9 @@ catalog read_flat(const std::string& format, const fs::path& dir, const fs::path
             // `SELECT 1;` instead of it; so does moonshift (the checksum is
             // still the file's).
             if (content.find("-- postgres-migrations ignore") != std::string::npos)
-                m.up_sql = "-- " + label + " is marked `-- postgres-migrations ignore`: recorded, not run\nSELECT 1;\n";
+                m.up_sql =
+                    "-- " + label +
+                    " is marked `-- postgres-migrations ignore`: recorded, not run\nSELECT 1;\n";
         }
         if (format == "flyway") read_flyway_conf(m, e.path());
         if (n.r == role::baseline) {
@@ -195,8 +218,9 @@ catalog read_flat(const std::string& format, const fs::path& dir, const fs::path
         }
         auto key = version_key(m.version);
         if (auto it = ups.find(key); it != ups.end())
-            throw usage_error(label + ": version " + m.version + " is also used by " + it->second.up_label,
-                              "give one of them a new version");
+            throw usage_error(
+                label + ": version " + m.version + " is also used by " + it->second.up_label,
+                "give one of them a new version");
         ups.emplace(key, std::move(m));
     }
     for (auto& d : downs) {
@@ -206,7 +230,8 @@ catalog read_flat(const std::string& format, const fs::path& dir, const fs::path
                               "give it the version of the migration it undoes");
         auto& m = it->second;
         if (!m.down.empty())
-            throw usage_error(d.label + ": version " + d.n.version + " already has a down script, " + m.down_label);
+            throw usage_error(d.label + ": version " + d.n.version +
+                              " already has a down script, " + m.down_label);
         m.down = d.path;
         m.down_label = d.label;
         m.down_sql = read_checked(d.path, d.label);
@@ -214,8 +239,9 @@ catalog read_flat(const std::string& format, const fs::path& dir, const fs::path
     }
     for (auto& [key, m] : ups) {
         if (m.checksum.empty()) {
-            std::string up_file = m.kind == form::sql && format == "postgres-migrations" ? read_checked(m.up, m.up_label)
-                                                                                          : m.up_sql;
+            std::string up_file = m.kind == form::sql && format == "postgres-migrations"
+                                      ? read_checked(m.up, m.up_label)
+                                      : m.up_sql;
             m.checksum = checksum_of(up_file, m.down_sql, !m.down.empty());
         }
         classify_transactions(m, r.policy, r.marker);

@@ -85,10 +85,11 @@ void classify_transactions(migration& m, no_tx_policy policy, const std::string&
             if (policy == no_tx_policy::run_outside) {
                 m.dir.no_transaction = true;
             } else {
-                throw usage_error(where(m.up_label, *st) + ": " + st->no_transaction_reason +
-                                      ", and this file would run in a transaction",
-                                  "add `" + marker + "` at the top of " + m.up_label +
-                                      ": moonshift then runs it statement by statement outside a transaction");
+                throw usage_error(
+                    where(m.up_label, *st) + ": " + st->no_transaction_reason +
+                        ", and this file would run in a transaction",
+                    "add `" + marker + "` at the top of " + m.up_label +
+                        ": moonshift then runs it statement by statement outside a transaction");
             }
         }
     }
@@ -96,7 +97,8 @@ void classify_transactions(migration& m, no_tx_policy policy, const std::string&
     if (auto s = try_parse(m.down_sql, m.down_label)) {
         if (s->has_transaction_control()) {
             m.dir.down_own_transaction = true;
-        } else if (auto* st = s->first_no_transaction_statement(); st && !m.dir.down_own_transaction) {
+        } else if (auto* st = s->first_no_transaction_statement();
+                   st && !m.dir.down_own_transaction) {
             if (policy == no_tx_policy::run_outside || m.dir.no_transaction) {
                 m.dir.down_own_transaction = true;
             } else {
@@ -118,10 +120,12 @@ bool unwrap_transaction(std::string& text, bool verify) {
     const auto& last = s->statements.back();
     if (control != 2 || !first.transaction_control || !last.transaction_control) return false;
     auto b = words(first.text), e = words(last.text);
-    bool plain_begin = b == "BEGIN" || b == "BEGIN TRANSACTION" || b == "BEGIN WORK" || b == "START TRANSACTION";
+    bool plain_begin =
+        b == "BEGIN" || b == "BEGIN TRANSACTION" || b == "BEGIN WORK" || b == "START TRANSACTION";
     bool commit = e == "COMMIT" || e == "COMMIT TRANSACTION" || e == "COMMIT WORK" || e == "END" ||
                   e == "END TRANSACTION" || e == "END WORK";
-    bool rollback = e == "ROLLBACK" || e == "ROLLBACK TRANSACTION" || e == "ROLLBACK WORK" || e == "ABORT";
+    bool rollback =
+        e == "ROLLBACK" || e == "ROLLBACK TRANSACTION" || e == "ROLLBACK WORK" || e == "ABORT";
     if (!plain_begin || !(commit || (verify && rollback))) return false;
     blank(text, last);
     blank(text, first);
@@ -130,7 +134,8 @@ bool unwrap_transaction(std::string& text, bool verify) {
 
 std::string checksum_of(const std::string& up_sql, const std::string& down_sql, bool has_down) {
     if (!has_down) return text::sha256_hex(up_sql);
-    return text::sha256_hex("up " + text::sha256_hex(up_sql) + "\ndown " + text::sha256_hex(down_sql) + "\n");
+    return text::sha256_hex("up " + text::sha256_hex(up_sql) + "\ndown " +
+                            text::sha256_hex(down_sql) + "\n");
 }
 
 migration read_repeatable(const fs::path& p, const std::string& label) {
@@ -141,7 +146,9 @@ migration read_repeatable(const fs::path& p, const std::string& label) {
     m.up = p;
     m.up_label = label;
     m.up_sql = read_checked(p, label);
-    if (m.name.empty()) throw usage_error(label + ": a repeatable migration needs a name after R__", "R__views.sql");
+    if (m.name.empty())
+        throw usage_error(label + ": a repeatable migration needs a name after R__",
+                          "R__views.sql");
     m.checksum = text::sha256_hex(m.up_sql);
     m.dir = read_directives(m.up_sql, label);
     return m;
@@ -159,12 +166,14 @@ void finish_native(catalog& cat) {
     // A file written by `moonshift convert` keeps the checksum its original
     // had, as long as nothing but the header was added: the history written
     // while the project used the other layout stays valid.
-    auto keep_original = [](migration& m, const std::string& down, bool has_down, const std::string& verify) {
+    auto keep_original = [](migration& m, const std::string& down, bool has_down,
+                            const std::string& verify) {
         if (m.dir.converted_from.empty()) return;
         auto original = token_after(m.dir.converted_from, "checksum=");
         auto content = token_after(m.dir.converted_from, "content=");
         auto body = erase_line_with(m.up_sql, "moonshift:converted-from");
-        if (!original.empty() && native_checksum(body, down, has_down, verify) == content) m.checksum = original;
+        if (!original.empty() && native_checksum(body, down, has_down, verify) == content)
+            m.checksum = original;
     };
     for (auto& m : cat.migrations) {
         if (m.kind != form::sql) continue;
@@ -195,8 +204,9 @@ void sort_and_check(catalog& cat) {
             const auto& a = (*list)[i - 1];
             const auto& b = (*list)[i];
             if (compare_versions(a.version, b.version) == 0)
-                throw usage_error(b.up_label + ": version " + b.version + " is also used by " + a.up_label,
-                                  "give one of them a new version");
+                throw usage_error(
+                    b.up_label + ": version " + b.version + " is also used by " + a.up_label,
+                    "give one of them a new version");
         }
     }
     std::sort(cat.repeatables.begin(), cat.repeatables.end(),
@@ -204,7 +214,8 @@ void sort_and_check(catalog& cat) {
     for (std::size_t i = 1; i < cat.repeatables.size(); ++i)
         if (cat.repeatables[i].name == cat.repeatables[i - 1].name)
             throw usage_error(cat.repeatables[i].up_label + ": the repeatable migration \"" +
-                              cat.repeatables[i].name + "\" is also " + cat.repeatables[i - 1].up_label);
+                              cat.repeatables[i].name + "\" is also " +
+                              cat.repeatables[i - 1].up_label);
 }
 
 int flyway_checksum(const std::string& content) {

@@ -39,21 +39,25 @@ void load_lua_form(migration& m, const fs::path& root) {
     // A folder: exactly one up part; at most one of each other part.
     const std::string folder = label_of(m.up, root);
     std::string manifest;
-    auto part = [&](const char* stem, bool sql_allowed, bool lua_allowed, std::string* sql, std::string* lua,
-                    std::string* label) -> bool {
+    auto part = [&](const char* stem, bool sql_allowed, bool lua_allowed, std::string* sql,
+                    std::string* lua, std::string* label) -> bool {
         fs::path s = m.up / (std::string(stem) + ".sql"), l = m.up / (std::string(stem) + ".lua");
         bool has_s = fs::exists(s), has_l = fs::exists(l);
         if (has_s && !sql_allowed)
-            throw usage_error(label_of(s, root) + ": " + stem + " must be Lua", std::string("write ") + stem + ".lua");
+            throw usage_error(label_of(s, root) + ": " + stem + " must be Lua",
+                              std::string("write ") + stem + ".lua");
         if (has_l && !lua_allowed)
-            throw usage_error(label_of(l, root) + ": " + stem + " must be SQL", std::string("write ") + stem + ".sql");
+            throw usage_error(label_of(l, root) + ": " + stem + " must be SQL",
+                              std::string("write ") + stem + ".sql");
         if (has_s && has_l)
-            throw usage_error(folder + ": both " + stem + ".sql and " + stem + ".lua", "keep one of them");
+            throw usage_error(folder + ": both " + stem + ".sql and " + stem + ".lua",
+                              "keep one of them");
         if (!has_s && !has_l) return false;
         fs::path p = has_s ? s : l;
         std::string lab = label_of(p, root);
         std::string content = read_checked(p, lab);
-        if (!has_sql(content)) throw usage_error(lab + ": the file is empty", "write it, or delete it");
+        if (!has_sql(content))
+            throw usage_error(lab + ": the file is empty", "write it, or delete it");
         (has_s ? *sql : *lua) = content;
         *label = lab;
         add_part(manifest, p.filename().string(), content);
@@ -61,7 +65,8 @@ void load_lua_form(migration& m, const fs::path& root) {
     };
     std::string unused_label;
     if (!part("up", true, true, &m.up_sql, &m.up_lua, &m.up_label))
-        throw usage_error(folder + ": a migration folder needs up.sql or up.lua", "add one of them");
+        throw usage_error(folder + ": a migration folder needs up.sql or up.lua",
+                          "add one of them");
     std::string down_label;
     if (part("down", true, true, &m.down_sql, &m.down_lua, &down_label)) {
         m.down = m.up / fs::path(down_label).filename();
@@ -76,13 +81,15 @@ void load_lua_form(migration& m, const fs::path& root) {
     for (auto& e : fs::directory_iterator(m.up)) {
         auto name = e.path().filename().string();
         if (name.empty() || name[0] == '.') continue;
-        static const char* known[] = {"up.sql", "up.lua", "down.sql", "down.lua", "verify.sql",
-                                      "verify.lua", "precheck.lua", "backfill.lua", "README.md"};
+        static const char* known[] = {"up.sql",       "up.lua",       "down.sql",
+                                      "down.lua",     "verify.sql",   "verify.lua",
+                                      "precheck.lua", "backfill.lua", "README.md"};
         bool ok = false;
         for (auto* k : known) ok = ok || name == k;
         if (!ok)
             throw usage_error(label_of(e.path(), root) + ": not a part of a migration folder",
-                              "a folder holds up.sql|up.lua and optionally down.*, verify.*, precheck.lua, backfill.lua");
+                              "a folder holds up.sql|up.lua and optionally down.*, verify.*, "
+                              "precheck.lua, backfill.lua");
     }
     m.checksum = text::sha256_hex(manifest);
 }

@@ -27,8 +27,8 @@ struct change {
 
 struct plan {
     std::string project;
-    std::vector<change> changes;   // in plan order
-    std::string label;             // "sqitch.plan" relative to the project
+    std::vector<change> changes;  // in plan order
+    std::string label;            // "sqitch.plan" relative to the project
 };
 
 plan parse_plan(const fs::path& file, const std::string& label) {
@@ -41,7 +41,8 @@ plan parse_plan(const fs::path& file, const std::string& label) {
     std::size_t pos = 0;
     while (pos < content.size()) {
         auto nl = content.find('\n', pos);
-        std::string line = text::trim(content.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+        std::string line =
+            text::trim(content.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
         pos = nl == std::string::npos ? content.size() : nl + 1;
         ++line_no;
         auto where = label + ":" + std::to_string(line_no);
@@ -54,14 +55,18 @@ plan parse_plan(const fs::path& file, const std::string& label) {
         }
         std::smatch m;
         if (std::regex_match(line, m, tag_re)) {
-            if (p.changes.empty()) throw usage_error(where + ": a tag before any change", "tags follow the change they mark");
+            if (p.changes.empty())
+                throw usage_error(where + ": a tag before any change",
+                                  "tags follow the change they mark");
             p.changes.back().tags.push_back(m[1]);
             continue;
         }
         if (!std::regex_match(line, m, change_re))
-            throw usage_error(where + ": not a change, tag or pragma", "a change reads: name [deps] date planner <email> # note");
+            throw usage_error(where + ": not a change, tag or pragma",
+                              "a change reads: name [deps] date planner <email> # note");
         if (m[1] == "-")
-            throw usage_error(where + ": \"-" + m[2].str() + "\" (a change marked reverted in the plan) is not supported",
+            throw usage_error(where + ": \"-" + m[2].str() +
+                                  "\" (a change marked reverted in the plan) is not supported",
                               "remove the line, or deploy this plan with sqitch");
         change c;
         c.name = m[2];
@@ -71,14 +76,18 @@ plan parse_plan(const fs::path& file, const std::string& label) {
             auto start = deps.find_first_not_of(" \t", i);
             if (start == std::string::npos) break;
             auto end = deps.find_first_of(" \t", start);
-            std::string d = deps.substr(start, end == std::string::npos ? std::string::npos : end - start);
+            std::string d =
+                deps.substr(start, end == std::string::npos ? std::string::npos : end - start);
             i = end == std::string::npos ? deps.size() : end;
-            if (d[0] == '!') c.conflicts.push_back(d.substr(1));
-            else c.requires_.push_back(d);
+            if (d[0] == '!')
+                c.conflicts.push_back(d.substr(1));
+            else
+                c.requires_.push_back(d);
         }
         p.changes.push_back(std::move(c));
     }
-    if (p.changes.empty()) throw usage_error(label + ": the plan has no changes", "sqitch add NAME");
+    if (p.changes.empty())
+        throw usage_error(label + ": the plan has no changes", "sqitch add NAME");
     return p;
 }
 
@@ -121,9 +130,11 @@ std::vector<int> deploy_order(const plan& p, const std::vector<std::vector<int>>
     }
     std::string cycle;
     for (std::size_t k = seen[at]; k < path.size(); ++k)
-        cycle += p.changes[path[k]].name + " (line " + std::to_string(p.changes[path[k]].line) + ") requires ";
+        cycle += p.changes[path[k]].name + " (line " + std::to_string(p.changes[path[k]].line) +
+                 ") requires ";
     cycle += p.changes[at].name;
-    throw usage_error(p.label + ": dependency cycle: " + cycle, "one of these changes must not require the other");
+    throw usage_error(p.label + ": dependency cycle: " + cycle,
+                      "one of these changes must not require the other");
 }
 
 // The file of one script of a change: deploy/name.sql for the change's last
@@ -133,7 +144,8 @@ fs::path script_path(const fs::path& dir, const std::string& kind, const std::st
                      const std::vector<std::string>& rework_tags) {
     if (rework_tags.empty()) return dir / kind / (name + ".sql");
     for (auto& t : rework_tags)
-        if (fs::exists(dir / kind / (name + "@" + t + ".sql"))) return dir / kind / (name + "@" + t + ".sql");
+        if (fs::exists(dir / kind / (name + "@" + t + ".sql")))
+            return dir / kind / (name + "@" + t + ".sql");
     return dir / kind / (name + "@" + rework_tags.front() + ".sql");
 }
 
@@ -153,8 +165,8 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
             for (int j = idx[k]; j < idx[k + 1]; ++j)
                 for (auto& t : p.changes[j].tags) rework[idx[k]].push_back(t);
             if (rework[idx[k]].empty())
-                throw usage_error(p.label + ":" + std::to_string(p.changes[idx[k + 1]].line) + ": \"" + name +
-                                      "\" is reworked without a tag since line " +
+                throw usage_error(p.label + ":" + std::to_string(p.changes[idx[k + 1]].line) +
+                                      ": \"" + name + "\" is reworked without a tag since line " +
                                       std::to_string(p.changes[idx[k]].line),
                                   "tag the plan (sqitch tag) before reworking a change");
         }
@@ -172,8 +184,9 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
         for (auto d : c.requires_) {
             if (auto colon = d.find(':'); colon != std::string::npos) {
                 if (d.substr(0, colon) != p.project) {
-                    cat.notes.push_back(where + ": \"" + c.name + "\" requires " + d +
-                                        " from another Sqitch project; moonshift does not check it");
+                    cat.notes.push_back(
+                        where + ": \"" + c.name + "\" requires " + d +
+                        " from another Sqitch project; moonshift does not check it");
                     continue;
                 }
                 d = d.substr(colon + 1);
@@ -185,13 +198,15 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
             }
             auto occ = occurrences.find(name);
             if (occ == occurrences.end())
-                throw usage_error(where + ": \"" + c.name + "\" requires \"" + d + "\", which is not in the plan",
-                                  "fix the name, or add the change with sqitch add");
+                throw usage_error(
+                    where + ": \"" + c.name + "\" requires \"" + d + "\", which is not in the plan",
+                    "fix the name, or add the change with sqitch add");
             int target = -1;
             if (!tag.empty()) {
                 auto t = tag_at.find(tag);
                 if (t == tag_at.end())
-                    throw usage_error(where + ": \"" + c.name + "\" requires \"" + d + "\", but there is no tag @" + tag);
+                    throw usage_error(where + ": \"" + c.name + "\" requires \"" + d +
+                                      "\", but there is no tag @" + tag);
                 for (int o : occ->second)
                     if (o <= t->second) target = o;
             } else {
@@ -200,7 +215,8 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
                 if (target < 0) target = occ->second.front();  // written later: deployed first
             }
             if (target < 0 || target == i)
-                throw usage_error(where + ": \"" + c.name + "\" requires \"" + d + "\", which is not deployed before it");
+                throw usage_error(where + ": \"" + c.name + "\" requires \"" + d +
+                                  "\", which is not deployed before it");
             deps[i].push_back(target);
         }
     }
@@ -213,9 +229,10 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
             if (occ == occurrences.end()) continue;
             for (int o : occ->second)
                 if (position[o] < position[i])
-                    throw usage_error(p.label + ":" + std::to_string(p.changes[i].line) + ": \"" + p.changes[i].name +
-                                          "\" conflicts with \"" + x + "\", which the plan deploys before it (line " +
-                                          std::to_string(p.changes[o].line) + ")");
+                    throw usage_error(p.label + ":" + std::to_string(p.changes[i].line) + ": \"" +
+                                      p.changes[i].name + "\" conflicts with \"" + x +
+                                      "\", which the plan deploys before it (line " +
+                                      std::to_string(p.changes[o].line) + ")");
         }
 
     for (int k = 0; k < n; ++k) {
@@ -253,7 +270,8 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
         unwrap_transaction(m.up_sql, false);
         if (!m.down.empty()) unwrap_transaction(m.down_sql, false);
         if (!m.verify_sql.empty() && !unwrap_transaction(m.verify_sql, true)) {
-            if (auto s = std::string(m.verify_sql); s.find_first_not_of(" \t\n") != std::string::npos) {
+            if (auto s = std::string(m.verify_sql);
+                s.find_first_not_of(" \t\n") != std::string::npos) {
                 migration probe;
                 probe.up_sql = s;
                 probe.up_label = m.verify_label;
@@ -264,8 +282,9 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
             }
         }
         if (!has_sql(m.verify_sql)) m.verify_sql.clear();
-        m.checksum = text::sha256_hex("deploy " + text::sha256_hex(deploy) + "\nrevert " + text::sha256_hex(revert) +
-                                      "\nverify " + text::sha256_hex(verify) + "\n");
+        m.checksum = text::sha256_hex("deploy " + text::sha256_hex(deploy) + "\nrevert " +
+                                      text::sha256_hex(revert) + "\nverify " +
+                                      text::sha256_hex(verify) + "\n");
         // psql runs a script without BEGIN statement by statement, so Sqitch
         // deploys CREATE INDEX CONCURRENTLY as it is.
         classify_transactions(m, no_tx_policy::run_outside, "");

@@ -1,5 +1,7 @@
 // `moonshift backup list|create|restore|prune`: the targeted backups that
 // runs take before destructive migrations, and backups by hand.
+#include "safety/backup.hpp"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -8,7 +10,6 @@
 #include "cli/common.hpp"
 #include "common/text.hpp"
 #include "engine/run_scope.hpp"
-#include "safety/backup.hpp"
 #include "safety/guard.hpp"
 
 namespace moonshift::cli {
@@ -44,7 +45,8 @@ std::string size_text(long long bytes) {
 
 std::string tables_text(const backup::record& r) {
     std::string out;
-    for (const auto& t : r.tables) out += (out.empty() ? "" : ", ") + (t.table == "*" ? "whole database" : t.table);
+    for (const auto& t : r.tables)
+        out += (out.empty() ? "" : ", ") + (t.table == "*" ? "whole database" : t.table);
     return out;
 }
 
@@ -63,16 +65,18 @@ int list(const globals& g, const backup_options& o) {
         out.line("No backups yet.");
         return 0;
     }
-    out.line(out.dim(fmt::format("{:>5}  {:<20}  {:<28}  {:>10}  {:>9}  {:<9}  {}", "ID", "CREATED", "MIGRATION", "ROWS",
-                                 "SIZE", "STATUS", "TABLES")));
+    out.line(out.dim(fmt::format("{:>5}  {:<20}  {:<28}  {:>10}  {:>9}  {:<9}  {}", "ID", "CREATED",
+                                 "MIGRATION", "ROWS", "SIZE", "STATUS", "TABLES")));
     for (const auto& r : all) {
         std::string mig = r.version.empty() ? "(by hand)" : r.version + "_" + r.migration;
         if (mig.size() > 28) mig = mig.substr(0, 27) + "…";
-        std::string status = r.status == "complete" ? out.green(r.status) : r.status == "failed" ? out.red(r.status)
-                                                                                                 : out.dim(r.status);
-        out.line(fmt::format("{:>5}  {:<20}  {:<28}  {:>10}  {:>9}  {:<9}  {}{}", r.id, r.created_at, mig, r.rows,
-                             size_text(r.bytes), status, tables_text(r),
-                             r.restored_at.empty() ? "" : out.dim("  (restored " + r.restored_at + ")")));
+        std::string status = r.status == "complete" ? out.green(r.status)
+                             : r.status == "failed" ? out.red(r.status)
+                                                    : out.dim(r.status);
+        out.line(fmt::format(
+            "{:>5}  {:<20}  {:<28}  {:>10}  {:>9}  {:<9}  {}{}", r.id, r.created_at, mig, r.rows,
+            size_text(r.bytes), status, tables_text(r),
+            r.restored_at.empty() ? "" : out.dim("  (restored " + r.restored_at + ")")));
     }
     return 0;
 }
@@ -84,16 +88,20 @@ int create(const globals& g, const backup_options& o) {
     auto store = make_store(e);
     backup::record r;
     if (o.full) {
-        r = store.dump_database(e.ctx().url, "", "", o.reason.empty() ? "by hand" : o.reason, run.id());
+        r = store.dump_database(e.ctx().url, "", "", o.reason.empty() ? "by hand" : o.reason,
+                                run.id());
     } else {
         if (o.tables.empty())
-            throw usage_error("name the tables to back up", "moonshift backup create public.users orders (or --full for pg_dump)");
+            throw usage_error(
+                "name the tables to back up",
+                "moonshift backup create public.users orders (or --full for pg_dump)");
         auto tables = store.resolve(o.tables, {});
         if (tables.size() < o.tables.size()) {
             std::string missing;
             for (const auto& t : o.tables) {
                 bool found = false;
-                for (const auto& x : tables) found = found || x == t || x.substr(x.find('.') + 1) == t;
+                for (const auto& x : tables)
+                    found = found || x == t || x.substr(x.find('.') + 1) == t;
                 if (!found) missing += (missing.empty() ? "" : ", ") + t;
             }
             run.finish("refused");
@@ -104,8 +112,8 @@ int create(const globals& g, const backup_options& o) {
     }
     run.report()["backup"] = r.to_json();
     run.finish("ok");
-    out.line(out.green(fmt::format("Backup {}: {} ({} row(s), {}) in {}", r.id, tables_text(r), r.rows, size_text(r.bytes),
-                                   r.location)));
+    out.line(out.green(fmt::format("Backup {}: {} ({} row(s), {}) in {}", r.id, tables_text(r),
+                                   r.rows, size_text(r.bytes), r.location)));
     out.json_line({{"result", "backup"}, {"backup", r.to_json()}});
     return 0;
 }
@@ -115,7 +123,9 @@ int restore(const globals& g, const backup_options& o) {
     engine::engine e(make_context(g, out));
     auto store = make_store(e);
     auto r = store.find(o.id);
-    if (!r) throw usage_error("there is no backup " + std::to_string(o.id), "`moonshift backup list` shows them");
+    if (!r)
+        throw usage_error("there is no backup " + std::to_string(o.id),
+                          "`moonshift backup list` shows them");
     std::string what = o.tables.empty() ? tables_text(*r) : [&] {
         std::string s;
         for (const auto& t : o.tables) s += (s.empty() ? "" : ", ") + t;
@@ -124,8 +134,10 @@ int restore(const globals& g, const backup_options& o) {
     if (o.into.empty() && !g.yes) {
         // Restoring replaces the rows the tables have now: a person confirms.
         if (!isatty(STDIN_FILENO))
-            throw usage_error("restoring backup " + std::to_string(r->id) + " replaces the current rows of " + what,
-                              "confirm with --yes, or restore into another schema with --into SCHEMA");
+            throw usage_error(
+                "restoring backup " + std::to_string(r->id) + " replaces the current rows of " +
+                    what,
+                "confirm with --yes, or restore into another schema with --into SCHEMA");
         std::cout << "Restore backup " << r->id << " (" << r->created_at << ") over " << what
                   << "? Their current rows are replaced. [y/N] " << std::flush;
         std::string answer;
@@ -149,7 +161,10 @@ int restore(const globals& g, const backup_options& o) {
     }
     auto tables = nlohmann::json::array();
     for (const auto& t : res.tables) {
-        tables.push_back({{"table", t.name}, {"into", t.into}, {"rows", t.rows}, {"created", t.created},
+        tables.push_back({{"table", t.name},
+                          {"into", t.into},
+                          {"rows", t.rows},
+                          {"created", t.created},
                           {"reshaped", t.reshaped}});
         std::string note = t.created ? " (recreated)" : "";
         for (const auto& x : t.reshaped) note += " (" + x + ")";
@@ -158,9 +173,13 @@ int restore(const globals& g, const backup_options& o) {
     run.report()["backup"] = r->id;
     run.report()["restored"] = tables;
     run.finish("ok");
-    out.line(out.green(fmt::format("Backup {} restored; row counts verified ({}).", r->id,
-                                   text::format_duration(std::chrono::milliseconds(res.duration_ms)))));
-    out.json_line({{"result", "restore"}, {"backup", r->id}, {"tables", tables}, {"duration_ms", res.duration_ms}});
+    out.line(
+        out.green(fmt::format("Backup {} restored; row counts verified ({}).", r->id,
+                              text::format_duration(std::chrono::milliseconds(res.duration_ms)))));
+    out.json_line({{"result", "restore"},
+                   {"backup", r->id},
+                   {"tables", tables},
+                   {"duration_ms", res.duration_ms}});
     return 0;
 }
 
@@ -172,17 +191,20 @@ int prune(const globals& g, const backup_options& o) {
     auto store = make_store(e);
     auto res = store.prune(o.dry_run);
     for (const auto& r : res.pruned)
-        out.line((o.dry_run ? "would prune " : "pruned ") + std::to_string(r.id) + out.dim("  " + r.created_at + "  " + tables_text(r)));
-    out.line(fmt::format("{} backup(s) {}, {} kept ({} daily, {} weekly, {} monthly)", res.pruned.size(),
-                         o.dry_run ? "would be pruned" : "pruned", res.kept.size(), store.config().keep_daily,
-                         store.config().keep_weekly, store.config().keep_monthly));
+        out.line((o.dry_run ? "would prune " : "pruned ") + std::to_string(r.id) +
+                 out.dim("  " + r.created_at + "  " + tables_text(r)));
+    out.line(fmt::format("{} backup(s) {}, {} kept ({} daily, {} weekly, {} monthly)",
+                         res.pruned.size(), o.dry_run ? "would be pruned" : "pruned",
+                         res.kept.size(), store.config().keep_daily, store.config().keep_weekly,
+                         store.config().keep_monthly));
     auto ids = nlohmann::json::array();
     for (const auto& r : res.pruned) ids.push_back(r.id);
     if (run) {
         run->report()["pruned"] = ids;
         run->finish("ok");
     }
-    out.json_line({{"result", "prune"}, {"pruned", ids}, {"kept", res.kept.size()}, {"dry_run", o.dry_run}});
+    out.json_line(
+        {{"result", "prune"}, {"pruned", ids}, {"kept", res.kept.size()}, {"dry_run", o.dry_run}});
     return 0;
 }
 
@@ -197,19 +219,23 @@ void register_backup(CLI::App& app, globals& g, command_fn& run) {
     ls->add_option("--limit,-n", o->limit, "how many")->check(CLI::PositiveNumber);
     ls->callback([&g, &run, o] { run = [&g, o] { return list(g, *o); }; });
 
-    auto* cr = cmd->add_subcommand("create", "back up tables now (COPY, compressed), or the whole database with --full");
+    auto* cr = cmd->add_subcommand(
+        "create", "back up tables now (COPY, compressed), or the whole database with --full");
     cr->add_option("tables", o->tables, "tables to back up (schema.name or name)");
     cr->add_option("--reason", o->reason, "why, kept with the backup");
     cr->add_flag("--full", o->full, "a whole-database pg_dump instead");
     cr->callback([&g, &run, o] { run = [&g, o] { return create(g, *o); }; });
 
-    auto* rs = cmd->add_subcommand("restore", "put a backup's tables back (row counts verified), in one transaction");
+    auto* rs = cmd->add_subcommand(
+        "restore", "put a backup's tables back (row counts verified), in one transaction");
     rs->add_option("id", o->id, "the backup's id (`moonshift backup list`)")->required();
     rs->add_option("--table", o->tables, "restore only this table (repeatable)");
-    rs->add_option("--into", o->into, "load into copies in this schema instead of replacing the originals");
+    rs->add_option("--into", o->into,
+                   "load into copies in this schema instead of replacing the originals");
     rs->callback([&g, &run, o] { run = [&g, o] { return restore(g, *o); }; });
 
-    auto* pr = cmd->add_subcommand("prune", "delete backups beyond the retention (7 daily, 4 weekly, 12 monthly)");
+    auto* pr = cmd->add_subcommand(
+        "prune", "delete backups beyond the retention (7 daily, 4 weekly, 12 monthly)");
     pr->add_flag("--dry-run", o->dry_run, "only say what would be pruned");
     pr->callback([&g, &run, o] { run = [&g, o] { return prune(g, *o); }; });
 }

@@ -63,41 +63,60 @@ void printer::on_event(const engine::event& e) {
     if (e.name == "log") {
         auto level = e.data.value("level", "info");
         if (level == "info" && !verbose_) return;
-        if (open_line_) { std::fputs("\n", stdout); open_line_ = false; }
-        if (level == "warn" || level == "error") warn((level == "warn" ? yellow("warning: ") : red("error: ")) +
-                                                      e.data.value("message", ""));
-        else line(dim(e.data.value("message", "")));
+        if (open_line_) {
+            std::fputs("\n", stdout);
+            open_line_ = false;
+        }
+        if (level == "warn" || level == "error")
+            warn((level == "warn" ? yellow("warning: ") : red("error: ")) +
+                 e.data.value("message", ""));
+        else
+            line(dim(e.data.value("message", "")));
     } else if (e.name == "migration.start") {
         bool down = e.data.value("direction", "up") == "down";
         std::fputs(((down ? "Reverting " : "Applying ") + bold(id()) + " … ").c_str(), stdout);
         std::fflush(stdout);
         open_line_ = true;
     } else if (e.name == "backfill.progress") {
-        // On a TTY one line redrawn in place; otherwise a line at the start, on waits and at the end.
+        // On a TTY one line redrawn in place; otherwise a line at the start, on waits and at the
+        // end.
         const auto& d = e.data;
         std::string st = d.value("state", "running");
-        std::string text = "  backfill " + d.value("table", "") + ": " + std::to_string(d.value("rows_done", 0LL));
+        std::string text =
+            "  backfill " + d.value("table", "") + ": " + std::to_string(d.value("rows_done", 0LL));
         if (d.contains("rows_total") && d["rows_total"].is_number()) {
             auto total = d["rows_total"].get<long long>();
             text += "/" + std::to_string(total) + " rows (" +
-                    std::to_string(total > 0 ? 100 * d.value("rows_done", 0LL) / total : 100) + "%)";
+                    std::to_string(total > 0 ? 100 * d.value("rows_done", 0LL) / total : 100) +
+                    "%)";
         } else {
             text += " rows";
         }
         text += ", " + std::to_string(d.value("rows_per_second", 0LL)) + " rows/s";
-        if (d.contains("eta_s") && d["eta_s"].is_number()) text += ", ETA " + std::to_string(d["eta_s"].get<long long>()) + " s";
-        if (st != "running") text += " — " + st + (d.contains("waiting") ? ": " + d.value("waiting", "") : "");
-        if (open_line_) { std::fputs("\n", stdout); open_line_ = false; }
+        if (d.contains("eta_s") && d["eta_s"].is_number())
+            text += ", ETA " + std::to_string(d["eta_s"].get<long long>()) + " s";
+        if (st != "running")
+            text += " — " + st + (d.contains("waiting") ? ": " + d.value("waiting", "") : "");
+        if (open_line_) {
+            std::fputs("\n", stdout);
+            open_line_ = false;
+        }
         if (tty_) {
             std::fputs(("\r\033[K" + dim(text)).c_str(), stdout);
             std::fflush(stdout);
             progress_line_ = true;
-            if (st == "done") { std::fputs("\n", stdout); progress_line_ = false; }
+            if (st == "done") {
+                std::fputs("\n", stdout);
+                progress_line_ = false;
+            }
         } else if (st != "running" || verbose_) {
             line(text);
         }
     } else if (e.name == "migration.applied" || e.name == "migration.reverted") {
-        if (progress_line_) { std::fputs("\n", stdout); progress_line_ = false; }
+        if (progress_line_) {
+            std::fputs("\n", stdout);
+            progress_line_ = false;
+        }
         auto ms = e.data.value("duration_ms", 0LL);
         line(green("ok") + dim(" (" + text::format_duration(std::chrono::milliseconds(ms)) + ")"));
         open_line_ = false;
@@ -105,13 +124,16 @@ void printer::on_event(const engine::event& e) {
         line(red("failed"));
         open_line_ = false;
     } else if (e.name == "watch.start") {
-        line(dim("Watching " + e.data.value("environment", "") + " for " + fmt_seconds(e.data.value("seconds", 0.0)) +
-                 " (every " + fmt_seconds(e.data.value("every", 0.0)) + "): " +
-                 std::to_string(e.data.value("triggers", 0)) + " trigger(s) …"));
+        line(dim("Watching " + e.data.value("environment", "") + " for " +
+                 fmt_seconds(e.data.value("seconds", 0.0)) + " (every " +
+                 fmt_seconds(e.data.value("every", 0.0)) +
+                 "): " + std::to_string(e.data.value("triggers", 0)) + " trigger(s) …"));
     } else if (e.name == "trigger.fired") {
-        line(red("Trigger " + e.data.value("trigger", "") + " fired: ") + e.data.value("reason", ""));
+        line(red("Trigger " + e.data.value("trigger", "") + " fired: ") +
+             e.data.value("reason", ""));
     } else if (e.name == "rollback.start") {
-        line(yellow("Rolling back " + std::to_string(e.data.value("versions", nlohmann::json::array()).size()) +
+        line(yellow("Rolling back " +
+                    std::to_string(e.data.value("versions", nlohmann::json::array()).size()) +
                     " migration(s) …"));
     } else if (e.name == "backup.created") {
         // A backup is taken before its migration starts: its own line.
@@ -119,13 +141,14 @@ void printer::on_event(const engine::event& e) {
         for (auto& t : e.data.value("tables", nlohmann::json::array()))
             tables += (tables.empty() ? "" : ", ") + t.value("table", "");
         if (tables == "*") tables = "the whole database";
-        line(dim("Backed up " + tables + " (" + std::to_string(e.data.value("rows", 0LL)) + " rows) as backup " +
-                 std::to_string(e.data.value("id", 0LL)) + " before " + e.data.value("version", "") + "_" +
-                 e.data.value("migration", "")));
+        line(dim("Backed up " + tables + " (" + std::to_string(e.data.value("rows", 0LL)) +
+                 " rows) as backup " + std::to_string(e.data.value("id", 0LL)) + " before " +
+                 e.data.value("version", "") + "_" + e.data.value("migration", "")));
     }
 }
 
-std::string connection_url(const project::config& cfg, const project::environment& env, printer& out) {
+std::string connection_url(const project::config& cfg, const project::environment& env,
+                           printer& out) {
     if (!env.local) return env.url;
     local::cluster c(cfg.root / ".moonshift" / "local");
     auto st = c.status();
@@ -159,12 +182,15 @@ void announce(const project_env& p, printer& out) {
     out.line(out.bold(name) + out.dim("  " + where + (notes.empty() ? "" : "  ·" + notes)));
 }
 
-void attach_promotion(engine::context& ctx, const globals& g, printer& out, const std::string& from) {
+void attach_promotion(engine::context& ctx, const globals& g, printer& out,
+                      const std::string& from) {
     std::string source = from.empty() ? ctx.env.promote_from : from;
     if (source.empty()) return;
     if (!ctx.env.promote_from.empty() && !from.empty() && from != ctx.env.promote_from)
-        throw usage_error("[env." + ctx.env.name + "] is promoted from " + ctx.env.promote_from + ", not from " + from,
-                          "use --from " + ctx.env.promote_from + ", or change promote_from in moonshift.toml");
+        throw usage_error(
+            "[env." + ctx.env.name + "] is promoted from " + ctx.env.promote_from + ", not from " +
+                from,
+            "use --from " + ctx.env.promote_from + ", or change promote_from in moonshift.toml");
     if (source == ctx.env.name) throw usage_error("cannot promote " + source + " to itself");
     (void)g;
     auto src = project::select(ctx.cfg, source);
@@ -186,7 +212,8 @@ engine::context make_context(const globals& g, printer& out) {
     ctx.confirm = [&g, name = p.env.name](const std::string& what) {
         if (g.yes) return true;
         if (!isatty(STDIN_FILENO)) return false;
-        std::fprintf(stderr, "%s\nThis changes %s. Type its name to go on: ", what.c_str(), name.c_str());
+        std::fprintf(stderr, "%s\nThis changes %s. Type its name to go on: ", what.c_str(),
+                     name.c_str());
         std::fflush(stderr);
         std::string answer;
         if (!std::getline(std::cin, answer)) return false;

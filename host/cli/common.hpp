@@ -2,9 +2,8 @@
 // and the printer that turns engine events into output.
 #pragma once
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "engine/engine.hpp"
@@ -24,7 +23,7 @@ struct globals {
 };
 
 class printer {
-public:
+  public:
     explicit printer(const globals& g);
     bool json() const { return json_; }
     // Colour helpers (empty strings without a TTY or with --no-color).
@@ -34,12 +33,13 @@ public:
     std::string yellow(const std::string& s) const;
     std::string dim(const std::string& s) const;
 
-    void line(const std::string& s) const;           // a line for people (stdout); silent with --json
-    void json_line(const nlohmann::json& j) const;   // one JSON object per line (stdout); only with --json
-    void warn(const std::string& s) const;           // stderr
-    void on_event(const engine::event& e);           // renders engine events
+    void line(const std::string& s) const;  // a line for people (stdout); silent with --json
+    void json_line(
+        const nlohmann::json& j) const;     // one JSON object per line (stdout); only with --json
+    void warn(const std::string& s) const;  // stderr
+    void on_event(const engine::event& e);  // renders engine events
 
-private:
+  private:
     bool json_, color_, verbose_;
     bool open_line_ = false;
     bool progress_line_ = false;  // a backfill's progress line is being redrawn (TTY)
@@ -60,10 +60,12 @@ engine::context make_context(const globals& g, printer& out);
 void attach_notifications(engine::context& ctx, printer& out);
 
 // The connection URL of an environment; starts the local cluster for local = true.
-std::string connection_url(const project::config& cfg, const project::environment& env, printer& out);
+std::string connection_url(const project::config& cfg, const project::environment& env,
+                           printer& out);
 // `up` on an environment with promote_from, and `promote --from`: the source
 // whose verified history bounds what is applied.
-void attach_promotion(engine::context& ctx, const globals& g, printer& out, const std::string& from);
+void attach_promotion(engine::context& ctx, const globals& g, printer& out,
+                      const std::string& from);
 
 // Announces the environment before a command does anything to it.
 void announce(const project_env& p, printer& out);

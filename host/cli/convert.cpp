@@ -6,10 +6,13 @@
 namespace moonshift::cli {
 
 void register_convert(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("convert", "rewrite the migrations directory into moonshift's own layout");
+    auto* cmd = app.add_subcommand("convert",
+                                   "rewrite the migrations directory into moonshift's own layout");
     auto to = std::make_shared<std::string>();
     auto outdir = std::make_shared<std::string>();
-    cmd->add_option("--to", *to, "the layout to write")->required()->check(CLI::IsMember({"native"}));
+    cmd->add_option("--to", *to, "the layout to write")
+        ->required()
+        ->check(CLI::IsMember({"native"}));
     cmd->add_option("OUTDIR", *outdir, "a new directory for the converted files")->required();
     cmd->callback([&g, &run, to, outdir] {  // the options write through these: keep them alive
         run = [&g, to, outdir] {
@@ -21,10 +24,13 @@ void register_convert(CLI::App& app, globals& g, command_fn& run) {
             auto result = catalog::convert_to_native(cat, target.lexically_normal(), cfg.root);
             for (auto& f : result.written) out.line("wrote    " + f);
             for (auto& n : result.notes) out.warn(out.yellow("note: ") + n);
-            out.line(out.green("Converted " + std::to_string(cat.migrations.size()) + " " + cat.format +
-                               " migration(s)") +
-                     out.dim(" — set [project] migrations = \"" + *outdir + "\" in moonshift.toml to use them"));
-            out.json_line({{"result", "convert"}, {"from", cat.format}, {"written", result.written},
+            out.line(out.green("Converted " + std::to_string(cat.migrations.size()) + " " +
+                               cat.format + " migration(s)") +
+                     out.dim(" — set [project] migrations = \"" + *outdir +
+                             "\" in moonshift.toml to use them"));
+            out.json_line({{"result", "convert"},
+                           {"from", cat.format},
+                           {"written", result.written},
                            {"notes", result.notes}});
             return 0;
         };

@@ -26,7 +26,8 @@ void write_new(const fs::path& p, const std::string& content, printer& out) {
 }  // namespace
 
 void register_init(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("init", "write a commented starter project in the current directory");
+    auto* cmd =
+        app.add_subcommand("init", "write a commented starter project in the current directory");
     cmd->callback([&g, &run] {
         run = [&g] {
             printer out(g);
@@ -40,8 +41,9 @@ void register_init(CLI::App& app, globals& g, command_fn& run) {
                 ignore.assign(std::istreambuf_iterator<char>(in), {});
             }
             if (ignore.find(".moonshift/") == std::string::npos) {
-                std::ofstream(".gitignore", std::ios::app) << (ignore.empty() || ignore.back() == '\n' ? "" : "\n")
-                                                           << "# moonshift's private local cluster\n.moonshift/\n";
+                std::ofstream(".gitignore", std::ios::app)
+                    << (ignore.empty() || ignore.back() == '\n' ? "" : "\n")
+                    << "# moonshift's private local cluster\n.moonshift/\n";
                 out.line("updated  .gitignore");
             }
             out.line("Next: `moonshift new create_users`, then `moonshift up`.");
@@ -52,7 +54,8 @@ void register_init(CLI::App& app, globals& g, command_fn& run) {
 }
 
 void register_new(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("new", "create the next migration (and its down script) from a template");
+    auto* cmd = app.add_subcommand(
+        "new", "create the next migration (and its down script) from a template");
     auto name = std::make_shared<std::string>();
     auto timestamp = std::make_shared<bool>(false);
     cmd->add_option("NAME", *name, "what it does, in snake_case")->required();
@@ -98,17 +101,26 @@ void register_new(CLI::App& app, globals& g, command_fn& run) {
             } else {
                 unsigned long long next = last.empty() ? 1 : std::stoull(last) + 1;
                 version = std::to_string(next);
-                if (version.size() < width) version = std::string(width - version.size(), '0') + version;
+                if (version.size() < width)
+                    version = std::string(width - version.size(), '0') + version;
             }
             auto up = dir / (version + "_" + *name + ".sql");
             auto down = dir / (version + "_" + *name + ".down.sql");
-            write_new(up,
-                      "-- " + version + "_" + *name + "\n"
-                      "-- Runs in one transaction with its history row: all of it applies, or none.\n"
-                      "-- Directives (optional, at the top): -- moonshift:no-transaction, -- moonshift:requires VERSION\n\n",
+            write_new(
+                up,
+                "-- " + version + "_" + *name +
+                    "\n"
+                    "-- Runs in one transaction with its history row: all of it applies, or none.\n"
+                    "-- Directives (optional, at the top): -- moonshift:no-transaction, -- "
+                    "moonshift:requires VERSION\n\n",
+                out);
+            write_new(down,
+                      "-- Undoes " + version + "_" + *name + " (used by `moonshift down`).\n\n",
                       out);
-            write_new(down, "-- Undoes " + version + "_" + *name + " (used by `moonshift down`).\n\n", out);
-            out.json_line({{"result", "new"}, {"version", version}, {"up", up.string()}, {"down", down.string()}});
+            out.json_line({{"result", "new"},
+                           {"version", version},
+                           {"up", up.string()},
+                           {"down", down.string()}});
             return 0;
         };
     });

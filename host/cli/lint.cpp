@@ -1,12 +1,13 @@
 // `moonshift lint [FILES]`: lint SQL migrations with the built-in and the
 // project's rules; `file:line:col severity rule: message` per finding, exit
 // code 3 when there is an error.
+#include "safety/lint.hpp"
+
 #include <filesystem>
 #include <memory>
 
 #include "cli/common.hpp"
 #include "common/text.hpp"
-#include "safety/lint.hpp"
 
 namespace moonshift::cli {
 namespace {
@@ -30,10 +31,15 @@ std::string label_for(const fs::path& file, const fs::path& root) {
 
 int print_rules(printer& out, const lint::linter& linter) {
     for (const auto& r : linter.rules()) {
-        out.line(out.bold(r.name) + "  " + (r.severity == "error" ? out.red(r.severity) : out.yellow(r.severity)) +
-                 "  " + r.description + out.dim("  (" + r.file + ")"));
-        out.json_line({{"rule", r.name}, {"severity", r.severity}, {"description", r.description},
-                       {"kinds", r.kinds}, {"catalog", r.catalog}, {"file", r.file}});
+        out.line(out.bold(r.name) + "  " +
+                 (r.severity == "error" ? out.red(r.severity) : out.yellow(r.severity)) + "  " +
+                 r.description + out.dim("  (" + r.file + ")"));
+        out.json_line({{"rule", r.name},
+                       {"severity", r.severity},
+                       {"description", r.description},
+                       {"kinds", r.kinds},
+                       {"catalog", r.catalog},
+                       {"file", r.file}});
     }
     return 0;
 }
@@ -44,8 +50,9 @@ int run_lint(const globals& g, const lint_options& o) {
     std::unique_ptr<engine::engine> e;
     // The catalog makes rules smarter (table sizes); without a database the
     // rules assume the worst of tables they cannot see.
-    bool have_target = !o.offline && !o.rules && (!p.url.empty() || !p.cfg.envs.empty() || std::getenv("PGHOST") ||
-                                                  std::getenv("PGDATABASE"));
+    bool have_target = !o.offline && !o.rules &&
+                       (!p.url.empty() || !p.cfg.envs.empty() || std::getenv("PGHOST") ||
+                        std::getenv("PGDATABASE"));
     if (have_target) {
         try {
             engine::context ctx;
@@ -69,8 +76,10 @@ int run_lint(const globals& g, const lint_options& o) {
     std::vector<bool> no_transaction;
     if (!o.files.empty()) {
         for (const auto& f : o.files) {
-            inputs.push_back({label_for(f, p.cfg.root), text::normalize_newlines(text::read_file(f))});
-            no_transaction.push_back(inputs.back().text.find("moonshift:no-transaction") != std::string::npos);
+            inputs.push_back(
+                {label_for(f, p.cfg.root), text::normalize_newlines(text::read_file(f))});
+            no_transaction.push_back(inputs.back().text.find("moonshift:no-transaction") !=
+                                     std::string::npos);
         }
     } else {
         auto cat = catalog::discover(p.cfg.migrations_path(), p.cfg.root);
@@ -83,7 +92,8 @@ int run_lint(const globals& g, const lint_options& o) {
             for (const auto& m : cat.migrations) chosen.push_back(&m);
         }
         for (auto* m : chosen) {
-            if (m->up_sql.empty() || m->up_label.size() < 4 || m->up_label.compare(m->up_label.size() - 4, 4, ".sql") != 0)
+            if (m->up_sql.empty() || m->up_label.size() < 4 ||
+                m->up_label.compare(m->up_label.size() - 4, 4, ".sql") != 0)
                 continue;
             inputs.push_back({m->up_label, m->up_sql});
             no_transaction.push_back(m->dir.no_transaction || m->dir.own_transaction);
@@ -95,8 +105,10 @@ int run_lint(const globals& g, const lint_options& o) {
     std::vector<lint::finding> syntax;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         try {
-            scripts.push_back(std::make_unique<sql::script>(sql::parse(inputs[i].text, inputs[i].label)));
-            files.push_back({inputs[i].label, inputs[i].text, scripts.back().get(), no_transaction[i]});
+            scripts.push_back(
+                std::make_unique<sql::script>(sql::parse(inputs[i].text, inputs[i].label)));
+            files.push_back(
+                {inputs[i].label, inputs[i].text, scripts.back().get(), no_transaction[i]});
         } catch (const sql::parse_error& err) {
             lint::finding f;
             f.rule = "syntax";
@@ -116,22 +128,29 @@ int run_lint(const globals& g, const lint_options& o) {
     for (auto& x : result.findings) all.push_back(std::move(x));
     int errors = 0, warnings = 0, suppressed = 0;
     for (const auto& f : all) {
-        if (f.suppressed) ++suppressed;
-        else if (f.severity == "error") ++errors;
-        else ++warnings;
+        if (f.suppressed)
+            ++suppressed;
+        else if (f.severity == "error")
+            ++errors;
+        else
+            ++warnings;
         if (out.json()) {
             out.json_line(lint::to_json(f));
             continue;
         }
         if (f.suppressed && !g.verbose) continue;
-        std::string where = f.file + ":" + std::to_string(f.line) + ":" + std::to_string(f.column) + ":";
-        std::string sev = f.suppressed ? out.dim("allowed") : f.severity == "error" ? out.red("error") : out.yellow("warning");
+        std::string where =
+            f.file + ":" + std::to_string(f.line) + ":" + std::to_string(f.column) + ":";
+        std::string sev = f.suppressed            ? out.dim("allowed")
+                          : f.severity == "error" ? out.red("error")
+                                                  : out.yellow("warning");
         out.line(out.bold(where) + " " + sev + " " + f.rule + ": " + f.message +
                  (f.suppressed ? out.dim(" (" + f.reason + ")") : ""));
         if (!f.hint.empty() && !f.suppressed) out.line(out.dim("    hint: " + f.hint));
     }
-    std::string summary = std::to_string(files.size() + syntax.size()) + " file(s): " + std::to_string(errors) +
-                          " error(s), " + std::to_string(warnings) + " warning(s)" +
+    std::string summary = std::to_string(files.size() + syntax.size()) +
+                          " file(s): " + std::to_string(errors) + " error(s), " +
+                          std::to_string(warnings) + " warning(s)" +
                           (suppressed ? ", " + std::to_string(suppressed) + " allowed" : "");
     out.line(errors ? out.red(summary) : warnings ? out.yellow(summary) : out.green(summary));
     out.json_line({{"result", "lint"},
@@ -146,15 +165,17 @@ int run_lint(const globals& g, const lint_options& o) {
 }  // namespace
 
 void register_lint(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("lint", "lint SQL migrations (the pending ones, or FILES) with the built-in and project rules");
+    auto* cmd = app.add_subcommand(
+        "lint",
+        "lint SQL migrations (the pending ones, or FILES) with the built-in and project rules");
     auto o = std::make_shared<lint_options>();
-    cmd->add_option("files", o->files, "SQL files to lint (default: the pending migrations)")->check(CLI::ExistingFile);
-    cmd->add_flag("--offline", o->offline, "do not connect: table sizes are unknown, rules assume the worst")
+    cmd->add_option("files", o->files, "SQL files to lint (default: the pending migrations)")
+        ->check(CLI::ExistingFile);
+    cmd->add_flag("--offline", o->offline,
+                  "do not connect: table sizes are unknown, rules assume the worst")
         ->envname("MOONSHIFT_LINT_OFFLINE");
     cmd->add_flag("--rules", o->rules, "list the rules and exit");
-    cmd->callback([&g, &run, o] {
-        run = [&g, o] { return run_lint(g, *o); };
-    });
+    cmd->callback([&g, &run, o] { run = [&g, o] { return run_lint(g, *o); }; });
 }
 
 }  // namespace moonshift::cli

@@ -6,7 +6,8 @@
 namespace moonshift::cli {
 
 void register_local(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("local", "run a private PostgreSQL for this project (.moonshift/local)");
+    auto* cmd =
+        app.add_subcommand("local", "run a private PostgreSQL for this project (.moonshift/local)");
     cmd->require_subcommand(1);
     auto root = [&g] {
         auto cfg = project::load(g.config, g.config_given);
@@ -14,8 +15,12 @@ void register_local(CLI::App& app, globals& g, command_fn& run) {
     };
     auto show = [&g](const local::state& s) {
         printer out(g);
-        out.json_line({{"initialized", s.initialized}, {"running", s.running}, {"port", s.port},
-                       {"data_dir", s.data_dir.string()}, {"url", text::redact(s.url)}, {"bin_dir", s.bin_dir}});
+        out.json_line({{"initialized", s.initialized},
+                       {"running", s.running},
+                       {"port", s.port},
+                       {"data_dir", s.data_dir.string()},
+                       {"url", text::redact(s.url)},
+                       {"bin_dir", s.bin_dir}});
         if (s.running)
             out.line(out.green("running") + " on 127.0.0.1:" + std::to_string(s.port) + " (pid " +
                      std::to_string(s.pid) + "), data in " + s.data_dir.string());
@@ -23,13 +28,14 @@ void register_local(CLI::App& app, globals& g, command_fn& run) {
             out.line(std::string(s.initialized ? "stopped" : "not created") +
                      (s.initialized ? ", data in " + s.data_dir.string() : std::string()));
     };
-    cmd->add_subcommand("start", "create (first time) and start the cluster")->callback([&run, root, show] {
-        run = [root, show] {
-            local::cluster c(root());
-            show(c.start());
-            return 0;
-        };
-    });
+    cmd->add_subcommand("start", "create (first time) and start the cluster")
+        ->callback([&run, root, show] {
+            run = [root, show] {
+                local::cluster c(root());
+                show(c.start());
+                return 0;
+            };
+        });
     cmd->add_subcommand("stop", "stop the cluster")->callback([&g, &run, root] {
         run = [&g, root] {
             local::cluster c(root());
@@ -40,34 +46,38 @@ void register_local(CLI::App& app, globals& g, command_fn& run) {
             return 0;
         };
     });
-    cmd->add_subcommand("status", "is it running, where, on which port")->callback([&run, root, show] {
-        run = [root, show] {
-            local::cluster c(root());
-            show(c.status());
-            return 0;
-        };
-    });
+    cmd->add_subcommand("status", "is it running, where, on which port")
+        ->callback([&run, root, show] {
+            run = [root, show] {
+                local::cluster c(root());
+                show(c.status());
+                return 0;
+            };
+        });
     cmd->add_subcommand("url", "print the connection URL")->callback([&g, &run, root] {
         run = [&g, root] {
             local::cluster c(root());
             // The URL is what the user asked for, password included.
             std::string url = c.url();
-            if (g.json) std::printf("%s\n", nlohmann::json({{"url", url}}).dump().c_str());
-            else std::printf("%s\n", url.c_str());
+            if (g.json)
+                std::printf("%s\n", nlohmann::json({{"url", url}}).dump().c_str());
+            else
+                std::printf("%s\n", url.c_str());
             return 0;
         };
     });
-    cmd->add_subcommand("reset", "delete the cluster's data and start afresh")->callback([&g, &run, root, show] {
-        run = [&g, root, show] {
-            if (!g.yes)
-                throw usage_error("reset deletes every database of the local cluster",
-                                  "run `moonshift local reset --yes` to confirm");
-            local::cluster c(root());
-            c.reset();
-            show(c.status());
-            return 0;
-        };
-    });
+    cmd->add_subcommand("reset", "delete the cluster's data and start afresh")
+        ->callback([&g, &run, root, show] {
+            run = [&g, root, show] {
+                if (!g.yes)
+                    throw usage_error("reset deletes every database of the local cluster",
+                                      "run `moonshift local reset --yes` to confirm");
+                local::cluster c(root());
+                c.reset();
+                show(c.status());
+                return 0;
+            };
+        });
 }
 
 }  // namespace moonshift::cli

@@ -18,11 +18,13 @@ int main(int argc, char** argv) {
     app.fallthrough();  // global flags may follow the command: `moonshift up --json`
     app.add_option("--env,-e", g.env, "environment from moonshift.toml")->envname("MOONSHIFT_ENV");
     app.add_option("--config,-c", g.config, "path of moonshift.toml")->envname("MOONSHIFT_CONFIG");
-    app.add_flag("--json", g.json, "machine-readable output, one JSON object per line")->envname("MOONSHIFT_JSON");
+    app.add_flag("--json", g.json, "machine-readable output, one JSON object per line")
+        ->envname("MOONSHIFT_JSON");
     app.add_flag("--yes,-y", g.yes, "answer yes to confirmations")->envname("MOONSHIFT_YES");
     app.add_flag("--verbose,-v", g.verbose, "more detail")->envname("MOONSHIFT_VERBOSE");
     app.add_flag("--no-color", g.no_color, "no colours")->envname("MOONSHIFT_NO_COLOR");
-    app.add_option("--report", g.report, "write a Markdown report of the run to this file (for a pull request)")
+    app.add_option("--report", g.report,
+                   "write a Markdown report of the run to this file (for a pull request)")
         ->envname("MOONSHIFT_REPORT");
 
     cli::command_fn run;
@@ -82,14 +84,17 @@ int main(int argc, char** argv) {
             return report(std::string("the database connection broke: ") + e.what(),
                           "nothing half-done was recorded; run the command again", 1);
         } catch (const pqxx::sql_error& e) {
-            return report(std::string(e.what()) + (e.sqlstate().empty() ? "" : " (" + e.sqlstate() + ")"), "", 1);
+            return report(
+                std::string(e.what()) + (e.sqlstate().empty() ? "" : " (" + e.sqlstate() + ")"), "",
+                1);
         } catch (const std::exception& e) {
             return report(e.what(), "", 1);
         }
     };
     int code = execute();
     if (!g.report.empty()) {
-        std::string command = app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name();
+        std::string command =
+            app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name();
         try {
             cli::report::write(g.report, command, code, failure);
         } catch (const error& e) {

@@ -19,30 +19,37 @@ struct plan_options {
 void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
     auto id = m.version + "_" + m.name;
     if (!m.rehearsed) {
-        out.line(out.bold(id) + "  " + out.yellow("not rehearsed") + out.dim(": " + m.not_rehearsed));
+        out.line(out.bold(id) + "  " + out.yellow("not rehearsed") +
+                 out.dim(": " + m.not_rehearsed));
         return;
     }
     if (m.failed) {
-        out.line(out.bold(id) + "  " + out.red("fails") + out.dim(" after " + text::format_duration(std::chrono::milliseconds(m.duration_ms))));
+        out.line(
+            out.bold(id) + "  " + out.red("fails") +
+            out.dim(" after " + text::format_duration(std::chrono::milliseconds(m.duration_ms))));
         out.line("  " + m.error);
         return;
     }
     // Lua migrations run as one step: their rows are not counted per statement.
     auto took = text::format_duration(std::chrono::milliseconds(m.duration_ms));
     out.line(out.bold(id) + "  " + out.green("ok") +
-             out.dim(m.statements.empty() ? fmt::format(" ({})", took)
-                                          : fmt::format(" ({}, {} row(s) affected)", took, m.rows)));
+             out.dim(m.statements.empty()
+                         ? fmt::format(" ({})", took)
+                         : fmt::format(" ({}, {} row(s) affected)", took, m.rows)));
     if (verbose || m.statements.size() <= 12) {
         for (const auto& s : m.statements)
-            out.line(out.dim(fmt::format("  {:>4}:{:<3} {:<22} {:>9} row(s) {:>8}", s.line, s.column, s.command, s.rows,
-                                         text::format_duration(std::chrono::milliseconds(s.duration_ms)))));
+            out.line(out.dim(fmt::format(
+                "  {:>4}:{:<3} {:<22} {:>9} row(s) {:>8}", s.line, s.column, s.command, s.rows,
+                text::format_duration(std::chrono::milliseconds(s.duration_ms)))));
     } else {
-        out.line(out.dim(fmt::format("  {} statements (--verbose lists them)", m.statements.size())));
+        out.line(
+            out.dim(fmt::format("  {} statements (--verbose lists them)", m.statements.size())));
     }
     if (!m.locks.empty()) {
         std::string locks;
         for (const auto& l : m.locks)
-            locks += (locks.empty() ? "" : ", ") + std::string(safety::lock_mode_name(safety::lock_mode_from_pg(l.mode))) +
+            locks += (locks.empty() ? "" : ", ") +
+                     std::string(safety::lock_mode_name(safety::lock_mode_from_pg(l.mode))) +
                      " on " + l.relation;
         out.line("  locks: " + locks);
     }
@@ -52,7 +59,9 @@ void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
         out.line("  schema:");
         for (const auto& c : m.changes) {
             auto line = schema::describe(c);
-            out.line("    " + (c.action == "added" ? out.green(line) : c.action == "removed" ? out.red(line) : out.yellow(line)));
+            out.line("    " + (c.action == "added"     ? out.green(line)
+                               : c.action == "removed" ? out.red(line)
+                                                       : out.yellow(line)));
         }
     }
 }
@@ -68,7 +77,8 @@ int run_plan(const globals& g, const plan_options& o) {
     }
     if (pending.empty()) {
         out.line("Nothing to rehearse: no pending migration.");
-        out.json_line({{"result", "plan"}, {"migrations", nlohmann::json::array()}, {"failed", false}});
+        out.json_line(
+            {{"result", "plan"}, {"migrations", nlohmann::json::array()}, {"failed", false}});
         return 0;
     }
     auto r = e.rehearse(pending);
@@ -76,9 +86,10 @@ int run_plan(const globals& g, const plan_options& o) {
     for (const auto& m : r.migrations) print(out, m, g.verbose);
     int rehearsed = 0, skipped = 0;
     for (const auto& m : r.migrations) (m.rehearsed ? rehearsed : skipped)++;
-    std::string summary = fmt::format("{} migration(s) rehearsed in {}{}", rehearsed,
-                                      text::format_duration(std::chrono::milliseconds(r.duration_ms)),
-                                      skipped ? fmt::format(", {} not rehearsed", skipped) : "");
+    std::string summary =
+        fmt::format("{} migration(s) rehearsed in {}{}", rehearsed,
+                    text::format_duration(std::chrono::milliseconds(r.duration_ms)),
+                    skipped ? fmt::format(", {} not rehearsed", skipped) : "");
     out.line(r.failed ? out.red(summary + "; the run would fail") : out.green(summary));
     auto j = r.to_json();
     j["result"] = "plan";
@@ -89,13 +100,12 @@ int run_plan(const globals& g, const plan_options& o) {
 }  // namespace
 
 void register_plan(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand(
-        "plan", "rehearse pending migrations in a transaction that is rolled back: time, rows, locks, schema changes");
+    auto* cmd = app.add_subcommand("plan",
+                                   "rehearse pending migrations in a transaction that is rolled "
+                                   "back: time, rows, locks, schema changes");
     auto o = std::make_shared<plan_options>();
     cmd->add_option("--to", o->to, "rehearse up to and including this version");
-    cmd->callback([&g, &run, o] {
-        run = [&g, o] { return run_plan(g, *o); };
-    });
+    cmd->callback([&g, &run, o] { run = [&g, o] { return run_plan(g, *o); }; });
 }
 
 }  // namespace moonshift::cli

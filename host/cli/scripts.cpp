@@ -9,7 +9,9 @@ namespace {
 int report_scripts(printer& out, const engine::outcome& r, const char* key, const char* what) {
     for (auto& s : r.report[key])
         out.line(out.green(s.value("outcome", "ok")) + "  " + s.value("script", ""));
-    if (r.report[key].empty()) out.line(std::string("No ") + what + " in scripts/" + (std::string(key) == "checks" ? "checks" : "verify") + "/.");
+    if (r.report[key].empty())
+        out.line(std::string("No ") + what + " in scripts/" +
+                 (std::string(key) == "checks" ? "checks" : "verify") + "/.");
     out.json_line({{"result", key}, {"count", r.count}, {"report", r.report}});
     return 0;
 }
@@ -17,7 +19,8 @@ int report_scripts(printer& out, const engine::outcome& r, const char* key, cons
 }  // namespace
 
 void register_check(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("check", "run the project's checks (scripts/checks/*.lua), read-only");
+    auto* cmd =
+        app.add_subcommand("check", "run the project's checks (scripts/checks/*.lua), read-only");
     cmd->callback([&g, &run] {
         run = [&g] {
             printer out(g);
@@ -28,16 +31,19 @@ void register_check(CLI::App& app, globals& g, command_fn& run) {
 }
 
 void register_verify(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("verify", "run the built-in verifications and the project's (scripts/verify/*.lua); marks the applied migrations verified");
+    auto* cmd = app.add_subcommand("verify",
+                                   "run the built-in verifications and the project's "
+                                   "(scripts/verify/*.lua); marks the applied migrations verified");
     cmd->callback([&g, &run] {
         run = [&g] {
             printer out(g);
             engine::engine e(make_context(g, out));
             auto r = e.verify();
             for (auto& v : r.report["verification"]["results"])
-                out.line((v.value("ok", false) ? out.green("ok") : out.red("failed")) + "  " + v.value("check", "") +
-                         out.dim(": " + v.value("message", "")));
-            out.line(out.green("Verified") + out.dim(" (" + std::to_string(r.count) + " verification(s))"));
+                out.line((v.value("ok", false) ? out.green("ok") : out.red("failed")) + "  " +
+                         v.value("check", "") + out.dim(": " + v.value("message", "")));
+            out.line(out.green("Verified") +
+                     out.dim(" (" + std::to_string(r.count) + " verification(s))"));
             out.json_line({{"result", "verify"}, {"count", r.count}, {"report", r.report}});
             return 0;
         };
@@ -45,7 +51,8 @@ void register_verify(CLI::App& app, globals& g, command_fn& run) {
 }
 
 void register_run(CLI::App& app, globals& g, command_fn& run) {
-    auto* cmd = app.add_subcommand("run", "run a Lua script with the db, ctx, json, log and env modules");
+    auto* cmd =
+        app.add_subcommand("run", "run a Lua script with the db, ctx, json, log and env modules");
     auto file = std::make_shared<std::string>();
     auto args = std::make_shared<std::vector<std::string>>();
     cmd->add_option("FILE", *file, "the script")->required();

@@ -9,9 +9,11 @@ void register_up(CLI::App& app, globals& g, command_fn& run) {
     auto opts = std::make_shared<engine::up_options>();
     auto to = std::make_shared<std::string>();
     cmd->add_option("--to", *to, "apply up to and including this version");
-    cmd->add_flag("--single-transaction", opts->single_transaction, "all pending migrations in one transaction")
+    cmd->add_flag("--single-transaction", opts->single_transaction,
+                  "all pending migrations in one transaction")
         ->envname("MOONSHIFT_SINGLE_TRANSACTION");
-    cmd->add_flag("--out-of-order", opts->out_of_order, "also apply pending versions older than the newest applied")
+    cmd->add_flag("--out-of-order", opts->out_of_order,
+                  "also apply pending versions older than the newest applied")
         ->envname("MOONSHIFT_OUT_OF_ORDER");
     cmd->add_flag("--dry-run", opts->dry_run, "show what would be applied, change nothing")
         ->envname("MOONSHIFT_DRY_RUN");
@@ -25,8 +27,10 @@ void register_up(CLI::App& app, globals& g, command_fn& run) {
             auto result = e.up(*opts);
             if (opts->dry_run) {
                 for (auto& m : result.report["would_apply"])
-                    out.line("would apply " + m["version"].get<std::string>() + "_" + m["name"].get<std::string>());
-                out.line(std::to_string(result.count) + " migration(s) would be applied (dry run, nothing changed)");
+                    out.line("would apply " + m["version"].get<std::string>() + "_" +
+                             m["name"].get<std::string>());
+                out.line(std::to_string(result.count) +
+                         " migration(s) would be applied (dry run, nothing changed)");
             } else if (result.count == 0) {
                 out.line("Nothing to apply: the database is up to date.");
             } else {

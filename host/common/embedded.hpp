@@ -10,7 +10,7 @@
 namespace moonshift::embedded {
 
 struct file {
-    const char* path;   // e.g. "migrations/0001_history.sql"; nullptr ends the table
+    const char* path;  // e.g. "migrations/0001_history.sql"; nullptr ends the table
     std::string_view content;
 };
 

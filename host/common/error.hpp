@@ -9,21 +9,21 @@ namespace moonshift {
 enum class exit_code : int {
     ok = 0,
     migration_failed = 1,
-    usage = 2,          // usage or configuration error
-    check_failed = 3,   // a check, lint or verification stopped the run
-    lock_held = 4,      // the advisory lock is held elsewhere
-    drift = 5,          // an applied migration changed on disk; `diff`/`drift`: schemas differ
-    rolled_back = 6,    // a trigger rolled the run back
+    usage = 2,         // usage or configuration error
+    check_failed = 3,  // a check, lint or verification stopped the run
+    lock_held = 4,     // the advisory lock is held elsewhere
+    drift = 5,         // an applied migration changed on disk; `diff`/`drift`: schemas differ
+    rolled_back = 6,   // a trigger rolled the run back
 };
 
 class error : public std::runtime_error {
-public:
+  public:
     error(exit_code code, std::string message, std::string hint = {})
         : std::runtime_error(std::move(message)), code_(code), hint_(std::move(hint)) {}
     exit_code code() const noexcept { return code_; }
     const std::string& hint() const noexcept { return hint_; }
 
-private:
+  private:
     exit_code code_;
     std::string hint_;
 };

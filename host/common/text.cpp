@@ -48,11 +48,24 @@ std::size_t invalid_utf8_at(std::string_view s) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         int extra;
         unsigned min;
-        if (c < 0x80) { ++i; continue; }
-        if ((c & 0xE0) == 0xC0) { extra = 1; min = 0x80; c &= 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { extra = 2; min = 0x800; c &= 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { extra = 3; min = 0x10000; c &= 0x07; }
-        else return i;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            extra = 1;
+            min = 0x80;
+            c &= 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            extra = 2;
+            min = 0x800;
+            c &= 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            extra = 3;
+            min = 0x10000;
+            c &= 0x07;
+        } else
+            return i;
         if (i + extra >= s.size()) return i;
         unsigned cp = c;
         for (int k = 1; k <= extra; ++k) {
@@ -118,11 +131,16 @@ std::chrono::milliseconds parse_duration(std::string_view s) {
     double value = std::stod(t.substr(0, i));
     std::string unit = trim(t.substr(i));
     double factor;
-    if (unit.empty() || unit == "s") factor = 1000;
-    else if (unit == "ms") factor = 1;
-    else if (unit == "min" || unit == "m") factor = 60000;
-    else if (unit == "h") factor = 3600000;
-    else throw std::invalid_argument("unknown unit \"" + unit + "\" (use ms, s, min or h)");
+    if (unit.empty() || unit == "s")
+        factor = 1000;
+    else if (unit == "ms")
+        factor = 1;
+    else if (unit == "min" || unit == "m")
+        factor = 60000;
+    else if (unit == "h")
+        factor = 3600000;
+    else
+        throw std::invalid_argument("unknown unit \"" + unit + "\" (use ms, s, min or h)");
     return std::chrono::milliseconds(static_cast<long long>(value * factor));
 }
 
@@ -141,7 +159,8 @@ std::string format_duration(std::chrono::milliseconds ms) {
 
 bool is_secret_name(std::string_view name) {
     std::string up;
-    for (char c : name) up.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    for (char c : name)
+        up.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     for (const char* w : {"PASS", "SECRET", "TOKEN", "KEY", "WEBHOOK", "CREDENTIAL", "AUTH", "PWD"})
         if (up.find(w) != std::string::npos) return true;
     return up.find("DATABASE_URL") != std::string::npos;
@@ -151,8 +170,9 @@ std::string redact(std::string_view s) {
     // scheme://user:password@host  ->  scheme://user:***@host
     static const std::regex url_pw(R"(([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):([^@\s]*)@)");
     // password=secret / password='se cret' in keyword strings and query parameters
-    static const std::regex kv_pw(R"(((?:password|passwd|sslpassword|token|secret)\s*=\s*)('[^']*'|[^\s&]+))",
-                                  std::regex::icase);
+    static const std::regex kv_pw(
+        R"(((?:password|passwd|sslpassword|token|secret)\s*=\s*)('[^']*'|[^\s&]+))",
+        std::regex::icase);
     // Slack and similar webhook URLs carry their secret in the path.
     static const std::regex hook(R"((https://hooks\.slack\.com/services/)[^\s"']+)");
     std::string out = std::regex_replace(std::string(s), url_pw, "$1:***@");

@@ -14,7 +14,7 @@ namespace {
 // extension point and sees the handle, which we need for the error fields
 // (position, detail, hint) that pqxx::sql_error does not carry.
 class recording_policy : public pqxx::connectionpolicy {
-public:
+  public:
     explicit recording_policy(const std::string& opts) : pqxx::connectionpolicy(opts) {}
     handle do_startconnect(handle orig) override {
         if (orig) return orig;
@@ -31,19 +31,19 @@ public:
     }
     handle raw() const { return handle_; }
 
-private:
+  private:
     handle handle_ = nullptr;
 };
 
 class connection : public pqxx::connection_base {
-public:
+  public:
     explicit connection(const std::string& opts) : pqxx::connection_base(policy_), policy_(opts) {
         init();
     }
     ~connection() noexcept { close(); }
     PGconn* raw() const { return policy_.raw(); }
 
-private:
+  private:
     recording_policy policy_;
 };
 
@@ -78,20 +78,24 @@ struct session::impl {
 };
 
 sql_failure::sql_failure(server_error e, std::string query)
-    : error(exit_code::migration_failed, e.message), info_(std::move(e)), query_(std::move(query)) {}
+    : error(exit_code::migration_failed, e.message),
+      info_(std::move(e)),
+      query_(std::move(query)) {}
 
 session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>()) {
     try {
         impl_->c = std::make_unique<connection>(with_defaults(s.url, s.connect_timeout));
     } catch (const pqxx::broken_connection& e) {
         throw error(exit_code::migration_failed,
-                    "cannot connect to " + (s.url.empty() ? std::string("the database named by PG* variables")
-                                                          : redacted(s.url)) +
+                    "cannot connect to " +
+                        (s.url.empty() ? std::string("the database named by PG* variables")
+                                       : redacted(s.url)) +
                         ": " + text::redact(text::trim(e.what())),
                     "check the URL, that the server runs, and `moonshift wait` in CI");
     }
     std::string set;
-    if (s.lock_timeout) set += "SET lock_timeout = " + std::to_string(s.lock_timeout->count()) + ";";
+    if (s.lock_timeout)
+        set += "SET lock_timeout = " + std::to_string(s.lock_timeout->count()) + ";";
     if (s.statement_timeout)
         set += "SET statement_timeout = " + std::to_string(s.statement_timeout->count()) + ";";
     if (!set.empty()) exec_script(set);
@@ -150,13 +154,12 @@ void session::lock(const std::string& key, std::chrono::milliseconds wait,
             "   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid"
             "   AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
             k);
-        std::string who = holder.empty()
-                              ? std::string("another session")
-                              : "pid " + holder[0][0].as<std::string>() + " (user " +
-                                    holder[0][1].as<std::string>() + ", application " +
-                                    holder[0][2].as<std::string>() + ", from " +
-                                    holder[0][3].as<std::string>() + ", connected " +
-                                    holder[0][4].as<std::string>() + " s ago)";
+        std::string who = holder.empty() ? std::string("another session")
+                                         : "pid " + holder[0][0].as<std::string>() + " (user " +
+                                               holder[0][1].as<std::string>() + ", application " +
+                                               holder[0][2].as<std::string>() + ", from " +
+                                               holder[0][3].as<std::string>() + ", connected " +
+                                               holder[0][4].as<std::string>() + " s ago)";
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline)
             throw error(exit_code::lock_held,

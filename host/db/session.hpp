@@ -1,12 +1,11 @@
 // One libpqxx connection for the whole run: timeouts, application_name, the
 // advisory lock, and the mapping of server errors to positions in files.
 #pragma once
-#include <pqxx/pqxx>
-
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 
 #include "common/error.hpp"
@@ -16,7 +15,7 @@ struct pg_conn;
 namespace moonshift::db {
 
 struct settings {
-    std::string url;                                  // libpq URL or keyword string; "" = PG* variables
+    std::string url;  // libpq URL or keyword string; "" = PG* variables
     std::optional<std::chrono::milliseconds> lock_timeout;
     std::optional<std::chrono::milliseconds> statement_timeout;
     std::chrono::milliseconds connect_timeout{10000};
@@ -30,23 +29,23 @@ struct server_error {
     std::string detail;
     std::string hint;
     std::string context;
-    int position = 0;           // 1-based character position in the query, 0 if none
+    int position = 0;  // 1-based character position in the query, 0 if none
     std::string severity;
 };
 
 class sql_failure : public error {
-public:
+  public:
     sql_failure(server_error e, std::string query);
     const server_error& info() const noexcept { return info_; }
     const std::string& query() const noexcept { return query_; }
 
-private:
+  private:
     server_error info_;
     std::string query_;
 };
 
 class session {
-public:
+  public:
     explicit session(const settings& s);
     ~session();
     session(const session&) = delete;
@@ -71,7 +70,7 @@ public:
 
     const settings& config() const { return settings_; }
 
-private:
+  private:
     settings settings_;
     struct impl;
     std::unique_ptr<impl> impl_;

@@ -9,17 +9,21 @@ outcome engine::baseline(const std::string& version) {
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     const auto& cat = *cat_ptr;
     if (!cat.find(version))
-        throw usage_error("version " + version + " is not a migration in " + ctx_.cfg.migrations_dir,
-                          "baseline names the last migration the database already has");
+        throw usage_error(
+            "version " + version + " is not a migration in " + ctx_.cfg.migrations_dir,
+            "baseline names the last migration the database already has");
     run_scope run(*this, "baseline");
     auto p = make_plan(cat_ptr, store_->list_applied());
     if (!p.applied_desc().empty()) {
         run.finish("refused");
-        throw usage_error("the database already has applied migrations; baseline adopts a database without history",
-                          "see `moonshift status`");
+        throw usage_error(
+            "the database already has applied migrations; baseline adopts a database without "
+            "history",
+            "see `moonshift status`");
     }
     gate(run, "baseline", {});  // gate.cpp: read-only, window
-    approve(run, "record migrations up to " + version + " as applied in " + ctx_.env.name + " without running them");
+    approve(run, "record migrations up to " + version + " as applied in " + ctx_.env.name +
+                     " without running them");
     std::string sql = "BEGIN;";
     outcome out;
     run.report()["baselined"] = nlohmann::json::array();
@@ -46,7 +50,8 @@ outcome engine::baseline(const std::string& version) {
 
 outcome engine::repair(const std::string& reason) {
     if (text::trim(reason).empty())
-        throw usage_error("repair needs a reason", "moonshift repair --reason \"fixed a comment in 003\"");
+        throw usage_error("repair needs a reason",
+                          "moonshift repair --reason \"fixed a comment in 003\"");
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     run_scope run(*this, "repair");
     auto p = make_plan(cat_ptr, store_->list_applied());
@@ -56,13 +61,15 @@ outcome engine::repair(const std::string& reason) {
     rep["repaired"] = nlohmann::json::array();
     if (!p.with(state::changed).empty()) {
         gate(run, "repair", {});
-        approve(run, "accept " + std::to_string(p.with(state::changed).size()) + " changed checksum(s) in " +
-                         ctx_.env.name + " (" + reason + ")");
+        approve(run, "accept " + std::to_string(p.with(state::changed).size()) +
+                         " changed checksum(s) in " + ctx_.env.name + " (" + reason + ")");
     }
     for (auto* e : p.with(state::changed)) {
         store_->update_checksum(e->row->version, e->file->checksum);
-        rep["repaired"].push_back({{"version", e->version}, {"name", e->name},
-                                   {"old_checksum", e->row->checksum}, {"new_checksum", e->file->checksum}});
+        rep["repaired"].push_back({{"version", e->version},
+                                   {"name", e->name},
+                                   {"old_checksum", e->row->checksum},
+                                   {"new_checksum", e->file->checksum}});
         ++out.count;
     }
     run.finish("ok");

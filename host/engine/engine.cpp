@@ -15,12 +15,17 @@ namespace moonshift::engine {
 namespace {
 
 long long ms_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t)
+        .count();
 }
 
 nlohmann::json describe(const catalog::migration& m) {
-    return {{"version", m.version}, {"name", m.name}, {"checksum", m.checksum},
-            {"form", catalog::form_name(m.kind)}, {"file", m.up_label}};
+    return {{"version", m.version},
+            {"name", m.name},
+            {"checksum", m.checksum},
+            {"form", catalog::form_name(m.kind)},
+            {"file", m.up_label}};
 }
 
 }  // namespace
@@ -87,19 +92,24 @@ std::optional<std::size_t> engine::locate_failing_statement(const std::string& s
     return found;
 }
 
-void engine::fail_migration(const catalog::migration& m, const std::string& label, const std::string& sql,
-                            std::optional<std::size_t> at, const db::sql_failure& f, long long duration_ms) {
+void engine::fail_migration(const catalog::migration& m, const std::string& label,
+                            const std::string& sql, std::optional<std::size_t> at,
+                            const db::sql_failure& f, long long duration_ms) {
     std::size_t base_offset = at.value_or(0);
     std::string text = describe_failure(label, sql, at, f.info());
     auto j = describe(m);
     j["duration_ms"] = duration_ms;
-    j["error"] = {{"message", f.info().message}, {"sqlstate", f.info().sqlstate},
-                  {"detail", f.info().detail}, {"hint", f.info().hint}, {"file", label}};
+    j["error"] = {{"message", f.info().message},
+                  {"sqlstate", f.info().sqlstate},
+                  {"detail", f.info().detail},
+                  {"hint", f.info().hint},
+                  {"file", label}};
     if (f.info().position > 0 || at) {
-        auto off = base_offset + (f.info().position > 0 ? text::char_to_byte_offset(
-                                                              std::string_view(sql).substr(base_offset),
-                                                              f.info().position - 1)
-                                                        : 0);
+        auto off = base_offset +
+                   (f.info().position > 0
+                        ? text::char_to_byte_offset(std::string_view(sql).substr(base_offset),
+                                                    f.info().position - 1)
+                        : 0);
         auto pos = text::position_of(sql, off);
         j["error"]["line"] = pos.line;
         j["error"]["column"] = pos.column;
@@ -139,8 +149,12 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
             std::optional<std::size_t> at;
             if (f.info().position > 0) at = 0;  // positions count from the start of the file
             if (!in_outer_transaction) {
-                try { session_->exec_script("ROLLBACK"); } catch (...) {}
-                bool connected = !f.info().sqlstate.empty() && f.info().sqlstate.rfind("08", 0) != 0;
+                try {
+                    session_->exec_script("ROLLBACK");
+                } catch (...) {
+                }
+                bool connected =
+                    !f.info().sqlstate.empty() && f.info().sqlstate.rfind("08", 0) != 0;
                 if (!at && connected) at = locate_failing_statement(m.up_sql);
             }
             fail_migration(m, m.up_label, m.up_sql, at, f, ms_since(t0));
@@ -159,7 +173,8 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
     auto t0 = std::chrono::steady_clock::now();
     auto statements = sql::split(m.up_sql);
     std::size_t done = 0;
-    if (auto cp = store_->checkpoint(m.version, "statements"); cp && cp->value("checksum", "") == m.checksum) {
+    if (auto cp = store_->checkpoint(m.version, "statements");
+        cp && cp->value("checksum", "") == m.checksum) {
         done = cp->value("done", 0);
         log("info", m.up_label + ": resuming after statement " + std::to_string(done) + " of " +
                         std::to_string(statements.size()));
@@ -171,24 +186,35 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
         const auto& st = statements[i];
         // An invalid index left by a failed CREATE INDEX CONCURRENTLY goes first.
         if (guard_)
-            if (auto note = guard_->before_statement(st.text); !note.empty()) log("info", m.up_label + ": " + note);
+            if (auto note = guard_->before_statement(st.text); !note.empty())
+                log("info", m.up_label + ": " + note);
         try {
             session_->exec_script(st.text);
         } catch (const db::sql_failure& f) {
-            if (in_file_transaction()) try { session_->exec_script("ROLLBACK"); } catch (...) {}
-            fail_migration(m, m.up_label, m.up_sql, std::optional<std::size_t>(st.offset), f, ms_since(t0));
+            if (in_file_transaction()) try {
+                    session_->exec_script("ROLLBACK");
+                } catch (...) {
+                }
+            fail_migration(m, m.up_label, m.up_sql, std::optional<std::size_t>(st.offset), f,
+                           ms_since(t0));
         }
         // Each completed statement is recorded, so a failure or a kill
         // resumes at the statement that did not finish. Inside the file's own
         // transaction it waits for the COMMIT: a rollback undoes the
         // statements, and the resume starts again at their BEGIN.
         if (!in_file_transaction())
-            store_->save_checkpoint(m.version, "statements", {{"done", i + 1}, {"checksum", m.checksum}}, run_id);
+            store_->save_checkpoint(m.version, "statements",
+                                    {{"done", i + 1}, {"checksum", m.checksum}}, run_id);
     }
     if (in_file_transaction()) {
-        try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        try {
+            session_->exec_script("ROLLBACK");
+        } catch (...) {
+        }
         throw error(exit_code::migration_failed,
-                    m.up_label + ": the file ends inside a transaction it opened (BEGIN without COMMIT); rolled back",
+                    m.up_label +
+                        ": the file ends inside a transaction it opened (BEGIN without COMMIT); "
+                        "rolled back",
                     "end the file's transaction with COMMIT");
     }
     if (!m.verify_sql.empty()) run_sql_verify(m, false);
@@ -236,7 +262,8 @@ outcome engine::up(const up_options& o) {
             if (head.empty() || catalog::compare_versions(version, head) > 0) head = version;
         if (head.empty()) {
             outcome none;
-            none.report["promotion"] = {{"from", ctx_.promote_from->name}, {"migrations", nlohmann::json::array()}};
+            none.report["promotion"] = {{"from", ctx_.promote_from->name},
+                                        {"migrations", nlohmann::json::array()}};
             return none;
         }
         opts.to = head;
@@ -254,11 +281,13 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
     auto changed = p.with(state::changed);
     if (!changed.empty()) {
         std::string list;
-        for (auto* e : changed) list += "\n  " + e->file->up_label + " (applied " + e->row->applied_at + ")";
+        for (auto* e : changed)
+            list += "\n  " + e->file->up_label + " (applied " + e->row->applied_at + ")";
         report["changed"] = changed.size();
         run.finish("drift");
         throw error(exit_code::drift,
-                    std::to_string(changed.size()) + " applied migration(s) changed on disk since they ran:" + list,
+                    std::to_string(changed.size()) +
+                        " applied migration(s) changed on disk since they ran:" + list,
                     "restore the files, or accept them with `moonshift repair --reason \"...\"`");
     }
     auto ooo = p.with(state::out_of_order);
@@ -266,9 +295,11 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
         std::string list;
         for (auto* e : ooo) list += "\n  " + e->file->up_label;
         run.finish("refused");
-        throw error(exit_code::usage,
-                    std::to_string(ooo.size()) + " pending migration(s) are older than the newest applied one:" + list,
-                    "apply them anyway with `moonshift up --out-of-order`, or give them newer versions");
+        throw error(
+            exit_code::usage,
+            std::to_string(ooo.size()) +
+                " pending migration(s) are older than the newest applied one:" + list,
+            "apply them anyway with `moonshift up --out-of-order`, or give them newer versions");
     }
     std::vector<const catalog::migration*> todo;
     for (auto* e : p.to_apply(o.out_of_order)) {
@@ -280,11 +311,13 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
     if (o.single_transaction)
         for (auto* m : todo)
             if (m->dir.no_transaction || m->dir.own_transaction)
-                throw usage_error(m->up_label + (m->dir.own_transaction ? " has its own BEGIN/COMMIT"
-                                                                        : " runs outside a transaction") +
-                                  " and cannot run in --single-transaction mode",
+                throw usage_error(m->up_label +
+                                      (m->dir.own_transaction ? " has its own BEGIN/COMMIT"
+                                                              : " runs outside a transaction") +
+                                      " and cannot run in --single-transaction mode",
                                   "apply it on its own with `moonshift up`");
-    emit("run.planned", {{"run", run.id()}, {"pending", todo.size()},
+    emit("run.planned", {{"run", run.id()},
+                         {"pending", todo.size()},
                          {"applied", p.with(state::applied).size()},
                          {"missing", p.with(state::missing).size()}});
     for (auto* e : p.with(state::missing))
@@ -296,8 +329,9 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
     // linted before anything runs; around each migration, blocking sessions,
     // its backup and lock_timeout retries.
     // The lint rules run in the run's one Lua state.
-    safety::guard guard(ctx_.cfg, ctx_.env, ctx_.url, *session_, *store_,
-                        [this](const std::string& n, const nlohmann::json& d) { emit(n, d); }, &lua_runtime());
+    safety::guard guard(
+        ctx_.cfg, ctx_.env, ctx_.url, *session_, *store_,
+        [this](const std::string& n, const nlohmann::json& d) { emit(n, d); }, &lua_runtime());
     try {
         report["safety"] = guard.gate(todo);
     } catch (const error& err) {
@@ -310,7 +344,8 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
     nlohmann::json counts_before, watch_base;
     try {
         preload_lua(todo);
-        if (!todo.empty()) run_project_scripts("checks", static_cast<int>(lua::phase::check), report);
+        if (!todo.empty())
+            run_project_scripts("checks", static_cast<int>(lua::phase::check), report);
         if (!todo.empty()) {
             // What verification and the watch window compare against.
             counts_before = count_rows();
@@ -324,7 +359,8 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
     if (!todo.empty()) {
         std::string list;
         for (auto* m : todo) list += (list.empty() ? "" : ", ") + m->version + "_" + m->name;
-        approve(run, "apply " + std::to_string(todo.size()) + " migration(s) to " + ctx_.env.name + ": " + list);
+        approve(run, "apply " + std::to_string(todo.size()) + " migration(s) to " + ctx_.env.name +
+                         ": " + list);
     }
     guard_ = &guard;
     struct forget_guard {
@@ -334,34 +370,45 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
 
     outcome out;
     try {
-        // Flyway's B files stand in for the versions they cover on an empty history (repeatable.cpp).
+        // Flyway's B files stand in for the versions they cover on an empty history
+        // (repeatable.cpp).
         if (int n = apply_baseline_migration(cat, o, run.id(), report); n > 0) {
             out.count += n;
             p = make_plan(cat_ptr, store_->list_applied());
             todo.clear();
             for (auto* e : p.to_apply(o.out_of_order))
-                if (!o.to || catalog::compare_versions(e->version, *o.to) <= 0) todo.push_back(e->file);
+                if (!o.to || catalog::compare_versions(e->version, *o.to) <= 0)
+                    todo.push_back(e->file);
         }
         if (o.single_transaction && !todo.empty()) session_->exec_script("BEGIN");
         for (auto* m : todo) {
-            if (auto b = guard.before(*m, run.id()); b.contains("backup")) report["backups"].push_back(b["backup"]);
+            if (auto b = guard.before(*m, run.id()); b.contains("backup"))
+                report["backups"].push_back(b["backup"]);
             auto t_m = std::chrono::steady_clock::now();
             apply_one(*m, run.id(), o.single_transaction);
-            report["applied"].push_back({{"version", m->version}, {"name", m->name}, {"duration_ms", ms_since(t_m)}});
+            report["applied"].push_back(
+                {{"version", m->version}, {"name", m->name}, {"duration_ms", ms_since(t_m)}});
             ++out.count;
         }
         if (o.single_transaction && !todo.empty()) session_->exec_script("COMMIT");
-        out.count += apply_repeatables(cat, o, run.id(), report);  // Flyway's R__ files, after the versioned ones
+        out.count += apply_repeatables(cat, o, run.id(),
+                                       report);  // Flyway's R__ files, after the versioned ones
         // The built-in and the project's verifications after the last migration (verification.cpp).
         if (out.count > 0) verify_after_run(run, counts_before, todo);
     } catch (const error& err) {
         if (o.single_transaction) {
-            try { session_->exec_script("ROLLBACK"); } catch (...) {}
+            try {
+                session_->exec_script("ROLLBACK");
+            } catch (...) {
+            }
             report["applied"] = nlohmann::json::array();  // all or nothing
         }
         report["error"] = text::redact(err.what());
-        bool unverified = report.contains("verification") && !report["verification"].value("ok", true);
-        run.finish(unverified ? "verify_failed" : err.code() == exit_code::check_failed ? "check_failed" : "failed");
+        bool unverified =
+            report.contains("verification") && !report["verification"].value("ok", true);
+        run.finish(unverified                              ? "verify_failed"
+                   : err.code() == exit_code::check_failed ? "check_failed"
+                                                           : "failed");
         throw;
     }
     // The watch window (watch.cpp): a trigger that fires rolls the run back and throws.

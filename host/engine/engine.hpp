@@ -1,11 +1,10 @@
 // The run lifecycle (DESIGN.md): open, plan, apply or roll back, close.
 // The engine never prints: everything a person should see is an event.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,7 +42,7 @@ using sink = std::function<void(const event&)>;
 struct context {
     project::config cfg;
     project::environment env;
-    std::string url;        // resolved connection string (local cluster, interpolated url, ...)
+    std::string url;  // resolved connection string (local cluster, interpolated url, ...)
     sink on_event;
     // Called once a run is over (its row finished, the lock released,
     // run.finish emitted) with its outcome and report; what it adds to the
@@ -73,25 +72,25 @@ struct up_options {
 
 struct down_options {
     int steps = 1;
-    bool restore_backup = false;      // no down script: put back the backup taken before it ran
-    std::optional<std::string> to;    // roll back everything after this version
+    bool restore_backup = false;    // no down script: put back the backup taken before it ran
+    std::optional<std::string> to;  // roll back everything after this version
     bool dry_run = false;
 };
 
 struct outcome {
-    int count = 0;                    // migrations applied / reverted / recorded
+    int count = 0;  // migrations applied / reverted / recorded
     nlohmann::json report = nlohmann::json::object();
 };
 
 class run_scope;
 
 class engine {
-public:
+  public:
     explicit engine(context ctx);
     ~engine();
 
     catalog::catalog read_catalog() const;
-    plan status();                    // read-only, no lock
+    plan status();  // read-only, no lock
     outcome up(const up_options& o);
     outcome down(const down_options& o);
     outcome redo();
@@ -119,15 +118,17 @@ public:
     history::store& store() { return *store_; }
     const context& ctx() const { return ctx_; }
 
-private:
+  private:
     friend class run_scope;
     void emit(const std::string& name, nlohmann::json data);
-    outcome up_checked(const up_options& o, std::shared_ptr<const catalog::catalog> cat);  // up after --dry-run
+    outcome up_checked(const up_options& o,
+                       std::shared_ptr<const catalog::catalog> cat);  // up after --dry-run
     void log(const std::string& level, const std::string& message);
     // Environment rules before a change (gate.cpp): read_only, window,
     // promotion (for up), approval. Refusal: gate.failed, the run finished
     // "refused", error(check_failed) (usage for read_only).
-    void gate(run_scope& run, const std::string& command, const std::vector<const catalog::migration*>& todo);
+    void gate(run_scope& run, const std::string& command,
+              const std::vector<const catalog::migration*>& todo);
     // The last gate, right before the first change: an environment with
     // approve = true asks ctx.confirm(what).
     void approve(run_scope& run, const std::string& what);
@@ -141,7 +142,8 @@ private:
     // Built-in verifications (verification.cpp): row counts before a run, and
     // the checks after it: {"ok", "results": [{check, ok, message, items}]}.
     nlohmann::json count_rows();
-    nlohmann::json builtin_verifications(const nlohmann::json& counts_before, const std::set<std::string>& changed,
+    nlohmann::json builtin_verifications(const nlohmann::json& counts_before,
+                                         const std::set<std::string>& changed,
                                          bool changes_unknown);
     // After a run's last migration (up): the project's verify scripts and the
     // built-in ones; on success the migrations are marked verified; on failure
@@ -159,7 +161,8 @@ private:
     // Lua migrations and folders with Lua parts (lua_steps.cpp).
     lua::runtime& lua_runtime();
     bool needs_lua(const catalog::migration& m) const;
-    void preload_lua(const std::vector<const catalog::migration*>& todo);  // load errors before anything runs
+    void preload_lua(
+        const std::vector<const catalog::migration*>& todo);  // load errors before anything runs
     void apply_lua(const catalog::migration& m, long long run_id, bool in_outer_transaction);
     bool lua_can_revert(const catalog::migration& m);
     void revert_lua(const entry& e);
@@ -168,12 +171,15 @@ private:
     // collected after its up, checked and registered in its DDL transaction
     // (with the "ddl" checkpoint), run once that committed, and found again
     // from the checkpoint on resume without running up again.
-    std::vector<lua::backfill_spec> declared_backfills(const catalog::migration& m, const lua::script* s);
-    void prepare_backfills(const catalog::migration& m, std::vector<lua::backfill_spec>& specs, long long run_id);
-    std::vector<lua::backfill_spec> resumed_backfills(const catalog::migration& m, const lua::script* s,
+    std::vector<lua::backfill_spec> declared_backfills(const catalog::migration& m,
+                                                       const lua::script* s);
+    void prepare_backfills(const catalog::migration& m, std::vector<lua::backfill_spec>& specs,
+                           long long run_id);
+    std::vector<lua::backfill_spec> resumed_backfills(const catalog::migration& m,
+                                                      const lua::script* s,
                                                       const nlohmann::json& ddl);
-    nlohmann::json run_backfills(const catalog::migration& m, const std::vector<lua::backfill_spec>& specs,
-                                 long long run_id);
+    nlohmann::json run_backfills(const catalog::migration& m,
+                                 const std::vector<lua::backfill_spec>& specs, long long run_id);
     void revert_one(const entry& e, long long run_id);
     // The safety net around each migration (safety_steps.cpp): a failure on
     // lock_timeout is rolled back and tried again after a pause (true), up
@@ -193,7 +199,8 @@ private:
     void run_sql_verify(const catalog::migration& m, bool in_transaction);
     int apply_baseline_migration(const catalog::catalog& cat, const up_options& o, long long run_id,
                                  nlohmann::json& report);
-    int apply_repeatables(const catalog::catalog& cat, const up_options& o, long long run_id, nlohmann::json& report);
+    int apply_repeatables(const catalog::catalog& cat, const up_options& o, long long run_id,
+                          nlohmann::json& report);
     void revert_outside_transaction(const catalog::migration& m);
     // `at`: byte offset of the failing statement when known (positions in
     // the server's error are relative to it).
@@ -208,9 +215,10 @@ private:
     context ctx_;
     std::unique_ptr<db::session> session_;
     std::unique_ptr<history::store> store_;
-    safety::guard* guard_ = nullptr;  // during `up`
-    std::unique_ptr<lua::runtime> lua_;                     // created on first use
-    std::map<std::string, std::unique_ptr<lua::script>> lua_scripts_;  // loaded .lua migrations, by label
+    safety::guard* guard_ = nullptr;     // during `up`
+    std::unique_ptr<lua::runtime> lua_;  // created on first use
+    std::map<std::string, std::unique_ptr<lua::script>>
+        lua_scripts_;  // loaded .lua migrations, by label
 };
 
 // The human form of an SQL failure: "file:line:col: message (SQLSTATE)", the

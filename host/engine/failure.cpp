@@ -4,17 +4,19 @@
 
 namespace moonshift::engine {
 
-std::string describe_failure(const std::string& label, const std::string& sql, std::optional<std::size_t> at,
-                             const db::server_error& e) {
+std::string describe_failure(const std::string& label, const std::string& sql,
+                             std::optional<std::size_t> at, const db::server_error& e) {
     std::string code = e.sqlstate.empty() ? "" : " (" + e.sqlstate + ")";
     std::string out;
     std::size_t base_offset = at.value_or(0);
     if (e.position > 0 || at) {
-        auto off = base_offset + (e.position > 0 ? text::char_to_byte_offset(
-                                                       std::string_view(sql).substr(base_offset), e.position - 1)
-                                                 : 0);
+        auto off = base_offset +
+                   (e.position > 0 ? text::char_to_byte_offset(
+                                         std::string_view(sql).substr(base_offset), e.position - 1)
+                                   : 0);
         auto pos = text::position_of(sql, off);
-        out = label + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " + e.message + code;
+        out = label + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " +
+              e.message + code;
         std::string line(text::line_at(sql, pos.line));
         std::string num = std::to_string(pos.line);
         out += "\n  " + num + " | " + line + "\n  " + std::string(num.size(), ' ') + " | ";
@@ -22,8 +24,10 @@ std::string describe_failure(const std::string& label, const std::string& sql, s
         auto col_bytes = text::char_to_byte_offset(line, pos.column - 1);
         for (std::size_t i = 0; i < col_bytes && i < line.size(); ++i) {
             unsigned char c = static_cast<unsigned char>(line[i]);
-            if (line[i] == '\t') out += '\t';
-            else if ((c & 0xC0) != 0x80) out += ' ';
+            if (line[i] == '\t')
+                out += '\t';
+            else if ((c & 0xC0) != 0x80)
+                out += ' ';
         }
         out += "^";
     } else {
@@ -33,7 +37,9 @@ std::string describe_failure(const std::string& label, const std::string& sql, s
     if (!e.hint.empty()) out += "\n  HINT: " + e.hint;
     if (!e.context.empty()) out += "\n  CONTEXT: " + e.context;
     if (e.sqlstate.rfind("08", 0) == 0 || e.sqlstate.empty())
-        out += "\n  the connection failed; nothing of this migration was recorded — run `moonshift up` again";
+        out +=
+            "\n  the connection failed; nothing of this migration was recorded — run `moonshift "
+            "up` again";
     return text::redact(out);
 }
 

@@ -39,17 +39,21 @@ tool_history read_tool(pqxx::nontransaction& tx, const std::string& tool, const 
     tool_history h;
     auto t = qualified(tx.conn(), table);
     if (tool == "supabase" || tool == "dbmate" || tool == "diesel") {
-        for (auto row : tx.exec("SELECT version::text FROM " + t)) h.applied.push_back({row[0].c_str(), "", ""});
+        for (auto row : tx.exec("SELECT version::text FROM " + t))
+            h.applied.push_back({row[0].c_str(), "", ""});
     } else if (tool == "postgres-migrations") {
-        for (auto row : tx.exec("SELECT id::text, name FROM " + t)) h.applied.push_back({row[0].c_str(), row[1].c_str(), ""});
+        for (auto row : tx.exec("SELECT id::text, name FROM " + t))
+            h.applied.push_back({row[0].c_str(), row[1].c_str(), ""});
     } else if (tool == "golang-migrate") {
         auto r = tx.exec("SELECT version::text, dirty FROM " + t + " LIMIT 1");
         if (!r.empty()) {
             std::string v = r[0][0].c_str();
             if (r[0][1].as<bool>())
-                throw usage_error(table + " says version " + v + " is dirty: golang-migrate stopped in the middle of it",
-                                  "repair the database, then `migrate force " + v + "` (or the previous version) "
-                                  "before importing");
+                throw usage_error(table + " says version " + v +
+                                      " is dirty: golang-migrate stopped in the middle of it",
+                                  "repair the database, then `migrate force " + v +
+                                      "` (or the previous version) "
+                                      "before importing");
             h.up_to = v;
             h.applied.push_back({v, "", ""});
         }
@@ -63,8 +67,10 @@ tool_history read_tool(pqxx::nontransaction& tx, const std::string& tool, const 
                 throw usage_error(table + ": " + script + " failed when Flyway ran it",
                                   "run `flyway repair` (or fix the database) before importing");
             if (row[0].is_null()) {  // a repeatable
-                if (type == "DELETE") h.repeatables.erase(script);
-                else h.repeatables[script] = checksum;
+                if (type == "DELETE")
+                    h.repeatables.erase(script);
+                else
+                    h.repeatables[script] = checksum;
                 continue;
             }
             std::string v = row[0].c_str();
@@ -81,9 +87,11 @@ tool_history read_tool(pqxx::nontransaction& tx, const std::string& tool, const 
         }
         for (auto& [k, r] : versions) h.applied.push_back(r);
     } else if (tool == "sqitch") {
-        auto r = tx.exec_params("SELECT change, script_hash FROM " + t + " WHERE project = $1 ORDER BY committed_at",
-                                sqitch_project);
-        for (auto row : r) h.applied.push_back({"", row[0].c_str(), row[1].is_null() ? unset : row[1].c_str()});
+        auto r = tx.exec_params(
+            "SELECT change, script_hash FROM " + t + " WHERE project = $1 ORDER BY committed_at",
+            sqitch_project);
+        for (auto row : r)
+            h.applied.push_back({"", row[0].c_str(), row[1].is_null() ? unset : row[1].c_str()});
     }
     return h;
 }
@@ -117,23 +125,28 @@ outcome import_history(engine& e, const import_options& o) {
         known += (known.empty() ? "" : ", ") + tool;
         if (tool == o.from) table = o.table.empty() ? default_table : o.table;
     }
-    if (table.empty()) throw usage_error("--from " + o.from + " is not a tool moonshift imports from", "one of: " + known);
+    if (table.empty())
+        throw usage_error("--from " + o.from + " is not a tool moonshift imports from",
+                          "one of: " + known);
     auto cat = e.read_catalog();
     if (!compatible(o.from, cat.format))
-        throw usage_error("--from " + o.from + ", but " + e.ctx().cfg.migrations_dir + " holds " + cat.format +
-                              " migrations",
-                          "point [project] migrations in moonshift.toml at the " + o.from + " directory");
+        throw usage_error(
+            "--from " + o.from + ", but " + e.ctx().cfg.migrations_dir + " holds " + cat.format +
+                " migrations",
+            "point [project] migrations in moonshift.toml at the " + o.from + " directory");
     auto& conn = e.session().conn();
     {
         pqxx::nontransaction tx(conn);
         auto r = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", qualified(conn, table));
         if (!r[0][0].as<bool>())
-            throw usage_error("there is no table " + table + " in this database: nothing to import from " + o.from,
-                              "is this the database " + o.from + " migrated? name its history table with --table");
+            throw usage_error("there is no table " + table +
+                                  " in this database: nothing to import from " + o.from,
+                              "is this the database " + o.from +
+                                  " migrated? name its history table with --table");
     }
-    std::string project = o.from == "sqitch" ? catalog::sqitch_project(e.ctx().cfg.migrations_path()) : "";
-    if (o.from == "sqitch" && project.empty())
-        project = catalog::sqitch_project(e.ctx().cfg.root);
+    std::string project =
+        o.from == "sqitch" ? catalog::sqitch_project(e.ctx().cfg.migrations_path()) : "";
+    if (o.from == "sqitch" && project.empty()) project = catalog::sqitch_project(e.ctx().cfg.root);
     tool_history h;
     {
         pqxx::nontransaction tx(conn);
@@ -142,9 +155,13 @@ outcome import_history(engine& e, const import_options& o) {
 
     std::unique_ptr<run_scope> run;
     if (!o.dry_run) run = std::make_unique<run_scope>(e, "import");
-    nlohmann::json rep = {{"from", o.from}, {"table", table}, {"imported", nlohmann::json::array()},
-                          {"already_recorded", nlohmann::json::array()}, {"not_on_disk", nlohmann::json::array()},
-                          {"not_in_database", nlohmann::json::array()}, {"changed_on_disk", nlohmann::json::array()},
+    nlohmann::json rep = {{"from", o.from},
+                          {"table", table},
+                          {"imported", nlohmann::json::array()},
+                          {"already_recorded", nlohmann::json::array()},
+                          {"not_on_disk", nlohmann::json::array()},
+                          {"not_in_database", nlohmann::json::array()},
+                          {"changed_on_disk", nlohmann::json::array()},
                           {"repeatables", nlohmann::json::array()}};
     if (o.dry_run) rep["dry_run"] = true;
     std::set<std::string> recorded;
@@ -176,17 +193,21 @@ outcome import_history(engine& e, const import_options& o) {
             std::string mine = o.from == "flyway" ? std::to_string(catalog::flyway_checksum(raw))
                                                   : catalog::sha1_hex(raw);
             if (mine != r.checksum)
-                rep["changed_on_disk"].push_back({{"version", m->version}, {"file", m->up_label},
-                                                  {"detail", o.from + " recorded checksum " + r.checksum +
-                                                                 ", the file now has " + mine}});
+                rep["changed_on_disk"].push_back(
+                    {{"version", m->version},
+                     {"file", m->up_label},
+                     {"detail",
+                      o.from + " recorded checksum " + r.checksum + ", the file now has " + mine}});
         }
     }
     std::vector<const catalog::migration*> to_record;
     for (auto& m : cat.migrations) {
         auto key = catalog::version_key(m.version);
-        bool done = applied.count(key) || (h.up_to && catalog::compare_versions(m.version, *h.up_to) <= 0);
+        bool done =
+            applied.count(key) || (h.up_to && catalog::compare_versions(m.version, *h.up_to) <= 0);
         if (!done) {
-            rep["not_in_database"].push_back({{"version", m.version}, {"name", m.name}, {"file", m.up_label}});
+            rep["not_in_database"].push_back(
+                {{"version", m.version}, {"name", m.name}, {"file", m.up_label}});
         } else if (recorded.count(key)) {
             rep["already_recorded"].push_back({{"version", m.version}, {"name", m.name}});
         } else {
@@ -206,7 +227,8 @@ outcome import_history(engine& e, const import_options& o) {
         }
         bool same = it->second == std::to_string(catalog::flyway_checksum(text::read_file(r.up)));
         repeatables.push_back({&r, same});
-        rep["repeatables"].push_back({{"name", r.name}, {"state", same ? "imported" : "changed: applied again by up"}});
+        rep["repeatables"].push_back(
+            {{"name", r.name}, {"state", same ? "imported" : "changed: applied again by up"}});
     }
 
     outcome out;
@@ -230,10 +252,10 @@ outcome import_history(engine& e, const import_options& o) {
     }
     for (auto& [r, same] : repeatables)
         sql += "INSERT INTO " + e.store().table("repeatables") +
-               " (name, checksum, how, applied_by, environment, run_id) VALUES (" + conn.quote(r->name) + ", " +
-               conn.quote(same ? r->checksum : "") + ", 'imported', " + conn.quote(history::current_actor()) + ", " +
-               conn.quote(e.ctx().env.name) + ", " + std::to_string(run->id()) +
-               ") ON CONFLICT (name) DO NOTHING;";
+               " (name, checksum, how, applied_by, environment, run_id) VALUES (" +
+               conn.quote(r->name) + ", " + conn.quote(same ? r->checksum : "") + ", 'imported', " +
+               conn.quote(history::current_actor()) + ", " + conn.quote(e.ctx().env.name) + ", " +
+               std::to_string(run->id()) + ") ON CONFLICT (name) DO NOTHING;";
     e.session().exec_script(sql + "COMMIT");
     for (auto& [k, v] : rep.items()) run->report()[k] = v;
     run->finish("ok");

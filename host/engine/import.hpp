@@ -10,8 +10,9 @@
 namespace moonshift::engine {
 
 struct import_options {
-    std::string from;    // supabase, golang-migrate, dbmate, flyway, sqitch, diesel, postgres-migrations
-    std::string table;   // the tool's history table when not its default ("schema.table")
+    std::string
+        from;  // supabase, golang-migrate, dbmate, flyway, sqitch, diesel, postgres-migrations
+    std::string table;  // the tool's history table when not its default ("schema.table")
     bool dry_run = false;
 };
 

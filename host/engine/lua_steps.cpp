@@ -4,9 +4,9 @@
 #include <chrono>
 #include <filesystem>
 
+#include "backfill/control.hpp"
 #include "common/text.hpp"
 #include "engine/engine.hpp"
-#include "backfill/control.hpp"
 #include "engine/run_scope.hpp"
 #include "lua/backfill_spec.hpp"
 #include "lua/runtime.hpp"
@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 namespace {
 
 long long ms_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t)
+        .count();
 }
 
 // Default budgets: read-only phases are meant to be quick; migrations and
@@ -29,9 +31,12 @@ std::chrono::milliseconds budget(const project::config& cfg, lua::phase p) {
     switch (p) {
         case lua::phase::precheck:
         case lua::phase::verify:
-        case lua::phase::check: return std::chrono::minutes(5);
-        case lua::phase::hook: return std::chrono::seconds(30);
-        default: return std::chrono::milliseconds(0);
+        case lua::phase::check:
+            return std::chrono::minutes(5);
+        case lua::phase::hook:
+            return std::chrono::seconds(30);
+        default:
+            return std::chrono::milliseconds(0);
     }
 }
 
@@ -69,8 +74,8 @@ lua::runtime& engine::lua_runtime() {
 }
 
 bool engine::needs_lua(const catalog::migration& m) const {
-    return m.kind == catalog::form::lua || !m.up_lua.empty() || !m.verify_lua.empty() || !m.precheck_lua.empty() ||
-           !m.backfill_lua.empty();
+    return m.kind == catalog::form::lua || !m.up_lua.empty() || !m.verify_lua.empty() ||
+           !m.precheck_lua.empty() || !m.backfill_lua.empty();
 }
 
 void engine::preload_lua(const std::vector<const catalog::migration*>& todo) {
@@ -91,12 +96,13 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
     bool transactional = !m.dir.no_transaction;
     if (s) transactional = s->boolean("transaction").value_or(true);
     if (!transactional && in_outer_transaction)
-        throw usage_error(m.up_label + " runs outside a transaction (transaction = false) and cannot run in "
-                          "--single-transaction mode",
+        throw usage_error(m.up_label +
+                              " runs outside a transaction (transaction = false) and cannot run in "
+                              "--single-transaction mode",
                           "apply it on its own with `moonshift up`");
     auto t0 = std::chrono::steady_clock::now();
-    auto phase_run = [&](lua::phase p, const char* key, const std::string& label, const std::string& lua_src,
-                         const std::string& sql_src) {
+    auto phase_run = [&](lua::phase p, const char* key, const std::string& label,
+                         const std::string& lua_src, const std::string& sql_src) {
         rt.set_deadline(budget(ctx_.cfg, p));
         if (s) {
             auto r = rt.run_phase(*s, key, p, &info);
@@ -111,9 +117,13 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
     bool open = false;
     auto fail = [&](const std::string& message, const std::string& file, int line, exit_code code,
                     const std::string& hint) {
-        if (open && !in_outer_transaction) try { session_->exec_script("ROLLBACK"); } catch (...) {}
-        nlohmann::json j = {{"version", m.version}, {"name", m.name}, {"checksum", m.checksum},
-                            {"form", catalog::form_name(m.kind)}, {"file", m.up_label}, {"duration_ms", ms_since(t0)}};
+        if (open && !in_outer_transaction) try {
+                session_->exec_script("ROLLBACK");
+            } catch (...) {
+            }
+        nlohmann::json j = {{"version", m.version},   {"name", m.name},
+                            {"checksum", m.checksum}, {"form", catalog::form_name(m.kind)},
+                            {"file", m.up_label},     {"duration_ms", ms_since(t0)}};
         j["error"] = {{"message", text::redact(message)}, {"file", file}, {"line", line}};
         emit("migration.failed", j);
         throw error(code, message, hint);
@@ -138,9 +148,11 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
             backfills = declared_backfills(m, s);
             if (!backfills.empty()) {
                 if (in_outer_transaction)
-                    throw usage_error(m.up_label + " has a backfill, which runs in batches of its own and cannot run in "
-                                      "--single-transaction mode",
-                                      "apply it on its own with `moonshift up`");
+                    throw usage_error(
+                        m.up_label +
+                            " has a backfill, which runs in batches of its own and cannot run in "
+                            "--single-transaction mode",
+                        "apply it on its own with `moonshift up`");
                 // Checked before any row is touched; a bad spec rolls the DDL back too.
                 prepare_backfills(m, backfills, run_id);
                 if (open) session_->exec_script("COMMIT");
@@ -160,29 +172,37 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
         if (!m.verify_sql.empty() && !s) {
             session_->exec_script("SAVEPOINT moonshift_verify");
             session_->exec_script(m.verify_sql);
-            session_->exec_script("ROLLBACK TO SAVEPOINT moonshift_verify; RELEASE SAVEPOINT moonshift_verify");
+            session_->exec_script(
+                "ROLLBACK TO SAVEPOINT moonshift_verify; RELEASE SAVEPOINT moonshift_verify");
         } else {
             phase_run(lua::phase::verify, "verify", m.verify_label, m.verify_lua, "");
         }
     } catch (const lua::check_failure& f) {
         bool in_verify = f.in_phase() == lua::phase::verify;
-        fail(std::string(in_verify ? "Verification" : "Precheck") + " of " + m.version + "_" + m.name +
-                 " failed: " + f.what(),
+        fail(std::string(in_verify ? "Verification" : "Precheck") + " of " + m.version + "_" +
+                 m.name + " failed: " + f.what(),
              f.file(), f.line(), exit_code::check_failed,
-             in_verify ? "nothing of this migration was applied; fix it and run `moonshift up` again"
-                       : "nothing was applied; the precheck says the database is not ready for it");
+             in_verify
+                 ? "nothing of this migration was applied; fix it and run `moonshift up` again"
+                 : "nothing was applied; the precheck says the database is not ready for it");
     } catch (const lua::script_error& e) {
         std::string msg = e.what();
         if (!e.traceback().empty()) msg += "\n" + e.traceback();
         fail(msg, e.file(), e.line(), exit_code::migration_failed,
-             in_backfill ? "the backfill's checkpoint is at the last good batch; fix the cause and run `moonshift up` "
+             in_backfill ? "the backfill's checkpoint is at the last good batch; fix the cause and "
+                           "run `moonshift up` "
                            "again to resume"
-                         : open ? "the migration's transaction was rolled back; nothing of it remains" : "");
+             : open      ? "the migration's transaction was rolled back; nothing of it remains"
+                         : "");
     } catch (const db::sql_failure& f) {
         // SQL parts of a folder (up.sql, verify.sql).
-        if (open && !in_outer_transaction) try { session_->exec_script("ROLLBACK"); } catch (...) {}
-        fail_migration(m, m.up_label, m.up_sql, f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt,
-                       f, ms_since(t0));
+        if (open && !in_outer_transaction) try {
+                session_->exec_script("ROLLBACK");
+            } catch (...) {
+            }
+        fail_migration(m, m.up_label, m.up_sql,
+                       f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt, f,
+                       ms_since(t0));
     } catch (const error& e) {
         // A backfill that does not check out, or a failed batch (backfill/).
         fail(e.what(), m.up_label, 0, e.code(), e.hint());
@@ -197,24 +217,26 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
     row.run_id = run_id;
     row.duration_ms = ms_since(t0);
     if (!backfills.empty())
-        session_->exec_script(store_->record_sql(row) + ";DELETE FROM " + store_->table("checkpoints") +
-                              " WHERE version = " + session_->conn().quote(m.version) + ";DELETE FROM " +
-                              store_->table("backfills") + " WHERE version = " + session_->conn().quote(m.version) +
-                              ";COMMIT");
+        session_->exec_script(store_->record_sql(row) + ";DELETE FROM " +
+                              store_->table("checkpoints") +
+                              " WHERE version = " + session_->conn().quote(m.version) +
+                              ";DELETE FROM " + store_->table("backfills") +
+                              " WHERE version = " + session_->conn().quote(m.version) + ";COMMIT");
     else if (open || in_outer_transaction)
         session_->exec_script(store_->record_sql(row) + (in_outer_transaction ? "" : ";COMMIT"));
     else
         session_->exec_script(store_->record_sql(row));  // transaction = false: the row on its own
-    nlohmann::json applied = {{"version", m.version}, {"name", m.name}, {"checksum", m.checksum},
-                              {"form", catalog::form_name(m.kind)}, {"file", m.up_label},
-                              {"duration_ms", row.duration_ms}};
+    nlohmann::json applied = {{"version", m.version},   {"name", m.name},
+                              {"checksum", m.checksum}, {"form", catalog::form_name(m.kind)},
+                              {"file", m.up_label},     {"duration_ms", row.duration_ms}};
     if (!backfills.empty()) applied["backfills"] = backfilled;
     emit("migration.applied", applied);
 }
 
 bool engine::lua_can_revert(const catalog::migration& m) {
     // Before-images of a backfill (keep_before = true) are a way back too.
-    if (backfill::has_before(*session_, session_->conn().quote_name(ctx_.cfg.schema), m.version)) return true;
+    if (backfill::has_before(*session_, session_->conn().quote_name(ctx_.cfg.schema), m.version))
+        return true;
     if (m.kind != catalog::form::lua) return !m.down_lua.empty() || !m.down_sql.empty();
     preload_lua({&m});
     return lua_scripts_[m.up_label]->has("down");
@@ -223,7 +245,9 @@ bool engine::lua_can_revert(const catalog::migration& m) {
 void engine::revert_lua(const entry& e) {
     const auto& m = *e.file;
     auto& rt = lua_runtime();
-    emit("migration.start", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
+    emit("migration.start", {{"version", m.version},
+                             {"name", m.name},
+                             {"direction", "down"},
                              {"file", m.down_label.empty() ? m.up_label : m.down_label}});
     auto t0 = std::chrono::steady_clock::now();
     lua::migration_info info{m.version, m.name};
@@ -232,8 +256,11 @@ void engine::revert_lua(const entry& e) {
     try {
         // Old values a backfill kept (keep_before = true) go back first, in
         // the same transaction as the down script.
-        if (auto n = backfill::restore_before(*session_, session_->conn().quote_name(ctx_.cfg.schema), m.version); n > 0)
-            log("info", m.up_label + ": restored the values of " + std::to_string(n) + " row(s) its backfill changed");
+        if (auto n = backfill::restore_before(
+                *session_, session_->conn().quote_name(ctx_.cfg.schema), m.version);
+            n > 0)
+            log("info", m.up_label + ": restored the values of " + std::to_string(n) +
+                            " row(s) its backfill changed");
         if (m.kind == catalog::form::lua) {
             preload_lua({&m});
             rt.run_phase(*lua_scripts_[m.up_label], "down", lua::phase::down, &info);
@@ -243,22 +270,38 @@ void engine::revert_lua(const entry& e) {
             session_->exec_script(m.down_sql);
         }
     } catch (const lua::script_error& err) {
-        try { session_->exec_script("ROLLBACK"); } catch (...) {}
-        emit("migration.failed", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
-                                  {"error", {{"message", text::redact(err.what())}, {"file", err.file()}, {"line", err.line()}}}});
+        try {
+            session_->exec_script("ROLLBACK");
+        } catch (...) {
+        }
+        emit("migration.failed", {{"version", m.version},
+                                  {"name", m.name},
+                                  {"direction", "down"},
+                                  {"error",
+                                   {{"message", text::redact(err.what())},
+                                    {"file", err.file()},
+                                    {"line", err.line()}}}});
         throw error(exit_code::migration_failed, std::string(err.what()) + "\n" + err.traceback(),
                     "the rollback was undone; the migration stays applied");
     } catch (const db::sql_failure& f) {
-        try { session_->exec_script("ROLLBACK"); } catch (...) {}
-        fail_migration(m, m.down_label, m.down_sql, f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt,
-                       f, ms_since(t0));
-    }
-    catch (const error&) {
-        try { session_->exec_script("ROLLBACK"); } catch (...) {}
+        try {
+            session_->exec_script("ROLLBACK");
+        } catch (...) {
+        }
+        fail_migration(m, m.down_label, m.down_sql,
+                       f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt, f,
+                       ms_since(t0));
+    } catch (const error&) {
+        try {
+            session_->exec_script("ROLLBACK");
+        } catch (...) {
+        }
         throw;
     }
     session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
-    emit("migration.reverted", {{"version", m.version}, {"name", m.name}, {"duration_ms", ms_since(t0)},
+    emit("migration.reverted", {{"version", m.version},
+                                {"name", m.name},
+                                {"duration_ms", ms_since(t0)},
                                 {"file", m.down_label.empty() ? m.up_label : m.down_label}});
 }
 
@@ -276,11 +319,14 @@ void engine::run_project_scripts(const std::string& dir, int phase_number, nlohm
         auto t0 = std::chrono::steady_clock::now();
         try {
             auto r = rt.run_file(label, text::read_file(f), p);
-            list.push_back({{"script", label}, {"outcome", r.skipped ? "skipped" : "ok"}, {"duration_ms", ms_since(t0)}});
+            list.push_back({{"script", label},
+                            {"outcome", r.skipped ? "skipped" : "ok"},
+                            {"duration_ms", ms_since(t0)}});
             if (r.skipped) log("info", label + ": skipped: " + r.skip_reason);
         } catch (const lua::check_failure& e) {
             failures.push_back(e.what());
-            list.push_back({{"script", label}, {"outcome", "failed"}, {"message", text::redact(e.what())}});
+            list.push_back(
+                {{"script", label}, {"outcome", "failed"}, {"message", text::redact(e.what())}});
         }
     }
     if (!failures.empty()) {
@@ -288,10 +334,14 @@ void engine::run_project_scripts(const std::string& dir, int phase_number, nlohm
         for (auto& f : failures) all += "\n  " + f;
         bool checks = p == lua::phase::check;
         // verify.failed comes from the caller, with the built-in verifications too.
-        if (checks) emit("gate.failed", {{"gate", "checks"}, {"failures", failures.size()}, {"report", list}});
+        if (checks)
+            emit("gate.failed",
+                 {{"gate", "checks"}, {"failures", failures.size()}, {"report", list}});
         throw error(exit_code::check_failed,
-                    std::to_string(failures.size()) + (checks ? " project check(s) failed:" : " verification(s) failed:") + all,
-                    checks ? "nothing was applied" : "the migrations are applied; fix what the verifications report");
+                    std::to_string(failures.size()) +
+                        (checks ? " project check(s) failed:" : " verification(s) failed:") + all,
+                    checks ? "nothing was applied"
+                           : "the migrations are applied; fix what the verifications report");
     }
 }
 
@@ -301,7 +351,6 @@ outcome engine::check() {
     out.count = static_cast<int>(out.report["checks"].size());
     return out;
 }
-
 
 outcome engine::run_script(const std::string& file, const std::vector<std::string>& args) {
     fs::path p = fs::absolute(file);

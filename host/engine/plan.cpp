@@ -7,16 +7,22 @@ namespace moonshift::engine {
 
 const char* state_name(state s) {
     switch (s) {
-        case state::applied: return "applied";
-        case state::pending: return "pending";
-        case state::out_of_order: return "out of order";
-        case state::changed: return "changed";
-        case state::missing: return "missing";
+        case state::applied:
+            return "applied";
+        case state::pending:
+            return "pending";
+        case state::out_of_order:
+            return "out of order";
+        case state::changed:
+            return "changed";
+        case state::missing:
+            return "missing";
     }
     return "?";
 }
 
-plan make_plan(std::shared_ptr<const catalog::catalog> files, const std::vector<history::applied>& rows) {
+plan make_plan(std::shared_ptr<const catalog::catalog> files,
+               const std::vector<history::applied>& rows) {
     plan p;
     p.files = files;
     const auto& cat = *files;
@@ -24,7 +30,8 @@ plan make_plan(std::shared_ptr<const catalog::catalog> files, const std::vector<
     std::string highest;  // highest applied version
     for (const auto& r : rows) {
         by_key[catalog::version_key(r.version)] = &r;
-        if (highest.empty() || catalog::compare_versions(r.version, highest) > 0) highest = r.version;
+        if (highest.empty() || catalog::compare_versions(r.version, highest) > 0)
+            highest = r.version;
     }
     for (const auto& m : cat.migrations) {
         entry e{m.version, m.name, state::pending, &m, std::nullopt};
@@ -33,15 +40,17 @@ plan make_plan(std::shared_ptr<const catalog::catalog> files, const std::vector<
             e.row = *it->second;
             // A baseline row has no checksum to compare: it stands for history
             // that happened before moonshift.
-            e.st = (it->second->how == "baseline" || it->second->checksum == m.checksum) ? state::applied
-                                                                                         : state::changed;
+            e.st = (it->second->how == "baseline" || it->second->checksum == m.checksum)
+                       ? state::applied
+                       : state::changed;
             by_key.erase(it);
         } else if (!highest.empty() && catalog::compare_versions(m.version, highest) < 0) {
             e.st = state::out_of_order;
         }
         p.entries.push_back(std::move(e));
     }
-    for (auto& [key, r] : by_key) p.entries.push_back({r->version, r->name, state::missing, nullptr, *r});
+    for (auto& [key, r] : by_key)
+        p.entries.push_back({r->version, r->name, state::missing, nullptr, *r});
     std::stable_sort(p.entries.begin(), p.entries.end(), [](const entry& a, const entry& b) {
         return catalog::compare_versions(a.version, b.version) < 0;
     });
@@ -58,7 +67,8 @@ std::vector<const entry*> plan::with(state s) const {
 std::vector<const entry*> plan::to_apply(bool include_out_of_order) const {
     std::vector<const entry*> out;
     for (const auto& e : entries)
-        if (e.st == state::pending || (include_out_of_order && e.st == state::out_of_order)) out.push_back(&e);
+        if (e.st == state::pending || (include_out_of_order && e.st == state::out_of_order))
+            out.push_back(&e);
     return out;
 }
 

@@ -21,7 +21,10 @@ rehearsal::result engine::rehearse(const std::vector<const catalog::migration*>&
     try {
         r = rehearsal::rehearse(*session_, pending, o);
     } catch (...) {
-        try { session_->unlock(store_->schema()); } catch (...) {}
+        try {
+            session_->unlock(store_->schema());
+        } catch (...) {
+        }
         throw;
     }
     session_->unlock(store_->schema());
@@ -38,8 +41,8 @@ std::string engine::rehearse_other(const catalog::migration& m) {
         return "it runs outside a transaction (transaction = false), so it cannot be rolled back";
     lua::migration_info info{m.version, m.name};
     // The same steps as the real run (lua_steps.cpp), without the history row.
-    auto step = [&](lua::phase p, const char* key, const std::string& label, const std::string& lua_src,
-                    const std::string& sql_src) {
+    auto step = [&](lua::phase p, const char* key, const std::string& label,
+                    const std::string& lua_src, const std::string& sql_src) {
         if (s) {
             auto r = rt.run_phase(*s, key, p, &info);
             if (r.skipped) log("info", m.up_label + ": " + key + " skipped: " + r.skip_reason);
@@ -55,7 +58,8 @@ std::string engine::rehearse_other(const catalog::migration& m) {
     if (!m.verify_sql.empty() && !s) {
         session_->exec_script("SAVEPOINT moonshift_verify");
         session_->exec_script(m.verify_sql);
-        session_->exec_script("ROLLBACK TO SAVEPOINT moonshift_verify; RELEASE SAVEPOINT moonshift_verify");
+        session_->exec_script(
+            "ROLLBACK TO SAVEPOINT moonshift_verify; RELEASE SAVEPOINT moonshift_verify");
     } else {
         step(lua::phase::verify, "verify", m.verify_label, m.verify_lua, "");
     }

@@ -15,27 +15,35 @@ void engine::revert_one(const entry& e, long long run_id) {
         revert_lua(e);
         return;
     }
-    emit("migration.start", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
-                             {"file", m.down_label}});
+    emit("migration.start",
+         {{"version", m.version}, {"name", m.name}, {"direction", "down"}, {"file", m.down_label}});
     auto t0 = std::chrono::steady_clock::now();
     // A down script with its own BEGIN/COMMIT (or statements that cannot run
     // in a transaction) runs outside one; the row is forgotten right after.
     if (m.dir.down_own_transaction) revert_outside_transaction(m);
     session_->exec_script("BEGIN");
     if (!m.dir.down_own_transaction) try {
-        session_->exec_script(m.down_sql);
-    } catch (const db::sql_failure& f) {
-        try { session_->exec_script("ROLLBACK"); } catch (...) {}
-        auto at = f.info().position > 0 ? std::optional<std::size_t>(0) : locate_failing_statement(m.down_sql);
-        if (f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0) at.reset();
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-        fail_migration(m, m.down_label, m.down_sql, at, f, ms);
-    }
+            session_->exec_script(m.down_sql);
+        } catch (const db::sql_failure& f) {
+            try {
+                session_->exec_script("ROLLBACK");
+            } catch (...) {
+            }
+            auto at = f.info().position > 0 ? std::optional<std::size_t>(0)
+                                            : locate_failing_statement(m.down_sql);
+            if (f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0) at.reset();
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+            fail_migration(m, m.down_label, m.down_sql, at, f, ms);
+        }
     // Forgetting the migration commits with its undoing.
     session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-    emit("migration.reverted", {{"version", m.version}, {"name", m.name}, {"duration_ms", ms},
-                                {"file", m.down_label}});
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    emit("migration.reverted",
+         {{"version", m.version}, {"name", m.name}, {"duration_ms", ms}, {"file", m.down_label}});
 }
 
 outcome engine::down(const down_options& o) {
@@ -57,29 +65,33 @@ outcome engine::down(const down_options& o) {
         // Every step must be reversible before the first one runs.
         for (auto* e : todo) {
             if (!e->file)
-                throw usage_error("cannot roll back " + e->version + "_" + e->name + ": its file is missing on disk",
+                throw usage_error("cannot roll back " + e->version + "_" + e->name +
+                                      ": its file is missing on disk",
                                   "restore the migration file (with its .down.sql) first");
             if (e->file->kind == catalog::form::lua || !e->file->down_lua.empty()) {
                 if (!lua_can_revert(*e->file))
-                    throw usage_error("cannot roll back " + e->file->up_label + ": it has no down function",
-                                      "add down = function(db, ctx) ... end to its table");
+                    throw usage_error(
+                        "cannot roll back " + e->file->up_label + ": it has no down function",
+                        "add down = function(db, ctx) ... end to its table");
             } else if (e->file->down.empty()) {
                 // The backup taken before it ran can stand in (safety_steps.cpp).
                 auto offer = backup_offer(e->version);
                 if (offer.empty() || !o.restore_backup)
-                    throw usage_error("cannot roll back " + e->file->up_label + ": it has no down script" +
-                                      (offer.empty() ? "" : ", but " + offer),
-                                  offer.empty() ? "write " + e->file->version + "_" + e->file->name +
-                                                      ".down.sql beside it"
-                                                : "put those tables back as they were with `moonshift down "
-                                                  "--restore-backup`, or write a down script");
+                    throw usage_error(
+                        "cannot roll back " + e->file->up_label + ": it has no down script" +
+                            (offer.empty() ? "" : ", but " + offer),
+                        offer.empty() ? "write " + e->file->version + "_" + e->file->name +
+                                            ".down.sql beside it"
+                                      : "put those tables back as they were with `moonshift down "
+                                        "--restore-backup`, or write a down script");
             }
             if (!e->file->down.empty() && !e->file->down_has_sql)
                 throw usage_error(e->file->down_label + " has no SQL, only comments",
                                   "write the statements that undo the migration");
             if (e->st == state::changed)
-                throw error(exit_code::drift, e->file->up_label + " changed on disk since it was applied",
-                            "accept it with `moonshift repair --reason \"...\"` before rolling back");
+                throw error(
+                    exit_code::drift, e->file->up_label + " changed on disk since it was applied",
+                    "accept it with `moonshift repair --reason \"...\"` before rolling back");
         }
     };
     if (o.to && !cat.find(*o.to) && catalog::version_key(*o.to) != "0")
@@ -94,7 +106,8 @@ outcome engine::down(const down_options& o) {
         outcome out;
         out.report["dry_run"] = true;
         out.report["would_revert"] = nlohmann::json::array();
-        for (auto* e : todo) out.report["would_revert"].push_back({{"version", e->version}, {"name", e->name}});
+        for (auto* e : todo)
+            out.report["would_revert"].push_back({{"version", e->version}, {"name", e->name}});
         out.count = static_cast<int>(todo.size());
         return out;
     }
@@ -116,7 +129,8 @@ outcome engine::down(const down_options& o) {
             list += (list.empty() ? "" : ", ") + e->version + "_" + e->name;
         }
         gate(run, "down", files);  // gate.cpp
-        approve(run, "roll back " + std::to_string(todo.size()) + " migration(s) in " + ctx_.env.name + ": " + list);
+        approve(run, "roll back " + std::to_string(todo.size()) + " migration(s) in " +
+                         ctx_.env.name + ": " + list);
     }
     outcome out;
     run.report()["reverted"] = nlohmann::json::array();
@@ -126,9 +140,12 @@ outcome engine::down(const down_options& o) {
             auto t0 = std::chrono::steady_clock::now();
             if (e->file->down.empty() && e->file->kind != catalog::form::lua)
                 revert_with_backup(*e, run.id());
-            else revert_one(*e, run.id());
-            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-            run.report()["reverted"].push_back({{"version", e->version}, {"name", e->name}, {"duration_ms", ms.count()}});
+            else
+                revert_one(*e, run.id());
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0);
+            run.report()["reverted"].push_back(
+                {{"version", e->version}, {"name", e->name}, {"duration_ms", ms.count()}});
             ++out.count;
         }
     } catch (const error& err) {

@@ -7,29 +7,38 @@
 
 namespace moonshift::engine {
 
-run_scope::run_scope(engine& e, const std::string& command) : e_(e), start_(std::chrono::steady_clock::now()) {
+run_scope::run_scope(engine& e, const std::string& command)
+    : e_(e), start_(std::chrono::steady_clock::now()) {
     auto& ctx = e_.ctx();
     auto wait = ctx.env.lock_wait.value_or(ctx.cfg.lock_wait);
     // Lock first, then read state (Sqitch's order): two runs never plan
     // against the same history.
-    e_.session().lock(e_.store().schema(), wait, [&](const std::string& msg) { e_.log("warn", msg); });
+    e_.session().lock(e_.store().schema(), wait,
+                      [&](const std::string& msg) { e_.log("warn", msg); });
     try {
         e_.store().ensure();
         if (int n = e_.store().close_abandoned_runs(); n > 0)
-            e_.log("warn", std::to_string(n) + " earlier run(s) ended without finishing (killed?); marked aborted");
+            e_.log("warn", std::to_string(n) +
+                               " earlier run(s) ended without finishing (killed?); marked aborted");
         run_id_ = e_.store().open_run(command, ctx.env.name, history::current_actor());
     } catch (...) {
-        try { e_.session().unlock(e_.store().schema()); } catch (...) {}
+        try {
+            e_.session().unlock(e_.store().schema());
+        } catch (...) {
+        }
         throw;
     }
     report_["command"] = command;
     report_["environment"] = ctx.env.name;
-    e_.emit("run.start", {{"run", run_id_}, {"command", command}, {"environment", ctx.env.name},
+    e_.emit("run.start", {{"run", run_id_},
+                          {"command", command},
+                          {"environment", ctx.env.name},
                           {"actor", history::current_actor()}});
 }
 
 long long run_scope::elapsed_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_)
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start_)
         .count();
 }
 
@@ -43,8 +52,13 @@ void run_scope::finish(const std::string& outcome) {
     } catch (...) {
         // The connection may be gone; the next run marks this one aborted.
     }
-    try { e_.session().unlock(e_.store().schema()); } catch (...) {}
-    e_.emit("run.finish", {{"run", run_id_}, {"outcome", outcome}, {"duration_ms", report_["duration_ms"]},
+    try {
+        e_.session().unlock(e_.store().schema());
+    } catch (...) {
+    }
+    e_.emit("run.finish", {{"run", run_id_},
+                           {"outcome", outcome},
+                           {"duration_ms", report_["duration_ms"]},
                            {"report", report_}});
     if (e_.ctx().on_close) close_notifications(outcome);
 }

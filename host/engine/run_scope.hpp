@@ -2,9 +2,8 @@
 // first, then the history schema made current, then a row in runs. Closing
 // it finishes the row and releases the lock, whatever happened in between.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace moonshift::engine {
@@ -12,7 +11,7 @@ namespace moonshift::engine {
 class engine;
 
 class run_scope {
-public:
+  public:
     run_scope(engine& e, const std::string& command);
     ~run_scope();
     run_scope(const run_scope&) = delete;
@@ -24,7 +23,7 @@ public:
     // Records the outcome ("ok", "failed", ...) and releases the lock.
     void finish(const std::string& outcome);
 
-private:
+  private:
     // ctx.on_close, and the report saved again when it added something.
     void close_notifications(const std::string& outcome);
 

@@ -25,8 +25,8 @@ backup::store backups_of(const context& ctx, db::session& s, history::store& h) 
 
 }  // namespace
 
-bool engine::retry_on_lock_timeout(const catalog::migration& m, const db::sql_failure& f, int attempt,
-                                   bool in_outer_transaction) {
+bool engine::retry_on_lock_timeout(const catalog::migration& m, const db::sql_failure& f,
+                                   int attempt, bool in_outer_transaction) {
     // In --single-transaction mode the earlier migrations would be lost with
     // the rollback: no retry there.
     if (in_outer_transaction || !guard_ || !safety::is_lock_timeout(f.info().sqlstate) ||
@@ -38,12 +38,16 @@ bool engine::retry_on_lock_timeout(const catalog::migration& m, const db::sql_fa
         return false;
     }
     auto delay = guard_->retry_delay(attempt);
-    log("warn", m.up_label + ": " + f.info().message + " (lock_timeout): rolled back so that traffic is not held up; "
-                                                         "trying again in " +
+    log("warn", m.up_label + ": " + f.info().message +
+                    " (lock_timeout): rolled back so that traffic is not held up; "
+                    "trying again in " +
                     text::format_duration(delay) + " (retry " + std::to_string(attempt) + " of " +
                     std::to_string(guard_->lock_retries()) + ")");
-    emit("migration.retry", {{"version", m.version}, {"name", m.name}, {"attempt", attempt},
-                             {"delay_ms", delay.count()}, {"reason", "lock_timeout"}});
+    emit("migration.retry", {{"version", m.version},
+                             {"name", m.name},
+                             {"attempt", attempt},
+                             {"delay_ms", delay.count()},
+                             {"reason", "lock_timeout"}});
     std::this_thread::sleep_for(delay);
     return true;
 }
@@ -64,7 +68,9 @@ void engine::revert_with_backup(const entry& e, long long run_id) {
     auto store = backups_of(ctx_, *session_, *store_);
     auto rec = store.latest_for(m.version);
     if (!rec) throw usage_error("no backup of " + m.up_label + " to restore");
-    emit("migration.start", {{"version", m.version}, {"name", m.name}, {"direction", "down"},
+    emit("migration.start", {{"version", m.version},
+                             {"name", m.name},
+                             {"direction", "down"},
                              {"file", "backup " + std::to_string(rec->id)}});
     auto t0 = std::chrono::steady_clock::now();
     session_->exec_script("BEGIN");
@@ -75,15 +81,24 @@ void engine::revert_with_backup(const entry& e, long long run_id) {
         // The tables come back and the migration is forgotten together.
         session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
     } catch (const std::exception& err) {
-        try { session_->exec_script("ROLLBACK"); } catch (...) {}
-        emit("migration.failed", {{"version", m.version}, {"name", m.name}, {"error", {{"message", err.what()}}}});
-        throw error(exit_code::migration_failed,
-                    "restoring backup " + std::to_string(rec->id) + " for " + m.up_label + " failed; nothing changed: " +
-                        err.what());
+        try {
+            session_->exec_script("ROLLBACK");
+        } catch (...) {
+        }
+        emit("migration.failed",
+             {{"version", m.version}, {"name", m.name}, {"error", {{"message", err.what()}}}});
+        throw error(exit_code::migration_failed, "restoring backup " + std::to_string(rec->id) +
+                                                     " for " + m.up_label +
+                                                     " failed; nothing changed: " + err.what());
     }
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-    emit("migration.reverted", {{"version", m.version}, {"name", m.name}, {"duration_ms", ms},
-                                {"backup", rec->id}, {"file", "backup " + std::to_string(rec->id)}});
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    emit("migration.reverted", {{"version", m.version},
+                                {"name", m.name},
+                                {"duration_ms", ms},
+                                {"backup", rec->id},
+                                {"file", "backup " + std::to_string(rec->id)}});
 }
 
 }  // namespace moonshift::engine

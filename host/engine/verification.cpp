@@ -16,11 +16,12 @@ using json = nlohmann::json;
 
 namespace {
 
-json result(const std::string& check, const std::vector<std::string>& items, const std::string& ok_message,
-            const std::string& failed_message) {
+json result(const std::string& check, const std::vector<std::string>& items,
+            const std::string& ok_message, const std::string& failed_message) {
     return {{"check", check},
             {"ok", items.empty()},
-            {"message", items.empty() ? ok_message : fmt::format("{} ({})", failed_message, items.size())},
+            {"message",
+             items.empty() ? ok_message : fmt::format("{} ({})", failed_message, items.size())},
             {"items", items}};
 }
 
@@ -38,12 +39,15 @@ json engine::count_rows() {
     pqxx::nontransaction tx(session_->conn());
     // Tables small enough to count exactly; never-analysed ones by their size.
     auto tables = tx.exec_params(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname || '.' || c.relname, "
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname || '.' || "
+        "c.relname, "
         "greatest(c.reltuples, 0)::bigint "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_%' "
-        "AND (c.reltuples BETWEEN 0 AND $2 OR (c.reltuples < 0 AND pg_relation_size(c.oid) < 64 * 1024 * 1024)) "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE "
+        "'pg\\_%' "
+        "AND (c.reltuples BETWEEN 0 AND $2 OR (c.reltuples < 0 AND pg_relation_size(c.oid) < 64 * "
+        "1024 * 1024)) "
         "ORDER BY 3, 2",
         ctx_.cfg.schema, ctx_.cfg.verify.row_count_limit);
     if (tables.empty()) return counts;
@@ -54,8 +58,8 @@ json engine::count_rows() {
     for (const auto& t : tables) {
         planned += t[2].as<long long>();
         if (planned > budget) break;
-        sql += (sql.empty() ? "" : " UNION ALL ") + std::string("SELECT ") + tx.quote(t[1].c_str()) +
-               ", count(*) FROM " + t[0].c_str();
+        sql += (sql.empty() ? "" : " UNION ALL ") + std::string("SELECT ") +
+               tx.quote(t[1].c_str()) + ", count(*) FROM " + t[0].c_str();
     }
     if (sql.empty()) return counts;
     for (const auto& row : tx.exec(sql)) counts[row[0].c_str()] = row[1].as<long long>();
@@ -66,50 +70,60 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
                                    bool changes_unknown) {
     const auto& v = ctx_.cfg.verify;
     json results = json::array();
-    bool count = v.row_counts && counts_before.is_object() && !counts_before.empty() && !changes_unknown;
+    bool count =
+        v.row_counts && counts_before.is_object() && !counts_before.empty() && !changes_unknown;
     json after = count ? count_rows() : json::object();
     pqxx::nontransaction tx(session_->conn());
 
     std::vector<std::string> critical = v.critical_tables;
-    critical.insert(critical.end(), ctx_.env.critical_tables.begin(), ctx_.env.critical_tables.end());
+    critical.insert(critical.end(), ctx_.env.critical_tables.begin(),
+                    ctx_.env.critical_tables.end());
     if (!critical.empty()) {
         std::vector<std::string> missing;
         for (auto& t : critical)
-            if (!tx.exec_params("SELECT to_regclass($1) IS NOT NULL", t)[0][0].as<bool>()) missing.push_back(t + " does not exist");
-        results.push_back(result("critical_tables", missing, std::to_string(critical.size()) + " critical table(s) exist",
+            if (!tx.exec_params("SELECT to_regclass($1) IS NOT NULL", t)[0][0].as<bool>())
+                missing.push_back(t + " does not exist");
+        results.push_back(result("critical_tables", missing,
+                                 std::to_string(critical.size()) + " critical table(s) exist",
                                  "critical tables are missing"));
     }
 
     if (v.rls) {
         std::vector<std::string> exposed = ctx_.cfg.lint.exposed_schemas;
-        if (exposed.empty() &&
-            tx.exec("SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')) = 2 "
-                    "AND to_regnamespace('auth') IS NOT NULL")[0][0]
-                .as<bool>())
+        if (exposed.empty() && tx.exec("SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN "
+                                       "('anon', 'authenticated')) = 2 "
+                                       "AND to_regnamespace('auth') IS NOT NULL")[0][0]
+                                   .as<bool>())
             exposed = {"public"};  // Supabase: the API serves public
         if (!exposed.empty()) {
             std::string list;
             for (auto& s : exposed) list += (list.empty() ? "" : ",") + tx.quote(s);
             std::vector<std::string> items;
-            for (const auto& row : tx.exec(
-                     "SELECT n.nspname || '.' || c.relname, c.relrowsecurity, "
-                     "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) "
-                     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                     "WHERE c.relkind IN ('r', 'p') AND n.nspname IN (" + list + ") ORDER BY 1")) {
-                if (!row[1].as<bool>()) items.push_back(std::string(row[0].c_str()) + ": row level security is off");
-                else if (!row[2].as<bool>()) items.push_back(std::string(row[0].c_str()) + ": RLS on but no policy (nobody can read it)");
+            for (const auto& row :
+                 tx.exec("SELECT n.nspname || '.' || c.relname, c.relrowsecurity, "
+                         "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) "
+                         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE c.relkind IN ('r', 'p') AND n.nspname IN (" +
+                         list + ") ORDER BY 1")) {
+                if (!row[1].as<bool>())
+                    items.push_back(std::string(row[0].c_str()) + ": row level security is off");
+                else if (!row[2].as<bool>())
+                    items.push_back(std::string(row[0].c_str()) +
+                                    ": RLS on but no policy (nobody can read it)");
             }
             std::string schemas;
             for (auto& s : exposed) schemas += (schemas.empty() ? "" : ", ") + s;
-            results.push_back(result("rls", items, "every table of " + schemas + " has RLS and a policy",
+            results.push_back(result("rls", items,
+                                     "every table of " + schemas + " has RLS and a policy",
                                      "tables of " + schemas + " without RLS or a policy"));
         }
     }
 
     if (v.indexes) {
         std::vector<std::string> items;
-        for (const auto& row : tx.exec("SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
-                                       "WHERE NOT i.indisvalid ORDER BY 1"))
+        for (const auto& row : tx.exec(
+                 "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
+                 "WHERE NOT i.indisvalid ORDER BY 1"))
             items.push_back(std::string(row[0].c_str()) + " on " + row[1].c_str() +
                             " is invalid (a failed CREATE INDEX CONCURRENTLY?)");
         results.push_back(result("indexes", items, "no invalid indexes", "invalid indexes"));
@@ -117,17 +131,23 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
 
     if (v.foreign_keys) {
         std::vector<std::string> items;
-        for (const auto& row : tx.exec("SELECT conrelid::regclass::text, conname FROM pg_constraint "
-                                       "WHERE contype = 'f' AND NOT convalidated ORDER BY 1, 2"))
+        for (const auto& row :
+             tx.exec("SELECT conrelid::regclass::text, conname FROM pg_constraint "
+                     "WHERE contype = 'f' AND NOT convalidated ORDER BY 1, 2"))
             items.push_back(std::string(row[0].c_str()) + ": foreign key " + row[1].c_str() +
                             " is NOT VALID (run ALTER TABLE … VALIDATE CONSTRAINT)");
-        results.push_back(result("foreign_keys", items, "every foreign key is validated", "foreign keys not validated"));
+        results.push_back(result("foreign_keys", items, "every foreign key is validated",
+                                 "foreign keys not validated"));
     }
 
     if (v.row_counts && counts_before.is_object() && !counts_before.empty()) {
         if (changes_unknown) {
-            results.push_back({{"check", "row_counts"}, {"ok", true}, {"skipped", true},
-                               {"message", "skipped: a migration of the run is not SQL, so the tables it changes are unknown"},
+            results.push_back({{"check", "row_counts"},
+                               {"ok", true},
+                               {"skipped", true},
+                               {"message",
+                                "skipped: a migration of the run is not SQL, so the tables it "
+                                "changes are unknown"},
                                {"items", json::array()}});
         } else {
             std::vector<std::string> items;
@@ -140,12 +160,14 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
                     continue;
                 }
                 if (after[table] != before)
-                    items.push_back(fmt::format("{}: {} rows before, {} after, and no migration of the run changes it",
-                                                table, before.get<long long>(), after[table].get<long long>()));
+                    items.push_back(fmt::format(
+                        "{}: {} rows before, {} after, and no migration of the run changes it",
+                        table, before.get<long long>(), after[table].get<long long>()));
             }
-            results.push_back(result("row_counts", items,
-                                     std::to_string(compared) + " table(s) the run does not change kept their row count",
-                                     "row counts changed"));
+            results.push_back(result(
+                "row_counts", items,
+                std::to_string(compared) + " table(s) the run does not change kept their row count",
+                "row counts changed"));
         }
     }
     bool ok = true;
@@ -192,7 +214,8 @@ void engine::verify_after_run(run_scope& run, const json& counts_before,
         }
         emit("verify.failed", {{"verification", v}});
         throw error(exit_code::check_failed, "verification failed after the migrations:" + list,
-                    "the migrations are applied but not verified, so they cannot be promoted; fix the cause "
+                    "the migrations are applied but not verified, so they cannot be promoted; fix "
+                    "the cause "
                     "(or roll back with `moonshift down`), then run `moonshift verify`");
     }
     store_->mark_verified();

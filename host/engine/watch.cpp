@@ -2,11 +2,11 @@
 // its verification, rollback triggers are sampled every `every` for
 // `seconds`; the first one that fires rolls the run back, newest migration
 // first (down scripts, or the backup taken before it), and the run exits 6.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "common/text.hpp"
 #include "engine/engine.hpp"
@@ -34,12 +34,15 @@ double percent_of(const json& settings, const char* key, double fallback) {
         } catch (const std::exception&) {
         }
     }
-    throw usage_error("trigger setting \"" + std::string(key) + "\" must be a percentage such as 5 or \"5%\"");
+    throw usage_error("trigger setting \"" + std::string(key) +
+                      "\" must be a percentage such as 5 or \"5%\"");
 }
 
-std::chrono::milliseconds duration_setting(const json& settings, const char* key, std::chrono::milliseconds fallback) {
+std::chrono::milliseconds duration_setting(const json& settings, const char* key,
+                                           std::chrono::milliseconds fallback) {
     if (!settings.contains(key)) return fallback;
-    if (settings[key].is_number_integer()) return std::chrono::seconds(settings[key].get<long long>());
+    if (settings[key].is_number_integer())
+        return std::chrono::seconds(settings[key].get<long long>());
     return text::parse_duration(settings[key].get<std::string>());
 }
 
@@ -57,7 +60,10 @@ struct http_stats {
         return v[v.size() / 2];
     }
     json to_json() const {
-        return {{"requests", requests}, {"errors", errors}, {"error_rate", error_rate()}, {"median_ms", median()}};
+        return {{"requests", requests},
+                {"errors", errors},
+                {"error_rate", error_rate()},
+                {"median_ms", median()}};
     }
 };
 
@@ -84,12 +90,14 @@ void sample_http(const json& settings, int count, http_stats& st) {
 std::optional<json> statements(db::session& s, int top) {
     try {
         pqxx::nontransaction tx(s.conn());
-        if (tx.exec("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").empty()) return std::nullopt;
+        if (tx.exec("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").empty())
+            return std::nullopt;
         json out = json::object();
-        for (const auto& row : tx.exec_params("SELECT queryid::text, calls, total_exec_time FROM pg_stat_statements "
-                                              "WHERE queryid IS NOT NULL AND dbid = (SELECT oid FROM pg_database "
-                                              "WHERE datname = current_database()) ORDER BY calls DESC LIMIT $1",
-                                              top))
+        for (const auto& row :
+             tx.exec_params("SELECT queryid::text, calls, total_exec_time FROM pg_stat_statements "
+                            "WHERE queryid IS NOT NULL AND dbid = (SELECT oid FROM pg_database "
+                            "WHERE datname = current_database()) ORDER BY calls DESC LIMIT $1",
+                            top))
             out[row[0].c_str()] = {row[1].as<long long>(), row[2].as<double>()};
         return out;
     } catch (const std::exception&) {
@@ -126,13 +134,18 @@ json engine::watch_baseline() {
             sample_http(t.settings, 2 * t.settings.value("requests", 5), st);
             base["http"][name] = st.to_json();
             if (st.errors == st.requests)
-                log("warn", "trigger " + name + ": every request to " + net::display_url(t.settings.value("url", "")) +
-                                " failed before the run, so its error rate cannot climb; is the URL right?");
+                log("warn", "trigger " + name + ": every request to " +
+                                net::display_url(t.settings.value("url", "")) +
+                                " failed before the run, so its error rate cannot climb; is the "
+                                "URL right?");
             base["http"][name]["samples"] = st.ms;
         } else if (t.kind == "pg_stat_statements") {
             auto s = statements(*session_, t.settings.value("top", 10));
-            if (!s) log("warn", "trigger " + name + ": pg_stat_statements is not available on " + env.name +
-                                    " (CREATE EXTENSION pg_stat_statements, and shared_preload_libraries); it will not fire");
+            if (!s)
+                log("warn", "trigger " + name + ": pg_stat_statements is not available on " +
+                                env.name +
+                                " (CREATE EXTENSION pg_stat_statements, and "
+                                "shared_preload_libraries); it will not fire");
             base["statements"][name] = s ? *s : json(nullptr);
         }
     }
@@ -141,7 +154,8 @@ json engine::watch_baseline() {
         auto label = f.lexically_relative(ctx_.cfg.root).string();
         auto key = "trigger:" + label;
         if (!lua_scripts_.count(key))
-            lua_scripts_[key] = std::make_unique<lua::script>(rt.load(label, text::read_file(f), trigger_fields()));
+            lua_scripts_[key] =
+                std::make_unique<lua::script>(rt.load(label, text::read_file(f), trigger_fields()));
         auto& s = *lua_scripts_[key];
         if (!s.has("check"))
             throw usage_error(label + " has no check function",
@@ -152,15 +166,20 @@ json engine::watch_baseline() {
     return base;
 }
 
-void engine::watch_and_roll_back(run_scope& run, json& baseline, const std::vector<const catalog::migration*>& applied) {
+void engine::watch_and_roll_back(run_scope& run, json& baseline,
+                                 const std::vector<const catalog::migration*>& applied) {
     const auto& env = ctx_.env;
     if (env.watch_for.count() <= 0 || applied.empty()) return;
     auto& report = run.report();
-    json watch = {{"seconds", env.watch_for.count() / 1000.0}, {"every", env.watch_every.count() / 1000.0},
-                  {"samples", 0}, {"triggers", json::array()}};
+    json watch = {{"seconds", env.watch_for.count() / 1000.0},
+                  {"every", env.watch_every.count() / 1000.0},
+                  {"samples", 0},
+                  {"triggers", json::array()}};
     std::map<std::string, http_stats> windows;  // http triggers: requests since the watch began
     std::size_t count = env.triggers.size() + baseline["lua"].size();
-    emit("watch.start", {{"environment", env.name}, {"seconds", watch["seconds"]}, {"every", watch["every"]},
+    emit("watch.start", {{"environment", env.name},
+                         {"seconds", watch["seconds"]},
+                         {"every", watch["every"]},
                          {"triggers", count}});
     auto start = clock::now(), end = start + env.watch_for;
     json fired;  // {name, kind, reason}
@@ -177,19 +196,25 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline, const std::vect
                 sample_http(t.settings, t.settings.value("requests", 5), w);
                 const auto& b = baseline["http"][name];
                 double base_err = b.value("error_rate", 0.0), base_ms = b.value("median_ms", 0.0);
-                double err_up = percent_of(t.settings, "error_rate", 5), lat_up = percent_of(t.settings, "latency", 50);
+                double err_up = percent_of(t.settings, "error_rate", 5),
+                       lat_up = percent_of(t.settings, "latency", 50);
                 double min_ms = static_cast<double>(
-                    duration_setting(t.settings, "min_latency", std::chrono::milliseconds(25)).count());
+                    duration_setting(t.settings, "min_latency", std::chrono::milliseconds(25))
+                        .count());
                 state["baseline"] = {{"error_rate", base_err}, {"median_ms", base_ms}};
                 state["last"] = w.to_json();
                 if (w.error_rate() - base_err > err_up)
-                    reason = fmt::format("error rate of {} is {:.1f}% over the window, {:.1f}% before the run "
-                                         "(allowed: {:.0f} points more)",
-                                         net::display_url(t.settings.value("url", "")), w.error_rate(), base_err, err_up);
+                    reason = fmt::format(
+                        "error rate of {} is {:.1f}% over the window, {:.1f}% before the run "
+                        "(allowed: {:.0f} points more)",
+                        net::display_url(t.settings.value("url", "")), w.error_rate(), base_err,
+                        err_up);
                 else if (w.median() > base_ms * (1 + lat_up / 100) && w.median() - base_ms > min_ms)
-                    reason = fmt::format("response time of {} is {:.0f} ms (median) over the window, {:.0f} ms before "
-                                         "the run (allowed: {:.0f}% more)",
-                                         net::display_url(t.settings.value("url", "")), w.median(), base_ms, lat_up);
+                    reason = fmt::format(
+                        "response time of {} is {:.0f} ms (median) over the window, {:.0f} ms "
+                        "before "
+                        "the run (allowed: {:.0f}% more)",
+                        net::display_url(t.settings.value("url", "")), w.median(), base_ms, lat_up);
             } else if (t.kind == "sql") {
                 pqxx::nontransaction tx(session_->conn());
                 auto r = tx.exec(t.settings.value("query", ""));
@@ -197,9 +222,11 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline, const std::vect
                     double v = r[0][0].as<double>();
                     state["last"] = v;
                     if (t.settings.contains("max") && v > t.settings["max"].get<double>())
-                        reason = fmt::format("{} returned {} (max {})", name, v, t.settings["max"].get<double>());
+                        reason = fmt::format("{} returned {} (max {})", name, v,
+                                             t.settings["max"].get<double>());
                     if (t.settings.contains("min") && v < t.settings["min"].get<double>())
-                        reason = fmt::format("{} returned {} (min {})", name, v, t.settings["min"].get<double>());
+                        reason = fmt::format("{} returned {} (min {})", name, v,
+                                             t.settings["min"].get<double>());
                 }
             } else if (t.kind == "pg_stat_statements" && !baseline["statements"][name].is_null()) {
                 const auto& b = baseline["statements"][name];
@@ -214,14 +241,17 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline, const std::vect
                         time += (*now)[id][1].get<double>() - v[1].get<double>();
                     }
                 }
-                double base_mean = base_calls ? base_time / base_calls : 0, mean = calls ? time / calls : 0;
+                double base_mean = base_calls ? base_time / base_calls : 0,
+                       mean = calls ? time / calls : 0;
                 double lat_up = percent_of(t.settings, "latency", 50);
                 state["baseline"] = {{"mean_ms", base_mean}};
                 state["last"] = {{"mean_ms", mean}, {"calls", calls}};
-                if (calls >= t.settings.value("min_calls", 20) && base_mean > 0 && mean > base_mean * (1 + lat_up / 100))
-                    reason = fmt::format("mean time of the top queries is {:.2f} ms since the run, {:.2f} ms before "
-                                         "(allowed: {:.0f}% more)",
-                                         mean, base_mean, lat_up);
+                if (calls >= t.settings.value("min_calls", 20) && base_mean > 0 &&
+                    mean > base_mean * (1 + lat_up / 100))
+                    reason = fmt::format(
+                        "mean time of the top queries is {:.2f} ms since the run, {:.2f} ms before "
+                        "(allowed: {:.0f}% more)",
+                        mean, base_mean, lat_up);
             }
             if (!reason.empty()) {
                 state["fired"] = true;
@@ -235,19 +265,27 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline, const std::vect
             auto& rt = lua_runtime();
             rt.set_deadline(std::chrono::seconds(30));
             auto r = rt.call(*lua_scripts_["trigger:" + label], "check", lua::phase::check, {base});
-            json state = {{"name", label}, {"kind", "lua"}, {"fired", false}, {"baseline", base}, {"last", r}};
+            json state = {{"name", label},
+                          {"kind", "lua"},
+                          {"fired", false},
+                          {"baseline", base},
+                          {"last", r}};
             if (r.is_object() && r.value("fired", false)) {
-                std::string reason = r.contains("reason") && r["reason"].is_string() ? r["reason"].get<std::string>()
-                                                                                     : "fired";
+                std::string reason = r.contains("reason") && r["reason"].is_string()
+                                         ? r["reason"].get<std::string>()
+                                         : "fired";
                 state["fired"] = true;
                 state["reason"] = reason;
                 fired = {{"name", label}, {"kind", "lua"}, {"reason", reason}};
             }
             states[label] = state;
         }
-        log("info", fmt::format("watch: {} of {}, {}",
-                                text::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start)),
-                                text::format_duration(env.watch_for), fired.is_null() ? "all quiet" : "a trigger fired"));
+        log("info",
+            fmt::format("watch: {} of {}, {}",
+                        text::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            clock::now() - start)),
+                        text::format_duration(env.watch_for),
+                        fired.is_null() ? "all quiet" : "a trigger fired"));
         if (clock::now() >= end) break;
     }
     for (auto& [_, s] : states.items()) watch["triggers"].push_back(s);
@@ -259,7 +297,8 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline, const std::vect
 
     // Roll back, newest first.
     report["trigger"] = fired;
-    emit("trigger.fired", {{"trigger", fired["name"]}, {"kind", fired["kind"]}, {"reason", fired["reason"]}});
+    emit("trigger.fired",
+         {{"trigger", fired["name"]}, {"kind", fired["kind"]}, {"reason", fired["reason"]}});
     json versions = json::array();
     for (auto it = applied.rbegin(); it != applied.rend(); ++it) versions.push_back((*it)->version);
     emit("rollback.start", {{"versions", versions}, {"reason", fired["reason"]}});
@@ -269,8 +308,9 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline, const std::vect
     std::string stopped;
     for (auto it = applied.rbegin(); it != applied.rend(); ++it) {
         const auto* m = *it;
-        auto e = std::find_if(p.entries.begin(), p.entries.end(),
-                              [&](const entry& x) { return x.version == m->version && x.row && x.file; });
+        auto e = std::find_if(p.entries.begin(), p.entries.end(), [&](const entry& x) {
+            return x.version == m->version && x.row && x.file;
+        });
         if (e == p.entries.end()) continue;
         try {
             bool lua_down = m->kind == catalog::form::lua || !m->down_lua.empty();
@@ -292,15 +332,18 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline, const std::vect
         }
     }
     report["rolled_back"] = rolled;
-    emit("rollback.done", {{"reverted", rolled}, {"complete", stopped.empty()}, {"stopped", stopped}});
+    emit("rollback.done",
+         {{"reverted", rolled}, {"complete", stopped.empty()}, {"stopped", stopped}});
     run.finish(stopped.empty() ? "rolled_back" : "rollback_failed");
-    std::string message = "trigger " + fired["name"].get<std::string>() + " fired: " + fired["reason"].get<std::string>() +
-                          "; rolled back " + std::to_string(rolled.size()) + " of " + std::to_string(applied.size()) +
+    std::string message = "trigger " + fired["name"].get<std::string>() +
+                          " fired: " + fired["reason"].get<std::string>() + "; rolled back " +
+                          std::to_string(rolled.size()) + " of " + std::to_string(applied.size()) +
                           " migration(s)";
     if (!stopped.empty()) message += ", then stopped: " + stopped;
     throw error(stopped.empty() ? exit_code::rolled_back : exit_code::migration_failed, message,
-                stopped.empty() ? "the database is as it was before the run; find the cause before trying again"
-                                : "finish the rollback by hand (`moonshift down`), then find the cause");
+                stopped.empty()
+                    ? "the database is as it was before the run; find the cause before trying again"
+                    : "finish the rollback by hand (`moonshift down`), then find the cause");
 }
 
 }  // namespace moonshift::engine

@@ -17,7 +17,8 @@ namespace {
 std::string substitute(std::string_view sql, const std::string& quoted_schema) {
     std::string out(sql);
     const std::string tag = "{{schema}}";
-    for (auto p = out.find(tag); p != std::string::npos; p = out.find(tag, p + quoted_schema.size()))
+    for (auto p = out.find(tag); p != std::string::npos;
+         p = out.find(tag, p + quoted_schema.size()))
         out.replace(p, tag.size(), quoted_schema);
     return out;
 }
@@ -66,7 +67,8 @@ void store::ensure() {
     std::set<int> done;
     if (have > 0) {
         pqxx::nontransaction tx(s_.conn());
-        for (const auto& row : tx.exec("SELECT version FROM " + table("host_versions"))) done.insert(row[0].as<int>());
+        for (const auto& row : tx.exec("SELECT version FROM " + table("host_versions")))
+            done.insert(row[0].as<int>());
     }
     for (auto& m : host_migrations()) {
         if (done.count(m.version)) continue;
@@ -79,7 +81,10 @@ void store::ensure() {
                            std::to_string(m.version) + ", " + s_.conn().quote(m.name) + ")");
             s_.exec_script("COMMIT");
         } catch (...) {
-            try { s_.exec_script("ROLLBACK"); } catch (...) {}
+            try {
+                s_.exec_script("ROLLBACK");
+            } catch (...) {
+            }
             throw;
         }
     }
@@ -87,7 +92,8 @@ void store::ensure() {
 
 int store::mark_verified() {
     pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec("UPDATE " + table("migrations") + " SET verified_at = clock_timestamp() WHERE verified_at IS NULL");
+    auto r = tx.exec("UPDATE " + table("migrations") +
+                     " SET verified_at = clock_timestamp() WHERE verified_at IS NULL");
     return static_cast<int>(r.affected_rows());
 }
 
@@ -97,7 +103,8 @@ std::vector<applied> store::list_applied() {
         "SELECT version, name, checksum, form, how, "
         "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), applied_by, "
         "environment, duration_ms, coalesce(run_id, 0), "
-        "coalesce(to_char(verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM " +
+        "coalesce(to_char(verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
+        "FROM " +
         table("migrations"));
     std::vector<applied> out;
     out.reserve(r.size());
@@ -125,7 +132,8 @@ std::vector<applied> store::list_applied() {
 std::string store::record_sql(const applied& a) const {
     auto& c = s_.conn();
     return "INSERT INTO " + table("migrations") +
-           " (version, name, checksum, form, how, applied_by, duration_ms, environment, run_id) VALUES (" +
+           " (version, name, checksum, form, how, applied_by, duration_ms, environment, run_id) "
+           "VALUES (" +
            c.quote(a.version) + ", " + c.quote(a.name) + ", " + c.quote(a.checksum) + ", " +
            c.quote(a.form) + ", " + c.quote(a.how) + ", " + c.quote(a.applied_by) + ", " +
            std::to_string(a.duration_ms) + ", " + c.quote(a.environment) + ", " +
@@ -138,8 +146,8 @@ std::string store::remove_sql(const std::string& version) const {
 
 void store::update_checksum(const std::string& version, const std::string& checksum) {
     pqxx::nontransaction tx(s_.conn());
-    tx.exec_params("UPDATE " + table("migrations") + " SET checksum = $2 WHERE version = $1", version,
-                   checksum);
+    tx.exec_params("UPDATE " + table("migrations") + " SET checksum = $2 WHERE version = $1",
+                   version, checksum);
 }
 
 long long store::open_run(const std::string& command, const std::string& environment,
@@ -156,14 +164,16 @@ long long store::open_run(const std::string& command, const std::string& environ
 
 void store::finish_run(long long id, const std::string& outcome, const nlohmann::json& report) {
     pqxx::nontransaction tx(s_.conn());
-    tx.exec_params("UPDATE " + table("runs") +
-                       " SET finished_at = clock_timestamp(), outcome = $2, report = $3::jsonb WHERE id = $1",
-                   id, outcome, report.dump());
+    tx.exec_params(
+        "UPDATE " + table("runs") +
+            " SET finished_at = clock_timestamp(), outcome = $2, report = $3::jsonb WHERE id = $1",
+        id, outcome, report.dump());
 }
 
 void store::update_report(long long id, const nlohmann::json& report) {
     pqxx::nontransaction tx(s_.conn());
-    tx.exec_params("UPDATE " + table("runs") + " SET report = $2::jsonb WHERE id = $1", id, report.dump());
+    tx.exec_params("UPDATE " + table("runs") + " SET report = $2::jsonb WHERE id = $1", id,
+                   report.dump());
 }
 
 int store::close_abandoned_runs() {
@@ -180,9 +190,11 @@ std::vector<run> store::list_runs(int limit, const std::string& environment) {
     auto r = tx.exec_params(
         "SELECT id, command, environment, actor, "
         "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-        "coalesce(to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), outcome, "
+        "coalesce(to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+        "outcome, "
         "coalesce((extract(epoch FROM finished_at - started_at) * 1000)::bigint, 0), report::text "
-        "FROM " + table("runs") + " WHERE ($2 = '' OR environment = $2) ORDER BY id DESC LIMIT $1",
+        "FROM " +
+            table("runs") + " WHERE ($2 = '' OR environment = $2) ORDER BY id DESC LIMIT $1",
         limit, environment);
     std::vector<run> out;
     for (const auto& row : r) {
@@ -201,11 +213,12 @@ std::vector<run> store::list_runs(int limit, const std::string& environment) {
     return out;
 }
 
-std::optional<nlohmann::json> store::checkpoint(const std::string& version, const std::string& kind) {
+std::optional<nlohmann::json> store::checkpoint(const std::string& version,
+                                                const std::string& kind) {
     pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params("SELECT position::text FROM " + table("checkpoints") +
-                                " WHERE version = $1 AND kind = $2",
-                            version, kind);
+    auto r = tx.exec_params(
+        "SELECT position::text FROM " + table("checkpoints") + " WHERE version = $1 AND kind = $2",
+        version, kind);
     if (r.empty()) return std::nullopt;
     return nlohmann::json::parse(r[0][0].c_str());
 }
@@ -227,10 +240,14 @@ std::string store::clear_checkpoint_sql(const std::string& version, const std::s
 
 std::string current_actor() {
     std::string user;
-    if (const passwd* pw = getpwuid(geteuid())) user = pw->pw_name;
-    else if (const char* u = std::getenv("USER")) user = u;
-    else user = "uid " + std::to_string(geteuid());
-    if (const char* ci = std::getenv("GITHUB_ACTOR"); ci && *ci) user += " (ci: " + std::string(ci) + ")";
+    if (const passwd* pw = getpwuid(geteuid()))
+        user = pw->pw_name;
+    else if (const char* u = std::getenv("USER"))
+        user = u;
+    else
+        user = "uid " + std::to_string(geteuid());
+    if (const char* ci = std::getenv("GITHUB_ACTOR"); ci && *ci)
+        user += " (ci: " + std::string(ci) + ")";
     else if (const char* gl = std::getenv("GITLAB_USER_LOGIN"); gl && *gl)
         user += " (ci: " + std::string(gl) + ")";
     return user;

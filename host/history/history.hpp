@@ -2,7 +2,6 @@
 // checkpoints. Created and upgraded by the host's own embedded migrations.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +26,7 @@ struct run {
 };
 
 class store {
-public:
+  public:
     store(db::session& s, std::string schema);
 
     const std::string& schema() const { return schema_; }
@@ -41,7 +40,7 @@ public:
     // in its own transaction. The caller holds the migration lock.
     void ensure();
 
-    std::vector<applied> list_applied();   // ordered by version
+    std::vector<applied> list_applied();  // ordered by version
     // Every applied migration not verified yet is marked verified now; the
     // caller runs it after the verifications passed. Returns how many.
     int mark_verified();
@@ -66,7 +65,7 @@ public:
                          const nlohmann::json& position, long long run_id);
     std::string clear_checkpoint_sql(const std::string& version, const std::string& kind) const;
 
-private:
+  private:
     db::session& s_;
     std::string schema_;
     std::string quoted_;

@@ -1,9 +1,8 @@
 // The protected call path into Lua and the exception firewall out of C++.
 #include "lua/boundary.hpp"
 
-#include <pqxx/except>
-
 #include <cstdlib>
+#include <pqxx/except>
 
 #include "lua/host.hpp"
 
@@ -78,7 +77,8 @@ void call_or_throw(lua_State* L, int nargs, int nresults) {
     if (protected_call(L, nargs, nresults) != 0) throw lua_raise(luaL_ref(L, LUA_REGISTRYINDEX));
 }
 
-void push_control(lua_State* L, const char* kind, const std::string& message, const std::string& at) {
+void push_control(lua_State* L, const char* kind, const std::string& message,
+                  const std::string& at) {
     lua_createtable(L, 0, 3);
     lua_pushstring(L, kind);
     lua_setfield(L, -2, "kind");
@@ -94,7 +94,8 @@ bool is_control(lua_State* L, int idx) {
     return lua_type(L, idx) == LUA_TTABLE && has_metatable(L, idx, &control_mt_key);
 }
 
-void push_sql_error(lua_State* L, const db::server_error& e, const std::string& query, const std::string& at) {
+void push_sql_error(lua_State* L, const db::server_error& e, const std::string& query,
+                    const std::string& at) {
     const host& h = host_of(L);
     lua_createtable(L, 0, 8);
     set_string(L, "sqlstate", e.sqlstate);
@@ -179,7 +180,8 @@ void arg_error(lua_State* L, const char* fn, int arg, int idx, const char* expec
     std::abort();  // not reached: luaL_error does not return
 }
 
-const char* check_text(lua_State* L, int idx, const char* fn, int arg, const char* expected, size_t* len) {
+const char* check_text(lua_State* L, int idx, const char* fn, int arg, const char* expected,
+                       size_t* len) {
     // Strictly a string: lua_tolstring would also accept the number 42.
     if (lua_type(L, idx) != LUA_TSTRING) arg_error(L, fn, arg, idx, expected);
     return lua_tolstring(L, idx, len);

@@ -7,9 +7,8 @@
 // Bindings check their Lua arguments (luaL_check*, arg_error) before they
 // build any C++ object, so a Lua error never skips a destructor.
 #pragma once
-#include <lua.hpp>
-
 #include <exception>
+#include <lua.hpp>
 #include <string>
 
 #include "lua/host.hpp"
@@ -19,12 +18,12 @@ namespace moonshift::lua {
 // A Lua error value that a protected call inside a binding caught; the
 // trampoline raises it again unchanged (a table stays a table).
 class lua_raise : public std::exception {
-public:
+  public:
     explicit lua_raise(int ref) : ref_(ref) {}
     int ref() const noexcept { return ref_; }
     const char* what() const noexcept override { return "Lua error"; }
 
-private:
+  private:
     int ref_;
 };
 
@@ -32,7 +31,7 @@ private:
 // sandbox's pcall, xpcall and coroutine.resume pass through, so a script
 // cannot swallow them.
 class control_raise : public std::exception {
-public:
+  public:
     control_raise(std::string kind, std::string message, std::string where = {})
         : kind_(std::move(kind)), message_(std::move(message)), where_(std::move(where)) {}
     const std::string& kind() const noexcept { return kind_; }  // "fail", "skip", "timeout"
@@ -40,7 +39,7 @@ public:
     const std::string& location() const noexcept { return where_; }  // "" = the caller's line
     const char* what() const noexcept override { return message_.c_str(); }
 
-private:
+  private:
     std::string kind_, message_, where_;
 };
 
@@ -53,12 +52,13 @@ int protected_call(lua_State* L, int nargs, int nresults);
 void call_or_throw(lua_State* L, int nargs, int nresults);
 
 // Pushes a control value {kind=, message=, where=} (its metatable marks it).
-void push_control(lua_State* L, const char* kind, const std::string& message, const std::string& where);
+void push_control(lua_State* L, const char* kind, const std::string& message,
+                  const std::string& where);
 bool is_control(lua_State* L, int idx);
 
 namespace detail {
 void stash(lua_State* L, const std::exception& e) noexcept;  // remembers the exception's Lua form
-void push_stashed(lua_State* L);                              // pushes it (and forgets it)
+void push_stashed(lua_State* L);                             // pushes it (and forgets it)
 }  // namespace detail
 
 // The trampoline: every binding is registered as bind<F>. F may raise Lua

@@ -20,35 +20,65 @@ constexpr double max_exact_integer = 9007199254740992.0;  // 2^53
 constexpr int max_json_depth = 200;
 
 enum : unsigned {
-    bool_oid = 16, int8_oid = 20, int2_oid = 21, int4_oid = 23, oid_oid = 26,
-    json_oid = 114, float4_oid = 700, float8_oid = 701, numeric_oid = 1700, jsonb_oid = 3802,
+    bool_oid = 16,
+    int8_oid = 20,
+    int2_oid = 21,
+    int4_oid = 23,
+    oid_oid = 26,
+    json_oid = 114,
+    float4_oid = 700,
+    float8_oid = 701,
+    numeric_oid = 1700,
+    jsonb_oid = 3802,
 };
 
 // Element type of the array types whose values we convert; 0 for the rest.
 unsigned element_of(unsigned array_oid) {
     switch (array_oid) {
-        case 1000: return bool_oid;
-        case 1005: return int2_oid;
-        case 1007: return int4_oid;
-        case 1016: return int8_oid;
-        case 1028: return oid_oid;
-        case 1021: return float4_oid;
-        case 1022: return float8_oid;
-        case 1231: return numeric_oid;
-        case 199: return json_oid;
-        case 3807: return jsonb_oid;
-        case 1009: return 25;     // text
-        case 1015: return 1043;   // varchar
-        case 1014: return 1042;   // bpchar
-        case 1003: return 19;     // name
-        case 2951: return 2950;   // uuid
-        case 1182: return 1082;   // date
-        case 1115: return 1114;   // timestamp
-        case 1185: return 1184;   // timestamptz
-        case 1183: return 1083;   // time
-        case 1187: return 1186;   // interval
-        case 1001: return 17;     // bytea
-        default: return 0;
+        case 1000:
+            return bool_oid;
+        case 1005:
+            return int2_oid;
+        case 1007:
+            return int4_oid;
+        case 1016:
+            return int8_oid;
+        case 1028:
+            return oid_oid;
+        case 1021:
+            return float4_oid;
+        case 1022:
+            return float8_oid;
+        case 1231:
+            return numeric_oid;
+        case 199:
+            return json_oid;
+        case 3807:
+            return jsonb_oid;
+        case 1009:
+            return 25;  // text
+        case 1015:
+            return 1043;  // varchar
+        case 1014:
+            return 1042;  // bpchar
+        case 1003:
+            return 19;  // name
+        case 2951:
+            return 2950;  // uuid
+        case 1182:
+            return 1082;  // date
+        case 1115:
+            return 1114;  // timestamp
+        case 1185:
+            return 1184;  // timestamptz
+        case 1183:
+            return 1083;  // time
+        case 1187:
+            return 1186;  // interval
+        case 1001:
+            return 17;  // bytea
+        default:
+            return 0;
     }
 }
 
@@ -61,7 +91,10 @@ bool numeric_fits(const char* s, std::size_t len) {
     for (std::size_t i = 0; i < len; ++i) {
         char c = s[i];
         if (c == '-' || c == '+') continue;
-        if (c == '.') { fraction = true; continue; }
+        if (c == '.') {
+            fraction = true;
+            continue;
+        }
         if (c < '0' || c > '9') return false;  // NaN, Infinity, exponents: keep the text
         if (leading && c == '0') continue;
         leading = false;
@@ -71,7 +104,9 @@ bool numeric_fits(const char* s, std::size_t len) {
     return digits - trailing_zeros <= 15;
 }
 
-void push_number_text(lua_State* L, const char* text) { lua_pushnumber(L, std::strtod(text, nullptr)); }
+void push_number_text(lua_State* L, const char* text) {
+    lua_pushnumber(L, std::strtod(text, nullptr));
+}
 
 void push_scalar(lua_State* L, unsigned oid, const char* text, std::size_t len);
 
@@ -167,9 +202,11 @@ void push_scalar(lua_State* L, unsigned oid, const char* text, std::size_t len) 
     }
 }
 
-void append_array_literal(lua_State* L, int idx, std::string& out, const std::string& what, int depth);
+void append_array_literal(lua_State* L, int idx, std::string& out, const std::string& what,
+                          int depth);
 
-void append_array_element(lua_State* L, int idx, std::string& out, const std::string& what, int depth) {
+void append_array_element(lua_State* L, int idx, std::string& out, const std::string& what,
+                          int depth) {
     int t = lua_type(L, idx);
     if (t == LUA_TNIL || is_null(L, idx)) {
         out += "NULL";
@@ -187,7 +224,8 @@ void append_array_element(lua_State* L, int idx, std::string& out, const std::st
     }
 }
 
-void append_array_literal(lua_State* L, int idx, std::string& out, const std::string& what, int depth) {
+void append_array_literal(lua_State* L, int idx, std::string& out, const std::string& what,
+                          int depth) {
     if (depth > 6) throw std::runtime_error(what + ": an array nested deeper than 6 levels");
     if (!lua_checkstack(L, 2)) throw std::runtime_error(what + ": array nested too deep");
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
@@ -209,7 +247,8 @@ nlohmann::json table_to_json(lua_State* L, int idx, int depth) {
         throw std::runtime_error("a table nested deeper than " + std::to_string(max_json_depth) +
                                  " levels (or one that contains itself)");
     if (!lua_checkstack(L, 4)) throw std::runtime_error("a table nested too deep");
-    bool marked_array = has_metatable(L, idx, &json_array_mt_key) || has_metatable(L, idx, &pg_array_mt_key);
+    bool marked_array =
+        has_metatable(L, idx, &json_array_mt_key) || has_metatable(L, idx, &pg_array_mt_key);
     bool marked_object = has_metatable(L, idx, &json_object_mt_key);
     std::size_t count = 0;
     double max_key = 0;
@@ -260,11 +299,13 @@ nlohmann::json table_to_json(lua_State* L, int idx, int depth) {
             const char* k = lua_tolstring(L, -2, &n);
             key.assign(k, n);
         } else if (lua_type(L, -2) == LUA_TNUMBER) {
-            key = number_text(lua_tonumber(L, -2));  // never lua_tostring: it would confuse lua_next
+            key =
+                number_text(lua_tonumber(L, -2));  // never lua_tostring: it would confuse lua_next
         } else {
             std::string type = luaL_typename(L, -2);
             lua_pop(L, 2);
-            throw std::runtime_error("a table key of type " + type + " (keys must be strings or numbers)");
+            throw std::runtime_error("a table key of type " + type +
+                                     " (keys must be strings or numbers)");
         }
         obj[key] = to_json_at(L, lua_gettop(L), depth + 1);
         lua_pop(L, 1);
@@ -280,8 +321,10 @@ nlohmann::json to_json_at(lua_State* L, int idx, int depth) {
             return static_cast<bool>(lua_toboolean(L, idx));
         case LUA_TNUMBER: {
             double v = lua_tonumber(L, idx);
-            if (std::isnan(v) || std::isinf(v)) throw std::runtime_error("a number that is NaN or infinite");
-            if (std::floor(v) == v && std::fabs(v) <= max_exact_integer) return static_cast<long long>(v);
+            if (std::isnan(v) || std::isinf(v))
+                throw std::runtime_error("a number that is NaN or infinite");
+            if (std::floor(v) == v && std::fabs(v) <= max_exact_integer)
+                return static_cast<long long>(v);
             return v;
         }
         case LUA_TSTRING: {
@@ -301,7 +344,8 @@ nlohmann::json to_json_at(lua_State* L, int idx, int depth) {
 
 void push_json_at(lua_State* L, const nlohmann::json& j, int depth) {
     if (depth > max_json_depth)
-        throw std::runtime_error("JSON nested deeper than " + std::to_string(max_json_depth) + " levels");
+        throw std::runtime_error("JSON nested deeper than " + std::to_string(max_json_depth) +
+                                 " levels");
     if (!lua_checkstack(L, 4)) throw std::runtime_error("JSON nested too deep");
     switch (j.type()) {
         case nlohmann::json::value_t::null:
@@ -385,7 +429,8 @@ std::optional<std::string> param_text(lua_State* L, int idx, const std::string& 
             size_t n = 0;
             const char* s = lua_tolstring(L, idx, &n);
             if (std::memchr(s, '\0', n))
-                throw std::runtime_error(what + " contains a NUL byte, which PostgreSQL text cannot hold");
+                throw std::runtime_error(what +
+                                         " contains a NUL byte, which PostgreSQL text cannot hold");
             return std::string(s, n);
         }
         case LUA_TTABLE:
@@ -397,7 +442,8 @@ std::optional<std::string> param_text(lua_State* L, int idx, const std::string& 
             try {
                 return to_json(L, idx).dump();
             } catch (const nlohmann::json::exception&) {
-                throw std::runtime_error(what + ": the table holds a string that is not valid UTF-8");
+                throw std::runtime_error(what +
+                                         ": the table holds a string that is not valid UTF-8");
             } catch (const std::runtime_error& e) {
                 throw std::runtime_error(what + ": cannot encode " + e.what() + " as JSON");
             }
@@ -405,7 +451,8 @@ std::optional<std::string> param_text(lua_State* L, int idx, const std::string& 
             if (is_null(L, idx)) return std::nullopt;
             [[fallthrough]];
         default:
-            throw std::runtime_error(what + ": cannot bind a value of type " + luaL_typename(L, idx));
+            throw std::runtime_error(what + ": cannot bind a value of type " +
+                                     luaL_typename(L, idx));
     }
 }
 

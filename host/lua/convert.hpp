@@ -3,11 +3,9 @@
 // Functions that read Lua values throw std::runtime_error (never a Lua error).
 #pragma once
 #include <lua.hpp>
-
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace moonshift::lua {
 

@@ -33,7 +33,8 @@ int ctx_fail(lua_State* L) {
     message_argument(L, at, "ctx:fail");
     int level = 1;
     if (!lua_isnoneornil(L, at + 1)) {
-        if (lua_type(L, at + 1) != LUA_TNUMBER) arg_error(L, "ctx:fail", 2, at + 1, "a level (a number)");
+        if (lua_type(L, at + 1) != LUA_TNUMBER)
+            arg_error(L, "ctx:fail", 2, at + 1, "a level (a number)");
         level = static_cast<int>(lua_tonumber(L, at + 1));
     }
     throw control_raise("fail", lua_tostring(L, at), where(L, level < 1 ? 1 : level));

@@ -31,15 +31,17 @@ std::string first_words(const std::string& text) {
     if (space != std::string::npos) {
         std::string first = out.substr(0, space), second = out.substr(space + 1);
         if (!(first == "PREPARE" || (first == "ROLLBACK" && second == "TO") ||
-              (first == "RELEASE" && second == "SAVEPOINT") || (first == "COMMIT" && second == "PREPARED")))
+              (first == "RELEASE" && second == "SAVEPOINT") ||
+              (first == "COMMIT" && second == "PREPARED")))
             out = first;
     }
     return out;
 }
 
 bool looks_like_transaction_control(const std::string& text) {
-    static const char* const words[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT",
-                                        "SAVEPOINT", "RELEASE", "PREPARE TRANSACTION"};
+    static const char* const words[] = {"BEGIN",     "START",    "COMMIT",
+                                        "END",       "ROLLBACK", "ABORT",
+                                        "SAVEPOINT", "RELEASE",  "PREPARE TRANSACTION"};
     std::string w = first_words(text);
     for (const char* k : words)
         if (w == k || w.rfind(std::string(k) + " ", 0) == 0) return true;
@@ -48,7 +50,8 @@ bool looks_like_transaction_control(const std::string& text) {
 
 bool mentions(const std::string& text, const char* word) {
     std::string lower(text);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     return lower.find(word) != std::string::npos;
 }
 
@@ -100,13 +103,15 @@ void check_statement(host& h, const char* fn, const std::string& text, statement
     const auto& v = it->second;
     if (!v.refusal.empty()) throw usage_error(std::string(fn) + ": " + v.refusal);
     if (use == statement_use::query && !v.kind.empty() && v.kind != "SelectStmt")
-        throw usage_error(std::string(fn) + ": streams the rows of a query (SELECT, VALUES, TABLE); "
+        throw usage_error(std::string(fn) +
+                          ": streams the rows of a query (SELECT, VALUES, TABLE); "
                           "use db:query for statements like INSERT ... RETURNING");
 }
 
 void enter_read_only(host& h, PGconn* c) {
     bool in_block = pq::in_transaction(c);
-    std::string set = std::string("SAVEPOINT ") + read_only_savepoint + "; SET LOCAL transaction_read_only = on";
+    std::string set =
+        std::string("SAVEPOINT ") + read_only_savepoint + "; SET LOCAL transaction_read_only = on";
     h.read_only = in_block ? host::guard::savepoint : host::guard::transaction;
     try {
         pq::command(c, in_block ? set : "BEGIN; " + set);
@@ -124,10 +129,15 @@ void check_db_call(lua_State* L, host& h, const char* fn, bool writes) {
     lua_pop(L, 1);
     if (!self) luaL_error(L, "%s: call it with a colon, as %s(...)", fn, fn);
     if (h.loading)
-        luaL_error(L, "%s: the database is not available while a file loads; use it inside the "
-                      "functions the file returns", fn);
+        luaL_error(L,
+                   "%s: the database is not available while a file loads; use it inside the "
+                   "functions the file returns",
+                   fn);
     if (!h.session) luaL_error(L, "%s: there is no database connection in this run", fn);
-    if (h.busy) luaL_error(L, "%s cannot run while %s is streaming; collect what you need and query after it", fn, h.busy);
+    if (h.busy)
+        luaL_error(L,
+                   "%s cannot run while %s is streaming; collect what you need and query after it",
+                   fn, h.busy);
     if (writes && !h.db_phase_writable())
         luaL_error(L, "%s is not allowed in phase \"%s\" (read-only)", fn, phase_name(h.current));
 }
@@ -148,8 +158,8 @@ void leave_read_only(host& h) {
     if (state == host::guard::transaction)
         pq::command(c, "ROLLBACK");
     else
-        pq::command(c, std::string("ROLLBACK TO SAVEPOINT ") + read_only_savepoint + "; RELEASE SAVEPOINT " +
-                           read_only_savepoint);
+        pq::command(c, std::string("ROLLBACK TO SAVEPOINT ") + read_only_savepoint +
+                           "; RELEASE SAVEPOINT " + read_only_savepoint);
 }
 
 }  // namespace moonshift::lua

@@ -4,9 +4,9 @@
 // phases. Shared by db_module.cpp and db_copy.cpp; runtime.cpp closes the
 // read-only savepoint when a call ends.
 #pragma once
-#include <lua.hpp>
 #include <libpq-fe.h>
 
+#include <lua.hpp>
 #include <string>
 
 #include "lua/host.hpp"

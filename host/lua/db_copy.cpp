@@ -29,7 +29,9 @@ std::size_t identifier_at(const char* s, std::size_t len) {
         }
         return 0;
     }
-    auto first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+    auto first = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    };
     if (!first(s[0])) return 0;
     std::size_t i = 1;
     while (i < len && (first(s[i]) || (s[i] >= '0' && s[i] <= '9') || s[i] == '$')) ++i;
@@ -46,13 +48,16 @@ bool is_table_name(const char* s, std::size_t len) {
     return b > 0 && a + 1 + b == len;
 }
 
-bool is_column_name(const char* s, std::size_t len) { return len > 0 && identifier_at(s, len) == len; }
+bool is_column_name(const char* s, std::size_t len) {
+    return len > 0 && identifier_at(s, len) == len;
+}
 
 // Plain lowercase names are quoted so reserved words ("order") work; quoted
 // and mixed-case names are left as written (SQL folds the latter).
 std::string quote_name(const std::string& name) {
     for (char c : name)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$')) return name;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$'))
+            return name;
     return "\"" + name + "\"";
 }
 
@@ -72,11 +77,20 @@ void append_copy_field(std::string& out, const std::optional<std::string>& v) {
     }
     for (char c : *v) {
         switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            default: out += c;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                out += c;
         }
     }
 }
@@ -94,7 +108,8 @@ int db_copy_out_impl(lua_State* L) {
     check_db_call(L, h, fn, false);
     size_t len = 0;
     const char* source = check_text(L, 2, fn, 1, "a table name or a query (a string)", &len);
-    if (lua_type(L, 3) != LUA_TFUNCTION) arg_error(L, fn, 2, 3, "a function to call with each line");
+    if (lua_type(L, 3) != LUA_TFUNCTION)
+        arg_error(L, fn, 2, 3, "a function to call with each line");
     bool csv = false, header = false;
     if (!lua_isnoneornil(L, 4)) {
         if (lua_type(L, 4) != LUA_TTABLE) arg_error(L, fn, 3, 4, "an options table");
@@ -113,7 +128,8 @@ int db_copy_out_impl(lua_State* L) {
     if (header && !csv) luaL_error(L, "%s: header = true needs format = \"csv\"", fn);
     std::string src(source, len);
     bool table = is_table_name(source, len);
-    PGconn* c = enter_db(h, fn, table ? std::string() : src, table ? statement_use::none : statement_use::any);
+    PGconn* c = enter_db(h, fn, table ? std::string() : src,
+                         table ? statement_use::none : statement_use::any);
     std::string sql = "COPY " + (table ? quoted_table(src) : "(" + src + ")") + " TO STDOUT";
     if (csv) sql += header ? " WITH (FORMAT csv, HEADER true)" : " WITH (FORMAT csv)";
     busy_scope busy(h, fn);

@@ -20,7 +20,8 @@ constexpr int fetch_size = 1000;
 pq::params collect_params(lua_State* L, int from, int to, const char* fn) {
     pq::params out;
     for (int i = from; i <= to; ++i)
-        out.push_back(param_text(L, i, std::string(fn) + ": parameter $" + std::to_string(i - from + 1)));
+        out.push_back(
+            param_text(L, i, std::string(fn) + ": parameter $" + std::to_string(i - from + 1)));
     return out;
 }
 
@@ -31,7 +32,8 @@ void push_row(lua_State* L, const PGresult* r, int row, int names) {
     for (int c = 0; c < cols; ++c) {
         if (PQgetisnull(r, row, c)) continue;
         lua_pushvalue(L, names + c);
-        push_pg_value(L, PQftype(r, c), PQgetvalue(r, row, c), static_cast<std::size_t>(PQgetlength(r, row, c)));
+        push_pg_value(L, PQftype(r, c), PQgetvalue(r, row, c),
+                      static_cast<std::size_t>(PQgetlength(r, row, c)));
         lua_rawset(L, -3);
     }
 }
@@ -64,7 +66,8 @@ void push_result(lua_State* L, const PGresult* r, shape s) {
             if (PQntuples(r) == 0 || PQnfields(r) == 0 || PQgetisnull(r, 0, 0))
                 lua_pushnil(L);
             else
-                push_pg_value(L, PQftype(r, 0), PQgetvalue(r, 0, 0), static_cast<std::size_t>(PQgetlength(r, 0, 0)));
+                push_pg_value(L, PQftype(r, 0), PQgetvalue(r, 0, 0),
+                              static_cast<std::size_t>(PQgetlength(r, 0, 0)));
             return;
         case shape::affected: {
             const char* n = PQcmdTuples(const_cast<PGresult*>(r));
@@ -108,9 +111,15 @@ int run_statement(lua_State* L, const char* fn, shape s, bool writes, bool try_f
 int db_query(lua_State* L) { return run_statement(L, "db:query", shape::rows, false, false); }
 int db_scalar(lua_State* L) { return run_statement(L, "db:scalar", shape::scalar, false, false); }
 int db_exec(lua_State* L) { return run_statement(L, "db:exec", shape::affected, true, false); }
-int db_try_query(lua_State* L) { return run_statement(L, "db:try_query", shape::rows, false, true); }
-int db_try_scalar(lua_State* L) { return run_statement(L, "db:try_scalar", shape::scalar, false, true); }
-int db_try_exec(lua_State* L) { return run_statement(L, "db:try_exec", shape::affected, true, true); }
+int db_try_query(lua_State* L) {
+    return run_statement(L, "db:try_query", shape::rows, false, true);
+}
+int db_try_scalar(lua_State* L) {
+    return run_statement(L, "db:try_scalar", shape::scalar, false, true);
+}
+int db_try_exec(lua_State* L) {
+    return run_statement(L, "db:try_exec", shape::affected, true, true);
+}
 
 // db:each(sql, ..., fn): a server-side cursor read fetch_size rows at a time,
 // so memory stays constant; fn(row) returning false stops early.
@@ -179,7 +188,8 @@ int db_transaction(lua_State* L) {
     bool top = !pq::in_transaction(c);
     std::string name = "moonshift_tx_" + std::to_string(++h.counter);
     pq::command(c, top ? std::string("BEGIN") : "SAVEPOINT " + name);
-    std::string undo = top ? std::string("ROLLBACK") : "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name;
+    std::string undo = top ? std::string("ROLLBACK")
+                           : "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name;
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 1);
     if (protected_call(L, 1, LUA_MULTRET) != 0) {

@@ -74,19 +74,22 @@ void host::check_deadline() const {
 
 std::string host::timeout_message() const {
     return "script exceeded its time budget of " + std::to_string(budget.count()) + " ms " +
-           (loading ? std::string("while loading") : std::string("in phase \"") + phase_name(current) + "\"");
+           (loading ? std::string("while loading")
+                    : std::string("in phase \"") + phase_name(current) + "\"");
 }
 
 std::string host::redact(const std::string& s) const {
     std::string out = text::redact(s);
     for (const auto& secret : secrets) {
-        for (std::size_t at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 3))
+        for (std::size_t at = out.find(secret); at != std::string::npos;
+             at = out.find(secret, at + 3))
             out.replace(at, secret.size(), "***");
     }
     return out;
 }
 
-void host::emit_log(const std::string& level, const std::string& message, const std::string& source) const {
+void host::emit_log(const std::string& level, const std::string& message,
+                    const std::string& source) const {
     if (!opts.log) return;
     opts.log(log_line{level, redact(message), source});
 }

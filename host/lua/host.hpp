@@ -2,9 +2,8 @@
 // deadline, secrets) kept in the Lua registry, and the registry keys of the
 // runtime's own tables. Internal to host/lua/.
 #pragma once
-#include <lua.hpp>
-
 #include <chrono>
+#include <lua.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -60,7 +59,7 @@ struct host {
 
     std::string last_traceback;  // written by the message handler
     pending_error pending;
-    unsigned long counter = 0;   // unique savepoint and cursor names
+    unsigned long counter = 0;  // unique savepoint and cursor names
     std::unordered_map<std::string, sql_verdict> verdicts;
     std::vector<backfill_spec> backfills;  // declared by backfill{...}, taken by the engine
 
@@ -75,7 +74,8 @@ struct host {
     // "script exceeded its time budget of 200 ms in phase "up""
     std::string timeout_message() const;
     std::string redact(const std::string& s) const;
-    void emit_log(const std::string& level, const std::string& message, const std::string& source) const;
+    void emit_log(const std::string& level, const std::string& message,
+                  const std::string& source) const;
     bool db_phase_writable() const { return !is_read_only(current); }
 };
 
@@ -83,12 +83,12 @@ host& host_of(lua_State* L);
 void bind_host(lua_State* L, host* h);
 
 // Registry keys (addresses) of the shared metatables and the null sentinel.
-extern const char null_key;           // lightuserdata: json.null == db.null
-extern const char control_mt_key;     // ctx:fail / ctx:skip / time budget
-extern const char sql_error_mt_key;   // {sqlstate, message, ...}
-extern const char json_array_mt_key;  // a table that encodes as a JSON array even when empty
-extern const char json_object_mt_key; // a table that encodes as a JSON object even when empty
-extern const char pg_array_mt_key;    // a table bound as a PostgreSQL array literal
+extern const char null_key;            // lightuserdata: json.null == db.null
+extern const char control_mt_key;      // ctx:fail / ctx:skip / time budget
+extern const char sql_error_mt_key;    // {sqlstate, message, ...}
+extern const char json_array_mt_key;   // a table that encodes as a JSON array even when empty
+extern const char json_object_mt_key;  // a table that encodes as a JSON object even when empty
+extern const char pg_array_mt_key;     // a table bound as a PostgreSQL array literal
 
 void push_registry(lua_State* L, const char* key);  // pushes registry[key]
 bool has_metatable(lua_State* L, int idx, const char* key);

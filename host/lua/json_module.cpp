@@ -44,7 +44,8 @@ int json_decode(lua_State* L) {
         // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." without the tag
         std::string msg = e.what();
         auto tag = msg.find("] ");
-        throw std::runtime_error("json.decode: " + (tag == std::string::npos ? msg : msg.substr(tag + 2)));
+        throw std::runtime_error("json.decode: " +
+                                 (tag == std::string::npos ? msg : msg.substr(tag + 2)));
     }
     push_json(L, j);
     return 1;

@@ -31,7 +31,8 @@ void prepare_log_args(lua_State* L, int first) {
             case LUA_TNUMBER:
                 break;
             case LUA_TTABLE:
-                if (luaL_callmeta(L, i, "__tostring")) lua_replace(L, i);  // else JSON, in join_log_args
+                if (luaL_callmeta(L, i, "__tostring"))
+                    lua_replace(L, i);  // else JSON, in join_log_args
                 break;
             case LUA_TNIL:
                 lua_pushliteral(L, "nil");
@@ -64,7 +65,8 @@ std::string join_log_args(lua_State* L, int first) {
             try {
                 out += to_json(L, i).dump();
             } catch (const std::exception&) {
-                out += "table: " + std::to_string(reinterpret_cast<std::uintptr_t>(lua_topointer(L, i)));
+                out += "table: " +
+                       std::to_string(reinterpret_cast<std::uintptr_t>(lua_topointer(L, i)));
             }
         } else {
             size_t n = 0;

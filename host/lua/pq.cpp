@@ -55,13 +55,14 @@ void finish(PGconn* c, const std::string& shown, long long* count) {
 
 }  // namespace
 
-result exec(PGconn* c, const std::string& sql, const params& p, const std::string& shown, int prefix) {
+result exec(PGconn* c, const std::string& sql, const params& p, const std::string& shown,
+            int prefix) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
     std::vector<const char*> values;
     values.reserve(p.size());
     for (const auto& v : p) values.push_back(v ? v->c_str() : nullptr);
-    result r(PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                          nullptr, 0));
+    result r(PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                          nullptr, nullptr, 0));
     switch (PQresultStatus(r.get())) {
         case PGRES_COMMAND_OK:
         case PGRES_TUPLES_OK:
@@ -155,7 +156,8 @@ long long copy_in(PGconn* c, const std::string& sql, const std::string& shown,
         while (more) {
             buffer.clear();
             while (more && buffer.size() < 64 * 1024) more = fill(buffer);
-            if (!buffer.empty() && PQputCopyData(c, buffer.data(), static_cast<int>(buffer.size())) != 1)
+            if (!buffer.empty() &&
+                PQputCopyData(c, buffer.data(), static_cast<int>(buffer.size())) != 1)
                 fail(c, nullptr, shown, 0);
         }
     } catch (...) {

@@ -25,7 +25,9 @@ using params = std::vector<std::optional<std::string>>;
 // characters (the DECLARE ... FOR that db:each puts in front).
 result exec(PGconn* c, const std::string& sql, const params& p, const std::string& shown,
             int prefix = 0);
-inline result exec(PGconn* c, const std::string& sql, const params& p = {}) { return exec(c, sql, p, sql); }
+inline result exec(PGconn* c, const std::string& sql, const params& p = {}) {
+    return exec(c, sql, p, sql);
+}
 
 // Runs host SQL (savepoints, BEGIN/COMMIT) with the simple protocol.
 void command(PGconn* c, const std::string& sql);

@@ -32,7 +32,8 @@ bool valid_name(const char* s, size_t len) {
             word_start = true;
             continue;
         }
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
         if (!ok) return false;
         word_start = false;
     }
@@ -57,7 +58,8 @@ std::optional<found> find_module(const host& h, const std::string& name) {
     for (char& c : path)
         if (c == '.') c = '/';
     if (name.rfind("moonshift.", 0) == 0) {
-        for (const std::string& candidate : {"scripts/" + path + ".lua", "scripts/" + path + "/init.lua"})
+        for (const std::string& candidate :
+             {"scripts/" + path + ".lua", "scripts/" + path + "/init.lua"})
             if (auto text = embedded::find(candidate))
                 return found{"builtin:" + candidate.substr(8), std::string(*text)};
         return std::nullopt;
@@ -73,7 +75,8 @@ std::optional<found> find_module(const host& h, const std::string& name) {
         fs::path real = fs::weakly_canonical(file, ec);
         auto rel = real.lexically_relative(base);
         if (ec || rel.empty() || *rel.begin() == "..")
-            throw usage_error("require: scripts/" + candidate + " leads outside the project's scripts/ directory");
+            throw usage_error("require: scripts/" + candidate +
+                              " leads outside the project's scripts/ directory");
         return found{"scripts/" + candidate, text::normalize_newlines(text::read_file(file))};
     }
     return std::nullopt;
@@ -85,8 +88,10 @@ int require_module(lua_State* L) {
     const char* name = check_text(L, 1, "require", 1, "a module name (a string)", &len);
     lua_settop(L, 1);
     if (!valid_name(name, len))
-        luaL_error(L, "require: module name '%s' is not allowed: use dotted names like \"lib.util\" "
-                      "(no paths, no ..)", name);
+        luaL_error(L,
+                   "require: module name '%s' is not allowed: use dotted names like \"lib.util\" "
+                   "(no paths, no ..)",
+                   name);
     for (const char* lib : {"string", "table", "math", "bit", "coroutine", "os"}) {
         if (std::strcmp(name, lib) == 0) {  // the sandbox's own copy
             lua_rawgeti(L, LUA_REGISTRYINDEX, h.sandbox_ref);
@@ -95,11 +100,13 @@ int require_module(lua_State* L) {
             return 1;
         }
     }
-    if (is_withheld(name)) luaL_error(L, "require: module '%s' is not available in moonshift scripts", name);
+    if (is_withheld(name))
+        luaL_error(L, "require: module '%s' is not available in moonshift scripts", name);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.modules_ref);  // 2: the cache
     lua_pushvalue(L, 1);
     lua_rawget(L, 2);
-    if (lua_touserdata(L, -1) == &loading_key) luaL_error(L, "require: circular require of '%s'", name);
+    if (lua_touserdata(L, -1) == &loading_key)
+        luaL_error(L, "require: circular require of '%s'", name);
     if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 1);
 

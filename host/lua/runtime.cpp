@@ -24,7 +24,8 @@ constexpr int hook_instructions = 1000;
 // "migrations/002_x.lua:7: message" -> file, line. Labels may hold ':'
 // ("builtin:moonshift/checks.lua:12:"), so look for ":<digits>:".
 void locate(const std::string& message, std::string& file, int& line) {
-    for (std::size_t colon = message.find(':'); colon != std::string::npos; colon = message.find(':', colon + 1)) {
+    for (std::size_t colon = message.find(':'); colon != std::string::npos;
+         colon = message.find(':', colon + 1)) {
         std::size_t d = colon + 1;
         while (d < message.size() && std::isdigit(static_cast<unsigned char>(message[d]))) ++d;
         if (d > colon + 1 && d < message.size() && message[d] == ':') {
@@ -90,7 +91,7 @@ struct runtime::impl {
 
     // One call from the host into Lua, from ctx to cleanup.
     class window {
-    public:
+      public:
         window(impl& rt, phase p, bool loading, const migration_info* m, const std::string& label,
                const std::vector<std::string>* args);
         ~window();
@@ -100,7 +101,7 @@ struct runtime::impl {
         // Turns the error value on top into the matching exception, or a skip.
         outcome fail(int status);
 
-    private:
+      private:
         impl& rt_;
         int base_;
         bool closed_ = false;
@@ -108,7 +109,8 @@ struct runtime::impl {
 
     void check_script(const script& s) const {
         if (s.owner_.expired() || s.state_ != L || s.ref_ == LUA_NOREF)
-            throw std::logic_error("lua::runtime: script \"" + s.label_ + "\" was not loaded by this runtime");
+            throw std::logic_error("lua::runtime: script \"" + s.label_ +
+                                   "\" was not loaded by this runtime");
     }
     void push_db_ctx() {
         lua_rawgeti(L, LUA_REGISTRYINDEX, h.db_ref);
@@ -164,7 +166,8 @@ runtime::impl::window::window(impl& rt, phase p, bool loading, const migration_i
 
 runtime::impl::window::~window() {
     host& h = rt_.h;
-    if (!closed_ && h.session && h.read_only != host::guard::none && h.read_only != host::guard::pending) {
+    if (!closed_ && h.session && h.read_only != host::guard::none &&
+        h.read_only != host::guard::pending) {
         try {
             leave_read_only(h);
         } catch (const std::exception&) {
@@ -195,7 +198,8 @@ outcome runtime::impl::window::fail(int status) {
     int line = 0;
     if (status == LUA_ERRMEM) {
         close();
-        throw script_error(h.call_label + ": the script ran out of memory", h.call_label, 0, traceback);
+        throw script_error(h.call_label + ": the script ran out of memory", h.call_label, 0,
+                           traceback);
     }
     if (is_control(L, e)) {
         std::string kind = string_field(L, e, "kind");
@@ -215,8 +219,9 @@ outcome runtime::impl::window::fail(int status) {
             return o;
         }
         if (kind == "fail") throw check_failure(message, file, line, h.current);
-        throw script_error((at.empty() ? h.call_label : at) + ": " + message, file.empty() ? h.call_label : file,
-                           line, traceback, std::nullopt, {}, true);
+        throw script_error((at.empty() ? h.call_label : at) + ": " + message,
+                           file.empty() ? h.call_label : file, line, traceback, std::nullopt, {},
+                           true);
     }
     if (lua_type(L, e) == LUA_TTABLE && has_metatable(L, e, &sql_error_mt_key)) {
         db::server_error se;
@@ -246,7 +251,8 @@ outcome runtime::impl::window::fail(int status) {
     } else if (lua_type(L, e) == LUA_TTABLE && !string_field(L, e, "message").empty()) {
         message = string_field(L, e, "message");
     } else {
-        message = h.call_label + ": the script raised an error value of type " + luaL_typename(L, e);
+        message =
+            h.call_label + ": the script raised an error value of type " + luaL_typename(L, e);
     }
     locate(message, file, line);
     try {
@@ -261,7 +267,8 @@ runtime::runtime(db::session* session, options o) : impl_(std::make_unique<impl>
     rt.h.session = session;
     rt.h.opts = std::move(o);
     rt.L = luaL_newstate();
-    if (!rt.L) throw error(exit_code::migration_failed, "cannot create the Lua state (out of memory)");
+    if (!rt.L)
+        throw error(exit_code::migration_failed, "cannot create the Lua state (out of memory)");
     rt.h.L = rt.L;
     bind_host(rt.L, &rt.h);
     if (lua_cpcall(rt.L, setup, &rt.h) != 0) {
@@ -281,7 +288,8 @@ std::size_t runtime::memory_bytes() const {
            static_cast<std::size_t>(lua_gc(impl_->L, LUA_GCCOUNTB, 0));
 }
 
-script runtime::load(const std::string& label, const std::string& source, const std::vector<field>& fields) {
+script runtime::load(const std::string& label, const std::string& source,
+                     const std::vector<field>& fields) {
     impl& rt = *impl_;
     lua_State* L = rt.L;
     impl::window w(rt, phase::run, true, nullptr, label, nullptr);
@@ -295,7 +303,8 @@ script runtime::load(const std::string& label, const std::string& source, const 
     }
     if (lua_type(L, -1) != LUA_TTABLE)
         throw script_error(label + ": the file must return a table, but it returned " +
-                               (lua_isnil(L, -1) ? std::string("nothing") : std::string("a ") + luaL_typename(L, -1)),
+                               (lua_isnil(L, -1) ? std::string("nothing")
+                                                 : std::string("a ") + luaL_typename(L, -1)),
                            label, 0, {});
     int t = lua_gettop(L);
     script s;
@@ -309,7 +318,8 @@ script runtime::load(const std::string& label, const std::string& source, const 
     return s;
 }
 
-outcome runtime::run_phase(const script& s, const std::string& key, phase p, const migration_info* m) {
+outcome runtime::run_phase(const script& s, const std::string& key, phase p,
+                           const migration_info* m) {
     impl& rt = *impl_;
     rt.check_script(s);
     lua_State* L = rt.L;
@@ -319,8 +329,9 @@ outcome runtime::run_phase(const script& s, const std::string& key, phase p, con
     lua_rawget(L, -2);
     if (lua_isnil(L, -1)) return outcome{};
     if (lua_type(L, -1) != LUA_TFUNCTION)
-        throw script_error(s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
-                           s.label(), 0, {});
+        throw script_error(
+            s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
+            s.label(), 0, {});
     rt.push_db_ctx();
     int status = w.call(2, 0);
     if (status != 0) return w.fail(status);
@@ -386,8 +397,9 @@ nlohmann::json runtime::call(const script& s, const std::string& key, phase p,
     lua_rawget(L, -2);
     if (lua_isnil(L, -1)) return nullptr;
     if (lua_type(L, -1) != LUA_TFUNCTION)
-        throw script_error(s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
-                           s.label(), 0, {});
+        throw script_error(
+            s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
+            s.label(), 0, {});
     for (const auto& a : args) push_json(L, a);
     int status = w.call(static_cast<int>(args.size()), 1);
     if (status != 0) {
@@ -399,16 +411,18 @@ nlohmann::json runtime::call(const script& s, const std::string& key, phase p,
         try {
             out = to_json(L, -1);
         } catch (const std::exception& e) {
-            throw script_error(s.label() + ": \"" + key + "\" returned a value that is not data: " + e.what(),
-                               s.label(), 0, {});
+            throw script_error(
+                s.label() + ": \"" + key + "\" returned a value that is not data: " + e.what(),
+                s.label(), 0, {});
         }
     }
     w.close();
     return out;
 }
 
-std::vector<nlohmann::json> runtime::call_each(const std::vector<const script*>& scripts, const std::string& key,
-                                               phase p, const nlohmann::json& arg, std::size_t* failed) {
+std::vector<nlohmann::json> runtime::call_each(const std::vector<const script*>& scripts,
+                                               const std::string& key, phase p,
+                                               const nlohmann::json& arg, std::size_t* failed) {
     impl& rt = *impl_;
     std::vector<nlohmann::json> out(scripts.size());
     if (scripts.empty()) return out;
@@ -429,8 +443,9 @@ std::vector<nlohmann::json> runtime::call_each(const std::vector<const script*>&
             continue;
         }
         if (lua_type(L, -1) != LUA_TFUNCTION)
-            throw script_error(s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
-                               s.label(), 0, {});
+            throw script_error(
+                s.label() + ": \"" + key + "\" is a " + luaL_typename(L, -1) + ", not a function",
+                s.label(), 0, {});
         lua_pushvalue(L, shared);
         int status = w.call(1, 1);
         if (status != 0) {
@@ -441,8 +456,9 @@ std::vector<nlohmann::json> runtime::call_each(const std::vector<const script*>&
             try {
                 out[i] = to_json(L, -1);
             } catch (const std::exception& e) {
-                throw script_error(s.label() + ": \"" + key + "\" returned a value that is not data: " + e.what(),
-                                   s.label(), 0, {});
+                throw script_error(
+                    s.label() + ": \"" + key + "\" returned a value that is not data: " + e.what(),
+                    s.label(), 0, {});
             }
         }
         lua_settop(L, shared);
@@ -500,8 +516,10 @@ std::string runtime::pause_reason(const backfill_spec& s, const nlohmann::json& 
         return {};
     }
     std::string reason;
-    if (lua_type(L, -1) == LUA_TSTRING) reason = lua_tostring(L, -1);
-    else if (lua_toboolean(L, -1)) reason = "throttle.pause_when returned true";
+    if (lua_type(L, -1) == LUA_TSTRING)
+        reason = lua_tostring(L, -1);
+    else if (lua_toboolean(L, -1))
+        reason = "throttle.pause_when returned true";
     w.close();
     return reason;
 }

@@ -7,11 +7,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
 #include "db/session.hpp"
@@ -37,7 +36,8 @@ struct options {
     std::filesystem::path project_root;  // require("x.y") looks in <root>/scripts/x/y.lua
     std::string env_name;                // ctx.env
     bool dry_run = false;                // ctx.dry_run
-    std::function<void(const log_line&)> log;  // print, log.*, ctx:log; nothing is printed without it
+    std::function<void(const log_line&)>
+        log;  // print, log.*, ctx:log; nothing is printed without it
     // Variables for env.get, looked up before the process environment (.env files).
     std::map<std::string, std::string> variables;
     // false (the default): LuaJIT runs as an interpreter and the count hook
@@ -58,19 +58,19 @@ struct migration_info {
 // "migrations/002_backfill.lua:7: attempt to index a nil value", with DETAIL
 // and HINT lines for a database error. Exit code migration_failed.
 class script_error : public error {
-public:
+  public:
     script_error(std::string message, std::string file, int line, std::string traceback,
                  std::optional<db::server_error> sql = {}, std::string query = {},
                  bool timed_out = false);
     const std::string& file() const noexcept { return file_; }  // "" when not located
-    int line() const noexcept { return line_; }                  // 0 when not located
+    int line() const noexcept { return line_; }                 // 0 when not located
     const std::string& traceback() const noexcept { return traceback_; }
     // The server's error when a database call failed and the script did not catch it.
     const std::optional<db::server_error>& sql() const noexcept { return sql_; }
     const std::string& query() const noexcept { return query_; }
     bool timed_out() const noexcept { return timed_out_; }
 
-private:
+  private:
     std::string file_, traceback_, query_;
     int line_;
     std::optional<db::server_error> sql_;
@@ -80,14 +80,14 @@ private:
 // ctx:fail(msg) (or a library check built on it): exit code check_failed.
 // what() is "scripts/checks/users.lua:4: check failed: users has no primary key".
 class check_failure : public error {
-public:
+  public:
     check_failure(std::string reason, std::string file, int line, phase p);
     const std::string& reason() const noexcept { return reason_; }
     const std::string& file() const noexcept { return file_; }
     int line() const noexcept { return line_; }
     phase in_phase() const noexcept { return phase_; }
 
-private:
+  private:
     std::string reason_, file_;
     int line_;
     phase phase_;
@@ -95,8 +95,8 @@ private:
 
 // What a run of one function returned.
 struct outcome {
-    bool ran = false;         // false when the script has no such function (a no-op)
-    bool skipped = false;     // the script called ctx:skip(reason)
+    bool ran = false;      // false when the script has no such function (a no-op)
+    bool skipped = false;  // the script called ctx:skip(reason)
     std::string skip_reason;
     std::string skip_source;  // file:line of the ctx:skip call
 };
@@ -117,7 +117,7 @@ class runtime;
 // The table a script file returned, read once at load into typed slots.
 // A script must not outlive its runtime's use (it is released when either goes).
 class script {
-public:
+  public:
     script() = default;  // empty: has() is false for everything; not runnable
     script(script&&) noexcept;
     script& operator=(script&&) noexcept;
@@ -130,7 +130,7 @@ public:
     std::optional<bool> boolean(const std::string& name) const;
     std::optional<std::string> string(const std::string& name) const;
 
-private:
+  private:
     friend class runtime;
     void read_table(lua_State* L, int t, const std::vector<field>& fields);
     std::string label_;
@@ -143,7 +143,7 @@ private:
 };
 
 class runtime {
-public:
+  public:
     // session may be null: then every db call raises "no database connection".
     runtime(db::session* session, options o);
     ~runtime();
@@ -155,7 +155,8 @@ public:
     // "migrations/002_backfill.lua:7: ...". With fields empty, any key is
     // allowed; otherwise an unknown key or a value of the wrong type is an
     // error naming the key and the file. Throws script_error.
-    script load(const std::string& label, const std::string& source, const std::vector<field>& fields);
+    script load(const std::string& label, const std::string& source,
+                const std::vector<field>& fields);
     script load_migration(const std::string& label, const std::string& source) {
         return load(label, source, migration_fields());
     }
@@ -180,13 +181,15 @@ public:
     // when it returned nothing or the key is missing). Used for lint rules,
     // which get a statement and answer with findings. Throws script_error or
     // check_failure; a result that is not data (a function) is a script_error.
-    nlohmann::json call(const script& s, const std::string& key, phase p, const std::vector<nlohmann::json>& args);
+    nlohmann::json call(const script& s, const std::string& key, phase p,
+                        const std::vector<nlohmann::json>& args);
     // The same for many scripts and one argument, converted to Lua once and
     // shared by every call (lint: one statement, every rule that looks at
     // it). results[i] is script i's answer. A failure throws as above, with
     // *failed (when given) set to the index of the script that raised.
-    std::vector<nlohmann::json> call_each(const std::vector<const script*>& scripts, const std::string& key,
-                                          phase p, const nlohmann::json& arg, std::size_t* failed = nullptr);
+    std::vector<nlohmann::json> call_each(const std::vector<const script*>& scripts,
+                                          const std::string& key, phase p,
+                                          const nlohmann::json& arg, std::size_t* failed = nullptr);
 
     // Time budget of every following run_* call, counted from its start;
     // zero (the default) means none. The time spent in SQL counts too, but a
@@ -209,7 +212,7 @@ public:
 
     struct impl;
 
-private:
+  private:
     std::unique_ptr<impl> impl_;
 };
 

@@ -16,12 +16,13 @@ namespace {
 const char env_mt_key = 0;
 
 const char* const base_allowed[] = {
-    "assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget", "rawset", "select",
-    "setmetatable", "getmetatable", "tonumber", "tostring", "type", "unpack", "_VERSION",
+    "assert",   "error",  "ipairs", "next",         "pairs",        "rawequal",
+    "rawget",   "rawset", "select", "setmetatable", "getmetatable", "tonumber",
+    "tostring", "type",   "unpack", "_VERSION",
 };
 const char* const shared_libraries[] = {"string", "table", "math", "bit"};
-const char* const coroutine_allowed[] = {"create", "resume", "running", "status", "wrap", "yield",
-                                         "isyieldable"};
+const char* const coroutine_allowed[] = {"create", "resume", "running",    "status",
+                                         "wrap",   "yield",  "isyieldable"};
 const char* const os_allowed[] = {"time", "date", "clock"};
 
 // pcall, xpcall and coroutine.resume as scripts see them: the control values
@@ -50,8 +51,9 @@ int undeclared_read(lua_State* L) {
 
 int undeclared_write(lua_State* L) {
     const char* name = lua_tostring(L, 2);
-    return luaL_error(L, "assignment to undeclared global '%s' (scripts have no globals: declare it with local)",
-                      name ? name : luaL_typename(L, 2));
+    return luaL_error(
+        L, "assignment to undeclared global '%s' (scripts have no globals: declare it with local)",
+        name ? name : luaL_typename(L, 2));
 }
 
 int is_control_value(lua_State* L) {
@@ -63,8 +65,9 @@ int is_control_value(lua_State* L) {
 int collectgarbage_count(lua_State* L) {
     const char* opt = lua_tostring(L, 1);
     if (!opt || std::strcmp(opt, "count") != 0)
-        return luaL_error(L, "collectgarbage(\"%s\") is not available in moonshift scripts (only \"count\")",
-                          opt ? opt : "collect");
+        return luaL_error(
+            L, "collectgarbage(\"%s\") is not available in moonshift scripts (only \"count\")",
+            opt ? opt : "collect");
     lua_pushnumber(L, lua_gc(L, LUA_GCCOUNT, 0) + lua_gc(L, LUA_GCCOUNTB, 0) / 1024.0);
     return 1;
 }
@@ -225,7 +228,8 @@ int load_text(lua_State* L, const std::string& label, std::string_view source) {
         source = patched;
     }
     if (!source.empty() && source[0] == '\x1b') {  // LuaJIT's own message does not name the file
-        lua_pushfstring(L, "%s: precompiled bytecode is not accepted; give the Lua source text", label.c_str());
+        lua_pushfstring(L, "%s: precompiled bytecode is not accepted; give the Lua source text",
+                        label.c_str());
         return LUA_ERRSYNTAX;
     }
     std::string chunk = "@" + label;

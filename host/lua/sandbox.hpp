@@ -2,7 +2,6 @@
 // environment each script gets.
 #pragma once
 #include <lua.hpp>
-
 #include <string>
 #include <string_view>
 

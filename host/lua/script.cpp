@@ -1,8 +1,7 @@
 // The plain parts of the public API: phase names, the error types, and the
 // script handle (a registry reference plus the fields read at load).
-#include <lua.hpp>
-
 #include <algorithm>
+#include <lua.hpp>
 #include <vector>
 
 #include "lua/runtime.hpp"
@@ -12,20 +11,28 @@ namespace {
 
 const char* type_name(value_type t) {
     switch (t) {
-        case value_type::function: return "a function";
-        case value_type::boolean: return "a boolean";
-        case value_type::string: return "a string";
-        case value_type::table: return "a table";
+        case value_type::function:
+            return "a function";
+        case value_type::boolean:
+            return "a boolean";
+        case value_type::string:
+            return "a string";
+        case value_type::table:
+            return "a table";
     }
     return "?";
 }
 
 bool has_type(lua_State* L, int idx, value_type t) {
     switch (t) {
-        case value_type::function: return lua_type(L, idx) == LUA_TFUNCTION;
-        case value_type::boolean: return lua_type(L, idx) == LUA_TBOOLEAN;
-        case value_type::string: return lua_type(L, idx) == LUA_TSTRING;
-        case value_type::table: return lua_type(L, idx) == LUA_TTABLE;
+        case value_type::function:
+            return lua_type(L, idx) == LUA_TFUNCTION;
+        case value_type::boolean:
+            return lua_type(L, idx) == LUA_TBOOLEAN;
+        case value_type::string:
+            return lua_type(L, idx) == LUA_TSTRING;
+        case value_type::table:
+            return lua_type(L, idx) == LUA_TTABLE;
     }
     return false;
 }
@@ -49,13 +56,20 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 
 const char* phase_name(phase p) {
     switch (p) {
-        case phase::precheck: return "precheck";
-        case phase::up: return "up";
-        case phase::verify: return "verify";
-        case phase::down: return "down";
-        case phase::check: return "check";
-        case phase::hook: return "hook";
-        case phase::run: return "run";
+        case phase::precheck:
+            return "precheck";
+        case phase::up:
+            return "up";
+        case phase::verify:
+            return "verify";
+        case phase::down:
+            return "down";
+        case phase::check:
+            return "check";
+        case phase::hook:
+            return "hook";
+        case phase::run:
+            return "run";
     }
     return "?";
 }
@@ -66,8 +80,8 @@ bool is_read_only(phase p) {
 
 const std::vector<field>& migration_fields() {
     static const std::vector<field> fields = {
-        {"precheck", value_type::function}, {"up", value_type::function},
-        {"verify", value_type::function},   {"down", value_type::function},
+        {"precheck", value_type::function},   {"up", value_type::function},
+        {"verify", value_type::function},     {"down", value_type::function},
         {"transaction", value_type::boolean}, {"description", value_type::string},
         {"backfill", value_type::table},
     };
@@ -77,13 +91,21 @@ const std::vector<field>& migration_fields() {
 script_error::script_error(std::string message, std::string file, int line, std::string traceback,
                            std::optional<db::server_error> sql, std::string query, bool timed_out)
     : error(exit_code::migration_failed, std::move(message)),
-      file_(std::move(file)), traceback_(std::move(traceback)), query_(std::move(query)),
-      line_(line), sql_(std::move(sql)), timed_out_(timed_out) {}
+      file_(std::move(file)),
+      traceback_(std::move(traceback)),
+      query_(std::move(query)),
+      line_(line),
+      sql_(std::move(sql)),
+      timed_out_(timed_out) {}
 
 check_failure::check_failure(std::string reason, std::string file, int line, phase p)
     : error(exit_code::check_failed,
-            (file.empty() ? std::string() : file + ":" + std::to_string(line) + ": ") + "check failed: " + reason),
-      reason_(std::move(reason)), file_(std::move(file)), line_(line), phase_(p) {}
+            (file.empty() ? std::string() : file + ":" + std::to_string(line) + ": ") +
+                "check failed: " + reason),
+      reason_(std::move(reason)),
+      file_(std::move(file)),
+      line_(line),
+      phase_(p) {}
 
 script::script(script&& o) noexcept { *this = std::move(o); }
 
@@ -105,7 +127,8 @@ script& script::operator=(script&& o) noexcept {
 }
 
 script::~script() {
-    if (ref_ != LUA_NOREF && !owner_.expired()) luaL_unref(static_cast<lua_State*>(state_), LUA_REGISTRYINDEX, ref_);
+    if (ref_ != LUA_NOREF && !owner_.expired())
+        luaL_unref(static_cast<lua_State*>(state_), LUA_REGISTRYINDEX, ref_);
     ref_ = LUA_NOREF;
 }
 
@@ -133,7 +156,8 @@ void script::read_table(lua_State* L, int t, const std::vector<field>& fields) {
                                label_, 0, {});
         }
         std::string key = lua_tostring(L, -2);
-        auto spec = std::find_if(fields.begin(), fields.end(), [&](const field& f) { return f.name == key; });
+        auto spec = std::find_if(fields.begin(), fields.end(),
+                                 [&](const field& f) { return f.name == key; });
         if (!fields.empty() && spec == fields.end()) {
             std::string allowed, closest;
             std::size_t best = 3;
@@ -148,8 +172,8 @@ void script::read_table(lua_State* L, int t, const std::vector<field>& fields) {
         }
         value_type type = spec == fields.end() ? value_type::function : spec->type;
         if (spec != fields.end() && !has_type(L, -1, type))
-            throw script_error(label_ + ": \"" + key + "\" must be " + type_name(type) + ", not a " +
-                                   luaL_typename(L, -1),
+            throw script_error(label_ + ": \"" + key + "\" must be " + type_name(type) +
+                                   ", not a " + luaL_typename(L, -1),
                                label_, 0, {});
         if (lua_type(L, -1) == LUA_TBOOLEAN) {
             type = value_type::boolean;

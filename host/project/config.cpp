@@ -5,10 +5,10 @@
 
 #include <cstdlib>
 #include <ctime>
-#include <stdexcept>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -17,18 +17,18 @@ namespace moonshift::project {
 namespace {
 
 const std::set<std::string> project_keys = {"migrations", "schema", "default_env", "lock_wait"};
-const std::set<std::string> env_keys = {"url",          "local",    "lock_timeout",
-                                        "statement_timeout", "dotenv", "lock_wait",
-                                        "backup", "backup_dir", "lock_retries",
-                                        "lock_retry_delay", "blocker_wait", "notify",
-                                        "approve", "production", "promote_from", "window",
-                                        "read_only", "watch", "triggers", "critical_tables"};
-const std::set<std::string> verify_keys = {"critical_tables", "rls", "indexes", "foreign_keys", "row_counts",
-                                           "row_count_limit"};
+const std::set<std::string> env_keys = {
+    "url",          "local",     "lock_timeout", "statement_timeout", "dotenv",
+    "lock_wait",    "backup",    "backup_dir",   "lock_retries",      "lock_retry_delay",
+    "blocker_wait", "notify",    "approve",      "production",        "promote_from",
+    "window",       "read_only", "watch",        "triggers",          "critical_tables"};
+const std::set<std::string> verify_keys = {"critical_tables", "rls",        "indexes",
+                                           "foreign_keys",    "row_counts", "row_count_limit"};
 const std::set<std::string> trigger_kinds = {"http", "sql", "pg_stat_statements"};
-const std::set<std::string> lint_keys = {"disable", "warn", "error", "small_table", "exposed_schemas"};
-const std::set<std::string> backup_keys = {"policy", "dir", "keep_daily", "keep_weekly", "keep_monthly",
-                                           "full"};
+const std::set<std::string> lint_keys = {"disable", "warn", "error", "small_table",
+                                         "exposed_schemas"};
+const std::set<std::string> backup_keys = {"policy",      "dir",          "keep_daily",
+                                           "keep_weekly", "keep_monthly", "full"};
 const std::set<std::string> backup_policies = {"never", "destructive", "always"};
 const std::set<std::string> http_keys = {"allow_hosts"};
 
@@ -52,7 +52,8 @@ struct reader {
                     const std::string& section) const {
         for (auto&& [k, v] : t)
             if (!allowed.count(std::string(k.str())))
-                fail(k.source(), "unknown key \"" + std::string(k.str()) + "\" in [" + section + "]",
+                fail(k.source(),
+                     "unknown key \"" + std::string(k.str()) + "\" in [" + section + "]",
                      "valid keys: " + join(allowed));
     }
     std::string string_of(const toml::node& n, const std::string& key) const {
@@ -64,20 +65,25 @@ struct reader {
         fail(n.source(), "\"" + key + "\" must be true or false");
     }
     int count_of(const toml::node& n, const std::string& key) const {
-        if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0 && *v <= 1000000) return int(*v);
+        if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0 && *v <= 1000000)
+            return int(*v);
         fail(n.source(), "\"" + key + "\" must be a whole number (0 or more)");
     }
     std::vector<std::string> strings_of(const toml::node& n, const std::string& key) const {
         std::vector<std::string> out;
         auto* a = n.as_array();
-        if (!a) fail(n.source(), "\"" + key + "\" must be an array of strings", "for example [\"a\", \"b\"]");
+        if (!a)
+            fail(n.source(), "\"" + key + "\" must be an array of strings",
+                 "for example [\"a\", \"b\"]");
         for (auto&& item : *a) out.push_back(string_of(item, key));
         return out;
     }
     std::string policy_of(const toml::node& n, const std::string& key) const {
         auto v = string_of(n, key);
         if (!backup_policies.count(v))
-            fail(n.source(), "\"" + key + "\" must be \"never\", \"destructive\" or \"always\", not \"" + v + "\"");
+            fail(n.source(), "\"" + key +
+                                 "\" must be \"never\", \"destructive\" or \"always\", not \"" + v +
+                                 "\"");
         return v;
     }
     // "10MB", "512kB", "2GB", or a number of bytes.
@@ -92,10 +98,15 @@ struct reader {
         }
         std::string unit = text::trim(text.substr(used));
         for (auto& c : unit) c = char(std::tolower(static_cast<unsigned char>(c)));
-        long long scale = unit.empty() || unit == "b" ? 1 : unit == "kb" ? 1024LL : unit == "mb" ? 1024LL * 1024
-                        : unit == "gb" ? 1024LL * 1024 * 1024 : unit == "tb" ? 1024LL * 1024 * 1024 * 1024 : 0;
+        long long scale = unit.empty() || unit == "b" ? 1
+                          : unit == "kb"              ? 1024LL
+                          : unit == "mb"              ? 1024LL * 1024
+                          : unit == "gb"              ? 1024LL * 1024 * 1024
+                          : unit == "tb"              ? 1024LL * 1024 * 1024 * 1024
+                                                      : 0;
         if (number < 0 || scale == 0)
-            fail(n.source(), "\"" + key + "\" must be a size such as \"10MB\"", "units: B, kB, MB, GB, TB");
+            fail(n.source(), "\"" + key + "\" must be a size such as \"10MB\"",
+                 "units: B, kB, MB, GB, TB");
         return number * scale;
     }
     std::chrono::milliseconds duration_of(const toml::node& n, const std::string& key) const {
@@ -111,7 +122,8 @@ struct reader {
     }
     // 30 (seconds) or "30s".
     std::chrono::milliseconds seconds_of(const toml::node& n, const std::string& key) const {
-        if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0) return std::chrono::seconds(*v);
+        if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0)
+            return std::chrono::seconds(*v);
         return duration_of(n, key);
     }
 };
@@ -141,23 +153,33 @@ nlohmann::json json_of(const toml::node& n) {
 void read_notify(const reader& r, const toml::node& n, const std::string& prefix,
                  std::map<std::string, notify_section>& out) {
     auto* t = n.as_table();
-    if (!t) r.fail(n.source(), "[" + prefix + "] must be a table of hooks", "for example [" + prefix + ".slack]");
+    if (!t)
+        r.fail(n.source(), "[" + prefix + "] must be a table of hooks",
+               "for example [" + prefix + ".slack]");
     for (auto&& [k, v] : *t) {
         std::string name(k.str());
         auto* h = v.as_table();
         if (!h)
-            r.fail(k.source(), "\"" + name + "\" in [" + prefix + "] must be a table: [" + prefix + "." + name + "]",
-                   "for example [" + prefix + ".slack] with webhook_url = \"${SLACK_WEBHOOK_URL}\"");
+            r.fail(
+                k.source(),
+                "\"" + name + "\" in [" + prefix + "] must be a table: [" + prefix + "." + name +
+                    "]",
+                "for example [" + prefix + ".slack] with webhook_url = \"${SLACK_WEBHOOK_URL}\"");
         notify_section s;
         s.line = static_cast<int>(k.source().begin.line);
         for (auto&& [hk, hv] : *h) {
             std::string key(hk.str());
             s.lines[key] = static_cast<int>(hk.source().begin.line);
-            if (key == "hook") s.hook = r.string_of(hv, key);
-            else if (key == "enabled") s.enabled = r.bool_of(hv, key);
-            else if (key == "required") s.required = r.bool_of(hv, key);
-            else if (key == "events") s.events = r.strings_of(hv, key);
-            else s.settings[key] = json_of(hv);
+            if (key == "hook")
+                s.hook = r.string_of(hv, key);
+            else if (key == "enabled")
+                s.enabled = r.bool_of(hv, key);
+            else if (key == "required")
+                s.required = r.bool_of(hv, key);
+            else if (key == "events")
+                s.events = r.strings_of(hv, key);
+            else
+                s.settings[key] = json_of(hv);
         }
         out[name] = std::move(s);
     }
@@ -165,30 +187,36 @@ void read_notify(const reader& r, const toml::node& n, const std::string& prefix
 
 // approve, production, promote_from, window, read_only, watch, triggers,
 // critical_tables of [env.NAME].
-void read_guard_rails(const reader& r, const toml::table& t, const std::string& name, environment& e) {
+void read_guard_rails(const reader& r, const toml::table& t, const std::string& name,
+                      environment& e) {
     if (auto* n = t.get("approve")) e.approve = r.bool_of(*n, "approve");
     if (auto* n = t.get("production")) e.production = r.bool_of(*n, "production");
     if (auto* n = t.get("read_only")) e.read_only = r.bool_of(*n, "read_only");
     if (auto* n = t.get("promote_from")) {
         e.promote_from = r.string_of(*n, "promote_from");
-        if (e.promote_from == name) r.fail(n->source(), "[env." + name + "] cannot promote from itself");
+        if (e.promote_from == name)
+            r.fail(n->source(), "[env." + name + "] cannot promote from itself");
     }
     if (auto* n = t.get("critical_tables")) e.critical_tables = r.strings_of(*n, "critical_tables");
     if (auto* n = t.get("window")) {
-        std::vector<std::string> texts = n->is_string() ? std::vector<std::string>{r.string_of(*n, "window")}
-                                                        : r.strings_of(*n, "window");
+        std::vector<std::string> texts = n->is_string()
+                                             ? std::vector<std::string>{r.string_of(*n, "window")}
+                                             : r.strings_of(*n, "window");
         for (auto& w : texts) {
             try {
                 e.window.push_back(parse_window(w));
             } catch (const std::invalid_argument& x) {
                 r.fail(n->source(), "bad window \"" + w + "\": " + x.what(),
-                       "for example window = \"22:00-06:00\" or [\"Mon-Fri 01:00-05:00 UTC\", \"Sat,Sun 00:00-24:00\"]");
+                       "for example window = \"22:00-06:00\" or [\"Mon-Fri 01:00-05:00 UTC\", "
+                       "\"Sat,Sun 00:00-24:00\"]");
             }
         }
     }
     if (auto* n = t.get("watch")) {
         auto* w = n->as_table();
-        if (!w) r.fail(n->source(), "\"watch\" must be a table", "for example watch = { seconds = 300, every = 10 }");
+        if (!w)
+            r.fail(n->source(), "\"watch\" must be a table",
+                   "for example watch = { seconds = 300, every = 10 }");
         r.check_keys(*w, {"seconds", "every"}, "env." + name + ".watch");
         if (auto* s = w->get("seconds")) e.watch_for = r.seconds_of(*s, "seconds");
         if (auto* s = w->get("every")) e.watch_every = r.seconds_of(*s, "every");
@@ -196,8 +224,9 @@ void read_guard_rails(const reader& r, const toml::table& t, const std::string& 
     }
     if (auto* n = t.get("triggers")) {
         auto* ts = n->as_table();
-        if (!ts) r.fail(n->source(), "[env." + name + ".triggers] must be a table of triggers",
-                        "for example [env." + name + ".triggers.health] with kind = \"http\"");
+        if (!ts)
+            r.fail(n->source(), "[env." + name + ".triggers] must be a table of triggers",
+                   "for example [env." + name + ".triggers.health] with kind = \"http\"");
         for (auto&& [k, v] : *ts) {
             std::string tname(k.str());
             auto* tt = v.as_table();
@@ -207,10 +236,13 @@ void read_guard_rails(const reader& r, const toml::table& t, const std::string& 
             s.name = tname;
             s.line = static_cast<int>(k.source().begin.line);
             auto* kind = tt->get("kind");
-            if (!kind) r.fail(k.source(), "[" + where + "] needs kind", "kind = \"http\", \"sql\" or \"pg_stat_statements\"");
+            if (!kind)
+                r.fail(k.source(), "[" + where + "] needs kind",
+                       "kind = \"http\", \"sql\" or \"pg_stat_statements\"");
             s.kind = r.string_of(*kind, "kind");
             if (!trigger_kinds.count(s.kind))
-                r.fail(kind->source(), "unknown trigger kind \"" + s.kind + "\"", "valid kinds: " + join(trigger_kinds));
+                r.fail(kind->source(), "unknown trigger kind \"" + s.kind + "\"",
+                       "valid kinds: " + join(trigger_kinds));
             static const std::map<std::string, std::set<std::string>> keys = {
                 {"http", {"kind", "url", "error_rate", "latency", "timeout", "requests"}},
                 {"sql", {"kind", "query", "max", "min"}},
@@ -218,10 +250,13 @@ void read_guard_rails(const reader& r, const toml::table& t, const std::string& 
             r.check_keys(*tt, keys.at(s.kind), where);
             for (auto&& [sk, sv] : *tt)
                 if (sk.str() != "kind") s.settings[std::string(sk.str())] = json_of(sv);
-            if (s.kind == "http" && !s.settings.contains("url")) r.fail(k.source(), "[" + where + "] needs url");
-            if (s.kind == "sql" && !s.settings.contains("query")) r.fail(k.source(), "[" + where + "] needs query");
+            if (s.kind == "http" && !s.settings.contains("url"))
+                r.fail(k.source(), "[" + where + "] needs url");
+            if (s.kind == "sql" && !s.settings.contains("query"))
+                r.fail(k.source(), "[" + where + "] needs query");
             if (s.kind == "sql" && !s.settings.contains("max") && !s.settings.contains("min"))
-                r.fail(k.source(), "[" + where + "] needs max or min", "the value the query's result must stay within");
+                r.fail(k.source(), "[" + where + "] needs max or min",
+                       "the value the query's result must stay within");
             e.triggers[tname] = std::move(s);
         }
     }
@@ -259,8 +294,7 @@ std::map<std::string, std::string> read_dotenv(const std::filesystem::path& file
         if (t.rfind("export ", 0) == 0) t = text::trim(t.substr(7));
         auto eq = t.find('=');
         if (eq == std::string::npos || eq == 0)
-            throw usage_error(file.string() + ":" + std::to_string(n) +
-                                  ": expected KEY=VALUE",
+            throw usage_error(file.string() + ":" + std::to_string(n) + ": expected KEY=VALUE",
                               "comment the line out with # if it is not a variable");
         std::string key = text::trim(t.substr(0, eq));
         std::string value = text::trim(t.substr(eq + 1));
@@ -295,9 +329,12 @@ std::string interpolate(const std::string& value, const std::map<std::string, st
             has_fallback = true;
         }
         // The process environment wins over .env files, as in dotenv tools.
-        if (const char* env = std::getenv(name.c_str()); env && *env) out += env;
-        else if (auto it = vars.find(name); it != vars.end()) out += it->second;
-        else if (has_fallback) out += fallback;
+        if (const char* env = std::getenv(name.c_str()); env && *env)
+            out += env;
+        else if (auto it = vars.find(name); it != vars.end())
+            out += it->second;
+        else if (has_fallback)
+            out += fallback;
         else
             throw usage_error(where + ": variable " + name + " is not set",
                               "export " + name + " or add it to .env");
@@ -329,10 +366,11 @@ config load(const std::filesystem::path& file, bool explicit_path) {
     }
     for (auto&& [k, v] : doc) {
         std::string key(k.str());
-        if (key != "project" && key != "env" && key != "lint" && key != "backup" && key != "notify" &&
-            key != "http" && key != "lua" && key != "verify")
+        if (key != "project" && key != "env" && key != "lint" && key != "backup" &&
+            key != "notify" && key != "http" && key != "lua" && key != "verify")
             r.fail(k.source(), "unknown section [" + key + "]",
-                   "valid sections: [project], [env.NAME], [lint], [backup], [verify], [notify.NAME], [http], [lua]");
+                   "valid sections: [project], [env.NAME], [lint], [backup], [verify], "
+                   "[notify.NAME], [http], [lua]");
         if (!v.is_table()) r.fail(v.source(), "[" + key + "] must be a table");
     }
     if (auto* p = doc["project"].as_table()) {
@@ -340,10 +378,14 @@ config load(const std::filesystem::path& file, bool explicit_path) {
         if (auto* n = p->get("migrations")) cfg.migrations_dir = r.string_of(*n, "migrations");
         if (auto* n = p->get("schema")) {
             cfg.schema = r.string_of(*n, "schema");
-            bool ok = !cfg.schema.empty() && !std::isdigit(static_cast<unsigned char>(cfg.schema[0]));
-            for (char c : cfg.schema) ok = ok && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_');
-            if (!ok) r.fail(n->source(), "schema \"" + cfg.schema + "\" is not a plain identifier",
-                            "use lower-case letters, digits and _");
+            bool ok =
+                !cfg.schema.empty() && !std::isdigit(static_cast<unsigned char>(cfg.schema[0]));
+            for (char c : cfg.schema)
+                ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
+                            std::isdigit(static_cast<unsigned char>(c)) || c == '_');
+            if (!ok)
+                r.fail(n->source(), "schema \"" + cfg.schema + "\" is not a plain identifier",
+                       "use lower-case letters, digits and _");
         }
         if (auto* n = p->get("default_env")) cfg.default_env = r.string_of(*n, "default_env");
         if (auto* n = p->get("lock_wait")) cfg.lock_wait = r.duration_of(*n, "lock_wait");
@@ -353,8 +395,10 @@ config load(const std::filesystem::path& file, bool explicit_path) {
         if (auto* n = l->get("disable")) cfg.lint.disable = r.strings_of(*n, "disable");
         if (auto* n = l->get("warn")) cfg.lint.warn = r.strings_of(*n, "warn");
         if (auto* n = l->get("error")) cfg.lint.error = r.strings_of(*n, "error");
-        if (auto* n = l->get("small_table")) cfg.lint.small_table_bytes = r.size_of(*n, "small_table");
-        if (auto* n = l->get("exposed_schemas")) cfg.lint.exposed_schemas = r.strings_of(*n, "exposed_schemas");
+        if (auto* n = l->get("small_table"))
+            cfg.lint.small_table_bytes = r.size_of(*n, "small_table");
+        if (auto* n = l->get("exposed_schemas"))
+            cfg.lint.exposed_schemas = r.strings_of(*n, "exposed_schemas");
     }
     if (auto* b = doc["backup"].as_table()) {
         r.check_keys(*b, backup_keys, "backup");
@@ -362,27 +406,34 @@ config load(const std::filesystem::path& file, bool explicit_path) {
         if (auto* n = b->get("dir")) cfg.backup.dir = r.string_of(*n, "dir");
         if (auto* n = b->get("keep_daily")) cfg.backup.keep_daily = r.count_of(*n, "keep_daily");
         if (auto* n = b->get("keep_weekly")) cfg.backup.keep_weekly = r.count_of(*n, "keep_weekly");
-        if (auto* n = b->get("keep_monthly")) cfg.backup.keep_monthly = r.count_of(*n, "keep_monthly");
+        if (auto* n = b->get("keep_monthly"))
+            cfg.backup.keep_monthly = r.count_of(*n, "keep_monthly");
         if (auto* n = b->get("full")) cfg.backup.full = r.bool_of(*n, "full");
     }
     if (auto* n = doc.get("notify")) read_notify(r, *n, "notify", cfg.notify);
     if (auto* v = doc["verify"].as_table()) {
         r.check_keys(*v, verify_keys, "verify");
-        if (auto* n = v->get("critical_tables")) cfg.verify.critical_tables = r.strings_of(*n, "critical_tables");
+        if (auto* n = v->get("critical_tables"))
+            cfg.verify.critical_tables = r.strings_of(*n, "critical_tables");
         if (auto* n = v->get("rls")) cfg.verify.rls = r.bool_of(*n, "rls");
         if (auto* n = v->get("indexes")) cfg.verify.indexes = r.bool_of(*n, "indexes");
-        if (auto* n = v->get("foreign_keys")) cfg.verify.foreign_keys = r.bool_of(*n, "foreign_keys");
+        if (auto* n = v->get("foreign_keys"))
+            cfg.verify.foreign_keys = r.bool_of(*n, "foreign_keys");
         if (auto* n = v->get("row_counts")) cfg.verify.row_counts = r.bool_of(*n, "row_counts");
-        if (auto* n = v->get("row_count_limit")) cfg.verify.row_count_limit = r.count_of(*n, "row_count_limit");
+        if (auto* n = v->get("row_count_limit"))
+            cfg.verify.row_count_limit = r.count_of(*n, "row_count_limit");
     }
     if (auto* l = doc["lua"].as_table()) {
         // Time budgets of scripts per phase; "0s" means none.
-        static const std::set<std::string> lua_keys = {"precheck", "up", "verify", "down", "check", "hook", "run", "jit"};
+        static const std::set<std::string> lua_keys = {"precheck", "up",   "verify", "down",
+                                                       "check",    "hook", "run",    "jit"};
         r.check_keys(*l, lua_keys, "lua");
         for (auto&& [k, v] : *l) {
             std::string key(k.str());
-            if (key == "jit") cfg.lua_jit = r.bool_of(v, key);
-            else cfg.lua_budgets[key] = r.duration_of(v, key);
+            if (key == "jit")
+                cfg.lua_jit = r.bool_of(v, key);
+            else
+                cfg.lua_budgets[key] = r.duration_of(v, key);
         }
     }
     if (auto* h = doc["http"].as_table()) {
@@ -400,20 +451,24 @@ config load(const std::filesystem::path& file, bool explicit_path) {
             e.line = static_cast<int>(k.source().begin.line);
             if (auto* n = t->get("dotenv")) e.dotenv = r.string_of(*n, "dotenv");
             if (auto* n = t->get("local")) e.local = r.bool_of(*n, "local");
-            if (auto* n = t->get("lock_timeout")) e.lock_timeout = r.duration_of(*n, "lock_timeout");
+            if (auto* n = t->get("lock_timeout"))
+                e.lock_timeout = r.duration_of(*n, "lock_timeout");
             if (auto* n = t->get("statement_timeout"))
                 e.statement_timeout = r.duration_of(*n, "statement_timeout");
             if (auto* n = t->get("lock_wait")) e.lock_wait = r.duration_of(*n, "lock_wait");
             if (auto* n = t->get("backup")) e.backup = r.policy_of(*n, "backup");
             if (auto* n = t->get("backup_dir")) e.backup_dir = r.string_of(*n, "backup_dir");
             if (auto* n = t->get("lock_retries")) e.lock_retries = r.count_of(*n, "lock_retries");
-            if (auto* n = t->get("lock_retry_delay")) e.lock_retry_delay = r.duration_of(*n, "lock_retry_delay");
-            if (auto* n = t->get("blocker_wait")) e.blocker_wait = r.duration_of(*n, "blocker_wait");
+            if (auto* n = t->get("lock_retry_delay"))
+                e.lock_retry_delay = r.duration_of(*n, "lock_retry_delay");
+            if (auto* n = t->get("blocker_wait"))
+                e.blocker_wait = r.duration_of(*n, "blocker_wait");
             if (auto* n = t->get("notify")) read_notify(r, *n, "env." + name + ".notify", e.notify);
             read_guard_rails(r, *t, name, e);
             if (auto* n = t->get("url")) {
-                if (e.local) r.fail(n->source(), "[env." + name + "] has both url and local = true",
-                                    "keep one of them");
+                if (e.local)
+                    r.fail(n->source(), "[env." + name + "] has both url and local = true",
+                           "keep one of them");
                 // Interpolated when the environment is selected, so a missing
                 // variable of another environment does not stop this one.
                 e.url_template = r.string_of(*n, "url");
@@ -426,21 +481,27 @@ config load(const std::filesystem::path& file, bool explicit_path) {
         }
     }
     if (!cfg.default_env.empty() && !cfg.envs.count(cfg.default_env))
-        throw usage_error(r.file + ": default_env \"" + cfg.default_env + "\" is not an [env.*] section");
+        throw usage_error(r.file + ": default_env \"" + cfg.default_env +
+                          "\" is not an [env.*] section");
     return cfg;
 }
 
 environment select(const config& cfg, const std::string& name) {
-    std::string file = cfg.file.empty() ? std::string("moonshift.toml") : cfg.file.filename().string();
+    std::string file =
+        cfg.file.empty() ? std::string("moonshift.toml") : cfg.file.filename().string();
     if (cfg.envs.empty()) {
         if (!name.empty() && name != "default")
-            throw usage_error("environment \"" + name + "\" is not defined: there is no moonshift.toml with [env." + name + "]",
-                              "run `moonshift init`, or use DATABASE_URL / PG* variables without --env");
+            throw usage_error(
+                "environment \"" + name +
+                    "\" is not defined: there is no moonshift.toml with [env." + name + "]",
+                "run `moonshift init`, or use DATABASE_URL / PG* variables without --env");
         environment e;
         e.name = "default";
         auto vars = project_vars(cfg.root, "");
-        if (const char* u = std::getenv("DATABASE_URL"); u && *u) e.url = u;
-        else if (auto it = vars.find("DATABASE_URL"); it != vars.end()) e.url = it->second;
+        if (const char* u = std::getenv("DATABASE_URL"); u && *u)
+            e.url = u;
+        else if (auto it = vars.find("DATABASE_URL"); it != vars.end())
+            e.url = it->second;
         e.lock_wait = cfg.lock_wait;
         return e;  // empty url: libpq reads PGHOST, PGDATABASE, ...
     }
@@ -466,8 +527,8 @@ environment select(const config& cfg, const std::string& name) {
             for (auto& [key, value] : t.settings.items())
                 if (value.is_string())
                     value = interpolate(value.get<std::string>(), vars,
-                                        file + ":" + std::to_string(t.line) + " ([env." + pick + ".triggers." + tname +
-                                            "] " + key + ")");
+                                        file + ":" + std::to_string(t.line) + " ([env." + pick +
+                                            ".triggers." + tname + "] " + key + ")");
     }
     if (!e.url_template.empty())
         e.url = interpolate(e.url_template, project_vars(cfg.root, e.dotenv),

@@ -1,11 +1,10 @@
 // moonshift.toml: the project's settings and its environments, with ${VAR}
 // interpolation from the process environment and .env files.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,20 +15,20 @@ namespace moonshift::project {
 // its settings as written (docs/hooks.md). host/notify/ merges, checks and
 // interpolates them for the selected environment.
 struct notify_section {
-    std::optional<std::string> hook;               // the hook's code, hooks/<hook>.lua; default NAME
+    std::optional<std::string> hook;  // the hook's code, hooks/<hook>.lua; default NAME
     std::optional<bool> enabled, required;
     std::optional<std::vector<std::string>> events;
     nlohmann::json settings = nlohmann::json::object();  // every other key, TOML values as JSON
-    std::map<std::string, int> lines;              // the line of each key, for messages
-    int line = 0;                                  // where the section starts
+    std::map<std::string, int> lines;                    // the line of each key, for messages
+    int line = 0;                                        // where the section starts
 };
 
 // `window = "22:00-06:00"` or `"Sat,Sun 00:00-24:00 UTC"`: when changes may
 // run. Days (Mon..Sun, ranges like Mon-Fri) are optional; times are local
 // unless the window says UTC; a window may wrap past midnight.
 struct time_window {
-    std::string text;                 // as written
-    unsigned days = 0x7f;             // bit 0 = Monday ... bit 6 = Sunday
+    std::string text;      // as written
+    unsigned days = 0x7f;  // bit 0 = Monday ... bit 6 = Sunday
     int start_min = 0, end_min = 24 * 60;
     bool utc = false;
 };
@@ -47,24 +46,25 @@ struct trigger_section {
 
 struct environment {
     std::string name;
-    std::string url;                  // interpolated; empty with local = true or PG* variables
-    std::string url_template;         // as written, before ${VAR} interpolation
+    std::string url;           // interpolated; empty with local = true or PG* variables
+    std::string url_template;  // as written, before ${VAR} interpolation
     int url_line = 0;
-    bool local = false;               // use the project's private cluster (moonshift local)
+    bool local = false;  // use the project's private cluster (moonshift local)
     std::optional<std::chrono::milliseconds> lock_timeout;
     std::optional<std::chrono::milliseconds> statement_timeout;
     std::optional<std::chrono::milliseconds> lock_wait;  // how long to wait for the migration lock
-    std::string dotenv;               // extra .env file for this environment
-    int line = 0;                     // where [env.NAME] starts in moonshift.toml
+    std::string dotenv;                                  // extra .env file for this environment
+    int line = 0;  // where [env.NAME] starts in moonshift.toml
     // Safety (docs/safety.md): when to back up before a migration, where,
     // how often a lock_timeout is retried, how long to wait for sessions
     // that would block DDL. Unset: the [backup] / built-in defaults.
-    std::optional<std::string> backup;          // "never" | "destructive" | "always"
+    std::optional<std::string> backup;  // "never" | "destructive" | "always"
     std::optional<std::string> backup_dir;
     std::optional<int> lock_retries;
     std::optional<std::chrono::milliseconds> lock_retry_delay;
     std::optional<std::chrono::milliseconds> blocker_wait;
-    std::map<std::string, notify_section> notify;  // [env.NAME.notify.HOOK]: this environment's overrides
+    std::map<std::string, notify_section>
+        notify;  // [env.NAME.notify.HOOK]: this environment's overrides
     // Promotion and guard rails (docs/environments.md).
     bool approve = false;             // a typed confirmation on a TTY, or --yes
     std::optional<bool> production;   // unset: approve, or the name production/prod
@@ -77,24 +77,26 @@ struct environment {
     std::map<std::string, trigger_section> triggers;
     std::vector<std::string> critical_tables;  // added to [verify] critical_tables
 
-    bool is_production() const { return production ? *production : approve || name == "production" || name == "prod"; }
+    bool is_production() const {
+        return production ? *production : approve || name == "production" || name == "prod";
+    }
 };
 
 // [verify]: the built-in verifications after every `up` and in `moonshift verify`.
 struct verify_settings {
     std::vector<std::string> critical_tables;  // must exist ("schema.table" or "table" in public)
-    bool rls = true;                  // RLS and a policy on every table of the exposed schemas
-    bool indexes = true;              // no invalid indexes
-    bool foreign_keys = true;         // no NOT VALID foreign keys left behind
-    bool row_counts = true;           // tables no migration declared it changes keep their row count
+    bool rls = true;           // RLS and a policy on every table of the exposed schemas
+    bool indexes = true;       // no invalid indexes
+    bool foreign_keys = true;  // no NOT VALID foreign keys left behind
+    bool row_counts = true;    // tables no migration declared it changes keep their row count
     long long row_count_limit = 1000000;  // tables larger (by estimate) are not counted
 };
 
 // [lint]: which rules run and how strictly.
 struct lint_settings {
-    std::vector<std::string> disable;     // rules turned off
-    std::vector<std::string> warn;        // rules whose errors become warnings
-    std::vector<std::string> error;       // rules whose warnings become errors
+    std::vector<std::string> disable;                  // rules turned off
+    std::vector<std::string> warn;                     // rules whose errors become warnings
+    std::vector<std::string> error;                    // rules whose warnings become errors
     long long small_table_bytes = 10LL * 1024 * 1024;  // below this, locking rules pass
     // Schemas served by an API, where every table needs RLS. Empty: "public"
     // when the target has Supabase's roles (anon, authenticated), else none.
@@ -103,17 +105,17 @@ struct lint_settings {
 
 // [backup]: targeted backups before destructive migrations.
 struct backup_settings {
-    std::string policy = "destructive";   // default of every environment
+    std::string policy = "destructive";  // default of every environment
     std::string dir = ".moonshift/backups";
     int keep_daily = 7, keep_weekly = 4, keep_monthly = 12;
-    bool full = false;                    // policy "always": a whole-database pg_dump
+    bool full = false;  // policy "always": a whole-database pg_dump
 };
 
 struct config {
-    std::filesystem::path root;       // the project directory
-    std::filesystem::path file;       // moonshift.toml, or empty when there is none
+    std::filesystem::path root;  // the project directory
+    std::filesystem::path file;  // moonshift.toml, or empty when there is none
     std::string migrations_dir = "migrations";
-    std::string schema = "moonshift"; // the history schema
+    std::string schema = "moonshift";  // the history schema
     std::string default_env;
     std::chrono::milliseconds lock_wait{std::chrono::seconds(30)};
     std::map<std::string, environment> envs;
@@ -121,7 +123,8 @@ struct config {
     backup_settings backup;
     verify_settings verify;
     std::map<std::string, notify_section> notify;  // [notify.NAME]
-    std::vector<std::string> http_allow_hosts;     // [http] allow_hosts: hosts Lua's http may reach; empty = any
+    std::vector<std::string>
+        http_allow_hosts;  // [http] allow_hosts: hosts Lua's http may reach; empty = any
     // [lua]: time budget of scripts per phase (precheck, up, verify, down,
     // check, hook, run); defaults in engine/lua_steps.cpp. jit = true
     // compiles hot loops (faster; a compiled loop that never calls the host

@@ -20,7 +20,8 @@ time_window parse_window(const std::string& text) {
     auto minutes_of = [](const std::string& hm) {
         auto colon = hm.find(':');
         bool digits = hm.find_first_not_of("0123456789:") == std::string::npos;
-        if (!digits || colon == std::string::npos || colon == 0 || colon > 2 || hm.size() - colon != 3)
+        if (!digits || colon == std::string::npos || colon == 0 || colon > 2 ||
+            hm.size() - colon != 3)
             throw std::invalid_argument("times are HH:MM, not \"" + hm + "\"");
         int h = std::stoi(hm.substr(0, colon)), m = std::stoi(hm.substr(colon + 1));
         if (h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0))
@@ -41,7 +42,8 @@ time_window parse_window(const std::string& text) {
         std::istringstream ds(parts[0]);
         for (std::string item; std::getline(ds, item, ',');) {
             auto dash = item.find('-');
-            int a = day_of(item.substr(0, dash)), b = dash == std::string::npos ? a : day_of(item.substr(dash + 1));
+            int a = day_of(item.substr(0, dash)),
+                b = dash == std::string::npos ? a : day_of(item.substr(dash + 1));
             for (int d = a;; d = (d + 1) % 7) {
                 w.days |= 1u << d;
                 if (d == b) break;
@@ -67,8 +69,10 @@ bool in_window(const std::vector<time_window>& window, std::chrono::system_clock
     std::time_t t = std::chrono::system_clock::to_time_t(now);
     for (auto& w : window) {
         std::tm tm{};
-        if (w.utc) gmtime_r(&t, &tm);
-        else localtime_r(&t, &tm);
+        if (w.utc)
+            gmtime_r(&t, &tm);
+        else
+            localtime_r(&t, &tm);
         int minute = tm.tm_hour * 60 + tm.tm_min;
         int today = (tm.tm_wday + 6) % 7;  // Monday = 0
         if (w.start_min < w.end_min) {

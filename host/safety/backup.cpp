@@ -22,7 +22,9 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 long long ms_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t)
+        .count();
 }
 
 std::string utc_stamp() {
@@ -45,7 +47,8 @@ std::string file_name(const std::string& table) {
 }
 
 const char* const select_columns =
-    "id, coalesce(version, ''), coalesce(migration, ''), environment, coalesce(run_id, 0), kind, reason, location, "
+    "id, coalesce(version, ''), coalesce(migration, ''), environment, coalesce(run_id, 0), kind, "
+    "reason, location, "
     "tables::text, rows, bytes, status, created_by, "
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), duration_ms, "
     "coalesce(to_char(keep_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
@@ -85,7 +88,11 @@ record read_record(const pqxx::row& row) {
 json tables_json(const std::vector<table_copy>& tables, bool with_definitions) {
     json out = json::array();
     for (const auto& t : tables) {
-        json j = {{"table", t.table}, {"rows", t.rows}, {"bytes", t.bytes}, {"file", t.file}, {"sha256", t.sha256}};
+        json j = {{"table", t.table},
+                  {"rows", t.rows},
+                  {"bytes", t.bytes},
+                  {"file", t.file},
+                  {"sha256", t.sha256}};
         if (with_definitions) j["definition"] = t.definition;
         out.push_back(std::move(j));
     }
@@ -166,21 +173,24 @@ json record::to_json() const {
     return j;
 }
 
-std::string destructive_reason(const std::vector<std::string>& destructive, bool changes_rows, bool has_down) {
+std::string destructive_reason(const std::vector<std::string>& destructive, bool changes_rows,
+                               bool has_down) {
     if (!destructive.empty()) return destructive.front();
     if (changes_rows && !has_down) return "changes rows and has no down script";
     return {};
 }
 
-store::store(db::session& s, history::store& h, settings cfg) : s_(s), h_(h), cfg_(std::move(cfg)) {}
+store::store(db::session& s, history::store& h, settings cfg)
+    : s_(s), h_(h), cfg_(std::move(cfg)) {}
 
 void store::check_location() const {
     std::error_code ec;
     fs::create_directories(cfg_.dir, ec);
     if (ec)
-        throw usage_error("the backup location " + cfg_.dir.string() + " cannot be created: " + ec.message(),
-                          "set [backup] dir (or backup_dir of the environment) to a writable directory, or "
-                          "backup = \"never\"");
+        throw usage_error(
+            "the backup location " + cfg_.dir.string() + " cannot be created: " + ec.message(),
+            "set [backup] dir (or backup_dir of the environment) to a writable directory, or "
+            "backup = \"never\"");
     auto probe = (cfg_.dir / (".moonshift-write-test-" + std::to_string(getpid()))).string();
     int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
     bool ok = fd >= 0 && ::write(fd, "ok", 2) == 2;
@@ -188,24 +198,29 @@ void store::check_location() const {
     if (fd >= 0) ::close(fd);
     ::unlink(probe.c_str());
     if (!ok)
-        throw usage_error("the backup location " + cfg_.dir.string() + " is not writable: " + std::strerror(err),
-                          "set [backup] dir (or backup_dir of the environment) to a writable directory, or "
-                          "backup = \"never\"");
+        throw usage_error(
+            "the backup location " + cfg_.dir.string() + " is not writable: " + std::strerror(err),
+            "set [backup] dir (or backup_dir of the environment) to a writable directory, or "
+            "backup = \"never\"");
 }
 
-std::vector<std::string> store::resolve(const std::vector<std::string>& names, const std::vector<std::string>& schemas) {
+std::vector<std::string> store::resolve(const std::vector<std::string>& names,
+                                        const std::vector<std::string>& schemas) {
     std::vector<std::string> regnames;
     for (const auto& n : names) {
         auto dot = n.find('.');
         auto& c = s_.conn();
         regnames.push_back(dot == std::string::npos ? c.quote_name(n)
-                                                    : c.quote_name(n.substr(0, dot)) + "." + c.quote_name(n.substr(dot + 1)));
+                                                    : c.quote_name(n.substr(0, dot)) + "." +
+                                                          c.quote_name(n.substr(dot + 1)));
     }
     pqxx::nontransaction tx(s_.conn());
     auto r = tx.exec_params(
-        "SELECT DISTINCT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "SELECT DISTINCT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON "
+        "n.oid = c.relnamespace "
         " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-        "   AND (c.oid IN (SELECT to_regclass(x) FROM unnest($1::text[]) x) OR n.nspname = ANY ($2::text[])) "
+        "   AND (c.oid IN (SELECT to_regclass(x) FROM unnest($1::text[]) x) OR n.nspname = ANY "
+        "($2::text[])) "
         " ORDER BY 1",
         io::pg_array(regnames), io::pg_array(schemas));
     std::vector<std::string> out;
@@ -215,8 +230,9 @@ std::vector<std::string> store::resolve(const std::vector<std::string>& names, c
 
 // The row of a new backup (status running) and its directory's name:
 // id, created_at and location filled in.
-record store::open_record(const std::string& kind, const std::string& version, const std::string& migration,
-                          const std::string& reason, long long run_id) {
+record store::open_record(const std::string& kind, const std::string& version,
+                          const std::string& migration, const std::string& reason,
+                          long long run_id) {
     record rec;
     rec.kind = kind;
     rec.version = version;
@@ -226,17 +242,18 @@ record store::open_record(const std::string& kind, const std::string& version, c
     rec.run_id = run_id;
     rec.created_by = history::current_actor();
     pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params("INSERT INTO " + h_.table("backups") +
-                                " (version, migration, environment, run_id, kind, reason, location, created_by) "
-                                "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), $5, $6, '', $7) "
-                                "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
-                                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                            version, migration, cfg_.environment, run_id, kind, reason, rec.created_by);
+    auto r = tx.exec_params(
+        "INSERT INTO " + h_.table("backups") +
+            " (version, migration, environment, run_id, kind, reason, location, created_by) "
+            "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), $5, $6, '', $7) "
+            "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        version, migration, cfg_.environment, run_id, kind, reason, rec.created_by);
     rec.id = r[0][0].as<long long>();
     rec.created_at = r[0][1].c_str();
     rec.location = (cfg_.dir / cfg_.environment /
-                    (std::to_string(rec.id) + "_" + (version.empty() ? std::string("manual") : version) + "_" +
-                     utc_stamp()))
+                    (std::to_string(rec.id) + "_" +
+                     (version.empty() ? std::string("manual") : version) + "_" + utc_stamp()))
                        .string();
     return rec;
 }
@@ -262,13 +279,16 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
             {
                 pqxx::nontransaction tx(s_.conn());
                 auto dot = table.find('.');
-                auto quoted = s_.conn().quote_name(table.substr(0, dot)) + "." + s_.conn().quote_name(table.substr(dot + 1));
+                auto quoted = s_.conn().quote_name(table.substr(0, dot)) + "." +
+                              s_.conn().quote_name(table.substr(dot + 1));
                 auto r = tx.exec_params(definition_sql, quoted);
                 if (r.empty() || r[0][0].is_null())
-                    throw error(exit_code::migration_failed, "table " + table + " disappeared while it was backed up");
+                    throw error(exit_code::migration_failed,
+                                "table " + table + " disappeared while it was backed up");
                 c.definition = json::parse(r[0][0].c_str());
                 for (auto& seq : c.definition["sequences"]) {
-                    auto v = tx.exec("SELECT last_value, is_called FROM " + seq["quoted"].get<std::string>());
+                    auto v = tx.exec("SELECT last_value, is_called FROM " +
+                                     seq["quoted"].get<std::string>());
                     seq["last_value"] = v[0][0].as<long long>();
                     seq["is_called"] = v[0][1].as<bool>();
                 }
@@ -292,18 +312,24 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
         std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
         pqxx::nontransaction tx(s_.conn());
         tx.exec_params("UPDATE " + h_.table("backups") +
-                           " SET status = 'complete', location = $2, tables = $3::jsonb, rows = $4, bytes = $5,"
+                           " SET status = 'complete', location = $2, tables = $3::jsonb, rows = "
+                           "$4, bytes = $5,"
                            " duration_ms = $6 WHERE id = $1",
-                       rec.id, rec.location, tables_json(rec.tables, true).dump(), rec.rows, rec.bytes, rec.duration_ms);
+                       rec.id, rec.location, tables_json(rec.tables, true).dump(), rec.rows,
+                       rec.bytes, rec.duration_ms);
     } catch (...) {
         if (began) {
-            try { s_.exec_script("ROLLBACK"); } catch (...) {}
+            try {
+                s_.exec_script("ROLLBACK");
+            } catch (...) {
+            }
         }
         std::error_code ec;
         fs::remove_all(dir, ec);
         try {
             pqxx::nontransaction tx(s_.conn());
-            tx.exec_params("UPDATE " + h_.table("backups") + " SET status = 'failed' WHERE id = $1", rec.id);
+            tx.exec_params("UPDATE " + h_.table("backups") + " SET status = 'failed' WHERE id = $1",
+                           rec.id);
         } catch (...) {
         }
         throw;
@@ -311,14 +337,16 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
     return rec;
 }
 
-record store::dump_database(const std::string& url, const std::string& version, const std::string& migration,
-                            const std::string& reason, long long run_id) {
+record store::dump_database(const std::string& url, const std::string& version,
+                            const std::string& migration, const std::string& reason,
+                            long long run_id) {
     auto t0 = std::chrono::steady_clock::now();
     check_location();
     std::string pg_dump = io::find_program("pg_dump");
     if (pg_dump.empty())
-        throw usage_error("backup = \"always\" with [backup] full = true needs pg_dump, which is not on PATH",
-                          "install the PostgreSQL client tools, or set [backup] full = false");
+        throw usage_error(
+            "backup = \"always\" with [backup] full = true needs pg_dump, which is not on PATH",
+            "install the PostgreSQL client tools, or set [backup] full = false");
     record rec = open_record("pg_dump", version, migration, reason, run_id);
     fs::path dir = rec.location;
     fs::create_directories(dir);
@@ -329,8 +357,10 @@ record store::dump_database(const std::string& url, const std::string& version, 
         std::error_code ec;
         fs::remove_all(dir, ec);
         pqxx::nontransaction tx(s_.conn());
-        tx.exec_params("UPDATE " + h_.table("backups") + " SET status = 'failed' WHERE id = $1", rec.id);
-        throw error(exit_code::migration_failed, "pg_dump failed (exit status " + std::to_string(status) +
+        tx.exec_params("UPDATE " + h_.table("backups") + " SET status = 'failed' WHERE id = $1",
+                       rec.id);
+        throw error(exit_code::migration_failed, "pg_dump failed (exit status " +
+                                                     std::to_string(status) +
                                                      "); nothing of the migration ran");
     }
     rec.bytes = static_cast<long long>(fs::file_size(file));
@@ -344,18 +374,21 @@ record store::dump_database(const std::string& url, const std::string& version, 
     std::ofstream(dir / "manifest.json") << rec.to_json().dump(2) << "\n";
     pqxx::nontransaction tx(s_.conn());
     tx.exec_params("UPDATE " + h_.table("backups") +
-                       " SET status = 'complete', location = $2, tables = $3::jsonb, bytes = $4, duration_ms = $5"
+                       " SET status = 'complete', location = $2, tables = $3::jsonb, bytes = $4, "
+                       "duration_ms = $5"
                        " WHERE id = $1",
-                   rec.id, rec.location, tables_json(rec.tables, false).dump(), rec.bytes, rec.duration_ms);
+                   rec.id, rec.location, tables_json(rec.tables, false).dump(), rec.bytes,
+                   rec.duration_ms);
     return rec;
 }
 
 std::vector<record> store::list(int limit) {
     if (h_.host_version() == 0) return {};
     pqxx::nontransaction tx(s_.conn());
-    if (!tx.exec("SELECT to_regclass('" + h_.schema() + ".backups') IS NOT NULL")[0][0].as<bool>()) return {};
-    auto r = tx.exec_params(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") +
-                                " ORDER BY id DESC LIMIT $1",
+    if (!tx.exec("SELECT to_regclass('" + h_.schema() + ".backups') IS NOT NULL")[0][0].as<bool>())
+        return {};
+    auto r = tx.exec_params(std::string("SELECT ") + select_columns + " FROM " +
+                                h_.table("backups") + " ORDER BY id DESC LIMIT $1",
                             limit);
     std::vector<record> out;
     for (const auto& row : r) out.push_back(read_record(row));
@@ -364,8 +397,9 @@ std::vector<record> store::list(int limit) {
 
 std::optional<record> store::find(long long id) {
     pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") + " WHERE id = $1",
-                            id);
+    auto r = tx.exec_params(
+        std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") + " WHERE id = $1",
+        id);
     if (r.empty()) return std::nullopt;
     return read_record(r[0]);
 }
@@ -373,11 +407,13 @@ std::optional<record> store::find(long long id) {
 std::optional<record> store::latest_for(const std::string& version) {
     if (h_.host_version() == 0) return std::nullopt;
     pqxx::nontransaction tx(s_.conn());
-    if (!tx.exec("SELECT to_regclass('" + h_.schema() + ".backups') IS NOT NULL")[0][0].as<bool>()) return std::nullopt;
-    auto r = tx.exec_params(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") +
-                                " WHERE version = $1 AND status = 'complete' AND kind = 'tables'"
-                                " ORDER BY id DESC LIMIT 1",
-                            version);
+    if (!tx.exec("SELECT to_regclass('" + h_.schema() + ".backups') IS NOT NULL")[0][0].as<bool>())
+        return std::nullopt;
+    auto r =
+        tx.exec_params(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") +
+                           " WHERE version = $1 AND status = 'complete' AND kind = 'tables'"
+                           " ORDER BY id DESC LIMIT 1",
+                       version);
     if (r.empty()) return std::nullopt;
     return read_record(r[0]);
 }
@@ -390,7 +426,9 @@ prune_result store::prune(bool dry_run) {
                      " to_char(created_at AT TIME ZONE 'UTC', 'IYYY-IW'),"
                      " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM'),"
                      " coalesce(keep_until > now(), false)"
-                     " FROM " + h_.table("backups") + " WHERE status = 'complete' ORDER BY created_at DESC, id DESC");
+                     " FROM " +
+                     h_.table("backups") +
+                     " WHERE status = 'complete' ORDER BY created_at DESC, id DESC");
     std::set<std::string> days, weeks, months;
     std::vector<std::pair<record, bool>> all;
     for (const auto& row : r) {
@@ -422,9 +460,10 @@ prune_result store::prune(bool dry_run) {
         if (!dry_run) {
             std::error_code ec;
             if (!rec.location.empty()) fs::remove_all(rec.location, ec);
-            tx.exec_params("UPDATE " + h_.table("backups") +
-                               " SET status = 'pruned', pruned_at = clock_timestamp() WHERE id = $1",
-                           rec.id);
+            tx.exec_params(
+                "UPDATE " + h_.table("backups") +
+                    " SET status = 'pruned', pruned_at = clock_timestamp() WHERE id = $1",
+                rec.id);
             rec.status = "pruned";
         }
         out.pruned.push_back(rec);

@@ -4,11 +4,10 @@
 // migration's version. Restore recreates or reshapes the tables, loads the
 // rows back and verifies the counts, all in one transaction.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,11 +18,11 @@
 namespace moonshift::backup {
 
 struct table_copy {
-    std::string table;   // "schema.name"
+    std::string table;  // "schema.name"
     long long rows = 0;
-    long long bytes = 0;      // compressed file size
-    std::string file;         // relative to the backup's directory
-    std::string sha256;       // of the compressed file
+    long long bytes = 0;        // compressed file size
+    std::string file;           // relative to the backup's directory
+    std::string sha256;         // of the compressed file
     nlohmann::json definition;  // columns, constraints, indexes, sequences, policies, ...
 };
 
@@ -37,7 +36,7 @@ struct record {
 };
 
 struct settings {
-    std::filesystem::path dir;   // the backup location (absolute)
+    std::filesystem::path dir;  // the backup location (absolute)
     std::string environment;
     int keep_daily = 7, keep_weekly = 4, keep_monthly = 12;
 };
@@ -52,7 +51,7 @@ struct restore_result {
     struct table {
         std::string name, into;
         long long rows = 0;
-        bool created = false;          // recreated from its definition
+        bool created = false;               // recreated from its definition
         std::vector<std::string> reshaped;  // columns added back or retyped
     };
     std::vector<table> tables;
@@ -89,8 +88,8 @@ class store {
                   const progress& on_progress = {});
     // A whole-database pg_dump (custom format) into the location; throws
     // error(usage) when pg_dump is not on PATH.
-    record dump_database(const std::string& url, const std::string& version, const std::string& migration,
-                         const std::string& reason, long long run_id);
+    record dump_database(const std::string& url, const std::string& version,
+                         const std::string& migration, const std::string& reason, long long run_id);
 
     std::vector<record> list(int limit = 100);
     std::optional<record> find(long long id);
@@ -104,8 +103,8 @@ class store {
     prune_result prune(bool dry_run);
 
   private:
-    record open_record(const std::string& kind, const std::string& version, const std::string& migration,
-                       const std::string& reason, long long run_id);
+    record open_record(const std::string& kind, const std::string& version,
+                       const std::string& migration, const std::string& reason, long long run_id);
     db::session& s_;
     history::store& h_;
     settings cfg_;

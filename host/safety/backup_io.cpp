@@ -54,7 +54,8 @@ using gz = std::unique_ptr<std::remove_pointer_t<gzFile>, gz_closer>;
 
 [[noreturn]] void fail_pg(PGconn* pg, const std::string& what) {
     std::string message = PQerrorMessage(pg);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+        message.pop_back();
     throw error(exit_code::migration_failed, what + ": " + message);
 }
 
@@ -72,7 +73,8 @@ long long finish_copy(PGconn* pg, const std::string& what) {
         }
         PQclear(r);
     }
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+        message.pop_back();
     if (!ok) throw error(exit_code::migration_failed, what + ": " + message);
     return rows;
 }
@@ -94,7 +96,8 @@ std::string copy_columns(const nlohmann::json& definition) {
     return out;
 }
 
-copy_stats copy_table_out(db::session& s, const nlohmann::json& definition, const std::string& path) {
+copy_stats copy_table_out(db::session& s, const nlohmann::json& definition,
+                          const std::string& path) {
     PGconn* pg = s.raw();
     std::string quoted = definition.value("quoted", "");
     std::string columns = copy_columns(definition);
@@ -127,15 +130,17 @@ copy_stats copy_table_out(db::session& s, const nlohmann::json& definition, cons
         buffer.append(row, std::size_t(n));
         PQfreemem(row);
         if (buffer.size() >= chunk) {
-            if (!write_failed && gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0) write_failed = true;
+            if (!write_failed && gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0)
+                write_failed = true;
             buffer.clear();
         }
     }
     finish_copy(pg, "backup of " + quoted + " failed");
-    if (!buffer.empty() && gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0) write_failed = true;
+    if (!buffer.empty() && gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0)
+        write_failed = true;
     if (gzclose(out.release()) != Z_OK) write_failed = true;
     if (write_failed) throw error(exit_code::usage, "cannot write " + path + " (disk full?)");
-    struct stat info{};
+    struct stat info {};
     if (::stat(path.c_str(), &info) == 0) st.bytes = info.st_size;
     st.sha256 = hash.hex();
     return st;
@@ -167,7 +172,8 @@ long long copy_table_in(db::session& s, const std::string& target, const std::st
         }
         if (n == 0) break;
         hash.update(buffer.data(), std::size_t(n));
-        if (PQputCopyData(pg, buffer.data(), n) != 1) fail_pg(pg, "restore into " + target + " failed");
+        if (PQputCopyData(pg, buffer.data(), n) != 1)
+            fail_pg(pg, "restore into " + target + " failed");
     }
     if (problem.empty() && !expected.empty() && hash.hex() != expected)
         problem = path + " does not hold the rows that were backed up (SHA-256 differs)";
@@ -207,7 +213,8 @@ std::string find_program(const std::string& name) {
     std::size_t start = 0;
     while (start <= dirs.size()) {
         auto colon = dirs.find(':', start);
-        std::string dir = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        std::string dir =
+            dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
         if (!dir.empty()) {
             std::string candidate = dir + "/" + name;
             if (::access(candidate.c_str(), X_OK) == 0) return candidate;

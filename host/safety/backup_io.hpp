@@ -2,7 +2,6 @@
 // (zlib) with a SHA-256 of the rows, and running pg_dump.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -12,15 +11,16 @@ namespace moonshift::backup::io {
 
 struct copy_stats {
     long long rows = 0;
-    long long bytes = 0;   // compressed file size
-    std::string sha256;    // of the uncompressed COPY text
+    long long bytes = 0;  // compressed file size
+    std::string sha256;   // of the uncompressed COPY text
 };
 
 // The columns COPY moves: every column but generated ones, quoted.
 std::string copy_columns(const nlohmann::json& definition);
 
 // COPY of the table that `definition` describes into a gzip file.
-copy_stats copy_table_out(db::session& s, const nlohmann::json& definition, const std::string& path);
+copy_stats copy_table_out(db::session& s, const nlohmann::json& definition,
+                          const std::string& path);
 
 // COPY FROM STDIN into `target` (quoted name) from a gzip file; throws when
 // the rows' SHA-256 differs from `sha256` (a damaged file), so the caller's

@@ -108,8 +108,9 @@ void read_alter_table(const json& n, reader& r, facts& f) {
             r.at_risk(table, "DROP COLUMN " + table + "." + column);
         } else if (sub == "AT_AlterColumnType") {
             r.at_risk(table, "type change of " + table + "." + column);
-        } else if (sub == "AT_ValidateConstraint" || sub == "AT_SetStatistics" || sub == "AT_ClusterOn" ||
-                   sub == "AT_DropCluster" || sub == "AT_SetOptions" || sub == "AT_ResetOptions") {
+        } else if (sub == "AT_ValidateConstraint" || sub == "AT_SetStatistics" ||
+                   sub == "AT_ClusterOn" || sub == "AT_DropCluster" || sub == "AT_SetOptions" ||
+                   sub == "AT_ResetOptions") {
             m = lock_mode::share_update_exclusive;
         } else if (sub == "AT_AddConstraint") {
             const auto& con = unwrap(field(cmd, "def"), "Constraint");
@@ -166,15 +167,24 @@ void read_drop(const json& n, reader& r, facts& f) {
 
 const char* lock_mode_name(lock_mode m) {
     switch (m) {
-        case lock_mode::none: return "none";
-        case lock_mode::access_share: return "ACCESS SHARE";
-        case lock_mode::row_share: return "ROW SHARE";
-        case lock_mode::row_exclusive: return "ROW EXCLUSIVE";
-        case lock_mode::share_update_exclusive: return "SHARE UPDATE EXCLUSIVE";
-        case lock_mode::share: return "SHARE";
-        case lock_mode::share_row_exclusive: return "SHARE ROW EXCLUSIVE";
-        case lock_mode::exclusive: return "EXCLUSIVE";
-        case lock_mode::access_exclusive: return "ACCESS EXCLUSIVE";
+        case lock_mode::none:
+            return "none";
+        case lock_mode::access_share:
+            return "ACCESS SHARE";
+        case lock_mode::row_share:
+            return "ROW SHARE";
+        case lock_mode::row_exclusive:
+            return "ROW EXCLUSIVE";
+        case lock_mode::share_update_exclusive:
+            return "SHARE UPDATE EXCLUSIVE";
+        case lock_mode::share:
+            return "SHARE";
+        case lock_mode::share_row_exclusive:
+            return "SHARE ROW EXCLUSIVE";
+        case lock_mode::exclusive:
+            return "EXCLUSIVE";
+        case lock_mode::access_exclusive:
+            return "ACCESS EXCLUSIVE";
     }
     return "?";
 }
@@ -201,17 +211,25 @@ bool lock_conflicts(lock_mode a, lock_mode b) {
     // weakest mode each mode conflicts with, plus the modes it spares.
     auto conflicts_one_way = [](lock_mode x, lock_mode y) {
         switch (x) {
-            case lock_mode::access_share: return y == lock_mode::access_exclusive;
-            case lock_mode::row_share: return y >= lock_mode::exclusive;
-            case lock_mode::row_exclusive: return y >= lock_mode::share;
-            case lock_mode::share_update_exclusive: return y >= lock_mode::share_update_exclusive;
+            case lock_mode::access_share:
+                return y == lock_mode::access_exclusive;
+            case lock_mode::row_share:
+                return y >= lock_mode::exclusive;
+            case lock_mode::row_exclusive:
+                return y >= lock_mode::share;
+            case lock_mode::share_update_exclusive:
+                return y >= lock_mode::share_update_exclusive;
             case lock_mode::share:
                 return y == lock_mode::row_exclusive || y == lock_mode::share_update_exclusive ||
                        y >= lock_mode::share_row_exclusive;
-            case lock_mode::share_row_exclusive: return y >= lock_mode::row_exclusive;
-            case lock_mode::exclusive: return y >= lock_mode::row_share;
-            case lock_mode::access_exclusive: return true;
-            default: return false;
+            case lock_mode::share_row_exclusive:
+                return y >= lock_mode::row_exclusive;
+            case lock_mode::exclusive:
+                return y >= lock_mode::row_share;
+            case lock_mode::access_exclusive:
+                return true;
+            default:
+                return false;
         }
     };
     return conflicts_one_way(a, b) || conflicts_one_way(b, a);
@@ -298,7 +316,8 @@ facts facts_of(const sql::statement& s) {
         for (const auto& vr : field(n, "rels")) {
             const auto& rel = field(unwrap(vr, "VacuumRelation"), "relation");
             r.target(rel, "vacuumed");
-            r.lock(name_of(rel), full ? lock_mode::access_exclusive : lock_mode::share_update_exclusive);
+            r.lock(name_of(rel),
+                   full ? lock_mode::access_exclusive : lock_mode::share_update_exclusive);
         }
     } else if (k == "ClusterStmt") {
         r.target(field(n, "relation"), "clustered");
@@ -311,10 +330,10 @@ facts facts_of(const sql::statement& s) {
             for (const auto& p : field(n, "params"))
                 if (str(field(p, "DefElem"), "defname") == "concurrently") concurrently = true;
             auto kind = str(n, "kind");
-            r.lock(name_of(field(n, "relation")),
-                   concurrently ? lock_mode::share_update_exclusive
-                   : kind == "REINDEX_OBJECT_INDEX" ? lock_mode::access_exclusive
-                                                    : lock_mode::share);
+            r.lock(name_of(field(n, "relation")), concurrently ? lock_mode::share_update_exclusive
+                                                  : kind == "REINDEX_OBJECT_INDEX"
+                                                      ? lock_mode::access_exclusive
+                                                      : lock_mode::share);
         }
     } else if (k == "GrantStmt") {
         if (str(n, "targtype") == "ACL_TARGET_OBJECT" && str(n, "objtype") == "OBJECT_TABLE")
@@ -333,17 +352,18 @@ facts facts_of(const sql::statement& s) {
 nlohmann::json facts::to_json() const {
     json rels = json::array();
     for (const auto& r : relations)
-        rels.push_back({{"schema", r.schema}, {"name", r.name}, {"qualified", r.qualified()},
-                        {"role", r.role}, {"location", r.location}});
+        rels.push_back({{"schema", r.schema},
+                        {"name", r.name},
+                        {"qualified", r.qualified()},
+                        {"role", r.role},
+                        {"location", r.location}});
     json lk = json::array();
-    for (const auto& l : locks) lk.push_back({{"table", l.table}, {"mode", lock_mode_name(l.mode)}});
-    return {{"relations", rels},
-            {"destructive", destructive},
-            {"changes_rows", changes_rows},
-            {"at_risk", at_risk},
-            {"dropped_schemas", dropped_schemas},
-            {"locks", lk},
-            {"created", created}};
+    for (const auto& l : locks)
+        lk.push_back({{"table", l.table}, {"mode", lock_mode_name(l.mode)}});
+    return {
+        {"relations", rels},  {"destructive", destructive},         {"changes_rows", changes_rows},
+        {"at_risk", at_risk}, {"dropped_schemas", dropped_schemas}, {"locks", lk},
+        {"created", created}};
 }
 
 }  // namespace moonshift::safety

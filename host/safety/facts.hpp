@@ -4,7 +4,6 @@
 // lint rules, the backups and the lock checks all start from these facts.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -35,7 +34,7 @@ enum class lock_mode {
     exclusive,
     access_exclusive,
 };
-const char* lock_mode_name(lock_mode m);           // "ACCESS EXCLUSIVE"
+const char* lock_mode_name(lock_mode m);            // "ACCESS EXCLUSIVE"
 lock_mode lock_mode_from_pg(const std::string& s);  // pg_locks.mode: "AccessExclusiveLock"
 bool lock_conflicts(lock_mode a, lock_mode b);
 

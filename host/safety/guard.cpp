@@ -23,10 +23,10 @@ using json = nlohmann::json;
 struct migration_facts {
     std::vector<std::string> destructive;
     bool changes_rows = false;
-    std::vector<std::string> at_risk;   // tables whose rows it can lose
-    std::vector<std::string> touched;   // tables it changes in any way (policy "always")
+    std::vector<std::string> at_risk;  // tables whose rows it can lose
+    std::vector<std::string> touched;  // tables it changes in any way (policy "always")
     std::vector<std::string> dropped_schemas;
-    std::vector<locked_table> locks;    // existing tables it locks beyond ROW EXCLUSIVE
+    std::vector<locked_table> locks;  // existing tables it locks beyond ROW EXCLUSIVE
 };
 
 void add_unique(std::vector<std::string>& v, const std::string& s) {
@@ -45,8 +45,8 @@ migration_facts summarize(const sql::script& script) {
         for (const auto& t : f.at_risk)
             if (!created.count(t)) add_unique(out.at_risk, t);
         for (const auto& r : f.relations)
-            if ((r.role == "altered" || r.role == "dropped" || r.role == "truncated" || r.role == "written" ||
-                 r.role == "renamed") &&
+            if ((r.role == "altered" || r.role == "dropped" || r.role == "truncated" ||
+                 r.role == "written" || r.role == "renamed") &&
                 !created.count(r.qualified()))
                 add_unique(out.touched, r.qualified());
         for (const auto& s : f.dropped_schemas) add_unique(out.dropped_schemas, s);
@@ -54,8 +54,10 @@ migration_facts summarize(const sql::script& script) {
             if (created.count(l.table)) continue;
             auto it = std::find_if(out.locks.begin(), out.locks.end(),
                                    [&](const locked_table& x) { return x.table == l.table; });
-            if (it == out.locks.end()) out.locks.push_back(l);
-            else it->mode = std::max(it->mode, l.mode);
+            if (it == out.locks.end())
+                out.locks.push_back(l);
+            else
+                it->mode = std::max(it->mode, l.mode);
         }
         for (const auto& c : f.created) created.insert(c);
     }
@@ -105,9 +107,15 @@ struct guard::impl {
     std::map<std::string, std::string> backup_reasons;            // by version; "" = none
     std::unique_ptr<backup::store> backups;
 
-    impl(const project::config& c, const project::environment& e, std::string u, db::session& s, history::store& h,
-         emit_fn em, lua::runtime* rt)
-        : cfg(c), env(e), url(std::move(u)), session(s), history(h), emit(std::move(em)), runtime(rt) {}
+    impl(const project::config& c, const project::environment& e, std::string u, db::session& s,
+         history::store& h, emit_fn em, lua::runtime* rt)
+        : cfg(c),
+          env(e),
+          url(std::move(u)),
+          session(s),
+          history(h),
+          emit(std::move(em)),
+          runtime(rt) {}
 
     void log(const std::string& level, const std::string& message) {
         if (emit) emit("log", {{"level", level}, {"message", message}});
@@ -126,8 +134,8 @@ struct guard::impl {
     }
 };
 
-guard::guard(const project::config& cfg, const project::environment& env, std::string url, db::session& s,
-             history::store& h, emit_fn emit, lua::runtime* runtime)
+guard::guard(const project::config& cfg, const project::environment& env, std::string url,
+             db::session& s, history::store& h, emit_fn emit, lua::runtime* runtime)
     : impl_(std::make_unique<impl>(cfg, env, std::move(url), s, h, std::move(emit), runtime)),
       policy_(policy_for(cfg, env)) {}
 
@@ -149,7 +157,8 @@ json guard::gate(const std::vector<const catalog::migration*>& todo) {
         // checks all read this one.
         auto script = std::make_unique<sql::script>(sql::parse(mig->up_sql, mig->up_label));
         m.facts[mig->version] = summarize(*script);
-        files.push_back({mig->up_label, mig->up_sql, script.get(), mig->dir.no_transaction || mig->dir.own_transaction});
+        files.push_back({mig->up_label, mig->up_sql, script.get(),
+                         mig->dir.no_transaction || mig->dir.own_transaction});
         m.scripts[mig->version] = std::move(script);
     }
 
@@ -160,19 +169,23 @@ json guard::gate(const std::vector<const catalog::migration*>& todo) {
         lint::linter linter(m.cfg, &m.session, m.runtime);
         auto found = linter.run(files);
         for (auto& x : found.findings) result.findings.push_back(std::move(x));
-        std::stable_sort(result.findings.begin(), result.findings.end(), [&](const lint::finding& a, const lint::finding& b) {
-            if (a.file != b.file) {
-                for (const auto& f : files) {
-                    if (f.label == a.file) return true;
-                    if (f.label == b.file) return false;
-                }
-            }
-            return a.offset < b.offset;
-        });
+        std::stable_sort(result.findings.begin(), result.findings.end(),
+                         [&](const lint::finding& a, const lint::finding& b) {
+                             if (a.file != b.file) {
+                                 for (const auto& f : files) {
+                                     if (f.label == a.file) return true;
+                                     if (f.label == b.file) return false;
+                                 }
+                             }
+                             return a.offset < b.offset;
+                         });
         for (const auto& x : result.findings) {
-            if (x.suppressed) ++result.suppressed;
-            else if (x.severity == "error") ++result.errors;
-            else ++result.warnings;
+            if (x.suppressed)
+                ++result.suppressed;
+            else if (x.severity == "error")
+                ++result.errors;
+            else
+                ++result.warnings;
         }
     }
     report["lint"] = result.to_json();
@@ -193,8 +206,10 @@ json guard::gate(const std::vector<const catalog::migration*>& todo) {
         }
         if (m.emit) m.emit("gate.failed", {{"gate", "lint"}, {"errors", errors}});
         throw error(exit_code::check_failed,
-                    "lint stopped the run before any migration: " + std::to_string(result.errors) + " error(s)" + list,
-                    "fix them, or allow one on purpose with `-- moonshift:allow RULE reason` above the statement "
+                    "lint stopped the run before any migration: " + std::to_string(result.errors) +
+                        " error(s)" + list,
+                    "fix them, or allow one on purpose with `-- moonshift:allow RULE reason` above "
+                    "the statement "
                     "(the reason is recorded); `moonshift lint` shows every finding");
     }
     if (result.warnings > 0) {
@@ -214,7 +229,8 @@ json guard::gate(const std::vector<const catalog::migration*>& todo) {
         } else if (policy_.backup == "destructive") {
             auto it = m.facts.find(mig->version);
             if (it != m.facts.end())
-                reason = backup::destructive_reason(it->second.destructive, it->second.changes_rows, !mig->down.empty());
+                reason = backup::destructive_reason(it->second.destructive, it->second.changes_rows,
+                                                    !mig->down.empty());
         }
         if (reason.empty()) continue;
         m.backup_reasons[mig->version] = reason;
@@ -253,12 +269,13 @@ json guard::before(const catalog::migration& mig, long long run_id) {
             out["backup"] = rec.to_json();
             return out;
         }
-        m.log("warn", "[backup] full = true, but pg_dump is not on PATH: backing up the tables " + mig.up_label +
-                          " touches instead");
+        m.log("warn", "[backup] full = true, but pg_dump is not on PATH: backing up the tables " +
+                          mig.up_label + " touches instead");
     }
     if (facts == m.facts.end()) {
-        m.log("info", mig.up_label + ": not SQL, so the tables it touches are unknown; [backup] full = true "
-                                     "dumps the whole database (pg_dump) before such migrations");
+        m.log("info", mig.up_label +
+                          ": not SQL, so the tables it touches are unknown; [backup] full = true "
+                          "dumps the whole database (pg_dump) before such migrations");
         return out;
     }
     const auto& f = facts->second;
@@ -273,8 +290,9 @@ json guard::before(const catalog::migration& mig, long long run_id) {
     m.log("info", "backing up " + list + " before " + mig.up_label + " (" + reason->second + ")");
     auto rec = store.create(tables, mig.version, mig.name, reason->second, run_id);
     if (m.emit) m.emit("backup.created", rec.to_json());
-    m.log("info", "backup " + std::to_string(rec.id) + ": " + std::to_string(rec.rows) + " row(s), " +
-                      std::to_string(rec.bytes) + " bytes compressed, " + std::to_string(rec.duration_ms) + " ms");
+    m.log("info", "backup " + std::to_string(rec.id) + ": " + std::to_string(rec.rows) +
+                      " row(s), " + std::to_string(rec.bytes) + " bytes compressed, " +
+                      std::to_string(rec.duration_ms) + " ms");
     out["backup"] = rec.to_json();
     return out;
 }
@@ -283,7 +301,8 @@ std::string guard::before_statement(const std::string& statement_sql) {
     // Cheap filter first: only a concurrent index build leaves an invalid index.
     std::string lower = statement_sql;
     for (auto& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (lower.find("concurrently") == std::string::npos || lower.find("index") == std::string::npos) return {};
+    if (lower.find("concurrently") == std::string::npos || lower.find("index") == std::string::npos)
+        return {};
     sql::script s;
     try {
         s = sql::parse(statement_sql, "");
@@ -294,11 +313,13 @@ std::string guard::before_statement(const std::string& statement_sql) {
     const auto& n = s.statements[0].tree["IndexStmt"];
     if (!n.value("concurrent", false) || !n.contains("idxname")) return {};
     std::string schema = n.contains("relation") ? n["relation"].value("schemaname", "") : "";
-    std::string name = (schema.empty() ? "" : quote_ident(schema) + ".") + quote_ident(n.value("idxname", ""));
+    std::string name =
+        (schema.empty() ? "" : quote_ident(schema) + ".") + quote_ident(n.value("idxname", ""));
     bool invalid = false;
     {
         pqxx::nontransaction tx(impl_->session.conn());
-        auto r = tx.exec_params("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", name);
+        auto r = tx.exec_params(
+            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", name);
         invalid = !r.empty() && r[0][0].as<bool>();
     }
     if (!invalid) return {};

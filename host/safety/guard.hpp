@@ -3,12 +3,11 @@
 // migration (blocking sessions, backup, lock_timeout retries, leftovers of a
 // failed concurrent index build).
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,11 +37,12 @@ policy policy_for(const project::config& cfg, const project::environment& env);
 
 class guard {
   public:
-    // name and data of an engine event ("log" with {level, message}, "lint", "backup.created", ...).
+    // name and data of an engine event ("log" with {level, message}, "lint", "backup.created",
+    // ...).
     using emit_fn = std::function<void(const std::string&, const nlohmann::json&)>;
 
-    guard(const project::config& cfg, const project::environment& env, std::string url, db::session& s,
-          history::store& h, emit_fn emit, lua::runtime* runtime = nullptr);
+    guard(const project::config& cfg, const project::environment& env, std::string url,
+          db::session& s, history::store& h, emit_fn emit, lua::runtime* runtime = nullptr);
     ~guard();
     guard(const guard&) = delete;
     guard& operator=(const guard&) = delete;

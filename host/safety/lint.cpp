@@ -71,13 +71,17 @@ std::size_t line_end(std::string_view text, std::size_t offset) {
 }  // namespace
 
 std::string format(const finding& f) {
-    return fmt::format("{}:{}:{}: {} {}: {}{}", f.file, f.line, f.column, f.severity, f.rule, f.message,
-                       f.suppressed ? " (allowed: " + f.reason + ")" : "");
+    return fmt::format("{}:{}:{}: {} {}: {}{}", f.file, f.line, f.column, f.severity, f.rule,
+                       f.message, f.suppressed ? " (allowed: " + f.reason + ")" : "");
 }
 
 json to_json(const finding& f) {
-    json j = {{"file", f.file},         {"line", f.line},         {"column", f.column},
-              {"rule", f.rule},         {"severity", f.severity}, {"message", f.message},
+    json j = {{"file", f.file},
+              {"line", f.line},
+              {"column", f.column},
+              {"rule", f.rule},
+              {"severity", f.severity},
+              {"message", f.message},
               {"suppressed", f.suppressed}};
     if (!f.hint.empty()) j["hint"] = f.hint;
     if (!f.rule_file.empty()) j["rule_file"] = f.rule_file;
@@ -100,10 +104,12 @@ json table_info::to_json() const {
 json result::to_json() const {
     json all = json::array();
     for (const auto& f : findings) all.push_back(lint::to_json(f));
-    return {{"findings", all}, {"errors", errors}, {"warnings", warnings}, {"suppressed", suppressed}};
+    return {
+        {"findings", all}, {"errors", errors}, {"warnings", warnings}, {"suppressed", suppressed}};
 }
 
-std::vector<allowance> allowances_of(std::string_view text, const sql::script& script, std::size_t i) {
+std::vector<allowance> allowances_of(std::string_view text, const sql::script& script,
+                                     std::size_t i) {
     const auto& st = script.statements[i];
     std::size_t begin = 0;
     if (i > 0) {
@@ -123,13 +129,15 @@ std::vector<allowance> allowances_of(std::string_view text, const sql::script& s
     }
     std::vector<allowance> out;
     constexpr std::string_view tag = "moonshift:allow";
-    for (auto at = text.find(tag, begin); at != std::string_view::npos && at < end; at = text.find(tag, at + 1)) {
+    for (auto at = text.find(tag, begin); at != std::string_view::npos && at < end;
+         at = text.find(tag, at + 1)) {
         // Only in a line comment: "--" earlier on the same line.
         auto line_begin = text.rfind('\n', at);
         line_begin = line_begin == std::string_view::npos ? 0 : line_begin + 1;
         auto dashes = text.substr(line_begin, at - line_begin).find("--");
         if (dashes == std::string_view::npos) continue;
-        std::string rest = text::trim(text.substr(at + tag.size(), line_end(text, at) - at - tag.size()));
+        std::string rest =
+            text::trim(text.substr(at + tag.size(), line_end(text, at) - at - tag.size()));
         allowance a;
         a.offset = at;
         std::string names = rest.substr(0, rest.find_first_of(" \t"));
@@ -156,8 +164,10 @@ std::vector<finding> transaction_findings(const file& f) {
         // is, outside moonshift's transaction (catalog: own_transaction).
         if (!st.no_transaction || f.no_transaction || f.script->has_transaction_control()) continue;
         std::string message = st.no_transaction_reason + ", and this migration runs in one";
-        std::string hint = "put -- moonshift:no-transaction at the top of the file: its statements then run one by one, "
-                           "each recorded, and a failed run resumes at the failed statement";
+        std::string hint =
+            "put -- moonshift:no-transaction at the top of the file: its statements then run one "
+            "by one, "
+            "each recorded, and a failed run resumes at the failed statement";
         finding x;
         x.rule = "transaction";
         x.severity = "error";
@@ -180,7 +190,8 @@ struct linter::impl {
     db::session* session;
     rule_set rules;
 
-    impl(const project::config& c, db::session* s, lua::runtime* rt) : cfg(c), session(s), rules(c, rt, s) {}
+    impl(const project::config& c, db::session* s, lua::runtime* rt)
+        : cfg(c), session(s), rules(c, rt, s) {}
 
     // Catalog facts of every table the statements name, in one query; only
     // when a rule that reads the catalog is going to run.
@@ -196,16 +207,21 @@ struct linter::impl {
         ++queries;
         auto r = tx.exec_params(
             "SELECT jsonb_build_object("
-            " 'supabase', (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')) = 2"
+            " 'supabase', (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', "
+            "'authenticated')) = 2"
             "   AND to_regnamespace('auth') IS NOT NULL,"
             " 'tables', (SELECT coalesce(jsonb_object_agg(q.name, jsonb_build_object("
             "   'exists', c.oid IS NOT NULL, 'bytes', coalesce(pg_total_relation_size(c.oid), 0),"
-            "   'rows', coalesce(c.reltuples, -1)::bigint, 'rls', coalesce(c.relrowsecurity, false),"
-            "   'kind', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'"
-            "                WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' WHEN 'i' THEN 'index'"
+            "   'rows', coalesce(c.reltuples, -1)::bigint, 'rls', coalesce(c.relrowsecurity, "
+            "false),"
+            "   'kind', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' "
+            "WHEN 'v' THEN 'view'"
+            "                WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' WHEN "
+            "'i' THEN 'index'"
             "                WHEN 'S' THEN 'sequence' ELSE '' END,"
             "   'qualified', coalesce(n.nspname || '.' || c.relname, ''),"
-            "   'columns', coalesce((SELECT jsonb_object_agg(a.attname, format_type(a.atttypid, a.atttypmod))"
+            "   'columns', coalesce((SELECT jsonb_object_agg(a.attname, format_type(a.atttypid, "
+            "a.atttypmod))"
             "                         FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"
             "                          AND NOT a.attisdropped), '{}'))), '{}')"
             "   FROM unnest($1::text[], $2::text[]) AS q(name, regname)"
@@ -262,7 +278,8 @@ result linter::run(const std::vector<file>& files) {
             for (auto r : it.rules)
                 if (rules.infos()[r].catalog) needed = true;
         if (needed) {
-            catalog = impl_->fetch_catalog({catalog_names.begin(), catalog_names.end()}, out.catalog_queries);
+            catalog = impl_->fetch_catalog({catalog_names.begin(), catalog_names.end()},
+                                           out.catalog_queries);
             connected = true;
         }
     }
@@ -270,7 +287,8 @@ result linter::run(const std::vector<file>& files) {
     // Exposed schemas: configured, or "public" on a Supabase target.
     json exposed = lint_cfg.exposed_schemas;
     if (lint_cfg.exposed_schemas.empty())
-        exposed = connected && catalog.value("supabase", false) ? json::array({"public"}) : json::array();
+        exposed =
+            connected && catalog.value("supabase", false) ? json::array({"public"}) : json::array();
     json options = {{"small_table", lint_cfg.small_table_bytes},
                     {"exposed_schemas", exposed},
                     {"connected", connected},
@@ -315,7 +333,8 @@ result linter::run(const std::vector<file>& files) {
                     info.qualified = c.value("qualified", "");
                 }
                 auto j = info.to_json();
-                if (connected && catalog["tables"].contains(name)) j["columns"] = catalog["tables"][name]["columns"];
+                if (connected && catalog["tables"].contains(name))
+                    j["columns"] = catalog["tables"][name]["columns"];
                 tables[name] = std::move(j);
             }
             json stmt = {{"kind", st.kind},
@@ -354,14 +373,16 @@ result linter::run(const std::vector<file>& files) {
             f.severity = "error";
         // The statement that holds the finding.
         const auto& stmts = src.script->statements;
-        auto st = std::upper_bound(stmts.begin(), stmts.end(), f.offset,
-                                   [](std::size_t off, const sql::statement& s) { return off < s.offset; });
+        auto st = std::upper_bound(
+            stmts.begin(), stmts.end(), f.offset,
+            [](std::size_t off, const sql::statement& s) { return off < s.offset; });
         if (st != stmts.begin()) --st;
         if (st == stmts.end()) continue;
         std::size_t index = std::size_t(st - stmts.begin());
         auto key = std::make_pair(f.file, index);
         auto ait = allow_cache.find(key);
-        if (ait == allow_cache.end()) ait = allow_cache.emplace(key, allowances_of(src.text, *src.script, index)).first;
+        if (ait == allow_cache.end())
+            ait = allow_cache.emplace(key, allowances_of(src.text, *src.script, index)).first;
         for (const auto& a : ait->second) {
             bool match = std::find(a.rules.begin(), a.rules.end(), f.rule) != a.rules.end() ||
                          std::find(a.rules.begin(), a.rules.end(), "all") != a.rules.end();
@@ -381,7 +402,8 @@ result linter::run(const std::vector<file>& files) {
         for (std::size_t i = 0; i < f.script->statements.size(); ++i) {
             auto key = std::make_pair(f.label, i);
             auto ait = allow_cache.find(key);
-            if (ait == allow_cache.end()) ait = allow_cache.emplace(key, allowances_of(f.text, *f.script, i)).first;
+            if (ait == allow_cache.end())
+                ait = allow_cache.emplace(key, allowances_of(f.text, *f.script, i)).first;
             for (const auto& a : ait->second) {
                 finding x;
                 x.rule = "allow";
@@ -398,8 +420,9 @@ result linter::run(const std::vector<file>& files) {
                     continue;
                 }
                 for (const auto& name : a.rules) {
-                    if (known.count(name) || std::find(lint_cfg.disable.begin(), lint_cfg.disable.end(), name) !=
-                                                 lint_cfg.disable.end())
+                    if (known.count(name) ||
+                        std::find(lint_cfg.disable.begin(), lint_cfg.disable.end(), name) !=
+                            lint_cfg.disable.end())
                         continue;
                     x.severity = "warning";
                     x.message = "moonshift:allow names an unknown rule \"" + name + "\"";
@@ -420,9 +443,12 @@ result linter::run(const std::vector<file>& files) {
         return a.offset < b.offset;
     });
     for (auto& f : raw) {
-        if (f.suppressed) ++out.suppressed;
-        else if (f.severity == "error") ++out.errors;
-        else ++out.warnings;
+        if (f.suppressed)
+            ++out.suppressed;
+        else if (f.severity == "error")
+            ++out.errors;
+        else
+            ++out.warnings;
     }
     out.findings = std::move(raw);
     return out;

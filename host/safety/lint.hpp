@@ -4,10 +4,9 @@
 // query. `-- moonshift:allow RULE reason` before a statement suppresses a
 // rule for it, and the reason is kept in the report.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +31,7 @@ struct finding {
     std::string hint;
     std::string rule_file;  // "builtin:scripts/lint/x.lua" or "scripts/lint/x.lua"
     bool suppressed = false;
-    std::string reason;     // of the moonshift:allow that suppressed it
+    std::string reason;  // of the moonshift:allow that suppressed it
 };
 
 // "migrations/003_x.sql:4:1: error require-concurrent-index: CREATE INDEX ..."
@@ -48,26 +47,27 @@ struct allowance {
 // The moonshift:allow directives of statement i of the script: in the
 // comments between the previous statement and this one, inside it, or after
 // it on its last line.
-std::vector<allowance> allowances_of(std::string_view text, const sql::script& script, std::size_t i);
+std::vector<allowance> allowances_of(std::string_view text, const sql::script& script,
+                                     std::size_t i);
 
 // What the catalog of the target says about a table a statement names.
 struct table_info {
-    bool known = false;   // false: not connected (offline)
-    bool exists = false;  // in the database now
-    bool created = false; // created by an earlier statement of this lint run
-    long long bytes = 0;  // pg_total_relation_size
-    long long rows = -1;  // reltuples (estimate); -1 when never analyzed
+    bool known = false;    // false: not connected (offline)
+    bool exists = false;   // in the database now
+    bool created = false;  // created by an earlier statement of this lint run
+    long long bytes = 0;   // pg_total_relation_size
+    long long rows = -1;   // reltuples (estimate); -1 when never analyzed
     bool rls = false;
-    std::string kind;     // "table", "partitioned table", "view", ...
+    std::string kind;       // "table", "partitioned table", "view", ...
     std::string qualified;  // schema.name as resolved by search_path
     nlohmann::json to_json() const;
 };
 
 struct file {
-    std::string label;           // "migrations/003_x.sql"
-    std::string_view text;       // the whole file
-    const sql::script* script;   // parsed with trees
-    bool no_transaction = false; // the file has -- moonshift:no-transaction
+    std::string label;            // "migrations/003_x.sql"
+    std::string_view text;        // the whole file
+    const sql::script* script;    // parsed with trees
+    bool no_transaction = false;  // the file has -- moonshift:no-transaction
 };
 
 struct rule_info {

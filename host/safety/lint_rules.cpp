@@ -30,8 +30,8 @@ const std::vector<lua::field>& rule_fields() {
 bool valid_rule_name(const std::string& n) {
     if (n.empty()) return false;
     for (char c : n)
-        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
-              c == '_'))
+        if (!(std::islower(static_cast<unsigned char>(c)) ||
+              std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_'))
             return false;
     return true;
 }
@@ -47,7 +47,8 @@ std::vector<source> rule_sources(const project::config& cfg) {
         if (path.size() < 4 || path.compare(path.size() - 4, 4, ".lua") != 0) continue;
         auto name = path.substr(std::string("scripts/lint/").size());
         if (name.find('/') != std::string::npos) continue;
-        out.push_back({"builtin:lint/" + name, std::string(f.content), name.substr(0, name.size() - 4)});
+        out.push_back(
+            {"builtin:lint/" + name, std::string(f.content), name.substr(0, name.size() - 4)});
     }
     fs::path dir = cfg.root / "scripts" / "lint";
     std::error_code ec;
@@ -57,8 +58,8 @@ std::vector<source> rule_sources(const project::config& cfg) {
             if (e.is_regular_file() && e.path().extension() == ".lua") files.push_back(e.path());
         std::sort(files.begin(), files.end());
         for (const auto& p : files)
-            out.push_back({"scripts/lint/" + p.filename().string(), text::normalize_newlines(text::read_file(p)),
-                           p.stem().string()});
+            out.push_back({"scripts/lint/" + p.filename().string(),
+                           text::normalize_newlines(text::read_file(p)), p.stem().string()});
     }
     return out;
 }
@@ -90,8 +91,9 @@ rule_set::rule_set(const project::config& cfg, lua::runtime* runtime, db::sessio
             try {
                 return m.rt->load(src.label, src.text, rule_fields());
             } catch (const lua::script_error& e) {
-                throw usage_error(std::string("lint rule ") + src.label + " does not load: " + e.what(),
-                                  "fix or remove the rule file");
+                throw usage_error(
+                    std::string("lint rule ") + src.label + " does not load: " + e.what(),
+                    "fix or remove the rule file");
             }
         }();
         rule_info info;
@@ -106,7 +108,8 @@ rule_set::rule_set(const project::config& cfg, lua::runtime* runtime, db::sessio
                                   "\" must be lower-case letters, digits, - and _",
                               "rename the file or set name = \"...\"");
         if (info.severity != "error" && info.severity != "warning")
-            throw usage_error("lint rule " + src.label + ": severity must be \"error\" or \"warning\", not \"" +
+            throw usage_error("lint rule " + src.label +
+                              ": severity must be \"error\" or \"warning\", not \"" +
                               info.severity + "\"");
         if (!s.has("check") && !s.has("finish"))
             throw usage_error("lint rule " + src.label + " has neither check nor finish",
@@ -140,15 +143,17 @@ rule_set::rule_set(const project::config& cfg, lua::runtime* runtime, db::sessio
             if (!index.count(n) && n != "transaction") {
                 std::string all;
                 for (const auto& i : infos_) all += (all.empty() ? "" : ", ") + i.name;
-                throw usage_error("[lint] " + std::string(key) + " names an unknown rule \"" + n + "\"",
-                                  "rules: " + all);
+                throw usage_error(
+                    "[lint] " + std::string(key) + " names an unknown rule \"" + n + "\"",
+                    "rules: " + all);
             }
     };
     check_names(cfg.lint.disable, "disable");
     check_names(cfg.lint.warn, "warn");
     check_names(cfg.lint.error, "error");
     for (std::size_t i = infos_.size(); i-- > 0;) {
-        if (std::find(cfg.lint.disable.begin(), cfg.lint.disable.end(), infos_[i].name) == cfg.lint.disable.end())
+        if (std::find(cfg.lint.disable.begin(), cfg.lint.disable.end(), infos_[i].name) ==
+            cfg.lint.disable.end())
             continue;
         infos_.erase(infos_.begin() + long(i));
         m.scripts.erase(m.scripts.begin() + long(i));
@@ -174,8 +179,8 @@ const std::vector<std::size_t>& rule_set::for_kind(const std::string& kind) cons
 namespace {
 
 // A rule's answer: nil, a message, {message=, at=, hint=, severity=}, or a list of those.
-void read_results(const json& r, const rule_info& info, std::size_t default_offset, const std::string& default_file,
-                  std::vector<finding>& out) {
+void read_results(const json& r, const rule_info& info, std::size_t default_offset,
+                  const std::string& default_file, std::vector<finding>& out) {
     // An empty Lua table ({}, a list that found nothing) arrives as an empty object.
     if (r.is_null() || (r.is_boolean() && !r.get<bool>()) || (r.is_object() && r.empty())) return;
     if (r.is_array()) {
@@ -230,7 +235,8 @@ std::vector<finding> rule_set::check(std::size_t r, const json& stmt, const sql:
         result = e.reason();
     } catch (const lua::script_error& e) {
         throw usage_error("lint rule " + infos_[r].file + " failed on " + file_label + ":" +
-                              std::to_string(st.line) + ":" + std::to_string(st.column) + ": " + e.what(),
+                              std::to_string(st.line) + ":" + std::to_string(st.column) + ": " +
+                              e.what(),
                           "fix the rule, or turn it off with [lint] disable");
     }
     read_results(result, infos_[r], st.offset, file_label, out);
@@ -255,12 +261,14 @@ std::vector<finding> rule_set::check_all(const std::vector<std::size_t>& rules, 
         return out;
     } catch (const lua::script_error& e) {
         const auto& info = infos_[rules[failed]];
-        throw usage_error("lint rule " + info.file + " failed on " + file_label + ":" + std::to_string(st.line) + ":" +
-                              std::to_string(st.column) + ": " + e.what(),
+        throw usage_error("lint rule " + info.file + " failed on " + file_label + ":" +
+                              std::to_string(st.line) + ":" + std::to_string(st.column) + ": " +
+                              e.what(),
                           "fix the rule, or turn it off with [lint] disable");
     }
     std::vector<finding> out;
-    for (std::size_t i = 0; i < results.size(); ++i) read_results(results[i], infos_[rules[i]], st.offset, file_label, out);
+    for (std::size_t i = 0; i < results.size(); ++i)
+        read_results(results[i], infos_[rules[i]], st.offset, file_label, out);
     return out;
 }
 

@@ -2,9 +2,8 @@
 // and the project's scripts/lint/*.lua, loaded once into the run's Lua
 // runtime and called statement by statement. Internal to the linter.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -38,8 +37,9 @@ class rule_set {
     std::vector<finding> check(std::size_t r, const nlohmann::json& stmt, const sql::statement& st,
                                const std::string& file_label);
     // Every rule of `rules` on one statement, the statement converted to Lua once.
-    std::vector<finding> check_all(const std::vector<std::size_t>& rules, const nlohmann::json& stmt,
-                                   const sql::statement& st, const std::string& file_label);
+    std::vector<finding> check_all(const std::vector<std::size_t>& rules,
+                                   const nlohmann::json& stmt, const sql::statement& st,
+                                   const std::string& file_label);
     std::vector<finding> finish(const nlohmann::json& options);
 
   private:

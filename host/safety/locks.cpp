@@ -31,7 +31,8 @@ std::string quote_ident(const std::string& s) {
 }  // namespace
 
 std::string describe(const blocker& b) {
-    std::string who = b.pid ? "pid " + std::to_string(b.pid) : std::string("a prepared transaction");
+    std::string who =
+        b.pid ? "pid " + std::to_string(b.pid) : std::string("a prepared transaction");
     std::string detail;
     auto add = [&](const std::string& s) {
         if (!s.empty()) detail += (detail.empty() ? "" : ", ") + s;
@@ -39,14 +40,18 @@ std::string describe(const blocker& b) {
     if (!b.user.empty()) add("user " + b.user);
     if (!b.application.empty()) add("application " + b.application);
     if (!b.client.empty()) add("from " + b.client);
-    if (!b.state.empty()) add(b.state + (b.transaction_seconds > 0 ? " for " + std::to_string(b.transaction_seconds) + " s" : ""));
-    std::string out = who + (detail.empty() ? "" : " (" + detail + ")") + " holds " + b.mode + " on " + b.table +
-                      ", which " + b.wanted + " waits for";
+    if (!b.state.empty())
+        add(b.state + (b.transaction_seconds > 0
+                           ? " for " + std::to_string(b.transaction_seconds) + " s"
+                           : ""));
+    std::string out = who + (detail.empty() ? "" : " (" + detail + ")") + " holds " + b.mode +
+                      " on " + b.table + ", which " + b.wanted + " waits for";
     if (!b.query.empty()) out += "; its last query: " + b.query;
     return text::redact(out);
 }
 
-std::vector<blocker> find_blockers(db::session& s, const std::vector<safety::locked_table>& wanted) {
+std::vector<blocker> find_blockers(db::session& s,
+                                   const std::vector<safety::locked_table>& wanted) {
     std::vector<blocker> out;
     if (wanted.empty()) return out;
     std::vector<std::string> names, regnames;
@@ -60,14 +65,18 @@ std::vector<blocker> find_blockers(db::session& s, const std::vector<safety::loc
     pqxx::nontransaction tx(s.conn());
     // Locks on the table or on one of its indexes (readers lock both).
     auto r = tx.exec_params(
-        "WITH wanted AS (SELECT q.name, to_regclass(q.regname) AS rel FROM unnest($1::text[], $2::text[]) AS q(name, regname))"
-        " SELECT DISTINCT coalesce(l.pid, 0), coalesce(a.usename::text, ''), coalesce(a.application_name, ''),"
-        "        coalesce(a.client_addr::text, CASE WHEN l.pid IS NULL THEN '' ELSE 'local' END), coalesce(a.state, ''),"
+        "WITH wanted AS (SELECT q.name, to_regclass(q.regname) AS rel FROM unnest($1::text[], "
+        "$2::text[]) AS q(name, regname))"
+        " SELECT DISTINCT coalesce(l.pid, 0), coalesce(a.usename::text, ''), "
+        "coalesce(a.application_name, ''),"
+        "        coalesce(a.client_addr::text, CASE WHEN l.pid IS NULL THEN '' ELSE 'local' END), "
+        "coalesce(a.state, ''),"
         "        left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160),"
         "        coalesce(extract(epoch FROM now() - a.xact_start)::bigint, 0), w.name, l.mode"
         "   FROM wanted w JOIN pg_locks l ON l.locktype = 'relation' AND l.granted"
         "        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        "        AND (l.relation = w.rel OR l.relation IN (SELECT indexrelid FROM pg_index WHERE indrelid = w.rel))"
+        "        AND (l.relation = w.rel OR l.relation IN (SELECT indexrelid FROM pg_index WHERE "
+        "indrelid = w.rel))"
         "   LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
         "  WHERE w.rel IS NOT NULL AND l.pid IS DISTINCT FROM pg_backend_pid()",
         pg_array(names), pg_array(regnames));
@@ -83,7 +92,9 @@ std::vector<blocker> find_blockers(db::session& s, const std::vector<safety::loc
         b.table = row[7].c_str();
         b.mode = row[8].c_str();
         for (const auto& w : wanted) {
-            if (w.table != b.table || !safety::lock_conflicts(w.mode, safety::lock_mode_from_pg(b.mode))) continue;
+            if (w.table != b.table ||
+                !safety::lock_conflicts(w.mode, safety::lock_mode_from_pg(b.mode)))
+                continue;
             b.wanted = safety::lock_mode_name(w.mode);
             out.push_back(b);
             break;
@@ -105,20 +116,24 @@ void wait_for_blockers(db::session& s, const std::vector<safety::locked_table>& 
         if (now - start >= budget) {
             std::string list;
             for (const auto& b : blockers) list += "\n  " + describe(b);
-            throw error(exit_code::lock_held,
-                        migration_label + " would wait behind " + std::to_string(blockers.size()) +
-                            " session(s), and every query after it behind them; nothing was changed:" + list,
-                        "let them finish (or end them: SELECT pg_terminate_backend(pid)) and run again; "
-                        "blocker_wait sets how long moonshift waits for them (now " +
-                            text::format_duration(budget) + ")");
+            throw error(
+                exit_code::lock_held,
+                migration_label + " would wait behind " + std::to_string(blockers.size()) +
+                    " session(s), and every query after it behind them; nothing was changed:" +
+                    list,
+                "let them finish (or end them: SELECT pg_terminate_backend(pid)) and run again; "
+                "blocker_wait sets how long moonshift waits for them (now " +
+                    text::format_duration(budget) + ")");
         }
         if (now >= next_report && waiting) {
-            waiting("waiting for " + std::to_string(blockers.size()) + " session(s) that would block " +
-                    migration_label + ": " + describe(blockers.front()));
+            waiting("waiting for " + std::to_string(blockers.size()) +
+                    " session(s) that would block " + migration_label + ": " +
+                    describe(blockers.front()));
             next_report = now + std::chrono::seconds(1);
         }
         auto left = budget - std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
-        std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(std::chrono::milliseconds(200), left));
+        std::this_thread::sleep_for(
+            std::min<std::chrono::milliseconds>(std::chrono::milliseconds(200), left));
     }
 }
 

@@ -33,7 +33,8 @@ std::string field(const PGresult* r, int code) {
 }
 
 // Locks this session holds on user relations: (oid, mode) -> name.
-std::map<std::pair<long long, std::string>, std::string> held_locks(db::session& s, const std::string& history) {
+std::map<std::pair<long long, std::string>, std::string> held_locks(db::session& s,
+                                                                    const std::string& history) {
     pqxx::nontransaction tx(s.conn());
     auto r = tx.exec_params(
         "SELECT l.relation::bigint, coalesce(n.nspname || '.' || c.relname, ''), l.mode"
@@ -42,7 +43,8 @@ std::map<std::pair<long long, std::string>, std::string> held_locks(db::session&
         " WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted"
         "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         "   AND (c.oid IS NULL OR (n.nspname NOT IN ('pg_catalog', 'information_schema')"
-        "        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname <> $1 AND c.relkind NOT IN ('i', 'I')))",
+        "        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname <> $1 AND c.relkind NOT IN "
+        "('i', 'I')))",
         history);
     std::map<std::pair<long long, std::string>, std::string> out;
     for (const auto& row : r) out[{row[0].as<long long>(), row[2].c_str()}] = row[1].c_str();
@@ -55,7 +57,8 @@ std::map<long long, std::string> relation_names(db::session& s) {
     auto r = tx.exec(
         "SELECT c.oid::bigint, n.nspname || '.' || c.relname FROM pg_class c"
         "  JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'"
+        " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
+        "'pg\\_toast%'"
         "   AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')");
     std::map<long long, std::string> out;
     for (const auto& row : r) out[row[0].as<long long>()] = row[1].c_str();
@@ -65,8 +68,8 @@ std::map<long long, std::string> relation_names(db::session& s) {
 // Plain SQL: rehearsed statement by statement, with rows and times each.
 bool is_sql_form(const catalog::migration& m) {
     const std::string suffix = ".sql";
-    return m.kind != catalog::form::lua && m.up_lua.empty() && m.verify_lua.empty() && m.precheck_lua.empty() &&
-           !m.up_sql.empty() && m.up_label.size() >= suffix.size() &&
+    return m.kind != catalog::form::lua && m.up_lua.empty() && m.verify_lua.empty() &&
+           m.precheck_lua.empty() && !m.up_sql.empty() && m.up_label.size() >= suffix.size() &&
            m.up_label.compare(m.up_label.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
@@ -85,7 +88,8 @@ std::string run_statement(db::session& s, const catalog::migration& m, const sql
         auto cut = r.command.find_first_of("0123456789");
         if (cut != std::string::npos) r.command = text::trim(r.command.substr(0, cut));
         std::string tuples = PQcmdTuples(res.r);
-        r.rows = tuples.empty() ? (status == PGRES_TUPLES_OK ? PQntuples(res.r) : 0) : std::stoll(tuples);
+        r.rows = tuples.empty() ? (status == PGRES_TUPLES_OK ? PQntuples(res.r) : 0)
+                                : std::stoll(tuples);
         return {};
     }
     std::string message = field(res.r, PG_DIAG_MESSAGE_PRIMARY);
@@ -94,7 +98,8 @@ std::string run_statement(db::session& s, const catalog::migration& m, const sql
     std::size_t at = st.offset;
     if (auto pos = field(res.r, PG_DIAG_STATEMENT_POSITION); !pos.empty())
         at += text::char_to_byte_offset(st.text, std::size_t(std::stoi(pos) - 1));
-    return sql::format_located(m.up_sql, at, m.up_label, message + (code.empty() ? "" : " (" + code + ")"));
+    return sql::format_located(m.up_sql, at, m.up_label,
+                               message + (code.empty() ? "" : " (" + code + ")"));
 }
 
 }  // namespace
@@ -111,7 +116,10 @@ json migration_result::to_json() const {
     j["rows"] = rows;
     json st = json::array();
     for (const auto& s : statements)
-        st.push_back({{"line", s.line}, {"column", s.column}, {"command", s.command}, {"rows", s.rows},
+        st.push_back({{"line", s.line},
+                      {"column", s.column},
+                      {"command", s.command},
+                      {"rows", s.rows},
                       {"duration_ms", s.duration_ms}});
     j["statements"] = st;
     json lk = json::array();
@@ -130,7 +138,8 @@ json result::to_json() const {
     return {{"migrations", all}, {"failed", failed}, {"duration_ms", duration_ms}};
 }
 
-result rehearse(db::session& s, const std::vector<const catalog::migration*>& pending, const options& o) {
+result rehearse(db::session& s, const std::vector<const catalog::migration*>& pending,
+                const options& o) {
     auto t0 = clock::now();
     result out;
     schema::snapshot_options snap;
@@ -154,14 +163,17 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
             mr.file = m->up_label;
             if (m->dir.no_transaction || m->dir.own_transaction) {
                 mr.not_rehearsed = m->dir.own_transaction
-                                       ? "it manages its own transaction (BEGIN/COMMIT), which a rehearsal cannot roll back"
-                                       : "it runs outside a transaction (moonshift:no-transaction), so it cannot be "
+                                       ? "it manages its own transaction (BEGIN/COMMIT), which a "
+                                         "rehearsal cannot roll back"
+                                       : "it runs outside a transaction "
+                                         "(moonshift:no-transaction), so it cannot be "
                                          "rolled back";
                 // Say which statement forces that, when the parser knows.
                 try {
                     auto script = sql::parse(m->up_sql, m->up_label, sql::parse_options{false});
                     if (auto* st = script.first_no_transaction_statement())
-                        mr.not_rehearsed += ": " + st->no_transaction_reason + " (line " + std::to_string(st->line) + ")";
+                        mr.not_rehearsed += ": " + st->no_transaction_reason + " (line " +
+                                            std::to_string(st->line) + ")";
                 } catch (const sql::parse_error&) {
                 }
                 out.migrations.push_back(std::move(mr));
@@ -229,8 +241,9 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
                 std::string shown = name;
                 if (shown.empty()) {
                     auto it = names.find(key.first);
-                    shown = it != names.end() ? it->second + " (dropped)"
-                                              : "a dropped relation (oid " + std::to_string(key.first) + ")";
+                    shown = it != names.end()
+                                ? it->second + " (dropped)"
+                                : "a dropped relation (oid " + std::to_string(key.first) + ")";
                 }
                 mr.locks.push_back({shown, key.second});
             }
@@ -241,7 +254,10 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
             out.migrations.push_back(std::move(mr));
         }
     } catch (...) {
-        try { s.exec_script("ROLLBACK"); } catch (...) {}
+        try {
+            s.exec_script("ROLLBACK");
+        } catch (...) {
+        }
         throw;
     }
     s.exec_script("ROLLBACK");

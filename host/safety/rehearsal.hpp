@@ -3,9 +3,8 @@
 // rows affected per statement, the locks it took, and the schema it left
 // (a catalog snapshot diffed before and after).
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -32,7 +31,7 @@ struct migration_result {
     bool rehearsed = false;
     std::string not_rehearsed;  // why, when it was not
     bool failed = false;
-    std::string error;          // "migrations/003_x.sql:4:1: column ... (42703)"
+    std::string error;  // "migrations/003_x.sql:4:1: column ... (42703)"
     long long duration_ms = 0;
     long long rows = 0;
     std::vector<statement_result> statements;
@@ -63,6 +62,7 @@ struct result {
 
 // The caller holds the migration lock. Nothing is committed: the
 // transaction is rolled back whatever happens.
-result rehearse(db::session& s, const std::vector<const catalog::migration*>& pending, const options& o);
+result rehearse(db::session& s, const std::vector<const catalog::migration*>& pending,
+                const options& o);
 
 }  // namespace moonshift::rehearsal

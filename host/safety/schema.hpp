@@ -4,7 +4,6 @@
 // anything that compares two databases.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 

@@ -1,10 +1,8 @@
 // A throw-away moonshift project for CLI tests: a temp dir with a
 // moonshift.toml pointing at a fresh database, and helpers to look inside it.
 #pragma once
-#include <pqxx/pqxx>
-
 #include <nlohmann/json.hpp>
-
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 

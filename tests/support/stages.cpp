@@ -2,7 +2,6 @@
 #include "support/stages.hpp"
 
 #include <pqxx/pqxx>
-
 #include <sstream>
 
 namespace moonshift::test {
@@ -13,10 +12,14 @@ stages::stages(const std::string& production_settings, const std::string& extra)
 }
 
 void stages::write_config(const std::string& production_settings, const std::string& extra) const {
-    write_file(dir.path / "moonshift.toml", "[project]\nmigrations = \"migrations\"\n\n"
-                                            "[env.staging]\nurl = \"" + staging.url + "\"\nlock_wait = \"2s\"\n\n"
-                                            "[env.production]\nurl = \"" + production.url + "\"\nlock_wait = \"2s\"\n" +
-                                                production_settings + "\n" + extra);
+    write_file(dir.path / "moonshift.toml",
+               "[project]\nmigrations = \"migrations\"\n\n"
+               "[env.staging]\nurl = \"" +
+                   staging.url +
+                   "\"\nlock_wait = \"2s\"\n\n"
+                   "[env.production]\nurl = \"" +
+                   production.url + "\"\nlock_wait = \"2s\"\n" + production_settings + "\n" +
+                   extra);
 }
 
 void stages::migration(const std::string& file, const std::string& sql) const {
@@ -45,8 +48,10 @@ std::vector<std::string> stages::applied(const fresh_db& db) const {
     std::vector<std::string> out;
     pqxx::connection c(db.url);
     pqxx::nontransaction tx(c);
-    if (!tx.exec("SELECT to_regclass('moonshift.migrations') IS NOT NULL")[0][0].as<bool>()) return out;
-    for (const auto& row : tx.exec("SELECT version FROM moonshift.migrations ORDER BY version")) out.push_back(row[0].c_str());
+    if (!tx.exec("SELECT to_regclass('moonshift.migrations') IS NOT NULL")[0][0].as<bool>())
+        return out;
+    for (const auto& row : tx.exec("SELECT version FROM moonshift.migrations ORDER BY version"))
+        out.push_back(row[0].c_str());
     return out;
 }
 

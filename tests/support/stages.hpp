@@ -2,7 +2,6 @@
 // throw-away project whose moonshift.toml names both.
 #pragma once
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -16,8 +15,9 @@ struct stages {
 
     // production_settings go under [env.production] (after its url);
     // extra is appended to the file (more sections).
-    explicit stages(const std::string& production_settings = "promote_from = \"staging\"\napprove = true\n",
-                    const std::string& extra = "");
+    explicit stages(
+        const std::string& production_settings = "promote_from = \"staging\"\napprove = true\n",
+        const std::string& extra = "");
     void write_config(const std::string& production_settings, const std::string& extra = "") const;
     void migration(const std::string& file, const std::string& sql) const;
     cli_result ms(std::vector<std::string> args, const env_changes& env = {}) const;
