@@ -7,14 +7,13 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "lint/lint.hpp"
 #include "project/config.hpp"
-#include "safety/facts.hpp"
-#include "safety/lint.hpp"
+#include "sql/facts.hpp"
 #include "support/harness.hpp"
 
 namespace lint = moonshift::lint;
 namespace sql = moonshift::sql;
-namespace safety = moonshift::safety;
 using moonshift::test::temp_dir;
 using moonshift::test::write_file;
 
@@ -339,35 +338,33 @@ BOOST_AUTO_TEST_CASE(statement_facts_say_what_is_at_risk_and_which_locks) {
         "DROP TABLE a, b;\nTRUNCATE c;\nUPDATE d SET x = 1;\nCREATE INDEX ON e (x);\n"
         "CREATE INDEX CONCURRENTLY ON f (x);\nDROP SCHEMA g CASCADE;",
         "m.sql");
-    auto f0 = safety::facts_of(s.statements[0]);
+    auto f0 = sql::facts_of(s.statements[0]);
     BOOST_TEST(f0.destructive.size() == 2u);
     BOOST_TEST(f0.at_risk == std::vector<std::string>{"s.users"});
     BOOST_REQUIRE(f0.locks.size() == 1u);
-    BOOST_TEST((f0.locks[0].mode == safety::lock_mode::access_exclusive));
-    BOOST_TEST((safety::facts_of(s.statements[1]).at_risk == std::vector<std::string>{"a", "b"}));
-    BOOST_TEST(safety::facts_of(s.statements[2]).destructive[0] == "TRUNCATE c");
-    auto f3 = safety::facts_of(s.statements[3]);
+    BOOST_TEST((f0.locks[0].mode == sql::lock_mode::access_exclusive));
+    BOOST_TEST((sql::facts_of(s.statements[1]).at_risk == std::vector<std::string>{"a", "b"}));
+    BOOST_TEST(sql::facts_of(s.statements[2]).destructive[0] == "TRUNCATE c");
+    auto f3 = sql::facts_of(s.statements[3]);
     BOOST_TEST(f3.changes_rows);
     BOOST_TEST(f3.destructive.empty());
-    BOOST_TEST((safety::facts_of(s.statements[4]).locks[0].mode == safety::lock_mode::share));
-    BOOST_TEST((safety::facts_of(s.statements[5]).locks[0].mode ==
-                safety::lock_mode::share_update_exclusive));
-    BOOST_TEST(safety::facts_of(s.statements[6]).dropped_schemas == std::vector<std::string>{"g"});
+    BOOST_TEST((sql::facts_of(s.statements[4]).locks[0].mode == sql::lock_mode::share));
+    BOOST_TEST(
+        (sql::facts_of(s.statements[5]).locks[0].mode == sql::lock_mode::share_update_exclusive));
+    BOOST_TEST(sql::facts_of(s.statements[6]).dropped_schemas == std::vector<std::string>{"g"});
 }
 
 BOOST_AUTO_TEST_CASE(lock_conflicts_follow_postgresql_table) {
-    using safety::lock_mode;
-    BOOST_TEST(safety::lock_conflicts(lock_mode::access_exclusive, lock_mode::access_share));
-    BOOST_TEST(!safety::lock_conflicts(lock_mode::share, lock_mode::access_share));
-    BOOST_TEST(safety::lock_conflicts(lock_mode::share, lock_mode::row_exclusive));
+    using sql::lock_mode;
+    BOOST_TEST(sql::lock_conflicts(lock_mode::access_exclusive, lock_mode::access_share));
+    BOOST_TEST(!sql::lock_conflicts(lock_mode::share, lock_mode::access_share));
+    BOOST_TEST(sql::lock_conflicts(lock_mode::share, lock_mode::row_exclusive));
+    BOOST_TEST(!sql::lock_conflicts(lock_mode::share_update_exclusive, lock_mode::row_exclusive));
     BOOST_TEST(
-        !safety::lock_conflicts(lock_mode::share_update_exclusive, lock_mode::row_exclusive));
-    BOOST_TEST(safety::lock_conflicts(lock_mode::share_update_exclusive,
-                                      lock_mode::share_update_exclusive));
-    BOOST_TEST(!safety::lock_conflicts(lock_mode::row_exclusive, lock_mode::row_exclusive));
-    BOOST_TEST(safety::lock_conflicts(lock_mode::exclusive, lock_mode::row_share));
-    BOOST_TEST(
-        (safety::lock_mode_from_pg("ShareRowExclusiveLock") == lock_mode::share_row_exclusive));
+        sql::lock_conflicts(lock_mode::share_update_exclusive, lock_mode::share_update_exclusive));
+    BOOST_TEST(!sql::lock_conflicts(lock_mode::row_exclusive, lock_mode::row_exclusive));
+    BOOST_TEST(sql::lock_conflicts(lock_mode::exclusive, lock_mode::row_share));
+    BOOST_TEST((sql::lock_mode_from_pg("ShareRowExclusiveLock") == lock_mode::share_row_exclusive));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "db/session.hpp"
-#include "safety/schema.hpp"
+#include "schema/schema.hpp"
 #include "support/project.hpp"
 
 using moonshift::test::fresh_db;

@@ -4,7 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
 namespace sql = moonshift::sql;
 

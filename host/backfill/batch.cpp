@@ -3,14 +3,14 @@
 
 #include <cstdlib>
 
-#include "lua/pq.hpp"
+#include "db/pq.hpp"
 #include "lua/runtime.hpp"
 
 namespace moonshift::backfill {
 namespace {
 
-using lua::pq::command;
-using lua::pq::exec;
+using db::pq::command;
+using db::pq::exec;
 
 std::string unescape(const char* p, std::size_t n) {
     std::string out;
@@ -31,7 +31,7 @@ std::string unescape(const char* p, std::size_t n) {
     return out;
 }
 
-long long affected(const lua::pq::result& r) {
+long long affected(const db::pq::result& r) {
     const char* n = PQcmdTuples(r.get());
     return n && *n ? std::atoll(n) : 0;
 }
@@ -115,8 +115,8 @@ batch_result transform_batch(const batch_input& in) {
     std::string sql = "COPY (SELECT " + cols + " FROM " + t.qualified + " t WHERE " +
                       after_condition(in.c, t, in.after) + where_part(in) + " ORDER BY " +
                       key_list(t, "t.") + " LIMIT " + std::to_string(in.size) + ") TO STDOUT";
-    lua::pq::copy_out(in.c, sql, sql,
-                      [&](const char* d, std::size_t n) { lines.emplace_back(d, n); });
+    db::pq::copy_out(in.c, sql, sql,
+                     [&](const char* d, std::size_t n) { lines.emplace_back(d, n); });
     batch_result out;
     if (lines.empty()) return out;
     out.seen = static_cast<long long>(lines.size());
@@ -150,12 +150,12 @@ batch_result transform_batch(const batch_input& in) {
         command(in.c, "CREATE TEMP TABLE IF NOT EXISTS " + in.temp + " (" + defs +
                           ") ON COMMIT DELETE ROWS");
         bool sent = false;
-        lua::pq::copy_in(in.c, "COPY " + in.temp + " FROM STDIN", "COPY " + in.temp,
-                         [&](std::string& buffer) {
-                             if (!sent) buffer += b.out;
-                             sent = true;
-                             return false;
-                         });
+        db::pq::copy_in(in.c, "COPY " + in.temp + " FROM STDIN", "COPY " + in.temp,
+                        [&](std::string& buffer) {
+                            if (!sent) buffer += b.out;
+                            sent = true;
+                            return false;
+                        });
         if (in.s.keep_before)
             exec(in.c,
                  before_insert(in, "FROM " + t.qualified + " t JOIN " + in.temp + " s ON " + join));

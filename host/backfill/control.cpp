@@ -5,13 +5,13 @@
 #include <cstdlib>
 
 #include "backfill/target.hpp"
-#include "lua/pq.hpp"
+#include "db/pq.hpp"
 
 namespace moonshift::backfill {
 namespace {
 
 bool has_tables(PGconn* c, const std::string& schema_quoted) {
-    auto r = lua::pq::exec(c, "SELECT to_regclass($1) IS NOT NULL", {schema_quoted + ".backfills"});
+    auto r = db::pq::exec(c, "SELECT to_regclass($1) IS NOT NULL", {schema_quoted + ".backfills"});
     return PQgetvalue(r.get(), 0, 0)[0] == 't';
 }
 
@@ -21,7 +21,7 @@ nlohmann::json status(db::session& s, const std::string& schema_quoted) {
     PGconn* c = s.raw();
     auto out = nlohmann::json::array();
     if (!has_tables(c, schema_quoted)) return out;
-    auto r = lua::pq::exec(
+    auto r = db::pq::exec(
         c,
         "SELECT b.version, b.part, b.table_name, b.state, b.pause_requested, b.rows_done, "
         "b.rows_total, "
@@ -62,12 +62,11 @@ int set_paused(db::session& s, const std::string& schema_quoted, const std::stri
                bool paused) {
     PGconn* c = s.raw();
     if (!has_tables(c, schema_quoted)) return 0;
-    auto r =
-        lua::pq::exec(c,
-                      "UPDATE " + schema_quoted +
-                          ".backfills SET pause_requested = $1, updated_at = clock_timestamp() "
-                          "WHERE ($2 = '' OR version = $2) AND pause_requested <> $1",
-                      {paused ? "true" : "false", version});
+    auto r = db::pq::exec(c,
+                          "UPDATE " + schema_quoted +
+                              ".backfills SET pause_requested = $1, updated_at = clock_timestamp() "
+                              "WHERE ($2 = '' OR version = $2) AND pause_requested <> $1",
+                          {paused ? "true" : "false", version});
     const char* n = PQcmdTuples(r.get());
     return n && *n ? std::atoi(n) : 0;
 }
@@ -75,7 +74,7 @@ int set_paused(db::session& s, const std::string& schema_quoted, const std::stri
 bool has_before(db::session& s, const std::string& schema_quoted, const std::string& version) {
     PGconn* c = s.raw();
     if (!has_tables(c, schema_quoted)) return false;
-    auto r = lua::pq::exec(
+    auto r = db::pq::exec(
         c, "SELECT EXISTS (SELECT 1 FROM " + schema_quoted + ".backfill_before WHERE version = $1)",
         {version});
     return PQgetvalue(r.get(), 0, 0)[0] == 't';
@@ -87,7 +86,7 @@ long long restore_before(db::session& s, const std::string& schema_quoted,
     if (!has_tables(c, schema_quoted)) return 0;
     const std::string bt = schema_quoted + ".backfill_before";
     // Newest backfill first, so an older image of the same row wins at the end.
-    auto parts = lua::pq::exec(
+    auto parts = db::pq::exec(
         c,
         "SELECT part, table_name, (SELECT array_to_json(array_agg(DISTINCT k))::text FROM " + bt +
             " x, jsonb_object_keys(x.key) k WHERE x.version = b.version AND x.part = b.part), "
@@ -103,11 +102,11 @@ long long restore_before(db::session& s, const std::string& schema_quoted,
         auto keys = nlohmann::json::parse(PQgetvalue(parts.get(), i, 2));
         auto cols = nlohmann::json::parse(PQgetvalue(parts.get(), i, 3));
         auto types =
-            lua::pq::exec(c,
-                          "SELECT attname, quote_ident(attname), format_type(atttypid, atttypmod) "
-                          "FROM pg_attribute "
-                          "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-                          {table});
+            db::pq::exec(c,
+                         "SELECT attname, quote_ident(attname), format_type(atttypid, atttypmod) "
+                         "FROM pg_attribute "
+                         "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                         {table});
         auto type_of = [&](const std::string& name, std::string& quoted) -> std::string {
             for (int r = 0; r < PQntuples(types.get()); ++r)
                 if (name == PQgetvalue(types.get(), r, 0)) {
@@ -130,14 +129,14 @@ long long restore_before(db::session& s, const std::string& schema_quoted,
             join +=
                 " AND t." + q + " = (b.key ->> " + literal(c, k.get<std::string>()) + ")::" + ty;
         }
-        auto r = lua::pq::exec(c,
-                               "UPDATE " + table + " t SET " + sets + " FROM " + bt +
-                                   " b WHERE b.version = $1 AND b.part = $2::int" + join,
-                               {version, part});
+        auto r = db::pq::exec(c,
+                              "UPDATE " + table + " t SET " + sets + " FROM " + bt +
+                                  " b WHERE b.version = $1 AND b.part = $2::int" + join,
+                              {version, part});
         const char* n = PQcmdTuples(r.get());
         restored += n && *n ? std::atoll(n) : 0;
     }
-    lua::pq::exec(c, "DELETE FROM " + bt + " WHERE version = $1", {version});
+    db::pq::exec(c, "DELETE FROM " + bt + " WHERE version = $1", {version});
     return restored;
 }
 

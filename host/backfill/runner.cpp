@@ -11,16 +11,16 @@
 #include "backfill/batch.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
-#include "lua/pq.hpp"
+#include "db/pq.hpp"
 #include "lua/runtime.hpp"
 
 namespace moonshift::backfill {
 namespace {
 
 using clock = std::chrono::steady_clock;
-using lua::pq::command;
-using lua::pq::command_quietly;
-using lua::pq::exec;
+using db::pq::command;
+using db::pq::command_quietly;
+using db::pq::exec;
 
 long long ms_between(clock::time_point a, clock::time_point b) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();

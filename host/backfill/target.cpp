@@ -2,7 +2,7 @@
 #include "backfill/target.hpp"
 
 #include "common/error.hpp"
-#include "lua/pq.hpp"
+#include "db/pq.hpp"
 
 namespace moonshift::backfill {
 namespace {
@@ -52,12 +52,12 @@ std::string after_condition(PGconn* c, const target& t, const std::vector<std::s
 
 target resolve(PGconn* c, const lua::backfill_spec& s) {
     target t;
-    auto r = lua::pq::exec(c,
-                           "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
-                           "c.oid::regclass::text, c.relkind "
-                           "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
-                           "c.oid = to_regclass($1)",
-                           {s.table});
+    auto r = db::pq::exec(c,
+                          "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
+                          "c.oid::regclass::text, c.relkind "
+                          "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+                          "c.oid = to_regclass($1)",
+                          {s.table});
     if (PQntuples(r.get()) == 0)
         refuse(s, exit_code::check_failed, "table \"" + s.table + "\" does not exist",
                "create it before the backfill (in the migration's up), or fix the name");
@@ -68,7 +68,7 @@ target resolve(PGconn* c, const lua::backfill_spec& s) {
     t.oid = static_cast<unsigned>(std::stoul(PQgetvalue(r.get(), 0, 0)));
     t.qualified = PQgetvalue(r.get(), 0, 1);
     t.display = PQgetvalue(r.get(), 0, 2);
-    auto cols = lua::pq::exec(
+    auto cols = db::pq::exec(
         c,
         "SELECT attname, quote_ident(attname), format_type(atttypid, atttypmod), atttypid, "
         "attnotnull, attgenerated <> '' FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 "
@@ -97,7 +97,7 @@ target resolve(PGconn* c, const lua::backfill_spec& s) {
     }
     // Unique: some valid, non-partial unique index (or the primary key) whose
     // key columns are all among the backfill's key columns.
-    auto u = lua::pq::exec(
+    auto u = db::pq::exec(
         c,
         "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique "
         "AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AND (SELECT "
@@ -124,19 +124,19 @@ target resolve(PGconn* c, const lua::backfill_spec& s) {
     }
     // The SQL parts compile: each on its own, so an error names which one.
     auto compile = [&](const std::string& label, const std::string& sql) {
-        bool in_tx = lua::pq::in_transaction(c);
-        lua::pq::command(c, in_tx ? "SAVEPOINT moonshift_backfill_check" : "BEGIN");
+        bool in_tx = db::pq::in_transaction(c);
+        db::pq::command(c, in_tx ? "SAVEPOINT moonshift_backfill_check" : "BEGIN");
         try {
-            lua::pq::exec(c, "EXPLAIN " + sql);
+            db::pq::exec(c, "EXPLAIN " + sql);
         } catch (const db::sql_failure& f) {
-            lua::pq::command_quietly(
+            db::pq::command_quietly(
                 c, in_tx ? "ROLLBACK TO SAVEPOINT moonshift_backfill_check" : "ROLLBACK");
             refuse(
                 s, exit_code::usage,
                 label + " does not compile: " + f.info().message + " (" + f.info().sqlstate + ")",
                 "fix the SQL of " + label + "; nothing was changed");
         }
-        lua::pq::command(c, in_tx ? "ROLLBACK TO SAVEPOINT moonshift_backfill_check" : "ROLLBACK");
+        db::pq::command(c, in_tx ? "ROLLBACK TO SAVEPOINT moonshift_backfill_check" : "ROLLBACK");
     };
     if (!s.where.empty())
         compile("where = \"" + s.where + "\"",

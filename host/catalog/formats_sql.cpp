@@ -10,7 +10,7 @@
 #include "catalog/formats.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
 namespace moonshift::catalog {
 namespace fs = std::filesystem;

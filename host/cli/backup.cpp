@@ -1,6 +1,6 @@
 // `moonshift backup list|create|restore|prune`: the targeted backups that
 // runs take before destructive migrations, and backups by hand.
-#include "safety/backup.hpp"
+#include "backup/backup.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>

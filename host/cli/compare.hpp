@@ -7,7 +7,7 @@
 
 #include "cli/common.hpp"
 #include "db/session.hpp"
-#include "safety/schema.hpp"
+#include "schema/schema.hpp"
 
 namespace moonshift::cli {
 

@@ -6,7 +6,7 @@
 #include "cli/common.hpp"
 #include "cli/compare.hpp"
 #include "common/text.hpp"
-#include "safety/schema.hpp"
+#include "schema/schema.hpp"
 
 namespace moonshift::cli {
 namespace {

@@ -1,7 +1,7 @@
 // `moonshift lint [FILES]`: lint SQL migrations with the built-in and the
 // project's rules; `file:line:col severity rule: message` per finding, exit
 // code 3 when there is an error.
-#include "safety/lint.hpp"
+#include "lint/lint.hpp"
 
 #include <filesystem>
 #include <memory>

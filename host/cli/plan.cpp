@@ -6,8 +6,8 @@
 
 #include "cli/common.hpp"
 #include "common/text.hpp"
-#include "safety/facts.hpp"
 #include "safety/rehearsal.hpp"
+#include "sql/facts.hpp"
 
 namespace moonshift::cli {
 namespace {
@@ -49,8 +49,8 @@ void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
         std::string locks;
         for (const auto& l : m.locks)
             locks += (locks.empty() ? "" : ", ") +
-                     std::string(safety::lock_mode_name(safety::lock_mode_from_pg(l.mode))) +
-                     " on " + l.relation;
+                     std::string(sql::lock_mode_name(sql::lock_mode_from_pg(l.mode))) + " on " +
+                     l.relation;
         out.line("  locks: " + locks);
     }
     if (m.changes.empty()) {

@@ -16,8 +16,8 @@
 #include "catalog/catalog.hpp"
 #include "common/text.hpp"
 #include "history/history.hpp"
+#include "lint/lint.hpp"
 #include "local/cluster.hpp"
-#include "safety/lint.hpp"
 
 namespace moonshift::drift {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/engine.hpp"
-#include "safety/schema.hpp"
+#include "schema/schema.hpp"
 
 namespace moonshift::drift {
 

@@ -9,7 +9,7 @@
 #include "engine/run_scope.hpp"
 #include "lua/runtime.hpp"
 #include "safety/guard.hpp"
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
 namespace moonshift::engine {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "common/text.hpp"
 #include "engine/engine.hpp"
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
 namespace moonshift::engine {
 namespace {

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <thread>
 
+#include "backup/backup.hpp"
 #include "common/text.hpp"
 #include "engine/engine.hpp"
-#include "safety/backup.hpp"
 #include "safety/guard.hpp"
 
 namespace moonshift::engine {

@@ -7,7 +7,7 @@
 
 #include "common/text.hpp"
 #include "engine/run_scope.hpp"
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
 namespace moonshift::seed {
 namespace fs = std::filesystem;

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "lua/pq.hpp"
-#include "safety/sql.hpp"
+#include "db/pq.hpp"
+#include "sql/sql.hpp"
 
 namespace moonshift::lua {
 namespace {
@@ -109,12 +109,12 @@ void check_statement(host& h, const char* fn, const std::string& text, statement
 }
 
 void enter_read_only(host& h, PGconn* c) {
-    bool in_block = pq::in_transaction(c);
+    bool in_block = db::pq::in_transaction(c);
     std::string set =
         std::string("SAVEPOINT ") + read_only_savepoint + "; SET LOCAL transaction_read_only = on";
     h.read_only = in_block ? host::guard::savepoint : host::guard::transaction;
     try {
-        pq::command(c, in_block ? set : "BEGIN; " + set);
+        db::pq::command(c, in_block ? set : "BEGIN; " + set);
     } catch (...) {
         if (in_block) h.read_only = host::guard::none;  // nothing was opened
         throw;
@@ -156,10 +156,10 @@ void leave_read_only(host& h) {
     if (!h.session || state == host::guard::none || state == host::guard::pending) return;
     PGconn* c = h.session->raw();
     if (state == host::guard::transaction)
-        pq::command(c, "ROLLBACK");
+        db::pq::command(c, "ROLLBACK");
     else
-        pq::command(c, std::string("ROLLBACK TO SAVEPOINT ") + read_only_savepoint +
-                           "; RELEASE SAVEPOINT " + read_only_savepoint);
+        db::pq::command(c, std::string("ROLLBACK TO SAVEPOINT ") + read_only_savepoint +
+                               "; RELEASE SAVEPOINT " + read_only_savepoint);
 }
 
 }  // namespace moonshift::lua

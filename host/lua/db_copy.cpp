@@ -4,11 +4,11 @@
 #include <stdexcept>
 #include <vector>
 
+#include "db/pq.hpp"
 #include "lua/boundary.hpp"
 #include "lua/convert.hpp"
 #include "lua/db_access.hpp"
 #include "lua/host.hpp"
-#include "lua/pq.hpp"
 
 namespace moonshift::lua {
 namespace {
@@ -134,7 +134,7 @@ int db_copy_out_impl(lua_State* L) {
     if (csv) sql += header ? " WITH (FORMAT csv, HEADER true)" : " WITH (FORMAT csv)";
     busy_scope busy(h, fn);
     long long lines = 0;
-    long long rows = pq::copy_out(c, sql, src, [&](const char* data, std::size_t n) {
+    long long rows = db::pq::copy_out(c, sql, src, [&](const char* data, std::size_t n) {
         if (++lines % 1000 == 0) h.check_deadline();
         lua_pushvalue(L, 3);
         lua_pushlstring(L, data, n);
@@ -182,7 +182,7 @@ int db_copy_in_impl(lua_State* L) {
     PGconn* c = enter_db(h, fn, {}, statement_use::none);
     busy_scope busy(h, fn);
     long long index = 0;
-    long long count = pq::copy_in(c, sql, sql, [&](std::string& out) {
+    long long count = db::pq::copy_in(c, sql, sql, [&](std::string& out) {
         ++index;
         if (index % 1000 == 0) h.check_deadline();
         if (rows_type == LUA_TFUNCTION) {

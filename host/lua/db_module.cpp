@@ -5,20 +5,20 @@
 #include <cctype>
 
 #include "common/error.hpp"
+#include "db/pq.hpp"
 #include "lua/boundary.hpp"
 #include "lua/convert.hpp"
 #include "lua/db_access.hpp"
 #include "lua/host.hpp"
 #include "lua/modules.hpp"
-#include "lua/pq.hpp"
 
 namespace moonshift::lua {
 namespace {
 
 constexpr int fetch_size = 1000;
 
-pq::params collect_params(lua_State* L, int from, int to, const char* fn) {
-    pq::params out;
+db::pq::params collect_params(lua_State* L, int from, int to, const char* fn) {
+    db::pq::params out;
     for (int i = from; i <= to; ++i)
         out.push_back(
             param_text(L, i, std::string(fn) + ": parameter $" + std::to_string(i - from + 1)));
@@ -86,23 +86,24 @@ int run_statement(lua_State* L, const char* fn, shape s, bool writes, bool try_f
     PGconn* c = enter_db(h, fn, sql, statement_use::any);
     auto params = collect_params(L, 3, lua_gettop(L), fn);
     if (!try_form) {
-        auto r = pq::exec(c, sql, params);
+        auto r = db::pq::exec(c, sql, params);
         push_result(L, r.get(), s);
         return 1;
     }
     std::optional<db::sql_failure> failed;
-    bool savepoint = pq::in_transaction(c);
+    bool savepoint = db::pq::in_transaction(c);
     std::string name = "moonshift_try_" + std::to_string(++h.counter);
-    if (savepoint) pq::command(c, "SAVEPOINT " + name);
+    if (savepoint) db::pq::command(c, "SAVEPOINT " + name);
     try {
-        auto r = pq::exec(c, sql, params);
-        if (savepoint) pq::command(c, "RELEASE SAVEPOINT " + name);
+        auto r = db::pq::exec(c, sql, params);
+        if (savepoint) db::pq::command(c, "RELEASE SAVEPOINT " + name);
         push_result(L, r.get(), s);
         return 1;
     } catch (const db::sql_failure& f) {
         failed = f;
     }
-    if (savepoint) pq::command(c, "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name);
+    if (savepoint)
+        db::pq::command(c, "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name);
     lua_pushnil(L);
     push_sql_error(L, failed->info(), failed->query(), where(L, 1));
     return 2;
@@ -135,16 +136,16 @@ int db_each(lua_State* L) {
     PGconn* c = enter_db(h, fn, sql, statement_use::query);
     auto params = collect_params(L, 3, top - 1, fn);
     std::string cursor = "moonshift_each_" + std::to_string(++h.counter);
-    bool own = !pq::in_transaction(c);  // a cursor needs a transaction block
-    if (own) pq::command(c, "BEGIN");
+    bool own = !db::pq::in_transaction(c);  // a cursor needs a transaction block
+    if (own) db::pq::command(c, "BEGIN");
     long long count = 0;
     try {
         std::string prefix = "DECLARE " + cursor + " NO SCROLL CURSOR FOR ";
-        pq::exec(c, prefix + sql, params, sql, static_cast<int>(prefix.size()));
+        db::pq::exec(c, prefix + sql, params, sql, static_cast<int>(prefix.size()));
         std::string fetch = "FETCH " + std::to_string(fetch_size) + " FROM " + cursor;
         for (bool more = true; more;) {
             h.check_deadline();
-            auto r = pq::exec(c, fetch);
+            auto r = db::pq::exec(c, fetch);
             int n = PQntuples(r.get());
             more = n == fetch_size;
             int names = push_names(L, r.get());
@@ -162,13 +163,13 @@ int db_each(lua_State* L) {
             }
             lua_settop(L, top);
         }
-        pq::command(c, "CLOSE " + cursor);
-        if (own) pq::command(c, "COMMIT");
+        db::pq::command(c, "CLOSE " + cursor);
+        if (own) db::pq::command(c, "COMMIT");
     } catch (...) {  // C++ exceptions only reach here; rethrown after cleanup
         if (own)
-            pq::command_quietly(c, "ROLLBACK");
-        else if (!pq::transaction_failed(c))
-            pq::command_quietly(c, "CLOSE " + cursor);
+            db::pq::command_quietly(c, "ROLLBACK");
+        else if (!db::pq::transaction_failed(c))
+            db::pq::command_quietly(c, "CLOSE " + cursor);
         throw;
     }
     lua_pushnumber(L, static_cast<double>(count));
@@ -185,9 +186,9 @@ int db_transaction(lua_State* L) {
     if (lua_type(L, 2) != LUA_TFUNCTION) arg_error(L, fn, 1, 2, "a function");
     lua_settop(L, 2);
     PGconn* c = enter_db(h, fn, {}, statement_use::none);
-    bool top = !pq::in_transaction(c);
+    bool top = !db::pq::in_transaction(c);
     std::string name = "moonshift_tx_" + std::to_string(++h.counter);
-    pq::command(c, top ? std::string("BEGIN") : "SAVEPOINT " + name);
+    db::pq::command(c, top ? std::string("BEGIN") : "SAVEPOINT " + name);
     std::string undo = top ? std::string("ROLLBACK")
                            : "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name;
     lua_pushvalue(L, 2);
@@ -195,20 +196,20 @@ int db_transaction(lua_State* L) {
     if (protected_call(L, 1, LUA_MULTRET) != 0) {
         int ref = luaL_ref(L, LUA_REGISTRYINDEX);
         try {
-            pq::command(c, undo);
+            db::pq::command(c, undo);
         } catch (...) {
             luaL_unref(L, LUA_REGISTRYINDEX, ref);
             throw;
         }
         throw lua_raise(ref);
     }
-    if (pq::transaction_failed(c)) {
-        pq::command(c, undo);
+    if (db::pq::transaction_failed(c)) {
+        db::pq::command(c, undo);
         throw error(exit_code::migration_failed,
                     "db:transaction: a statement inside failed (its error was caught), so the "
                     "transaction was rolled back");
     }
-    pq::command(c, top ? std::string("COMMIT") : "RELEASE SAVEPOINT " + name);
+    db::pq::command(c, top ? std::string("COMMIT") : "RELEASE SAVEPOINT " + name);
     return lua_gettop(L) - 2;
 }
 

@@ -6,16 +6,20 @@
 #include <set>
 #include <thread>
 
+#include "backup/backup.hpp"
+#include "backup/io.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
-#include "safety/backup.hpp"
-#include "safety/backup_io.hpp"
-#include "safety/facts.hpp"
-#include "safety/lint.hpp"
+#include "lint/lint.hpp"
 #include "safety/locks.hpp"
+#include "sql/facts.hpp"
 
 namespace moonshift::safety {
 namespace {
+
+using sql::facts_of;
+using sql::lock_mode;
+using sql::locked_table;
 
 using json = nlohmann::json;
 

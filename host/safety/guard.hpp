@@ -16,7 +16,7 @@
 #include "db/session.hpp"
 #include "history/history.hpp"
 #include "project/config.hpp"
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
 namespace moonshift::lua {
 class runtime;

@@ -50,8 +50,7 @@ std::string describe(const blocker& b) {
     return text::redact(out);
 }
 
-std::vector<blocker> find_blockers(db::session& s,
-                                   const std::vector<safety::locked_table>& wanted) {
+std::vector<blocker> find_blockers(db::session& s, const std::vector<sql::locked_table>& wanted) {
     std::vector<blocker> out;
     if (wanted.empty()) return out;
     std::vector<std::string> names, regnames;
@@ -92,10 +91,9 @@ std::vector<blocker> find_blockers(db::session& s,
         b.table = row[7].c_str();
         b.mode = row[8].c_str();
         for (const auto& w : wanted) {
-            if (w.table != b.table ||
-                !safety::lock_conflicts(w.mode, safety::lock_mode_from_pg(b.mode)))
+            if (w.table != b.table || !sql::lock_conflicts(w.mode, sql::lock_mode_from_pg(b.mode)))
                 continue;
-            b.wanted = safety::lock_mode_name(w.mode);
+            b.wanted = sql::lock_mode_name(w.mode);
             out.push_back(b);
             break;
         }
@@ -103,7 +101,7 @@ std::vector<blocker> find_blockers(db::session& s,
     return out;
 }
 
-void wait_for_blockers(db::session& s, const std::vector<safety::locked_table>& wanted,
+void wait_for_blockers(db::session& s, const std::vector<sql::locked_table>& wanted,
                        std::chrono::milliseconds budget, const std::string& migration_label,
                        const std::function<void(const std::string&)>& waiting) {
     if (wanted.empty()) return;

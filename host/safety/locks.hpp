@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "db/session.hpp"
-#include "safety/facts.hpp"
+#include "sql/facts.hpp"
 
 namespace moonshift::locks {
 
@@ -29,11 +29,11 @@ std::string describe(const blocker& b);
 
 // Other sessions holding locks that conflict with the locks the migration
 // will take. Tables that do not exist (yet) block nothing.
-std::vector<blocker> find_blockers(db::session& s, const std::vector<safety::locked_table>& wanted);
+std::vector<blocker> find_blockers(db::session& s, const std::vector<sql::locked_table>& wanted);
 
 // Waits up to `budget` for the blockers to finish, calling `waiting` about
 // once a second; throws error(lock_held) naming them when they outlast it.
-void wait_for_blockers(db::session& s, const std::vector<safety::locked_table>& wanted,
+void wait_for_blockers(db::session& s, const std::vector<sql::locked_table>& wanted,
                        std::chrono::milliseconds budget, const std::string& migration_label,
                        const std::function<void(const std::string&)>& waiting);
 

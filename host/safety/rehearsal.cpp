@@ -9,8 +9,8 @@
 
 #include "common/error.hpp"
 #include "common/text.hpp"
-#include "safety/facts.hpp"
-#include "safety/sql.hpp"
+#include "sql/facts.hpp"
+#include "sql/sql.hpp"
 
 namespace moonshift::rehearsal {
 namespace {
@@ -126,7 +126,7 @@ json migration_result::to_json() const {
     for (const auto& l : locks)
         lk.push_back({{"relation", l.relation},
                       {"mode", l.mode},
-                      {"sql_mode", safety::lock_mode_name(safety::lock_mode_from_pg(l.mode))}});
+                      {"sql_mode", sql::lock_mode_name(sql::lock_mode_from_pg(l.mode))}});
     j["locks"] = lk;
     j["schema_changes"] = schema::to_json(changes);
     return j;

@@ -10,7 +10,7 @@
 
 #include "catalog/catalog.hpp"
 #include "db/session.hpp"
-#include "safety/schema.hpp"
+#include "schema/schema.hpp"
 
 namespace moonshift::rehearsal {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "db/session.hpp"
+#include "lint/lint.hpp"
 #include "project/config.hpp"
-#include "safety/lint.hpp"
 
 namespace moonshift::lua {
 class runtime;

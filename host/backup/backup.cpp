@@ -1,5 +1,5 @@
 // Taking, listing and pruning targeted backups. Restoring is in restore.cpp.
-#include "safety/backup.hpp"
+#include "backup/backup.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,9 +11,9 @@
 #include <fstream>
 #include <set>
 
+#include "backup/io.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
-#include "safety/backup_io.hpp"
 
 namespace moonshift::backup {
 namespace {

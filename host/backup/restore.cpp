@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <map>
 
+#include "backup/backup.hpp"
+#include "backup/io.hpp"
 #include "common/error.hpp"
-#include "safety/backup.hpp"
-#include "safety/backup_io.hpp"
 
 namespace moonshift::backup {
 namespace {

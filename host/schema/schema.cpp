@@ -1,5 +1,5 @@
 // Catalog snapshots in one query, and the difference of two snapshots.
-#include "safety/schema.hpp"
+#include "schema/schema.hpp"
 
 #include <fmt/format.h>
 

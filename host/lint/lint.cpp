@@ -2,7 +2,7 @@
 // parse per file, shared with the rest of the gate); the rules are Lua
 // (lint_rules.cpp loads and calls them); the catalog facts they may use are
 // fetched here in one query, and only when a rule that asked for them will run.
-#include "safety/lint.hpp"
+#include "lint/lint.hpp"
 
 #include <fmt/format.h>
 
@@ -10,8 +10,8 @@
 #include <set>
 
 #include "common/text.hpp"
-#include "safety/facts.hpp"
-#include "safety/lint_rules.hpp"
+#include "lint/rules.hpp"
+#include "sql/facts.hpp"
 
 namespace moonshift::lint {
 namespace {
@@ -248,7 +248,7 @@ result linter::run(const std::vector<file>& files) {
     struct item {
         const file* f;
         std::size_t index;
-        safety::facts facts;
+        sql::facts facts;
         std::vector<std::size_t> rules;  // indexes of the rules that check it
     };
     std::vector<item> items;
@@ -262,7 +262,7 @@ result linter::run(const std::vector<file>& files) {
                 items.push_back(std::move(it));
                 continue;
             }
-            it.facts = safety::facts_of(st);
+            it.facts = sql::facts_of(st);
             bool catalog = std::any_of(it.rules.begin(), it.rules.end(),
                                        [&](std::size_t r) { return rules.infos()[r].catalog; });
             if (catalog)

@@ -12,7 +12,7 @@
 
 #include "db/session.hpp"
 
-namespace moonshift::lua::pq {
+namespace moonshift::db::pq {
 
 struct result_deleter {
     void operator()(PGresult* r) const noexcept { PQclear(r); }
@@ -50,4 +50,4 @@ long long copy_out(PGconn* c, const std::string& sql, const std::string& shown,
 long long copy_in(PGconn* c, const std::string& sql, const std::string& shown,
                   const std::function<bool(std::string&)>& fill);
 
-}  // namespace moonshift::lua::pq
+}  // namespace moonshift::db::pq

@@ -1,5 +1,5 @@
 // Loading and calling the Lua lint rules.
-#include "safety/lint_rules.hpp"
+#include "lint/rules.hpp"
 
 #include <algorithm>
 #include <filesystem>

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
-namespace moonshift::safety {
+namespace moonshift::sql {
 
 struct relation {
     std::string schema;  // empty when the statement leaves it to search_path
@@ -69,4 +69,4 @@ relation relation_of(const nlohmann::json& range_var, const std::string& role);
 // Name from a list of String nodes: [{"String":{"sval":"s"}},{"String":{"sval":"t"}}] -> "s.t".
 std::string dotted_name(const nlohmann::json& items);
 
-}  // namespace moonshift::safety
+}  // namespace moonshift::sql

@@ -1,10 +1,10 @@
 // Reading what a statement does from its libpg_query tree.
-#include "safety/facts.hpp"
+#include "sql/facts.hpp"
 
 #include <algorithm>
 #include <set>
 
-namespace moonshift::safety {
+namespace moonshift::sql {
 namespace {
 
 using json = nlohmann::json;
@@ -366,4 +366,4 @@ nlohmann::json facts::to_json() const {
         {"created", created}};
 }
 
-}  // namespace moonshift::safety
+}  // namespace moonshift::sql

@@ -13,7 +13,7 @@
 
 #include "db/session.hpp"
 #include "project/config.hpp"
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
 namespace moonshift::lua {
 class runtime;

@@ -1,13 +1,13 @@
 // libpq for the db module: statements, commands and COPY on the session's
 // connection, with server errors carried in full.
-#include "lua/pq.hpp"
+#include "db/pq.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include "common/text.hpp"
 
-namespace moonshift::lua::pq {
+namespace moonshift::db::pq {
 namespace {
 
 std::string field(const PGresult* r, int code) {
@@ -175,4 +175,4 @@ long long copy_in(PGconn* c, const std::string& sql, const std::string& shown,
     return count;
 }
 
-}  // namespace moonshift::lua::pq
+}  // namespace moonshift::db::pq

@@ -1,7 +1,7 @@
 // Splitting, parsing and classifying SQL with libpg_query. The parser and its
 // scanner decide every boundary; this file only maps their answers to offsets
 // in the file and to messages a person can act on.
-#include "safety/sql.hpp"
+#include "sql/sql.hpp"
 
 #include <fmt/format.h>
 #include <pg_query.h>

@@ -1,5 +1,5 @@
 // COPY to and from gzip files, and pg_dump.
-#include "safety/backup_io.hpp"
+#include "backup/io.hpp"
 
 #include <fcntl.h>
 #include <libpq-fe.h>
