@@ -31,10 +31,7 @@ std::string unescape(const char* p, std::size_t n) {
     return out;
 }
 
-long long affected(const db::pq::result& r) {
-    const char* n = PQcmdTuples(r.get());
-    return n && *n ? std::atoll(n) : 0;
-}
+long long affected(const db::pq::result& r) { return r.affected_rows(); }
 
 std::string where_part(const batch_input& in) {
     return in.s.where.empty() ? "" : " AND (" + in.s.where + ")";

@@ -67,8 +67,7 @@ int set_paused(db::session& s, const std::string& schema_quoted, const std::stri
                               ".backfills SET pause_requested = $1, updated_at = clock_timestamp() "
                               "WHERE ($2 = '' OR version = $2) AND pause_requested <> $1",
                           {paused ? "true" : "false", version});
-    const char* n = PQcmdTuples(r.get());
-    return n && *n ? std::atoi(n) : 0;
+    return static_cast<int>(r.affected_rows());
 }
 
 bool has_before(db::session& s, const std::string& schema_quoted, const std::string& version) {
@@ -133,8 +132,7 @@ long long restore_before(db::session& s, const std::string& schema_quoted,
                               "UPDATE " + table + " t SET " + sets + " FROM " + bt +
                                   " b WHERE b.version = $1 AND b.part = $2::int" + join,
                               {version, part});
-        const char* n = PQcmdTuples(r.get());
-        restored += n && *n ? std::atoll(n) : 0;
+        restored += r.affected_rows();
     }
     db::pq::exec(c, "DELETE FROM " + bt + " WHERE version = $1", {version});
     return restored;

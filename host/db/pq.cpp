@@ -38,7 +38,7 @@ std::string field(const PGresult* r, int code) {
 void finish(PGconn* c, const std::string& shown, long long* count) {
     std::optional<db::sql_failure> failure;
     while (PGresult* r = PQgetResult(c)) {
-        result owned(r);
+        owned_result owned(r);
         auto st = PQresultStatus(r);
         if (st == PGRES_COMMAND_OK) {
             if (count) *count = std::atoll(PQcmdTuples(r));
@@ -61,13 +61,13 @@ result exec(PGconn* c, const std::string& sql, const params& p, const std::strin
     std::vector<const char*> values;
     values.reserve(p.size());
     for (const auto& v : p) values.push_back(v ? v->c_str() : nullptr);
-    result r(PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                          nullptr, nullptr, 0));
+    owned_result r(PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0));
     switch (PQresultStatus(r.get())) {
         case PGRES_COMMAND_OK:
         case PGRES_TUPLES_OK:
         case PGRES_EMPTY_QUERY:
-            return r;
+            return result(r.release());
         case PGRES_COPY_OUT:  // refused before sending; never leave the connection mid-COPY
             while (true) {
                 char* buf = nullptr;
@@ -88,9 +88,10 @@ result exec(PGconn* c, const std::string& sql, const params& p, const std::strin
 
 void command(PGconn* c, const std::string& sql) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
-    result r(PQexec(c, sql.c_str()));
+    owned_result r(PQexec(c, sql.c_str()));
     auto st = PQresultStatus(r.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(c, r.get(), sql, 0);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
+        fail(c, r.get(), sql, 0);
 }
 
 void command_quietly(PGconn* c, const std::string& sql) noexcept {
@@ -107,7 +108,7 @@ bool transaction_failed(PGconn* c) { return PQtransactionStatus(c) == PQTRANS_IN
 long long copy_out(PGconn* c, const std::string& sql, const std::string& shown,
                    const std::function<void(const char*, std::size_t)>& line) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
-    result r(PQexec(c, sql.c_str()));
+    owned_result r(PQexec(c, sql.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_OUT) fail(c, r.get(), shown, 0);
     r.reset();
     long long rows = 0;
@@ -147,7 +148,7 @@ long long copy_out(PGconn* c, const std::string& sql, const std::string& shown,
 long long copy_in(PGconn* c, const std::string& sql, const std::string& shown,
                   const std::function<bool(std::string&)>& fill) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
-    result r(PQexec(c, sql.c_str()));
+    owned_result r(PQexec(c, sql.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_IN) fail(c, r.get(), shown, 0);
     r.reset();
     std::string buffer;

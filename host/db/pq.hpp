@@ -1,6 +1,6 @@
-// libpq calls of the db module on the session's connection: one statement
-// with bound text parameters, plain commands, and the COPY protocol. Every
-// server error becomes db::sql_failure with all of libpq's fields.
+// The libpq calls under db::session (and, until they move to it, of the Lua db module) on the
+// session's connection: one statement with bound text parameters, plain commands, and the COPY
+// protocol. Every server error becomes db::sql_failure with all of libpq's fields.
 #pragma once
 #include <libpq-fe.h>
 
@@ -17,8 +17,9 @@ namespace moonshift::db::pq {
 struct result_deleter {
     void operator()(PGresult* r) const noexcept { PQclear(r); }
 };
-using result = std::unique_ptr<PGresult, result_deleter>;
-using params = std::vector<std::optional<std::string>>;
+using owned_result = std::unique_ptr<PGresult, result_deleter>;
+using result = db::result;
+using params = db::params;
 
 // Runs one statement with the extended protocol. On failure the error names
 // `shown` as the query, with the error position moved back by `prefix`

@@ -1,11 +1,13 @@
 // The database session: one connection per run, its timeouts and lock.
 #include "db/session.hpp"
 
+#include <fmt/format.h>
 #include <libpq-fe.h>
 
 #include <thread>
 
 #include "common/text.hpp"
+#include "db/pq.hpp"
 
 namespace moonshift::db {
 namespace {
@@ -47,20 +49,14 @@ class connection : public pqxx::connection_base {
     recording_policy policy_;
 };
 
-std::string field(const PGresult* r, int code) {
-    const char* v = PQresultErrorField(r, code);
-    return v ? v : "";
-}
-
 std::string with_defaults(const std::string& url, std::chrono::milliseconds connect_timeout) {
     // application_name identifies us in pg_stat_activity (and in lock reports).
-    std::string extra = "application_name=moonshift connect_timeout=" +
-                        std::to_string(std::max<long long>(1, connect_timeout.count() / 1000));
+    auto seconds = std::to_string(std::max<long long>(1, connect_timeout.count() / 1000));
     if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
         std::string sep = url.find('?') == std::string::npos ? "?" : "&";
-        return url + sep + "application_name=moonshift&connect_timeout=" +
-               std::to_string(std::max<long long>(1, connect_timeout.count() / 1000));
+        return url + sep + "application_name=moonshift&connect_timeout=" + seconds;
     }
+    std::string extra = "application_name=moonshift connect_timeout=" + seconds;
     return url.empty() ? extra : url + " " + extra;
 }
 
@@ -71,7 +67,17 @@ long long lock_key(const std::string& key) {
     return static_cast<long long>(h >> 1);
 }
 
+std::string describe_holder(const result& holder) {
+    if (holder.empty()) return "another session";
+    auto r = holder[0];
+    return "pid " + r[0].as<std::string>() + " (user " + r[1].as<std::string>() + ", application " +
+           r[2].as<std::string>() + ", from " + r[3].as<std::string>() + ", connected " +
+           r[4].as<std::string>() + " s ago)";
+}
+
 }  // namespace
+
+std::optional<std::string> to_param(double v) { return fmt::format("{}", v); }
 
 struct session::impl {
     std::unique_ptr<connection> c;
@@ -104,62 +110,55 @@ session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>
 session::~session() = default;
 
 pqxx::connection_base& session::conn() { return *impl_->c; }
-pg_conn* session::raw() { return impl_->c->raw(); }
+pg_conn* session::raw() const { return impl_->c->raw(); }
 
-void session::exec_script(const std::string& sql) {
-    PGconn* pg = raw();
-    if (!pg) throw error(exit_code::migration_failed, "the database connection was lost");
-    PGresult* r = PQexec(pg, sql.c_str());
-    auto status = PQresultStatus(r);
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
-        PQclear(r);
-        return;
-    }
-    server_error e;
-    if (r && status == PGRES_FATAL_ERROR && !field(r, PG_DIAG_SQLSTATE).empty()) {
-        e.sqlstate = field(r, PG_DIAG_SQLSTATE);
-        e.message = field(r, PG_DIAG_MESSAGE_PRIMARY);
-        e.detail = field(r, PG_DIAG_MESSAGE_DETAIL);
-        e.hint = field(r, PG_DIAG_MESSAGE_HINT);
-        e.context = field(r, PG_DIAG_CONTEXT);
-        e.severity = field(r, PG_DIAG_SEVERITY);
-        std::string pos = field(r, PG_DIAG_STATEMENT_POSITION);
-        if (!pos.empty()) e.position = std::stoi(pos);
-    } else {
-        e.message = text::trim(PQerrorMessage(pg));
-        if (e.message.empty()) e.message = "unexpected result status " + std::to_string(status);
-        if (PQstatus(pg) != CONNECTION_OK) e.sqlstate = "08006";
-    }
-    if (r) PQclear(r);
-    throw sql_failure(std::move(e), sql);
+result session::query_with(const std::string& sql, const params& p) {
+    return pq::exec(raw(), sql, p, sql, 0);
+}
+
+result session::query_shown(const std::string& sql, const params& p, const std::string& shown,
+                            int prefix) {
+    return pq::exec(raw(), sql, p, shown, prefix);
+}
+
+void session::exec_script(const std::string& sql) { pq::command(raw(), sql); }
+
+bool session::in_transaction() const { return pq::in_transaction(raw()); }
+bool session::transaction_failed() const { return pq::transaction_failed(raw()); }
+void session::rollback_open() noexcept {
+    if (raw() && pq::in_transaction(raw())) pq::command_quietly(raw(), "ROLLBACK");
+}
+
+long long session::copy_out(const std::string& sql, const std::string& shown,
+                            const std::function<void(const char*, std::size_t)>& line) {
+    return pq::copy_out(raw(), sql, shown, line);
+}
+
+long long session::copy_in(const std::string& sql, const std::string& shown,
+                           const std::function<bool(std::string&)>& fill) {
+    return pq::copy_in(raw(), sql, shown, fill);
 }
 
 int session::backend_pid() { return PQbackendPID(raw()); }
+int session::server_version() { return PQserverVersion(raw()); }
 
 void session::lock(const std::string& key, std::chrono::milliseconds wait,
                    const std::function<void(const std::string&)>& waiting) {
     const auto k = lock_key(key);
     const auto deadline = std::chrono::steady_clock::now() + wait;
     auto next_report = std::chrono::steady_clock::now();
-    pqxx::nontransaction tx(conn());
     for (;;) {
-        if (tx.exec_params1("SELECT pg_try_advisory_lock($1)", k)[0].as<bool>()) return;
+        if (query("SELECT pg_try_advisory_lock($1)", k)[0][0].as<bool>()) return;
         // Who holds it: the advisory lock splits the key into classid/objid.
-        auto holder = tx.exec_params(
-            "SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''),"
-            "       coalesce(a.client_addr::text, 'local'), "
-            "       coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0)"
-            "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-            " WHERE l.locktype = 'advisory' AND l.granted"
-            "   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid"
-            "   AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
-            k);
-        std::string who = holder.empty() ? std::string("another session")
-                                         : "pid " + holder[0][0].as<std::string>() + " (user " +
-                                               holder[0][1].as<std::string>() + ", application " +
-                                               holder[0][2].as<std::string>() + ", from " +
-                                               holder[0][3].as<std::string>() + ", connected " +
-                                               holder[0][4].as<std::string>() + " s ago)";
+        std::string who = describe_holder(
+            query("SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''),"
+                  "       coalesce(a.client_addr::text, 'local'), "
+                  "       coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0)"
+                  "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                  " WHERE l.locktype = 'advisory' AND l.granted"
+                  "   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid"
+                  "   AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
+                  k));
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline)
             throw error(exit_code::lock_held,
@@ -177,8 +176,7 @@ void session::lock(const std::string& key, std::chrono::milliseconds wait,
 }
 
 void session::unlock(const std::string& key) {
-    pqxx::nontransaction tx(conn());
-    tx.exec_params("SELECT pg_advisory_unlock($1)", lock_key(key));
+    query("SELECT pg_advisory_unlock($1)", lock_key(key));
 }
 
 std::string redacted(const std::string& url) { return text::redact(url); }

@@ -1,14 +1,25 @@
-// One libpqxx connection for the whole run: timeouts, application_name, the
-// advisory lock, and the mapping of server errors to positions in files.
+// One connection for the whole run and the one way the host speaks to
+// PostgreSQL: statements with bound parameters, SQL scripts, COPY, the
+// advisory lock, and every server error mapped once (db::sql_failure, with
+// SQLSTATE, position, detail and hint). Transactions are the scoped guards
+// of db/transaction.hpp; nothing outside host/db/ writes BEGIN or COMMIT.
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <pqxx/pqxx>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include "common/error.hpp"
+#include "db/result.hpp"
+
+// Transitional: the callers of conn() still use libpqxx directly; each moves
+// to query()/exec_script() and the guards, and then this goes.
+#include <pqxx/pqxx>
 
 struct pg_conn;
 
@@ -44,6 +55,26 @@ class sql_failure : public error {
     std::string query_;
 };
 
+// Parameters in text form; std::nullopt is NULL.
+using params = std::vector<std::optional<std::string>>;
+
+inline std::optional<std::string> to_param(const std::string& v) { return v; }
+inline std::optional<std::string> to_param(std::string_view v) { return std::string(v); }
+inline std::optional<std::string> to_param(const char* v) {
+    return v ? std::optional<std::string>(v) : std::nullopt;
+}
+inline std::optional<std::string> to_param(std::nullopt_t) { return std::nullopt; }
+inline std::optional<std::string> to_param(bool v) { return std::string(v ? "t" : "f"); }
+std::optional<std::string> to_param(double v);
+template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+std::optional<std::string> to_param(T v) {
+    return std::to_string(v);
+}
+template <class T>
+std::optional<std::string> to_param(const std::optional<T>& v) {
+    return v ? to_param(*v) : std::nullopt;
+}
+
 class session {
   public:
     explicit session(const settings& s);
@@ -51,15 +82,42 @@ class session {
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
-    pqxx::connection_base& conn();
-    pg_conn* raw();
+    // One statement with bound parameters ($1, $2, …), extended protocol.
+    template <class... A>
+    result query(const std::string& sql, const A&... args) {
+        return query_with(sql, params{to_param(args)...});
+    }
+    result query_with(const std::string& sql, const params& p);
+    // The same, naming `shown` in errors, with the error position moved back
+    // by `prefix` characters (text the host put in front of the user's).
+    result query_shown(const std::string& sql, const params& p, const std::string& shown,
+                       int prefix = 0);
 
-    // Runs SQL text (one or many statements) with the simple-query protocol
-    // and throws sql_failure with the server's error fields on failure.
+    // SQL text (one or many statements) with the simple-query protocol.
     void exec_script(const std::string& sql);
+
+    // A transaction block is open (idle in it or failed).
+    bool in_transaction() const;
+    bool transaction_failed() const;
+    // Rolls back whatever transaction block is open: the cleanup of a path
+    // that is already failing, e.g. after a migration file's own BEGIN. Never
+    // throws; a lost connection shows on the next statement.
+    void rollback_open() noexcept;
+
+    // COPY … TO STDOUT: line(data, size) per row without its newline. When
+    // line throws, the rest is read and dropped (the connection stays usable)
+    // and the exception goes on. Returns the row count.
+    long long copy_out(const std::string& sql, const std::string& shown,
+                       const std::function<void(const char*, std::size_t)>& line);
+    // COPY … FROM STDIN: fill(buffer) appends rows (text format, each ending
+    // in "\n") and returns false when there are no more. Returns the count.
+    long long copy_in(const std::string& sql, const std::string& shown,
+                      const std::function<bool(std::string&)>& fill);
 
     // The server's backend pid, for lock reports.
     int backend_pid();
+    // The server's version as a number (150004).
+    int server_version();
 
     // Session-level advisory lock keyed by the history schema. Waits up to
     // `wait`, calling `waiting(holder)` about once a second with a sentence
@@ -69,6 +127,13 @@ class session {
     void unlock(const std::string& key);
 
     const settings& config() const { return settings_; }
+
+    // Transitional (see the include above).
+    pqxx::connection_base& conn();
+
+    // The libpq handle, for host/db/ alone (its header is not included
+    // anywhere else).
+    pg_conn* raw() const;
 
   private:
     settings settings_;

@@ -1,0 +1,70 @@
+// The scoped transaction and savepoint guards (see transaction.hpp).
+#include "db/transaction.hpp"
+
+#include "db/pq.hpp"
+
+namespace moonshift::db {
+
+transaction::transaction(session& s, mode m, const std::string& then) : s_(s) {
+    if (m == mode::join && s_.in_transaction()) {
+        joined_ = true;
+        if (!then.empty()) s_.exec_script(then);
+        return;
+    }
+    s_.exec_script(then.empty() ? std::string("BEGIN") : "BEGIN;" + then);
+    open_ = true;
+}
+
+transaction::~transaction() {
+    if (open_) s_.rollback_open();
+}
+
+void transaction::commit(const std::string& with) {
+    if (joined_) {
+        if (!with.empty()) s_.exec_script(with);
+        return;
+    }
+    if (!open_)
+        throw error(exit_code::migration_failed, "commit of a transaction that is not open");
+    // Whatever happens now, the block is over: COMMIT of a failed block rolls
+    // it back, and a failed `with` makes the server end it on COMMIT too.
+    open_ = false;
+    try {
+        s_.exec_script(with.empty() ? std::string("COMMIT") : with + ";COMMIT");
+    } catch (...) {
+        s_.rollback_open();  // `with` failed: the COMMIT after it never ran
+        throw;
+    }
+}
+
+void transaction::rollback() {
+    if (!open_) return;
+    open_ = false;
+    s_.exec_script("ROLLBACK");
+}
+
+savepoint::savepoint(session& s, std::string name, const std::string& then)
+    : s_(s), name_(std::move(name)) {
+    s_.exec_script("SAVEPOINT " + name_ + (then.empty() ? "" : ";" + then));
+    open_ = true;
+}
+
+savepoint::~savepoint() {
+    if (!open_ || !s_.in_transaction()) return;
+    pq::command_quietly(s_.raw(),
+                        "ROLLBACK TO SAVEPOINT " + name_ + "; RELEASE SAVEPOINT " + name_);
+}
+
+void savepoint::release() {
+    if (!open_) return;
+    open_ = false;
+    s_.exec_script("RELEASE SAVEPOINT " + name_);
+}
+
+void savepoint::rollback() {
+    if (!open_) return;
+    open_ = false;
+    s_.exec_script("ROLLBACK TO SAVEPOINT " + name_ + "; RELEASE SAVEPOINT " + name_);
+}
+
+}  // namespace moonshift::db

@@ -1,0 +1,56 @@
+// Scoped transactions (dbmate's doTransaction, as objects): a guard opens
+// the block, the caller commits explicitly, and the destructor rolls back
+// whatever was not committed — on an exception, an early return, anything.
+#pragma once
+#include <string>
+
+#include "db/session.hpp"
+
+namespace moonshift::db {
+
+class transaction {
+  public:
+    enum class mode {
+        begin,  // open a block; the session must have none open
+        join,   // inside an open block (--single-transaction) do nothing: the
+                // outer guard commits or rolls back; otherwise as begin
+    };
+    // `then` runs in the same round trip as BEGIN (e.g. SET LOCAL …).
+    explicit transaction(session& s, mode m = mode::begin, const std::string& then = {});
+    ~transaction();
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+
+    // COMMIT; `with` runs first in the same round trip (a history row).
+    void commit(const std::string& with = {});
+    // ROLLBACK now (the destructor would do it too, silently).
+    void rollback();
+    // True when this guard joined an outer block and owns nothing.
+    bool joined() const { return joined_; }
+    bool open() const { return open_; }
+
+  private:
+    session& s_;
+    bool joined_ = false;
+    bool open_ = false;
+};
+
+// A savepoint inside the open block: release() keeps its work, rollback()
+// (or the destructor) undoes it and leaves the outer block usable.
+class savepoint {
+  public:
+    savepoint(session& s, std::string name, const std::string& then = {});
+    ~savepoint();
+    savepoint(const savepoint&) = delete;
+    savepoint& operator=(const savepoint&) = delete;
+
+    void release();
+    void rollback();
+
+  private:
+    session& s_;
+    std::string name_;
+    bool open_ = false;
+};
+
+}  // namespace moonshift::db
