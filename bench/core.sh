@@ -32,6 +32,9 @@
 #   DBMATE          path of dbmate (default: npm install into bench/node_modules)
 #   DBMATE_VERSION  (2.36.0)    PG_BINDIR (newest /usr/lib/postgresql/*/bin)
 #   WRITE_RESULTS   (1)         KEEP_WORK (0: keep the temp dir for inspection)
+#   COMPARE         another moonshift binary (e.g. built before a change), measured
+#                   in the same rounds as "moonshift (COMPARE_LABEL)"; its rows are
+#                   added to each table with its ratio to this build
 set -euo pipefail
 export LC_ALL=C
 
@@ -124,14 +127,27 @@ down_dbmate() { local k; for ((k = 0; k < BACK; k++)); do dm "$(url "$1")" rollb
 # Sqitch counts back with ^ (@HEAD^3: three before HEAD); @HEAD~N would count forward.
 down_sqitch() { sq revert -y --to "@HEAD^$BACK" "$(sq_target "$1")"; }
 
+# The other moonshift binary of COMPARE, on the same project and databases.
+msc() { MOONSHIFT=$COMPARE ms "$@"; }
+apply_before() { msc "$(url "$1")" up; }
+status_before() { msc "$(url "$1")" status; }
+down_before() { msc "$(url "$1")" down --steps "$BACK"; }
+
 APPLY=(A B moonshift dbmate sqitch)
+STATUS_TOOLS=(moonshift psql dbmate)
+DOWN_TOOLS=(psql moonshift dbmate sqitch)
+if [[ -n ${COMPARE:-} ]]; then
+    [[ -x $COMPARE ]] || die "COMPARE is not an executable: $COMPARE"
+    COMPARE_LABEL=${COMPARE_LABEL:-$COMPARE}
+    APPLY+=(before); STATUS_TOOLS+=(before); DOWN_TOOLS+=(before)
+fi
 db_of() { case $1 in A) echo "r${2}_a" ;; B | psql) echo "r${2}_b" ;; *) echo "r${2}_$1" ;; esac; }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "PostgreSQL $PG_VERSION on 127.0.0.1:$PORT ($PG_SETTINGS); $RUNS rounds of $N migrations"
 for ((r = 1; r <= RUNS; r++)); do
     # rotate the order each round so drift in machine speed spreads evenly
-    order=("${APPLY[@]:$(((r - 1) % 5))}" "${APPLY[@]:0:$(((r - 1) % 5))}")
+    order=("${APPLY[@]:$(((r - 1) % ${#APPLY[@]}))}" "${APPLY[@]:0:$(((r - 1) % ${#APPLY[@]}))}")
     for tool in "${order[@]}"; do
         db=$(db_of "$tool" "$r")
         fresh_db "$db"
@@ -146,12 +162,13 @@ for ((r = 1; r <= RUNS; r++)); do
     fi
     q CHECKPOINT >/dev/null
     for ((k = 0; k < STATUS_REPS; k++)); do
-        timed status.moonshift status_moonshift "$(db_of moonshift "$r")"
-        timed status.psql status_psql "$(db_of moonshift "$r")"
-        timed status.dbmate status_dbmate "$(db_of dbmate "$r")"
+        for tool in "${STATUS_TOOLS[@]}"; do
+            # psql reads the same history as moonshift status
+            timed "status.$tool" "status_$tool" "$(db_of "$([[ $tool == psql ]] && echo moonshift || echo "$tool")" "$r")"
+        done
         ((k < 3)) && timed status.sqitch status_sqitch "$(db_of sqitch "$r")"
     done
-    for tool in psql moonshift dbmate sqitch; do
+    for tool in "${DOWN_TOOLS[@]}"; do
         db=$(db_of "$tool" "$r")
         q CHECKPOINT >/dev/null
         timed "down.$tool" "down_$tool" "$db"
@@ -213,6 +230,7 @@ row() {  # label key limit_key [second_limit_key]
     row '**moonshift up**' apply.moonshift apply.B apply.A
     row 'dbmate up' apply.dbmate apply.B apply.A
     row 'sqitch deploy' apply.sqitch apply.B apply.A
+    [[ -n ${COMPARE:-} ]] && row "moonshift up ($COMPARE_LABEL)" apply.before apply.B apply.A
     echo
     echo "### Status over $N applied migrations"
     echo
@@ -222,6 +240,7 @@ row() {  # label key limit_key [second_limit_key]
     row '**moonshift status**' status.moonshift status.psql
     row 'dbmate status' status.dbmate status.psql
     row 'sqitch status' status.sqitch status.psql
+    [[ -n ${COMPARE:-} ]] && row "moonshift status ($COMPARE_LABEL)" status.before status.psql
     echo
     echo "### Roll back $BACK of $N"
     echo
@@ -231,6 +250,7 @@ row() {  # label key limit_key [second_limit_key]
     row "**moonshift down --steps $BACK**" down.moonshift down.psql
     row "dbmate rollback ×$BACK (one per call)" down.dbmate down.psql
     row "sqitch revert --to @HEAD^$BACK -y" down.sqitch down.psql
+    [[ -n ${COMPARE:-} ]] && row "moonshift down --steps $BACK ($COMPARE_LABEL)" down.before down.psql
     echo
     echo "### Against the targets of issue 2"
     echo
@@ -251,6 +271,17 @@ row() {  # label key limit_key [second_limit_key]
     echo
     if [[ $(verdict "$M_status_psql" 20000) == no || $(verdict "$M_down_psql" 300000) == no ]]; then
         echo "On this run the limits themselves miss the absolute targets (one psql query: $(fmt_s "$M_status_psql"); psql rolling back $BACK: $(fmt_s "$M_down_psql")): the machine was much slower than the one the targets were set on, so read the scaled rows."
+        echo
+    fi
+    if [[ -n ${COMPARE:-} ]]; then
+        echo "### This build against $COMPARE_LABEL (same rounds)"
+        echo
+        echo "| work | this build | $COMPARE_LABEL | ratio |"
+        echo "|---|---|---|---|"
+        for w in apply status down; do
+            a=$(median_us "$w.moonshift"); b=$(median_us "$w.before")
+            printf '| %s | %s | %s | %s |\n' "$w" "$(fmt_s "$a")" "$(fmt_s "$b")" "$(ratio "$a" "$b")"
+        done
         echo
     fi
     echo "Profile of where moonshift's time goes: \`bench/profile-core.sh\` (round trips and WAL flushes per migration, start-up, catalog reading)."
