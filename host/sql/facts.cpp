@@ -163,6 +163,80 @@ void read_drop(const json& n, reader& r, facts& f) {
     }
 }
 
+// CREATE TABLE (with the tables its foreign keys reference) and CREATE TABLE AS.
+void read_create(const std::string& k, const json& n, reader& r, facts& f) {
+    if (k == "CreateTableAsStmt") {
+        const auto& into = unwrap(field(n, "into"), "IntoClause");
+        r.target(field(into, "rel"), "created");
+        f.created.push_back(name_of(field(into, "rel")));
+        return;
+    }
+    r.target(field(n, "relation"), "created");
+    f.created.push_back(name_of(field(n, "relation")));
+    for (const auto& elt : field(n, "tableElts")) {
+        std::vector<const json*> constraints;
+        if (elt.contains("Constraint")) constraints.push_back(&elt["Constraint"]);
+        for (const auto& c : field(field(elt, "ColumnDef"), "constraints"))
+            if (c.contains("Constraint")) constraints.push_back(&c["Constraint"]);
+        for (const auto* c : constraints)
+            if (str(*c, "contype") == "CONSTR_FOREIGN") {
+                r.target(field(*c, "pktable"), "referenced");
+                r.lock(name_of(field(*c, "pktable")), lock_mode::share_row_exclusive);
+            }
+    }
+}
+
+// TRUNCATE, UPDATE, DELETE, MERGE and INSERT (which loses rows only ON CONFLICT DO UPDATE).
+void read_row_change(const std::string& k, const json& n, reader& r, facts& f) {
+    if (k == "TruncateStmt") {
+        for (const auto& rv : field(n, "relations")) {
+            r.target(rv, "truncated");
+            auto name = name_of(rv);
+            r.lock(name, lock_mode::access_exclusive);
+            r.at_risk(name, "TRUNCATE " + name);
+        }
+        return;
+    }
+    r.target(field(n, "relation"), "written");
+    if (k == "InsertStmt") {
+        const auto& conflict = unwrap(field(n, "onConflictClause"), "OnConflictClause");
+        if (str(conflict, "action") != "ONCONFLICT_UPDATE") return;
+    }
+    f.changes_rows = true;
+    r.at_risk(name_of(field(n, "relation")), "");
+}
+
+bool has_def_elem(const json& list, const char* defname) {
+    for (const auto& o : list)
+        if (str(field(o, "DefElem"), "defname") == defname) return true;
+    return false;
+}
+
+// VACUUM, CLUSTER and REINDEX, with the lock each takes.
+void read_maintenance(const std::string& k, const json& n, reader& r) {
+    if (k == "VacuumStmt") {
+        bool full = has_def_elem(field(n, "options"), "full");
+        for (const auto& vr : field(n, "rels")) {
+            const auto& rel = field(unwrap(vr, "VacuumRelation"), "relation");
+            r.target(rel, "vacuumed");
+            r.lock(name_of(rel),
+                   full ? lock_mode::access_exclusive : lock_mode::share_update_exclusive);
+        }
+    } else if (k == "ClusterStmt") {
+        r.target(field(n, "relation"), "clustered");
+        if (field(n, "relation").is_object())
+            r.lock(name_of(field(n, "relation")), lock_mode::access_exclusive);
+    } else if (k == "ReindexStmt" && field(n, "relation").is_object()) {
+        r.target(field(n, "relation"), "reindexed");
+        bool concurrently = has_def_elem(field(n, "params"), "concurrently");
+        auto kind = str(n, "kind");
+        r.lock(name_of(field(n, "relation")), concurrently ? lock_mode::share_update_exclusive
+                                              : kind == "REINDEX_OBJECT_INDEX"
+                                                  ? lock_mode::access_exclusive
+                                                  : lock_mode::share);
+    }
+}
+
 }  // namespace
 
 const char* lock_mode_name(lock_mode m) {
@@ -260,46 +334,15 @@ facts facts_of(const sql::statement& s) {
     const auto& n = field(s.tree, s.kind.c_str());
     reader r(f);
     const auto& k = s.kind;
-    if (k == "CreateStmt") {
-        r.target(field(n, "relation"), "created");
-        f.created.push_back(name_of(field(n, "relation")));
-        for (const auto& elt : field(n, "tableElts")) {
-            std::vector<const json*> constraints;
-            if (elt.contains("Constraint")) constraints.push_back(&elt["Constraint"]);
-            for (const auto& c : field(field(elt, "ColumnDef"), "constraints"))
-                if (c.contains("Constraint")) constraints.push_back(&c["Constraint"]);
-            for (const auto* c : constraints)
-                if (str(*c, "contype") == "CONSTR_FOREIGN") {
-                    r.target(field(*c, "pktable"), "referenced");
-                    r.lock(name_of(field(*c, "pktable")), lock_mode::share_row_exclusive);
-                }
-        }
-    } else if (k == "CreateTableAsStmt") {
-        const auto& into = unwrap(field(n, "into"), "IntoClause");
-        r.target(field(into, "rel"), "created");
-        f.created.push_back(name_of(field(into, "rel")));
+    if (k == "CreateStmt" || k == "CreateTableAsStmt") {
+        read_create(k, n, r, f);
     } else if (k == "AlterTableStmt") {
         read_alter_table(n, r, f);
     } else if (k == "DropStmt") {
         read_drop(n, r, f);
-    } else if (k == "TruncateStmt") {
-        for (const auto& rv : field(n, "relations")) {
-            r.target(rv, "truncated");
-            auto name = name_of(rv);
-            r.lock(name, lock_mode::access_exclusive);
-            r.at_risk(name, "TRUNCATE " + name);
-        }
-    } else if (k == "UpdateStmt" || k == "DeleteStmt" || k == "MergeStmt") {
-        r.target(field(n, "relation"), "written");
-        f.changes_rows = true;
-        r.at_risk(name_of(field(n, "relation")), "");
-    } else if (k == "InsertStmt") {
-        r.target(field(n, "relation"), "written");
-        const auto& conflict = unwrap(field(n, "onConflictClause"), "OnConflictClause");
-        if (str(conflict, "action") == "ONCONFLICT_UPDATE") {
-            f.changes_rows = true;
-            r.at_risk(name_of(field(n, "relation")), "");
-        }
+    } else if (k == "TruncateStmt" || k == "UpdateStmt" || k == "DeleteStmt" || k == "MergeStmt" ||
+               k == "InsertStmt") {
+        read_row_change(k, n, r, f);
     } else if (k == "IndexStmt") {
         r.target(field(n, "relation"), "indexed");
         r.lock(name_of(field(n, "relation")),
@@ -309,32 +352,8 @@ facts facts_of(const sql::statement& s) {
             r.target(field(n, "relation"), "renamed");
             r.lock(name_of(field(n, "relation")), lock_mode::access_exclusive);
         }
-    } else if (k == "VacuumStmt") {
-        bool full = false;
-        for (const auto& o : field(n, "options"))
-            if (str(field(o, "DefElem"), "defname") == "full") full = true;
-        for (const auto& vr : field(n, "rels")) {
-            const auto& rel = field(unwrap(vr, "VacuumRelation"), "relation");
-            r.target(rel, "vacuumed");
-            r.lock(name_of(rel),
-                   full ? lock_mode::access_exclusive : lock_mode::share_update_exclusive);
-        }
-    } else if (k == "ClusterStmt") {
-        r.target(field(n, "relation"), "clustered");
-        if (field(n, "relation").is_object())
-            r.lock(name_of(field(n, "relation")), lock_mode::access_exclusive);
-    } else if (k == "ReindexStmt") {
-        if (field(n, "relation").is_object()) {
-            r.target(field(n, "relation"), "reindexed");
-            bool concurrently = false;
-            for (const auto& p : field(n, "params"))
-                if (str(field(p, "DefElem"), "defname") == "concurrently") concurrently = true;
-            auto kind = str(n, "kind");
-            r.lock(name_of(field(n, "relation")), concurrently ? lock_mode::share_update_exclusive
-                                                  : kind == "REINDEX_OBJECT_INDEX"
-                                                      ? lock_mode::access_exclusive
-                                                      : lock_mode::share);
-        }
+    } else if (k == "VacuumStmt" || k == "ClusterStmt" || k == "ReindexStmt") {
+        read_maintenance(k, n, r);
     } else if (k == "GrantStmt") {
         if (str(n, "targtype") == "ACL_TARGET_OBJECT" && str(n, "objtype") == "OBJECT_TABLE")
             for (const auto& rv : field(n, "objects")) r.target(rv, "granted");
