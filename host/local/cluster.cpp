@@ -1,239 +1,35 @@
-// The local cluster: finding the server binaries, initdb, pg_ctl start and stop, and the small
-// files under the root that let a later `moonshift local …` find the server again.
+// The local cluster's lifecycle: initdb, pg_ctl start and stop, and the small files under the
+// root that let a later `moonshift local …` find the server again. It runs the server's
+// programs and never talks SQL to the server.
 #include "local/cluster.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <locale.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
-#include <pwd.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
-#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "local/system.hpp"
 
 namespace moonshift::local {
 namespace fs = std::filesystem;
+using namespace detail;
 
 namespace {
-
-const char* const install_hint = "install them with `apt-get install postgresql`";
-
-// The server itself failing (initdb, pg_ctl) is a plain failure; a missing binary, user or
-// permission is the user's configuration (exit_code::usage).
-error failure(std::string message, std::string hint = {}) {
-    return error(exit_code::migration_failed, std::move(message), std::move(hint));
-}
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-bool present(const fs::path& p) {
-    std::error_code ec;
-    return fs::exists(p, ec);
-}
-
-// The file's text, or "" when it is missing or unreadable.
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// Writes a file that only its owner may read (the password, the pointer files).
-void write_private(const fs::path& p, const std::string& content) {
-    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) throw failure(errno_text("cannot write " + p.string()));
-    bool ok = ::fchmod(fd, 0600) == 0;
-    for (std::size_t done = 0; ok && done < content.size();) {
-        ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        ok = n > 0;
-        done += ok ? std::size_t(n) : 0;
-    }
-    if (!ok) {
-        std::string message = errno_text("cannot write " + p.string());
-        ::close(fd);
-        throw failure(message);
-    }
-    ::close(fd);
-}
-
-// The last lines of a program's output or of the server log, for error messages.
-std::string tail(const std::string& text, int lines = 20) {
-    std::string t = text::trim(text);
-    std::size_t pos = t.size();
-    for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i)
-        pos = t.rfind('\n', pos - 1);
-    return pos == std::string::npos || pos == t.size() ? t : t.substr(pos + 1);
-}
-
-// Who runs initdb, pg_ctl and so the server. PostgreSQL refuses to run as root, so root runs
-// them as the owner of the data directory, or as the `postgres` system user for a new one.
-struct account {
-    bool switch_user = false;
-    uid_t uid = 0;
-    gid_t gid = 0;
-};
-
-account server_account(const fs::path& data) {
-    struct stat st {};
-    const bool have_data = ::stat(data.c_str(), &st) == 0;
-    if (::geteuid() != 0) {
-        if (have_data && st.st_uid != ::geteuid()) {
-            const passwd* pw = ::getpwuid(st.st_uid);
-            throw usage_error("the local cluster's data directory " + data.string() +
-                                  " belongs to user " +
-                                  (pw ? std::string(pw->pw_name) : std::to_string(st.st_uid)),
-                              "run `moonshift local` for this project as that user or as root");
-        }
-        return {};
-    }
-    const passwd* pw = have_data && st.st_uid != 0 ? ::getpwuid(st.st_uid) : ::getpwnam("postgres");
-    if (!pw)
-        throw usage_error(
-            "as root, moonshift runs the local PostgreSQL server as the `postgres` system user, "
-            "and this machine has none",
-            "install the server with `apt-get install postgresql` (it creates that user), or run "
-            "moonshift as a normal user");
-    return {true, pw->pw_uid, pw->pw_gid};
-}
-
-void close_fds_from(int lowest) {
-    if (::close_range(unsigned(lowest), ~0U, 0) == 0) return;
-    for (long fd = lowest, max = ::sysconf(_SC_OPEN_MAX); fd < max && fd < 65536; ++fd)
-        ::close(int(fd));
-}
-
-// In a forked child: become `as` (when asked). Only async-signal-safe calls.
-bool become(const account& as) {
-    return !as.switch_user ||
-           (::setgroups(1, &as.gid) == 0 && ::setgid(as.gid) == 0 && ::setuid(as.uid) == 0);
-}
-
-struct process_result {
-    int status = 0;  // exit status, or 128 + signal
-    std::string output;
-};
-
-// Runs argv (argv[0] an absolute path) as `as`, stdin from /dev/null, stdout and stderr
-// captured, or appended to out_fd when one is given. The child inherits no other descriptor,
-// so a server started by pg_ctl never holds a pipe of whoever runs moonshift.
-process_result run(const std::vector<std::string>& argv, const account& as, int out_fd = -1) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int pipe_fds[2] = {-1, -1};
-    if (devnull < 0 || (out_fd < 0 && ::pipe2(pipe_fds, O_CLOEXEC) != 0))
-        throw failure(errno_text("cannot run " + argv[0]));
-    const pid_t pid = ::fork();
-    if (pid < 0) throw failure(errno_text("cannot run " + argv[0]));
-    if (pid == 0) {
-        const int out = out_fd >= 0 ? out_fd : pipe_fds[1];
-        ::dup2(devnull, 0);
-        ::dup2(out, 1);
-        ::dup2(out, 2);
-        close_fds_from(3);
-        const char* why = "cannot switch to the server's user\n";
-        if (become(as) && ::chdir("/") == 0) {
-            ::execv(args[0], args.data());
-            why = "cannot execute the program\n";
-        }
-        if (::write(2, why, std::strlen(why)) < 0) _exit(127);
-        _exit(127);
-    }
-    ::close(devnull);
-    process_result result;
-    if (out_fd < 0) {
-        ::close(pipe_fds[1]);
-        char buf[4096];
-        for (;;) {
-            ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            result.output.append(buf, std::size_t(n));
-        }
-        ::close(pipe_fds[0]);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return result;
-}
-
-// Whether `as` may reach into dir (search permission on it and every parent).
-bool can_search(const fs::path& dir, const account& as) {
-    const pid_t pid = ::fork();
-    if (pid < 0) throw failure(errno_text("cannot fork"));
-    if (pid == 0) _exit(become(as) && ::access(dir.c_str(), X_OK) == 0 ? 0 : 1);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// Creates dir (mode 0700) for the server's user.
-void make_server_dir(const fs::path& dir, const account& as) {
-    fs::create_directories(dir);
-    if (as.switch_user && ::chown(dir.c_str(), as.uid, as.gid) != 0)
-        throw failure(errno_text("cannot hand " + dir.string() + " to the postgres user"));
-    if (::chmod(dir.c_str(), 0700) != 0) throw failure(errno_text("cannot chmod " + dir.string()));
-}
-
-bool has_server(const fs::path& dir) {
-    for (const char* name : {"initdb", "pg_ctl", "postgres"}) {
-        std::error_code ec;
-        if (!fs::is_regular_file(dir / name, ec) || ::access((dir / name).c_str(), X_OK) != 0)
-            return false;
-    }
-    return true;
-}
-
-std::optional<std::string> find_in_path(const std::string& program) {
-    const char* path = std::getenv("PATH");
-    std::istringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-    for (std::string dir; std::getline(dirs, dir, ':');) {
-        fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
-        if (::access(candidate.c_str(), X_OK) == 0) return fs::absolute(candidate).string();
-    }
-    return std::nullopt;
-}
-
-// Debian keeps each major version in /usr/lib/postgresql/<version>/bin; the newest wins.
-std::optional<std::string> newest_debian_bin_dir() {
-    std::optional<std::string> best;
-    double best_version = -1;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
-        const std::string name = entry.path().filename().string();
-        char* end = nullptr;
-        const double version = std::strtod(name.c_str(), &end);
-        if (end == name.c_str() || *end != '\0' || version <= best_version) continue;
-        if (!has_server(entry.path() / "bin")) continue;
-        best_version = version;
-        best = (entry.path() / "bin").string();
-    }
-    return best;
-}
 
 // A free port on 127.0.0.1: `preferred` when it is free, else one the kernel picks.
 int free_port(int preferred) {
@@ -301,13 +97,6 @@ std::string initdb_locale() {
     return "C";
 }
 
-bool is_postgres_process(int pid) {
-    if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
-    // A pid left in postmaster.pid by a crash may belong to someone else by now.
-    std::string comm = text::trim(read_text("/proc/" + std::to_string(pid) + "/comm"));
-    return comm.empty() || comm.rfind("postgres", 0) == 0 || comm.rfind("postmaster", 0) == 0;
-}
-
 // One `moonshift local` at a time per project.
 class root_lock {
   public:
@@ -330,38 +119,6 @@ class root_lock {
 
 cluster::cluster(fs::path root, options opts)
     : root_(fs::absolute(std::move(root)).lexically_normal()), opts_(std::move(opts)) {}
-
-std::string cluster::find_bin_dir() {
-    if (const char* env = std::getenv("MOONSHIFT_PG_BINDIR"); env && *env) {
-        if (has_server(env)) return env;
-        throw usage_error(std::string("no PostgreSQL server binaries (initdb, pg_ctl, postgres) in "
-                                      "MOONSHIFT_PG_BINDIR=") +
-                              env + "; " + install_hint,
-                          "or point MOONSHIFT_PG_BINDIR at the bin directory of a server");
-    }
-    if (auto pg_config = find_in_path("pg_config")) {
-        process_result r = run({*pg_config, "--bindir"}, account{});
-        std::string dir = text::trim(r.output);
-        if (r.status == 0 && has_server(dir)) return dir;
-    }
-    if (auto dir = newest_debian_bin_dir()) return *dir;
-    throw usage_error(
-        std::string("no PostgreSQL server binaries (initdb, pg_ctl, postgres) found; ") +
-            install_hint,
-        "looked in `pg_config --bindir` and /usr/lib/postgresql/*/bin; MOONSHIFT_PG_BINDIR may "
-        "name another directory");
-}
-
-std::string cluster::bin_dir() const {
-    if (bin_dir_.empty() && !std::getenv("MOONSHIFT_PG_BINDIR")) {
-        // A cluster is run by the major version that made it, when that one is still installed.
-        std::string version = text::trim(read_text(data_dir() / "PG_VERSION"));
-        fs::path dir = fs::path("/usr/lib/postgresql") / version / "bin";
-        if (!version.empty() && has_server(dir)) bin_dir_ = dir.string();
-    }
-    if (bin_dir_.empty()) bin_dir_ = find_bin_dir();
-    return bin_dir_;
-}
 
 fs::path cluster::data_dir() const {
     std::string elsewhere = text::trim(read_text(root_ / "datadir"));
