@@ -330,48 +330,55 @@ bool host_allowed(const std::string& url, const std::vector<std::string>& allow_
     return false;
 }
 
-http_response send(const http_request& req) {
-    detail::init_curl();
-    const auto started = std::chrono::steady_clock::now();
-    const auto secrets = detail::url_secrets(req.url);
-    const std::string target = req.method + " " + display_url(req.url);
+namespace {
 
-    auto invalid = [&](const std::string& why) {
+// What every message of one send() starts with and must not reveal.
+struct send_context {
+    std::string target;  // "POST https://hooks.example.com/…"
+    std::vector<std::string> secrets;
+
+    delivery_error invalid(const std::string& why) const {
         return delivery_error("invalid", 0, 0, detail::scrub(target + ": " + why, secrets));
-    };
-    url_parts parts = parse_url(req.url);
-    if (!parts.ok || parts.host.empty()) throw invalid("the URL cannot be parsed");
-    if (parts.scheme != "http" && parts.scheme != "https")
-        throw invalid("only http and https URLs are supported");
-    if (!valid_method(req.method)) throw invalid("the method must be an upper-case word like POST");
+    }
+};
 
+void check_request(const http_request& req, const send_context& ctx) {
+    url_parts parts = parse_url(req.url);
+    if (!parts.ok || parts.host.empty()) throw ctx.invalid("the URL cannot be parsed");
+    if (parts.scheme != "http" && parts.scheme != "https")
+        throw ctx.invalid("only http and https URLs are supported");
+    if (!valid_method(req.method))
+        throw ctx.invalid("the method must be an upper-case word like POST");
+}
+
+void append_header(slist_ptr& headers, const std::string& line) {
+    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+    if (!next) throw std::bad_alloc();
+    headers.release();
+    headers.reset(next);
+}
+
+// The request's headers as curl's list; a name or value that could split the
+// request (CR, LF, a colon in the name) is refused.
+slist_ptr curl_headers(const http_request& req, const send_context& ctx) {
     slist_ptr headers(nullptr, &curl_slist_free_all);
     bool has_expect = false;
     for (const auto& [name, value] : req.headers) {
         if (name.empty() || has_crlf(name) || has_crlf(value) ||
             name.find(':') != std::string::npos)
-            throw invalid("header \"" + name.substr(0, 40) + "\" has an invalid name or value");
+            throw ctx.invalid("header \"" + name.substr(0, 40) + "\" has an invalid name or value");
         if (lower(name) == "expect") has_expect = true;
         // "Name;" is curl's way to send a header with an empty value.
-        std::string line = value.empty() ? name + ";" : name + ": " + value;
-        curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-        if (!next) throw std::bad_alloc();
-        headers.release();
-        headers.reset(next);
+        append_header(headers, value.empty() ? name + ";" : name + ": " + value);
     }
-    if (!has_expect) {
-        // Without this curl waits up to a second for "100 Continue" on larger bodies.
-        curl_slist* next = curl_slist_append(headers.get(), "Expect:");
-        if (!next) throw std::bad_alloc();
-        headers.release();
-        headers.reset(next);
-    }
+    // Without this curl waits up to a second for "100 Continue" on larger bodies.
+    if (!has_expect) append_header(headers, "Expect:");
+    return headers;
+}
 
-    easy_ptr curl(curl_easy_init(), &curl_easy_cleanup);
-    if (!curl) throw std::runtime_error("cannot create a curl handle");
-    CURL* h = curl.get();
-    char errbuf[CURL_ERROR_SIZE] = {};
-    attempt_state st;
+// Sets everything on the handle that stays the same across attempts.
+void configure(CURL* h, const http_request& req, curl_slist* headers, char* errbuf,
+               attempt_state& st) {
     curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -380,7 +387,7 @@ http_response send(const http_request& req) {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.timeout.count()));
     curl_easy_setopt(h, CURLOPT_USERAGENT, "moonshift/" MOONSHIFT_VERSION);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
@@ -399,6 +406,54 @@ http_response send(const http_request& req) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.c_str());
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
     }
+}
+
+// The server answered with a status that is not accepted, for the last time.
+delivery_error status_error(const send_context& ctx, long status, int attempt,
+                            const std::string& body) {
+    std::string msg = ctx.target + ": the server answered HTTP " + std::to_string(status) + " (" +
+                      plural(attempt, "attempt") + ")";
+    if (status >= 300 && status < 400) msg += "; redirects are not followed";
+    if (auto s = snippet(body); !s.empty()) msg += ": " + s;
+    std::string hint = status >= 500 || status == 429
+                           ? "The receiver is failing or overloaded; try again later."
+                       : status >= 300 && status < 400
+                           ? "Use the final URL the receiver redirects to."
+                           : "The receiver refused the request; check the URL, its token and the "
+                             "payload.";
+    return delivery_error("http", attempt, static_cast<int>(status),
+                          detail::scrub(msg, ctx.secrets), hint);
+}
+
+// The transfer itself failed (connect, TLS, timeout, too large), for the last time.
+delivery_error transfer_error(const send_context& ctx, CURL* h, failure f, CURLcode rc,
+                              const char* errbuf, int attempt, std::chrono::milliseconds timeout) {
+    std::string detail_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (f == failure::too_large) detail_text.clear();
+    auto [kind, what, hint] = describe(f, timeout);
+    std::string msg = ctx.target + ": " + what + " (" + plural(attempt, "attempt") + ")";
+    if (!detail_text.empty()) msg += ": " + detail_text;
+    long status = 0;
+    if (f == failure::too_large) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    return delivery_error(kind, attempt, static_cast<int>(status), detail::scrub(msg, ctx.secrets),
+                          hint);
+}
+
+}  // namespace
+
+http_response send(const http_request& req) {
+    detail::init_curl();
+    const auto started = std::chrono::steady_clock::now();
+    const send_context ctx{req.method + " " + display_url(req.url), detail::url_secrets(req.url)};
+    check_request(req, ctx);
+    slist_ptr headers = curl_headers(req, ctx);
+
+    easy_ptr curl(curl_easy_init(), &curl_easy_cleanup);
+    if (!curl) throw std::runtime_error("cannot create a curl handle");
+    CURL* h = curl.get();
+    char errbuf[CURL_ERROR_SIZE] = {};
+    attempt_state st;
+    configure(h, req, headers.get(), errbuf, st);
 
     const int max_attempts = 1 + std::max(0, req.retries);
     auto delay = req.backoff;
@@ -409,10 +464,6 @@ http_response send(const http_request& req) {
         failure f = classify(rc);
         if (f == failure::too_large || (f != failure::none && st.too_large)) f = failure::too_large;
         const bool last = attempt >= max_attempts;
-        auto elapsed = [&] {
-            return std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - started);
-        };
 
         if (f == failure::none) {
             long status = 0;
@@ -425,38 +476,16 @@ http_response send(const http_request& req) {
                 r.body = std::move(st.body);
                 r.headers = std::move(st.headers);
                 r.attempts = attempt;
-                r.elapsed = elapsed();
+                r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started);
                 return r;
             }
-            if (!retryable || last) {
-                std::string msg = target + ": the server answered HTTP " + std::to_string(status) +
-                                  " (" + plural(attempt, "attempt") + ")";
-                if (status >= 300 && status < 400) msg += "; redirects are not followed";
-                if (auto s = snippet(st.body); !s.empty()) msg += ": " + s;
-                std::string hint =
-                    status >= 500 || status == 429
-                        ? "The receiver is failing or overloaded; try again later."
-                    : status >= 300 && status < 400
-                        ? "Use the final URL the receiver redirects to."
-                        : "The receiver refused the request; check the URL, its token and the "
-                          "payload.";
-                throw delivery_error("http", attempt, static_cast<int>(status),
-                                     detail::scrub(msg, secrets), hint);
-            }
+            if (!retryable || last) throw status_error(ctx, status, attempt, st.body);
         } else {
             const bool retryable =
                 f == failure::connect || f == failure::lost || f == failure::timeout;
-            if (!retryable || last) {
-                std::string detail_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-                if (f == failure::too_large) detail_text.clear();
-                auto [kind, what, hint] = describe(f, req.timeout);
-                std::string msg = target + ": " + what + " (" + plural(attempt, "attempt") + ")";
-                if (!detail_text.empty()) msg += ": " + detail_text;
-                long status = 0;
-                if (f == failure::too_large) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-                throw delivery_error(kind, attempt, static_cast<int>(status),
-                                     detail::scrub(msg, secrets), hint);
-            }
+            if (!retryable || last)
+                throw transfer_error(ctx, h, f, rc, errbuf, attempt, req.timeout);
         }
         std::this_thread::sleep_for(delay);
         delay *= 2;

@@ -234,6 +234,98 @@ std::string format_mail(const mail_message& m) {
     return out + "--" + boundary + "--\r\n";
 }
 
+namespace {
+
+using slist_ptr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+
+// RCPT TO of every To and Cc address.
+slist_ptr recipients(const mail_message& m) {
+    if (m.to.empty() && m.cc.empty()) throw invalid("the message has no recipient");
+    slist_ptr rcpt(nullptr, &curl_slist_free_all);
+    for (const auto* list : {&m.to, &m.cc}) {
+        for (const auto& r : *list) {
+            curl_slist* next =
+                curl_slist_append(rcpt.get(), ("<" + parse_address(r).addr + ">").c_str());
+            if (!next) throw std::bad_alloc();
+            rcpt.release();
+            rcpt.reset(next);
+        }
+    }
+    return rcpt;
+}
+
+// Where the handle's callbacks write; the same for every attempt.
+struct conversation {
+    char errbuf[CURL_ERROR_SIZE] = {};
+    std::string last_reply;
+    upload up;
+};
+
+void configure(CURL* h, const smtp_settings& s, const std::string& mail_from, curl_slist* rcpt,
+               std::size_t payload_size, conversation& c) {
+    curl_easy_setopt(h, CURLOPT_URL, s.url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c.errbuf);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(s.timeout.count()));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(s.timeout.count()));
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from.c_str());
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, &on_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, &c.up);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(payload_size));
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);  // feeds on_debug; nothing is printed
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, &on_debug);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, &c.last_reply);
+    if (!s.user.empty()) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, s.user.c_str());
+        curl_easy_setopt(h, CURLOPT_PASSWORD, s.password.c_str());
+    }
+    if (s.starttls) curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+    if (!s.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, s.ca_file.c_str());
+    if (s.insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
+// Why an attempt failed, in delivery_error's terms, and whether another may do better.
+struct smtp_failure {
+    std::string kind = "connect", what = "the connection failed", hint;
+    bool retryable = true;
+};
+
+smtp_failure describe(CURLcode rc, long code, std::chrono::milliseconds timeout) {
+    if (rc == CURLE_LOGIN_DENIED || rc == CURLE_AUTH_ERROR)
+        return {"auth", "the server refused the credentials", "Check the SMTP user and password.",
+                false};
+    if (rc == CURLE_USE_SSL_FAILED)
+        return {"tls", "the server does not offer STARTTLS",
+                "Use smtps:// if the server expects TLS from the start, or turn starttls off.",
+                false};
+    if (detail::is_tls_failure(rc))
+        return {"tls", "TLS failed",
+                "Give the CA that signed the server's certificate (ca_file), or fix the "
+                "server's certificate.",
+                false};
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return {"timeout", "no answer within " + text::format_duration(timeout),
+                "The mail server is slow or unreachable; raise the timeout or check it.", true};
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+        rc == CURLE_COULDNT_RESOLVE_PROXY)
+        return {"connect", "cannot connect",
+                "Check that the mail server is running and reachable from here.", true};
+    if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
+        return {"invalid", "the URL cannot be used", "", false};
+    if (code >= 400)  // 4xx replies are transient by definition
+        return {"smtp", "the server refused the message",
+                "Check the sender and recipient addresses and the server's policy.", code < 500};
+    return {};
+}
+
+}  // namespace
+
 void send_mail(const smtp_settings& s, const mail_message& m) {
     detail::init_curl();
     auto secrets = detail::url_secrets(s.url);
@@ -248,109 +340,37 @@ void send_mail(const smtp_settings& s, const mail_message& m) {
             "invalid", 0, 0,
             detail::scrub(target + ": the URL must start with smtp:// or smtps://", secrets));
     address from = parse_address(m.from);
-    if (m.to.empty() && m.cc.empty()) throw invalid("the message has no recipient");
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> rcpt(nullptr, &curl_slist_free_all);
-    for (const auto* list : {&m.to, &m.cc}) {
-        for (const auto& r : *list) {
-            curl_slist* next =
-                curl_slist_append(rcpt.get(), ("<" + parse_address(r).addr + ">").c_str());
-            if (!next) throw std::bad_alloc();
-            rcpt.release();
-            rcpt.reset(next);
-        }
-    }
+    slist_ptr rcpt = recipients(m);
     const std::string payload = format_mail(m);
     const std::string mail_from = "<" + from.addr + ">";
 
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
     if (!curl) throw std::runtime_error("cannot create a curl handle");
     CURL* h = curl.get();
-    char errbuf[CURL_ERROR_SIZE] = {};
-    std::string last_reply;
-    upload up{&payload};
-    curl_easy_setopt(h, CURLOPT_URL, s.url.c_str());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(s.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(s.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from.c_str());
-    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt.get());
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, &on_read);
-    curl_easy_setopt(h, CURLOPT_READDATA, &up);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(payload.size()));
-    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);  // feeds on_debug; nothing is printed
-    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, &on_debug);
-    curl_easy_setopt(h, CURLOPT_DEBUGDATA, &last_reply);
-    if (!s.user.empty()) {
-        curl_easy_setopt(h, CURLOPT_USERNAME, s.user.c_str());
-        curl_easy_setopt(h, CURLOPT_PASSWORD, s.password.c_str());
-    }
-    if (s.starttls) curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
-    if (!s.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, s.ca_file.c_str());
-    if (s.insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    conversation c;
+    c.up.data = &payload;
+    configure(h, s, mail_from, rcpt.get(), payload.size(), c);
 
     const int max_attempts = 1 + std::max(0, s.retries);
     auto delay = s.backoff;
     for (int attempt = 1;; ++attempt) {
-        up.offset = 0;
-        errbuf[0] = 0;
-        last_reply.clear();
+        c.up.offset = 0;
+        c.errbuf[0] = 0;
+        c.last_reply.clear();
         CURLcode rc = curl_easy_perform(h);
         if (rc == CURLE_OK) return;
         long code = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-
-        std::string kind = "connect", what = "the connection failed", hint;
-        bool retryable = true;
-        if (rc == CURLE_LOGIN_DENIED || rc == CURLE_AUTH_ERROR) {
-            kind = "auth";
-            what = "the server refused the credentials";
-            retryable = false;
-            hint = "Check the SMTP user and password.";
-        } else if (rc == CURLE_USE_SSL_FAILED) {
-            kind = "tls";
-            what = "the server does not offer STARTTLS";
-            retryable = false;
-            hint = "Use smtps:// if the server expects TLS from the start, or turn starttls off.";
-        } else if (detail::is_tls_failure(rc)) {
-            kind = "tls";
-            what = "TLS failed";
-            retryable = false;
-            hint =
-                "Give the CA that signed the server's certificate (ca_file), or fix the "
-                "server's certificate.";
-        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-            kind = "timeout";
-            what = "no answer within " + text::format_duration(s.timeout);
-            hint = "The mail server is slow or unreachable; raise the timeout or check it.";
-        } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-                   rc == CURLE_COULDNT_RESOLVE_PROXY) {
-            what = "cannot connect";
-            hint = "Check that the mail server is running and reachable from here.";
-        } else if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
-            kind = "invalid";
-            what = "the URL cannot be used";
-            retryable = false;
-        } else if (code >= 400) {
-            kind = "smtp";
-            what = "the server refused the message";
-            retryable = code < 500;  // 4xx replies are transient by definition
-            hint = "Check the sender and recipient addresses and the server's policy.";
-        }
-        if (!retryable || attempt >= max_attempts) {
-            std::string msg = target + ": " + what + " (" + std::to_string(attempt) +
+        smtp_failure f = describe(rc, code, s.timeout);
+        if (!f.retryable || attempt >= max_attempts) {
+            std::string msg = target + ": " + f.what + " (" + std::to_string(attempt) +
                               (attempt == 1 ? " attempt)" : " attempts)");
-            std::string detail_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+            std::string detail_text = c.errbuf[0] ? c.errbuf : curl_easy_strerror(rc);
             msg += ": " + detail_text;
-            if (!last_reply.empty() && (kind == "auth" || kind == "smtp"))
-                msg += "; the server said \"" + last_reply + "\"";
-            throw delivery_error(kind, attempt, static_cast<int>(code), detail::scrub(msg, secrets),
-                                 hint);
+            if (!c.last_reply.empty() && (f.kind == "auth" || f.kind == "smtp"))
+                msg += "; the server said \"" + c.last_reply + "\"";
+            throw delivery_error(f.kind, attempt, static_cast<int>(code),
+                                 detail::scrub(msg, secrets), f.hint);
         }
         std::this_thread::sleep_for(delay);
         delay *= 2;
