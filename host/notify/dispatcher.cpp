@@ -282,7 +282,7 @@ dispatcher::~dispatcher() {
     }
     try {
         d.flush();
-    } catch (...) {
+    } catch (const std::exception&) {
         // printing failed while the command ends; nothing more to do
     }
 }
