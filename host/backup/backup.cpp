@@ -14,6 +14,8 @@
 #include "backup/io.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "db/quote.hpp"
+#include "db/transaction.hpp"
 
 namespace moonshift::backup {
 namespace {
@@ -46,25 +48,17 @@ std::string file_name(const std::string& table) {
     return out + ".copy.gz";
 }
 
-const char* const select_columns =
-    "id, coalesce(version, ''), coalesce(migration, ''), environment, coalesce(run_id, 0), kind, "
-    "reason, location, "
-    "tables::text, rows, bytes, status, created_by, "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), duration_ms, "
-    "coalesce(to_char(keep_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
-    "coalesce(to_char(restored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')";
-
-record read_record(const pqxx::row& row) {
+record from_row(const history::backup_row& row) {
     record r;
-    r.id = row[0].as<long long>();
-    r.version = row[1].c_str();
-    r.migration = row[2].c_str();
-    r.environment = row[3].c_str();
-    r.run_id = row[4].as<long long>();
-    r.kind = row[5].c_str();
-    r.reason = row[6].c_str();
-    r.location = row[7].c_str();
-    for (const auto& t : json::parse(row[8].c_str())) {
+    r.id = row.id;
+    r.version = row.version;
+    r.migration = row.migration;
+    r.environment = row.environment;
+    r.run_id = row.run_id;
+    r.kind = row.kind;
+    r.reason = row.reason;
+    r.location = row.location;
+    for (const auto& t : row.tables) {
         table_copy c;
         c.table = t.value("table", "");
         c.rows = t.value("rows", 0LL);
@@ -74,14 +68,14 @@ record read_record(const pqxx::row& row) {
         c.definition = t.value("definition", json::object());
         r.tables.push_back(std::move(c));
     }
-    r.rows = row[9].as<long long>();
-    r.bytes = row[10].as<long long>();
-    r.status = row[11].c_str();
-    r.created_by = row[12].c_str();
-    r.created_at = row[13].c_str();
-    r.duration_ms = row[14].as<long long>();
-    r.keep_until = row[15].c_str();
-    r.restored_at = row[16].c_str();
+    r.rows = row.rows;
+    r.bytes = row.bytes;
+    r.status = row.status;
+    r.created_by = row.created_by;
+    r.created_at = row.created_at;
+    r.duration_ms = row.duration_ms;
+    r.keep_until = row.keep_until;
+    r.restored_at = row.restored_at;
     return r;
 }
 
@@ -181,7 +175,7 @@ std::string destructive_reason(const std::vector<std::string>& destructive, bool
 }
 
 store::store(db::session& s, history::store& h, settings cfg)
-    : s_(s), h_(h), cfg_(std::move(cfg)) {}
+    : s_(s), rows_(s, h), cfg_(std::move(cfg)) {}
 
 void store::check_location() const {
     std::error_code ec;
@@ -209,20 +203,18 @@ std::vector<std::string> store::resolve(const std::vector<std::string>& names,
     std::vector<std::string> regnames;
     for (const auto& n : names) {
         auto dot = n.find('.');
-        auto& c = s_.conn();
-        regnames.push_back(dot == std::string::npos ? c.quote_name(n)
-                                                    : c.quote_name(n.substr(0, dot)) + "." +
-                                                          c.quote_name(n.substr(dot + 1)));
+        regnames.push_back(dot == std::string::npos
+                               ? db::quote::ident(n)
+                               : db::quote::qualified(n.substr(0, dot), n.substr(dot + 1)));
     }
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params(
+    auto r = s_.query(
         "SELECT DISTINCT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON "
         "n.oid = c.relnamespace "
         " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
         "   AND (c.oid IN (SELECT to_regclass(x) FROM unnest($1::text[]) x) OR n.nspname = ANY "
         "($2::text[])) "
         " ORDER BY 1",
-        io::pg_array(regnames), io::pg_array(schemas));
+        db::quote::array(regnames), db::quote::array(schemas));
     std::vector<std::string> out;
     for (const auto& row : r) out.push_back(row[0].c_str());
     return out;
@@ -241,21 +233,49 @@ record store::open_record(const std::string& kind, const std::string& version,
     rec.reason = reason;
     rec.run_id = run_id;
     rec.created_by = history::current_actor();
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params(
-        "INSERT INTO " + h_.table("backups") +
-            " (version, migration, environment, run_id, kind, reason, location, created_by) "
-            "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), $5, $6, '', $7) "
-            "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
-            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-        version, migration, cfg_.environment, run_id, kind, reason, rec.created_by);
-    rec.id = r[0][0].as<long long>();
-    rec.created_at = r[0][1].c_str();
+    history::backup_row row;
+    row.kind = kind;
+    row.version = version;
+    row.migration = migration;
+    row.environment = cfg_.environment;
+    row.reason = reason;
+    row.run_id = run_id;
+    row.created_by = rec.created_by;
+    rows_.open(row);
+    rec.id = row.id;
+    rec.created_at = row.created_at;
     rec.location = (cfg_.dir / cfg_.environment /
                     (std::to_string(rec.id) + "_" +
                      (version.empty() ? std::string("manual") : version) + "_" + utc_stamp()))
                        .string();
     return rec;
+}
+
+// One table's definition (with where its sequences are) and its rows into
+// a file of `dir`, in the snapshot the caller holds.
+table_copy store::copy_table(const std::string& table, const fs::path& dir,
+                             const progress& on_progress) {
+    table_copy c;
+    c.table = table;
+    auto dot = table.find('.');
+    auto r =
+        s_.query(definition_sql, db::quote::qualified(table.substr(0, dot), table.substr(dot + 1)));
+    if (r.empty() || r[0][0].is_null())
+        throw error(exit_code::migration_failed,
+                    "table " + table + " disappeared while it was backed up");
+    c.definition = json::parse(r[0][0].c_str());
+    for (auto& seq : c.definition["sequences"]) {
+        auto v = s_.query("SELECT last_value, is_called FROM " + seq["quoted"].get<std::string>());
+        seq["last_value"] = v[0][0].as<long long>();
+        seq["is_called"] = v[0][1].as<bool>();
+    }
+    c.file = file_name(table);
+    if (on_progress) on_progress("backing up " + table);
+    auto copied = io::copy_table_out(s_, c.definition, (dir / c.file).string());
+    c.rows = copied.rows;
+    c.bytes = copied.bytes;
+    c.sha256 = copied.sha256;
+    return c;
 }
 
 record store::create(const std::vector<std::string>& tables, const std::string& version,
@@ -265,76 +285,45 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
     check_location();
     record rec = open_record("tables", version, migration, reason, run_id);
     fs::path dir = rec.location;
-    bool began = false;
     try {
         fs::create_directories(dir);
-        // One snapshot for all tables, so the copies agree with each other.
-        if (!io::in_transaction(s_)) {
-            s_.exec_script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-            began = true;
-        }
-        for (const auto& table : tables) {
-            table_copy c;
-            c.table = table;
-            {
-                pqxx::nontransaction tx(s_.conn());
-                auto dot = table.find('.');
-                auto quoted = s_.conn().quote_name(table.substr(0, dot)) + "." +
-                              s_.conn().quote_name(table.substr(dot + 1));
-                auto r = tx.exec_params(definition_sql, quoted);
-                if (r.empty() || r[0][0].is_null())
-                    throw error(exit_code::migration_failed,
-                                "table " + table + " disappeared while it was backed up");
-                c.definition = json::parse(r[0][0].c_str());
-                for (auto& seq : c.definition["sequences"]) {
-                    auto v = tx.exec("SELECT last_value, is_called FROM " +
-                                     seq["quoted"].get<std::string>());
-                    seq["last_value"] = v[0][0].as<long long>();
-                    seq["is_called"] = v[0][1].as<bool>();
-                }
+        {
+            // One snapshot for all tables, so the copies agree with each other
+            // (the caller's, when it has a transaction open).
+            std::optional<db::transaction> snapshot;
+            if (!s_.in_transaction())
+                snapshot.emplace(s_, db::transaction::mode::begin,
+                                 "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+            for (const auto& table : tables) {
+                rec.tables.push_back(copy_table(table, dir, on_progress));
+                rec.rows += rec.tables.back().rows;
+                rec.bytes += rec.tables.back().bytes;
             }
-            c.file = file_name(table);
-            if (on_progress) on_progress("backing up " + table);
-            auto copied = io::copy_table_out(s_, c.definition, (dir / c.file).string());
-            c.rows = copied.rows;
-            c.bytes = copied.bytes;
-            c.sha256 = copied.sha256;
-            rec.rows += c.rows;
-            rec.bytes += c.bytes;
-            rec.tables.push_back(std::move(c));
+            if (snapshot) snapshot->commit();
         }
-        if (began) s_.exec_script("COMMIT");
-        began = false;
         rec.status = "complete";
         rec.duration_ms = ms_since(t0);
         json manifest = rec.to_json();
         manifest["tables"] = tables_json(rec.tables, true);
         std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
-        pqxx::nontransaction tx(s_.conn());
-        tx.exec_params("UPDATE " + h_.table("backups") +
-                           " SET status = 'complete', location = $2, tables = $3::jsonb, rows = "
-                           "$4, bytes = $5,"
-                           " duration_ms = $6 WHERE id = $1",
-                       rec.id, rec.location, tables_json(rec.tables, true).dump(), rec.rows,
-                       rec.bytes, rec.duration_ms);
-    } catch (...) {
-        if (began) {
-            try {
-                s_.exec_script("ROLLBACK");
-            } catch (...) {
-            }
-        }
+        rows_.complete(rec.id, rec.location, manifest["tables"], rec.rows, rec.bytes,
+                       rec.duration_ms);
+    } catch (...) {  // whatever failed: no half backup stays behind
         std::error_code ec;
         fs::remove_all(dir, ec);
-        try {
-            pqxx::nontransaction tx(s_.conn());
-            tx.exec_params("UPDATE " + h_.table("backups") + " SET status = 'failed' WHERE id = $1",
-                           rec.id);
-        } catch (...) {
-        }
+        mark_failed(rec.id);
         throw;
     }
     return rec;
+}
+
+void store::mark_failed(long long id) noexcept {
+    try {
+        rows_.mark_failed(id);
+    } catch (const error&) {
+        // The backup's own failure is the one to report (the row stays
+        // "running"; a caller's failed transaction refuses the UPDATE too).
+    }
 }
 
 record store::dump_database(const std::string& url, const std::string& version,
@@ -356,9 +345,7 @@ record store::dump_database(const std::string& url, const std::string& version,
     if (status != 0) {
         std::error_code ec;
         fs::remove_all(dir, ec);
-        pqxx::nontransaction tx(s_.conn());
-        tx.exec_params("UPDATE " + h_.table("backups") + " SET status = 'failed' WHERE id = $1",
-                       rec.id);
+        rows_.mark_failed(rec.id);
         throw error(exit_code::migration_failed, "pg_dump failed (exit status " +
                                                      std::to_string(status) +
                                                      "); nothing of the migration ran");
@@ -372,70 +359,39 @@ record store::dump_database(const std::string& url, const std::string& version,
     whole.bytes = rec.bytes;
     rec.tables.push_back(whole);
     std::ofstream(dir / "manifest.json") << rec.to_json().dump(2) << "\n";
-    pqxx::nontransaction tx(s_.conn());
-    tx.exec_params("UPDATE " + h_.table("backups") +
-                       " SET status = 'complete', location = $2, tables = $3::jsonb, bytes = $4, "
-                       "duration_ms = $5"
-                       " WHERE id = $1",
-                   rec.id, rec.location, tables_json(rec.tables, false).dump(), rec.bytes,
+    rows_.complete(rec.id, rec.location, tables_json(rec.tables, false), 0, rec.bytes,
                    rec.duration_ms);
     return rec;
 }
 
 std::vector<record> store::list(int limit) {
-    if (h_.host_version() == 0) return {};
-    pqxx::nontransaction tx(s_.conn());
-    if (!tx.exec("SELECT to_regclass('" + h_.schema() + ".backups') IS NOT NULL")[0][0].as<bool>())
-        return {};
-    auto r = tx.exec_params(std::string("SELECT ") + select_columns + " FROM " +
-                                h_.table("backups") + " ORDER BY id DESC LIMIT $1",
-                            limit);
     std::vector<record> out;
-    for (const auto& row : r) out.push_back(read_record(row));
+    for (const auto& row : rows_.list(limit)) out.push_back(from_row(row));
     return out;
 }
 
 std::optional<record> store::find(long long id) {
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params(
-        std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") + " WHERE id = $1",
-        id);
-    if (r.empty()) return std::nullopt;
-    return read_record(r[0]);
+    auto row = rows_.find(id);
+    if (!row) return std::nullopt;
+    return from_row(*row);
 }
 
 std::optional<record> store::latest_for(const std::string& version) {
-    if (h_.host_version() == 0) return std::nullopt;
-    pqxx::nontransaction tx(s_.conn());
-    if (!tx.exec("SELECT to_regclass('" + h_.schema() + ".backups') IS NOT NULL")[0][0].as<bool>())
-        return std::nullopt;
-    auto r =
-        tx.exec_params(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") +
-                           " WHERE version = $1 AND status = 'complete' AND kind = 'tables'"
-                           " ORDER BY id DESC LIMIT 1",
-                       version);
-    if (r.empty()) return std::nullopt;
-    return read_record(r[0]);
+    auto row = rows_.latest_complete(version);
+    if (!row) return std::nullopt;
+    return from_row(*row);
 }
 
 prune_result store::prune(bool dry_run) {
     prune_result out;
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec(std::string("SELECT ") + select_columns +
-                     ", to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
-                     " to_char(created_at AT TIME ZONE 'UTC', 'IYYY-IW'),"
-                     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM'),"
-                     " coalesce(keep_until > now(), false)"
-                     " FROM " +
-                     h_.table("backups") +
-                     " WHERE status = 'complete' ORDER BY created_at DESC, id DESC");
     std::set<std::string> days, weeks, months;
     std::vector<std::pair<record, bool>> all;
-    for (const auto& row : r) {
-        auto rec = read_record(row);
-        std::string day = row[17].c_str(), week = row[18].c_str(), month = row[19].c_str();
-        bool pinned = row[20].as<bool>();
-        bool keep = pinned;
+    for (const auto& age : rows_.complete_newest_first()) {
+        auto rec = from_row(age.row);
+        const auto& day = age.day;
+        const auto& week = age.week;
+        const auto& month = age.month;
+        bool keep = age.pinned;
         // Grandfather-father-son: the newest backup of each period is the
         // one kept for it; rows arrive newest first.
         if (!days.count(day) && int(days.size()) < cfg_.keep_daily) {
@@ -460,10 +416,7 @@ prune_result store::prune(bool dry_run) {
         if (!dry_run) {
             std::error_code ec;
             if (!rec.location.empty()) fs::remove_all(rec.location, ec);
-            tx.exec_params(
-                "UPDATE " + h_.table("backups") +
-                    " SET status = 'pruned', pruned_at = clock_timestamp() WHERE id = $1",
-                rec.id);
+            rows_.mark_pruned(rec.id);
             rec.status = "pruned";
         }
         out.pruned.push_back(rec);

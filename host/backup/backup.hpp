@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "db/session.hpp"
+#include "history/backups.hpp"
 #include "history/history.hpp"
 
 namespace moonshift::backup {
@@ -105,8 +106,11 @@ class store {
   private:
     record open_record(const std::string& kind, const std::string& version,
                        const std::string& migration, const std::string& reason, long long run_id);
+    table_copy copy_table(const std::string& table, const std::filesystem::path& dir,
+                          const progress& on_progress);
+    void mark_failed(long long id) noexcept;
     db::session& s_;
-    history::store& h_;
+    history::backups rows_;
     settings cfg_;
 };
 

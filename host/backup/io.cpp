@@ -2,7 +2,6 @@
 #include "backup/io.hpp"
 
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <memory>
 
 #include "common/error.hpp"
+#include "db/quote.hpp"
 
 extern char** environ;
 
@@ -52,53 +52,19 @@ struct gz_closer {
 };
 using gz = std::unique_ptr<std::remove_pointer_t<gzFile>, gz_closer>;
 
-[[noreturn]] void fail_pg(PGconn* pg, const std::string& what) {
-    std::string message = PQerrorMessage(pg);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
-        message.pop_back();
-    throw error(exit_code::migration_failed, what + ": " + message);
-}
-
-// Drains the results after a COPY, checks them, and returns the row count.
-long long finish_copy(PGconn* pg, const std::string& what) {
-    bool ok = true;
-    long long rows = 0;
-    std::string message;
-    while (PGresult* r = PQgetResult(pg)) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            ok = false;
-            message = PQresultErrorMessage(r);
-        } else if (*PQcmdTuples(r)) {
-            rows = std::atoll(PQcmdTuples(r));
-        }
-        PQclear(r);
-    }
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
-        message.pop_back();
-    if (!ok) throw error(exit_code::migration_failed, what + ": " + message);
-    return rows;
-}
-
-std::string quote_ident(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
 }  // namespace
 
 std::string copy_columns(const nlohmann::json& definition) {
     std::string out;
     for (const auto& c : definition.value("columns", nlohmann::json::array())) {
         if (!c.value("generated", "").empty()) continue;
-        out += (out.empty() ? "" : ", ") + quote_ident(c.value("name", ""));
+        out += (out.empty() ? "" : ", ") + db::quote::ident(c.value("name", ""));
     }
     return out;
 }
 
 copy_stats copy_table_out(db::session& s, const nlohmann::json& definition,
                           const std::string& path) {
-    PGconn* pg = s.raw();
     std::string quoted = definition.value("quoted", "");
     std::string columns = copy_columns(definition);
     // A partitioned table has no rows of its own: COPY reads it through a query.
@@ -108,34 +74,29 @@ copy_stats copy_table_out(db::session& s, const nlohmann::json& definition,
     gz out(gzopen(path.c_str(), "wb3"));
     if (!out) throw error(exit_code::usage, "cannot write " + path + ": " + std::strerror(errno));
     gzbuffer(out.get(), chunk);
-    PGresult* r = PQexec(pg, sql.c_str());
-    if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        std::string message = PQresultErrorMessage(r);
-        PQclear(r);
-        throw error(exit_code::migration_failed, "backup of " + quoted + " failed: " + message);
-    }
-    PQclear(r);
     copy_stats st;
     sha256 hash;
     std::string buffer;
     buffer.reserve(chunk + 4096);
     bool write_failed = false;
-    for (;;) {
-        char* row = nullptr;
-        int n = PQgetCopyData(pg, &row, 0);
-        if (n == -1) break;
-        if (n == -2) fail_pg(pg, "backup of " + quoted + " failed");
-        ++st.rows;
-        hash.update(row, std::size_t(n));
-        buffer.append(row, std::size_t(n));
-        PQfreemem(row);
-        if (buffer.size() >= chunk) {
-            if (!write_failed && gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0)
-                write_failed = true;
-            buffer.clear();
-        }
+    try {
+        st.rows = s.copy_out(sql, sql, [&](const char* row, std::size_t n) {
+            // The row as COPY sent it, newline included: the hash and the
+            // file hold exactly the COPY text.
+            hash.update(row, n);
+            hash.update("\n", 1);
+            buffer.append(row, n);
+            buffer += '\n';
+            if (buffer.size() >= chunk) {
+                if (!write_failed &&
+                    gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0)
+                    write_failed = true;
+                buffer.clear();
+            }
+        });
+    } catch (const db::sql_failure& e) {
+        throw error(exit_code::migration_failed, "backup of " + quoted + " failed: " + e.what());
     }
-    finish_copy(pg, "backup of " + quoted + " failed");
     if (!buffer.empty() && gzwrite(out.get(), buffer.data(), unsigned(buffer.size())) <= 0)
         write_failed = true;
     if (gzclose(out.release()) != Z_OK) write_failed = true;
@@ -148,63 +109,37 @@ copy_stats copy_table_out(db::session& s, const nlohmann::json& definition,
 
 long long copy_table_in(db::session& s, const std::string& target, const std::string& columns,
                         const std::string& path, const std::string& expected) {
-    PGconn* pg = s.raw();
     gz in(gzopen(path.c_str(), "rb"));
     if (!in) throw error(exit_code::usage, "cannot read " + path + ": " + std::strerror(errno));
     gzbuffer(in.get(), chunk);
     std::string sql = "COPY " + target + " (" + columns + ") FROM STDIN";
-    PGresult* r = PQexec(pg, sql.c_str());
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-        std::string message = PQresultErrorMessage(r);
-        PQclear(r);
-        throw error(exit_code::migration_failed, "restore into " + target + " failed: " + message);
-    }
-    PQclear(r);
     sha256 hash;
-    std::string buffer(chunk, '\0');
-    std::string problem;
-    for (;;) {
-        int n = gzread(in.get(), buffer.data(), unsigned(buffer.size()));
+    std::string block(chunk, '\0');
+    // The file's bytes as they are (COPY takes its text in any slices); a
+    // damaged file or other rows than were backed up end the COPY with an
+    // error, so the caller's transaction rolls back.
+    auto fill = [&](std::string& buffer) {
+        int n = gzread(in.get(), block.data(), unsigned(block.size()));
         if (n < 0) {
             int code = 0;
-            problem = path + " is damaged: " + gzerror(in.get(), &code);
-            break;
+            throw error(exit_code::migration_failed,
+                        path + " is damaged: " + gzerror(in.get(), &code));
         }
-        if (n == 0) break;
-        hash.update(buffer.data(), std::size_t(n));
-        if (PQputCopyData(pg, buffer.data(), n) != 1)
-            fail_pg(pg, "restore into " + target + " failed");
-    }
-    if (problem.empty() && !expected.empty() && hash.hex() != expected)
-        problem = path + " does not hold the rows that were backed up (SHA-256 differs)";
-    if (PQputCopyEnd(pg, problem.empty() ? nullptr : problem.c_str()) != 1)
-        fail_pg(pg, "restore into " + target + " failed");
-    long long rows = 0;
+        if (n == 0) {
+            if (!expected.empty() && hash.hex() != expected)
+                throw error(exit_code::migration_failed,
+                            path + " does not hold the rows that were backed up (SHA-256 differs)");
+            return false;
+        }
+        hash.update(block.data(), std::size_t(n));
+        buffer.append(block.data(), std::size_t(n));
+        return true;
+    };
     try {
-        rows = finish_copy(pg, "restore into " + target + " failed");
-    } catch (const error&) {
-        if (problem.empty()) throw;
+        return s.copy_in(sql, sql, fill);
+    } catch (const db::sql_failure& e) {
+        throw error(exit_code::migration_failed, "restore into " + target + " failed: " + e.what());
     }
-    if (!problem.empty()) throw error(exit_code::migration_failed, problem);
-    return rows;
-}
-
-bool in_transaction(db::session& s) {
-    auto st = PQtransactionStatus(s.raw());
-    return st == PQTRANS_INTRANS || st == PQTRANS_INERROR;
-}
-
-std::string pg_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        out += i ? ",\"" : "\"";
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
 }
 
 std::string find_program(const std::string& name) {

@@ -28,11 +28,6 @@ copy_stats copy_table_out(db::session& s, const nlohmann::json& definition,
 long long copy_table_in(db::session& s, const std::string& target, const std::string& columns,
                         const std::string& path, const std::string& sha256);
 
-bool in_transaction(db::session& s);
-
-// A PostgreSQL text[] literal.
-std::string pg_array(const std::vector<std::string>& items);
-
 // The program's path on PATH, or "".
 std::string find_program(const std::string& name);
 // Runs it with stdin from /dev/null and returns its exit status (128 + signal when killed).

@@ -5,31 +5,23 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "backup/backup.hpp"
 #include "backup/io.hpp"
 #include "common/error.hpp"
+#include "db/quote.hpp"
+#include "db/transaction.hpp"
 
 namespace moonshift::backup {
 namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-std::string quote_ident(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-std::string quote_literal(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-    return out + "'";
-}
+using db::quote::ident;
 
 std::string column_sql(const json& c, bool copy_only) {
-    std::string out = quote_ident(c.value("name", "")) + " " + c.value("type", "");
+    std::string out = ident(c.value("name", "")) + " " + c.value("type", "");
     if (c.contains("collation") && c["collation"].is_string())
         out += " COLLATE " + c["collation"].get<std::string>();
     if (!copy_only) {
@@ -73,17 +65,15 @@ struct plan_item {
     std::vector<std::string> after_load;  // SET DEFAULT / SET NOT NULL of columns added back
 };
 
-}  // namespace
+std::string joined(const std::vector<std::string>& items, const char* separator) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : separator) + i;
+    return out;
+}
 
-restore_result store::restore(const record& r, const restore_options& o) {
-    auto t0 = std::chrono::steady_clock::now();
-    if (r.kind == "pg_dump")
-        throw usage_error("backup " + std::to_string(r.id) + " is a whole-database pg_dump",
-                          "restore it with: pg_restore --clean --if-exists --dbname URL " +
-                              r.location + "/database.dump");
-    if (r.status != "complete")
-        throw usage_error("backup " + std::to_string(r.id) + " is " + r.status +
-                          ", not complete: it cannot be restored");
+// The tables of the backup to restore (all, or those named) and where each
+// goes; throws error(usage) when a file is missing or none is left.
+std::vector<plan_item> pick_tables(const record& r, const restore_options& o) {
     std::vector<plan_item> items;
     for (const auto& t : r.tables) {
         if (!o.only.empty()) {
@@ -104,292 +94,290 @@ restore_result store::restore(const record& r, const restore_options& o) {
             item.target = t.definition.value("quoted", "");
             item.into = t.table;
         } else {
-            item.target =
-                quote_ident(o.into_schema) + "." + quote_ident(t.definition.value("name", ""));
+            item.target = db::quote::qualified(o.into_schema, t.definition.value("name", ""));
             item.into = o.into_schema + "." + t.definition.value("name", "");
         }
         items.push_back(std::move(item));
     }
-    if (items.empty())
+    if (items.empty()) {
+        std::vector<std::string> names;
+        for (const auto& t : r.tables) names.push_back(t.table);
         throw usage_error(
             "nothing to restore: backup " + std::to_string(r.id) + " has none of the tables named",
-            "its tables: " + [&] {
-                std::string s;
-                for (const auto& t : r.tables) s += (s.empty() ? "" : ", ") + t.table;
-                return s;
-            }());
-
-    bool began = false;
-    if (!o.in_transaction && !io::in_transaction(s_)) {
-        s_.exec_script("BEGIN");
-        began = true;
+            "its tables: " + joined(names, ", "));
     }
-    restore_result out;
-    try {
-        if (!o.into_schema.empty())
-            s_.exec_script("CREATE SCHEMA IF NOT EXISTS " + quote_ident(o.into_schema));
-        std::string truncate;
-        {
-            std::vector<std::string> targets;
-            for (const auto& item : items) targets.push_back(item.target);
-            pqxx::nontransaction tx(s_.conn());
-            for (auto& item : items) {
-                item.exists =
-                    tx.exec_params("SELECT to_regclass($1) IS NOT NULL", item.target)[0][0]
-                        .as<bool>();
-                if (!item.exists) continue;
-                item.referenced_by =
-                    tx.exec_params(
-                          "SELECT coalesce(string_agg(DISTINCT conrelid::regclass::text, ', '), '')"
-                          "  FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass($1)"
-                          "   AND conrelid <> confrelid"
-                          "   AND NOT conrelid = ANY (SELECT to_regclass(x) FROM "
-                          "unnest($2::text[]) x)",
-                          item.target, io::pg_array(targets))[0][0]
-                        .c_str();
-                if (item.referenced_by.empty()) {
-                    truncate += (truncate.empty() ? "" : ", ") + item.target;
-                    continue;
-                }
-                for (const auto& row :
-                     tx.exec_params("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
-                                    "a.attrelid = i.indrelid"
-                                    "   AND a.attnum = ANY (i.indkey) WHERE i.indrelid = "
-                                    "to_regclass($1) AND i.indisprimary",
-                                    item.target))
-                    item.key.push_back(row[0].c_str());
-                if (item.key.empty())
-                    throw usage_error(
-                        item.into + " is referenced by foreign keys of " + item.referenced_by +
-                            " and has no primary key, so its rows cannot be put back in place",
-                        "restore it next to the original with --into SCHEMA and copy what you "
-                        "need");
-            }
-        }
-        // One TRUNCATE for all: tables that reference each other empty together.
-        if (!truncate.empty()) s_.exec_script("TRUNCATE " + truncate);
+    return items;
+}
 
-        for (auto& item : items) {
-            const auto& def = item.copy->definition;
-            bool copy_only = !o.into_schema.empty();
-            if (!item.exists) {
-                std::string sql;
-                if (!copy_only)
-                    for (const auto& seq : def["sequences"]) {
-                        if (seq.value("identity", false)) continue;
-                        sql += "CREATE SEQUENCE IF NOT EXISTS " + seq.value("quoted", "") + " AS " +
-                               seq.value("type", "bigint") + " INCREMENT BY " +
-                               std::to_string(seq.value("increment", 1LL)) + " MINVALUE " +
-                               std::to_string(seq.value("min", 1LL)) + " MAXVALUE " +
-                               std::to_string(seq.value("max", 1LL)) + " START WITH " +
-                               std::to_string(seq.value("start", 1LL)) + " CACHE " +
-                               std::to_string(seq.value("cache", 1LL)) +
-                               (seq.value("cycle", false) ? " CYCLE" : " NO CYCLE") + ";\n";
-                    }
-                std::string columns;
-                for (const auto& c : def["columns"]) {
-                    if (copy_only && !c.value("generated", "").empty()) continue;
-                    columns += (columns.empty() ? "\n  " : ",\n  ") + column_sql(c, copy_only);
-                }
-                sql += "CREATE TABLE " + item.target + " (" + columns + "\n)";
-                s_.exec_script(sql);
-                item.created = true;
-                continue;
-            }
-            if (copy_only) continue;
-            // The table is there: put back the columns the migration dropped
-            // or retyped (it is empty now, so no row needs converting).
-            std::map<std::string, std::string> types;
-            {
-                pqxx::nontransaction tx(s_.conn());
-                auto current = tx.exec_params(
-                    "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                    "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-                    item.target);
-                for (const auto& row : current) types[row[0].c_str()] = row[1].c_str();
-            }
-            std::string alter;
-            for (const auto& c : def["columns"]) {
-                auto name = c.value("name", "");
-                auto it = types.find(name);
-                if (it == types.end()) {
-                    json plain = c;
-                    plain["not_null"] = false;
-                    bool generated_or_identity =
-                        !c.value("generated", "").empty() || !c.value("identity", "").empty();
-                    alter += (alter.empty() ? "" : ", ") + std::string("ADD COLUMN ") +
-                             column_sql(plain, !generated_or_identity);
-                    if (!generated_or_identity && c.contains("default") && c["default"].is_string())
-                        item.after_load.push_back("ALTER COLUMN " + quote_ident(name) +
-                                                  " SET DEFAULT " +
-                                                  c["default"].get<std::string>());
-                    if (c.value("not_null", false))
-                        item.after_load.push_back("ALTER COLUMN " + quote_ident(name) +
-                                                  " SET NOT NULL");
-                    item.reshaped.push_back(name + " added back");
-                } else if (it->second != c.value("type", "")) {
-                    alter += (alter.empty() ? "" : ", ") + std::string("ALTER COLUMN ") +
-                             quote_ident(name) + " TYPE " + c.value("type", "") + " USING " +
-                             quote_ident(name) + "::text::" + c.value("type", "");
-                    item.reshaped.push_back(name + " retyped " + it->second + " → " +
-                                            c.value("type", ""));
-                }
-            }
+// Which targets exist, and which of them other tables point to (those keep
+// their rows and are matched by primary key). Returns the others, to empty.
+std::vector<std::string> inspect_targets(db::session& s, std::vector<plan_item>& items) {
+    std::vector<std::string> targets, truncate;
+    for (const auto& item : items) targets.push_back(item.target);
+    for (auto& item : items) {
+        item.exists = s.query("SELECT to_regclass($1) IS NOT NULL", item.target)[0][0].as<bool>();
+        if (!item.exists) continue;
+        item.referenced_by =
+            s.query(
+                 "SELECT coalesce(string_agg(DISTINCT conrelid::regclass::text, ', '), '')"
+                 "  FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass($1)"
+                 "   AND conrelid <> confrelid"
+                 "   AND NOT conrelid = ANY (SELECT to_regclass(x) FROM unnest($2::text[]) x)",
+                 item.target, db::quote::array(targets))[0][0]
+                .c_str();
+        if (item.referenced_by.empty()) {
+            truncate.push_back(item.target);
+            continue;
+        }
+        for (const auto& row : s.query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
+                                       "a.attrelid = i.indrelid"
+                                       "   AND a.attnum = ANY (i.indkey) WHERE i.indrelid = "
+                                       "to_regclass($1) AND i.indisprimary",
+                                       item.target))
+            item.key.push_back(row[0].c_str());
+        if (item.key.empty())
+            throw usage_error(
+                item.into + " is referenced by foreign keys of " + item.referenced_by +
+                    " and has no primary key, so its rows cannot be put back in place",
+                "restore it next to the original with --into SCHEMA and copy what you need");
+    }
+    return truncate;
+}
+
+// CREATE TABLE (and its own sequences) of a table that is gone.
+std::string create_sql(const plan_item& item, bool copy_only) {
+    const auto& def = item.copy->definition;
+    std::string sql;
+    if (!copy_only)
+        for (const auto& seq : def["sequences"]) {
+            if (seq.value("identity", false)) continue;
+            sql += "CREATE SEQUENCE IF NOT EXISTS " + seq.value("quoted", "") + " AS " +
+                   seq.value("type", "bigint") + " INCREMENT BY " +
+                   std::to_string(seq.value("increment", 1LL)) + " MINVALUE " +
+                   std::to_string(seq.value("min", 1LL)) + " MAXVALUE " +
+                   std::to_string(seq.value("max", 1LL)) + " START WITH " +
+                   std::to_string(seq.value("start", 1LL)) + " CACHE " +
+                   std::to_string(seq.value("cache", 1LL)) +
+                   (seq.value("cycle", false) ? " CYCLE" : " NO CYCLE") + ";\n";
+        }
+    std::string columns;
+    for (const auto& c : def["columns"]) {
+        if (copy_only && !c.value("generated", "").empty()) continue;
+        columns += (columns.empty() ? "\n  " : ",\n  ") + column_sql(c, copy_only);
+    }
+    return sql + "CREATE TABLE " + item.target + " (" + columns + "\n)";
+}
+
+// The table is there: put back the columns the migration dropped or
+// retyped (it is empty now, so no row needs converting). Returns the ALTER
+// TABLE clauses, "" when its columns are as they were.
+std::string reshape_sql(db::session& s, plan_item& item) {
+    std::map<std::string, std::string> types;
+    for (const auto& row :
+         s.query("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                 "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                 item.target))
+        types[row[0].c_str()] = row[1].c_str();
+    std::vector<std::string> alter;
+    for (const auto& c : item.copy->definition["columns"]) {
+        auto name = c.value("name", "");
+        auto type = c.value("type", "");
+        auto it = types.find(name);
+        if (it == types.end()) {
+            json plain = c;
+            plain["not_null"] = false;
+            bool generated_or_identity =
+                !c.value("generated", "").empty() || !c.value("identity", "").empty();
+            alter.push_back("ADD COLUMN " + column_sql(plain, !generated_or_identity));
+            if (!generated_or_identity && c.contains("default") && c["default"].is_string())
+                item.after_load.push_back("ALTER COLUMN " + ident(name) + " SET DEFAULT " +
+                                          c["default"].get<std::string>());
+            if (c.value("not_null", false))
+                item.after_load.push_back("ALTER COLUMN " + ident(name) + " SET NOT NULL");
+            item.reshaped.push_back(name + " added back");
+        } else if (it->second != type) {
+            alter.push_back("ALTER COLUMN " + ident(name) + " TYPE " + type + " USING " +
+                            ident(name) + "::text::" + type);
+            item.reshaped.push_back(name + " retyped " + it->second + " → " + type);
+        }
+    }
+    return joined(alter, ", ");
+}
+
+// Rows others point to stay where they are: the backup goes to a temporary
+// table, then rows are deleted, updated and inserted by primary key to
+// match it.
+void merge_rows(db::session& s, const plan_item& item, const std::string& path,
+                const std::string& staging) {
+    const auto& t = *item.copy;
+    auto columns = io::copy_columns(t.definition);
+    std::string defs, set, match, identity_always;
+    for (const auto& c : t.definition["columns"]) {
+        if (!c.value("generated", "").empty()) continue;
+        auto name = c.value("name", "");
+        defs += (defs.empty() ? "" : ", ") + ident(name) + " " + c.value("type", "");
+        bool is_key = std::find(item.key.begin(), item.key.end(), name) != item.key.end();
+        if (c.value("identity", "") == "a") identity_always = " OVERRIDING SYSTEM VALUE";
+        if (!is_key && c.value("identity", "") != "a")
+            set += (set.empty() ? "" : ", ") + ident(name) + " = b." + ident(name);
+    }
+    for (const auto& k : item.key)
+        match += (match.empty() ? "" : " AND ") + std::string("b.") + ident(k) + " = t." + ident(k);
+    s.exec_script("CREATE TEMPORARY TABLE " + staging + " (" + defs + ") ON COMMIT DROP");
+    io::copy_table_in(s, staging, columns, path, t.sha256);
+    std::string sql = "DELETE FROM " + item.target + " t WHERE NOT EXISTS (SELECT 1 FROM " +
+                      staging + " b WHERE " + match + ");\n";
+    if (!set.empty())
+        sql += "UPDATE " + item.target + " t SET " + set + " FROM " + staging + " b WHERE " +
+               match + ";\n";
+    sql += "INSERT INTO " + item.target + " (" + columns + ")" + identity_always + " SELECT " +
+           columns + " FROM " + staging + " b WHERE NOT EXISTS (SELECT 1 FROM " + item.target +
+           " t WHERE " + match + ")";
+    s.exec_script(sql);
+}
+
+// The rows of one table back in, counted; throws when the count differs.
+restore_result::table load_rows(db::session& s, const record& r, const plan_item& item, int& temp) {
+    const auto& t = *item.copy;
+    auto path = (fs::path(r.location) / t.file).string();
+    if (item.referenced_by.empty())
+        io::copy_table_in(s, item.target, io::copy_columns(t.definition), path, t.sha256);
+    else
+        merge_rows(s, item, path, "moonshift_restore_" + std::to_string(++temp));
+    // The count the database sees, not the count COPY reported.
+    long long have = s.query("SELECT count(*) FROM " + item.target)[0][0].as<long long>();
+    if (have != t.rows)
+        throw error(exit_code::migration_failed,
+                    "restored " + std::to_string(have) + " rows into " + item.into +
+                        ", but backup " + std::to_string(r.id) + " holds " +
+                        std::to_string(t.rows) + "; nothing was restored");
+    if (!item.after_load.empty())
+        s.exec_script("ALTER TABLE " + item.target + " " + joined(item.after_load, ", "));
+    restore_result::table rt;
+    rt.name = t.table;
+    rt.into = item.into;
+    rt.rows = have;
+    rt.created = item.created;
+    rt.reshaped = item.reshaped;
+    return rt;
+}
+
+std::string policy_sql(const plan_item& item, const json& p) {
+    std::string roles;
+    for (const auto& role : p["roles"])
+        roles += (roles.empty() ? "" : ", ") + role.get<std::string>();
+    std::string sql = "CREATE POLICY " + ident(p.value("name", "")) + " ON " + item.target +
+                      " AS " + (p.value("permissive", true) ? "PERMISSIVE" : "RESTRICTIVE") +
+                      " FOR " + policy_command(p.value("command", "*")) + " TO " +
+                      (roles.empty() ? "public" : roles);
+    if (p.contains("using") && p["using"].is_string())
+        sql += " USING (" + p["using"].get<std::string>() + ")";
+    if (p.contains("check") && p["check"].is_string())
+        sql += " WITH CHECK (" + p["check"].get<std::string>() + ")";
+    return sql + ";\n";
+}
+
+// What a recreated table had besides its columns, in place: indexes, row
+// level security and policies, triggers, grants, comment, owned sequences.
+std::string recreated_extras_sql(const plan_item& item) {
+    const auto& def = item.copy->definition;
+    std::string sql;
+    for (const auto& idx : def["indexes"]) sql += idx.get<std::string>() + ";\n";
+    if (def.value("rls", false))
+        sql += "ALTER TABLE " + item.target + " ENABLE ROW LEVEL SECURITY;\n";
+    if (def.value("force_rls", false))
+        sql += "ALTER TABLE " + item.target + " FORCE ROW LEVEL SECURITY;\n";
+    for (const auto& p : def["policies"]) sql += policy_sql(item, p);
+    for (const auto& trg : def["triggers"]) sql += trg.get<std::string>() + ";\n";
+    for (const auto& g : def["grants"])
+        sql += "GRANT " + g.value("privilege", "") + " ON " + item.target + " TO " +
+               g.value("grantee", "") + ";\n";
+    if (def.contains("comment") && def["comment"].is_string())
+        sql += "COMMENT ON TABLE " + item.target + " IS " +
+               db::quote::literal(def["comment"].get<std::string>()) + ";\n";
+    for (const auto& seq : def["sequences"])
+        if (!seq.value("identity", false))
+            sql += "ALTER SEQUENCE " + seq.value("quoted", "") + " OWNED BY " + item.target + "." +
+                   ident(seq.value("column", "")) + ";\n";
+    return sql;
+}
+
+// Sequences continue where they were when the backup was taken.
+std::string sequence_values_sql(const plan_item& item) {
+    std::string sql;
+    for (const auto& seq : item.copy->definition["sequences"]) {
+        if (!seq.contains("last_value")) continue;
+        std::string name = seq.value("identity", false)
+                               ? "pg_get_serial_sequence(" + db::quote::literal(item.target) +
+                                     ", " + db::quote::literal(seq.value("column", "")) + ")"
+                               : db::quote::literal(seq.value("quoted", ""));
+        sql += "SELECT setval(" + name + ", " + std::to_string(seq.value("last_value", 1LL)) +
+               ", " + (seq.value("is_called", false) ? "true" : "false") + ");\n";
+    }
+    return sql;
+}
+
+// The constraints of a recreated table but its foreign keys, which are
+// added to `foreign_keys` to run when every table they may point to is back.
+std::string constraints_sql(const plan_item& item, bool copy_only, std::string& foreign_keys) {
+    std::string sql;
+    for (const auto& c : item.copy->definition["constraints"]) {
+        auto line = "ALTER TABLE " + item.target + " ADD CONSTRAINT " + ident(c.value("name", "")) +
+                    " " + c.value("definition", "") + ";\n";
+        if (c.value("type", "") != "f")
+            sql += line;
+        else if (!copy_only)
+            foreign_keys += line;
+    }
+    return sql;
+}
+
+}  // namespace
+
+restore_result store::restore(const record& r, const restore_options& o) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (r.kind == "pg_dump")
+        throw usage_error("backup " + std::to_string(r.id) + " is a whole-database pg_dump",
+                          "restore it with: pg_restore --clean --if-exists --dbname URL " +
+                              r.location + "/database.dump");
+    if (r.status != "complete")
+        throw usage_error("backup " + std::to_string(r.id) + " is " + r.status +
+                          ", not complete: it cannot be restored");
+    auto items = pick_tables(r, o);
+    bool copy_only = !o.into_schema.empty();
+
+    // The caller's transaction when one is open (down with a backup), else our own.
+    std::optional<db::transaction> tx;
+    if (!o.in_transaction) tx.emplace(s_, db::transaction::mode::join);
+    if (copy_only) s_.exec_script("CREATE SCHEMA IF NOT EXISTS " + ident(o.into_schema));
+    // One TRUNCATE for all: tables that reference each other empty together.
+    auto truncate = inspect_targets(s_, items);
+    if (!truncate.empty()) s_.exec_script("TRUNCATE " + joined(truncate, ", "));
+    for (auto& item : items) {
+        if (!item.exists) {
+            s_.exec_script(create_sql(item, copy_only));
+            item.created = true;
+        } else if (!copy_only) {
+            auto alter = reshape_sql(s_, item);
             if (!alter.empty()) s_.exec_script("ALTER TABLE " + item.target + " " + alter);
         }
-
-        int temp = 0;
-        for (auto& item : items) {
-            const auto& t = *item.copy;
-            auto path = (fs::path(r.location) / t.file).string();
-            auto columns = io::copy_columns(t.definition);
-            if (item.referenced_by.empty()) {
-                io::copy_table_in(s_, item.target, columns, path, t.sha256);
-            } else {
-                // Rows others point to stay where they are: the backup goes
-                // to a temporary table, then rows are deleted, updated and
-                // inserted by primary key to match it.
-                std::string staging = "moonshift_restore_" + std::to_string(++temp);
-                std::string defs, set, match, identity_always;
-                for (const auto& c : t.definition["columns"]) {
-                    if (!c.value("generated", "").empty()) continue;
-                    auto name = c.value("name", "");
-                    defs +=
-                        (defs.empty() ? "" : ", ") + quote_ident(name) + " " + c.value("type", "");
-                    bool is_key =
-                        std::find(item.key.begin(), item.key.end(), name) != item.key.end();
-                    if (c.value("identity", "") == "a")
-                        identity_always = " OVERRIDING SYSTEM VALUE";
-                    if (!is_key && c.value("identity", "") != "a")
-                        set += (set.empty() ? "" : ", ") + quote_ident(name) + " = b." +
-                               quote_ident(name);
-                }
-                for (const auto& k : item.key)
-                    match += (match.empty() ? "" : " AND ") + std::string("b.") + quote_ident(k) +
-                             " = t." + quote_ident(k);
-                s_.exec_script("CREATE TEMPORARY TABLE " + staging + " (" + defs +
-                               ") ON COMMIT DROP");
-                io::copy_table_in(s_, staging, columns, path, t.sha256);
-                std::string sql = "DELETE FROM " + item.target +
-                                  " t WHERE NOT EXISTS (SELECT 1 FROM " + staging + " b WHERE " +
-                                  match + ");\n";
-                if (!set.empty())
-                    sql += "UPDATE " + item.target + " t SET " + set + " FROM " + staging +
-                           " b WHERE " + match + ";\n";
-                sql += "INSERT INTO " + item.target + " (" + columns + ")" + identity_always +
-                       " SELECT " + columns + " FROM " + staging +
-                       " b WHERE NOT EXISTS (SELECT 1 FROM " + item.target + " t WHERE " + match +
-                       ")";
-                s_.exec_script(sql);
-            }
-            // The count the database sees, not the count COPY reported.
-            long long have = 0;
-            {
-                pqxx::nontransaction tx(s_.conn());
-                have = tx.exec("SELECT count(*) FROM " + item.target)[0][0].as<long long>();
-            }
-            if (have != t.rows)
-                throw error(exit_code::migration_failed,
-                            "restored " + std::to_string(have) + " rows into " + item.into +
-                                ", but backup " + std::to_string(r.id) + " holds " +
-                                std::to_string(t.rows) + "; nothing was restored");
-            if (!item.after_load.empty()) {
-                std::string alter;
-                for (const auto& a : item.after_load) alter += (alter.empty() ? "" : ", ") + a;
-                s_.exec_script("ALTER TABLE " + item.target + " " + alter);
-            }
-            restore_result::table rt;
-            rt.name = t.table;
-            rt.into = item.into;
-            rt.rows = have;
-            rt.created = item.created;
-            rt.reshaped = item.reshaped;
-            out.tables.push_back(std::move(rt));
-        }
-
-        // What a recreated table had besides its columns; foreign keys last,
-        // when every table they may point to is back.
-        std::string foreign_keys;
-        for (auto& item : items) {
-            const auto& def = item.copy->definition;
-            bool copy_only = !o.into_schema.empty();
-            std::string sql;
-            if (item.created) {
-                for (const auto& c : def["constraints"]) {
-                    auto line = "ALTER TABLE " + item.target + " ADD CONSTRAINT " +
-                                quote_ident(c.value("name", "")) + " " + c.value("definition", "") +
-                                ";\n";
-                    if (c.value("type", "") == "f") {
-                        if (!copy_only) foreign_keys += line;
-                    } else {
-                        sql += line;
-                    }
-                }
-            }
-            if (item.created && !copy_only) {
-                for (const auto& idx : def["indexes"]) sql += idx.get<std::string>() + ";\n";
-                if (def.value("rls", false))
-                    sql += "ALTER TABLE " + item.target + " ENABLE ROW LEVEL SECURITY;\n";
-                if (def.value("force_rls", false))
-                    sql += "ALTER TABLE " + item.target + " FORCE ROW LEVEL SECURITY;\n";
-                for (const auto& p : def["policies"]) {
-                    std::string roles;
-                    for (const auto& role : p["roles"])
-                        roles += (roles.empty() ? "" : ", ") + role.get<std::string>();
-                    sql += "CREATE POLICY " + quote_ident(p.value("name", "")) + " ON " +
-                           item.target + " AS " +
-                           (p.value("permissive", true) ? "PERMISSIVE" : "RESTRICTIVE") + " FOR " +
-                           policy_command(p.value("command", "*")) + " TO " +
-                           (roles.empty() ? "public" : roles);
-                    if (p.contains("using") && p["using"].is_string())
-                        sql += " USING (" + p["using"].get<std::string>() + ")";
-                    if (p.contains("check") && p["check"].is_string())
-                        sql += " WITH CHECK (" + p["check"].get<std::string>() + ")";
-                    sql += ";\n";
-                }
-                for (const auto& trg : def["triggers"]) sql += trg.get<std::string>() + ";\n";
-                for (const auto& g : def["grants"])
-                    sql += "GRANT " + g.value("privilege", "") + " ON " + item.target + " TO " +
-                           g.value("grantee", "") + ";\n";
-                if (def.contains("comment") && def["comment"].is_string())
-                    sql += "COMMENT ON TABLE " + item.target + " IS " +
-                           quote_literal(def["comment"].get<std::string>()) + ";\n";
-                for (const auto& seq : def["sequences"])
-                    if (!seq.value("identity", false))
-                        sql += "ALTER SEQUENCE " + seq.value("quoted", "") + " OWNED BY " +
-                               item.target + "." + quote_ident(seq.value("column", "")) + ";\n";
-            }
-            if (!copy_only) {
-                // Sequences continue where they were when the backup was taken.
-                for (const auto& seq : def["sequences"]) {
-                    if (!seq.contains("last_value")) continue;
-                    std::string name = seq.value("identity", false)
-                                           ? "pg_get_serial_sequence(" +
-                                                 quote_literal(item.target) + ", " +
-                                                 quote_literal(seq.value("column", "")) + ")"
-                                           : quote_literal(seq.value("quoted", ""));
-                    sql += "SELECT setval(" + name + ", " +
-                           std::to_string(seq.value("last_value", 1LL)) + ", " +
-                           (seq.value("is_called", false) ? "true" : "false") + ");\n";
-                }
-            }
-            if (!sql.empty()) s_.exec_script(sql);
-        }
-        if (!foreign_keys.empty()) s_.exec_script(foreign_keys);
-        pqxx::nontransaction tx(s_.conn());
-        tx.exec_params(
-            "UPDATE " + h_.table("backups") + " SET restored_at = clock_timestamp() WHERE id = $1",
-            r.id);
-    } catch (...) {
-        if (began) {
-            try {
-                s_.exec_script("ROLLBACK");
-            } catch (...) {
-            }
-        }
-        throw;
     }
-    if (began) s_.exec_script("COMMIT");
+    restore_result out;
+    int temp = 0;
+    for (const auto& item : items) out.tables.push_back(load_rows(s_, r, item, temp));
+    // What a recreated table had besides its columns; foreign keys last,
+    // when every table they may point to is back.
+    std::string foreign_keys;
+    for (const auto& item : items) {
+        std::string sql;
+        if (item.created) sql += constraints_sql(item, copy_only, foreign_keys);
+        if (item.created && !copy_only) sql += recreated_extras_sql(item);
+        if (!copy_only) sql += sequence_values_sql(item);
+        if (!sql.empty()) s_.exec_script(sql);
+    }
+    if (!foreign_keys.empty()) s_.exec_script(foreign_keys);
+    rows_.mark_restored(r.id);
+    if (tx) tx->commit();
     out.duration_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
             .count();

@@ -104,5 +104,9 @@ long long result::affected_rows() const {
     const char* n = PQcmdTuples(r_.get());
     return n && *n ? std::atoll(n) : 0;
 }
+std::string result::command_tag() const {
+    const char* t = r_ ? PQcmdStatus(r_.get()) : nullptr;
+    return t ? t : "";
+}
 
 }  // namespace moonshift::db

@@ -68,6 +68,8 @@ class result {
     oid column_type(int col) const;
     // INSERT/UPDATE/DELETE/…: the rows the command touched; 0 otherwise.
     long long affected_rows() const;
+    // The server's command tag: "UPDATE 12", "CREATE INDEX", "SELECT 3".
+    std::string command_tag() const;
 
     class iterator {
       public:

@@ -10,6 +10,8 @@
 
 #include "catalog/catalog.hpp"
 #include "common/embedded.hpp"
+#include "db/quote.hpp"
+#include "db/transaction.hpp"
 
 namespace moonshift::history {
 namespace {
@@ -42,7 +44,7 @@ std::vector<host_migration> host_migrations() {
 }  // namespace
 
 store::store(db::session& s, std::string schema)
-    : s_(s), schema_(std::move(schema)), quoted_(s.conn().quote_name(schema_)) {}
+    : s_(s), schema_(std::move(schema)), quoted_(db::quote::ident(schema_)) {}
 
 std::string store::table(const char* name) const { return quoted_ + "." + name; }
 
@@ -52,10 +54,9 @@ int store::latest_host_version() {
 }
 
 int store::host_version() {
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", quoted_ + ".host_versions");
+    auto r = s_.query("SELECT to_regclass($1) IS NOT NULL", quoted_ + ".host_versions");
     if (!r[0][0].as<bool>()) return 0;
-    auto v = tx.exec("SELECT coalesce(max(version), 0) FROM " + table("host_versions"));
+    auto v = s_.query("SELECT coalesce(max(version), 0) FROM " + table("host_versions"));
     return v[0][0].as<int>();
 }
 
@@ -65,41 +66,28 @@ void store::ensure() {
     // Every embedded migration the database has not recorded, also one with
     // a number below the newest recorded (numbers added on parallel branches).
     std::set<int> done;
-    if (have > 0) {
-        pqxx::nontransaction tx(s_.conn());
-        for (const auto& row : tx.exec("SELECT version FROM " + table("host_versions")))
+    if (have > 0)
+        for (const auto& row : s_.query("SELECT version FROM " + table("host_versions")))
             done.insert(row[0].as<int>());
-    }
     for (auto& m : host_migrations()) {
         if (done.count(m.version)) continue;
         // The same shape as a project's migration: the change and its record
         // commit together.
-        s_.exec_script("BEGIN");
-        try {
-            s_.exec_script(substitute(m.sql, quoted_));
-            s_.exec_script("INSERT INTO " + table("host_versions") + " (version, name) VALUES (" +
-                           std::to_string(m.version) + ", " + s_.conn().quote(m.name) + ")");
-            s_.exec_script("COMMIT");
-        } catch (...) {
-            try {
-                s_.exec_script("ROLLBACK");
-            } catch (...) {
-            }
-            throw;
-        }
+        db::transaction tx(s_);
+        s_.exec_script(substitute(m.sql, quoted_));
+        tx.commit("INSERT INTO " + table("host_versions") + " (version, name) VALUES (" +
+                  std::to_string(m.version) + ", " + db::quote::literal(m.name) + ")");
     }
 }
 
 int store::mark_verified() {
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec("UPDATE " + table("migrations") +
-                     " SET verified_at = clock_timestamp() WHERE verified_at IS NULL");
+    auto r = s_.query("UPDATE " + table("migrations") +
+                      " SET verified_at = clock_timestamp() WHERE verified_at IS NULL");
     return static_cast<int>(r.affected_rows());
 }
 
 std::vector<applied> store::list_applied() {
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec(
+    auto r = s_.query(
         "SELECT version, name, checksum, form, how, "
         "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), applied_by, "
         "environment, duration_ms, coalesce(run_id, 0), "
@@ -130,64 +118,58 @@ std::vector<applied> store::list_applied() {
 }
 
 std::string store::record_sql(const applied& a) const {
-    auto& c = s_.conn();
+    auto q = [](const std::string& v) { return db::quote::literal(v); };
     return "INSERT INTO " + table("migrations") +
            " (version, name, checksum, form, how, applied_by, duration_ms, environment, run_id) "
            "VALUES (" +
-           c.quote(a.version) + ", " + c.quote(a.name) + ", " + c.quote(a.checksum) + ", " +
-           c.quote(a.form) + ", " + c.quote(a.how) + ", " + c.quote(a.applied_by) + ", " +
-           std::to_string(a.duration_ms) + ", " + c.quote(a.environment) + ", " +
-           (a.run_id ? std::to_string(a.run_id) : std::string("NULL")) + ")";
+           q(a.version) + ", " + q(a.name) + ", " + q(a.checksum) + ", " + q(a.form) + ", " +
+           q(a.how) + ", " + q(a.applied_by) + ", " + std::to_string(a.duration_ms) + ", " +
+           q(a.environment) + ", " + (a.run_id ? std::to_string(a.run_id) : std::string("NULL")) +
+           ")";
 }
 
 std::string store::remove_sql(const std::string& version) const {
-    return "DELETE FROM " + table("migrations") + " WHERE version = " + s_.conn().quote(version);
+    return "DELETE FROM " + table("migrations") + " WHERE version = " + db::quote::literal(version);
 }
 
 void store::update_checksum(const std::string& version, const std::string& checksum) {
-    pqxx::nontransaction tx(s_.conn());
-    tx.exec_params("UPDATE " + table("migrations") + " SET checksum = $2 WHERE version = $1",
-                   version, checksum);
+    s_.query("UPDATE " + table("migrations") + " SET checksum = $2 WHERE version = $1", version,
+             checksum);
 }
 
 long long store::open_run(const std::string& command, const std::string& environment,
                           const std::string& actor) {
     char host[256] = {0};
     gethostname(host, sizeof host - 1);
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params("INSERT INTO " + table("runs") +
-                                " (command, environment, actor, client_host, backend_pid) "
-                                "VALUES ($1, $2, $3, $4, pg_backend_pid()) RETURNING id",
-                            command, environment, actor, std::string(host));
+    auto r = s_.query("INSERT INTO " + table("runs") +
+                          " (command, environment, actor, client_host, backend_pid) "
+                          "VALUES ($1, $2, $3, $4, pg_backend_pid()) RETURNING id",
+                      command, environment, actor, std::string(host));
     return r[0][0].as<long long>();
 }
 
 void store::finish_run(long long id, const std::string& outcome, const nlohmann::json& report) {
-    pqxx::nontransaction tx(s_.conn());
-    tx.exec_params(
+    s_.query(
         "UPDATE " + table("runs") +
             " SET finished_at = clock_timestamp(), outcome = $2, report = $3::jsonb WHERE id = $1",
         id, outcome, report.dump());
 }
 
 void store::update_report(long long id, const nlohmann::json& report) {
-    pqxx::nontransaction tx(s_.conn());
-    tx.exec_params("UPDATE " + table("runs") + " SET report = $2::jsonb WHERE id = $1", id,
-                   report.dump());
+    s_.query("UPDATE " + table("runs") + " SET report = $2::jsonb WHERE id = $1", id,
+             report.dump());
 }
 
 int store::close_abandoned_runs() {
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec("UPDATE " + table("runs") +
-                     " SET outcome = 'aborted', finished_at = clock_timestamp() "
-                     "WHERE outcome = 'running' AND backend_pid IS DISTINCT FROM pg_backend_pid() "
-                     "AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity)");
+    auto r = s_.query("UPDATE " + table("runs") +
+                      " SET outcome = 'aborted', finished_at = clock_timestamp() "
+                      "WHERE outcome = 'running' AND backend_pid IS DISTINCT FROM pg_backend_pid() "
+                      "AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity)");
     return static_cast<int>(r.affected_rows());
 }
 
 std::vector<run> store::list_runs(int limit, const std::string& environment) {
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params(
+    auto r = s_.query(
         "SELECT id, command, environment, actor, "
         "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
         "coalesce(to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
@@ -215,8 +197,7 @@ std::vector<run> store::list_runs(int limit, const std::string& environment) {
 
 std::optional<nlohmann::json> store::checkpoint(const std::string& version,
                                                 const std::string& kind) {
-    pqxx::nontransaction tx(s_.conn());
-    auto r = tx.exec_params(
+    auto r = s_.query(
         "SELECT position::text FROM " + table("checkpoints") + " WHERE version = $1 AND kind = $2",
         version, kind);
     if (r.empty()) return std::nullopt;
@@ -225,17 +206,17 @@ std::optional<nlohmann::json> store::checkpoint(const std::string& version,
 
 void store::save_checkpoint(const std::string& version, const std::string& kind,
                             const nlohmann::json& position, long long run_id) {
-    pqxx::nontransaction tx(s_.conn());
-    tx.exec_params("INSERT INTO " + table("checkpoints") +
-                       " (version, kind, position, run_id) VALUES ($1, $2, $3::jsonb, $4) "
-                       "ON CONFLICT (version, kind) DO UPDATE SET position = EXCLUDED.position, "
-                       "run_id = EXCLUDED.run_id, updated_at = clock_timestamp()",
-                   version, kind, position.dump(), run_id);
+    s_.query("INSERT INTO " + table("checkpoints") +
+                 " (version, kind, position, run_id) VALUES ($1, $2, $3::jsonb, $4) "
+                 "ON CONFLICT (version, kind) DO UPDATE SET position = EXCLUDED.position, "
+                 "run_id = EXCLUDED.run_id, updated_at = clock_timestamp()",
+             version, kind, position.dump(), run_id);
 }
 
 std::string store::clear_checkpoint_sql(const std::string& version, const std::string& kind) const {
-    return "DELETE FROM " + table("checkpoints") + " WHERE version = " + s_.conn().quote(version) +
-           " AND kind = " + s_.conn().quote(kind);
+    return "DELETE FROM " + table("checkpoints") +
+           " WHERE version = " + db::quote::literal(version) +
+           " AND kind = " + db::quote::literal(kind);
 }
 
 std::string current_actor() {

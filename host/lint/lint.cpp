@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/text.hpp"
+#include "db/quote.hpp"
 #include "lint/rules.hpp"
 #include "sql/facts.hpp"
 
@@ -42,25 +43,6 @@ class line_index {
     std::string_view text_;
     std::vector<std::size_t> starts_;
 };
-
-std::string quote_ident(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-std::string pg_text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        out += i ? ",\"" : "\"";
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
 
 // The end of the line that holds offset (the newline's position, or the end).
 std::size_t line_end(std::string_view text, std::size_t offset) {
@@ -185,74 +167,21 @@ std::vector<finding> transaction_findings(const file& f) {
 
 // ---- linter -------------------------------------------------------------------
 
-struct linter::impl {
-    const project::config& cfg;
-    db::session* session;
-    rule_set rules;
+namespace {
 
-    impl(const project::config& c, db::session* s, lua::runtime* rt)
-        : cfg(c), session(s), rules(c, rt, s) {}
-
-    // Catalog facts of every table the statements name, in one query; only
-    // when a rule that reads the catalog is going to run.
-    json fetch_catalog(const std::vector<std::string>& names, long long& queries) {
-        std::vector<std::string> regnames;
-        for (const auto& n : names) {
-            auto dot = n.find('.');
-            regnames.push_back(dot == std::string::npos ? quote_ident(n)
-                                                        : quote_ident(n.substr(0, dot)) + "." +
-                                                              quote_ident(n.substr(dot + 1)));
-        }
-        pqxx::nontransaction tx(session->conn());
-        ++queries;
-        auto r = tx.exec_params(
-            "SELECT jsonb_build_object("
-            " 'supabase', (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', "
-            "'authenticated')) = 2"
-            "   AND to_regnamespace('auth') IS NOT NULL,"
-            " 'tables', (SELECT coalesce(jsonb_object_agg(q.name, jsonb_build_object("
-            "   'exists', c.oid IS NOT NULL, 'bytes', coalesce(pg_total_relation_size(c.oid), 0),"
-            "   'rows', coalesce(c.reltuples, -1)::bigint, 'rls', coalesce(c.relrowsecurity, "
-            "false),"
-            "   'kind', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' "
-            "WHEN 'v' THEN 'view'"
-            "                WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' WHEN "
-            "'i' THEN 'index'"
-            "                WHEN 'S' THEN 'sequence' ELSE '' END,"
-            "   'qualified', coalesce(n.nspname || '.' || c.relname, ''),"
-            "   'columns', coalesce((SELECT jsonb_object_agg(a.attname, format_type(a.atttypid, "
-            "a.atttypmod))"
-            "                         FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"
-            "                          AND NOT a.attisdropped), '{}'))), '{}')"
-            "   FROM unnest($1::text[], $2::text[]) AS q(name, regname)"
-            "   LEFT JOIN pg_class c ON c.oid = to_regclass(q.regname)"
-            "   LEFT JOIN pg_namespace n ON n.oid = c.relnamespace))::text",
-            pg_text_array(names), pg_text_array(regnames));
-        return json::parse(r[0][0].c_str());
-    }
+// A statement on its way through the rules: its facts, and which rules check it.
+struct item {
+    const file* f;
+    std::size_t index;
+    sql::facts facts;
+    std::vector<std::size_t> rules;  // indexes of the rules that check it
 };
 
-linter::linter(const project::config& cfg, db::session* session, lua::runtime* runtime)
-    : impl_(std::make_unique<impl>(cfg, session, runtime)) {}
-
-linter::~linter() = default;
-
-const std::vector<rule_info>& linter::rules() const { return impl_->rules.infos(); }
-
-result linter::run(const std::vector<file>& files) {
-    auto& rules = impl_->rules;
-    const auto& lint_cfg = impl_->cfg.lint;
-    result out;
-
-    // Pass 1: facts of every statement, and which ones a catalog rule reads.
-    struct item {
-        const file* f;
-        std::size_t index;
-        sql::facts facts;
-        std::vector<std::size_t> rules;  // indexes of the rules that check it
-    };
+// Pass 1: the facts of every statement a rule checks or that creates a
+// table, and the names of the tables a rule that reads the catalog will see.
+std::vector<item> collect(const std::vector<file>& files, const rule_set& rules,
+                          std::set<std::string>& catalog_names) {
     std::vector<item> items;
-    std::set<std::string> catalog_names;
     for (const auto& f : files) {
         for (std::size_t i = 0; i < f.script->statements.size(); ++i) {
             const auto& st = f.script->statements[i];
@@ -270,73 +199,112 @@ result linter::run(const std::vector<file>& files) {
             items.push_back(std::move(it));
         }
     }
-    json catalog = json::object();
-    bool connected = false;
-    if (impl_->session != nullptr) {
-        bool needed = false;
-        for (const auto& it : items)
-            for (auto r : it.rules)
-                if (rules.infos()[r].catalog) needed = true;
-        if (needed) {
-            catalog = impl_->fetch_catalog({catalog_names.begin(), catalog_names.end()},
-                                           out.catalog_queries);
-            connected = true;
-        }
+    return items;
+}
+
+bool reads_catalog(const std::vector<item>& items, const rule_set& rules) {
+    for (const auto& it : items)
+        for (auto r : it.rules)
+            if (rules.infos()[r].catalog) return true;
+    return false;
+}
+
+// Catalog facts of every table the statements name, in one query.
+json fetch_catalog(db::session& s, const std::vector<std::string>& names) {
+    std::vector<std::string> regnames;
+    for (const auto& n : names) {
+        auto dot = n.find('.');
+        regnames.push_back(dot == std::string::npos
+                               ? db::quote::ident(n)
+                               : db::quote::qualified(n.substr(0, dot), n.substr(dot + 1)));
+    }
+    auto r = s.query(
+        "SELECT jsonb_build_object("
+        " 'supabase', (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', "
+        "'authenticated')) = 2"
+        "   AND to_regnamespace('auth') IS NOT NULL,"
+        " 'tables', (SELECT coalesce(jsonb_object_agg(q.name, jsonb_build_object("
+        "   'exists', c.oid IS NOT NULL, 'bytes', coalesce(pg_total_relation_size(c.oid), 0),"
+        "   'rows', coalesce(c.reltuples, -1)::bigint, 'rls', coalesce(c.relrowsecurity, "
+        "false),"
+        "   'kind', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' "
+        "WHEN 'v' THEN 'view'"
+        "                WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' WHEN "
+        "'i' THEN 'index'"
+        "                WHEN 'S' THEN 'sequence' ELSE '' END,"
+        "   'qualified', coalesce(n.nspname || '.' || c.relname, ''),"
+        "   'columns', coalesce((SELECT jsonb_object_agg(a.attname, format_type(a.atttypid, "
+        "a.atttypmod))"
+        "                         FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"
+        "                          AND NOT a.attisdropped), '{}'))), '{}')"
+        "   FROM unnest($1::text[], $2::text[]) AS q(name, regname)"
+        "   LEFT JOIN pg_class c ON c.oid = to_regclass(q.regname)"
+        "   LEFT JOIN pg_namespace n ON n.oid = c.relnamespace))::text",
+        db::quote::array(names), db::quote::array(regnames));
+    return json::parse(r[0][0].c_str());
+}
+
+// What every rule sees as options. Exposed schemas: configured, or
+// "public" on a Supabase target.
+json rule_options(const project::lint_settings& cfg, bool connected, const json& catalog) {
+    bool supabase = connected && catalog.value("supabase", false);
+    json exposed = cfg.exposed_schemas;
+    if (cfg.exposed_schemas.empty()) exposed = supabase ? json::array({"public"}) : json::array();
+    return {{"small_table", cfg.small_table_bytes},
+            {"exposed_schemas", exposed},
+            {"connected", connected},
+            {"supabase", supabase}};
+}
+
+// Tables created by earlier statements of this run; "public.x" and "x" are one.
+class created_tables {
+  public:
+    void add(const std::string& name) { names_.insert(name); }
+    bool has(const std::string& name) const {
+        if (names_.count(name)) return true;
+        auto dot = name.find('.');
+        if (dot == std::string::npos) return names_.count("public." + name) > 0;
+        return name.compare(0, dot, "public") == 0 && names_.count(name.substr(dot + 1)) > 0;
     }
 
-    // Exposed schemas: configured, or "public" on a Supabase target.
-    json exposed = lint_cfg.exposed_schemas;
-    if (lint_cfg.exposed_schemas.empty())
-        exposed =
-            connected && catalog.value("supabase", false) ? json::array({"public"}) : json::array();
-    json options = {{"small_table", lint_cfg.small_table_bytes},
-                    {"exposed_schemas", exposed},
-                    {"connected", connected},
-                    {"supabase", connected && catalog.value("supabase", false)}};
-    rules.start(options);
+  private:
+    std::set<std::string> names_;
+};
 
-    // Pass 2: the rules, statement by statement, in file order.
-    std::set<std::string> created;  // tables created by earlier statements of this run
-    auto is_created = [&](const std::string& name) {
-        if (created.count(name)) return true;
-        auto dot = name.find('.');
-        if (dot == std::string::npos) return created.count("public." + name) > 0;
-        return name.compare(0, dot, "public") == 0 && created.count(name.substr(dot + 1)) > 0;
-    };
-    std::map<std::string, line_index> indexes;
-    auto index_of = [&](const file& f) -> line_index& {
-        auto it = indexes.find(f.label);
-        if (it == indexes.end()) it = indexes.emplace(f.label, line_index(f.text)).first;
-        return it->second;
-    };
+// What the rules of one statement see of the tables it names.
+json tables_of(const item& it, const created_tables& created, const json& catalog, bool connected) {
+    json tables = json::object();
+    for (const auto& rel : it.facts.relations) {
+        auto name = rel.qualified();
+        if (tables.contains(name)) continue;
+        table_info info;
+        info.created = created.has(name);
+        bool known = connected && catalog.contains("tables") && catalog["tables"].contains(name);
+        if (known) {
+            const auto& c = catalog["tables"][name];
+            info.known = true;
+            info.exists = c.value("exists", false);
+            info.bytes = c.value("bytes", 0LL);
+            info.rows = c.value("rows", -1LL);
+            info.rls = c.value("rls", false);
+            info.kind = c.value("kind", "");
+            info.qualified = c.value("qualified", "");
+        }
+        auto j = info.to_json();
+        if (known) j["columns"] = catalog["tables"][name]["columns"];
+        tables[name] = std::move(j);
+    }
+    return tables;
+}
+
+// Pass 2: the rules, statement by statement, in file order.
+std::vector<finding> check_statements(std::vector<item>& items, rule_set& rules,
+                                      const json& catalog, bool connected, const json& options) {
+    created_tables created;
     std::vector<finding> raw;
-    std::map<std::string, const file*> by_label;
-    for (const auto& f : files) by_label[f.label] = &f;
-
     for (auto& it : items) {
         const auto& st = it.f->script->statements[it.index];
         if (!it.rules.empty()) {
-            json tables = json::object();
-            for (const auto& rel : it.facts.relations) {
-                auto name = rel.qualified();
-                if (tables.contains(name)) continue;
-                table_info info;
-                info.created = is_created(name);
-                if (connected && catalog["tables"].contains(name)) {
-                    const auto& c = catalog["tables"][name];
-                    info.known = true;
-                    info.exists = c.value("exists", false);
-                    info.bytes = c.value("bytes", 0LL);
-                    info.rows = c.value("rows", -1LL);
-                    info.rls = c.value("rls", false);
-                    info.kind = c.value("kind", "");
-                    info.qualified = c.value("qualified", "");
-                }
-                auto j = info.to_json();
-                if (connected && catalog["tables"].contains(name))
-                    j["columns"] = catalog["tables"][name]["columns"];
-                tables[name] = std::move(j);
-            }
             json stmt = {{"kind", st.kind},
                          {"node", st.tree.is_object() ? st.tree.at(st.kind) : json::object()},
                          {"text", st.text},
@@ -347,69 +315,92 @@ result linter::run(const std::vector<file>& files) {
                          {"no_transaction", st.no_transaction},
                          {"file_no_transaction", it.f->no_transaction},
                          {"facts", it.facts.to_json()},
-                         {"tables", std::move(tables)},
+                         {"tables", tables_of(it, created, catalog, connected)},
                          {"options", options}};
             for (auto& rep : rules.check_all(it.rules, stmt, st, it.f->label)) {
                 rep.file = it.f->label;
                 raw.push_back(std::move(rep));
             }
         }
-        for (const auto& c : it.facts.created) created.insert(c);
+        for (const auto& c : it.facts.created) created.add(c);
     }
-    for (auto& rep : rules.finish(options)) raw.push_back(std::move(rep));
+    return raw;
+}
 
-    // Positions, severities from the configuration, suppressions.
-    std::map<std::pair<std::string, std::size_t>, std::vector<allowance>> allow_cache;
+// Line indexes and moonshift:allow directives of the files, each read once.
+class file_places {
+  public:
+    explicit file_places(const std::vector<file>& files) {
+        for (const auto& f : files) by_label_[f.label] = &f;
+    }
+    const file* find(const std::string& label) const {
+        auto it = by_label_.find(label);
+        return it == by_label_.end() ? nullptr : it->second;
+    }
+    text::position at(const file& f, std::size_t offset) {
+        auto it = indexes_.find(f.label);
+        if (it == indexes_.end()) it = indexes_.emplace(f.label, line_index(f.text)).first;
+        return it->second.at(offset);
+    }
+    const std::vector<allowance>& allowances(const file& f, std::size_t statement) {
+        auto key = std::make_pair(f.label, statement);
+        auto it = allow_.find(key);
+        if (it == allow_.end())
+            it = allow_.emplace(key, allowances_of(f.text, *f.script, statement)).first;
+        return it->second;
+    }
+
+  private:
+    std::map<std::string, const file*> by_label_;
+    std::map<std::string, line_index> indexes_;
+    std::map<std::pair<std::string, std::size_t>, std::vector<allowance>> allow_;
+};
+
+bool listed(const std::vector<std::string>& list, const std::string& name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+// Positions, severities from the configuration, suppressions.
+void place(std::vector<finding>& raw, file_places& places, const project::lint_settings& cfg) {
     for (auto& f : raw) {
-        auto fit = by_label.find(f.file);
-        if (fit == by_label.end()) continue;
-        const file& src = *fit->second;
-        auto p = index_of(src).at(f.offset);
+        const file* src = places.find(f.file);
+        if (!src) continue;
+        auto p = places.at(*src, f.offset);
         f.line = p.line;
         f.column = p.column;
-        if (std::find(lint_cfg.warn.begin(), lint_cfg.warn.end(), f.rule) != lint_cfg.warn.end())
-            f.severity = "warning";
-        if (std::find(lint_cfg.error.begin(), lint_cfg.error.end(), f.rule) != lint_cfg.error.end())
-            f.severity = "error";
+        if (listed(cfg.warn, f.rule)) f.severity = "warning";
+        if (listed(cfg.error, f.rule)) f.severity = "error";
         // The statement that holds the finding.
-        const auto& stmts = src.script->statements;
+        const auto& stmts = src->script->statements;
         auto st = std::upper_bound(
             stmts.begin(), stmts.end(), f.offset,
             [](std::size_t off, const sql::statement& s) { return off < s.offset; });
         if (st != stmts.begin()) --st;
         if (st == stmts.end()) continue;
-        std::size_t index = std::size_t(st - stmts.begin());
-        auto key = std::make_pair(f.file, index);
-        auto ait = allow_cache.find(key);
-        if (ait == allow_cache.end())
-            ait = allow_cache.emplace(key, allowances_of(src.text, *src.script, index)).first;
-        for (const auto& a : ait->second) {
-            bool match = std::find(a.rules.begin(), a.rules.end(), f.rule) != a.rules.end() ||
-                         std::find(a.rules.begin(), a.rules.end(), "all") != a.rules.end();
+        for (const auto& a : places.allowances(*src, std::size_t(st - stmts.begin()))) {
+            bool match = listed(a.rules, f.rule) || listed(a.rules, "all");
             if (match && !a.reason.empty()) {
                 f.suppressed = true;
                 f.reason = a.reason;
             }
         }
     }
-    // Directives that are themselves wrong: no reason, or an unknown rule.
-    std::set<std::string> known;
+}
+
+// Directives that are themselves wrong: no reason, or an unknown rule.
+void check_directives(const std::vector<file>& files, const rule_set& rules, file_places& places,
+                      const project::lint_settings& cfg, std::vector<finding>& raw) {
+    std::set<std::string> known = {"transaction", "all"};
     for (const auto& r : rules.infos()) known.insert(r.name);
-    known.insert("transaction");
-    known.insert("all");
     for (const auto& f : files) {
         if (f.text.find("moonshift:allow") == std::string_view::npos) continue;
         for (std::size_t i = 0; i < f.script->statements.size(); ++i) {
-            auto key = std::make_pair(f.label, i);
-            auto ait = allow_cache.find(key);
-            if (ait == allow_cache.end())
-                ait = allow_cache.emplace(key, allowances_of(f.text, *f.script, i)).first;
-            for (const auto& a : ait->second) {
+            for (const auto& a : places.allowances(f, i)) {
                 finding x;
                 x.rule = "allow";
                 x.file = f.label;
                 x.offset = a.offset;
-                auto p = index_of(f).at(a.offset);
+                auto p = places.at(f, a.offset);
                 x.line = p.line;
                 x.column = p.column;
                 if (a.rules.empty() || a.reason.empty()) {
@@ -420,10 +411,7 @@ result linter::run(const std::vector<file>& files) {
                     continue;
                 }
                 for (const auto& name : a.rules) {
-                    if (known.count(name) ||
-                        std::find(lint_cfg.disable.begin(), lint_cfg.disable.end(), name) !=
-                            lint_cfg.disable.end())
-                        continue;
+                    if (known.count(name) || listed(cfg.disable, name)) continue;
                     x.severity = "warning";
                     x.message = "moonshift:allow names an unknown rule \"" + name + "\"";
                     x.hint = "see `moonshift lint --rules`";
@@ -432,9 +420,12 @@ result linter::run(const std::vector<file>& files) {
             }
         }
     }
+}
+
+// Findings in file order (files as given), then by offset; and the counts.
+void order_and_count(std::vector<finding> raw, const std::vector<file>& files, result& out) {
     std::stable_sort(raw.begin(), raw.end(), [&](const finding& a, const finding& b) {
         if (a.file != b.file) {
-            // Files keep the order they were given in.
             for (const auto& f : files) {
                 if (f.label == a.file) return true;
                 if (f.label == b.file) return false;
@@ -451,6 +442,48 @@ result linter::run(const std::vector<file>& files) {
             ++out.warnings;
     }
     out.findings = std::move(raw);
+}
+
+}  // namespace
+
+struct linter::impl {
+    const project::config& cfg;
+    db::session* session;
+    rule_set rules;
+
+    impl(const project::config& c, db::session* s, lua::runtime* rt)
+        : cfg(c), session(s), rules(c, rt, s) {}
+};
+
+linter::linter(const project::config& cfg, db::session* session, lua::runtime* runtime)
+    : impl_(std::make_unique<impl>(cfg, session, runtime)) {}
+
+linter::~linter() = default;
+
+const std::vector<rule_info>& linter::rules() const { return impl_->rules.infos(); }
+
+result linter::run(const std::vector<file>& files) {
+    auto& rules = impl_->rules;
+    const auto& lint_cfg = impl_->cfg.lint;
+    result out;
+    std::set<std::string> catalog_names;
+    auto items = collect(files, rules, catalog_names);
+    // The catalog only when a rule that reads it is going to run.
+    json catalog = json::object();
+    bool connected = false;
+    if (impl_->session != nullptr && reads_catalog(items, rules)) {
+        ++out.catalog_queries;
+        catalog = fetch_catalog(*impl_->session, {catalog_names.begin(), catalog_names.end()});
+        connected = true;
+    }
+    json options = rule_options(lint_cfg, connected, catalog);
+    rules.start(options);
+    auto raw = check_statements(items, rules, catalog, connected, options);
+    for (auto& rep : rules.finish(options)) raw.push_back(std::move(rep));
+    file_places places(files);
+    place(raw, places, lint_cfg);
+    check_directives(files, rules, places, lint_cfg, raw);
+    order_and_count(std::move(raw), files, out);
     return out;
 }
 

@@ -10,6 +10,7 @@
 #include "backup/io.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "db/quote.hpp"
 #include "lint/lint.hpp"
 #include "safety/locks.hpp"
 #include "sql/facts.hpp"
@@ -76,12 +77,6 @@ bool is_sql_form(const catalog::migration& m) {
     return !m.up_sql.empty() && ends_with(m.up_label, ".sql");
 }
 
-std::string quote_ident(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
 }  // namespace
 
 policy policy_for(const project::config& cfg, const project::environment& env) {
@@ -136,41 +131,29 @@ struct guard::impl {
         }
         return *backups;
     }
-};
 
-guard::guard(const project::config& cfg, const project::environment& env, std::string url,
-             db::session& s, history::store& h, emit_fn emit, lua::runtime* runtime)
-    : impl_(std::make_unique<impl>(cfg, env, std::move(url), s, h, std::move(emit), runtime)),
-      policy_(policy_for(cfg, env)) {}
-
-guard::~guard() = default;
-
-std::chrono::milliseconds guard::retry_delay(int attempt) const {
-    auto d = policy_.lock_retry_delay;
-    for (int i = 1; i < attempt && d < std::chrono::minutes(1); ++i) d *= 2;
-    return d;
-}
-
-json guard::gate(const std::vector<const catalog::migration*>& todo) {
-    auto& m = *impl_;
-    json report = json::object();
-    std::vector<lint::file> files;
-    for (const auto* mig : todo) {
-        if (!is_sql_form(*mig)) continue;
-        // One parse per pending file, with trees: lint, backups and lock
-        // checks all read this one.
-        auto script = std::make_unique<sql::script>(sql::parse(mig->up_sql, mig->up_label));
-        m.facts[mig->version] = summarize(*script);
-        files.push_back({mig->up_label, mig->up_sql, script.get(),
-                         mig->dir.no_transaction || mig->dir.own_transaction});
-        m.scripts[mig->version] = std::move(script);
+    // One parse per pending SQL file, with trees: lint, backups and lock
+    // checks all read this one.
+    std::vector<lint::file> parse(const std::vector<const catalog::migration*>& todo) {
+        std::vector<lint::file> files;
+        for (const auto* mig : todo) {
+            if (!is_sql_form(*mig)) continue;
+            auto script = std::make_unique<sql::script>(sql::parse(mig->up_sql, mig->up_label));
+            facts[mig->version] = summarize(*script);
+            files.push_back({mig->up_label, mig->up_sql, script.get(),
+                             mig->dir.no_transaction || mig->dir.own_transaction});
+            scripts[mig->version] = std::move(script);
+        }
+        return files;
     }
 
-    lint::result result;
-    if (!files.empty()) {
+    // The built-in transaction check and the rules, findings in file order.
+    lint::result lint_all(const std::vector<lint::file>& files) {
+        lint::result result;
+        if (files.empty()) return result;
         for (const auto& f : files)
             for (auto& x : lint::transaction_findings(f)) result.findings.push_back(std::move(x));
-        lint::linter linter(m.cfg, &m.session, m.runtime);
+        lint::linter linter(cfg, &session, runtime);
         auto found = linter.run(files);
         for (auto& x : found.findings) result.findings.push_back(std::move(x));
         std::stable_sort(result.findings.begin(), result.findings.end(),
@@ -191,58 +174,83 @@ json guard::gate(const std::vector<const catalog::migration*>& todo) {
             else
                 ++result.warnings;
         }
-    }
-    report["lint"] = result.to_json();
-    json suppressed = json::array();
-    for (const auto& x : result.findings)
-        if (x.suppressed) {
-            suppressed.push_back(lint::to_json(x));
-            m.log("info", "allowed: " + lint::format(x));
-        }
-    if (result.errors > 0) {
-        std::string list;
-        json errors = json::array();
-        for (const auto& x : result.findings) {
-            if (x.suppressed || x.severity != "error") continue;
-            list += "\n  " + lint::format(x);
-            if (!x.hint.empty()) list += "\n      hint: " + x.hint;
-            errors.push_back(lint::to_json(x));
-        }
-        if (m.emit) m.emit("gate.failed", {{"gate", "lint"}, {"errors", errors}});
-        throw error(exit_code::check_failed,
-                    "lint stopped the run before any migration: " + std::to_string(result.errors) +
-                        " error(s)" + list,
-                    "fix them, or allow one on purpose with `-- moonshift:allow RULE reason` above "
-                    "the statement "
-                    "(the reason is recorded); `moonshift lint` shows every finding");
-    }
-    if (result.warnings > 0) {
-        m.log("warn", "lint: " + std::to_string(result.warnings) +
-                          " warning(s) in the pending migrations (`moonshift lint` lists them)");
-        for (const auto& x : result.findings)
-            if (!x.suppressed && x.severity != "error") m.log("info", lint::format(x));
+        return result;
     }
 
-    // Which migrations get a backup; the location must take it before anything runs.
-    json planned = json::array();
-    bool need_location = false;
-    for (const auto* mig : todo) {
-        std::string reason;
-        if (policy_.backup == "always") {
-            reason = "backup policy \"always\"";
-        } else if (policy_.backup == "destructive") {
-            auto it = m.facts.find(mig->version);
-            if (it != m.facts.end())
-                reason = backup::destructive_reason(it->second.destructive, it->second.changes_rows,
-                                                    !mig->down.empty());
+    // Logs what was allowed and the warnings; errors stop the run
+    // (error(check_failed) listing each).
+    void enforce_lint(const lint::result& result) {
+        for (const auto& x : result.findings)
+            if (x.suppressed) log("info", "allowed: " + lint::format(x));
+        if (result.errors > 0) {
+            std::string list;
+            json errors = json::array();
+            for (const auto& x : result.findings) {
+                if (x.suppressed || x.severity != "error") continue;
+                list += "\n  " + lint::format(x);
+                if (!x.hint.empty()) list += "\n      hint: " + x.hint;
+                errors.push_back(lint::to_json(x));
+            }
+            if (emit) emit("gate.failed", {{"gate", "lint"}, {"errors", errors}});
+            throw error(exit_code::check_failed,
+                        "lint stopped the run before any migration: " +
+                            std::to_string(result.errors) + " error(s)" + list,
+                        "fix them, or allow one on purpose with `-- moonshift:allow RULE reason` "
+                        "above the statement "
+                        "(the reason is recorded); `moonshift lint` shows every finding");
         }
-        if (reason.empty()) continue;
-        m.backup_reasons[mig->version] = reason;
-        planned.push_back({{"version", mig->version}, {"name", mig->name}, {"reason", reason}});
-        need_location = true;
+        if (result.warnings > 0) {
+            log("warn", "lint: " + std::to_string(result.warnings) +
+                            " warning(s) in the pending migrations (`moonshift lint` lists them)");
+            for (const auto& x : result.findings)
+                if (!x.suppressed && x.severity != "error") log("info", lint::format(x));
+        }
     }
-    if (need_location) m.backup_store(policy_).check_location();
-    report["backups_planned"] = planned;
+
+    // Which migrations get a backup; the location must take it before
+    // anything runs. Returns them for the report.
+    json plan_backups(const std::vector<const catalog::migration*>& todo, const policy& p) {
+        json planned = json::array();
+        for (const auto* mig : todo) {
+            std::string reason;
+            if (p.backup == "always") {
+                reason = "backup policy \"always\"";
+            } else if (p.backup == "destructive") {
+                auto it = facts.find(mig->version);
+                if (it != facts.end())
+                    reason = backup::destructive_reason(
+                        it->second.destructive, it->second.changes_rows, !mig->down.empty());
+            }
+            if (reason.empty()) continue;
+            backup_reasons[mig->version] = reason;
+            planned.push_back({{"version", mig->version}, {"name", mig->name}, {"reason", reason}});
+        }
+        if (!planned.empty()) backup_store(p).check_location();
+        return planned;
+    }
+};
+
+guard::guard(const project::config& cfg, const project::environment& env, std::string url,
+             db::session& s, history::store& h, emit_fn emit, lua::runtime* runtime)
+    : impl_(std::make_unique<impl>(cfg, env, std::move(url), s, h, std::move(emit), runtime)),
+      policy_(policy_for(cfg, env)) {}
+
+guard::~guard() = default;
+
+std::chrono::milliseconds guard::retry_delay(int attempt) const {
+    auto d = policy_.lock_retry_delay;
+    for (int i = 1; i < attempt && d < std::chrono::minutes(1); ++i) d *= 2;
+    return d;
+}
+
+json guard::gate(const std::vector<const catalog::migration*>& todo) {
+    auto& m = *impl_;
+    json report = json::object();
+    auto files = m.parse(todo);
+    auto result = m.lint_all(files);
+    report["lint"] = result.to_json();
+    m.enforce_lint(result);
+    report["backups_planned"] = m.plan_backups(todo, policy_);
     return report;
 }
 
@@ -317,16 +325,10 @@ std::string guard::before_statement(const std::string& statement_sql) {
     const auto& n = s.statements[0].tree["IndexStmt"];
     if (!n.value("concurrent", false) || !n.contains("idxname")) return {};
     std::string schema = n.contains("relation") ? n["relation"].value("schemaname", "") : "";
-    std::string name =
-        (schema.empty() ? "" : quote_ident(schema) + ".") + quote_ident(n.value("idxname", ""));
-    bool invalid = false;
-    {
-        pqxx::nontransaction tx(impl_->session.conn());
-        auto r = tx.exec_params(
-            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", name);
-        invalid = !r.empty() && r[0][0].as<bool>();
-    }
-    if (!invalid) return {};
+    std::string name = db::quote::qualified(schema, n.value("idxname", ""));
+    auto r = impl_->session.query(
+        "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", name);
+    if (r.empty() || !r[0][0].as<bool>()) return {};
     impl_->session.exec_script("DROP INDEX CONCURRENTLY IF EXISTS " + name);
     return "dropped the invalid index " + n.value("idxname", "") +
            " that a failed CREATE INDEX CONCURRENTLY left behind, before building it again";

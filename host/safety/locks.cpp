@@ -5,30 +5,9 @@
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "db/quote.hpp"
 
 namespace moonshift::locks {
-namespace {
-
-std::string pg_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        out += i ? ",\"" : "\"";
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
-
-std::string quote_ident(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-}  // namespace
 
 std::string describe(const blocker& b) {
     std::string who =
@@ -57,13 +36,13 @@ std::vector<blocker> find_blockers(db::session& s, const std::vector<sql::locked
     for (const auto& w : wanted) {
         names.push_back(w.table);
         auto dot = w.table.find('.');
-        regnames.push_back(dot == std::string::npos ? quote_ident(w.table)
-                                                    : quote_ident(w.table.substr(0, dot)) + "." +
-                                                          quote_ident(w.table.substr(dot + 1)));
+        regnames.push_back(
+            dot == std::string::npos
+                ? db::quote::ident(w.table)
+                : db::quote::qualified(w.table.substr(0, dot), w.table.substr(dot + 1)));
     }
-    pqxx::nontransaction tx(s.conn());
     // Locks on the table or on one of its indexes (readers lock both).
-    auto r = tx.exec_params(
+    auto r = s.query(
         "WITH wanted AS (SELECT q.name, to_regclass(q.regname) AS rel FROM unnest($1::text[], "
         "$2::text[]) AS q(name, regname))"
         " SELECT DISTINCT coalesce(l.pid, 0), coalesce(a.usename::text, ''), "
@@ -78,7 +57,7 @@ std::vector<blocker> find_blockers(db::session& s, const std::vector<sql::locked
         "indrelid = w.rel))"
         "   LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
         "  WHERE w.rel IS NOT NULL AND l.pid IS DISTINCT FROM pg_backend_pid()",
-        pg_array(names), pg_array(regnames));
+        db::quote::array(names), db::quote::array(regnames));
     for (const auto& row : r) {
         blocker b;
         b.pid = row[0].as<int>();

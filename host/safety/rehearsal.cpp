@@ -1,14 +1,14 @@
 // Rehearsing pending migrations inside a transaction that is rolled back.
 #include "safety/rehearsal.hpp"
 
-#include <libpq-fe.h>
-
 #include <chrono>
 #include <map>
 #include <set>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "db/quote.hpp"
+#include "db/transaction.hpp"
 #include "sql/facts.hpp"
 #include "sql/sql.hpp"
 
@@ -22,21 +22,10 @@ long long ms_since(clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count();
 }
 
-struct pg_result {
-    PGresult* r;
-    ~pg_result() { PQclear(r); }
-};
-
-std::string field(const PGresult* r, int code) {
-    const char* v = PQresultErrorField(r, code);
-    return v ? v : "";
-}
-
 // Locks this session holds on user relations: (oid, mode) -> name.
 std::map<std::pair<long long, std::string>, std::string> held_locks(db::session& s,
                                                                     const std::string& history) {
-    pqxx::nontransaction tx(s.conn());
-    auto r = tx.exec_params(
+    auto r = s.query(
         "SELECT l.relation::bigint, coalesce(n.nspname || '.' || c.relname, ''), l.mode"
         "  FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation"
         "  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -53,8 +42,7 @@ std::map<std::pair<long long, std::string>, std::string> held_locks(db::session&
 
 // Names of the user relations, for locks on relations the migration drops.
 std::map<long long, std::string> relation_names(db::session& s) {
-    pqxx::nontransaction tx(s.conn());
-    auto r = tx.exec(
+    auto r = s.query(
         "SELECT c.oid::bigint, n.nspname || '.' || c.relname FROM pg_class c"
         "  JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
@@ -77,29 +65,150 @@ bool is_sql_form(const catalog::migration& m) {
 std::string run_statement(db::session& s, const catalog::migration& m, const sql::statement& st,
                           statement_result& r) {
     auto t0 = clock::now();
-    pg_result res{PQexec(s.raw(), st.text.c_str())};
-    r.duration_ms = ms_since(t0);
     r.line = st.line;
     r.column = st.column;
-    auto status = PQresultStatus(res.r);
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
-        r.command = PQcmdStatus(res.r);
+    try {
+        auto res = s.query(st.text);
+        r.duration_ms = ms_since(t0);
+        r.command = res.command_tag();
         // "UPDATE 12" -> "UPDATE"; "INSERT 0 5" -> "INSERT"
         auto cut = r.command.find_first_of("0123456789");
         if (cut != std::string::npos) r.command = text::trim(r.command.substr(0, cut));
-        std::string tuples = PQcmdTuples(res.r);
-        r.rows = tuples.empty() ? (status == PGRES_TUPLES_OK ? PQntuples(res.r) : 0)
-                                : std::stoll(tuples);
+        r.rows = res.affected_rows() ? res.affected_rows() : static_cast<long long>(res.size());
         return {};
+    } catch (const db::sql_failure& e) {
+        r.duration_ms = ms_since(t0);
+        const auto& info = e.info();
+        std::size_t at = st.offset;
+        if (info.position > 0)
+            at += text::char_to_byte_offset(st.text, std::size_t(info.position - 1));
+        return sql::format_located(
+            m.up_sql, at, m.up_label,
+            info.message + (info.sqlstate.empty() ? "" : " (" + info.sqlstate + ")"));
     }
-    std::string message = field(res.r, PG_DIAG_MESSAGE_PRIMARY);
-    if (message.empty()) message = text::trim(PQerrorMessage(s.raw()));
-    std::string code = field(res.r, PG_DIAG_SQLSTATE);
-    std::size_t at = st.offset;
-    if (auto pos = field(res.r, PG_DIAG_STATEMENT_POSITION); !pos.empty())
-        at += text::char_to_byte_offset(st.text, std::size_t(std::stoi(pos) - 1));
-    return sql::format_located(m.up_sql, at, m.up_label,
-                               message + (code.empty() ? "" : " (" + code + ")"));
+}
+
+// Why a migration cannot be rehearsed at all, or "".
+std::string not_rehearsable(const catalog::migration& m, const options& o) {
+    if (m.dir.no_transaction || m.dir.own_transaction) {
+        std::string why = m.dir.own_transaction
+                              ? "it manages its own transaction (BEGIN/COMMIT), which a "
+                                "rehearsal cannot roll back"
+                              : "it runs outside a transaction "
+                                "(moonshift:no-transaction), so it cannot be "
+                                "rolled back";
+        // Say which statement forces that, when the parser knows.
+        try {
+            auto script = sql::parse(m.up_sql, m.up_label, sql::parse_options{false});
+            if (auto* st = script.first_no_transaction_statement())
+                why +=
+                    ": " + st->no_transaction_reason + " (line " + std::to_string(st->line) + ")";
+        } catch (const sql::parse_error&) {
+            // the sentence without the statement is still true
+        }
+        return why;
+    }
+    if (!is_sql_form(m) && !o.apply_other)
+        return "Lua parts are rehearsed only through `moonshift plan`";
+    return {};
+}
+
+// The statements of a plain SQL migration one by one; the first that fails
+// ends it. Fills `names` when it drops or renames (for the locks report).
+void run_sql(db::session& s, const catalog::migration& m, migration_result& mr,
+             std::map<long long, std::string>& names) {
+    try {
+        auto script = sql::parse(m.up_sql, m.up_label, sql::parse_options{false});
+        for (const auto& st : script.statements)
+            if (st.kind == "DropStmt" || st.kind == "RenameStmt") {
+                names = relation_names(s);
+                break;
+            }
+        for (const auto& st : script.statements) {
+            statement_result r;
+            auto err = run_statement(s, m, st, r);
+            if (!err.empty()) {
+                mr.failed = true;
+                mr.error = err;
+                return;
+            }
+            mr.rows += r.rows;
+            mr.statements.push_back(r);
+        }
+    } catch (const sql::parse_error& e) {
+        mr.failed = true;
+        mr.error = e.what();
+    }
+}
+
+// What one rehearsal step left: the locks it took beyond `locks_before`
+// and the schema changes since `before`; both move on to this step's state.
+struct rehearsal_state {
+    nlohmann::json schema;
+    std::map<std::pair<long long, std::string>, std::string> locks;
+    int savepoints = 0;
+};
+
+void record_effects(db::session& s, const options& o, const schema::snapshot_options& snap,
+                    const std::map<long long, std::string>& names, rehearsal_state& state,
+                    migration_result& mr) {
+    auto locks_after = held_locks(s, o.history_schema);
+    for (const auto& [key, name] : locks_after) {
+        if (state.locks.count(key)) continue;
+        std::string shown = name;
+        if (shown.empty()) {
+            auto it = names.find(key.first);
+            shown = it != names.end()
+                        ? it->second + " (dropped)"
+                        : "a dropped relation (oid " + std::to_string(key.first) + ")";
+        }
+        mr.locks.push_back({shown, key.second});
+    }
+    state.locks = std::move(locks_after);
+    auto after = schema::snapshot(s, snap);
+    mr.changes = schema::diff(state.schema, after);
+    state.schema = std::move(after);
+}
+
+// One pending migration, in its own savepoint: released when it ran, rolled
+// back when it failed or was not rehearsed after all.
+migration_result rehearse_one(db::session& s, const catalog::migration& m, const options& o,
+                              const schema::snapshot_options& snap, rehearsal_state& state) {
+    migration_result mr;
+    mr.version = m.version;
+    mr.name = m.name;
+    mr.file = m.up_label;
+    mr.not_rehearsed = not_rehearsable(m, o);
+    if (!mr.not_rehearsed.empty()) return mr;
+    if (o.progress) o.progress("rehearsing " + m.id());
+    mr.rehearsed = true;
+    db::savepoint sp(s, "moonshift_rehearsal_" + std::to_string(++state.savepoints));
+    auto t1 = clock::now();
+    std::map<long long, std::string> names;
+    if (is_sql_form(m)) {
+        run_sql(s, m, mr, names);
+    } else {
+        try {
+            auto why = o.apply_other(m);
+            if (!why.empty()) {
+                sp.rollback();
+                mr.rehearsed = false;
+                mr.not_rehearsed = why;
+                return mr;
+            }
+        } catch (const std::exception& e) {
+            mr.failed = true;
+            mr.error = e.what();
+        }
+    }
+    mr.duration_ms = ms_since(t1);
+    if (mr.failed) {
+        sp.rollback();
+        return mr;
+    }
+    record_effects(s, o, snap, names, state, mr);
+    sp.release();
+    return mr;
 }
 
 }  // namespace
@@ -144,123 +253,19 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
     result out;
     schema::snapshot_options snap;
     snap.exclude_schemas = {o.history_schema};
-    s.exec_script("BEGIN");
-    try {
-        {
-            pqxx::nontransaction tx(s.conn());
-            auto lt = tx.exec("SHOW lock_timeout")[0][0].as<std::string>();
-            if (lt == "0" && !o.default_lock_timeout.empty()) {
-                tx.exec("SET LOCAL lock_timeout = " + tx.quote(o.default_lock_timeout));
-            }
-        }
-        auto before = schema::snapshot(s, snap);
-        auto locks_before = held_locks(s, o.history_schema);
-        int n = 0;
-        for (const auto* m : pending) {
-            migration_result mr;
-            mr.version = m->version;
-            mr.name = m->name;
-            mr.file = m->up_label;
-            if (m->dir.no_transaction || m->dir.own_transaction) {
-                mr.not_rehearsed = m->dir.own_transaction
-                                       ? "it manages its own transaction (BEGIN/COMMIT), which a "
-                                         "rehearsal cannot roll back"
-                                       : "it runs outside a transaction "
-                                         "(moonshift:no-transaction), so it cannot be "
-                                         "rolled back";
-                // Say which statement forces that, when the parser knows.
-                try {
-                    auto script = sql::parse(m->up_sql, m->up_label, sql::parse_options{false});
-                    if (auto* st = script.first_no_transaction_statement())
-                        mr.not_rehearsed += ": " + st->no_transaction_reason + " (line " +
-                                            std::to_string(st->line) + ")";
-                } catch (const sql::parse_error&) {
-                }
-                out.migrations.push_back(std::move(mr));
-                continue;
-            }
-            if (!is_sql_form(*m) && !o.apply_other) {
-                mr.not_rehearsed = "Lua parts are rehearsed only through `moonshift plan`";
-                out.migrations.push_back(std::move(mr));
-                continue;
-            }
-            if (o.progress) o.progress("rehearsing " + m->id());
-            mr.rehearsed = true;
-            std::string savepoint = "moonshift_rehearsal_" + std::to_string(++n);
-            s.exec_script("SAVEPOINT " + savepoint);
-            auto t1 = clock::now();
-            std::map<long long, std::string> names;
-            if (is_sql_form(*m)) {
-                try {
-                    auto script = sql::parse(m->up_sql, m->up_label, sql::parse_options{false});
-                    for (const auto& st : script.statements)
-                        if (st.kind == "DropStmt" || st.kind == "RenameStmt") {
-                            names = relation_names(s);
-                            break;
-                        }
-                    for (const auto& st : script.statements) {
-                        statement_result r;
-                        auto err = run_statement(s, *m, st, r);
-                        if (!err.empty()) {
-                            mr.failed = true;
-                            mr.error = err;
-                            break;
-                        }
-                        mr.rows += r.rows;
-                        mr.statements.push_back(r);
-                    }
-                } catch (const sql::parse_error& e) {
-                    mr.failed = true;
-                    mr.error = e.what();
-                }
-            } else {
-                try {
-                    auto why = o.apply_other(*m);
-                    if (!why.empty()) {
-                        s.exec_script("ROLLBACK TO SAVEPOINT " + savepoint);
-                        mr.rehearsed = false;
-                        mr.not_rehearsed = why;
-                        out.migrations.push_back(std::move(mr));
-                        continue;
-                    }
-                } catch (const std::exception& e) {
-                    mr.failed = true;
-                    mr.error = e.what();
-                }
-            }
-            mr.duration_ms = ms_since(t1);
-            if (mr.failed) {
-                s.exec_script("ROLLBACK TO SAVEPOINT " + savepoint);
-                out.failed = true;
-                out.migrations.push_back(std::move(mr));
-                continue;
-            }
-            auto locks_after = held_locks(s, o.history_schema);
-            for (const auto& [key, name] : locks_after) {
-                if (locks_before.count(key)) continue;
-                std::string shown = name;
-                if (shown.empty()) {
-                    auto it = names.find(key.first);
-                    shown = it != names.end()
-                                ? it->second + " (dropped)"
-                                : "a dropped relation (oid " + std::to_string(key.first) + ")";
-                }
-                mr.locks.push_back({shown, key.second});
-            }
-            locks_before = std::move(locks_after);
-            auto after = schema::snapshot(s, snap);
-            mr.changes = schema::diff(before, after);
-            before = std::move(after);
-            out.migrations.push_back(std::move(mr));
-        }
-    } catch (...) {
-        try {
-            s.exec_script("ROLLBACK");
-        } catch (...) {
-        }
-        throw;
+    // Always rolled back: by rollback() below, or by the guard on a throw.
+    db::transaction tx(s);
+    auto lt = s.query("SHOW lock_timeout")[0][0].as<std::string>();
+    if (lt == "0" && !o.default_lock_timeout.empty())
+        s.exec_script("SET LOCAL lock_timeout = " + db::quote::literal(o.default_lock_timeout));
+    rehearsal_state state;
+    state.schema = schema::snapshot(s, snap);
+    state.locks = held_locks(s, o.history_schema);
+    for (const auto* m : pending) {
+        out.migrations.push_back(rehearse_one(s, *m, o, snap, state));
+        if (out.migrations.back().failed) out.failed = true;
     }
-    s.exec_script("ROLLBACK");
+    tx.rollback();
     out.duration_ms = ms_since(t0);
     return out;
 }

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <map>
 
+#include "db/quote.hpp"
+
 namespace moonshift::schema {
 namespace {
 
@@ -104,19 +106,6 @@ SELECT jsonb_build_object(
 )::text
 )SQL";
 
-std::string pg_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        out += i ? ",\"" : "\"";
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
-
 // The order in which kinds of objects are reported (dependencies first).
 const std::vector<std::pair<std::string, std::string>>& categories() {
     static const std::vector<std::pair<std::string, std::string>> all = {
@@ -199,8 +188,8 @@ std::string summary(const std::string& object, const json& v) {
 }  // namespace
 
 json snapshot(db::session& s, const snapshot_options& o) {
-    pqxx::nontransaction tx(s.conn());
-    auto r = tx.exec_params(snapshot_sql, pg_array(o.exclude_schemas), pg_array(o.only_schemas));
+    auto r = s.query(snapshot_sql, db::quote::array(o.exclude_schemas),
+                     db::quote::array(o.only_schemas));
     return json::parse(r[0][0].c_str());
 }
 
