@@ -9,8 +9,6 @@
 
 #include "cli/common.hpp"
 #include "common/text.hpp"
-#include "engine/run_scope.hpp"
-#include "safety/guard.hpp"
 
 namespace moonshift::cli {
 namespace {
@@ -24,17 +22,6 @@ struct backup_options {
     std::string into;
     bool dry_run = false;
 };
-
-backup::store make_store(engine::engine& e) {
-    auto p = safety::policy_for(e.ctx().cfg, e.ctx().env);
-    backup::settings s;
-    s.dir = p.backup_dir;
-    s.environment = e.ctx().env.name;
-    s.keep_daily = e.ctx().cfg.backup.keep_daily;
-    s.keep_weekly = e.ctx().cfg.backup.keep_weekly;
-    s.keep_monthly = e.ctx().cfg.backup.keep_monthly;
-    return backup::store(e.session(), e.store(), s);
-}
 
 std::string size_text(long long bytes) {
     if (bytes < 1024) return std::to_string(bytes) + " B";
@@ -53,8 +40,7 @@ std::string tables_text(const backup::record& r) {
 int list(const globals& g, const backup_options& o) {
     printer out(g);
     engine::engine e(make_context(g, out));
-    auto store = make_store(e);
-    auto all = store.list(o.limit);
+    auto all = e.backup_list(o.limit);
     if (out.json()) {
         auto arr = nlohmann::json::array();
         for (const auto& r : all) arr.push_back(r.to_json());
@@ -84,125 +70,81 @@ int list(const globals& g, const backup_options& o) {
 int create(const globals& g, const backup_options& o) {
     printer out(g);
     engine::engine e(make_context(g, out));
-    engine::run_scope run(e, "backup create");
-    auto store = make_store(e);
-    backup::record r;
-    if (o.full) {
-        r = store.dump_database(e.ctx().url, "", "", o.reason.empty() ? "by hand" : o.reason,
-                                run.id());
-    } else {
-        if (o.tables.empty())
-            throw usage_error(
-                "name the tables to back up",
-                "moonshift backup create public.users orders (or --full for pg_dump)");
-        auto tables = store.resolve(o.tables, {});
-        if (tables.size() < o.tables.size()) {
-            std::string missing;
-            for (const auto& t : o.tables) {
-                bool found = false;
-                for (const auto& x : tables)
-                    found = found || x == t || x.substr(x.find('.') + 1) == t;
-                if (!found) missing += (missing.empty() ? "" : ", ") + t;
-            }
-            run.finish("refused");
-            throw usage_error("no such table: " + missing);
-        }
-        r = store.create(tables, "", "", o.reason.empty() ? "by hand" : o.reason, run.id(),
-                         [&](const std::string& m) { out.line(out.dim(m + " …")); });
-    }
-    run.report()["backup"] = r.to_json();
-    run.finish("ok");
+    engine::backup_request rq;
+    rq.tables = o.tables;
+    rq.full = o.full;
+    rq.reason = o.reason;
+    rq.progress = [&](const std::string& m) { out.line(out.dim(m + " …")); };
+    auto r = e.backup_create(rq);
     out.line(out.green(fmt::format("Backup {}: {} ({} row(s), {}) in {}", r.id, tables_text(r),
                                    r.rows, size_text(r.bytes), r.location)));
     out.json_line({{"result", "backup"}, {"backup", r.to_json()}});
     return 0;
 }
 
+// Restoring replaces the rows the tables have now: a person confirms, on a
+// terminal, unless --yes or --into. False: nothing is to be restored.
+bool confirmed(const globals& g, const backup_options& o, const backup::record& r) {
+    if (!o.into.empty() || g.yes) return true;
+    std::string what = tables_text(r);
+    if (!o.tables.empty()) {
+        what.clear();
+        for (const auto& t : o.tables) what += (what.empty() ? "" : ", ") + t;
+    }
+    if (!isatty(STDIN_FILENO))
+        throw usage_error(
+            "restoring backup " + std::to_string(r.id) + " replaces the current rows of " + what,
+            "confirm with --yes, or restore into another schema with --into SCHEMA");
+    std::cout << "Restore backup " << r.id << " (" << r.created_at << ") over " << what
+              << "? Their current rows are replaced. [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    return answer == "y" || answer == "yes";
+}
+
 int restore(const globals& g, const backup_options& o) {
     printer out(g);
     engine::engine e(make_context(g, out));
-    auto store = make_store(e);
-    auto r = store.find(o.id);
+    auto r = e.backup_find(o.id);
     if (!r)
         throw usage_error("there is no backup " + std::to_string(o.id),
                           "`moonshift backup list` shows them");
-    std::string what = o.tables.empty() ? tables_text(*r) : [&] {
-        std::string s;
-        for (const auto& t : o.tables) s += (s.empty() ? "" : ", ") + t;
-        return s;
-    }();
-    if (o.into.empty() && !g.yes) {
-        // Restoring replaces the rows the tables have now: a person confirms.
-        if (!isatty(STDIN_FILENO))
-            throw usage_error(
-                "restoring backup " + std::to_string(r->id) + " replaces the current rows of " +
-                    what,
-                "confirm with --yes, or restore into another schema with --into SCHEMA");
-        std::cout << "Restore backup " << r->id << " (" << r->created_at << ") over " << what
-                  << "? Their current rows are replaced. [y/N] " << std::flush;
-        std::string answer;
-        std::getline(std::cin, answer);
-        if (answer != "y" && answer != "yes") {
-            out.line("Nothing restored.");
-            return 0;
-        }
+    if (!confirmed(g, o, *r)) {
+        out.line("Nothing restored.");
+        return 0;
     }
-    engine::run_scope run(e, "backup restore");
     backup::restore_options ro;
     ro.only = o.tables;
     ro.into_schema = o.into;
-    backup::restore_result res;
-    try {
-        res = store.restore(*r, ro);
-    } catch (const error& err) {
-        run.report()["error"] = text::redact(err.what());
-        run.finish("failed");
-        throw;
+    auto res = e.backup_restore(*r, ro);
+    const auto& tables = res.report["tables"];
+    for (const auto& t : tables) {
+        std::string note = t.value("created", false) ? " (recreated)" : "";
+        for (const auto& x : t["reshaped"]) note += " (" + x.get<std::string>() + ")";
+        out.line(fmt::format("restored {} rows into {}{}", t.value("rows", 0LL),
+                             t.value("into", ""), note));
     }
-    auto tables = nlohmann::json::array();
-    for (const auto& t : res.tables) {
-        tables.push_back({{"table", t.name},
-                          {"into", t.into},
-                          {"rows", t.rows},
-                          {"created", t.created},
-                          {"reshaped", t.reshaped}});
-        std::string note = t.created ? " (recreated)" : "";
-        for (const auto& x : t.reshaped) note += " (" + x + ")";
-        out.line(fmt::format("restored {} rows into {}{}", t.rows, t.into, note));
-    }
-    run.report()["backup"] = r->id;
-    run.report()["restored"] = tables;
-    run.finish("ok");
-    out.line(
-        out.green(fmt::format("Backup {} restored; row counts verified ({}).", r->id,
-                              text::format_duration(std::chrono::milliseconds(res.duration_ms)))));
-    out.json_line({{"result", "restore"},
-                   {"backup", r->id},
-                   {"tables", tables},
-                   {"duration_ms", res.duration_ms}});
+    auto ms = res.report.value("duration_ms", 0LL);
+    out.line(out.green(fmt::format("Backup {} restored; row counts verified ({}).", r->id,
+                                   text::format_duration(std::chrono::milliseconds(ms)))));
+    out.json_line(
+        {{"result", "restore"}, {"backup", r->id}, {"tables", tables}, {"duration_ms", ms}});
     return 0;
 }
 
 int prune(const globals& g, const backup_options& o) {
     printer out(g);
     engine::engine e(make_context(g, out));
-    std::unique_ptr<engine::run_scope> run;
-    if (!o.dry_run) run = std::make_unique<engine::run_scope>(e, "backup prune");
-    auto store = make_store(e);
-    auto res = store.prune(o.dry_run);
+    auto res = e.backup_prune(o.dry_run);
     for (const auto& r : res.pruned)
         out.line((o.dry_run ? "would prune " : "pruned ") + std::to_string(r.id) +
                  out.dim("  " + r.created_at + "  " + tables_text(r)));
+    const auto& keep = e.ctx().cfg.backup;
     out.line(fmt::format("{} backup(s) {}, {} kept ({} daily, {} weekly, {} monthly)",
                          res.pruned.size(), o.dry_run ? "would be pruned" : "pruned",
-                         res.kept.size(), store.config().keep_daily, store.config().keep_weekly,
-                         store.config().keep_monthly));
+                         res.kept.size(), keep.keep_daily, keep.keep_weekly, keep.keep_monthly));
     auto ids = nlohmann::json::array();
     for (const auto& r : res.pruned) ids.push_back(r.id);
-    if (run) {
-        run->report()["pruned"] = ids;
-        run->finish("ok");
-    }
     out.json_line(
         {{"result", "prune"}, {"pruned", ids}, {"kept", res.kept.size()}, {"dry_run", o.dry_run}});
     return 0;

@@ -66,9 +66,7 @@ void register_history(CLI::App& app, globals& g, command_fn& run) {
         run = [&g, limit, all] {
             printer out(g);
             engine::engine e(make_context(g, out));
-            std::vector<history::run> runs;
-            if (e.store().host_version() > 0)
-                runs = e.store().list_runs(*limit, *all ? "" : e.ctx().env.name);
+            auto runs = e.runs(*limit, *all);
             if (out.json()) {
                 auto arr = nlohmann::json::array();
                 for (auto& r : runs)

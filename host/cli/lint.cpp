@@ -44,96 +44,102 @@ int print_rules(printer& out, const lint::linter& linter) {
     return 0;
 }
 
-int run_lint(const globals& g, const lint_options& o) {
-    printer out(g);
-    auto p = load_project(g, out);
-    std::unique_ptr<engine::engine> e;
-    // The catalog makes rules smarter (table sizes); without a database the
-    // rules assume the worst of tables they cannot see.
+// The catalog makes rules smarter (table sizes); without a database the
+// rules assume the worst of tables they cannot see. Null: offline.
+std::unique_ptr<engine::engine> connect_for_lint(const lint_options& o, const project_env& p,
+                                                 printer& out) {
     bool have_target = !o.offline && !o.rules &&
                        (!p.url.empty() || !p.cfg.envs.empty() || std::getenv("PGHOST") ||
                         std::getenv("PGDATABASE"));
-    if (have_target) {
-        try {
-            engine::context ctx;
-            ctx.cfg = p.cfg;
-            ctx.env = p.env;
-            ctx.url = p.url;
-            e = std::make_unique<engine::engine>(ctx);
-        } catch (const error& err) {
-            out.warn(std::string("warning: linting offline: ") + err.what());
-        }
+    if (!have_target) return nullptr;
+    try {
+        engine::context ctx;
+        ctx.cfg = p.cfg;
+        ctx.env = p.env;
+        ctx.url = p.url;
+        return std::make_unique<engine::engine>(ctx);
+    } catch (const error& err) {
+        out.warn(std::string("warning: linting offline: ") + err.what());
+        return nullptr;
     }
-    lint::linter linter(p.cfg, e ? &e->session() : nullptr);
-    if (o.rules) return print_rules(out, linter);
+}
 
-    // What to lint: the files named, else the pending migrations (all of
-    // them without a database).
-    struct input {
-        std::string label, text;
-    };
-    std::vector<input> inputs;
-    std::vector<bool> no_transaction;
+struct lint_input {
+    std::string label, text;
+    bool no_transaction = false;
+};
+
+// What to lint: the files named, else the pending migrations (all of them
+// without a database).
+std::vector<lint_input> lint_inputs(const lint_options& o, const project_env& p,
+                                    engine::engine* e) {
+    std::vector<lint_input> inputs;
     if (!o.files.empty()) {
         for (const auto& f : o.files) {
-            inputs.push_back(
-                {label_for(f, p.cfg.root), text::normalize_newlines(text::read_file(f))});
-            no_transaction.push_back(inputs.back().text.find("moonshift:no-transaction") !=
-                                     std::string::npos);
+            auto text = text::normalize_newlines(text::read_file(f));
+            bool no_tx = text.find("moonshift:no-transaction") != std::string::npos;
+            inputs.push_back({label_for(f, p.cfg.root), std::move(text), no_tx});
         }
-    } else {
-        auto cat = catalog::discover(p.cfg.migrations_path(), p.cfg.root);
-        std::vector<const catalog::migration*> chosen;
-        if (e) {
-            auto plan = e->status();
-            for (auto* entry : plan.to_apply(true))
-                if (auto* m = cat.find(entry->version)) chosen.push_back(m);
-        } else {
-            for (const auto& m : cat.migrations) chosen.push_back(&m);
-        }
-        for (auto* m : chosen) {
-            if (m->up_sql.empty() || m->up_label.size() < 4 ||
-                m->up_label.compare(m->up_label.size() - 4, 4, ".sql") != 0)
-                continue;
-            inputs.push_back({m->up_label, m->up_sql});
-            no_transaction.push_back(m->dir.no_transaction || m->dir.own_transaction);
-        }
+        return inputs;
     }
+    auto cat = catalog::discover(p.cfg.migrations_path(), p.cfg.root);
+    std::vector<const catalog::migration*> chosen;
+    if (e) {
+        auto plan = e->status();
+        for (auto* entry : plan.to_apply(true))
+            if (auto* m = cat.find(entry->version)) chosen.push_back(m);
+    } else {
+        for (const auto& m : cat.migrations) chosen.push_back(&m);
+    }
+    for (auto* m : chosen) {
+        if (m->up_sql.empty() || m->up_label.size() < 4 ||
+            m->up_label.compare(m->up_label.size() - 4, 4, ".sql") != 0)
+            continue;
+        inputs.push_back({m->up_label, m->up_sql, m->dir.no_transaction || m->dir.own_transaction});
+    }
+    return inputs;
+}
 
+// The inputs parsed: files for the linter, and a "syntax" finding for each
+// one that does not parse.
+struct parsed_inputs {
     std::vector<std::unique_ptr<sql::script>> scripts;
     std::vector<lint::file> files;
     std::vector<lint::finding> syntax;
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
+};
+
+void parse_inputs(const std::vector<lint_input>& inputs, parsed_inputs& out) {
+    for (const auto& in : inputs) {
         try {
-            scripts.push_back(
-                std::make_unique<sql::script>(sql::parse(inputs[i].text, inputs[i].label)));
-            files.push_back(
-                {inputs[i].label, inputs[i].text, scripts.back().get(), no_transaction[i]});
+            out.scripts.push_back(std::make_unique<sql::script>(sql::parse(in.text, in.label)));
+            out.files.push_back({in.label, in.text, out.scripts.back().get(), in.no_transaction});
         } catch (const sql::parse_error& err) {
             lint::finding f;
             f.rule = "syntax";
             f.severity = "error";
-            f.file = inputs[i].label;
+            f.file = in.label;
             f.line = err.line();
             f.column = err.column();
             f.message = err.reason();
             f.hint = err.hint();
-            syntax.push_back(f);
+            out.syntax.push_back(f);
         }
     }
-    auto result = linter.run(files);
-    std::vector<lint::finding> all = syntax;
-    for (const auto& f : files)
-        for (auto& x : lint::transaction_findings(f)) all.push_back(std::move(x));
-    for (auto& x : result.findings) all.push_back(std::move(x));
+}
+
+struct lint_counts {
     int errors = 0, warnings = 0, suppressed = 0;
+};
+
+lint_counts print_findings(const globals& g, printer& out, const std::vector<lint::finding>& all) {
+    lint_counts n;
     for (const auto& f : all) {
         if (f.suppressed)
-            ++suppressed;
+            ++n.suppressed;
         else if (f.severity == "error")
-            ++errors;
+            ++n.errors;
         else
-            ++warnings;
+            ++n.warnings;
         if (out.json()) {
             out.json_line(lint::to_json(f));
             continue;
@@ -148,18 +154,36 @@ int run_lint(const globals& g, const lint_options& o) {
                  (f.suppressed ? out.dim(" (" + f.reason + ")") : ""));
         if (!f.hint.empty() && !f.suppressed) out.line(out.dim("    hint: " + f.hint));
     }
-    std::string summary = std::to_string(files.size() + syntax.size()) +
-                          " file(s): " + std::to_string(errors) + " error(s), " +
-                          std::to_string(warnings) + " warning(s)" +
-                          (suppressed ? ", " + std::to_string(suppressed) + " allowed" : "");
-    out.line(errors ? out.red(summary) : warnings ? out.yellow(summary) : out.green(summary));
+    return n;
+}
+
+int run_lint(const globals& g, const lint_options& o) {
+    printer out(g);
+    auto p = load_project(g, out);
+    auto e = connect_for_lint(o, p, out);
+    auto linter = e ? e->make_linter() : std::make_unique<lint::linter>(p.cfg, nullptr);
+    if (o.rules) return print_rules(out, *linter);
+
+    parsed_inputs in;
+    parse_inputs(lint_inputs(o, p, e.get()), in);
+    auto result = linter->run(in.files);
+    std::vector<lint::finding> all = in.syntax;
+    for (const auto& f : in.files)
+        for (auto& x : lint::transaction_findings(f)) all.push_back(std::move(x));
+    for (auto& x : result.findings) all.push_back(std::move(x));
+    auto n = print_findings(g, out, all);
+    auto count = in.files.size() + in.syntax.size();
+    std::string summary = std::to_string(count) + " file(s): " + std::to_string(n.errors) +
+                          " error(s), " + std::to_string(n.warnings) + " warning(s)" +
+                          (n.suppressed ? ", " + std::to_string(n.suppressed) + " allowed" : "");
+    out.line(n.errors ? out.red(summary) : n.warnings ? out.yellow(summary) : out.green(summary));
     out.json_line({{"result", "lint"},
-                   {"files", files.size() + syntax.size()},
-                   {"errors", errors},
-                   {"warnings", warnings},
-                   {"suppressed", suppressed},
+                   {"files", count},
+                   {"errors", n.errors},
+                   {"warnings", n.warnings},
+                   {"suppressed", n.suppressed},
                    {"catalog", e != nullptr}});
-    return errors ? static_cast<int>(exit_code::check_failed) : 0;
+    return n.errors ? static_cast<int>(exit_code::check_failed) : 0;
 }
 
 }  // namespace

@@ -10,24 +10,10 @@
 
 using namespace moonshift;
 
-int main(int argc, char** argv) {
-    cli::globals g;
-    CLI::App app{"moonshift — PostgreSQL migrations with scripted safety"};
-    app.set_version_flag("--version", std::string("moonshift ") + MOONSHIFT_VERSION);
-    app.require_subcommand(1);
-    app.fallthrough();  // global flags may follow the command: `moonshift up --json`
-    app.add_option("--env,-e", g.env, "environment from moonshift.toml")->envname("MOONSHIFT_ENV");
-    app.add_option("--config,-c", g.config, "path of moonshift.toml")->envname("MOONSHIFT_CONFIG");
-    app.add_flag("--json", g.json, "machine-readable output, one JSON object per line")
-        ->envname("MOONSHIFT_JSON");
-    app.add_flag("--yes,-y", g.yes, "answer yes to confirmations")->envname("MOONSHIFT_YES");
-    app.add_flag("--verbose,-v", g.verbose, "more detail")->envname("MOONSHIFT_VERBOSE");
-    app.add_flag("--no-color", g.no_color, "no colours")->envname("MOONSHIFT_NO_COLOR");
-    app.add_option("--report", g.report,
-                   "write a Markdown report of the run to this file (for a pull request)")
-        ->envname("MOONSHIFT_REPORT");
+namespace {
 
-    cli::command_fn run;
+// Every command, in the order `moonshift --help` lists them.
+void register_commands(CLI::App& app, cli::globals& g, cli::command_fn& run) {
     cli::register_init(app, g, run);
     cli::register_new(app, g, run);
     cli::register_status(app, g, run);
@@ -53,6 +39,29 @@ int main(int argc, char** argv) {
     cli::register_drift(app, g, run);
     cli::register_seed(app, g, run);
     cli::register_backfill(app, g, run);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cli::globals g;
+    CLI::App app{"moonshift — PostgreSQL migrations with scripted safety"};
+    app.set_version_flag("--version", std::string("moonshift ") + MOONSHIFT_VERSION);
+    app.require_subcommand(1);
+    app.fallthrough();  // global flags may follow the command: `moonshift up --json`
+    app.add_option("--env,-e", g.env, "environment from moonshift.toml")->envname("MOONSHIFT_ENV");
+    app.add_option("--config,-c", g.config, "path of moonshift.toml")->envname("MOONSHIFT_CONFIG");
+    app.add_flag("--json", g.json, "machine-readable output, one JSON object per line")
+        ->envname("MOONSHIFT_JSON");
+    app.add_flag("--yes,-y", g.yes, "answer yes to confirmations")->envname("MOONSHIFT_YES");
+    app.add_flag("--verbose,-v", g.verbose, "more detail")->envname("MOONSHIFT_VERBOSE");
+    app.add_flag("--no-color", g.no_color, "no colours")->envname("MOONSHIFT_NO_COLOR");
+    app.add_option("--report", g.report,
+                   "write a Markdown report of the run to this file (for a pull request)")
+        ->envname("MOONSHIFT_REPORT");
+
+    cli::command_fn run;
+    register_commands(app, g, run);
 
     try {
         app.parse(argc, argv);
@@ -80,13 +89,6 @@ int main(int argc, char** argv) {
             return run ? run() : 0;
         } catch (const error& e) {
             return report(e.what(), e.hint(), static_cast<int>(e.code()));
-        } catch (const pqxx::broken_connection& e) {
-            return report(std::string("the database connection broke: ") + e.what(),
-                          "nothing half-done was recorded; run the command again", 1);
-        } catch (const pqxx::sql_error& e) {
-            return report(
-                std::string(e.what()) + (e.sqlstate().empty() ? "" : " (" + e.sqlstate() + ")"), "",
-                1);
         } catch (const std::exception& e) {
             return report(e.what(), "", 1);
         }

@@ -24,25 +24,20 @@ outcome engine::baseline(const std::string& version) {
     gate(run, "baseline", {});  // gate.cpp: read-only, window
     approve(run, "record migrations up to " + version + " as applied in " + ctx_.env.name +
                      " without running them");
-    std::string sql = "BEGIN;";
+    std::string sql;
     outcome out;
     run.report()["baselined"] = nlohmann::json::array();
     for (auto& m : cat.migrations) {
         if (catalog::compare_versions(m.version, version) > 0) break;
-        history::applied row;
-        row.version = m.version;
-        row.name = m.name;
-        row.checksum = m.checksum;
+        auto row = applied_row(m, run.id());
         row.form = catalog::form_name(m.kind);
         row.how = "baseline";
-        row.applied_by = history::current_actor();
-        row.environment = ctx_.env.name;
-        row.run_id = run.id();
-        sql += store_->record_sql(row) + ";";
+        sql += (sql.empty() ? "" : ";") + store_->record_sql(row);
         run.report()["baselined"].push_back({{"version", m.version}, {"name", m.name}});
         ++out.count;
     }
-    session_->exec_script(sql + "COMMIT");
+    // One simple query: the rows commit together (or none does).
+    if (!sql.empty()) session_->exec_script(sql);
     run.finish("ok");
     out.report = run.report();
     return out;

@@ -13,6 +13,8 @@
 #include "backfill/runner.hpp"
 #include "backfill/target.hpp"
 #include "common/text.hpp"
+#include "db/quote.hpp"
+#include "db/transaction.hpp"
 #include "engine/engine.hpp"
 #include "lua/backfill_spec.hpp"
 #include "lua/runtime.hpp"
@@ -30,9 +32,7 @@ int backfill_field_line(const std::string& source) {
     return 0;
 }
 
-std::string quoted_schema(db::session& s, const std::string& schema) {
-    return s.conn().quote_name(schema);
-}
+std::string quoted_schema(const std::string& schema) { return db::quote::ident(schema); }
 
 }  // namespace
 
@@ -56,26 +56,22 @@ std::vector<lua::backfill_spec> engine::declared_backfills(const catalog::migrat
 
 void engine::prepare_backfills(const catalog::migration& m, std::vector<lua::backfill_spec>& specs,
                                long long run_id) {
-    PGconn* c = session_->raw();
     nlohmann::json list = nlohmann::json::array();
-    std::string q = quoted_schema(*session_, ctx_.cfg.schema);
+    std::string q = quoted_schema(ctx_.cfg.schema);
     for (std::size_t i = 0; i < specs.size(); ++i) {
-        auto t = backfill::resolve(c, specs[i]);  // throws before any row is touched
+        // throws before any row is touched
+        auto t = backfill::resolve(session_->raw(), specs[i]);
         backfill::job j;
         j.schema_quoted = q;
         j.version = m.version;
         j.part = static_cast<int>(i);
         j.run_id = run_id;
-        session_->exec_script(backfill::register_sql(c, j, t));
+        session_->exec_script(backfill::register_sql(session_->raw(), j, t));
         list.push_back(specs[i].to_json());
     }
     nlohmann::json position = {{"checksum", m.checksum}, {"backfills", list}};
-    session_->exec_script(
-        "INSERT INTO " + store_->table("checkpoints") +
-        " (version, kind, position, run_id) VALUES (" + session_->conn().quote(m.version) +
-        ", 'ddl', " + session_->conn().quote(position.dump()) + "::jsonb, " +
-        std::to_string(run_id) +
-        ") ON CONFLICT (version, kind) DO UPDATE SET position = EXCLUDED.position");
+    // In the DDL's transaction: the checkpoint commits with it.
+    store_->save_checkpoint(m.version, "ddl", position, run_id);
 }
 
 std::vector<lua::backfill_spec> engine::resumed_backfills(const catalog::migration& m,
@@ -92,17 +88,9 @@ std::vector<lua::backfill_spec> engine::resumed_backfills(const catalog::migrati
     if (s && s->has("backfill")) field = rt.backfills_of(*s, backfill_field_line(m.lua_source));
     if (!m.backfill_lua.empty()) {
         // backfill.lua only declares; whatever else it does is rolled back.
-        session_->exec_script("BEGIN");
-        try {
-            rt.run_file(m.backfill_label, m.backfill_lua, lua::phase::up);
-        } catch (...) {
-            try {
-                session_->exec_script("ROLLBACK");
-            } catch (...) {
-            }
-            throw;
-        }
-        session_->exec_script("ROLLBACK");
+        db::transaction tx(*session_);
+        rt.run_file(m.backfill_label, m.backfill_lua, lua::phase::up);
+        tx.rollback();
         file = rt.take_backfills();
     }
     std::vector<lua::backfill_spec> out;
@@ -135,7 +123,7 @@ nlohmann::json engine::run_backfills(const catalog::migration& m,
         backfill::job j;
         j.session = session_.get();
         j.lua = &rt;
-        j.schema_quoted = quoted_schema(*session_, ctx_.cfg.schema);
+        j.schema_quoted = quoted_schema(ctx_.cfg.schema);
         j.version = m.version;
         j.name = m.name;
         j.part = static_cast<int>(i);
@@ -156,13 +144,12 @@ nlohmann::json engine::run_backfills(const catalog::migration& m,
 
 nlohmann::json engine::backfill_status() {
     if (store_->host_version() == 0) return nlohmann::json::array();
-    return backfill::status(*session_, quoted_schema(*session_, ctx_.cfg.schema));
+    return backfill::status(*session_, quoted_schema(ctx_.cfg.schema));
 }
 
 int engine::backfill_pause(const std::string& version, bool pause) {
     if (store_->host_version() == 0) return 0;
-    return backfill::set_paused(*session_, quoted_schema(*session_, ctx_.cfg.schema), version,
-                                pause);
+    return backfill::set_paused(*session_, quoted_schema(ctx_.cfg.schema), version, pause);
 }
 
 }  // namespace moonshift::engine

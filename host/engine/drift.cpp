@@ -15,6 +15,7 @@
 
 #include "catalog/catalog.hpp"
 #include "common/text.hpp"
+#include "db/quote.hpp"
 #include "history/history.hpp"
 #include "lint/lint.hpp"
 #include "local/cluster.hpp"
@@ -39,20 +40,18 @@ std::string scratch_name() {
 // Drops moonshift_drift_<pid>_<n> databases whose process no longer runs.
 void drop_stale(db::session& admin) {
     std::vector<std::string> stale;
-    {
-        pqxx::nontransaction tx(admin.conn());
-        for (const auto& row : tx.exec("SELECT datname FROM pg_database WHERE datname ~ "
+    for (const auto& row : admin.query("SELECT datname FROM pg_database WHERE datname ~ "
                                        "'^moonshift_drift_[0-9]+_[0-9]+$'")) {
-            std::string name = row[0].c_str();
-            long pid = std::strtol(name.c_str() + std::strlen("moonshift_drift_"), nullptr, 10);
-            if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
-                stale.push_back(name);
-        }
+        std::string name = row[0].c_str();
+        long pid = std::strtol(name.c_str() + std::strlen("moonshift_drift_"), nullptr, 10);
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+            stale.push_back(name);
     }
     for (const auto& name : stale) {
         try {
-            admin.exec_script("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
-        } catch (...) {
+            admin.exec_script("DROP DATABASE IF EXISTS " + db::quote::ident(name) +
+                              " WITH (FORCE)");
+        } catch (const db::sql_failure&) {
             // Someone else's business after all; the next run tries again.
         }
     }
@@ -82,7 +81,8 @@ class scratch_database {
         if (clean_stale) drop_stale(*admin);
         name_ = scratch_name();
         try {
-            admin->exec_script("CREATE DATABASE \"" + name_ + "\" TEMPLATE template0");
+            admin->exec_script("CREATE DATABASE " + db::quote::ident(name_) +
+                               " TEMPLATE template0");
         } catch (const db::sql_failure& f) {
             throw error(exit_code::usage,
                         "cannot create a scratch database on " + db::redacted(server_url) + ": " +
@@ -97,9 +97,11 @@ class scratch_database {
             db::settings s;
             s.url = admin_url_;
             db::session admin(s);
-            admin.exec_script("DROP DATABASE IF EXISTS \"" + name_ + "\" WITH (FORCE)");
-        } catch (...) {
-            // Nothing to do from a destructor; the name says what it was.
+            admin.exec_script("DROP DATABASE IF EXISTS " + db::quote::ident(name_) +
+                              " WITH (FORCE)");
+        } catch (const std::exception&) {
+            // Nothing to do from a destructor; the name says what it was, and
+            // the next drift run on this machine drops it (drop_stale).
         }
     }
     scratch_database(const scratch_database&) = delete;
@@ -146,14 +148,11 @@ std::vector<std::string> create_missing_roles(const std::string& server_url,
     s.url = with_database(server_url, "postgres");
     db::session admin(s);
     std::set<std::string> have;
-    {
-        pqxx::nontransaction tx(admin.conn());
-        for (const auto& row : tx.exec("SELECT rolname FROM pg_roles")) have.insert(row[0].c_str());
-    }
+    for (const auto& row : admin.query("SELECT rolname FROM pg_roles")) have.insert(row[0].c_str());
     std::vector<std::string> created;
     for (const auto& role : wanted) {
         if (have.count(role)) continue;
-        admin.exec_script("CREATE ROLE " + admin.conn().quote_name(role) + " NOLOGIN");
+        admin.exec_script("CREATE ROLE " + db::quote::ident(role) + " NOLOGIN");
         created.push_back(role);
     }
     return created;
@@ -206,9 +205,8 @@ result compare(const project::config& cfg, const project::environment& env, cons
         history::store store(session, cfg.schema);
         if (store.host_version() > 0) recorded = store.list_applied();
         live = schema::snapshot(session, snap);
-        pqxx::nontransaction tx(session.conn());
         for (const auto& row :
-             tx.exec("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"))
+             session.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"))
             roles.push_back(row[0].c_str());
     }
     out.recorded = static_cast<int>(recorded.size());
@@ -271,16 +269,22 @@ result compare(const project::config& cfg, const project::environment& env, cons
             row.checksum = m.checksum;
             row.applied_by = "moonshift drift";
             row.environment = env.name;
-            marks += store.record_sql(row) + ";";
+            marks += (marks.empty() ? "" : ";") + store.record_sql(row);
         }
-        if (!marks.empty()) session.exec_script("BEGIN;" + marks + "COMMIT");
+        // One simple query: its statements commit together.
+        if (!marks.empty()) session.exec_script(marks);
     }
     try {
-        engine::engine e(scratch_context(cfg, env, scratch.url(), o.on_event));
-        engine::up_options up;
-        up.out_of_order = true;
-        e.up(up);
-        rebuilt = schema::snapshot(e.session(), snap);
+        {
+            engine::engine e(scratch_context(cfg, env, scratch.url(), o.on_event));
+            engine::up_options up;
+            up.out_of_order = true;
+            e.up(up);
+        }
+        db::settings s;
+        s.url = scratch.url();
+        db::session session(s);
+        rebuilt = schema::snapshot(session, snap);
     } catch (const error& err) {
         throw error(err.code(),
                     std::string("the recorded migrations of \"") + env.name +

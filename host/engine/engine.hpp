@@ -1,6 +1,7 @@
 // The run lifecycle (DESIGN.md): open, plan, apply or roll back, close.
 // The engine never prints: everything a person should see is an event.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "backup/backup.hpp"
 #include "catalog/catalog.hpp"
 #include "db/session.hpp"
 #include "engine/plan.hpp"
@@ -18,15 +20,34 @@
 namespace moonshift::safety {
 class guard;
 }
+namespace moonshift::lint {
+class linter;
+}
+namespace moonshift::db {
+class transaction;
+}
 namespace moonshift::rehearsal {
 struct result;
 }
 
 namespace moonshift::lua {
+enum class phase;
 class runtime;
 class script;
 struct backfill_spec;
 }  // namespace moonshift::lua
+
+namespace moonshift::engine {
+class engine;
+struct outcome;
+struct import_options;
+outcome import_history(engine& e, const import_options& o);
+}  // namespace moonshift::engine
+namespace moonshift::seed {
+struct source;
+nlohmann::json load(engine::engine& e, const source& src,
+                    const std::function<void(const nlohmann::json&)>& loaded);
+}  // namespace moonshift::seed
 
 namespace moonshift::engine {
 
@@ -82,6 +103,14 @@ struct outcome {
     nlohmann::json report = nlohmann::json::object();
 };
 
+// `moonshift backup create`: these tables (COPY), or the whole database (pg_dump).
+struct backup_request {
+    std::vector<std::string> tables;
+    bool full = false;
+    std::string reason;         // "by hand" when empty
+    backup::progress progress;  // a line per table while it is copied
+};
+
 class run_scope;
 
 class engine {
@@ -96,7 +125,10 @@ class engine {
     outcome redo();
     outcome baseline(const std::string& version);
     outcome repair(const std::string& reason);
-    std::vector<history::run> runs(int limit);
+    // The recorded runs, newest first: of this environment, or of all.
+    std::vector<history::run> runs(int limit, bool all_environments = false);
+    // The linter with this database's table facts (`moonshift lint`).
+    std::unique_ptr<lint::linter> make_linter();
     // `moonshift plan` (rehearse.cpp): the migrations run under the migration
     // lock in one transaction that is rolled back, measured one by one.
     rehearsal::result rehearse(const std::vector<const catalog::migration*>& pending);
@@ -113,16 +145,47 @@ class engine {
     // from any process; no lock (the run that executes them holds it).
     nlohmann::json backfill_status();
     int backfill_pause(const std::string& version, bool pause);
+    // Backups by hand (backups.cpp): list and find read; create, restore and
+    // prune run under the lock in a recorded run ("backup create", ...).
+    // restore's report: {backup, tables: [{table, into, rows, created,
+    // reshaped}], duration_ms}.
+    std::vector<backup::record> backup_list(int limit);
+    std::optional<backup::record> backup_find(long long id);
+    backup::record backup_create(const backup_request& rq);
+    outcome backup_restore(const backup::record& r, const backup::restore_options& o);
+    backup::prune_result backup_prune(bool dry_run);
 
-    db::session& session() { return *session_; }
-    history::store& store() { return *store_; }
     const context& ctx() const { return ctx_; }
 
   private:
+    // The engine's own step files that are free functions reach its
+    // session and history (the CLI never does).
     friend class run_scope;
+    friend nlohmann::json seed::load(engine& e, const seed::source& src,
+                                     const std::function<void(const nlohmann::json&)>& loaded);
+    friend outcome import_history(engine& e, const import_options& o);
+    db::session& session() { return *session_; }
+    history::store& store() { return *store_; }
     void emit(const std::string& name, nlohmann::json data);
     outcome up_checked(const up_options& o,
                        std::shared_ptr<const catalog::catalog> cat);  // up after --dry-run
+    // The steps of up_checked (engine.cpp): drift and out-of-order refused,
+    // what to apply, the gates before the first change (safety gate, Lua
+    // preload, project checks, what verification and watch compare with),
+    // and the migrations applied (with baseline and repeatables).
+    void refuse_drift(run_scope& run, const plan& p, const up_options& o);
+    static std::vector<const catalog::migration*> pending_of(const plan& p, const up_options& o);
+    static void check_single_transaction(const std::vector<const catalog::migration*>& todo);
+    struct before_run {
+        nlohmann::json counts, watch;
+    };
+    before_run before_changes(run_scope& run, safety::guard& guard,
+                              const std::vector<const catalog::migration*>& todo);
+    int apply_pending(run_scope& run, const std::shared_ptr<const catalog::catalog>& cat,
+                      const up_options& o, std::vector<const catalog::migration*>& todo,
+                      const before_run& before);
+    // A history row for `m` in this run (sql_steps.cpp); the caller sets the duration.
+    history::applied applied_row(const catalog::migration& m, long long run_id) const;
     void log(const std::string& level, const std::string& message);
     // Environment rules before a change (gate.cpp): read_only, window,
     // promotion (for up), approval. Refusal: gate.failed, the run finished
@@ -164,6 +227,20 @@ class engine {
     void preload_lua(
         const std::vector<const catalog::migration*>& todo);  // load errors before anything runs
     void apply_lua(const catalog::migration& m, long long run_id, bool in_outer_transaction);
+    // The steps of apply_lua: precheck, up (in its transaction), backfills,
+    // verify, then the history row; a failure is migration.failed and error.
+    struct lua_attempt;
+    const lua::script* lua_script_of(const catalog::migration& m);  // null for a folder
+    static bool lua_transactional(const catalog::migration& m, const lua::script* s);
+    void run_lua_part(const catalog::migration& m, const lua::script* s, lua::phase p,
+                      const char* key, const std::string& label, const std::string& lua_src,
+                      const std::string& sql_src);
+    void run_lua_verify(const catalog::migration& m, const lua::script* s);
+    void lua_change(lua_attempt& a, long long run_id, bool transactional,
+                    bool in_outer_transaction);
+    [[noreturn]] void fail_lua(lua_attempt& a, const std::string& message, const std::string& file,
+                               int line, exit_code code, const std::string& hint);
+    void record_lua(lua_attempt& a, long long run_id);
     bool lua_can_revert(const catalog::migration& m);
     void revert_lua(const entry& e);
     void run_project_scripts(const std::string& dir, int phase, nlohmann::json& report);
@@ -181,17 +258,28 @@ class engine {
     nlohmann::json run_backfills(const catalog::migration& m,
                                  const std::vector<lua::backfill_spec>& specs, long long run_id);
     void revert_one(const entry& e, long long run_id);
+    // The steps of down (rollback.cpp): which migrations, newest first; every
+    // one reversible before the first runs; then each reverted.
+    static std::vector<const entry*> to_revert(const plan& p, const down_options& o);
+    void check_reversible(const std::vector<const entry*>& todo, const down_options& o);
+    int revert_all(run_scope& run, const std::vector<const entry*>& todo);
     // The safety net around each migration (safety_steps.cpp): a failure on
     // lock_timeout is rolled back and tried again after a pause (true), up
     // to the environment's lock_retries.
+    // `tx` is the migration's transaction: rolled back before the pause;
+    // never retried when it joined an outer one.
     bool retry_on_lock_timeout(const catalog::migration& m, const db::sql_failure& f, int attempt,
-                               bool in_outer_transaction);
+                               db::transaction& tx);
     // `down --restore-backup` of a migration without a down script: its
     // backup put back and its row forgotten in one transaction.
     void revert_with_backup(const entry& e, long long run_id);
     // A migration with Lua parts in the rehearsal's transaction: precheck,
     // up, verify, no history row. "" when it ran, else why it cannot.
     std::string rehearse_other(const catalog::migration& m);
+    // The cleanup of a failing path that holds the migration lock: any open
+    // block rolled back, the lock released; never throws.
+    void release_lock_on_failure() noexcept;
+    backup::store backups();  // the environment's backup store
     // "backup 3 taken before it ran (public.users, 1000 rows)", or "" when there is none.
     std::string backup_offer(const std::string& version);
     // Other tools' formats (repeatable.cpp): Sqitch-style SQL verify scripts,
@@ -202,6 +290,15 @@ class engine {
     int apply_repeatables(const catalog::catalog& cat, const up_options& o, long long run_id,
                           nlohmann::json& report);
     void revert_outside_transaction(const catalog::migration& m);
+    // A file's SQL, then `record` (history statements): in one transaction,
+    // or statement by statement when the file runs outside one (no
+    // checkpoints: for files that start over after a failure).
+    void apply_then_record(const catalog::migration& m, std::chrono::steady_clock::time_point t0,
+                           const std::function<std::string()>& record);
+    // After a change outside a transaction: the verify script, and on its
+    // failure the change reverted with its down script (the hint says how it went).
+    void verify_outside_transaction(const catalog::migration& m);
+    std::string revert_after_failed_verify(const catalog::migration& m);
     // `at`: byte offset of the failing statement when known (positions in
     // the server's error are relative to it).
     [[noreturn]] void fail_migration(const catalog::migration& m, const std::string& label,

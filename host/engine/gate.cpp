@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "common/text.hpp"
+#include "db/quote.hpp"
 #include "engine/engine.hpp"
 #include "engine/run_scope.hpp"
 
@@ -113,18 +114,17 @@ std::map<std::string, engine::source_row> engine::source_history() {
     std::map<std::string, source_row> rows;
     try {
         db::session source(s);
-        pqxx::nontransaction tx(source.conn());
-        auto table = source.conn().quote_name(ctx_.cfg.schema) + ".migrations";
-        auto exists = tx.exec_params(
+        auto table = db::quote::ident(ctx_.cfg.schema) + ".migrations";
+        auto exists = source.query(
             "SELECT to_regclass($1) IS NOT NULL, "
             "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) "
             "AND attname = 'verified_at' AND NOT attisdropped)",
             table);
         if (exists[0][0].as<bool>()) {
             bool has_verified = exists[0][1].as<bool>();
-            auto r = tx.exec("SELECT version, checksum, duration_ms, " +
-                             std::string(has_verified ? "verified_at IS NOT NULL" : "false") +
-                             " FROM " + table);
+            auto r = source.query("SELECT version, checksum, duration_ms, " +
+                                  std::string(has_verified ? "verified_at IS NOT NULL" : "false") +
+                                  " FROM " + table);
             for (const auto& row : r)
                 rows[row[0].c_str()] = {row[1].c_str(), row[2].as<long long>(), row[3].as<bool>()};
         }

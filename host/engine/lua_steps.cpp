@@ -6,6 +6,9 @@
 
 #include "backfill/control.hpp"
 #include "common/text.hpp"
+#include "db/quote.hpp"
+#include "db/transaction.hpp"
+#include "engine/detail.hpp"
 #include "engine/engine.hpp"
 #include "engine/run_scope.hpp"
 #include "lua/backfill_spec.hpp"
@@ -14,14 +17,10 @@
 
 namespace moonshift::engine {
 namespace fs = std::filesystem;
+using detail::describe;
+using detail::ms_since;
 
 namespace {
-
-long long ms_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 t)
-        .count();
-}
 
 // Default budgets: read-only phases are meant to be quick; migrations and
 // ad-hoc scripts are bounded by PostgreSQL's statement_timeout instead.
@@ -88,155 +87,179 @@ void engine::preload_lua(const std::vector<const catalog::migration*>& todo) {
     }
 }
 
-void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_outer_transaction) {
-    auto& rt = lua_runtime();
+// A Lua migration on its way (apply_lua): its script, its transaction,
+// and the backfills it declared.
+struct engine::lua_attempt {
+    const catalog::migration& m;
+    const lua::script* s;  // a .lua migration's table; null for a folder's parts
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    std::optional<db::transaction> tx;  // joined when --single-transaction
+    std::vector<lua::backfill_spec> backfills;
+    bool in_backfill = false;
+    nlohmann::json backfilled;
+};
+
+const lua::script* engine::lua_script_of(const catalog::migration& m) {
     preload_lua({&m});
-    const lua::script* s = m.kind == catalog::form::lua ? lua_scripts_[m.up_label].get() : nullptr;
+    return m.kind == catalog::form::lua ? lua_scripts_[m.up_label].get() : nullptr;
+}
+
+bool engine::lua_transactional(const catalog::migration& m, const lua::script* s) {
+    return s ? s->boolean("transaction").value_or(true) : !m.dir.no_transaction;
+}
+
+void engine::run_lua_part(const catalog::migration& m, const lua::script* s, lua::phase p,
+                          const char* key, const std::string& label, const std::string& lua_src,
+                          const std::string& sql_src) {
+    auto& rt = lua_runtime();
     lua::migration_info info{m.version, m.name};
-    bool transactional = !m.dir.no_transaction;
-    if (s) transactional = s->boolean("transaction").value_or(true);
+    if (s) {
+        auto r = rt.run_phase(*s, key, p, &info);
+        if (r.skipped) log("info", m.up_label + ": " + key + " skipped: " + r.skip_reason);
+    } else if (!lua_src.empty()) {
+        auto r = rt.run_file(label, lua_src, p);
+        if (r.skipped) log("info", label + ": skipped: " + r.skip_reason);
+    } else if (!sql_src.empty()) {
+        session_->exec_script(sql_src);
+    }
+}
+
+void engine::run_lua_verify(const catalog::migration& m, const lua::script* s) {
+    if (!m.verify_sql.empty() && !s) {
+        // Inside the change's transaction; what the script itself did is undone.
+        db::savepoint sp(*session_, "moonshift_verify");
+        session_->exec_script(m.verify_sql);
+        sp.rollback();
+    } else {
+        run_lua_part(m, s, lua::phase::verify, "verify", m.verify_label, m.verify_lua, "");
+    }
+}
+
+void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_outer_transaction) {
+    lua_attempt a{m, lua_script_of(m)};
+    bool transactional = lua_transactional(m, a.s);
     if (!transactional && in_outer_transaction)
         throw usage_error(m.up_label +
                               " runs outside a transaction (transaction = false) and cannot run in "
                               "--single-transaction mode",
                           "apply it on its own with `moonshift up`");
-    auto t0 = std::chrono::steady_clock::now();
-    auto phase_run = [&](lua::phase p, const char* key, const std::string& label,
-                         const std::string& lua_src, const std::string& sql_src) {
-        rt.set_deadline(budget(ctx_.cfg, p));
-        if (s) {
-            auto r = rt.run_phase(*s, key, p, &info);
-            if (r.skipped) log("info", m.up_label + ": " + key + " skipped: " + r.skip_reason);
-        } else if (!lua_src.empty()) {
-            auto r = rt.run_file(label, lua_src, p);
-            if (r.skipped) log("info", label + ": skipped: " + r.skip_reason);
-        } else if (!sql_src.empty()) {
-            session_->exec_script(sql_src);
-        }
-    };
-    bool open = false;
-    auto fail = [&](const std::string& message, const std::string& file, int line, exit_code code,
-                    const std::string& hint) {
-        if (open && !in_outer_transaction) try {
-                session_->exec_script("ROLLBACK");
-            } catch (...) {
-            }
-        nlohmann::json j = {{"version", m.version},   {"name", m.name},
-                            {"checksum", m.checksum}, {"form", catalog::form_name(m.kind)},
-                            {"file", m.up_label},     {"duration_ms", ms_since(t0)}};
-        j["error"] = {{"message", text::redact(message)}, {"file", file}, {"line", line}};
-        emit("migration.failed", j);
-        throw error(code, message, hint);
-    };
-    // Backfills (backfill_steps.cpp): a "ddl" checkpoint means the DDL
-    // committed in an earlier run; only the batches are left.
-    std::vector<lua::backfill_spec> backfills;
-    bool in_backfill = false;
-    nlohmann::json backfilled;
     try {
-        if (auto ddl = store_->checkpoint(m.version, "ddl")) {
-            backfills = resumed_backfills(m, s, *ddl);
-        } else {
-            // precheck: read-only, before the change; a failure applies nothing.
-            phase_run(lua::phase::precheck, "precheck", m.precheck_label, m.precheck_lua, "");
-            if (transactional && !in_outer_transaction) {
-                session_->exec_script("BEGIN");
-                open = true;
-            }
-            lua_runtime().take_backfills();  // nothing left from a rehearsal
-            phase_run(lua::phase::up, "up", m.up_label, m.up_lua, s ? "" : m.up_sql);
-            backfills = declared_backfills(m, s);
-            if (!backfills.empty()) {
-                if (in_outer_transaction)
-                    throw usage_error(
-                        m.up_label +
-                            " has a backfill, which runs in batches of its own and cannot run in "
-                            "--single-transaction mode",
-                        "apply it on its own with `moonshift up`");
-                // Checked before any row is touched; a bad spec rolls the DDL back too.
-                prepare_backfills(m, backfills, run_id);
-                if (open) session_->exec_script("COMMIT");
-                open = false;
-            }
-        }
-        if (!backfills.empty()) {
-            in_backfill = true;
-            backfilled = run_backfills(m, backfills, run_id);
-            in_backfill = false;
-            // verify, the history row and the end of the checkpoints commit together.
-            session_->exec_script("BEGIN");
-            open = true;
-        }
-        // verify runs inside the same transaction: a failed verification
-        // rolls the change back with it.
-        if (!m.verify_sql.empty() && !s) {
-            session_->exec_script("SAVEPOINT moonshift_verify");
-            session_->exec_script(m.verify_sql);
-            session_->exec_script(
-                "ROLLBACK TO SAVEPOINT moonshift_verify; RELEASE SAVEPOINT moonshift_verify");
-        } else {
-            phase_run(lua::phase::verify, "verify", m.verify_label, m.verify_lua, "");
-        }
+        lua_change(a, run_id, transactional, in_outer_transaction);
     } catch (const lua::check_failure& f) {
         bool in_verify = f.in_phase() == lua::phase::verify;
-        fail(std::string(in_verify ? "Verification" : "Precheck") + " of " + m.version + "_" +
-                 m.name + " failed: " + f.what(),
-             f.file(), f.line(), exit_code::check_failed,
-             in_verify
-                 ? "nothing of this migration was applied; fix it and run `moonshift up` again"
-                 : "nothing was applied; the precheck says the database is not ready for it");
+        fail_lua(a,
+                 std::string(in_verify ? "Verification" : "Precheck") + " of " + m.version + "_" +
+                     m.name + " failed: " + f.what(),
+                 f.file(), f.line(), exit_code::check_failed,
+                 in_verify
+                     ? "nothing of this migration was applied; fix it and run `moonshift up` again"
+                     : "nothing was applied; the precheck says the database is not ready for it");
     } catch (const lua::script_error& e) {
         std::string msg = e.what();
         if (!e.traceback().empty()) msg += "\n" + e.traceback();
-        fail(msg, e.file(), e.line(), exit_code::migration_failed,
-             in_backfill ? "the backfill's checkpoint is at the last good batch; fix the cause and "
-                           "run `moonshift up` "
-                           "again to resume"
-             : open      ? "the migration's transaction was rolled back; nothing of it remains"
-                         : "");
+        bool open = a.tx && a.tx->open();
+        fail_lua(a, msg, e.file(), e.line(), exit_code::migration_failed,
+                 a.in_backfill
+                     ? "the backfill's checkpoint is at the last good batch; fix the cause and "
+                       "run `moonshift up` "
+                       "again to resume"
+                 : open ? "the migration's transaction was rolled back; nothing of it remains"
+                        : "");
     } catch (const db::sql_failure& f) {
         // SQL parts of a folder (up.sql, verify.sql).
-        if (open && !in_outer_transaction) try {
-                session_->exec_script("ROLLBACK");
-            } catch (...) {
-            }
+        a.tx.reset();  // rolled back (a joined one is the outer guard's)
         fail_migration(m, m.up_label, m.up_sql,
                        f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt, f,
-                       ms_since(t0));
+                       ms_since(a.t0));
     } catch (const error& e) {
         // A backfill that does not check out, or a failed batch (backfill/).
-        fail(e.what(), m.up_label, 0, e.code(), e.hint());
+        fail_lua(a, e.what(), m.up_label, 0, e.code(), e.hint());
     }
-    history::applied row;
-    row.version = m.version;
-    row.name = m.name;
-    row.checksum = m.checksum;
+    record_lua(a, run_id);
+}
+
+void engine::lua_change(lua_attempt& a, long long run_id, bool transactional,
+                        bool in_outer_transaction) {
+    const auto& m = a.m;
+    auto& rt = lua_runtime();
+    auto part = [&](lua::phase p, const char* key, const std::string& label,
+                    const std::string& lua_src, const std::string& sql_src) {
+        rt.set_deadline(budget(ctx_.cfg, p));
+        run_lua_part(m, a.s, p, key, label, lua_src, sql_src);
+    };
+    // Backfills (backfill_steps.cpp): a "ddl" checkpoint means the DDL
+    // committed in an earlier run; only the batches are left.
+    if (auto ddl = store_->checkpoint(m.version, "ddl")) {
+        a.backfills = resumed_backfills(m, a.s, *ddl);
+    } else {
+        // precheck: read-only, before the change; a failure applies nothing.
+        part(lua::phase::precheck, "precheck", m.precheck_label, m.precheck_lua, "");
+        if (transactional)
+            a.tx.emplace(*session_, in_outer_transaction ? db::transaction::mode::join
+                                                         : db::transaction::mode::begin);
+        rt.take_backfills();  // nothing left from a rehearsal
+        part(lua::phase::up, "up", m.up_label, m.up_lua, a.s ? "" : m.up_sql);
+        a.backfills = declared_backfills(m, a.s);
+        if (!a.backfills.empty()) {
+            if (in_outer_transaction)
+                throw usage_error(
+                    m.up_label +
+                        " has a backfill, which runs in batches of its own and cannot run in "
+                        "--single-transaction mode",
+                    "apply it on its own with `moonshift up`");
+            // Checked before any row is touched; a bad spec rolls the DDL back too.
+            prepare_backfills(m, a.backfills, run_id);
+            if (a.tx) a.tx->commit();
+            a.tx.reset();
+        }
+    }
+    if (!a.backfills.empty()) {
+        a.in_backfill = true;
+        a.backfilled = run_backfills(m, a.backfills, run_id);
+        a.in_backfill = false;
+        // verify, the history row and the end of the checkpoints commit together.
+        a.tx.emplace(*session_);
+    }
+    // verify runs inside the same transaction: a failed verification
+    // rolls the change back with it.
+    rt.set_deadline(budget(ctx_.cfg, lua::phase::verify));
+    run_lua_verify(m, a.s);
+}
+
+void engine::fail_lua(lua_attempt& a, const std::string& message, const std::string& file, int line,
+                      exit_code code, const std::string& hint) {
+    a.tx.reset();  // rolled back (a joined one is the outer guard's)
+    auto j = describe(a.m);
+    j["duration_ms"] = ms_since(a.t0);
+    j["error"] = {{"message", text::redact(message)}, {"file", file}, {"line", line}};
+    emit("migration.failed", j);
+    throw error(code, message, hint);
+}
+
+void engine::record_lua(lua_attempt& a, long long run_id) {
+    const auto& m = a.m;
+    auto row = applied_row(m, run_id);
     row.form = catalog::form_name(m.kind);
-    row.applied_by = history::current_actor();
-    row.environment = ctx_.env.name;
-    row.run_id = run_id;
-    row.duration_ms = ms_since(t0);
-    if (!backfills.empty())
-        session_->exec_script(store_->record_sql(row) + ";DELETE FROM " +
-                              store_->table("checkpoints") +
-                              " WHERE version = " + session_->conn().quote(m.version) +
-                              ";DELETE FROM " + store_->table("backfills") +
-                              " WHERE version = " + session_->conn().quote(m.version) + ";COMMIT");
-    else if (open || in_outer_transaction)
-        session_->exec_script(store_->record_sql(row) + (in_outer_transaction ? "" : ";COMMIT"));
-    else
+    row.duration_ms = ms_since(a.t0);
+    if (!a.backfills.empty()) {
+        auto version = db::quote::literal(m.version);
+        a.tx->commit(store_->record_sql(row) + ";DELETE FROM " + store_->table("checkpoints") +
+                     " WHERE version = " + version + ";DELETE FROM " + store_->table("backfills") +
+                     " WHERE version = " + version);
+    } else if (a.tx) {
+        a.tx->commit(store_->record_sql(row));
+    } else {
         session_->exec_script(store_->record_sql(row));  // transaction = false: the row on its own
-    nlohmann::json applied = {{"version", m.version},   {"name", m.name},
-                              {"checksum", m.checksum}, {"form", catalog::form_name(m.kind)},
-                              {"file", m.up_label},     {"duration_ms", row.duration_ms}};
-    if (!backfills.empty()) applied["backfills"] = backfilled;
+    }
+    auto applied = describe(m);
+    applied["duration_ms"] = row.duration_ms;
+    if (!a.backfills.empty()) applied["backfills"] = a.backfilled;
     emit("migration.applied", applied);
 }
 
 bool engine::lua_can_revert(const catalog::migration& m) {
     // Before-images of a backfill (keep_before = true) are a way back too.
-    if (backfill::has_before(*session_, session_->conn().quote_name(ctx_.cfg.schema), m.version))
-        return true;
+    if (backfill::has_before(*session_, db::quote::ident(ctx_.cfg.schema), m.version)) return true;
     if (m.kind != catalog::form::lua) return !m.down_lua.empty() || !m.down_sql.empty();
     preload_lua({&m});
     return lua_scripts_[m.up_label]->has("down");
@@ -252,12 +275,12 @@ void engine::revert_lua(const entry& e) {
     auto t0 = std::chrono::steady_clock::now();
     lua::migration_info info{m.version, m.name};
     rt.set_deadline(budget(ctx_.cfg, lua::phase::down));
-    session_->exec_script("BEGIN");
+    db::transaction tx(*session_);
     try {
         // Old values a backfill kept (keep_before = true) go back first, in
         // the same transaction as the down script.
-        if (auto n = backfill::restore_before(
-                *session_, session_->conn().quote_name(ctx_.cfg.schema), m.version);
+        if (auto n =
+                backfill::restore_before(*session_, db::quote::ident(ctx_.cfg.schema), m.version);
             n > 0)
             log("info", m.up_label + ": restored the values of " + std::to_string(n) +
                             " row(s) its backfill changed");
@@ -270,10 +293,7 @@ void engine::revert_lua(const entry& e) {
             session_->exec_script(m.down_sql);
         }
     } catch (const lua::script_error& err) {
-        try {
-            session_->exec_script("ROLLBACK");
-        } catch (...) {
-        }
+        session_->rollback_open();  // before anyone hears of the failure
         emit("migration.failed", {{"version", m.version},
                                   {"name", m.name},
                                   {"direction", "down"},
@@ -284,21 +304,12 @@ void engine::revert_lua(const entry& e) {
         throw error(exit_code::migration_failed, std::string(err.what()) + "\n" + err.traceback(),
                     "the rollback was undone; the migration stays applied");
     } catch (const db::sql_failure& f) {
-        try {
-            session_->exec_script("ROLLBACK");
-        } catch (...) {
-        }
+        session_->rollback_open();
         fail_migration(m, m.down_label, m.down_sql,
                        f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt, f,
                        ms_since(t0));
-    } catch (const error&) {
-        try {
-            session_->exec_script("ROLLBACK");
-        } catch (...) {
-        }
-        throw;
     }
-    session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
+    tx.commit(store_->remove_sql(e.row->version));
     emit("migration.reverted", {{"version", m.version},
                                 {"name", m.name},
                                 {"duration_ms", ms_since(t0)},

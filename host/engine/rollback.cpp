@@ -3,10 +3,13 @@
 #include <optional>
 
 #include "common/text.hpp"
+#include "db/transaction.hpp"
+#include "engine/detail.hpp"
 #include "engine/engine.hpp"
 #include "engine/run_scope.hpp"
 
 namespace moonshift::engine {
+using detail::ms_since;
 
 void engine::revert_one(const entry& e, long long run_id) {
     (void)run_id;
@@ -21,88 +24,82 @@ void engine::revert_one(const entry& e, long long run_id) {
     // A down script with its own BEGIN/COMMIT (or statements that cannot run
     // in a transaction) runs outside one; the row is forgotten right after.
     if (m.dir.down_own_transaction) revert_outside_transaction(m);
-    session_->exec_script("BEGIN");
+    db::transaction tx(*session_);
     if (!m.dir.down_own_transaction) try {
             session_->exec_script(m.down_sql);
         } catch (const db::sql_failure& f) {
-            try {
-                session_->exec_script("ROLLBACK");
-            } catch (...) {
-            }
+            session_->rollback_open();  // before the replay that finds the statement
             auto at = f.info().position > 0 ? std::optional<std::size_t>(0)
                                             : locate_failing_statement(m.down_sql);
             if (f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0) at.reset();
-            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - t0)
-                          .count();
-            fail_migration(m, m.down_label, m.down_sql, at, f, ms);
+            fail_migration(m, m.down_label, m.down_sql, at, f, ms_since(t0));
         }
     // Forgetting the migration commits with its undoing.
-    session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
-    auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-    emit("migration.reverted",
-         {{"version", m.version}, {"name", m.name}, {"duration_ms", ms}, {"file", m.down_label}});
+    tx.commit(store_->remove_sql(e.row->version));
+    emit("migration.reverted", {{"version", m.version},
+                                {"name", m.name},
+                                {"duration_ms", ms_since(t0)},
+                                {"file", m.down_label}});
+}
+
+std::vector<const entry*> engine::to_revert(const plan& p, const down_options& o) {
+    std::vector<const entry*> todo;
+    for (auto* e : p.applied_desc()) {
+        if (o.to) {
+            if (catalog::compare_versions(e->version, *o.to) <= 0) break;
+        } else if (static_cast<int>(todo.size()) >= o.steps) {
+            break;
+        }
+        todo.push_back(e);
+    }
+    return todo;
+}
+
+void engine::check_reversible(const std::vector<const entry*>& todo, const down_options& o) {
+    // Every step must be reversible before the first one runs.
+    for (auto* e : todo) {
+        if (!e->file)
+            throw usage_error(
+                "cannot roll back " + e->version + "_" + e->name + ": its file is missing on disk",
+                "restore the migration file (with its .down.sql) first");
+        if (e->file->kind == catalog::form::lua || !e->file->down_lua.empty()) {
+            if (!lua_can_revert(*e->file))
+                throw usage_error(
+                    "cannot roll back " + e->file->up_label + ": it has no down function",
+                    "add down = function(db, ctx) ... end to its table");
+        } else if (e->file->down.empty()) {
+            // The backup taken before it ran can stand in (safety_steps.cpp).
+            auto offer = backup_offer(e->version);
+            if (offer.empty() || !o.restore_backup)
+                throw usage_error(
+                    "cannot roll back " + e->file->up_label + ": it has no down script" +
+                        (offer.empty() ? "" : ", but " + offer),
+                    offer.empty()
+                        ? "write " + e->file->version + "_" + e->file->name + ".down.sql beside it"
+                        : "put those tables back as they were with `moonshift down "
+                          "--restore-backup`, or write a down script");
+        }
+        if (!e->file->down.empty() && !e->file->down_has_sql)
+            throw usage_error(e->file->down_label + " has no SQL, only comments",
+                              "write the statements that undo the migration");
+        if (e->st == state::changed)
+            throw error(exit_code::drift,
+                        e->file->up_label + " changed on disk since it was applied",
+                        "accept it with `moonshift repair --reason \"...\"` before rolling back");
+    }
 }
 
 outcome engine::down(const down_options& o) {
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
-    const auto& cat = *cat_ptr;
-    auto select = [&](const plan& p) {
-        std::vector<const entry*> todo;
-        for (auto* e : p.applied_desc()) {
-            if (o.to) {
-                if (catalog::compare_versions(e->version, *o.to) <= 0) break;
-            } else if (static_cast<int>(todo.size()) >= o.steps) {
-                break;
-            }
-            todo.push_back(e);
-        }
-        return todo;
-    };
-    auto check = [&](const std::vector<const entry*>& todo) {
-        // Every step must be reversible before the first one runs.
-        for (auto* e : todo) {
-            if (!e->file)
-                throw usage_error("cannot roll back " + e->version + "_" + e->name +
-                                      ": its file is missing on disk",
-                                  "restore the migration file (with its .down.sql) first");
-            if (e->file->kind == catalog::form::lua || !e->file->down_lua.empty()) {
-                if (!lua_can_revert(*e->file))
-                    throw usage_error(
-                        "cannot roll back " + e->file->up_label + ": it has no down function",
-                        "add down = function(db, ctx) ... end to its table");
-            } else if (e->file->down.empty()) {
-                // The backup taken before it ran can stand in (safety_steps.cpp).
-                auto offer = backup_offer(e->version);
-                if (offer.empty() || !o.restore_backup)
-                    throw usage_error(
-                        "cannot roll back " + e->file->up_label + ": it has no down script" +
-                            (offer.empty() ? "" : ", but " + offer),
-                        offer.empty() ? "write " + e->file->version + "_" + e->file->name +
-                                            ".down.sql beside it"
-                                      : "put those tables back as they were with `moonshift down "
-                                        "--restore-backup`, or write a down script");
-            }
-            if (!e->file->down.empty() && !e->file->down_has_sql)
-                throw usage_error(e->file->down_label + " has no SQL, only comments",
-                                  "write the statements that undo the migration");
-            if (e->st == state::changed)
-                throw error(
-                    exit_code::drift, e->file->up_label + " changed on disk since it was applied",
-                    "accept it with `moonshift repair --reason \"...\"` before rolling back");
-        }
-    };
-    if (o.to && !cat.find(*o.to) && catalog::version_key(*o.to) != "0")
+    if (o.to && !cat_ptr->find(*o.to) && catalog::version_key(*o.to) != "0")
         throw usage_error("version " + *o.to + " is not a migration in " + ctx_.cfg.migrations_dir,
                           "use --to 0 to roll back everything");
     if (o.dry_run) {
         std::vector<history::applied> rows;
         if (store_->host_version() > 0) rows = store_->list_applied();
         auto p = make_plan(cat_ptr, rows);
-        auto todo = select(p);
-        check(todo);
+        auto todo = to_revert(p, o);
+        check_reversible(todo, o);
         outcome out;
         out.report["dry_run"] = true;
         out.report["would_revert"] = nlohmann::json::array();
@@ -113,9 +110,9 @@ outcome engine::down(const down_options& o) {
     }
     run_scope run(*this, "down");
     auto p = make_plan(cat_ptr, store_->list_applied());
-    auto todo = select(p);
+    auto todo = to_revert(p, o);
     try {
-        check(todo);
+        check_reversible(todo, o);
     } catch (const error&) {
         run.finish("refused");
         throw;
@@ -133,6 +130,14 @@ outcome engine::down(const down_options& o) {
                          ctx_.env.name + ": " + list);
     }
     outcome out;
+    out.count = revert_all(run, todo);
+    run.finish("ok");
+    out.report = run.report();
+    return out;
+}
+
+int engine::revert_all(run_scope& run, const std::vector<const entry*>& todo) {
+    int count = 0;
     run.report()["reverted"] = nlohmann::json::array();
     try {
         for (auto* e : todo) {
@@ -142,20 +147,16 @@ outcome engine::down(const down_options& o) {
                 revert_with_backup(*e, run.id());
             else
                 revert_one(*e, run.id());
-            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0);
             run.report()["reverted"].push_back(
-                {{"version", e->version}, {"name", e->name}, {"duration_ms", ms.count()}});
-            ++out.count;
+                {{"version", e->version}, {"name", e->name}, {"duration_ms", ms_since(t0)}});
+            ++count;
         }
     } catch (const error& err) {
         run.report()["error"] = text::redact(err.what());
         run.finish("failed");
         throw;
     }
-    run.finish("ok");
-    out.report = run.report();
-    return out;
+    return count;
 }
 
 outcome engine::redo() {

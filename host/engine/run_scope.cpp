@@ -22,10 +22,7 @@ run_scope::run_scope(engine& e, const std::string& command)
                                " earlier run(s) ended without finishing (killed?); marked aborted");
         run_id_ = e_.store().open_run(command, ctx.env.name, history::current_actor());
     } catch (...) {
-        try {
-            e_.session().unlock(e_.store().schema());
-        } catch (...) {
-        }
+        e_.release_lock_on_failure();
         throw;
     }
     report_["command"] = command;
@@ -49,12 +46,13 @@ void run_scope::finish(const std::string& outcome) {
     report_["duration_ms"] = elapsed_ms();
     try {
         e_.store().finish_run(run_id_, outcome, report_);
-    } catch (...) {
+    } catch (const std::exception&) {
         // The connection may be gone; the next run marks this one aborted.
     }
     try {
         e_.session().unlock(e_.store().schema());
-    } catch (...) {
+    } catch (const std::exception&) {
+        // Gone with the connection: the server releases a session's locks.
     }
     e_.emit("run.finish", {{"run", run_id_},
                            {"outcome", outcome},
@@ -74,7 +72,7 @@ void run_scope::close_notifications(const std::string& outcome) {
     if (report_ != before) {
         try {
             e_.store().update_report(run_id_, report_);
-        } catch (...) {
+        } catch (const std::exception&) {
             // The connection may be gone; the run's outcome is recorded already.
         }
     }

@@ -6,36 +6,23 @@
 
 #include "backup/backup.hpp"
 #include "common/text.hpp"
+#include "db/transaction.hpp"
 #include "engine/engine.hpp"
 #include "safety/guard.hpp"
 
 namespace moonshift::engine {
-namespace {
-
-backup::store backups_of(const context& ctx, db::session& s, history::store& h) {
-    auto p = safety::policy_for(ctx.cfg, ctx.env);
-    backup::settings b;
-    b.dir = p.backup_dir;
-    b.environment = ctx.env.name;
-    b.keep_daily = ctx.cfg.backup.keep_daily;
-    b.keep_weekly = ctx.cfg.backup.keep_weekly;
-    b.keep_monthly = ctx.cfg.backup.keep_monthly;
-    return backup::store(s, h, b);
-}
-
-}  // namespace
 
 bool engine::retry_on_lock_timeout(const catalog::migration& m, const db::sql_failure& f,
-                                   int attempt, bool in_outer_transaction) {
+                                   int attempt, db::transaction& tx) {
     // In --single-transaction mode the earlier migrations would be lost with
     // the rollback: no retry there.
-    if (in_outer_transaction || !guard_ || !safety::is_lock_timeout(f.info().sqlstate) ||
+    if (tx.joined() || !guard_ || !safety::is_lock_timeout(f.info().sqlstate) ||
         attempt > guard_->lock_retries())
         return false;
     try {
-        session_->exec_script("ROLLBACK");
-    } catch (...) {
-        return false;
+        tx.rollback();
+    } catch (const db::sql_failure&) {
+        return false;  // the connection is gone: the failure stands
     }
     auto delay = guard_->retry_delay(attempt);
     log("warn", m.up_label + ": " + f.info().message +
@@ -53,7 +40,7 @@ bool engine::retry_on_lock_timeout(const catalog::migration& m, const db::sql_fa
 }
 
 std::string engine::backup_offer(const std::string& version) {
-    auto store = backups_of(ctx_, *session_, *store_);
+    auto store = backups();
     auto rec = store.latest_for(version);
     if (!rec) return {};
     std::string tables;
@@ -65,7 +52,7 @@ std::string engine::backup_offer(const std::string& version) {
 void engine::revert_with_backup(const entry& e, long long run_id) {
     (void)run_id;
     const auto& m = *e.file;
-    auto store = backups_of(ctx_, *session_, *store_);
+    auto store = backups();
     auto rec = store.latest_for(m.version);
     if (!rec) throw usage_error("no backup of " + m.up_label + " to restore");
     emit("migration.start", {{"version", m.version},
@@ -73,18 +60,15 @@ void engine::revert_with_backup(const entry& e, long long run_id) {
                              {"direction", "down"},
                              {"file", "backup " + std::to_string(rec->id)}});
     auto t0 = std::chrono::steady_clock::now();
-    session_->exec_script("BEGIN");
     try {
+        db::transaction tx(*session_);
         backup::restore_options ro;
         ro.in_transaction = true;
         store.restore(*rec, ro);
         // The tables come back and the migration is forgotten together.
-        session_->exec_script(store_->remove_sql(e.row->version) + ";COMMIT");
+        tx.commit(store_->remove_sql(e.row->version));
     } catch (const std::exception& err) {
-        try {
-            session_->exec_script("ROLLBACK");
-        } catch (...) {
-        }
+        // The transaction was rolled back when `tx` went out of scope.
         emit("migration.failed",
              {{"version", m.version}, {"name", m.name}, {"error", {{"message", err.what()}}}});
         throw error(exit_code::migration_failed, "restoring backup " + std::to_string(rec->id) +

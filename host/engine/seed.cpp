@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/text.hpp"
+#include "db/transaction.hpp"
 #include "engine/run_scope.hpp"
 #include "sql/sql.hpp"
 
@@ -27,34 +28,6 @@ std::string label_of(const fs::path& p, const fs::path& root) {
     std::error_code ec;
     auto rel = fs::relative(p, root, ec);
     return ec || rel.empty() ? p.string() : rel.string();
-}
-
-// The server names no position for errors like "relation does not exist":
-// the statements are replayed in a transaction that is rolled back until one
-// fails. Only on the failure path.
-std::optional<std::size_t> locate(db::session& s, const std::string& sql) {
-    std::vector<sql::statement> statements;
-    try {
-        statements = sql::split(sql);
-    } catch (...) {
-        return std::nullopt;
-    }
-    if (statements.size() == 1) return statements[0].offset;
-    std::optional<std::size_t> found;
-    try {
-        s.exec_script("BEGIN");
-        for (const auto& st : statements) {
-            try {
-                s.exec_script(st.text);
-            } catch (const db::sql_failure&) {
-                found = st.offset;
-                break;
-            }
-        }
-        s.exec_script("ROLLBACK");
-    } catch (...) {
-    }
-    return found;
 }
 
 }  // namespace
@@ -109,18 +82,15 @@ nlohmann::json load(engine::engine& e, const source& src,
     for (const auto& [label, sql] : files) {
         auto t0 = std::chrono::steady_clock::now();
         try {
-            s.exec_script("BEGIN;");
+            db::transaction tx(s);
             s.exec_script(sql);
-            s.exec_script("COMMIT");
+            tx.commit();
         } catch (const db::sql_failure& f) {
-            try {
-                s.exec_script("ROLLBACK");
-            } catch (...) {
-            }
+            // Rolled back when `tx` went out of scope.
             std::optional<std::size_t> at;
             if (f.info().position > 0) at = 0;  // positions count from the start of the file
             bool connected = !f.info().sqlstate.empty() && f.info().sqlstate.rfind("08", 0) != 0;
-            if (!at && connected) at = locate(s, sql);
+            if (!at && connected) at = e.locate_failing_statement(sql);
             auto message = engine::describe_failure(label, sql, at, f.info());
             report["error"] = message;
             report["failed_file"] = label;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/text.hpp"
+#include "db/quote.hpp"
 #include "engine/engine.hpp"
 #include "engine/run_scope.hpp"
 #include "lua/runtime.hpp"
@@ -36,9 +37,9 @@ std::string qualified(const std::string& name) {
 json engine::count_rows() {
     json counts = json::object();
     if (!ctx_.cfg.verify.row_counts) return counts;
-    pqxx::nontransaction tx(session_->conn());
+    auto& db = *session_;
     // Tables small enough to count exactly; never-analysed ones by their size.
-    auto tables = tx.exec_params(
+    auto tables = db.query(
         "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname || '.' || "
         "c.relname, "
         "greatest(c.reltuples, 0)::bigint "
@@ -59,10 +60,10 @@ json engine::count_rows() {
         planned += t[2].as<long long>();
         if (planned > budget) break;
         sql += (sql.empty() ? "" : " UNION ALL ") + std::string("SELECT ") +
-               tx.quote(t[1].c_str()) + ", count(*) FROM " + t[0].c_str();
+               db::quote::literal(t[1].c_str()) + ", count(*) FROM " + t[0].c_str();
     }
     if (sql.empty()) return counts;
-    for (const auto& row : tx.exec(sql)) counts[row[0].c_str()] = row[1].as<long long>();
+    for (const auto& row : db.query(sql)) counts[row[0].c_str()] = row[1].as<long long>();
     return counts;
 }
 
@@ -73,7 +74,7 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
     bool count =
         v.row_counts && counts_before.is_object() && !counts_before.empty() && !changes_unknown;
     json after = count ? count_rows() : json::object();
-    pqxx::nontransaction tx(session_->conn());
+    auto& db = *session_;
 
     std::vector<std::string> critical = v.critical_tables;
     critical.insert(critical.end(), ctx_.env.critical_tables.begin(),
@@ -81,7 +82,7 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
     if (!critical.empty()) {
         std::vector<std::string> missing;
         for (auto& t : critical)
-            if (!tx.exec_params("SELECT to_regclass($1) IS NOT NULL", t)[0][0].as<bool>())
+            if (!db.query("SELECT to_regclass($1) IS NOT NULL", t)[0][0].as<bool>())
                 missing.push_back(t + " does not exist");
         results.push_back(result("critical_tables", missing,
                                  std::to_string(critical.size()) + " critical table(s) exist",
@@ -90,21 +91,21 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
 
     if (v.rls) {
         std::vector<std::string> exposed = ctx_.cfg.lint.exposed_schemas;
-        if (exposed.empty() && tx.exec("SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN "
-                                       "('anon', 'authenticated')) = 2 "
-                                       "AND to_regnamespace('auth') IS NOT NULL")[0][0]
+        if (exposed.empty() && db.query("SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN "
+                                        "('anon', 'authenticated')) = 2 "
+                                        "AND to_regnamespace('auth') IS NOT NULL")[0][0]
                                    .as<bool>())
             exposed = {"public"};  // Supabase: the API serves public
         if (!exposed.empty()) {
             std::string list;
-            for (auto& s : exposed) list += (list.empty() ? "" : ",") + tx.quote(s);
+            for (auto& s : exposed) list += (list.empty() ? "" : ",") + db::quote::literal(s);
             std::vector<std::string> items;
             for (const auto& row :
-                 tx.exec("SELECT n.nspname || '.' || c.relname, c.relrowsecurity, "
-                         "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) "
-                         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                         "WHERE c.relkind IN ('r', 'p') AND n.nspname IN (" +
-                         list + ") ORDER BY 1")) {
+                 db.query("SELECT n.nspname || '.' || c.relname, c.relrowsecurity, "
+                          "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) "
+                          "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                          "WHERE c.relkind IN ('r', 'p') AND n.nspname IN (" +
+                          list + ") ORDER BY 1")) {
                 if (!row[1].as<bool>())
                     items.push_back(std::string(row[0].c_str()) + ": row level security is off");
                 else if (!row[2].as<bool>())
@@ -121,7 +122,7 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
 
     if (v.indexes) {
         std::vector<std::string> items;
-        for (const auto& row : tx.exec(
+        for (const auto& row : db.query(
                  "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
                  "WHERE NOT i.indisvalid ORDER BY 1"))
             items.push_back(std::string(row[0].c_str()) + " on " + row[1].c_str() +
@@ -132,8 +133,8 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
     if (v.foreign_keys) {
         std::vector<std::string> items;
         for (const auto& row :
-             tx.exec("SELECT conrelid::regclass::text, conname FROM pg_constraint "
-                     "WHERE contype = 'f' AND NOT convalidated ORDER BY 1, 2"))
+             db.query("SELECT conrelid::regclass::text, conname FROM pg_constraint "
+                      "WHERE contype = 'f' AND NOT convalidated ORDER BY 1, 2"))
             items.push_back(std::string(row[0].c_str()) + ": foreign key " + row[1].c_str() +
                             " is NOT VALID (run ALTER TABLE … VALIDATE CONSTRAINT)");
         results.push_back(result("foreign_keys", items, "every foreign key is validated",

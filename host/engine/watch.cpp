@@ -89,15 +89,14 @@ void sample_http(const json& settings, int count, http_stats& st) {
 // pg_stat_statements: calls and total time per query id of the busiest queries.
 std::optional<json> statements(db::session& s, int top) {
     try {
-        pqxx::nontransaction tx(s.conn());
-        if (tx.exec("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").empty())
+        if (s.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").empty())
             return std::nullopt;
         json out = json::object();
         for (const auto& row :
-             tx.exec_params("SELECT queryid::text, calls, total_exec_time FROM pg_stat_statements "
-                            "WHERE queryid IS NOT NULL AND dbid = (SELECT oid FROM pg_database "
-                            "WHERE datname = current_database()) ORDER BY calls DESC LIMIT $1",
-                            top))
+             s.query("SELECT queryid::text, calls, total_exec_time FROM pg_stat_statements "
+                     "WHERE queryid IS NOT NULL AND dbid = (SELECT oid FROM pg_database "
+                     "WHERE datname = current_database()) ORDER BY calls DESC LIMIT $1",
+                     top))
             out[row[0].c_str()] = {row[1].as<long long>(), row[2].as<double>()};
         return out;
     } catch (const std::exception&) {
@@ -216,8 +215,7 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline,
                         "the run (allowed: {:.0f}% more)",
                         net::display_url(t.settings.value("url", "")), w.median(), base_ms, lat_up);
             } else if (t.kind == "sql") {
-                pqxx::nontransaction tx(session_->conn());
-                auto r = tx.exec(t.settings.value("query", ""));
+                auto r = session_->query(t.settings.value("query", ""));
                 if (!r.empty() && !r[0][0].is_null()) {
                     double v = r[0][0].as<double>();
                     state["last"] = v;
