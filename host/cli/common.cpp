@@ -52,6 +52,54 @@ void printer::warn(const std::string& s) const {
     std::fflush(stderr);
 }
 
+void printer::on_log(const nlohmann::json& d) {
+    auto level = d.value("level", "info");
+    if (level == "info" && !verbose_) return;
+    if (open_line_) {
+        std::fputs("\n", stdout);
+        open_line_ = false;
+    }
+    if (level == "warn" || level == "error")
+        warn((level == "warn" ? yellow("warning: ") : red("error: ")) + d.value("message", ""));
+    else
+        line(dim(d.value("message", "")));
+}
+
+void printer::on_backfill_progress(const nlohmann::json& d) {
+    // On a TTY one line redrawn in place; otherwise a line at the start, on waits and at the
+    // end.
+    std::string st = d.value("state", "running");
+    std::string text =
+        "  backfill " + d.value("table", "") + ": " + std::to_string(d.value("rows_done", 0LL));
+    if (d.contains("rows_total") && d["rows_total"].is_number()) {
+        auto total = d["rows_total"].get<long long>();
+        text += "/" + std::to_string(total) + " rows (" +
+                std::to_string(total > 0 ? 100 * d.value("rows_done", 0LL) / total : 100) + "%)";
+    } else {
+        text += " rows";
+    }
+    text += ", " + std::to_string(d.value("rows_per_second", 0LL)) + " rows/s";
+    if (d.contains("eta_s") && d["eta_s"].is_number())
+        text += ", ETA " + std::to_string(d["eta_s"].get<long long>()) + " s";
+    if (st != "running")
+        text += " — " + st + (d.contains("waiting") ? ": " + d.value("waiting", "") : "");
+    if (open_line_) {
+        std::fputs("\n", stdout);
+        open_line_ = false;
+    }
+    if (tty_) {
+        std::fputs(("\r\033[K" + dim(text)).c_str(), stdout);
+        std::fflush(stdout);
+        progress_line_ = true;
+        if (st == "done") {
+            std::fputs("\n", stdout);
+            progress_line_ = false;
+        }
+    } else if (st != "running" || verbose_) {
+        line(text);
+    }
+}
+
 void printer::on_event(const engine::event& e) {
     if (json_) {
         nlohmann::json j = e.data;
@@ -61,57 +109,14 @@ void printer::on_event(const engine::event& e) {
     }
     auto id = [&] { return e.data.value("version", "") + "_" + e.data.value("name", ""); };
     if (e.name == "log") {
-        auto level = e.data.value("level", "info");
-        if (level == "info" && !verbose_) return;
-        if (open_line_) {
-            std::fputs("\n", stdout);
-            open_line_ = false;
-        }
-        if (level == "warn" || level == "error")
-            warn((level == "warn" ? yellow("warning: ") : red("error: ")) +
-                 e.data.value("message", ""));
-        else
-            line(dim(e.data.value("message", "")));
+        on_log(e.data);
     } else if (e.name == "migration.start") {
         bool down = e.data.value("direction", "up") == "down";
         std::fputs(((down ? "Reverting " : "Applying ") + bold(id()) + " … ").c_str(), stdout);
         std::fflush(stdout);
         open_line_ = true;
     } else if (e.name == "backfill.progress") {
-        // On a TTY one line redrawn in place; otherwise a line at the start, on waits and at the
-        // end.
-        const auto& d = e.data;
-        std::string st = d.value("state", "running");
-        std::string text =
-            "  backfill " + d.value("table", "") + ": " + std::to_string(d.value("rows_done", 0LL));
-        if (d.contains("rows_total") && d["rows_total"].is_number()) {
-            auto total = d["rows_total"].get<long long>();
-            text += "/" + std::to_string(total) + " rows (" +
-                    std::to_string(total > 0 ? 100 * d.value("rows_done", 0LL) / total : 100) +
-                    "%)";
-        } else {
-            text += " rows";
-        }
-        text += ", " + std::to_string(d.value("rows_per_second", 0LL)) + " rows/s";
-        if (d.contains("eta_s") && d["eta_s"].is_number())
-            text += ", ETA " + std::to_string(d["eta_s"].get<long long>()) + " s";
-        if (st != "running")
-            text += " — " + st + (d.contains("waiting") ? ": " + d.value("waiting", "") : "");
-        if (open_line_) {
-            std::fputs("\n", stdout);
-            open_line_ = false;
-        }
-        if (tty_) {
-            std::fputs(("\r\033[K" + dim(text)).c_str(), stdout);
-            std::fflush(stdout);
-            progress_line_ = true;
-            if (st == "done") {
-                std::fputs("\n", stdout);
-                progress_line_ = false;
-            }
-        } else if (st != "running" || verbose_) {
-            line(text);
-        }
+        on_backfill_progress(e.data);
     } else if (e.name == "migration.applied" || e.name == "migration.reverted") {
         if (progress_line_) {
             std::fputs("\n", stdout);

@@ -35,9 +35,11 @@ class printer {
 
     void line(const std::string& s) const;  // a line for people (stdout); silent with --json
     void json_line(
-        const nlohmann::json& j) const;     // one JSON object per line (stdout); only with --json
-    void warn(const std::string& s) const;  // stderr
-    void on_event(const engine::event& e);  // renders engine events
+        const nlohmann::json& j) const;       // one JSON object per line (stdout); only with --json
+    void warn(const std::string& s) const;    // stderr
+    void on_event(const engine::event& e);    // renders engine events
+    void on_log(const nlohmann::json& data);  // "log" events
+    void on_backfill_progress(const nlohmann::json& data);
 
   private:
     bool json_, color_, verbose_;

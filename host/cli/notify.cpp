@@ -53,6 +53,71 @@ void attach_notifications(engine::context& ctx, printer& out) {
     };
 }
 
+namespace {
+
+int notify_test(const globals& g, const std::string& hook) {
+    printer out(g);
+    auto cfg = project::load(g.config, g.config_given);
+    auto env = project::select(cfg, g.env);
+    out.line(out.bold("▶ " + env.name) + out.dim("  notification test: nothing is applied"));
+    auto o = options_for(cfg, env, "", out);
+    o.connect = false;  // a test event needs no database
+    o.print = [&out](const notify::note& n) {
+        if (n.what != notify::note::kind::failure) print_note(out, n);  // failures: the lines below
+    };
+    notify::dispatcher d(o);
+    if (d.empty())
+        throw usage_error("environment \"" + env.name + "\" has no notification hooks",
+                          "enable one, e.g. [notify.console] in moonshift.toml, or add "
+                          "hooks/NAME.lua (docs/hooks.md)");
+    auto results = d.send_test(hook);
+    int failed = 0;
+    for (const auto& r : results) {
+        if (r.ok)
+            out.line("  " + out.green("ok") + "      " + r.hook + " " +
+                     out.dim(r.event + " (" + std::to_string(r.duration_ms) + " ms)"));
+        else
+            out.line("  " + out.red("failed") + "  " + r.hook + " " + out.dim(r.event) + ": " +
+                     r.message);
+        out.json_line({{"result", "notify test"},
+                       {"hook", r.hook},
+                       {"event", r.event},
+                       {"ok", r.ok},
+                       {"message", r.message},
+                       {"duration_ms", r.duration_ms},
+                       {"required", r.required}});
+        failed += !r.ok;
+    }
+    if (failed > 0)
+        throw error(exit_code::check_failed,
+                    std::to_string(failed) + " of " + std::to_string(results.size()) +
+                        " notification hook(s) failed the test",
+                    "the messages above say why; settings are in [notify.NAME] of moonshift.toml");
+    return 0;
+}
+
+int notify_list(const globals& g) {
+    printer out(g);
+    auto cfg = project::load(g.config, g.config_given);
+    auto env = project::select(cfg, g.env);
+    auto o = options_for(cfg, env, "", out);
+    o.connect = false;
+    o.background = false;
+    notify::dispatcher d(o);
+    if (d.empty()) out.line("No notification hooks in environment \"" + env.name + "\".");
+    for (const auto& h : d.hooks()) {
+        std::string events;
+        for (const auto& e : h.events) events += (events.empty() ? "" : ", ") + e;
+        out.line(out.bold(h.name) + (h.required ? " (required)" : "") + out.dim("  " + h.label) +
+                 "\n  " + events);
+        out.json_line(
+            {{"hook", h.name}, {"file", h.label}, {"required", h.required}, {"events", h.events}});
+    }
+    return 0;
+}
+
+}  // namespace
+
 void register_notify(CLI::App& app, globals& g, command_fn& run) {
     auto* cmd = app.add_subcommand("notify", "notification hooks: send a test event, list them");
     cmd->require_subcommand(1);
@@ -62,77 +127,11 @@ void register_notify(CLI::App& app, globals& g, command_fn& run) {
     auto hook = std::make_shared<std::string>();
     test->add_option("--hook", *hook, "only this hook ([notify.NAME])")
         ->envname("MOONSHIFT_NOTIFY_HOOK");
-    test->callback([&g, &run, hook] {
-        run = [&g, hook] {
-            printer out(g);
-            auto cfg = project::load(g.config, g.config_given);
-            auto env = project::select(cfg, g.env);
-            out.line(out.bold("▶ " + env.name) +
-                     out.dim("  notification test: nothing is applied"));
-            auto o = options_for(cfg, env, "", out);
-            o.connect = false;  // a test event needs no database
-            o.print = [&out](const notify::note& n) {
-                if (n.what != notify::note::kind::failure)
-                    print_note(out, n);  // failures: the lines below
-            };
-            notify::dispatcher d(o);
-            if (d.empty())
-                throw usage_error("environment \"" + env.name + "\" has no notification hooks",
-                                  "enable one, e.g. [notify.console] in moonshift.toml, or add "
-                                  "hooks/NAME.lua (docs/hooks.md)");
-            auto results = d.send_test(*hook);
-            int failed = 0;
-            for (const auto& r : results) {
-                if (r.ok)
-                    out.line("  " + out.green("ok") + "      " + r.hook + " " +
-                             out.dim(r.event + " (" + std::to_string(r.duration_ms) + " ms)"));
-                else
-                    out.line("  " + out.red("failed") + "  " + r.hook + " " + out.dim(r.event) +
-                             ": " + r.message);
-                out.json_line({{"result", "notify test"},
-                               {"hook", r.hook},
-                               {"event", r.event},
-                               {"ok", r.ok},
-                               {"message", r.message},
-                               {"duration_ms", r.duration_ms},
-                               {"required", r.required}});
-                failed += !r.ok;
-            }
-            if (failed > 0)
-                throw error(
-                    exit_code::check_failed,
-                    std::to_string(failed) + " of " + std::to_string(results.size()) +
-                        " notification hook(s) failed the test",
-                    "the messages above say why; settings are in [notify.NAME] of moonshift.toml");
-            return 0;
-        };
-    });
+    test->callback([&g, &run, hook] { run = [&g, hook] { return notify_test(g, *hook); }; });
 
     auto* list =
         cmd->add_subcommand("list", "the hooks of the environment and the events each receives");
-    list->callback([&g, &run] {
-        run = [&g] {
-            printer out(g);
-            auto cfg = project::load(g.config, g.config_given);
-            auto env = project::select(cfg, g.env);
-            auto o = options_for(cfg, env, "", out);
-            o.connect = false;
-            o.background = false;
-            notify::dispatcher d(o);
-            if (d.empty()) out.line("No notification hooks in environment \"" + env.name + "\".");
-            for (const auto& h : d.hooks()) {
-                std::string events;
-                for (const auto& e : h.events) events += (events.empty() ? "" : ", ") + e;
-                out.line(out.bold(h.name) + (h.required ? " (required)" : "") +
-                         out.dim("  " + h.label) + "\n  " + events);
-                out.json_line({{"hook", h.name},
-                               {"file", h.label},
-                               {"required", h.required},
-                               {"events", h.events}});
-            }
-            return 0;
-        };
-    });
+    list->callback([&g, &run] { run = [&g] { return notify_list(g); }; });
 }
 
 }  // namespace moonshift::cli
