@@ -164,8 +164,10 @@ int run_lint(const globals& g, const lint_options& o) {
     auto linter = e ? e->make_linter() : std::make_unique<lint::linter>(p.cfg, nullptr);
     if (o.rules) return print_rules(out, *linter);
 
+    // The parsed scripts and lint files point into the inputs' text: it lives here.
+    auto inputs = lint_inputs(o, p, e.get());
     parsed_inputs in;
-    parse_inputs(lint_inputs(o, p, e.get()), in);
+    parse_inputs(inputs, in);
     auto result = linter->run(in.files);
     std::vector<lint::finding> all = in.syntax;
     for (const auto& f : in.files)
