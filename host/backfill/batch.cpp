@@ -3,14 +3,12 @@
 
 #include <cstdlib>
 
-#include "db/pq.hpp"
+#include "db/quote.hpp"
+#include "history/backfills.hpp"
 #include "lua/runtime.hpp"
 
 namespace moonshift::backfill {
 namespace {
-
-using db::pq::command;
-using db::pq::exec;
 
 std::string unescape(const char* p, std::size_t n) {
     std::string out;
@@ -31,8 +29,6 @@ std::string unescape(const char* p, std::size_t n) {
     return out;
 }
 
-long long affected(const db::pq::result& r) { return r.affected_rows(); }
-
 std::string where_part(const batch_input& in) {
     return in.s.where.empty() ? "" : " AND (" + in.s.where + ")";
 }
@@ -43,16 +39,14 @@ std::string before_insert(const batch_input& in, const std::string& source) {
     const target& t = in.t;
     std::string key_obj, before_obj;
     for (std::size_t i = 0; i < t.key.size(); ++i)
-        key_obj +=
-            (i ? ", " : "") + literal(in.c, t.key[i].name) + ", t." + t.key[i].quoted + "::text";
+        key_obj += (i ? ", " : "") + db::quote::literal(t.key[i].name) + ", t." + t.key[i].quoted +
+                   "::text";
     for (std::size_t i = 0; i < t.changed.size(); ++i)
-        before_obj += (i ? ", " : "") + literal(in.c, t.changed[i].name) + ", t." +
+        before_obj += (i ? ", " : "") + db::quote::literal(t.changed[i].name) + ", t." +
                       t.changed[i].quoted + "::text";
-    return "INSERT INTO " + in.j.schema_quoted +
-           ".backfill_before (version, part, table_name, key, before) SELECT " +
-           literal(in.c, in.j.version) + ", " + std::to_string(in.j.part) + ", " +
-           literal(in.c, t.qualified) + ", jsonb_build_object(" + key_obj +
-           "), jsonb_build_object(" + before_obj + ") " + source + " ON CONFLICT DO NOTHING";
+    return history::backfills::keep_before_sql(in.j.schema_quoted, in.j.version, in.j.part,
+                                               t.qualified, "jsonb_build_object(" + key_obj + ")",
+                                               "jsonb_build_object(" + before_obj + ")", source);
 }
 
 }  // namespace
@@ -69,17 +63,17 @@ batch_result set_batch(const batch_input& in) {
         order_desc += (i ? ", " : "") + std::string("b.") + t.key[i].quoted + " DESC";
     }
     auto r =
-        exec(in.c, "SELECT count(*) OVER (), " + last_cols + " FROM (SELECT " + key_list(t, "t.") +
-                       " FROM " + t.qualified + " t WHERE " + after_condition(in.c, t, in.after) +
-                       where_part(in) + " ORDER BY " + key_list(t, "t.") + " LIMIT " +
-                       std::to_string(in.size) + ") b ORDER BY " + order_desc + " LIMIT 1");
+        in.db.query("SELECT count(*) OVER (), " + last_cols + " FROM (SELECT " + key_list(t, "t.") +
+                    " FROM " + t.qualified + " t WHERE " + after_condition(t, in.after) +
+                    where_part(in) + " ORDER BY " + key_list(t, "t.") + " LIMIT " +
+                    std::to_string(in.size) + ") b ORDER BY " + order_desc + " LIMIT 1");
     batch_result out;
-    if (PQntuples(r.get()) == 0) return out;
-    out.seen = std::atoll(PQgetvalue(r.get(), 0, 0));
+    if (r.empty()) return out;
+    out.seen = r[0][0].as<long long>();
     for (std::size_t i = 0; i < t.key.size(); ++i)
-        out.last.emplace_back(PQgetvalue(r.get(), 0, static_cast<int>(1 + i)));
-    std::string range = after_condition(in.c, t, in.after) + " AND " +
-                        key_condition(in.c, t, out.last, "<=") + where_part(in);
+        out.last.emplace_back(r[0][static_cast<int>(1 + i)].as<std::string>());
+    std::string range =
+        after_condition(t, in.after) + " AND " + key_condition(t, out.last, "<=") + where_part(in);
     std::string sets;
     for (std::size_t i = 0; i < in.s.set.size(); ++i)
         sets +=
@@ -88,8 +82,8 @@ batch_result set_batch(const batch_input& in) {
     if (in.s.keep_before)
         sql =
             "WITH kb AS (" + before_insert(in, "FROM " + t.qualified + " t WHERE " + range) + ") ";
-    out.changed =
-        affected(exec(in.c, sql + "UPDATE " + t.qualified + " t SET " + sets + " WHERE " + range));
+    out.changed = in.db.query(sql + "UPDATE " + t.qualified + " t SET " + sets + " WHERE " + range)
+                      .affected_rows();
     return out;
 }
 
@@ -110,10 +104,9 @@ batch_result transform_batch(const batch_input& in) {
     for (auto& col : t.changed) b.out_columns.push_back(col.name);
     std::vector<std::string> lines;
     std::string sql = "COPY (SELECT " + cols + " FROM " + t.qualified + " t WHERE " +
-                      after_condition(in.c, t, in.after) + where_part(in) + " ORDER BY " +
+                      after_condition(t, in.after) + where_part(in) + " ORDER BY " +
                       key_list(t, "t.") + " LIMIT " + std::to_string(in.size) + ") TO STDOUT";
-    db::pq::copy_out(in.c, sql, sql,
-                     [&](const char* d, std::size_t n) { lines.emplace_back(d, n); });
+    in.db.copy_out(sql, sql, [&](const char* d, std::size_t n) { lines.emplace_back(d, n); });
     batch_result out;
     if (lines.empty()) return out;
     out.seen = static_cast<long long>(lines.size());
@@ -144,23 +137,25 @@ batch_result transform_batch(const batch_input& in) {
             defs += ", " + t.changed[i].quoted + " " + t.changed[i].type;
             targets += (i ? ", " : "") + t.changed[i].quoted + " = s." + t.changed[i].quoted;
         }
-        command(in.c, "CREATE TEMP TABLE IF NOT EXISTS " + in.temp + " (" + defs +
+        in.db.exec_script("CREATE TEMP TABLE IF NOT EXISTS " + in.temp + " (" + defs +
                           ") ON COMMIT DELETE ROWS");
         bool sent = false;
-        db::pq::copy_in(in.c, "COPY " + in.temp + " FROM STDIN", "COPY " + in.temp,
-                        [&](std::string& buffer) {
-                            if (!sent) buffer += b.out;
-                            sent = true;
-                            return false;
-                        });
+        in.db.copy_in("COPY " + in.temp + " FROM STDIN", "COPY " + in.temp,
+                      [&](std::string& buffer) {
+                          if (!sent) buffer += b.out;
+                          sent = true;
+                          return false;
+                      });
         if (in.s.keep_before)
-            exec(in.c,
-                 before_insert(in, "FROM " + t.qualified + " t JOIN " + in.temp + " s ON " + join));
+            in.db.query(
+                before_insert(in, "FROM " + t.qualified + " t JOIN " + in.temp + " s ON " + join));
         // The batch's key range as well, so the plan walks the key's index.
-        out.changed = affected(exec(in.c, "UPDATE " + t.qualified + " t SET " + targets + " FROM " +
-                                              in.temp + " s WHERE " + join + " AND " +
-                                              after_condition(in.c, t, in.after) + " AND " +
-                                              key_condition(in.c, t, out.last, "<=")));
+        out.changed =
+            in.db
+                .query("UPDATE " + t.qualified + " t SET " + targets + " FROM " + in.temp +
+                       " s WHERE " + join + " AND " + after_condition(t, in.after) + " AND " +
+                       key_condition(t, out.last, "<="))
+                .affected_rows();
     }
     return out;
 }

@@ -2,8 +2,6 @@
 // next `size` rows after `after` in key order (never OFFSET), changed by
 // SQL (`set`) or by the Lua transform, old values saved when keep_before.
 #pragma once
-#include <libpq-fe.h>
-
 #include <string>
 #include <vector>
 
@@ -13,7 +11,7 @@
 namespace moonshift::backfill {
 
 struct batch_input {
-    PGconn* c;
+    db::session& db;
     const lua::backfill_spec& s;
     target& t;
     const job& j;

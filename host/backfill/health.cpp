@@ -4,7 +4,6 @@
 #include <cstdlib>
 
 #include "backfill/runner.hpp"
-#include "db/pq.hpp"
 
 namespace moonshift::backfill {
 
@@ -15,21 +14,21 @@ nlohmann::json health::to_json() const {
             {"lock_waits", lock_waits}};
 }
 
-health sample(PGconn* c, unsigned table_oid) {
-    auto r = db::pq::exec(c,
-                          "SELECT (SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM "
-                          "pg_stat_replication), "
-                          "(SELECT coalesce(max(extract(epoch FROM clock_timestamp() - "
-                          "xact_start)), 0) FROM pg_stat_activity "
-                          "  WHERE pid <> pg_backend_pid() AND xact_start IS NOT NULL AND "
-                          "backend_type = 'client backend' "
-                          "    AND state <> 'idle'), "
-                          "EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = $1::oid)",
-                          {std::to_string(table_oid)});
+health sample(db::session& db, unsigned table_oid) {
+    auto r = db.query(
+        "SELECT (SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM "
+        "pg_stat_replication), "
+        "(SELECT coalesce(max(extract(epoch FROM clock_timestamp() - "
+        "xact_start)), 0) FROM pg_stat_activity "
+        "  WHERE pid <> pg_backend_pid() AND xact_start IS NOT NULL AND "
+        "backend_type = 'client backend' "
+        "    AND state <> 'idle'), "
+        "EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = $1::oid)",
+        table_oid);
     health h;
-    h.replication_lag_s = std::atof(PQgetvalue(r.get(), 0, 0));
-    h.longest_transaction_s = std::atof(PQgetvalue(r.get(), 0, 1));
-    h.autovacuum = PQgetvalue(r.get(), 0, 2)[0] == 't';
+    h.replication_lag_s = r[0][0].as<double>();
+    h.longest_transaction_s = r[0][1].as<double>();
+    h.autovacuum = r[0][2].as<bool>();
     return h;
 }
 

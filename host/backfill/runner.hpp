@@ -40,7 +40,11 @@ struct outcome {
 };
 
 // Registers the status row (idempotent), for the migration's DDL transaction.
-std::string register_sql(PGconn* c, const job& j, const target& t);
+std::string register_sql(const job& j, const target& t);
+// Transitional: the same, for engine/backfill_steps.cpp until it drops the handle.
+inline std::string register_sql(PGconn*, const job& j, const target& t) {
+    return register_sql(j, t);
+}
 
 outcome run(const job& j, const lua::backfill_spec& s, target& t);
 
@@ -52,7 +56,7 @@ struct health {
     long long lock_waits = 0;  // sessions the last batch made wait
     nlohmann::json to_json() const;
 };
-health sample(PGconn* c, unsigned table_oid);
+health sample(db::session& db, unsigned table_oid);
 // Why to wait ("" = go on), from the spec's throttle thresholds.
 std::string wait_reason(const lua::backfill_spec& s, const health& h);
 

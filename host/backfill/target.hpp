@@ -3,12 +3,15 @@
 // key is unique and NOT NULL, the set expressions and the where condition
 // compile (docs/backfills.md, "Before the first batch").
 #pragma once
-#include <libpq-fe.h>
-
 #include <string>
 #include <vector>
 
+#include "db/session.hpp"
 #include "lua/backfill_spec.hpp"
+
+// Transitional (target_raw.cpp): engine/backfill_steps.cpp still hands over
+// session->raw(). The same typedef as libpq's, without its header.
+typedef struct pg_conn PGconn;
 
 namespace moonshift::backfill {
 
@@ -35,6 +38,9 @@ struct target {
 // transaction is open). Throws moonshift::error naming the spec's file and
 // line: check_failed for what the database says (no such table, column,
 // unique key), usage for SQL that does not compile.
+target resolve(db::session& db, const lua::backfill_spec& s);
+// Transitional: the same on the session's raw handle, until its callers
+// pass the session (engine/backfill_steps.cpp). Goes with target_raw.cpp.
 target resolve(PGconn* c, const lua::backfill_spec& s);
 
 // The transform's columns, once known (declared, or from the first result):
@@ -42,11 +48,10 @@ target resolve(PGconn* c, const lua::backfill_spec& s);
 void check_changed(target& t, const lua::backfill_spec& s, const std::vector<std::string>& names);
 
 // SQL fragments shared by the runner and the checks.
-std::string literal(PGconn* c, const std::string& v);
 // "t.id > '41'::bigint" / "(t.a, t.b) > ('1'::int, 'x'::text)"; "true" without a position.
-std::string after_condition(PGconn* c, const target& t, const std::vector<std::string>& after);
+std::string after_condition(const target& t, const std::vector<std::string>& after);
 // The same with another operator: "t.id <= '97'::bigint".
-std::string key_condition(PGconn* c, const target& t, const std::vector<std::string>& vals,
+std::string key_condition(const target& t, const std::vector<std::string>& vals,
                           const std::string& op);
 std::string key_list(const target& t, const char* prefix);  // "t.a, t.b"
 

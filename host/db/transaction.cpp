@@ -67,4 +67,43 @@ void savepoint::rollback() {
     s_.exec_script("ROLLBACK TO SAVEPOINT " + name_ + "; RELEASE SAVEPOINT " + name_);
 }
 
+subtransaction::subtransaction(session& s, std::string name, const std::string& then)
+    : s_(s), name_(std::move(name)), own_(!s.in_transaction()) {
+    try {
+        s_.exec_script((own_ ? "BEGIN;SAVEPOINT " : "SAVEPOINT ") + name_ +
+                       (then.empty() ? "" : ";" + then));
+    } catch (...) {
+        if (own_) s_.rollback_open();  // the block may have opened before `then` failed
+        throw;
+    }
+    open_ = true;
+}
+
+subtransaction::~subtransaction() {
+    if (!open_) return;
+    if (own_)
+        s_.rollback_open();
+    else if (s_.in_transaction())
+        pq::command_quietly(s_.raw(),
+                            "ROLLBACK TO SAVEPOINT " + name_ + "; RELEASE SAVEPOINT " + name_);
+}
+
+void subtransaction::release() {
+    if (!open_) return;
+    open_ = false;
+    try {
+        s_.exec_script("RELEASE SAVEPOINT " + name_ + (own_ ? ";COMMIT" : ""));
+    } catch (...) {
+        if (own_) s_.rollback_open();  // the COMMIT after it never ran
+        throw;
+    }
+}
+
+void subtransaction::rollback() {
+    if (!open_) return;
+    open_ = false;
+    s_.exec_script(own_ ? "ROLLBACK"
+                        : "ROLLBACK TO SAVEPOINT " + name_ + "; RELEASE SAVEPOINT " + name_);
+}
+
 }  // namespace moonshift::db

@@ -53,4 +53,28 @@ class savepoint {
     bool open_ = false;
 };
 
+// A savepoint in the open block, or in a block of its own when none is open
+// (BEGIN and SAVEPOINT in one round trip): for work that must run in a
+// subtransaction either way, e.g. under SET LOCAL transaction_read_only,
+// which a subtransaction cannot switch back. release() keeps the work (and
+// commits a block of its own); rollback() or the destructor undoes it.
+class subtransaction {
+  public:
+    subtransaction(session& s, std::string name, const std::string& then = {});
+    ~subtransaction();
+    subtransaction(const subtransaction&) = delete;
+    subtransaction& operator=(const subtransaction&) = delete;
+
+    void release();
+    void rollback();
+    // True when it opened the block it runs in.
+    bool owns_block() const { return own_; }
+
+  private:
+    session& s_;
+    std::string name_;
+    bool own_ = false;
+    bool open_ = false;
+};
+
 }  // namespace moonshift::db

@@ -87,10 +87,9 @@ bool plain_name(const std::string& s) {
     return true;
 }
 
-backfill_spec read_one(const reader& r, int t) {
+// table and key.
+void read_target(const reader& r, int t, backfill_spec& s) {
     lua_State* L = r.L;
-    r.check_keys(t, options_allowed, "backfill{...}");
-    backfill_spec s;
     if (r.get(t, "table") == LUA_TNIL)
         r.fail("table is missing", "name the table: backfill { table = \"artworks\", ... }");
     s.table = r.text(-1, "table");
@@ -115,6 +114,11 @@ backfill_spec read_one(const reader& r, int t) {
     lua_pop(L, 1);
     for (auto& k : s.key)
         if (!plain_name(k)) r.fail("key \"" + k + "\" is not a column name");
+}
+
+// where, and what changes: set (SQL), or transform (Lua) with its columns.
+void read_change(const reader& r, int t, backfill_spec& s) {
+    lua_State* L = r.L;
     if (r.get(t, "where") != LUA_TNIL) s.where = r.text(-1, "where");
     lua_pop(L, 1);
     if (r.get(t, "set") != LUA_TNIL) {
@@ -154,6 +158,11 @@ backfill_spec read_one(const reader& r, int t) {
         }
     }
     lua_pop(L, 1);
+}
+
+// batch: a size, a target duration, or a table of both and their bounds.
+void read_batch(const reader& r, int t, backfill_spec& s) {
+    lua_State* L = r.L;
     int bt = r.get(t, "batch");
     if (bt == LUA_TNUMBER) {
         s.batch = r.count(-1, "batch");
@@ -178,6 +187,10 @@ backfill_spec read_one(const reader& r, int t) {
     }
     lua_pop(L, 1);
     if (s.target.count() <= 0) r.fail("the batch target duration must be above zero");
+}
+
+void read_throttle(const reader& r, int t, backfill_spec& s) {
+    lua_State* L = r.L;
     if (r.get(t, "throttle") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TTABLE) r.fail("throttle must be a table");
         int th = lua_gettop(L);
@@ -209,6 +222,16 @@ backfill_spec read_one(const reader& r, int t) {
         }
     }
     lua_pop(L, 1);
+}
+
+backfill_spec read_one(const reader& r, int t) {
+    lua_State* L = r.L;
+    r.check_keys(t, options_allowed, "backfill{...}");
+    backfill_spec s;
+    read_target(r, t, s);
+    read_change(r, t, s);
+    read_batch(r, t, s);
+    read_throttle(r, t, s);
     if (r.get(t, "keep_before") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TBOOLEAN) r.fail("keep_before must be true or false");
         s.keep_before = lua_toboolean(L, -1);

@@ -2,7 +2,6 @@
 #include "lua/boundary.hpp"
 
 #include <cstdlib>
-#include <pqxx/except>
 
 #include "lua/host.hpp"
 
@@ -134,11 +133,6 @@ void stash(lua_State* L, const std::exception& e) noexcept {
             p.what = pending_error::kind::sql;
             p.sql = f->info();
             p.query = f->query();
-        } else if (auto* s = dynamic_cast<const pqxx::sql_error*>(&e)) {
-            p.what = pending_error::kind::sql;
-            p.sql.sqlstate = s->sqlstate();
-            p.sql.message = s->what();
-            p.query = s->query();
         } else {
             p.what = pending_error::kind::message;
             p.message = e.what();

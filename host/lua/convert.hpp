@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "db/result.hpp"
+
 namespace moonshift::lua {
 
 // Pushes one column value: int2/4/8, oid, float4/8 and numeric as numbers
@@ -14,6 +16,10 @@ namespace moonshift::lua {
 // boolean, json/jsonb decoded, arrays of those as arrays (NULL elements as
 // json.null), everything else as its text.
 void push_pg_value(lua_State* L, unsigned oid, const char* text, std::size_t len);
+// The same for a field of a result (not NULL), by its column's type.
+inline void push_pg_value(lua_State* L, const db::field& f) {
+    push_pg_value(L, f.type(), f.c_str(), f.size());
+}
 
 // A Lua value as parameter text: nil and json.null are NULL (nullopt),
 // booleans "true"/"false", integral numbers without ".0", strings as they

@@ -4,49 +4,14 @@
 #include <algorithm>
 #include <cctype>
 
-#include "db/pq.hpp"
 #include "sql/sql.hpp"
+#include "sql/statement_kind.hpp"
 
 namespace moonshift::lua {
 namespace {
 
 constexpr const char* read_only_savepoint = "moonshift_read_only";
 constexpr std::size_t max_remembered = 1000;
-
-std::string first_words(const std::string& text) {
-    std::string out;
-    int words = 0;
-    for (std::size_t i = 0; i < text.size() && words < 2; ++i) {
-        unsigned char ch = static_cast<unsigned char>(text[i]);
-        if (std::isalpha(ch)) {
-            out += static_cast<char>(std::toupper(ch));
-        } else if (!out.empty() && out.back() != ' ') {
-            ++words;
-            out += ' ';
-        }
-    }
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    // "PREPARE TRANSACTION", "ROLLBACK TO"; otherwise the first word says enough
-    auto space = out.find(' ');
-    if (space != std::string::npos) {
-        std::string first = out.substr(0, space), second = out.substr(space + 1);
-        if (!(first == "PREPARE" || (first == "ROLLBACK" && second == "TO") ||
-              (first == "RELEASE" && second == "SAVEPOINT") ||
-              (first == "COMMIT" && second == "PREPARED")))
-            out = first;
-    }
-    return out;
-}
-
-bool looks_like_transaction_control(const std::string& text) {
-    static const char* const words[] = {"BEGIN",     "START",    "COMMIT",
-                                        "END",       "ROLLBACK", "ABORT",
-                                        "SAVEPOINT", "RELEASE",  "PREPARE TRANSACTION"};
-    std::string w = first_words(text);
-    for (const char* k : words)
-        if (w == k || w.rfind(std::string(k) + " ", 0) == 0) return true;
-    return false;
-}
 
 bool mentions(const std::string& text, const char* word) {
     std::string lower(text);
@@ -72,7 +37,8 @@ judged judge(const std::string& text) {
         } catch (const sql::parse_error&) {
             return {"the SQL text contains a NUL byte", {}};
         }
-        for (auto& s : statements) s.transaction_control = looks_like_transaction_control(s.text);
+        for (auto& s : statements)
+            s.transaction_control = sql::looks_like_transaction_control(s.text);
     }
     if (statements.empty()) return {"the SQL text is empty", {}};
     if (statements.size() > 1)
@@ -81,10 +47,10 @@ judged judge(const std::string& text) {
                 {}};
     const auto& s = statements.front();
     if (s.transaction_control)
-        return {"cannot run transaction control (" + first_words(s.text) +
+        return {"cannot run transaction control (" + sql::leading_words(s.text) +
                     "): the host owns the transaction; use db:transaction(fn) for a savepoint",
                 s.kind};
-    if ((s.kind == "CopyStmt" || first_words(s.text).rfind("COPY", 0) == 0) &&
+    if ((s.kind == "CopyStmt" || sql::leading_words(s.text).rfind("COPY", 0) == 0) &&
         (mentions(s.text, "stdin") || mentions(s.text, "stdout")))
         return {"cannot run COPY ... STDIN/STDOUT; use db:copy_in or db:copy_out", s.kind};
     return {{}, s.kind};
@@ -108,17 +74,11 @@ void check_statement(host& h, const char* fn, const std::string& text, statement
                           "use db:query for statements like INSERT ... RETURNING");
 }
 
-void enter_read_only(host& h, PGconn* c) {
-    bool in_block = db::pq::in_transaction(c);
-    std::string set =
-        std::string("SAVEPOINT ") + read_only_savepoint + "; SET LOCAL transaction_read_only = on";
-    h.read_only = in_block ? host::guard::savepoint : host::guard::transaction;
-    try {
-        db::pq::command(c, in_block ? set : "BEGIN; " + set);
-    } catch (...) {
-        if (in_block) h.read_only = host::guard::none;  // nothing was opened
-        throw;
-    }
+// A subtransaction even when the phase has a block of its own: the script
+// cannot switch a subtransaction back to read-write.
+void enter_read_only(host& h) {
+    h.read_only_pending = false;
+    h.read_only.emplace(*h.session, read_only_savepoint, "SET LOCAL transaction_read_only = on");
 }
 
 }  // namespace
@@ -142,24 +102,21 @@ void check_db_call(lua_State* L, host& h, const char* fn, bool writes) {
         luaL_error(L, "%s is not allowed in phase \"%s\" (read-only)", fn, phase_name(h.current));
 }
 
-PGconn* enter_db(host& h, const char* fn, const std::string& sql, statement_use use) {
-    PGconn* c = h.session->raw();
-    if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
+db::session& enter_db(host& h, const char* fn, const std::string& sql, statement_use use) {
     if (use != statement_use::none) check_statement(h, fn, sql, use);
-    if (h.read_only == host::guard::pending) enter_read_only(h, c);
-    return c;
+    if (h.read_only_pending) enter_read_only(h);
+    return *h.session;
 }
 
 void leave_read_only(host& h) {
-    auto state = h.read_only;
-    h.read_only = host::guard::none;
-    if (!h.session || state == host::guard::none || state == host::guard::pending) return;
-    PGconn* c = h.session->raw();
-    if (state == host::guard::transaction)
-        db::pq::command(c, "ROLLBACK");
-    else
-        db::pq::command(c, std::string("ROLLBACK TO SAVEPOINT ") + read_only_savepoint +
-                               "; RELEASE SAVEPOINT " + read_only_savepoint);
+    h.read_only_pending = false;
+    if (h.read_only) h.read_only->rollback();
+    h.read_only.reset();
+}
+
+void drop_read_only(host& h) noexcept {
+    h.read_only_pending = false;
+    h.read_only.reset();
 }
 
 }  // namespace moonshift::lua

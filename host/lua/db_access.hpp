@@ -4,8 +4,6 @@
 // phases. Shared by db_module.cpp and db_copy.cpp; runtime.cpp closes the
 // read-only savepoint when a call ends.
 #pragma once
-#include <libpq-fe.h>
-
 #include <lua.hpp>
 #include <string>
 
@@ -25,11 +23,15 @@ enum class statement_use {
 void check_db_call(lua_State* L, host& h, const char* fn, bool writes);
 
 // Checks the statement (throws moonshift::error naming fn), enters the
-// read-only savepoint on the first call of a read-only phase, and returns
-// the connection.
-PGconn* enter_db(host& h, const char* fn, const std::string& sql, statement_use use);
+// read-only guard on the first call of a read-only phase, and returns the
+// session.
+db::session& enter_db(host& h, const char* fn, const std::string& sql, statement_use use);
 
 // Rolls back what a read-only phase did; nothing when it never used the db.
+// Throws when the rollback fails.
 void leave_read_only(host& h);
+// The same on a path that is already failing: the guard's destructor rolls
+// back and nothing is thrown.
+void drop_read_only(host& h) noexcept;
 
 }  // namespace moonshift::lua

@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <vector>
 
-#include "db/pq.hpp"
 #include "lua/boundary.hpp"
 #include "lua/convert.hpp"
 #include "lua/db_access.hpp"
@@ -128,13 +127,13 @@ int db_copy_out_impl(lua_State* L) {
     if (header && !csv) luaL_error(L, "%s: header = true needs format = \"csv\"", fn);
     std::string src(source, len);
     bool table = is_table_name(source, len);
-    PGconn* c = enter_db(h, fn, table ? std::string() : src,
-                         table ? statement_use::none : statement_use::any);
+    db::session& session = enter_db(h, fn, table ? std::string() : src,
+                                    table ? statement_use::none : statement_use::any);
     std::string sql = "COPY " + (table ? quoted_table(src) : "(" + src + ")") + " TO STDOUT";
     if (csv) sql += header ? " WITH (FORMAT csv, HEADER true)" : " WITH (FORMAT csv)";
     busy_scope busy(h, fn);
     long long lines = 0;
-    long long rows = db::pq::copy_out(c, sql, src, [&](const char* data, std::size_t n) {
+    long long rows = session.copy_out(sql, src, [&](const char* data, std::size_t n) {
         if (++lines % 1000 == 0) h.check_deadline();
         lua_pushvalue(L, 3);
         lua_pushlstring(L, data, n);
@@ -179,10 +178,10 @@ int db_copy_in_impl(lua_State* L) {
         sql += (i > 1 ? ", " : "") + quote_name(columns.back());
     }
     sql += ") FROM STDIN";
-    PGconn* c = enter_db(h, fn, {}, statement_use::none);
+    db::session& session = enter_db(h, fn, {}, statement_use::none);
     busy_scope busy(h, fn);
     long long index = 0;
-    long long count = db::pq::copy_in(c, sql, sql, [&](std::string& out) {
+    long long count = session.copy_in(sql, sql, [&](std::string& out) {
         ++index;
         if (index % 1000 == 0) h.check_deadline();
         if (rows_type == LUA_TFUNCTION) {

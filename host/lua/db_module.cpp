@@ -5,7 +5,7 @@
 #include <cctype>
 
 #include "common/error.hpp"
-#include "db/pq.hpp"
+#include "db/transaction.hpp"
 #include "lua/boundary.hpp"
 #include "lua/convert.hpp"
 #include "lua/db_access.hpp"
@@ -17,8 +17,8 @@ namespace {
 
 constexpr int fetch_size = 1000;
 
-db::pq::params collect_params(lua_State* L, int from, int to, const char* fn) {
-    db::pq::params out;
+db::params collect_params(lua_State* L, int from, int to, const char* fn) {
+    db::params out;
     for (int i = from; i <= to; ++i)
         out.push_back(
             param_text(L, i, std::string(fn) + ": parameter $" + std::to_string(i - from + 1)));
@@ -26,36 +26,35 @@ db::pq::params collect_params(lua_State* L, int from, int to, const char* fn) {
 }
 
 // Rows as tables keyed by column name; names are pushed once per result.
-void push_row(lua_State* L, const PGresult* r, int row, int names) {
-    int cols = PQnfields(r);
+void push_row(lua_State* L, const db::row& row, int cols, int names) {
     lua_createtable(L, 0, cols);
     for (int c = 0; c < cols; ++c) {
-        if (PQgetisnull(r, row, c)) continue;
+        db::field f = row[c];
+        if (f.is_null()) continue;
         lua_pushvalue(L, names + c);
-        push_pg_value(L, PQftype(r, c), PQgetvalue(r, row, c),
-                      static_cast<std::size_t>(PQgetlength(r, row, c)));
+        push_pg_value(L, f);
         lua_rawset(L, -3);
     }
 }
 
-int push_names(lua_State* L, const PGresult* r) {
-    int cols = PQnfields(r);
+int push_names(lua_State* L, const db::result& r) {
+    int cols = r.columns();
     if (!lua_checkstack(L, cols + 8)) throw std::runtime_error("too many columns");
     int first = lua_gettop(L) + 1;
-    for (int c = 0; c < cols; ++c) lua_pushstring(L, PQfname(r, c));
+    for (int c = 0; c < cols; ++c) lua_pushstring(L, r.column_name(c));
     return first;
 }
 
 enum class shape { rows, scalar, affected };
 
-void push_result(lua_State* L, const PGresult* r, shape s) {
+void push_result(lua_State* L, const db::result& r, shape s) {
     switch (s) {
         case shape::rows: {
             int names = push_names(L, r);
-            int n = PQntuples(r);
+            int n = static_cast<int>(r.size()), cols = r.columns();
             lua_createtable(L, n, 0);
             for (int i = 0; i < n; ++i) {
-                push_row(L, r, i, names);
+                push_row(L, r[i], cols, names);
                 lua_rawseti(L, -2, i + 1);
             }
             lua_replace(L, names);
@@ -63,17 +62,24 @@ void push_result(lua_State* L, const PGresult* r, shape s) {
             return;
         }
         case shape::scalar:
-            if (PQntuples(r) == 0 || PQnfields(r) == 0 || PQgetisnull(r, 0, 0))
+            if (r.empty() || r.columns() == 0 || r[0][0].is_null())
                 lua_pushnil(L);
             else
-                push_pg_value(L, PQftype(r, 0), PQgetvalue(r, 0, 0),
-                              static_cast<std::size_t>(PQgetlength(r, 0, 0)));
+                push_pg_value(L, r[0][0]);
             return;
-        case shape::affected: {
-            const char* n = PQcmdTuples(const_cast<PGresult*>(r));
-            lua_pushnumber(L, n && *n ? std::atof(n) : 0);
+        case shape::affected:
+            lua_pushnumber(L, static_cast<double>(r.affected_rows()));
             return;
-        }
+    }
+}
+
+// Closes a cursor on a path that is already failing.
+void close_quietly(db::session& s, const std::string& cursor) {
+    try {
+        s.exec_script("CLOSE " + cursor);
+    } catch (const error&) {
+        // The connection is gone: that shows on the next statement, and the
+        // error that fails this call is the one to report.
     }
 }
 
@@ -83,27 +89,27 @@ int run_statement(lua_State* L, const char* fn, shape s, bool writes, bool try_f
     check_db_call(L, h, fn, writes);
     check_text(L, 2, fn, 1, "SQL text (a string)");
     std::string sql = lua_tostring(L, 2);
-    PGconn* c = enter_db(h, fn, sql, statement_use::any);
+    db::session& session = enter_db(h, fn, sql, statement_use::any);
     auto params = collect_params(L, 3, lua_gettop(L), fn);
     if (!try_form) {
-        auto r = db::pq::exec(c, sql, params);
-        push_result(L, r.get(), s);
+        push_result(L, session.query_with(sql, params), s);
         return 1;
     }
+    // Inside a block a failed statement would fail the whole block: a
+    // savepoint keeps it usable.
+    std::optional<db::savepoint> sp;
+    if (session.in_transaction())
+        sp.emplace(session, "moonshift_try_" + std::to_string(++h.counter));
     std::optional<db::sql_failure> failed;
-    bool savepoint = db::pq::in_transaction(c);
-    std::string name = "moonshift_try_" + std::to_string(++h.counter);
-    if (savepoint) db::pq::command(c, "SAVEPOINT " + name);
     try {
-        auto r = db::pq::exec(c, sql, params);
-        if (savepoint) db::pq::command(c, "RELEASE SAVEPOINT " + name);
-        push_result(L, r.get(), s);
+        auto r = session.query_with(sql, params);
+        if (sp) sp->release();
+        push_result(L, r, s);
         return 1;
     } catch (const db::sql_failure& f) {
         failed = f;
     }
-    if (savepoint)
-        db::pq::command(c, "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name);
+    if (sp) sp->rollback();
     lua_pushnil(L);
     push_sql_error(L, failed->info(), failed->query(), where(L, 1));
     return 2;
@@ -133,25 +139,25 @@ int db_each(lua_State* L) {
     if (top < 3 || lua_type(L, top) != LUA_TFUNCTION)
         arg_error(L, fn, top - 1, top, "a function to call with each row (the last argument)");
     std::string sql = lua_tostring(L, 2);
-    PGconn* c = enter_db(h, fn, sql, statement_use::query);
+    db::session& session = enter_db(h, fn, sql, statement_use::query);
     auto params = collect_params(L, 3, top - 1, fn);
     std::string cursor = "moonshift_each_" + std::to_string(++h.counter);
-    bool own = !db::pq::in_transaction(c);  // a cursor needs a transaction block
-    if (own) db::pq::command(c, "BEGIN");
+    // A cursor needs a transaction block: the open one, or one of its own.
+    db::transaction tx(session, db::transaction::mode::join);
     long long count = 0;
     try {
         std::string prefix = "DECLARE " + cursor + " NO SCROLL CURSOR FOR ";
-        db::pq::exec(c, prefix + sql, params, sql, static_cast<int>(prefix.size()));
+        session.query_shown(prefix + sql, params, sql, static_cast<int>(prefix.size()));
         std::string fetch = "FETCH " + std::to_string(fetch_size) + " FROM " + cursor;
         for (bool more = true; more;) {
             h.check_deadline();
-            auto r = db::pq::exec(c, fetch);
-            int n = PQntuples(r.get());
+            auto r = session.query_with(fetch, {});
+            int n = static_cast<int>(r.size()), cols = r.columns();
             more = n == fetch_size;
-            int names = push_names(L, r.get());
+            int names = push_names(L, r);
             for (int i = 0; i < n; ++i) {
                 lua_pushvalue(L, top);
-                push_row(L, r.get(), i, names);
+                push_row(L, r[i], cols, names);
                 call_or_throw(L, 1, 1);
                 ++count;
                 bool stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
@@ -163,15 +169,13 @@ int db_each(lua_State* L) {
             }
             lua_settop(L, top);
         }
-        db::pq::command(c, "CLOSE " + cursor);
-        if (own) db::pq::command(c, "COMMIT");
-    } catch (...) {  // C++ exceptions only reach here; rethrown after cleanup
-        if (own)
-            db::pq::command_quietly(c, "ROLLBACK");
-        else if (!db::pq::transaction_failed(c))
-            db::pq::command_quietly(c, "CLOSE " + cursor);
+    } catch (...) {  // C++ exceptions only reach here (a Lua error is a lua_raise); rethrown
+        // An outer block goes on after the error (a script may catch it): the
+        // cursor must not stay open in it. A block of its own rolls back.
+        if (tx.joined() && !session.transaction_failed()) close_quietly(session, cursor);
         throw;
     }
+    tx.commit("CLOSE " + cursor);  // joined: only the CLOSE
     lua_pushnumber(L, static_cast<double>(count));
     return 1;
 }
@@ -185,31 +189,33 @@ int db_transaction(lua_State* L) {
     check_db_call(L, h, fn, false);
     if (lua_type(L, 2) != LUA_TFUNCTION) arg_error(L, fn, 1, 2, "a function");
     lua_settop(L, 2);
-    PGconn* c = enter_db(h, fn, {}, statement_use::none);
-    bool top = !db::pq::in_transaction(c);
-    std::string name = "moonshift_tx_" + std::to_string(++h.counter);
-    db::pq::command(c, top ? std::string("BEGIN") : "SAVEPOINT " + name);
-    std::string undo = top ? std::string("ROLLBACK")
-                           : "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name;
+    db::session& session = enter_db(h, fn, {}, statement_use::none);
+    std::optional<db::transaction> tx;
+    std::optional<db::savepoint> sp;
+    if (session.in_transaction())
+        sp.emplace(session, "moonshift_tx_" + std::to_string(++h.counter));
+    else
+        tx.emplace(session);
+    auto undo = [&] { sp ? sp->rollback() : tx->rollback(); };
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 1);
     if (protected_call(L, 1, LUA_MULTRET) != 0) {
         int ref = luaL_ref(L, LUA_REGISTRYINDEX);
         try {
-            db::pq::command(c, undo);
-        } catch (...) {
+            undo();
+        } catch (const std::exception&) {
             luaL_unref(L, LUA_REGISTRYINDEX, ref);
             throw;
         }
         throw lua_raise(ref);
     }
-    if (db::pq::transaction_failed(c)) {
-        db::pq::command(c, undo);
+    if (session.transaction_failed()) {
+        undo();
         throw error(exit_code::migration_failed,
                     "db:transaction: a statement inside failed (its error was caught), so the "
                     "transaction was rolled back");
     }
-    db::pq::command(c, top ? std::string("COMMIT") : "RELEASE SAVEPOINT " + name);
+    sp ? sp->release() : tx->commit();
     return lua_gettop(L) - 2;
 }
 

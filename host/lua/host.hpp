@@ -4,11 +4,13 @@
 #pragma once
 #include <chrono>
 #include <lua.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "db/session.hpp"
+#include "db/transaction.hpp"
 #include "lua/backfill_spec.hpp"
 #include "lua/runtime.hpp"
 
@@ -46,9 +48,11 @@ struct host {
     std::chrono::steady_clock::time_point deadline;
     bool has_deadline = false;
 
-    // Read-only phases enter their savepoint lazily, on the first db call,
-    // so a hook that never touches the database costs no round trip.
-    enum class guard { none, pending, savepoint, transaction } read_only = guard::none;
+    // Read-only phases enter their subtransaction lazily, on the first db
+    // call, so a hook that never touches the database costs no round trip.
+    // Resetting it rolls back what the phase did.
+    bool read_only_pending = false;
+    std::optional<db::subtransaction> read_only;
 
     // Set while db:copy_in / db:copy_out own the connection.
     const char* busy = nullptr;

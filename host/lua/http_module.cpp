@@ -70,11 +70,11 @@ void push_response(lua_State* L, const net::http_response& r) {
     }
 }
 
-// http.request(opts) | http.get(url [, opts]) | http.post(url, body [, opts])
-template <const call* C>
-int http_call(lua_State* L) {
-    check_net_call(L, C->fn);
-    int opts = 0, body_arg = 0;
+// The arguments of an http call (Lua errors: before any C++ object is
+// built): the index of its options table and of a post's body, 0 for none.
+void check_http_args(lua_State* L, const call* C, int& opts, int& body_arg) {
+    opts = 0;
+    body_arg = 0;
     if (!C->method) {
         if (lua_type(L, 1) != LUA_TTABLE)
             arg_error(L, C->fn, 1, 1, "an options table {method=, url=, ...}");
@@ -93,11 +93,10 @@ int http_call(lua_State* L) {
             arg_error(L, C->fn, o, o, "an options table");
         if (lua_type(L, o) == LUA_TTABLE) opts = o;
     }
+}
 
-    host& h = host_of(L);
-    net::http_request req;
-    req.retries = 2;
-    req.timeout = std::chrono::seconds(10);
+// The request the options and the body describe; true when the body is JSON.
+bool read_request(lua_State* L, const call* C, int opts, int body_arg, net::http_request& req) {
     bool json_body = false;
     if (C->method) {
         req.method = C->method;
@@ -144,6 +143,20 @@ int http_call(lua_State* L) {
         req.body = to_json(L, body_arg).dump();
         json_body = true;
     }
+    return json_body;
+}
+
+// http.request(opts) | http.get(url [, opts]) | http.post(url, body [, opts])
+template <const call* C>
+int http_call(lua_State* L) {
+    check_net_call(L, C->fn);
+    int opts = 0, body_arg = 0;
+    check_http_args(L, C, opts, body_arg);
+    host& h = host_of(L);
+    net::http_request req;
+    req.retries = 2;
+    req.timeout = std::chrono::seconds(10);
+    bool json_body = read_request(L, C, opts, body_arg, req);
     if (json_body && std::none_of(req.headers.begin(), req.headers.end(), [](const auto& kv) {
             std::string k = kv.first;
             std::transform(k.begin(), k.end(), k.begin(),

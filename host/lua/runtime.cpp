@@ -70,6 +70,18 @@ void count_hook(lua_State* L, lua_Debug*) {
     throw script_error(message, file.empty() ? label : file, line, {});
 }
 
+// The value on top as data (null for nil); a function is a script_error.
+nlohmann::json returned_data(lua_State* L, const std::string& label, const std::string& key) {
+    if (lua_isnil(L, -1) || is_null(L, -1)) return nullptr;
+    try {
+        return to_json(L, -1);
+    } catch (const std::exception& e) {
+        throw script_error(
+            label + ": \"" + key + "\" returned a value that is not data: " + e.what(), label, 0,
+            {});
+    }
+}
+
 int setup(lua_State* L) {
     auto* h = static_cast<host*>(lua_touserdata(L, 1));
     open_sandbox(L, *h);
@@ -104,7 +116,6 @@ struct runtime::impl {
       private:
         impl& rt_;
         int base_;
-        bool closed_ = false;
     };
 
     void check_script(const script& s) const {
@@ -130,7 +141,7 @@ runtime::impl::window::window(impl& rt, phase p, bool loading, const migration_i
     h.migration = m;
     h.call_label = label;
     h.last_traceback.clear();
-    h.read_only = is_read_only(p) && !loading ? host::guard::pending : host::guard::none;
+    h.read_only_pending = is_read_only(p) && !loading;
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.ctx_ref);
     lua_pushstring(L, phase_name(p));
@@ -166,15 +177,7 @@ runtime::impl::window::window(impl& rt, phase p, bool loading, const migration_i
 
 runtime::impl::window::~window() {
     host& h = rt_.h;
-    if (!closed_ && h.session && h.read_only != host::guard::none &&
-        h.read_only != host::guard::pending) {
-        try {
-            leave_read_only(h);
-        } catch (const std::exception&) {
-            // already failing; the first error is the one reported
-        }
-    }
-    h.read_only = host::guard::none;
+    drop_read_only(h);  // already failing when still open: the first error is the one reported
     if (h.has_deadline) lua_sethook(rt_.L, nullptr, 0, 0);
     h.has_deadline = false;
     h.in_call = false;
@@ -184,10 +187,7 @@ runtime::impl::window::~window() {
     lua_settop(rt_.L, base_);
 }
 
-void runtime::impl::window::close() {
-    closed_ = true;
-    leave_read_only(rt_.h);
-}
+void runtime::impl::window::close() { leave_read_only(rt_.h); }
 
 outcome runtime::impl::window::fail(int status) {
     host& h = rt_.h;
@@ -196,8 +196,8 @@ outcome runtime::impl::window::fail(int status) {
     std::string traceback = h.redact(h.last_traceback);
     std::string message, file;
     int line = 0;
+    drop_read_only(h);  // a failing path: the guard rolls back quietly
     if (status == LUA_ERRMEM) {
-        close();
         throw script_error(h.call_label + ": the script ran out of memory", h.call_label, 0,
                            traceback);
     }
@@ -206,10 +206,6 @@ outcome runtime::impl::window::fail(int status) {
         std::string at = string_field(L, e, "where");
         message = h.redact(string_field(L, e, "message"));
         locate(at + ":", file, line);
-        try {
-            close();
-        } catch (const std::exception&) {
-        }
         if (kind == "skip") {
             outcome o;
             o.ran = true;
@@ -240,10 +236,6 @@ outcome runtime::impl::window::fail(int status) {
         if (!se.detail.empty()) message += "\n  DETAIL: " + se.detail;
         if (!se.hint.empty()) message += "\n  HINT: " + se.hint;
         if (!query.empty()) message += "\n  QUERY: " + query;
-        try {
-            close();
-        } catch (const std::exception&) {
-        }
         throw script_error(h.redact(message), file, line, traceback, se, query);
     }
     if (lua_type(L, e) == LUA_TSTRING || lua_type(L, e) == LUA_TNUMBER) {
@@ -255,10 +247,6 @@ outcome runtime::impl::window::fail(int status) {
             h.call_label + ": the script raised an error value of type " + luaL_typename(L, e);
     }
     locate(message, file, line);
-    try {
-        close();
-    } catch (const std::exception&) {
-    }
     throw script_error(h.redact(message), file, line, traceback);
 }
 
@@ -406,16 +394,7 @@ nlohmann::json runtime::call(const script& s, const std::string& key, phase p,
         w.fail(status);  // a ctx:skip is no answer
         return nullptr;
     }
-    nlohmann::json out;
-    if (!lua_isnil(L, -1) && !is_null(L, -1)) {
-        try {
-            out = to_json(L, -1);
-        } catch (const std::exception& e) {
-            throw script_error(
-                s.label() + ": \"" + key + "\" returned a value that is not data: " + e.what(),
-                s.label(), 0, {});
-        }
-    }
+    nlohmann::json out = returned_data(L, s.label(), key);
     w.close();
     return out;
 }
@@ -452,15 +431,7 @@ std::vector<nlohmann::json> runtime::call_each(const std::vector<const script*>&
             w.fail(status);  // a ctx:skip is no answer
             return out;
         }
-        if (!lua_isnil(L, -1) && !is_null(L, -1)) {
-            try {
-                out[i] = to_json(L, -1);
-            } catch (const std::exception& e) {
-                throw script_error(
-                    s.label() + ": \"" + key + "\" returned a value that is not data: " + e.what(),
-                    s.label(), 0, {});
-            }
-        }
+        out[i] = returned_data(L, s.label(), key);
         lua_settop(L, shared);
     }
     w.close();

@@ -1,0 +1,18 @@
+// What a statement is, told from its first words alone: for SQL the bundled
+// parser does not know (newer syntax, extensions), where the server will
+// judge the text but the host must still recognise transaction control.
+#pragma once
+#include <string>
+
+namespace moonshift::sql {
+
+// The first word of the text in upper case, or the first two when they name
+// the statement together ("ROLLBACK TO", "RELEASE SAVEPOINT", "COMMIT
+// PREPARED", "PREPARE TRANSACTION"): "BEGIN", "SELECT", "" for no word.
+std::string leading_words(const std::string& text);
+
+// BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT,
+// RELEASE, PREPARE TRANSACTION … by their leading words.
+bool looks_like_transaction_control(const std::string& text);
+
+}  // namespace moonshift::sql
