@@ -250,76 +250,77 @@ std::string rel_label(const fs::path& p, const fs::path& root) {
     return rel.empty() || rel.native()[0] == '.' ? p.string() : rel.string();
 }
 
-catalog discover(const fs::path& dir, const fs::path& root) {
-    // Other tools' layouts (formats.cpp), read as they are; native below.
-    if (auto foreign = discover_foreign(dir, root)) return std::move(*foreign);
-    catalog cat;
-    if (!fs::is_directory(dir))
-        throw usage_error(
-            "migrations directory " + rel_label(dir, root) + " does not exist",
-            "create it, run `moonshift init`, or set [project] migrations in moonshift.toml");
-    std::map<std::string, migration> by_key;         // version_key → migration
-    std::map<std::string, std::string> first_label;  // version_key → file that claimed it
+namespace {
+
+// What reading moonshift's own layout has gathered so far.
+struct native_reading {
     struct pending_down {
         std::string key, name;
         fs::path path;
         std::string label;
         bool verify = false;
     };
+    catalog cat;
+    std::map<std::string, migration> by_key;         // version_key → migration
+    std::map<std::string, std::string> first_label;  // version_key → file that claimed it
     std::vector<pending_down> downs;
+};
 
-    std::vector<fs::directory_entry> entries;
-    for (auto& e : fs::directory_iterator(dir)) entries.push_back(e);
-    std::sort(entries.begin(), entries.end(),
-              [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
-
-    for (auto& e : entries) {
-        std::string file = e.path().filename().string();
-        if (file.empty() || file[0] == '.') continue;
-        bool is_dir = e.is_directory();
-        std::string ext = e.path().extension().string();
-        if (!is_dir && ext != ".sql" && ext != ".lua") continue;  // README.md and friends
-        std::string label = rel_label(e.path(), root);
-        if (!is_dir && file.rfind("R__", 0) == 0 && ext == ".sql") {  // repeatable, as in Flyway
-            cat.repeatables.push_back(read_repeatable(e.path(), label));
-            continue;
-        }
-        parsed_name pn;
-        if (!parse_name(file, is_dir, pn))
-            throw usage_error(label + ": the name does not start with a version",
-                              "name migrations VERSION_name.sql, e.g. 001_create_users.sql or "
-                              "20250108120000_create_users.sql");
-        std::string key = version_key(pn.version);
-        if (pn.role == parsed_name::down || pn.role == parsed_name::verify) {
-            downs.push_back({key, pn.name, e.path(), label, pn.role == parsed_name::verify});
-            continue;
-        }
-        if (auto it = first_label.find(key); it != first_label.end())
-            throw usage_error(
-                label + ": version " + pn.version + " is also used by " + it->second,
-                "give one of them a new version (moonshift new NAME picks the next free one)");
-        first_label[key] = label;
-        migration m;
-        m.version = pn.version;
-        m.name = pn.name;
-        m.up = e.path();
-        m.up_label = label;
-        if (pn.role == parsed_name::up) {
-            m.kind = form::sql;
-            m.up_sql = read_checked(e.path(), label);
-            if (!has_sql(m.up_sql))
-                throw usage_error(label + ": the migration is empty",
-                                  "write its SQL, or delete the file");
-            m.dir = read_directives(m.up_sql, label);
-        } else {
-            m.kind = pn.role == parsed_name::lua ? form::lua : form::folder;
-            load_lua_form(m, root);
-        }
-        by_key[key] = std::move(m);
+// One up migration: an SQL file, a .lua file or a folder.
+migration read_native_up(const parsed_name& pn, const fs::directory_entry& e,
+                         const std::string& label, const fs::path& root) {
+    migration m;
+    m.version = pn.version;
+    m.name = pn.name;
+    m.up = e.path();
+    m.up_label = label;
+    if (pn.role == parsed_name::up) {
+        m.kind = form::sql;
+        m.up_sql = read_checked(e.path(), label);
+        if (!has_sql(m.up_sql))
+            throw usage_error(label + ": the migration is empty",
+                              "write its SQL, or delete the file");
+        m.dir = read_directives(m.up_sql, label);
+    } else {
+        m.kind = pn.role == parsed_name::lua ? form::lua : form::folder;
+        load_lua_form(m, root);
     }
-    for (auto& d : downs) {
-        auto it = by_key.find(d.key);
-        if (it == by_key.end() || it->second.name != d.name)
+    return m;
+}
+
+void read_native_entry(native_reading& r, const fs::directory_entry& e, const fs::path& root) {
+    std::string file = e.path().filename().string();
+    if (file.empty() || file[0] == '.') return;
+    bool is_dir = e.is_directory();
+    std::string ext = e.path().extension().string();
+    if (!is_dir && ext != ".sql" && ext != ".lua") return;  // README.md and friends
+    std::string label = rel_label(e.path(), root);
+    if (!is_dir && file.rfind(repeatable_prefix, 0) == 0 && ext == ".sql") {  // as in Flyway
+        r.cat.repeatables.push_back(read_repeatable(e.path(), label));
+        return;
+    }
+    parsed_name pn;
+    if (!parse_name(file, is_dir, pn))
+        throw usage_error(label + ": the name does not start with a version",
+                          "name migrations VERSION_name.sql, e.g. 001_create_users.sql or "
+                          "20250108120000_create_users.sql");
+    std::string key = version_key(pn.version);
+    if (pn.role == parsed_name::down || pn.role == parsed_name::verify) {
+        r.downs.push_back({key, pn.name, e.path(), label, pn.role == parsed_name::verify});
+        return;
+    }
+    if (auto it = r.first_label.find(key); it != r.first_label.end())
+        throw usage_error(
+            label + ": version " + pn.version + " is also used by " + it->second,
+            "give one of them a new version (moonshift new NAME picks the next free one)");
+    r.first_label[key] = label;
+    r.by_key[key] = read_native_up(pn, e, label, root);
+}
+
+void attach_native_downs(native_reading& r) {
+    for (auto& d : r.downs) {
+        auto it = r.by_key.find(d.key);
+        if (it == r.by_key.end() || it->second.name != d.name)
             throw usage_error(d.label + ": a down script with no matching up migration",
                               "name it after its migration, e.g. 001_create_users.down.sql beside "
                               "001_create_users.sql");
@@ -337,22 +338,9 @@ catalog discover(const fs::path& dir, const fs::path& root) {
         it->second.down_sql = read_checked(d.path, d.label);
         it->second.down_has_sql = has_sql(it->second.down_sql);
     }
-    for (auto& [key, m] : by_key) {
-        if (m.kind == form::sql) {
-            if (m.down.empty()) {
-                m.checksum = text::sha256_hex(m.up_sql);
-            } else {
-                m.checksum = text::sha256_hex("up " + text::sha256_hex(m.up_sql) + "\ndown " +
-                                              text::sha256_hex(m.down_sql) + "\n");
-            }
-        }
-        cat.migrations.push_back(std::move(m));
-    }
-    std::sort(cat.migrations.begin(), cat.migrations.end(),
-              [](const migration& a, const migration& b) {
-                  return compare_versions(a.version, b.version) < 0;
-              });
-    finish_native(cat);  // transaction needs found by the parser, converted checksums
+}
+
+void check_requires(const catalog& cat, const fs::path& dir, const fs::path& root) {
     for (auto& m : cat.migrations) {
         for (auto& r : m.dir.requires_versions) {
             const migration* dep = cat.find(r);
@@ -365,7 +353,33 @@ catalog discover(const fs::path& dir, const fs::path& root) {
                                   "a migration can only require earlier versions");
         }
     }
-    return cat;
+}
+
+}  // namespace
+
+catalog discover(const fs::path& dir, const fs::path& root) {
+    // Other tools' layouts (formats.cpp), read as they are; native below.
+    if (auto foreign = discover_foreign(dir, root)) return std::move(*foreign);
+    if (!fs::is_directory(dir))
+        throw usage_error(
+            "migrations directory " + rel_label(dir, root) + " does not exist",
+            "create it, run `moonshift init`, or set [project] migrations in moonshift.toml");
+    const auto& own = own_format();
+    native_reading r;
+    r.cat.format = own.name;
+    for (auto& e : sorted_entries(dir)) read_native_entry(r, e, root);
+    attach_native_downs(r);
+    for (auto& [key, m] : r.by_key) {
+        if (m.kind == form::sql) m.checksum = checksum_of(m.up_sql, m.down_sql, !m.down.empty());
+        r.cat.migrations.push_back(std::move(m));
+    }
+    std::sort(r.cat.migrations.begin(), r.cat.migrations.end(),
+              [&own](const migration& a, const migration& b) {
+                  return version_before(own.order, a.version, b.version);
+              });
+    finish_native(r.cat);  // transaction needs found by the parser, converted checksums
+    check_requires(r.cat, dir, root);
+    return std::move(r.cat);
 }
 
 }  // namespace moonshift::catalog

@@ -13,7 +13,7 @@ const char* form_name(form f);
 
 struct directives {
     bool no_transaction = false;
-    // The file carries its own BEGIN/COMMIT (found by the parser): it runs as
+    // The file carries its own transaction control (found by the parser): it runs as
     // it is, outside moonshift's transaction, never nested in one.
     bool own_transaction = false;
     bool down_own_transaction = false;  // the same for its down script
@@ -59,7 +59,7 @@ std::string version_key(const std::string& v);
 
 struct catalog {
     std::vector<migration> migrations;   // sorted by version
-    std::string format = "native";       // the detected layout (formats.hpp)
+    std::string format;                  // the detected layout: a name in format_table.hpp
     std::vector<migration> repeatables;  // Flyway R__ files, by name: re-applied when changed
     std::vector<migration> baselines;    // Flyway B files, by version
     std::vector<std::string>

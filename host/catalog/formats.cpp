@@ -1,11 +1,11 @@
-// Which layout a migrations directory holds. Every file votes for the tools
-// whose naming it fits; files that only one tool writes decide, and two
-// deciding votes for different tools are an error naming one file of each.
+// Which layout a migrations directory holds, read from the format table
+// (format_table.hpp). Every file votes for the tools whose naming it fits;
+// files that only one tool writes decide, and two deciding votes for
+// different tools are an error naming one file of each.
 #include "catalog/formats.hpp"
 
 #include <algorithm>
 #include <map>
-#include <regex>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -13,78 +13,63 @@
 namespace moonshift::catalog {
 namespace fs = std::filesystem;
 
-const std::vector<std::string>& format_names() {
-    static const std::vector<std::string> names = {"native",  "supabase", "golang-migrate",
-                                                   "up-down", "dbmate",   "flyway",
-                                                   "sqitch",  "diesel",   "postgres-migrations"};
-    return names;
-}
-
 namespace {
 
-bool has_dbmate_marker(const fs::path& p) {
+// A format whose `content` pattern is in the file; remembers what it read
+// for the reader.
+const format* content_vote(const fs::path& p) {
     std::string content;
     try {
         content = text::read_file(p);
-    } catch (...) {
-        return false;  // the reader reports unreadable files
+    } catch (const std::exception&) {
+        return nullptr;  // the reader reports unreadable files
     }
-    static const std::regex marker(R"((^|\n)[ \t]*--[ \t]*migrate:up\b)");
-    bool found = std::regex_search(content, marker);
+    const format* found = nullptr;
+    for (const auto& f : formats())
+        if (!found && f.content.found_in(content)) found = &f;
     remember_content(p, std::move(content));
     return found;
 }
 
-bool is_diesel_folder_name(const std::string& name) {
-    static const std::regex dated(R"(^(\d{4}-\d{2}-\d{2}-\d{6}|\d{14})_.+$)");
-    return std::regex_match(name, dated);
-}
-
-bool diesel_hints(const fs::path& dir, const fs::path& root) {
-    if (fs::exists(root / "diesel.toml") || fs::exists(dir.parent_path() / "diesel.toml"))
-        return true;
-    for (auto& e : fs::directory_iterator(dir)) {
-        if (!e.is_directory()) continue;
-        auto name = e.path().filename().string();
-        if (name == "00000000000000_diesel_initial_setup" ||
-            fs::exists(e.path() / "metadata.toml") ||
-            (name.find('-') != std::string::npos && is_diesel_folder_name(name)))
-            return true;
-    }
-    return false;
-}
-
-// The format a directory entry votes for: "" when it does not take part
+// The format a directory entry votes for: nullptr when it does not take part
 // (README.md, .conf files, R__ repeatables that two formats share, names no
-// tool would read — the chosen reader reports those).
-std::string vote(const fs::directory_entry& e, bool diesel) {
+// tool would read — the chosen reader reports those). `folder_owner`: the
+// format that claims the numbered folders of this directory, if one does.
+const format* vote(const fs::directory_entry& e, const format* folder_owner) {
     std::string file = e.path().filename().string();
-    if (file.empty() || file[0] == '.') return "";
+    if (file.empty() || file[0] == '.') return nullptr;
     if (e.is_directory()) {
-        if (!std::regex_match(file, std::regex(R"(^\d[\d\-]*_.+$)"))) return "";
-        return diesel ? "diesel" : "native";
+        for (const auto& f : formats())
+            if (f.folders.matches(file)) return folder_owner ? folder_owner : &f;
+        return nullptr;
     }
     auto ext = e.path().extension().string();
-    if (ext == ".lua") return "native";
-    if (ext != ".sql") return "";
-    static const std::regex flyway(R"(^[VUB]\d+([._]\d+)*__.+\.sql$)");
-    static const std::regex updown(R"(^V\d+\.[^.]+\.(up|down)\.sql$)");
-    static const std::regex pgmig(R"(^\d+-.+\.sql$)");
-    static const std::regex golang(R"(^\d+_.+\.(up|down)\.sql$)");
-    static const std::regex plain(R"(^\d+(\.\d+)*_.+\.sql$)");
-    if (file.rfind("R__", 0) == 0) return "";
-    if (std::regex_match(file, flyway)) return "flyway";
-    if (std::regex_match(file, updown)) return "up-down";
-    if (std::regex_match(file, pgmig)) return "postgres-migrations";
-    if (std::regex_match(file, golang)) return "golang-migrate";
-    if (std::regex_match(file, plain)) return has_dbmate_marker(e.path()) ? "dbmate" : "native";
-    return "";
+    if (ext == ".lua") {
+        for (const auto& f : formats())
+            if (f.lua_forms) return &f;
+        return nullptr;
+    }
+    if (ext != ".sql" || file.rfind(repeatable_prefix, 0) == 0) return nullptr;
+    for (const auto& f : formats()) {
+        if (!f.votes || !f.files.matches(file)) continue;
+        if (!f.own) return &f;
+        auto* refined = content_vote(e.path());
+        return refined ? refined : &f;
+    }
+    return nullptr;
 }
 
-bool ends_with_supabase(const fs::path& dir) {
+// True when the path ends with the components of `home` ("supabase/migrations").
+bool ends_with(const fs::path& dir, const std::string& home) {
     auto norm = dir.lexically_normal();
     if (norm.filename().empty()) norm = norm.parent_path();
-    return norm.filename() == "migrations" && norm.parent_path().filename() == "supabase";
+    fs::path h(home);
+    std::vector<fs::path> want(h.begin(), h.end());
+    for (auto it = want.rbegin(); it != want.rend(); ++it) {
+        if (norm.filename() != *it) return false;
+        norm = norm.parent_path();
+    }
+    return true;
 }
 
 // Where the other tools keep their files by default, tried when the
@@ -93,76 +78,91 @@ std::optional<fs::path> default_place(fs::path dir, const fs::path& root) {
     if (dir.filename().empty()) dir = dir.parent_path();  // "root/./" → "root"
     if (fs::is_directory(dir)) return dir;
     if (dir.lexically_normal() != (root / "migrations").lexically_normal()) return std::nullopt;
-    for (auto candidate : {root / "supabase" / "migrations", root / "db" / "migrations"})
-        if (fs::is_directory(candidate)) return candidate;
-    if (fs::exists(root / "sqitch.plan")) return root;
+    for (const auto& f : formats())
+        if (!f.home.empty() && fs::is_directory(root / f.home)) return root / f.home;
+    for (const auto& f : formats())
+        if (!f.marker_file.empty() && fs::exists(root / f.marker_file)) return root;
     return std::nullopt;
 }
 
-std::string decide(const fs::path& dir, const fs::path& root) {
-    if (fs::exists(dir / "sqitch.plan")) return "sqitch";
-    bool diesel = diesel_hints(dir, root);
-    std::vector<fs::directory_entry> entries;
-    for (auto& e : fs::directory_iterator(dir)) entries.push_back(e);
-    std::sort(entries.begin(), entries.end(),
-              [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
+// The marker file in `place` that decides its format ("sqitch.plan"), or "".
+std::string marker_in(const fs::path& place) {
+    for (const auto& f : formats())
+        if (!f.marker_file.empty() && fs::exists(place / f.marker_file)) return f.marker_file;
+    return "";
+}
+
+[[noreturn]] void mixed(const std::map<std::string, std::string>& first, const fs::path& dir,
+                        const fs::path& root) {
+    auto a = first.begin(), b = std::next(first.begin());
+    auto describe = [](const std::string& f) { return format_named(f).described; };
+    throw usage_error(
+        "two migration formats are mixed in " + rel_label(dir, root) + ": " + a->second + " is " +
+            describe(a->first) + ", " + b->second + " is " + describe(b->first),
+        "keep one format per directory; `moonshift convert --to native OUTDIR` rewrites a "
+        "directory into moonshift's layout");
+}
+
+const format& decide(const fs::path& dir, const fs::path& root) {
+    for (const auto& f : formats())
+        if (!f.marker_file.empty() && fs::exists(dir / f.marker_file)) return f;
+    const format* folder_owner = nullptr;
+    for (const auto& f : formats())
+        if (!folder_owner && f.claims_folders && f.claims_folders(dir, root)) folder_owner = &f;
     std::map<std::string, std::string> first;  // format → first file that voted for it
-    for (auto& e : entries) {
-        auto f = vote(e, diesel);
-        if (!f.empty() && !first.count(f)) first[f] = rel_label(e.path(), root);
+    for (auto& e : sorted_entries(dir)) {
+        auto* f = vote(e, folder_owner);
+        if (f && !first.count(f->name)) first[f->name] = rel_label(e.path(), root);
     }
+    const auto& own = own_format();
     // moonshift's own layout also reads golang-migrate's .up.sql/.down.sql.
-    if (first.count("native") && first.count("golang-migrate")) first.erase("golang-migrate");
-    if (first.size() > 1) {
-        auto a = first.begin(), b = std::next(first.begin());
-        auto describe = [](const std::string& f) {
-            return f == "native" ? std::string("moonshift's own") : f;
-        };
-        throw usage_error(
-            "two migration formats are mixed in " + rel_label(dir, root) + ": " + a->second +
-                " is " + describe(a->first) + ", " + b->second + " is " + describe(b->first),
-            "keep one format per directory; `moonshift convert --to native OUTDIR` rewrites a "
-            "directory into moonshift's layout");
-    }
-    if (first.empty() || first.begin()->first == "native")
-        return ends_with_supabase(dir) ? "supabase" : "native";
-    return first.begin()->first;
+    if (first.count(own.name))
+        for (const auto& f : formats())
+            if (f.own_reads_it) first.erase(f.name);
+    if (first.size() > 1) mixed(first, dir, root);
+    if (!first.empty() && first.begin()->first != own.name)
+        return format_named(first.begin()->first);
+    for (const auto& f : formats())
+        if (f.home_decides && ends_with(dir, f.home)) return f;
+    return own;
 }
 
 }  // namespace
 
+std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
+    std::vector<fs::directory_entry> entries;
+    for (auto& e : fs::directory_iterator(dir)) entries.push_back(e);
+    std::sort(entries.begin(), entries.end(),
+              [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
+    return entries;
+}
+
 std::string describe_place(const fs::path& dir, const fs::path& root) {
     auto place = default_place(dir.lexically_normal(), root).value_or(dir);
-    bool plan = fs::exists(place / "sqitch.plan");
+    auto marker = marker_in(place);
     if (place.lexically_normal() == root.lexically_normal() ||
         place.lexically_normal() == (root / "").lexically_normal())
-        return plan ? "sqitch.plan" : ".";
+        return !marker.empty() ? marker : ".";
     auto label = rel_label(place, root);
-    return plan ? label + "/sqitch.plan" : label;
+    return !marker.empty() ? label + "/" + marker : label;
 }
 
 std::string detect_format(const fs::path& dir, const fs::path& root) {
     auto place = default_place(dir.lexically_normal(), root);
-    if (!place) return "native";
-    return decide(*place, root);
+    if (!place) return own_format().name;
+    return decide(*place, root).name;
 }
 
 std::optional<catalog> discover_foreign(const fs::path& dir, const fs::path& root) {
     auto place = default_place(dir.lexically_normal(), root);
     if (!place) return std::nullopt;  // the native reader says the directory is missing
-    auto format = decide(*place, root);
-    if (format == "native") return std::nullopt;
-    catalog cat;
-    if (format == "sqitch")
-        cat = read_sqitch(*place, root);
-    else if (format == "diesel")
-        cat = read_diesel(*place, root);
-    else
-        cat = read_flat(format, *place, root);
-    cat.format = format;
-    if (format == "supabase" && fs::exists(place->parent_path() / "seed.sql"))
+    const auto& f = decide(*place, root);
+    if (!f.read) return std::nullopt;
+    catalog cat = f.read(f, *place, root);
+    cat.format = f.name;
+    if (!f.seed_file.empty() && fs::exists(place->parent_path() / f.seed_file))
         cat.notes.push_back(
-            rel_label(place->parent_path() / "seed.sql", root) +
+            rel_label(place->parent_path() / f.seed_file, root) +
             " is seed data, not a migration: moonshift does not apply it with `up`");
     return cat;
 }

@@ -8,11 +8,9 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "catalog/format_table.hpp"
 
 namespace moonshift::catalog {
-
-// The names catalog::format takes, in the order `moonshift status` documents them.
-const std::vector<std::string>& format_names();
 
 // The catalog of `dir` when it holds another tool's layout; nullopt for
 // moonshift's own. When `dir` is the default `migrations/` and does not
@@ -37,6 +35,8 @@ std::string read_checked(const std::filesystem::path& p, const std::string& labe
 // read_checked of the same path instead of reading it twice.
 void remember_content(const std::filesystem::path& p, std::string content);
 std::string rel_label(const std::filesystem::path& p, const std::filesystem::path& root);
+// The entries of `dir` by file name, the order every reader and detection use.
+std::vector<std::filesystem::directory_entry> sorted_entries(const std::filesystem::path& dir);
 
 // A repeatable migration (R__name.sql): no version, re-applied whenever its
 // checksum changes.
@@ -46,35 +46,41 @@ migration read_repeatable(const std::filesystem::path& p, const std::string& lab
 // the parser, converted files' checksums.
 void finish_native(catalog& cat);
 
-// What a format's own tool does with a file holding statements that cannot
-// run in a transaction block (CREATE INDEX CONCURRENTLY, ...) and no marker.
-enum class no_tx_policy {
-    refuse,       // the tool would wrap it in a transaction and fail: say which marker to add
-    run_outside,  // the tool runs it outside a transaction (golang-migrate, Flyway)
-};
+// Reads the parse of up/down: a file with its own transaction control
+// becomes own_transaction; one with no-transaction statements and no marker
+// follows the format's no_tx rule, suggesting its no_tx_marker when it
+// refuses. SQL that does not parse is left alone: the server reports it when
+// it runs.
+void classify_transactions(migration& m, const format& f);
 
-// Reads the parse of up/down: a file with its own BEGIN/COMMIT becomes
-// own_transaction; one with no-transaction statements and no marker follows
-// `policy`. `marker` is the line to suggest, e.g. "-- migrate:up transaction:false".
-// SQL that does not parse is left alone: the server reports it when it runs.
-void classify_transactions(migration& m, no_tx_policy policy, const std::string& marker);
+// True when `sql` parses and has transaction control of its own.
+bool controls_transactions(const std::string& sql, const std::string& label);
 
-// Blanks a plain BEGIN at the start and COMMIT (or ROLLBACK, for verify
-// scripts) at the end of a script with spaces, so it can run inside
+// Blanks the transaction wrapper of a script (sql::wrapping_transaction; one
+// that rolls back only for verify scripts) with spaces, so it can run inside
 // moonshift's transaction with every line and column where it was. Returns
-// false (and leaves sql alone) unless that is the only transaction control.
+// false (and leaves sql alone) when the script has no such wrapper.
 bool unwrap_transaction(std::string& sql, bool rollback_at_end);
 
-// The readers of each layout (formats_files.cpp, formats_diesel.cpp, sqitch.cpp).
-catalog read_flat(const std::string& format, const std::filesystem::path& dir,
+// The readers of each layout (format::read): formats_files.cpp,
+// formats_diesel.cpp, sqitch.cpp.
+catalog read_flat(const format& f, const std::filesystem::path& dir,
                   const std::filesystem::path& root);
-catalog read_diesel(const std::filesystem::path& dir, const std::filesystem::path& root);
-catalog read_sqitch(const std::filesystem::path& dir, const std::filesystem::path& root);
-// The %project pragma of dir/sqitch.plan ("" when there is none).
-std::string sqitch_project(const std::filesystem::path& dir);
+catalog read_diesel(const format& f, const std::filesystem::path& dir,
+                    const std::filesystem::path& root);
+catalog read_sqitch(const format& f, const std::filesystem::path& dir,
+                    const std::filesystem::path& root);
+// The %project pragma of the plan in dir (f.marker_file; "" when there is none).
+std::string sqitch_project(const format& f, const std::filesystem::path& dir);
+
+// The tools' markers (format::markers, format::claims_folders).
+void dbmate_sections(const format& f, migration& m, const std::string& content);
+void flyway_conf(const format& f, migration& m, const std::string& content);
+void postgres_migrations_comments(const format& f, migration& m, const std::string& content);
+bool diesel_claims_folders(const std::filesystem::path& dir, const std::filesystem::path& root);
 
 // Sorts by version and refuses a version two files claim, naming both.
-void sort_and_check(catalog& cat);
+void sort_and_check(catalog& cat, version_order order);
 
 // The checksum of a migration from its files' contents, as native files get it.
 std::string checksum_of(const std::string& up_sql, const std::string& down_sql, bool has_down);

@@ -52,7 +52,8 @@ void write(const fs::path& p, const std::string& content, convert_result& r, con
 }  // namespace
 
 convert_result convert_to_native(const catalog& cat, const fs::path& outdir, const fs::path& root) {
-    if (cat.format == "native")
+    const auto& from = format_named(cat.format);
+    if (from.own)
         throw usage_error("the migrations are already in moonshift's own layout",
                           "nothing to convert");
     if (fs::exists(outdir) && !fs::is_empty(outdir))
@@ -60,8 +61,7 @@ convert_result convert_to_native(const catalog& cat, const fs::path& outdir, con
                           "convert into a new directory");
     fs::create_directories(outdir);
     convert_result r;
-    bool blanked = cat.format == "dbmate" || cat.format == "sqitch";  // markers replaced by spaces
-    auto body_of = [&](const std::string& sql) { return blanked ? tidy(sql) : sql; };
+    auto body_of = [&](const std::string& sql) { return from.blanks_markers ? tidy(sql) : sql; };
 
     for (const auto& m : cat.migrations) {
         if (m.kind != form::sql) {

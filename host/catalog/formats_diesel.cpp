@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <regex>
 
 #include "catalog/formats.hpp"
 #include "common/error.hpp"
@@ -13,9 +14,24 @@
 namespace moonshift::catalog {
 namespace fs = std::filesystem;
 
-catalog read_diesel(const fs::path& dir, const fs::path& root) {
+bool diesel_claims_folders(const fs::path& dir, const fs::path& root) {
+    static const std::regex dated(R"(^(\d{4}-\d{2}-\d{2}-\d{6}|\d{14})_.+$)");
+    if (fs::exists(root / "diesel.toml") || fs::exists(dir.parent_path() / "diesel.toml"))
+        return true;
+    for (auto& e : fs::directory_iterator(dir)) {
+        if (!e.is_directory()) continue;
+        auto name = e.path().filename().string();
+        if (name == "00000000000000_diesel_initial_setup" ||
+            fs::exists(e.path() / "metadata.toml") ||
+            (name.find('-') != std::string::npos && std::regex_match(name, dated)))
+            return true;
+    }
+    return false;
+}
+
+catalog read_diesel(const format& fmt, const fs::path& dir, const fs::path& root) {
     catalog cat;
-    cat.format = "diesel";
+    cat.format = fmt.name;
     std::vector<fs::path> folders;
     for (auto& e : fs::directory_iterator(dir))
         if (e.is_directory() && e.path().filename().string()[0] != '.') folders.push_back(e.path());
@@ -62,11 +78,10 @@ catalog read_diesel(const fs::path& dir, const fs::path& root) {
             }
         }
         m.checksum = checksum_of(m.up_sql, m.down_sql, !m.down.empty());
-        classify_transactions(m, no_tx_policy::refuse,
-                              "run_in_transaction = false in metadata.toml");
+        classify_transactions(m, fmt);
         cat.migrations.push_back(std::move(m));
     }
-    sort_and_check(cat);
+    sort_and_check(cat, fmt.order);
     return cat;
 }
 

@@ -22,48 +22,17 @@ struct named {
     role r = role::up;
 };
 
-struct rules {
-    std::regex pattern;   // over the file name
-    std::string example;  // for "does not fit" messages
-    no_tx_policy policy;
-    std::string marker;  // the no-transaction marker to suggest
-};
-
-const rules& rules_for(const std::string& format) {
-    static const std::map<std::string, rules> all = {
-        {"supabase",
-         {std::regex(R"(^(\d+)_(.+?)(\.down)?\.sql$)"), "20250108120000_create_users.sql",
-          no_tx_policy::refuse, "-- moonshift:no-transaction"}},
-        {"golang-migrate",
-         {std::regex(R"(^(\d+)_(.+)\.(up|down)\.sql$)"), "1_create_users.up.sql",
-          no_tx_policy::run_outside, ""}},
-        {"up-down",
-         {std::regex(R"(^V(\d+)\.([^.]+)\.(up|down)\.sql$)"), "V0001.Create_Users.up.sql",
-          no_tx_policy::refuse, "-- moonshift:no-transaction"}},
-        {"dbmate",
-         {std::regex(R"(^(\d+)_?(.*)\.sql$)"), "20250108120000_create_users.sql",
-          no_tx_policy::refuse, "-- migrate:up transaction:false"}},
-        {"flyway",
-         {std::regex(R"(^([VUB])(\d+(?:[._]\d+)*)__(.+)\.sql$)"), "V1.2__create_users.sql",
-          no_tx_policy::run_outside, ""}},
-        {"postgres-migrations",
-         {std::regex(R"(^(\d+)[-_](.+)\.sql$)"), "0001-create-users.sql", no_tx_policy::refuse,
-          "-- postgres-migrations disable-transaction"}},
-    };
-    return all.at(format);
-}
-
-named parse_file_name(const std::string& format, const std::string& file,
-                      const std::string& label) {
-    const auto& r = rules_for(format);
+named parse_file_name(const format& f, const std::string& file, const std::string& label) {
     std::smatch m;
-    if (format == "flyway" && file.rfind("R__", 0) == 0)
-        return {"", file.substr(3, file.size() - 7), role::repeatable};
-    if (!std::regex_match(file, m, r.pattern))
+    if (f.repeatables && file.rfind(repeatable_prefix, 0) == 0) {
+        auto skip = repeatable_prefix.size();
+        return {"", file.substr(skip, file.size() - skip - 4), role::repeatable};  // R__x.sql
+    }
+    if (!f.files.re || !std::regex_match(file, m, *f.files.re))
         throw usage_error(
-            label + ": the name does not fit " + format + "'s naming",
-            "name it like " + r.example + ", or move it out of the migrations directory");
-    if (format == "flyway") {
+            label + ": the name does not fit " + f.name + "'s naming",
+            "name it like " + f.example + ", or move it out of the migrations directory");
+    if (f.parts == name_parts::flyway) {
         std::string version = m[2];
         std::replace(version.begin(), version.end(), '_', '.');  // V1_1 is 1.1
         char prefix = m[1].str()[0];
@@ -72,7 +41,7 @@ named parse_file_name(const std::string& format, const std::string& file,
                 : prefix == 'U' ? role::down
                                 : role::baseline};
     }
-    if (format == "dbmate")
+    if (f.parts == name_parts::both_in_one)
         return {m[1], m[2].str().empty() ? m[1].str() : m[2].str(), role::single};
     if (m.size() > 3 && m[3].matched) {
         auto suffix = m[3].str();
@@ -80,13 +49,6 @@ named parse_file_name(const std::string& format, const std::string& file,
         return {m[1], m[2], down ? role::down : role::up};
     }
     return {m[1], m[2], role::up};
-}
-
-// golang-migrate, Authelia's runner and dbmate run an empty down file as a
-// no-op (Authelia ships several, for changes that need no undoing); moonshift
-// refuses one in its own layout, where it is more likely a forgotten script.
-bool empty_down_is_a_no_op(const std::string& format) {
-    return format == "golang-migrate" || format == "up-down" || format == "dbmate";
 }
 
 // Everything outside [from, to) becomes spaces (newlines kept): a section of
@@ -152,77 +114,30 @@ void read_flyway_conf(migration& m, const fs::path& sql_file) {
     }
 }
 
-}  // namespace
+struct down_file {
+    named n;
+    fs::path path;
+    std::string label;
+};
 
-catalog read_flat(const std::string& format, const fs::path& dir, const fs::path& root) {
-    catalog cat;
-    cat.format = format;
-    const auto& r = rules_for(format);
-    std::vector<fs::directory_entry> entries;
-    for (auto& e : fs::directory_iterator(dir)) entries.push_back(e);
-    std::sort(entries.begin(), entries.end(),
-              [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
-    std::map<std::string, migration> ups;  // version_key → migration
-    struct down_file {
-        named n;
-        fs::path path;
-        std::string label;
-    };
-    std::vector<down_file> downs;
-    for (auto& e : entries) {
-        std::string file = e.path().filename().string();
-        if (file.empty() || file[0] == '.' || e.is_directory() || e.path().extension() != ".sql")
-            continue;
-        std::string label = rel_label(e.path(), root);
-        auto n = parse_file_name(format, file, label);
-        if (n.r == role::repeatable) {
-            cat.repeatables.push_back(read_repeatable(e.path(), label));
-            continue;
-        }
-        if (n.r == role::down) {
-            downs.push_back({n, e.path(), label});
-            continue;
-        }
-        migration m;
-        m.version = n.version;
-        m.name = n.name;
-        m.kind = form::sql;
-        m.up = e.path();
-        m.up_label = label;
-        std::string content = read_checked(e.path(), label);
-        m.dir = read_directives(content, label);
-        if (n.r == role::single) {
-            split_dbmate(m, content);
-            m.checksum = text::sha256_hex(content);  // one file holds both directions
-        } else {
-            m.up_sql = content;
-        }
-        if (format == "postgres-migrations") {
-            // The marker counts anywhere in the file, as in postgres-migrations.
-            if (content.find("-- postgres-migrations disable-transaction") != std::string::npos)
-                m.dir.no_transaction = true;
-            // Supabase Storage's runner records such a file as applied but runs
-            // `SELECT 1;` instead of it; so does moonshift (the checksum is
-            // still the file's).
-            if (content.find("-- postgres-migrations ignore") != std::string::npos)
-                m.up_sql =
-                    "-- " + label +
-                    " is marked `-- postgres-migrations ignore`: recorded, not run\nSELECT 1;\n";
-        }
-        if (format == "flyway") read_flyway_conf(m, e.path());
-        if (n.r == role::baseline) {
-            m.checksum = text::sha256_hex(m.up_sql);
-            classify_transactions(m, r.policy, r.marker);
-            cat.baselines.push_back(std::move(m));
-            continue;
-        }
-        auto key = version_key(m.version);
-        if (auto it = ups.find(key); it != ups.end())
-            throw usage_error(
-                label + ": version " + m.version + " is also used by " + it->second.up_label,
-                "give one of them a new version");
-        ups.emplace(key, std::move(m));
-    }
+// One up (or single, or baseline) file: its content, directives and the
+// tool's markers.
+migration read_up(const format& f, const named& n, const fs::path& path, const std::string& label) {
+    migration m;
+    m.version = n.version;
+    m.name = n.name;
+    m.kind = form::sql;
+    m.up = path;
+    m.up_label = label;
+    std::string content = read_checked(path, label);
+    m.dir = read_directives(content, label);
+    m.up_sql = content;
+    if (f.markers) f.markers(f, m, content);
+    return m;
+}
+
+void attach_downs(const format& f, const std::vector<down_file>& downs,
+                  std::map<std::string, migration>& ups) {
     for (auto& d : downs) {
         auto it = ups.find(version_key(d.n.version));
         if (it == ups.end())
@@ -235,23 +150,76 @@ catalog read_flat(const std::string& format, const fs::path& dir, const fs::path
         m.down = d.path;
         m.down_label = d.label;
         m.down_sql = read_checked(d.path, d.label);
-        m.down_has_sql = has_sql(m.down_sql) || empty_down_is_a_no_op(format);
+        m.down_has_sql = has_sql(m.down_sql) || f.empty_down_is_no_op;
     }
-    for (auto& [key, m] : ups) {
-        if (m.checksum.empty()) {
-            std::string up_file = m.kind == form::sql && format == "postgres-migrations"
-                                      ? read_checked(m.up, m.up_label)
-                                      : m.up_sql;
-            m.checksum = checksum_of(up_file, m.down_sql, !m.down.empty());
+}
+
+}  // namespace
+
+void dbmate_sections(const format&, migration& m, const std::string& content) {
+    split_dbmate(m, content);
+    m.checksum = text::sha256_hex(content);  // one file holds both directions
+}
+
+void flyway_conf(const format&, migration& m, const std::string&) { read_flyway_conf(m, m.up); }
+
+void postgres_migrations_comments(const format& f, migration& m, const std::string& content) {
+    // The marker counts anywhere in the file, as in postgres-migrations.
+    if (content.find(f.no_tx_marker) != std::string::npos) m.dir.no_transaction = true;
+    // Supabase Storage's runner records such a file as applied but runs
+    // `SELECT 1;` instead of it; so does moonshift (the checksum is still the
+    // file's).
+    if (content.find("-- postgres-migrations ignore") != std::string::npos) {
+        m.checksum = text::sha256_hex(content);
+        m.up_sql = "-- " + m.up_label +
+                   " is marked `-- postgres-migrations ignore`: recorded, not run\nSELECT 1;\n";
+    }
+}
+
+catalog read_flat(const format& f, const fs::path& dir, const fs::path& root) {
+    catalog cat;
+    cat.format = f.name;
+    std::map<std::string, migration> ups;  // version_key → migration
+    std::vector<down_file> downs;
+    for (auto& e : sorted_entries(dir)) {
+        std::string file = e.path().filename().string();
+        if (file.empty() || file[0] == '.' || e.is_directory() || e.path().extension() != ".sql")
+            continue;
+        std::string label = rel_label(e.path(), root);
+        auto n = parse_file_name(f, file, label);
+        if (n.r == role::repeatable) {
+            cat.repeatables.push_back(read_repeatable(e.path(), label));
+            continue;
         }
-        classify_transactions(m, r.policy, r.marker);
+        if (n.r == role::down) {
+            downs.push_back({n, e.path(), label});
+            continue;
+        }
+        migration m = read_up(f, n, e.path(), label);
+        if (n.r == role::baseline) {
+            m.checksum = text::sha256_hex(m.up_sql);
+            classify_transactions(m, f);
+            cat.baselines.push_back(std::move(m));
+            continue;
+        }
+        auto key = version_key(m.version);
+        if (auto it = ups.find(key); it != ups.end())
+            throw usage_error(
+                label + ": version " + m.version + " is also used by " + it->second.up_label,
+                "give one of them a new version");
+        ups.emplace(key, std::move(m));
+    }
+    attach_downs(f, downs, ups);
+    for (auto& [key, m] : ups) {
+        if (m.checksum.empty()) m.checksum = checksum_of(m.up_sql, m.down_sql, !m.down.empty());
+        classify_transactions(m, f);
         cat.migrations.push_back(std::move(m));
     }
     for (auto& rep : cat.repeatables) {
-        read_flyway_conf(rep, rep.up);
-        classify_transactions(rep, r.policy, r.marker);
+        if (f.markers) f.markers(f, rep, rep.up_sql);
+        classify_transactions(rep, f);
     }
-    sort_and_check(cat);
+    sort_and_check(cat, f.order);
     return cat;
 }
 

@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "sql/sql.hpp"
+#include "sql/transaction_wrap.hpp"
 
 namespace moonshift::catalog {
 namespace fs = std::filesystem;
@@ -27,22 +28,6 @@ std::optional<sql::script> try_parse(const std::string& text, const std::string&
 
 std::string where(const std::string& label, const sql::statement& st) {
     return label + ":" + std::to_string(st.line) + ":" + std::to_string(st.column);
-}
-
-// "begin  transaction" → "BEGIN TRANSACTION"
-std::string words(const std::string& s) {
-    std::string out;
-    bool space = false;
-    for (char c : s) {
-        if (std::isspace(static_cast<unsigned char>(c))) {
-            space = !out.empty();
-            continue;
-        }
-        if (space) out.push_back(' ');
-        space = false;
-        out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-    }
-    return out;
 }
 
 // Replaces the statement (and the semicolon after it) with spaces, keeping
@@ -76,7 +61,9 @@ std::string token_after(const std::string& text, const std::string& key) {
 
 }  // namespace
 
-void classify_transactions(migration& m, no_tx_policy policy, const std::string& marker) {
+void classify_transactions(migration& m, const format& f) {
+    const auto policy = f.no_tx;
+    const auto& marker = f.no_tx_marker;
     if (m.kind != form::sql) return;
     if (auto s = try_parse(m.up_sql, m.up_label)) {
         if (s->has_transaction_control()) {
@@ -111,24 +98,18 @@ void classify_transactions(migration& m, no_tx_policy policy, const std::string&
     }
 }
 
+bool controls_transactions(const std::string& text, const std::string& label) {
+    auto s = try_parse(text, label);
+    return s && s->has_transaction_control();
+}
+
 bool unwrap_transaction(std::string& text, bool verify) {
     auto s = try_parse(text, "");
-    if (!s || s->statements.size() < 2) return false;
-    int control = 0;
-    for (auto& st : s->statements) control += st.transaction_control ? 1 : 0;
-    const auto& first = s->statements.front();
-    const auto& last = s->statements.back();
-    if (control != 2 || !first.transaction_control || !last.transaction_control) return false;
-    auto b = words(first.text), e = words(last.text);
-    bool plain_begin =
-        b == "BEGIN" || b == "BEGIN TRANSACTION" || b == "BEGIN WORK" || b == "START TRANSACTION";
-    bool commit = e == "COMMIT" || e == "COMMIT TRANSACTION" || e == "COMMIT WORK" || e == "END" ||
-                  e == "END TRANSACTION" || e == "END WORK";
-    bool rollback =
-        e == "ROLLBACK" || e == "ROLLBACK TRANSACTION" || e == "ROLLBACK WORK" || e == "ABORT";
-    if (!plain_begin || !(commit || (verify && rollback))) return false;
-    blank(text, last);
-    blank(text, first);
+    if (!s) return false;
+    auto w = sql::wrapping_transaction(*s);
+    if (!w || (w->rolls_back && !verify)) return false;
+    blank(text, *w->close);
+    blank(text, *w->open);
     return true;
 }
 
@@ -162,7 +143,7 @@ std::string native_checksum(const std::string& up_sql, const std::string& down_s
 }
 
 void finish_native(catalog& cat) {
-    const std::string marker = "-- moonshift:no-transaction";
+    const auto& own = own_format();
     // A file written by `moonshift convert` keeps the checksum its original
     // had, as long as nothing but the header was added: the history written
     // while the project used the other layout stays valid.
@@ -183,27 +164,27 @@ void finish_native(catalog& cat) {
             unwrap_transaction(m.verify_sql, true);
             if (!has_sql(m.verify_sql)) m.verify_sql.clear();
         }
-        classify_transactions(m, no_tx_policy::refuse, marker);
+        classify_transactions(m, own);
         keep_original(m, m.down_sql, !m.down.empty(), verify_file);
     }
     for (auto& r : cat.repeatables) {
-        classify_transactions(r, no_tx_policy::refuse, marker);
+        classify_transactions(r, own);
         keep_original(r, "", false, "");
     }
     std::sort(cat.repeatables.begin(), cat.repeatables.end(),
               [](const migration& a, const migration& b) { return a.name < b.name; });
 }
 
-void sort_and_check(catalog& cat) {
-    auto by_version = [](const migration& a, const migration& b) {
-        return compare_versions(a.version, b.version) < 0;
+void sort_and_check(catalog& cat, version_order order) {
+    auto by_version = [order](const migration& a, const migration& b) {
+        return version_before(order, a.version, b.version);
     };
     for (auto* list : {&cat.migrations, &cat.baselines}) {
         std::stable_sort(list->begin(), list->end(), by_version);
         for (std::size_t i = 1; i < list->size(); ++i) {
             const auto& a = (*list)[i - 1];
             const auto& b = (*list)[i];
-            if (compare_versions(a.version, b.version) == 0)
+            if (!version_before(order, a.version, b.version))  // sorted: not before is equal
                 throw usage_error(
                     b.up_label + ": version " + b.version + " is also used by " + a.up_label,
                     "give one of them a new version");

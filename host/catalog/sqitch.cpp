@@ -149,18 +149,25 @@ fs::path script_path(const fs::path& dir, const std::string& kind, const std::st
     return dir / kind / (name + "@" + rework_tags.front() + ".sql");
 }
 
-}  // namespace
-
-catalog read_sqitch(const fs::path& dir, const fs::path& root) {
-    auto plan_file = dir / "sqitch.plan";
-    auto p = parse_plan(plan_file, rel_label(plan_file, root));
-    int n = static_cast<int>(p.changes.size());
-
-    // Rework tags: the tags between an occurrence of a name and its next one.
-    std::vector<std::vector<std::string>> rework(n);
+// Where each name occurs in the plan, and after which change each tag is.
+struct plan_index {
     std::map<std::string, std::vector<int>> occurrences;
-    for (int i = 0; i < n; ++i) occurrences[p.changes[i].name].push_back(i);
-    for (auto& [name, idx] : occurrences)
+    std::map<std::string, int> tag_at;  // tag → index of the change it follows
+};
+
+plan_index index_of(const plan& p) {
+    plan_index ix;
+    for (int i = 0; i < static_cast<int>(p.changes.size()); ++i) {
+        ix.occurrences[p.changes[i].name].push_back(i);
+        for (auto& t : p.changes[i].tags) ix.tag_at[t] = i;
+    }
+    return ix;
+}
+
+// Rework tags: the tags between an occurrence of a name and its next one.
+std::vector<std::vector<std::string>> rework_tags(const plan& p, const plan_index& ix) {
+    std::vector<std::vector<std::string>> rework(p.changes.size());
+    for (auto& [name, idx] : ix.occurrences)
         for (std::size_t k = 0; k + 1 < idx.size(); ++k) {
             for (int j = idx[k]; j < idx[k + 1]; ++j)
                 for (auto& t : p.changes[j].tags) rework[idx[k]].push_back(t);
@@ -170,63 +177,61 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
                                       std::to_string(p.changes[idx[k]].line),
                                   "tag the plan (sqitch tag) before reworking a change");
         }
-    std::map<std::string, int> tag_at;  // tag → index of the change it follows
-    for (int i = 0; i < n; ++i)
-        for (auto& t : p.changes[i].tags) tag_at[t] = i;
+    return rework;
+}
 
-    catalog cat;
-    cat.format = "sqitch";
-    // Resolve dependencies to plan indexes.
-    std::vector<std::vector<int>> deps(n);
-    for (int i = 0; i < n; ++i) {
-        auto& c = p.changes[i];
-        auto where = p.label + ":" + std::to_string(c.line);
-        for (auto d : c.requires_) {
-            if (auto colon = d.find(':'); colon != std::string::npos) {
-                if (d.substr(0, colon) != p.project) {
-                    cat.notes.push_back(
-                        where + ": \"" + c.name + "\" requires " + d +
-                        " from another Sqitch project; moonshift does not check it");
-                    continue;
-                }
-                d = d.substr(colon + 1);
-            }
-            std::string name = d, tag;
-            if (auto at = d.find('@'); at != std::string::npos) {
-                name = d.substr(0, at);
-                tag = d.substr(at + 1);
-            }
-            auto occ = occurrences.find(name);
-            if (occ == occurrences.end())
-                throw usage_error(
-                    where + ": \"" + c.name + "\" requires \"" + d + "\", which is not in the plan",
-                    "fix the name, or add the change with sqitch add");
-            int target = -1;
-            if (!tag.empty()) {
-                auto t = tag_at.find(tag);
-                if (t == tag_at.end())
-                    throw usage_error(where + ": \"" + c.name + "\" requires \"" + d +
-                                      "\", but there is no tag @" + tag);
-                for (int o : occ->second)
-                    if (o <= t->second) target = o;
-            } else {
-                for (int o : occ->second)
-                    if (o < i) target = o;
-                if (target < 0) target = occ->second.front();  // written later: deployed first
-            }
-            if (target < 0 || target == i)
-                throw usage_error(where + ": \"" + c.name + "\" requires \"" + d +
-                                  "\", which is not deployed before it");
-            deps[i].push_back(target);
+// The plan index a dependency `d` of change i names; -1 when it is another
+// project's (noted in `notes`).
+int resolve(const plan& p, const plan_index& ix, int i, std::string d,
+            std::vector<std::string>& notes) {
+    auto& c = p.changes[i];
+    auto where = p.label + ":" + std::to_string(c.line);
+    if (auto colon = d.find(':'); colon != std::string::npos) {
+        if (d.substr(0, colon) != p.project) {
+            notes.push_back(where + ": \"" + c.name + "\" requires " + d +
+                            " from another Sqitch project; moonshift does not check it");
+            return -1;
         }
+        d = d.substr(colon + 1);
     }
-    auto order = deploy_order(p, deps);
+    std::string name = d, tag;
+    if (auto at = d.find('@'); at != std::string::npos) {
+        name = d.substr(0, at);
+        tag = d.substr(at + 1);
+    }
+    auto occ = ix.occurrences.find(name);
+    if (occ == ix.occurrences.end())
+        throw usage_error(
+            where + ": \"" + c.name + "\" requires \"" + d + "\", which is not in the plan",
+            "fix the name, or add the change with sqitch add");
+    int target = -1;
+    if (!tag.empty()) {
+        auto t = ix.tag_at.find(tag);
+        if (t == ix.tag_at.end())
+            throw usage_error(where + ": \"" + c.name + "\" requires \"" + d +
+                              "\", but there is no tag @" + tag);
+        for (int o : occ->second)
+            if (o <= t->second) target = o;
+    } else {
+        for (int o : occ->second)
+            if (o < i) target = o;
+        if (target < 0) target = occ->second.front();  // written later: deployed first
+    }
+    if (target < 0 || target == i)
+        throw usage_error(where + ": \"" + c.name + "\" requires \"" + d +
+                          "\", which is not deployed before it");
+    return target;
+}
+
+// A change deployed after one it conflicts with is an error naming both lines.
+void check_conflicts(const plan& p, const plan_index& ix, const std::vector<int>& order) {
+    int n = static_cast<int>(p.changes.size());
     std::vector<int> position(n);
     for (int k = 0; k < n; ++k) position[order[k]] = k;
     for (int i = 0; i < n; ++i)
         for (auto& x : p.changes[i].conflicts) {
-            auto occ = occurrences.find(x);
-            if (occ == occurrences.end()) continue;
+            auto occ = ix.occurrences.find(x);
+            if (occ == ix.occurrences.end()) continue;
             for (int o : occ->second)
                 if (position[o] < position[i])
                     throw usage_error(p.label + ":" + std::to_string(p.changes[i].line) + ": \"" +
@@ -234,68 +239,88 @@ catalog read_sqitch(const fs::path& dir, const fs::path& root) {
                                       "\", which the plan deploys before it (line " +
                                       std::to_string(p.changes[o].line) + ")");
         }
+}
 
-    for (int k = 0; k < n; ++k) {
-        int i = order[k];
-        const auto& c = p.changes[i];
-        migration m;
-        m.version = std::to_string(k + 1);
-        m.name = c.name;
-        m.kind = form::sql;
-        m.up = script_path(dir, "deploy", c.name, rework[i]);
-        m.up_label = rel_label(m.up, root);
-        if (!fs::exists(m.up))
-            throw usage_error(p.label + ":" + std::to_string(c.line) + ": change \"" + c.name +
-                                  "\" has no deploy script " + m.up_label,
-                              "write the script, or remove the change from the plan");
-        std::string deploy = read_checked(m.up, m.up_label);
-        m.up_sql = deploy;
-        m.dir = read_directives(deploy, m.up_label);
-        std::string revert, verify;
-        if (auto r = script_path(dir, "revert", c.name, rework[i]); fs::exists(r)) {
-            m.down = r;
-            m.down_label = rel_label(r, root);
-            revert = read_checked(r, m.down_label);
-            m.down_sql = revert;
-            m.down_has_sql = has_sql(revert);
-        }
-        if (auto v = script_path(dir, "verify", c.name, rework[i]); fs::exists(v)) {
-            m.verify_label = rel_label(v, root);
-            verify = read_checked(v, m.verify_label);
-            m.verify_sql = verify;
-        }
-        // Sqitch's templates wrap each script in BEGIN … COMMIT (verify: …
-        // ROLLBACK). That one transaction becomes moonshift's, so the change,
-        // its verification and the history row commit together.
-        unwrap_transaction(m.up_sql, false);
-        if (!m.down.empty()) unwrap_transaction(m.down_sql, false);
-        if (!m.verify_sql.empty() && !unwrap_transaction(m.verify_sql, true)) {
-            if (auto s = std::string(m.verify_sql);
-                s.find_first_not_of(" \t\n") != std::string::npos) {
-                migration probe;
-                probe.up_sql = s;
-                probe.up_label = m.verify_label;
-                classify_transactions(probe, no_tx_policy::run_outside, "");
-                // A verify script with its own transactions cannot run inside
-                // the change's: the change then runs outside one (engine.cpp).
-                if (probe.dir.own_transaction) m.dir.own_transaction = true;
-            }
-        }
-        if (!has_sql(m.verify_sql)) m.verify_sql.clear();
-        m.checksum = text::sha256_hex("deploy " + text::sha256_hex(deploy) + "\nrevert " +
-                                      text::sha256_hex(revert) + "\nverify " +
-                                      text::sha256_hex(verify) + "\n");
-        // psql runs a script without BEGIN statement by statement, so Sqitch
-        // deploys CREATE INDEX CONCURRENTLY as it is.
-        classify_transactions(m, no_tx_policy::run_outside, "");
-        cat.migrations.push_back(std::move(m));
+// Sqitch's templates wrap each script in a transaction (the verify script in
+// one it rolls back). That one transaction becomes moonshift's, so the
+// change, its verification and the history row commit together.
+void unwrap_scripts(migration& m) {
+    unwrap_transaction(m.up_sql, false);
+    if (!m.down.empty()) unwrap_transaction(m.down_sql, false);
+    if (!m.verify_sql.empty() && !unwrap_transaction(m.verify_sql, true) &&
+        m.verify_sql.find_first_not_of(" \t\n") != std::string::npos &&
+        controls_transactions(m.verify_sql, m.verify_label))
+        // A verify script with its own transactions cannot run inside the
+        // change's: the change then runs outside one (engine.cpp).
+        m.dir.own_transaction = true;
+    if (!has_sql(m.verify_sql)) m.verify_sql.clear();
+}
+
+// The k-th change in deploy order, with its deploy, revert and verify scripts.
+migration read_change(const format& f, const fs::path& dir, const fs::path& root, const plan& p,
+                      const change& c, const std::vector<std::string>& rework, int k) {
+    migration m;
+    m.version = std::to_string(k + 1);
+    m.name = c.name;
+    m.kind = form::sql;
+    m.up = script_path(dir, "deploy", c.name, rework);
+    m.up_label = rel_label(m.up, root);
+    if (!fs::exists(m.up))
+        throw usage_error(p.label + ":" + std::to_string(c.line) + ": change \"" + c.name +
+                              "\" has no deploy script " + m.up_label,
+                          "write the script, or remove the change from the plan");
+    std::string deploy = read_checked(m.up, m.up_label);
+    m.up_sql = deploy;
+    m.dir = read_directives(deploy, m.up_label);
+    std::string revert, verify;
+    if (auto r = script_path(dir, "revert", c.name, rework); fs::exists(r)) {
+        m.down = r;
+        m.down_label = rel_label(r, root);
+        revert = read_checked(r, m.down_label);
+        m.down_sql = revert;
+        m.down_has_sql = has_sql(revert);
     }
+    if (auto v = script_path(dir, "verify", c.name, rework); fs::exists(v)) {
+        m.verify_label = rel_label(v, root);
+        verify = read_checked(v, m.verify_label);
+        m.verify_sql = verify;
+    }
+    unwrap_scripts(m);
+    m.checksum =
+        text::sha256_hex("deploy " + text::sha256_hex(deploy) + "\nrevert " +
+                         text::sha256_hex(revert) + "\nverify " + text::sha256_hex(verify) + "\n");
+    // psql runs a script without a transaction statement by statement, so
+    // Sqitch deploys CREATE INDEX CONCURRENTLY as it is (f.no_tx).
+    classify_transactions(m, f);
+    return m;
+}
+
+}  // namespace
+
+catalog read_sqitch(const format& f, const fs::path& dir, const fs::path& root) {
+    auto plan_file = dir / f.marker_file;
+    auto p = parse_plan(plan_file, rel_label(plan_file, root));
+    int n = static_cast<int>(p.changes.size());
+    auto ix = index_of(p);
+    auto rework = rework_tags(p, ix);
+    catalog cat;
+    cat.format = f.name;
+    std::vector<std::vector<int>> deps(n);  // dependencies as plan indexes
+    for (int i = 0; i < n; ++i)
+        for (auto& d : p.changes[i].requires_)
+            if (int target = resolve(p, ix, i, d, cat.notes); target >= 0)
+                deps[i].push_back(target);
+    auto order = deploy_order(p, deps);
+    check_conflicts(p, ix, order);
+    for (int k = 0; k < n; ++k)
+        cat.migrations.push_back(
+            read_change(f, dir, root, p, p.changes[order[k]], rework[order[k]], k));
     return cat;
 }
 
-// The project name and, per change, its plan name, for reading Sqitch's registry.
-std::string sqitch_project(const fs::path& dir) {
-    std::ifstream in(dir / "sqitch.plan");
+// The project name, for reading Sqitch's registry.
+std::string sqitch_project(const format& f, const fs::path& dir) {
+    std::ifstream in(dir / f.marker_file);
     std::string line;
     while (std::getline(in, line)) {
         auto t = text::trim(line);

@@ -12,7 +12,7 @@ void register_convert(CLI::App& app, globals& g, command_fn& run) {
     auto outdir = std::make_shared<std::string>();
     cmd->add_option("--to", *to, "the layout to write")
         ->required()
-        ->check(CLI::IsMember({"native"}));
+        ->check(CLI::IsMember({catalog::own_format().name}));
     cmd->add_option("OUTDIR", *outdir, "a new directory for the converted files")->required();
     cmd->callback([&g, &run, to, outdir] {  // the options write through these: keep them alive
         run = [&g, to, outdir] {

@@ -1,6 +1,7 @@
 // `moonshift import --from TOOL`: reads the other tool's history table and
 // records what it applied in moonshift's history ("imported" rows). The
-// other table is only ever read.
+// other table is only ever read. Where each tool keeps its history, and how
+// its rows read, is the format table's (catalog/format_table.hpp).
 #include "engine/import.hpp"
 
 #include <map>
@@ -9,10 +10,14 @@
 
 #include "catalog/formats.hpp"
 #include "common/text.hpp"
+#include "db/quote.hpp"
+#include "db/transaction.hpp"
 #include "engine/run_scope.hpp"
 
 namespace moonshift::engine {
 namespace {
+
+using catalog::history_rows;
 
 const std::string unset = "\x01";
 
@@ -28,133 +33,112 @@ struct tool_history {
     std::map<std::string, std::string> repeatables;  // Flyway: script → checksum
 };
 
-std::string qualified(pqxx::connection_base& c, const std::string& table) {
+// "schema.table" or "table", each part quoted.
+std::string qualified(const std::string& table) {
     auto dot = table.find('.');
-    if (dot == std::string::npos) return c.quote_name(table);
-    return c.quote_name(table.substr(0, dot)) + "." + c.quote_name(table.substr(dot + 1));
+    if (dot == std::string::npos) return db::quote::ident(table);
+    return db::quote::qualified(table.substr(0, dot), table.substr(dot + 1));
 }
 
-tool_history read_tool(pqxx::nontransaction& tx, const std::string& tool, const std::string& table,
+const catalog::format& tool_named(const std::string& from) {
+    std::string known;
+    for (const auto& f : catalog::formats()) {
+        if (f.history.table.empty()) continue;
+        if (f.name == from) return f;
+        known += (known.empty() ? "" : ", ") + f.name;
+    }
+    throw usage_error("--from " + from + " is not a tool moonshift imports from",
+                      "one of: " + known);
+}
+
+// golang-migrate's one row: every version up to it is applied, unless dirty.
+void read_high_water(const db::result& r, const std::string& table, tool_history& h) {
+    if (r.empty()) return;
+    std::string v = r[0][0].c_str();
+    if (r[0][1].as<bool>())
+        throw usage_error(
+            table + " says version " + v + " is dirty: golang-migrate stopped in the middle of it",
+            "repair the database, then `migrate force " + v +
+                "` (or the previous version) before importing");
+    h.up_to = v;
+    h.applied.push_back({v, "", ""});
+}
+
+// Flyway's rows in installed order: undone and deleted versions do not count,
+// a baseline covers the versions below it, a failed row is refused.
+void read_flyway(const db::result& r, const std::string& table, tool_history& h) {
+    std::map<std::string, tool_row> versions;  // version_key → row
+    for (auto row : r) {
+        std::string script = row[2].c_str(), type = row[1].c_str();
+        std::string checksum = row[3].is_null() ? unset : row[3].c_str();
+        if (!row[4].as<bool>())
+            throw usage_error(table + ": " + script + " failed when Flyway ran it",
+                              "run `flyway repair` (or fix the database) before importing");
+        if (row[0].is_null()) {  // a repeatable
+            if (type == "DELETE")
+                h.repeatables.erase(script);
+            else
+                h.repeatables[script] = checksum;
+            continue;
+        }
+        std::string v = row[0].c_str();
+        auto key = catalog::version_key(v);
+        if (type.rfind("UNDO", 0) == 0 || type == "DELETE") {
+            versions.erase(key);
+        } else if (type == "BASELINE" || type == "SQL_BASELINE") {
+            // Flyway's baseline: the versions up to it count as applied.
+            if (!h.up_to || catalog::compare_versions(v, *h.up_to) > 0) h.up_to = v;
+            versions[key] = {v, script, unset};
+        } else {
+            versions[key] = {v, script, checksum};
+        }
+    }
+    for (auto& [k, row] : versions) h.applied.push_back(row);
+}
+
+tool_history read_tool(db::session& s, const catalog::format& tool, const std::string& table,
                        const std::string& sqitch_project) {
     tool_history h;
-    auto t = qualified(tx.conn(), table);
-    if (tool == "supabase" || tool == "dbmate" || tool == "diesel") {
-        for (auto row : tx.exec("SELECT version::text FROM " + t))
-            h.applied.push_back({row[0].c_str(), "", ""});
-    } else if (tool == "postgres-migrations") {
-        for (auto row : tx.exec("SELECT id::text, name FROM " + t))
-            h.applied.push_back({row[0].c_str(), row[1].c_str(), ""});
-    } else if (tool == "golang-migrate") {
-        auto r = tx.exec("SELECT version::text, dirty FROM " + t + " LIMIT 1");
-        if (!r.empty()) {
-            std::string v = r[0][0].c_str();
-            if (r[0][1].as<bool>())
-                throw usage_error(table + " says version " + v +
-                                      " is dirty: golang-migrate stopped in the middle of it",
-                                  "repair the database, then `migrate force " + v +
-                                      "` (or the previous version) "
-                                      "before importing");
-            h.up_to = v;
-            h.applied.push_back({v, "", ""});
-        }
-    } else if (tool == "flyway") {
-        std::map<std::string, tool_row> versions;  // version_key → row
-        for (auto row : tx.exec("SELECT version, type, script, checksum, success FROM " + t +
-                                " ORDER BY installed_rank")) {
-            std::string script = row[2].c_str(), type = row[1].c_str();
-            std::string checksum = row[3].is_null() ? unset : row[3].c_str();
-            if (!row[4].as<bool>())
-                throw usage_error(table + ": " + script + " failed when Flyway ran it",
-                                  "run `flyway repair` (or fix the database) before importing");
-            if (row[0].is_null()) {  // a repeatable
-                if (type == "DELETE")
-                    h.repeatables.erase(script);
-                else
-                    h.repeatables[script] = checksum;
-                continue;
-            }
-            std::string v = row[0].c_str();
-            auto key = catalog::version_key(v);
-            if (type.rfind("UNDO", 0) == 0 || type == "DELETE") {
-                versions.erase(key);
-            } else if (type == "BASELINE" || type == "SQL_BASELINE") {
-                // Flyway's baseline: the versions up to it count as applied.
-                if (!h.up_to || catalog::compare_versions(v, *h.up_to) > 0) h.up_to = v;
-                versions[key] = {v, script, unset};
-            } else {
-                versions[key] = {v, script, checksum};
-            }
-        }
-        for (auto& [k, r] : versions) h.applied.push_back(r);
-    } else if (tool == "sqitch") {
-        auto r = tx.exec_params(
-            "SELECT change, script_hash FROM " + t + " WHERE project = $1 ORDER BY committed_at",
-            sqitch_project);
-        for (auto row : r)
-            h.applied.push_back({"", row[0].c_str(), row[1].is_null() ? unset : row[1].c_str()});
+    const auto& ht = tool.history;
+    std::string sql = "SELECT " + ht.columns + " FROM " + qualified(table);
+    if (!ht.rest.empty()) sql += " " + ht.rest;
+    switch (ht.rows) {
+        case history_rows::versions:
+            for (auto row : s.query(sql)) h.applied.push_back({row[0].c_str(), "", ""});
+            break;
+        case history_rows::named_versions:
+            for (auto row : s.query(sql)) h.applied.push_back({row[0].c_str(), row[1].c_str(), ""});
+            break;
+        case history_rows::high_water:
+            read_high_water(s.query(sql), table, h);
+            break;
+        case history_rows::flyway:
+            read_flyway(s.query(sql), table, h);
+            break;
+        case history_rows::sqitch:
+            for (auto row : s.query(sql, sqitch_project))
+                h.applied.push_back(
+                    {"", row[0].c_str(), row[1].is_null() ? unset : row[1].c_str()});
+            break;
     }
     return h;
 }
 
-bool compatible(const std::string& from, const std::string& format) {
-    if (from == format) return true;
+bool compatible(const catalog::format& tool, const std::string& format) {
+    if (tool.name == format) return true;
     // moonshift's own layout reads golang-migrate's .up.sql pairs and
     // Supabase's timestamped files as they are.
-    return format == "native" && (from == "golang-migrate" || from == "supabase");
+    return catalog::format_named(format).own && tool.own_reads_it;
 }
 
-}  // namespace
-
-const std::vector<std::pair<std::string, std::string>>& import_sources() {
-    static const std::vector<std::pair<std::string, std::string>> all = {
-        {"supabase", "supabase_migrations.schema_migrations"},
-        {"golang-migrate", "schema_migrations"},
-        {"dbmate", "schema_migrations"},
-        {"flyway", "flyway_schema_history"},
-        {"sqitch", "sqitch.changes"},
-        {"diesel", "__diesel_schema_migrations"},
-        {"postgres-migrations", "migrations"},
-    };
-    return all;
+// Sqitch's rows belong to the plan's %project.
+std::string project_of(const engine& e, const catalog::format& tool) {
+    if (tool.history.rows != history_rows::sqitch) return "";
+    auto project = catalog::sqitch_project(tool, e.ctx().cfg.migrations_path());
+    return project.empty() ? catalog::sqitch_project(tool, e.ctx().cfg.root) : project;
 }
 
-outcome import_history(engine& e, const import_options& o) {
-    std::string table;
-    std::string known;
-    for (auto& [tool, default_table] : import_sources()) {
-        known += (known.empty() ? "" : ", ") + tool;
-        if (tool == o.from) table = o.table.empty() ? default_table : o.table;
-    }
-    if (table.empty())
-        throw usage_error("--from " + o.from + " is not a tool moonshift imports from",
-                          "one of: " + known);
-    auto cat = e.read_catalog();
-    if (!compatible(o.from, cat.format))
-        throw usage_error(
-            "--from " + o.from + ", but " + e.ctx().cfg.migrations_dir + " holds " + cat.format +
-                " migrations",
-            "point [project] migrations in moonshift.toml at the " + o.from + " directory");
-    auto& conn = e.session().conn();
-    {
-        pqxx::nontransaction tx(conn);
-        auto r = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", qualified(conn, table));
-        if (!r[0][0].as<bool>())
-            throw usage_error("there is no table " + table +
-                                  " in this database: nothing to import from " + o.from,
-                              "is this the database " + o.from +
-                                  " migrated? name its history table with --table");
-    }
-    std::string project =
-        o.from == "sqitch" ? catalog::sqitch_project(e.ctx().cfg.migrations_path()) : "";
-    if (o.from == "sqitch" && project.empty()) project = catalog::sqitch_project(e.ctx().cfg.root);
-    tool_history h;
-    {
-        pqxx::nontransaction tx(conn);
-        h = read_tool(tx, o.from, table, project);
-    }
-
-    std::unique_ptr<run_scope> run;
-    if (!o.dry_run) run = std::make_unique<run_scope>(e, "import");
+nlohmann::json empty_report(const import_options& o, const std::string& table) {
     nlohmann::json rep = {{"from", o.from},
                           {"table", table},
                           {"imported", nlohmann::json::array()},
@@ -164,18 +148,28 @@ outcome import_history(engine& e, const import_options& o) {
                           {"changed_on_disk", nlohmann::json::array()},
                           {"repeatables", nlohmann::json::array()}};
     if (o.dry_run) rep["dry_run"] = true;
-    std::set<std::string> recorded;
-    if (e.store().host_version() > 0)
-        for (auto& r : e.store().list_applied()) recorded.insert(catalog::version_key(r.version));
+    return rep;
+}
 
-    // Which files the tool applied.
-    std::map<std::string, const tool_row*> applied;  // version_key of a file → the tool's row
+// What `import` records: migrations, and repeatables with whether the tool
+// ran the file's present content.
+struct to_record {
+    std::vector<const catalog::migration*> migrations;
+    std::vector<std::pair<const catalog::migration*, bool>> repeatables;
+};
+
+// Which files the tool applied (version_key of a file → the tool's row);
+// rows with no file and files whose content changed go into the report.
+std::map<std::string, const tool_row*> files_applied(const catalog::format& tool,
+                                                     const catalog::catalog& cat,
+                                                     const tool_history& h, nlohmann::json& rep) {
+    std::map<std::string, const tool_row*> applied;
     std::map<std::string, std::vector<const catalog::migration*>> by_name;
     for (auto& m : cat.migrations) by_name[m.name].push_back(&m);
     std::map<std::string, std::size_t> seen_name;
     for (auto& r : h.applied) {
         const catalog::migration* m = nullptr;
-        if (o.from == "sqitch") {
+        if (tool.history.rows == history_rows::sqitch) {
             auto& list = by_name[r.name];
             auto k = seen_name[r.name]++;
             if (k < list.size()) m = list[k];
@@ -188,19 +182,23 @@ outcome import_history(engine& e, const import_options& o) {
             continue;
         }
         applied[catalog::version_key(m->version)] = &r;
-        if (r.checksum != unset && !r.checksum.empty()) {
-            std::string raw = text::read_file(m->up);
-            std::string mine = o.from == "flyway" ? std::to_string(catalog::flyway_checksum(raw))
-                                                  : catalog::sha1_hex(raw);
-            if (mine != r.checksum)
-                rep["changed_on_disk"].push_back(
-                    {{"version", m->version},
-                     {"file", m->up_label},
-                     {"detail",
-                      o.from + " recorded checksum " + r.checksum + ", the file now has " + mine}});
-        }
+        if (r.checksum == unset || r.checksum.empty()) continue;
+        std::string mine = catalog::recorded_checksum_of(tool, text::read_file(m->up));
+        if (mine != r.checksum)
+            rep["changed_on_disk"].push_back(
+                {{"version", m->version},
+                 {"file", m->up_label},
+                 {"detail",
+                  tool.name + " recorded checksum " + r.checksum + ", the file now has " + mine}});
     }
-    std::vector<const catalog::migration*> to_record;
+    return applied;
+}
+
+to_record what_to_record(const catalog::format& tool, const catalog::catalog& cat,
+                         const tool_history& h, const std::set<std::string>& recorded,
+                         nlohmann::json& rep) {
+    to_record out;
+    auto applied = files_applied(tool, cat, h, rep);
     for (auto& m : cat.migrations) {
         auto key = catalog::version_key(m.version);
         bool done =
@@ -211,34 +209,34 @@ outcome import_history(engine& e, const import_options& o) {
         } else if (recorded.count(key)) {
             rep["already_recorded"].push_back({{"version", m.version}, {"name", m.name}});
         } else {
-            to_record.push_back(&m);
+            out.migrations.push_back(&m);
             rep["imported"].push_back({{"version", m.version}, {"name", m.name}});
         }
     }
     // Repeatables: recorded with the file's checksum when the tool ran this
     // very content, else with none, so the next `up` applies them again.
-    std::vector<std::pair<const catalog::migration*, bool>> repeatables;
     for (auto& r : cat.repeatables) {
-        auto script = r.up.filename().string();
-        auto it = h.repeatables.find(script);
+        auto it = h.repeatables.find(r.up.filename().string());
         if (it == h.repeatables.end()) {
             rep["repeatables"].push_back({{"name", r.name}, {"state", "not in database"}});
             continue;
         }
-        bool same = it->second == std::to_string(catalog::flyway_checksum(text::read_file(r.up)));
-        repeatables.push_back({&r, same});
+        bool same = it->second == catalog::recorded_checksum_of(tool, text::read_file(r.up));
+        out.repeatables.push_back({&r, same});
         rep["repeatables"].push_back(
             {{"name", r.name}, {"state", same ? "imported" : "changed: applied again by up"}});
     }
+    return out;
+}
 
-    outcome out;
-    out.count = static_cast<int>(to_record.size());
-    if (o.dry_run) {
-        out.report = rep;
-        return out;
-    }
-    std::string sql = "BEGIN;";
-    for (auto* m : to_record) {
+// The history rows of `todo`, in one transaction.
+void record(db::session& s, history::store& store, const to_record& todo,
+            const std::string& environment, long long run_id) {
+    std::string sql;
+    auto add = [&sql](const std::string& statement) {
+        sql += (sql.empty() ? "" : ";") + statement;
+    };
+    for (auto* m : todo.migrations) {
         history::applied row;
         row.version = m->version;
         row.name = m->name;
@@ -246,17 +244,64 @@ outcome import_history(engine& e, const import_options& o) {
         row.form = catalog::form_name(m->kind);
         row.how = "imported";
         row.applied_by = history::current_actor();
-        row.environment = e.ctx().env.name;
-        row.run_id = run->id();
-        sql += e.store().record_sql(row) + ";";
+        row.environment = environment;
+        row.run_id = run_id;
+        add(store.record_sql(row));
     }
-    for (auto& [r, same] : repeatables)
-        sql += "INSERT INTO " + e.store().table("repeatables") +
-               " (name, checksum, how, applied_by, environment, run_id) VALUES (" +
-               conn.quote(r->name) + ", " + conn.quote(same ? r->checksum : "") + ", 'imported', " +
-               conn.quote(history::current_actor()) + ", " + conn.quote(e.ctx().env.name) + ", " +
-               std::to_string(run->id()) + ") ON CONFLICT (name) DO NOTHING;";
-    e.session().exec_script(sql + "COMMIT");
+    for (auto& [r, same] : todo.repeatables)
+        add("INSERT INTO " + store.table("repeatables") +
+            " (name, checksum, how, applied_by, environment, run_id) VALUES (" +
+            db::quote::literal(r->name) + ", " + db::quote::literal(same ? r->checksum : "") +
+            ", 'imported', " + db::quote::literal(history::current_actor()) + ", " +
+            db::quote::literal(environment) + ", " + std::to_string(run_id) +
+            ") ON CONFLICT (name) DO NOTHING");
+    db::transaction tx(s);
+    tx.commit(sql);
+}
+
+}  // namespace
+
+const std::vector<std::pair<std::string, std::string>>& import_sources() {
+    static const auto all = [] {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& f : catalog::formats())
+            if (!f.history.table.empty()) out.push_back({f.name, f.history.table});
+        return out;
+    }();
+    return all;
+}
+
+outcome import_history(engine& e, const import_options& o) {
+    const auto& tool = tool_named(o.from);
+    std::string table = o.table.empty() ? tool.history.table : o.table;
+    auto cat = e.read_catalog();
+    if (!compatible(tool, cat.format))
+        throw usage_error(
+            "--from " + o.from + ", but " + e.ctx().cfg.migrations_dir + " holds " + cat.format +
+                " migrations",
+            "point [project] migrations in moonshift.toml at the " + o.from + " directory");
+    auto& s = e.session();
+    if (!s.query("SELECT to_regclass($1) IS NOT NULL", qualified(table))[0][0].as<bool>())
+        throw usage_error(
+            "there is no table " + table + " in this database: nothing to import from " + o.from,
+            "is this the database " + o.from + " migrated? name its history table with --table");
+    auto h = read_tool(s, tool, table, project_of(e, tool));
+
+    std::unique_ptr<run_scope> run;
+    if (!o.dry_run) run = std::make_unique<run_scope>(e, "import");
+    auto rep = empty_report(o, table);
+    std::set<std::string> recorded;
+    if (e.store().host_version() > 0)
+        for (auto& r : e.store().list_applied()) recorded.insert(catalog::version_key(r.version));
+    auto todo = what_to_record(tool, cat, h, recorded, rep);
+
+    outcome out;
+    out.count = static_cast<int>(todo.migrations.size());
+    if (o.dry_run) {
+        out.report = rep;
+        return out;
+    }
+    record(s, e.store(), todo, e.ctx().env.name, run->id());
     for (auto& [k, v] : rep.items()) run->report()[k] = v;
     run->finish("ok");
     out.report = run->report();

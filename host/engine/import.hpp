@@ -10,13 +10,13 @@
 namespace moonshift::engine {
 
 struct import_options {
-    std::string
-        from;  // supabase, golang-migrate, dbmate, flyway, sqitch, diesel, postgres-migrations
+    std::string from;   // a format with a history table (catalog/format_table.hpp)
     std::string table;  // the tool's history table when not its default ("schema.table")
     bool dry_run = false;
 };
 
-// The tools `import --from` reads, with their default history tables.
+// The tools `import --from` reads, with their default history tables (the
+// format table's entries that have one, in its order).
 const std::vector<std::pair<std::string, std::string>>& import_sources();
 
 // report: imported [{version, name}], already_recorded, not_on_disk
