@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <ctime>
-#include <pqxx/pqxx>
 
+#include "db/session.hpp"
+#include "support/skip.hpp"
 #include "support/stages.hpp"
 
 using moonshift::test::event_names;
@@ -67,11 +68,10 @@ BOOST_AUTO_TEST_CASE(production_without_a_tty_or_yes_is_refused_and_nothing_chan
         "");
 }
 
-BOOST_AUTO_TEST_CASE(typed_confirmation_on_a_terminal) {
-    if (!std::filesystem::exists("/usr/bin/script")) {
-        BOOST_TEST_MESSAGE("script(1) is not installed: no terminal to type on");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(typed_confirmation_on_a_terminal,
+                     *boost::unit_test::precondition(moonshift::test::skip_unless(
+                         [] { return std::filesystem::exists("/usr/bin/script"); },
+                         "script(1) is not installed (util-linux): no terminal to type on"))) {
     stages s("approve = true\n");
     two_migrations(s);
     std::string bin = MOONSHIFT_BIN;
@@ -262,10 +262,11 @@ BOOST_AUTO_TEST_CASE(verify_reports_invalid_indexes_and_tables_of_exposed_schema
              "ALTER TABLE api.secure ENABLE ROW LEVEL SECURITY;"
              "CREATE TABLE dup (v int); INSERT INTO dup VALUES (1), (1)");
     {
-        pqxx::connection c(s.staging.url);
-        pqxx::nontransaction tx(c);
-        BOOST_CHECK_THROW(tx.exec("CREATE UNIQUE INDEX CONCURRENTLY dup_v ON dup (v)"),
-                          std::exception);
+        moonshift::db::settings app;
+        app.url = s.staging.url;
+        moonshift::db::session c(app);
+        BOOST_CHECK_THROW(c.exec_script("CREATE UNIQUE INDEX CONCURRENTLY dup_v ON dup (v)"),
+                          moonshift::db::sql_failure);
     }
     auto r = s.ms({"--env", "staging", "verify"});
     BOOST_TEST(r.exit_code == 3, r.out + r.err);

@@ -13,6 +13,7 @@
 #include "db/session.hpp"
 #include "lua/runtime.hpp"
 #include "support/harness.hpp"
+#include "support/lua.hpp"
 
 namespace lua = moonshift::lua;
 namespace db = moonshift::db;
@@ -20,45 +21,17 @@ using lua::phase;
 
 namespace {
 
-db::settings settings_for(const std::string& url) {
-    db::settings s;
-    s.url = url;
-    return s;
-}
-
 bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-struct lua_db : moonshift::test::fresh_db {
-    db::session session{settings_for(url)};
-    std::vector<lua::log_line> logs;
-    lua::runtime rt{&session, sink()};
+struct lua_db : moonshift::test::fresh_session, moonshift::test::lua_runner {
+    lua_db() : lua_runner(&session, options(), "scripts/t.lua", phase::up) {}
 
-    lua::options sink() {
+    static lua::options options() {
         lua::options o;
         o.env_name = "test";
-        o.log = [this](const lua::log_line& l) { logs.push_back(l); };
         return o;
-    }
-
-    lua::outcome ok(const std::string& code, phase p = phase::up) {
-        try {
-            return rt.run_file("scripts/t.lua", code, p);
-        } catch (const std::exception& e) {
-            BOOST_FAIL("the script failed: " << e.what() << "\nscript:\n" << code);
-            throw;
-        }
-    }
-
-    lua::script_error error_of(const std::string& code, phase p = phase::up) {
-        try {
-            rt.run_file("scripts/t.lua", code, p);
-        } catch (const lua::script_error& e) {
-            return e;
-        }
-        BOOST_FAIL("expected a script error from:\n" << code);
-        throw;
     }
 
     // What another session sees: only committed data.
@@ -70,8 +43,6 @@ struct lua_db : moonshift::test::fresh_db {
     }
 
     PGTransactionStatusType transaction_status() { return PQtransactionStatus(session.raw()); }
-
-    std::string last_log() const { return logs.empty() ? "" : logs.back().message; }
 };
 
 }  // namespace
@@ -79,7 +50,7 @@ struct lua_db : moonshift::test::fresh_db {
 BOOST_AUTO_TEST_SUITE(lua_db)
 
 BOOST_FIXTURE_TEST_CASE(query_converts_postgres_types_to_lua_values, lua_db) {
-    ok(R"lua(
+    asserts(R"lua(
 local r = db:query([=[
   select 1::int2 as i2, 2::int4 as i4, 3::int8 as i8, 9007199254740993::int8 as big,
          1.5::float4 as f4, 2.25::float8 as f8, 12.340::numeric as num,
@@ -116,7 +87,7 @@ assert(row.id == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "other types are text")
 }
 
 BOOST_FIXTURE_TEST_CASE(lua_values_are_bound_as_parameters, lua_db) {
-    ok(R"lua(
+    asserts(R"lua(
 assert(db:scalar("select $1::int is null", nil) == true, "nil is NULL")
 assert(db:scalar("select $1::int is null", db.null) == true, "db.null is NULL")
 assert(db:scalar("select $1::boolean", true) == true)
@@ -137,7 +108,7 @@ assert(not ok and err:find("db:scalar: parameter $1: cannot bind a value of type
 }
 
 BOOST_FIXTURE_TEST_CASE(an_injection_attempt_stays_a_literal, lua_db) {
-    ok(R"lua(
+    asserts(R"lua(
 db:exec("create table people (name text)")
 local evil = "x'); drop table people; --"
 assert(db:exec("insert into people (name) values ($1)", evil) == 1)
@@ -148,7 +119,7 @@ assert(db:scalar("select count(*) from people where name = $1", "' or '1'='1") =
 }
 
 BOOST_FIXTURE_TEST_CASE(exec_returns_affected_rows_and_scalar_nil_for_no_rows, lua_db) {
-    ok(R"lua(
+    asserts(R"lua(
 db:exec("create table t (id int primary key, v text)")
 assert(db:exec("insert into t select g, 'x' from generate_series(1, 3) g") == 3)
 assert(db:exec("update t set v = 'y' where id > $1", 1) == 2)
@@ -161,7 +132,7 @@ assert(#rows == 3 and rows[1].id == 1 and rows[3].v == "y")
 }
 
 BOOST_FIXTURE_TEST_CASE(each_streams_rows_with_constant_memory, lua_db) {
-    ok(R"lua(
+    asserts(R"lua(
 collectgarbage("count")
 local base = collectgarbage("count")
 local peak, n, sum = base, 0, 0
@@ -183,7 +154,7 @@ log.info(string.format("each: heap grew by %.0f KB", peak - base))
     BOOST_TEST(rt.memory_bytes() < 32u * 1024 * 1024);
     BOOST_TEST(transaction_status() == PQTRANS_IDLE,
                "db:each outside a transaction cleans up its own");
-    ok(R"lua(
+    asserts(R"lua(
 local n = db:each("select g from generate_series(1, 5000) g", function(row)
   if row.g == 1500 then return false end
 end)
@@ -197,7 +168,7 @@ assert(db:scalar("select count(*) from seen") == 3)
 
 BOOST_FIXTURE_TEST_CASE(each_inside_the_transaction_and_its_errors, lua_db) {
     session.exec_script("BEGIN");
-    ok(R"lua(
+    asserts(R"lua(
 db:exec("create table t (id int)")
 db:exec("insert into t select generate_series(1, 2500)")
 assert(db:each("select id from t", function() end) == 2500, "sees the transaction's own rows")
@@ -259,7 +230,7 @@ db:transaction(function() db:exec("insert into t values (2)") end)
 
 BOOST_FIXTURE_TEST_CASE(try_forms_return_nil_and_error_and_keep_the_transaction, lua_db) {
     session.exec_script("BEGIN");
-    ok(R"lua(
+    asserts(R"lua(
 db:exec("create table t (id int primary key)")
 db:exec("insert into t values (1)")
 local rows, err = db:try_query("select * from nope")
@@ -367,7 +338,7 @@ return {
 }
 
 BOOST_FIXTURE_TEST_CASE(copy_in_and_copy_out_move_rows_through_copy, lua_db) {
-    ok(R"lua(
+    asserts(R"lua(
 db:exec("create table t (id int, note text, doc jsonb, \"order\" int)")
 local n = db:copy_in("t", { "id", "note", "doc", "order" }, {
   { 1, "tab\there", { a = 1 }, 10 },
@@ -406,7 +377,7 @@ assert(count == 1003)
     e = error_of("db:copy_in('t; drop table t', {'id'}, {})");
     BOOST_TEST(contains(e.what(), "is not a table name"), e.what());
     BOOST_TEST(committed("select count(*) from t") == "1003", "failed copies wrote nothing");
-    ok("assert(db:scalar('select 1') == 1, 'the connection is usable after failed copies')");
+    asserts("assert(db:scalar('select 1') == 1, 'the connection is usable after failed copies')");
 }
 
 BOOST_FIXTURE_TEST_CASE(wrong_argument_types_to_db_calls_are_located, lua_db) {
@@ -450,7 +421,7 @@ BOOST_FIXTURE_TEST_CASE(a_script_looping_forever_on_the_database_is_stopped_by_t
         BOOST_TEST(transaction_status() == PQTRANS_IDLE);
     }
     rt.set_deadline(std::chrono::milliseconds(0));
-    ok("assert(db:scalar('select 1') == 1)");
+    asserts("assert(db:scalar('select 1') == 1)");
 }
 
 BOOST_FIXTURE_TEST_CASE(the_database_is_not_reachable_while_a_file_loads, lua_db) {

@@ -7,8 +7,10 @@
 #include <string>
 
 #include "db/session.hpp"
+#include "db/transaction.hpp"
 #include "lua/runtime.hpp"
 #include "support/harness.hpp"
+#include "support/lua.hpp"
 
 namespace lua = moonshift::lua;
 namespace db = moonshift::db;
@@ -22,11 +24,8 @@ db::settings settings_for(const std::string& url) {
     return s;
 }
 
-struct library : moonshift::test::fresh_db {
-    db::session session{settings_for(url)};
-    lua::runtime rt{&session, lua::options{}};
-
-    library() {
+struct library : moonshift::test::fresh_session, moonshift::test::lua_runner {
+    library() : lua_runner(&session, {}, "scripts/checks/t.lua", phase::check) {
         session.exec_script(
             "CREATE TABLE users (id int PRIMARY KEY, email text);"
             "INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 5) g;"
@@ -34,13 +33,8 @@ struct library : moonshift::test::fresh_db {
             "CREATE VIEW active_users AS SELECT * FROM users;");
     }
 
-    void passes(const std::string& code) {
-        try {
-            rt.run_file("scripts/checks/t.lua", code, phase::check);
-        } catch (const std::exception& e) {
-            BOOST_FAIL("expected the check to pass: " << e.what() << "\n" << code);
-        }
-    }
+    // A check script that must pass: its asserts and every line ran.
+    void passes(const std::string& code) { asserts(code); }
 
     // The check failure of a script whose *second* line calls the helper.
     std::string fails(const std::string& call) {
@@ -97,14 +91,15 @@ BOOST_FIXTURE_TEST_CASE(checks_fail_with_clear_messages_naming_the_callers_line,
 
 BOOST_FIXTURE_TEST_CASE(a_long_running_transaction_fails_the_check, library) {
     db::session other(settings_for(url));
-    other.exec_script("BEGIN; SELECT 1;");
-    other.exec_script("SELECT pg_sleep(1.2)");
+    db::transaction open(other);
+    other.query("SELECT 1");
+    other.query("SELECT pg_sleep(1.2)");
     std::string reason = fails("checks.no_long_running_transactions(1)");
     BOOST_TEST(reason.rfind("1 transaction(s) open longer than 1 s: pid " +
                                 std::to_string(other.backend_pid()),
                             0) == 0,
                reason);
-    other.exec_script("ROLLBACK");
+    open.rollback();
 }
 
 BOOST_FIXTURE_TEST_CASE(verification_helpers_pass_and_fail, library) {

@@ -9,50 +9,16 @@
 
 #include "lua/runtime.hpp"
 #include "support/harness.hpp"
+#include "support/lua.hpp"
 
 namespace lua = moonshift::lua;
 using lua::phase;
 
 namespace {
 
-struct runner {
-    std::vector<lua::log_line> logs;
-    lua::runtime rt;
-
-    explicit runner(lua::options o = {}) : rt(nullptr, with_sink(std::move(o))) {}
-
-    lua::options with_sink(lua::options o) {
-        o.log = [this](const lua::log_line& l) { logs.push_back(l); };
-        return o;
-    }
-
-    // Runs a script that must succeed; a failure shows the script's own message.
-    lua::outcome ok(const std::string& code, phase p = phase::run,
-                    const std::vector<std::string>& args = {}) {
-        try {
-            return rt.run_file("scripts/t.lua", code, p, args);
-        } catch (const std::exception& e) {
-            BOOST_FAIL("the script failed: " << e.what() << "\nscript:\n" << code);
-            throw;
-        }
-    }
-
-    // The script_error a script must raise.
-    lua::script_error error_of(const std::string& code, phase p = phase::run) {
-        try {
-            rt.run_file("scripts/t.lua", code, p);
-        } catch (const lua::script_error& e) {
-            return e;
-        }
-        BOOST_FAIL("expected a script error from:\n" << code);
-        throw;
-    }
-
-    std::string messages() const {
-        std::string out;
-        for (const auto& l : logs) out += l.level + " " + l.source + " " + l.message + "\n";
-        return out;
-    }
+struct runner : moonshift::test::lua_runner {
+    explicit runner(lua::options o = {})
+        : lua_runner(nullptr, std::move(o), "scripts/t.lua", phase::run) {}
 };
 
 bool contains(const std::string& haystack, const std::string& needle) {
@@ -188,9 +154,9 @@ return {
     lua::migration_info m{"006", "ctx"};
     BOOST_CHECK_NO_THROW(r.rt.run_phase(s, "up", phase::up, &m));
     BOOST_CHECK_NO_THROW(r.rt.run_phase(s, "verify", phase::verify, &m));
-    r.ok("assert(ctx.migration == nil) assert(ctx.phase == 'check')", phase::check);
-    r.ok("local a, b = ...\nassert(a == 'one' and b == 'two')\nassert(ctx.args[2] == 'two')",
-         phase::run, {"one", "two"});
+    r.asserts("assert(ctx.migration == nil) assert(ctx.phase == 'check')", phase::check);
+    r.asserts("local a, b = ...\nassert(a == 'one' and b == 'two')\nassert(ctx.args[2] == 'two')",
+              phase::run, {"one", "two"});
     // A file may return a function instead: it is called with (db, ctx).
     r.ok("return function(d, c) assert(c == ctx and c.phase == 'run') log.info('called') end");
     BOOST_TEST(contains(r.messages(), "called"));
@@ -248,7 +214,7 @@ BOOST_AUTO_TEST_CASE(ctx_skip_ends_the_script_quietly) {
 
 BOOST_AUTO_TEST_CASE(json_round_trips_values_and_keeps_empty_arrays_and_objects) {
     runner r;
-    r.ok(R"lua(
+    r.asserts(R"lua(
 local text = '{"a":[1,2.5,null,"x"],"b":{"c":true,"d":[]},"e":{},"f":"é日"}'
 local v = json.decode(text)
 assert(json.decode('"\\u00e9\\u65e5"') == "é日", "unicode escapes")
@@ -298,7 +264,7 @@ BOOST_AUTO_TEST_CASE(env_reads_variables_and_redacts_secrets_in_every_log_line) 
     lua::options o;
     o.variables = {{"API_TOKEN", "tok-8f3a9c"}, {"REGION", "eu"}, {"EMPTY", ""}};
     runner r(o);
-    r.ok(R"lua(
+    r.asserts(R"lua(
 assert(env.get("REGION") == "eu")
 assert(env.get("MOONSHIFT_SURELY_UNSET_VAR") == nil)
 assert(env.get("MOONSHIFT_SURELY_UNSET_VAR", "dflt") == "dflt")
@@ -336,7 +302,7 @@ BOOST_AUTO_TEST_CASE(require_loads_builtin_and_project_modules_once) {
     lua::options o;
     o.project_root = dir.path;
     runner r(o);
-    r.ok(R"lua(
+    r.asserts(R"lua(
 local util = require("lib.util")
 assert(util.double(21) == 42)
 assert(require("lib.util") == util, "cached")

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lua/runtime.hpp"
+#include "support/lua.hpp"
 
 namespace lua = moonshift::lua;
 
@@ -56,7 +57,8 @@ BOOST_AUTO_TEST_CASE(dangerous_globals_are_absent) {
 }
 
 BOOST_AUTO_TEST_CASE(os_offers_only_time_date_and_clock) {
-    lua::runtime rt(nullptr, {});
+    moonshift::test::lua_runner r(nullptr, {}, "scripts/ok.lua", lua::phase::run);
+    auto& rt = r.rt;
     for (std::string fn :
          {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"}) {
         auto m = failure_of(rt, "os." + fn + "('x')");
@@ -64,11 +66,10 @@ BOOST_AUTO_TEST_CASE(os_offers_only_time_date_and_clock) {
             contains(m, "scripts/escape.lua:1: attempt to call field '" + fn + "' (a nil value)"),
             m);
     }
-    BOOST_CHECK_NO_THROW(rt.run_file("scripts/ok.lua",
-                                     "assert(type(os.time()) == 'number')\n"
-                                     "assert(os.date('!%Y-%m-%d', 0) == '1970-01-01')\n"
-                                     "assert(os.clock() >= 0)",
-                                     lua::phase::run));
+    r.asserts(
+        "assert(type(os.time()) == 'number')\n"
+        "assert(os.date('!%Y-%m-%d', 0) == '1970-01-01')\n"
+        "assert(os.clock() >= 0)");
 }
 
 BOOST_AUTO_TEST_CASE(bytecode_cannot_be_made_or_loaded) {
@@ -118,9 +119,9 @@ BOOST_AUTO_TEST_CASE(global_typos_and_global_assignments_are_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(collectgarbage_only_counts) {
-    lua::runtime rt(nullptr, {});
-    BOOST_CHECK_NO_THROW(
-        rt.run_file("scripts/ok.lua", "assert(collectgarbage('count') > 0)", lua::phase::run));
+    moonshift::test::lua_runner r(nullptr, {}, "scripts/ok.lua", lua::phase::run);
+    auto& rt = r.rt;
+    r.asserts("assert(collectgarbage('count') > 0)");
     auto m = failure_of(rt, "collectgarbage()");
     BOOST_TEST(contains(m, "collectgarbage(\"collect\") is not available in moonshift scripts"), m);
     m = failure_of(rt, "collectgarbage('stop')");
@@ -128,8 +129,8 @@ BOOST_AUTO_TEST_CASE(collectgarbage_only_counts) {
 }
 
 BOOST_AUTO_TEST_CASE(the_safe_libraries_work) {
-    lua::runtime rt(nullptr, {});
-    BOOST_CHECK_NO_THROW(rt.run_file("scripts/ok.lua", R"lua(
+    moonshift::test::lua_runner r(nullptr, {}, "scripts/ok.lua", lua::phase::run);
+    r.asserts(R"lua(
 assert(string.format("%05.1f|%s", 3.14159, "x") == "003.1|x")
 assert(("a,b,c"):gsub(",", ";") == "a;b;c")
 assert(table.concat({ 1, 2, 3 }, "-") == "1-2-3")
@@ -147,26 +148,24 @@ assert(not ok and err == 7, "xpcall handlers still run")
 local mt = setmetatable({}, { __index = function(_, k) return k .. "!" end })
 assert(mt.hi == "hi!" and rawget(mt, "hi") == nil)
 assert(type(tostring(nil)) == "string" and tonumber("0x10") == 16)
-)lua",
-                                     lua::phase::run));
+)lua");
 }
 
 BOOST_AUTO_TEST_CASE(cpp_exceptions_become_catchable_lua_errors_and_the_state_survives) {
-    lua::runtime rt(nullptr, {});
-    BOOST_CHECK_NO_THROW(rt.run_file("scripts/ok.lua", R"lua(
+    moonshift::test::lua_runner r(nullptr, {}, "scripts/ok.lua", lua::phase::run);
+    auto& rt = r.rt;
+    r.asserts(R"lua(
 local ok, err = pcall(json.decode, "{")
 assert(not ok and err:find("json.decode:", 1, true), tostring(err))
 ok, err = pcall(env.require, "MOONSHIFT_NOT_SET_ANYWHERE")
 assert(not ok and err:find("variable MOONSHIFT_NOT_SET_ANYWHERE is not set", 1, true), tostring(err))
 for i = 1, 1000 do pcall(json.decode, "[") end
 assert(json.decode("[1]")[1] == 1, "still usable")
-)lua",
-                                     lua::phase::run));
+)lua");
     // Still usable from C++ after many caught failures, and after an uncaught one.
     BOOST_CHECK_THROW(rt.run_file("scripts/x.lua", "json.decode('{')", lua::phase::run),
                       lua::script_error);
-    BOOST_CHECK_NO_THROW(
-        rt.run_file("scripts/ok.lua", "assert(json.encode({ 1 }) == '[1]')", lua::phase::run));
+    r.asserts("assert(json.encode({ 1 }) == '[1]')");
 }
 
 BOOST_AUTO_TEST_CASE(wrong_argument_types_name_the_function_and_line) {
