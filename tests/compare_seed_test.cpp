@@ -4,6 +4,7 @@
 // that rolls its own file back and keeps the ones before it.
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
+#include <pqxx/pqxx>
 
 #include "support/project.hpp"
 

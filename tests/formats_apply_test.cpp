@@ -4,6 +4,7 @@
 // their tool's marker says, Flyway's repeatable and baseline migrations,
 // Sqitch's verify scripts.
 #include <boost/test/unit_test.hpp>
+#include <pqxx/pqxx>
 
 #include "support/project.hpp"
 

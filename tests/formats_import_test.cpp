@@ -3,6 +3,7 @@
 // the schema its migrations made. Nothing is re-applied, the other table is
 // untouched, and differences both ways are reported.
 #include <boost/test/unit_test.hpp>
+#include <pqxx/pqxx>
 
 #include "catalog/formats.hpp"
 #include "support/project.hpp"

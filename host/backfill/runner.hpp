@@ -41,10 +41,6 @@ struct outcome {
 
 // Registers the status row (idempotent), for the migration's DDL transaction.
 std::string register_sql(const job& j, const target& t);
-// Transitional: the same, for engine/backfill_steps.cpp until it drops the handle.
-inline std::string register_sql(PGconn*, const job& j, const target& t) {
-    return register_sql(j, t);
-}
 
 outcome run(const job& j, const lua::backfill_spec& s, target& t);
 

@@ -9,10 +9,6 @@
 #include "db/session.hpp"
 #include "lua/backfill_spec.hpp"
 
-// Transitional (target_raw.cpp): engine/backfill_steps.cpp still hands over
-// session->raw(). The same typedef as libpq's, without its header.
-typedef struct pg_conn PGconn;
-
 namespace moonshift::backfill {
 
 struct column {
@@ -39,9 +35,6 @@ struct target {
 // line: check_failed for what the database says (no such table, column,
 // unique key), usage for SQL that does not compile.
 target resolve(db::session& db, const lua::backfill_spec& s);
-// Transitional: the same on the session's raw handle, until its callers
-// pass the session (engine/backfill_steps.cpp). Goes with target_raw.cpp.
-target resolve(PGconn* c, const lua::backfill_spec& s);
 
 // The transform's columns, once known (declared, or from the first result):
 // they must exist, not be generated, and not be part of the key.

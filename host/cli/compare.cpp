@@ -5,19 +5,6 @@
 
 namespace moonshift::cli {
 
-std::unique_ptr<db::session> connect_environment(const project_env& p) {
-    db::settings s;
-    s.url = p.url;
-    s.lock_timeout = p.env.lock_timeout;
-    s.statement_timeout = p.env.statement_timeout;
-    try {
-        return std::make_unique<db::session>(s);
-    } catch (const error& e) {
-        throw usage_error("environment \"" + p.env.name + "\": " + text::redact(e.what()),
-                          "check its url in moonshift.toml and that the server runs");
-    }
-}
-
 namespace {
 
 std::string plural(const std::string& object) {

@@ -6,6 +6,7 @@
 #include "cli/common.hpp"
 #include "cli/compare.hpp"
 #include "common/text.hpp"
+#include "engine/drift.hpp"
 #include "schema/schema.hpp"
 
 namespace moonshift::cli {
@@ -22,11 +23,8 @@ live_schema read_environment(const globals& g, const std::string& name, printer&
     auto p = load_project(one, out);
     live_schema s;
     s.name = p.env.name;
-    s.where = p.url.empty() ? "PG* variables" : db::redacted(p.url);
-    auto session = connect_environment(p);
-    schema::snapshot_options o;
-    o.exclude_schemas = {p.cfg.schema};
-    s.snapshot = schema::snapshot(*session, o);
+    s.where = p.url.empty() ? "PG* variables" : text::redact(p.url);
+    s.snapshot = drift::live_schema(p.cfg, p.env, p.url);
     return s;
 }
 

@@ -52,7 +52,7 @@ int drift_command(const globals& g, const std::string& scratch) {
     printer out(g);
     auto p = load_project(g, out);
     announce(p, out);
-    connect_environment(p);  // an unreachable environment: exit 2 before anything else
+    drift::check_reachable(p.env, p.url);  // unreachable: exit 2 before anything else
     drift::options o;
     o.scratch_url = scratch;
     if (g.verbose && !g.json) o.on_event = [&out](const engine::event& e) { out.on_event(e); };
@@ -63,7 +63,7 @@ int drift_command(const globals& g, const std::string& scratch) {
     for (const auto& x : r.problems) problems.push_back(drift::to_json(x));
     out.json_line({{"result", "drift"},
                    {"environment", p.env.name},
-                   {"url", p.url.empty() ? "PG* variables" : db::redacted(p.url)},
+                   {"url", p.url.empty() ? "PG* variables" : text::redact(p.url)},
                    {"recorded", r.recorded},
                    {"same", r.same()},
                    {"problems", problems},

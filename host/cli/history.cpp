@@ -124,7 +124,7 @@ void register_wait(CLI::App& app, globals& g, command_fn& run) {
             } catch (const std::exception& e) {
                 throw usage_error(std::string("--timeout: ") + e.what());
             }
-            db::wait_until_ready(p.url, t);
+            engine::wait_until_ready(p.url, t);
             out.line("The database accepts connections.");
             out.json_line({{"result", "wait"}, {"ready", true}});
             return 0;

@@ -17,10 +17,6 @@
 #include "common/error.hpp"
 #include "db/result.hpp"
 
-// Transitional: the callers of conn() still use libpqxx directly; each moves
-// to query()/exec_script() and the guards, and then this goes.
-#include <pqxx/pqxx>
-
 struct pg_conn;
 
 namespace moonshift::db {
@@ -128,9 +124,6 @@ class session {
 
     const settings& config() const { return settings_; }
 
-    // Transitional (see the include above).
-    pqxx::connection_base& conn();
-
     // The libpq handle, for host/db/ alone (its header is not included
     // anywhere else).
     pg_conn* raw() const;
@@ -143,6 +136,11 @@ class session {
 
 // The URL with its password replaced, for messages.
 std::string redacted(const std::string& url);
+
+// `url` (a URL or keyword string) with another database, as a libpq keyword
+// string: passwords stay in it, so redact before printing. Throws
+// usage_error when libpq cannot parse it.
+std::string with_database(const std::string& url, const std::string& dbname);
 
 // Connects once, retrying until the server accepts connections or `timeout`.
 void wait_until_ready(const std::string& url, std::chrono::milliseconds timeout);

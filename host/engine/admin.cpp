@@ -5,6 +5,10 @@
 
 namespace moonshift::engine {
 
+void wait_until_ready(const std::string& url, std::chrono::milliseconds timeout) {
+    db::wait_until_ready(url, timeout);
+}
+
 outcome engine::baseline(const std::string& version) {
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     const auto& cat = *cat_ptr;

@@ -60,13 +60,13 @@ void engine::prepare_backfills(const catalog::migration& m, std::vector<lua::bac
     std::string q = quoted_schema(ctx_.cfg.schema);
     for (std::size_t i = 0; i < specs.size(); ++i) {
         // throws before any row is touched
-        auto t = backfill::resolve(session_->raw(), specs[i]);
+        auto t = backfill::resolve(*session_, specs[i]);
         backfill::job j;
         j.schema_quoted = q;
         j.version = m.version;
         j.part = static_cast<int>(i);
         j.run_id = run_id;
-        session_->exec_script(backfill::register_sql(session_->raw(), j, t));
+        session_->exec_script(backfill::register_sql(j, t));
         list.push_back(specs[i].to_json());
     }
     nlohmann::json position = {{"checksum", m.checksum}, {"backfills", list}};
@@ -132,7 +132,7 @@ nlohmann::json engine::run_backfills(const catalog::migration& m,
         j.emit = [this](const std::string& name, nlohmann::json data) {
             emit(name, std::move(data));
         };
-        auto t = backfill::resolve(session_->raw(), specs[i]);
+        auto t = backfill::resolve(*session_, specs[i]);
         auto r = backfill::run(j, specs[i], t);
         done.push_back({{"table", t.display},
                         {"rows", r.rows},

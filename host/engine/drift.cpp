@@ -2,7 +2,6 @@
 // and comparing the schema they produce with the environment's own.
 #include "engine/drift.hpp"
 
-#include <libpq-fe.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -22,15 +21,6 @@
 
 namespace moonshift::drift {
 namespace {
-
-std::string quote_value(const std::string& v) {
-    std::string out = "'";
-    for (char c : v) {
-        if (c == '\'' || c == '\\') out += '\\';
-        out += c;
-    }
-    return out + "'";
-}
 
 std::string scratch_name() {
     std::random_device rd;
@@ -65,7 +55,7 @@ class scratch_database {
     // machine that were killed (their process is gone) — only on the
     // project's own cluster, where no other machine makes them.
     scratch_database(const std::string& server_url, bool clean_stale)
-        : admin_url_(with_database(server_url, "postgres")) {
+        : admin_url_(db::with_database(server_url, "postgres")) {
         db::settings s;
         s.url = admin_url_;
         std::unique_ptr<db::session> admin;
@@ -90,7 +80,7 @@ class scratch_database {
                             (f.info().sqlstate.empty() ? "" : " (" + f.info().sqlstate + ")"),
                         "give --scratch the URL of a server where this role may CREATE DATABASE");
         }
-        url_ = with_database(server_url, name_);
+        url_ = db::with_database(server_url, name_);
     }
     ~scratch_database() {
         try {
@@ -145,7 +135,7 @@ engine::context scratch_context(const project::config& cfg, const project::envir
 std::vector<std::string> create_missing_roles(const std::string& server_url,
                                               const std::vector<std::string>& wanted) {
     db::settings s;
-    s.url = with_database(server_url, "postgres");
+    s.url = db::with_database(server_url, "postgres");
     db::session admin(s);
     std::set<std::string> have;
     for (const auto& row : admin.query("SELECT rolname FROM pg_roles")) have.insert(row[0].c_str());
@@ -160,24 +150,6 @@ std::vector<std::string> create_missing_roles(const std::string& server_url,
 
 }  // namespace
 
-std::string with_database(const std::string& url, const std::string& dbname) {
-    char* err = nullptr;
-    PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
-    if (!opts) {
-        std::string message = err ? text::trim(err) : "cannot parse it";
-        if (err) PQfreemem(err);
-        throw usage_error("the connection string " + db::redacted(url) +
-                          " is not valid: " + text::redact(message));
-    }
-    std::string out;
-    for (auto* o = opts; o->keyword; ++o) {
-        if (!o->val || std::string(o->keyword) == "dbname") continue;
-        out += std::string(o->keyword) + "=" + quote_value(o->val) + " ";
-    }
-    PQconninfoFree(opts);
-    return out + "dbname=" + quote_value(dbname);
-}
-
 nlohmann::json to_json(const file_problem& p) {
     nlohmann::json j = {{"version", p.version},
                         {"name", p.name},
@@ -188,113 +160,170 @@ nlohmann::json to_json(const file_problem& p) {
     return j;
 }
 
-result compare(const project::config& cfg, const project::environment& env, const std::string& url,
-               const options& o) {
-    result out;
-    schema::snapshot_options snap;
-    snap.exclude_schemas = {cfg.schema};
+namespace {
 
-    // The environment: what it recorded, and what it has.
+// What the environment recorded, and what it has.
+struct environment_state {
     std::vector<history::applied> recorded;
     nlohmann::json live;
     std::vector<std::string> roles;  // the environment server's roles
-    {
-        db::settings s;
-        s.url = url;
-        db::session session(s);
-        history::store store(session, cfg.schema);
-        if (store.host_version() > 0) recorded = store.list_applied();
-        live = schema::snapshot(session, snap);
-        for (const auto& row :
-             session.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"))
-            roles.push_back(row[0].c_str());
-    }
-    out.recorded = static_cast<int>(recorded.size());
+};
 
-    // Every recorded migration must be on disk as it ran.
-    auto cat = catalog::discover(cfg.migrations_path(), cfg.root);
-    std::set<std::string> recorded_keys;
+environment_state read_environment(const project::config& cfg, const std::string& url,
+                                   const schema::snapshot_options& snap) {
+    environment_state st;
+    db::settings s;
+    s.url = url;
+    db::session session(s);
+    history::store store(session, cfg.schema);
+    if (store.host_version() > 0) st.recorded = store.list_applied();
+    st.live = schema::snapshot(session, snap);
+    for (const auto& row :
+         session.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"))
+        st.roles.push_back(row[0].c_str());
+    return st;
+}
+
+// Every recorded migration must be on disk as it ran: the ones that are
+// not go to out.problems. Returns the recorded version keys.
+std::set<std::string> check_files(const std::vector<history::applied>& recorded,
+                                  const catalog::catalog& cat, result& out) {
+    std::set<std::string> keys;
     for (const auto& row : recorded) {
-        recorded_keys.insert(catalog::version_key(row.version));
+        keys.insert(catalog::version_key(row.version));
         const auto* m = cat.find(row.version);
-        if (!m) {
+        if (!m)
             out.problems.push_back({row.version, row.name, "missing", "", row.checksum, ""});
-        } else if (m->checksum != row.checksum) {
+        else if (m->checksum != row.checksum)
             out.problems.push_back(
                 {row.version, row.name, "changed", m->up_label, row.checksum, m->checksum});
-        }
     }
-    if (!out.problems.empty()) return out;
+    return keys;
+}
 
-    // The scratch server: --scratch, or the private local cluster.
+// The scratch server: --scratch, or the private local cluster (started when
+// it is not running, and given the environment's roles).
+std::string scratch_server(const project::config& cfg, const options& o,
+                           const environment_state& st) {
     std::string server = o.scratch_url;
     bool started = false;
     if (server.empty()) {
         local::cluster c(cfg.root / ".moonshift" / "local");
-        auto st = c.status();
-        if (!st.running) {
-            st = c.start();
+        auto status = c.status();
+        if (!status.running) {
+            status = c.start();
             started = true;
         }
-        server = st.url;
+        server = status.url;
     }
     // Roles are a server's: migrations that grant to the environment's roles
     // need them. Only the project's own cluster gets them (NOLOGIN); a
     // --scratch server is left as it is.
     auto created =
-        o.scratch_url.empty() ? create_missing_roles(server, roles) : std::vector<std::string>{};
+        o.scratch_url.empty() ? create_missing_roles(server, st.roles) : std::vector<std::string>{};
     if (o.on_rebuild)
         o.on_rebuild({{"scratch", db::redacted(server)},
-                      {"migrations", recorded.size()},
+                      {"migrations", st.recorded.size()},
                       {"started_cluster", started},
                       {"roles_created", created}});
+    return server;
+}
 
-    scratch_database scratch(server, o.scratch_url.empty());
-    nlohmann::json rebuilt;
-    {
-        // Migrations on disk that the environment never recorded are marked
-        // applied on the scratch database, so that the engine applies exactly
-        // the recorded ones, in version order.
-        db::settings s;
-        s.url = scratch.url();
-        db::session session(s);
-        history::store store(session, cfg.schema);
-        store.ensure();
-        std::string marks;
-        for (const auto& m : cat.migrations) {
-            if (recorded_keys.count(catalog::version_key(m.version))) continue;
-            history::applied row;
-            row.version = m.version;
-            row.name = m.name;
-            row.checksum = m.checksum;
-            row.applied_by = "moonshift drift";
-            row.environment = env.name;
-            marks += (marks.empty() ? "" : ";") + store.record_sql(row);
-        }
-        // One simple query: its statements commit together.
-        if (!marks.empty()) session.exec_script(marks);
+// Migrations on disk that the environment never recorded are marked applied
+// on the scratch database, so that the engine applies exactly the recorded
+// ones, in version order.
+void mark_unrecorded(const std::string& url, const project::config& cfg,
+                     const project::environment& env, const catalog::catalog& cat,
+                     const std::set<std::string>& recorded_keys) {
+    db::settings s;
+    s.url = url;
+    db::session session(s);
+    history::store store(session, cfg.schema);
+    store.ensure();
+    std::string marks;
+    for (const auto& m : cat.migrations) {
+        if (recorded_keys.count(catalog::version_key(m.version))) continue;
+        history::applied row;
+        row.version = m.version;
+        row.name = m.name;
+        row.checksum = m.checksum;
+        row.applied_by = "moonshift drift";
+        row.environment = env.name;
+        marks += (marks.empty() ? "" : ";") + store.record_sql(row);
     }
+    // One simple query: its statements commit together.
+    if (!marks.empty()) session.exec_script(marks);
+}
+
+// The recorded migrations applied by the normal engine on the scratch
+// database, and the schema they produce.
+nlohmann::json rebuild(const project::config& cfg, const project::environment& env,
+                       const std::string& url, const options& o,
+                       const schema::snapshot_options& snap) {
     try {
         {
-            engine::engine e(scratch_context(cfg, env, scratch.url(), o.on_event));
+            engine::engine e(scratch_context(cfg, env, url, o.on_event));
             engine::up_options up;
             up.out_of_order = true;
             e.up(up);
         }
         db::settings s;
-        s.url = scratch.url();
+        s.url = url;
         db::session session(s);
-        rebuilt = schema::snapshot(session, snap);
+        return schema::snapshot(session, snap);
     } catch (const error& err) {
         throw error(err.code(),
                     std::string("the recorded migrations of \"") + env.name +
                         "\" do not apply on an empty scratch database:\n" + err.what(),
                     "the scratch database was dropped; fix the migration or the project's checks, "
-                    "or compare two "
-                    "live environments with `moonshift diff`");
+                    "or compare two live environments with `moonshift diff`");
     }
-    out.changes = schema::diff(rebuilt, live);
+}
+
+// A session for reading; an unreachable environment is a usage error (exit 2)
+// that names it.
+std::unique_ptr<db::session> connect_for_reading(const project::environment& env,
+                                                 const std::string& url) {
+    db::settings s;
+    s.url = url;
+    s.lock_timeout = env.lock_timeout;
+    s.statement_timeout = env.statement_timeout;
+    try {
+        return std::make_unique<db::session>(s);
+    } catch (const error& e) {
+        throw usage_error("environment \"" + env.name + "\": " + text::redact(e.what()),
+                          "check its url in moonshift.toml and that the server runs");
+    }
+}
+
+}  // namespace
+
+result compare(const project::config& cfg, const project::environment& env, const std::string& url,
+               const options& o) {
+    result out;
+    schema::snapshot_options snap;
+    snap.exclude_schemas = {cfg.schema};
+    auto st = read_environment(cfg, url, snap);
+    out.recorded = static_cast<int>(st.recorded.size());
+    auto cat = catalog::discover(cfg.migrations_path(), cfg.root);
+    auto recorded_keys = check_files(st.recorded, cat, out);
+    if (!out.problems.empty()) return out;
+
+    scratch_database scratch(scratch_server(cfg, o, st), o.scratch_url.empty());
+    mark_unrecorded(scratch.url(), cfg, env, cat, recorded_keys);
+    out.changes = schema::diff(rebuild(cfg, env, scratch.url(), o, snap), st.live);
     return out;
+}
+
+void check_reachable(const project::environment& env, const std::string& url) {
+    connect_for_reading(env, url);
+}
+
+nlohmann::json live_schema(const project::config& cfg, const project::environment& env,
+                           const std::string& url) {
+    schema::snapshot_options snap;
+    snap.exclude_schemas = {cfg.schema};
+    return schema::snapshot(*connect_for_reading(env, url), snap);
 }
 
 }  // namespace moonshift::drift

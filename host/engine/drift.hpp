@@ -43,10 +43,15 @@ struct result {
 result compare(const project::config& cfg, const project::environment& env, const std::string& url,
                const options& o);
 
-// `url` with another database: a libpq keyword string (passwords stay in it;
-// redact before printing).
-std::string with_database(const std::string& url, const std::string& dbname);
-
 nlohmann::json to_json(const file_problem& p);
+
+// Connects and disconnects: an unreachable environment is a usage error
+// (exit 2) naming it (its URL redacted), before anything else is done.
+void check_reachable(const project::environment& env, const std::string& url);
+
+// The live schema of an environment, the history schema left out (`moonshift
+// diff`); unreachable: as check_reachable.
+nlohmann::json live_schema(const project::config& cfg, const project::environment& env,
+                           const std::string& url);
 
 }  // namespace moonshift::drift

@@ -60,6 +60,10 @@ struct event {
 };
 using sink = std::function<void(const event&)>;
 
+// `moonshift wait`: connects until the server accepts connections, or throws
+// error(migration_failed) after `timeout` naming the last refusal (admin.cpp).
+void wait_until_ready(const std::string& url, std::chrono::milliseconds timeout);
+
 struct context {
     project::config cfg;
     project::environment env;
@@ -218,6 +222,8 @@ class engine {
     // error(rolled_back).
     void watch_and_roll_back(run_scope& run, nlohmann::json& baseline,
                              const std::vector<const catalog::migration*>& applied);
+    void roll_back_after_trigger(run_scope& run, const nlohmann::json& fired,
+                                 const std::vector<const catalog::migration*>& applied);
     nlohmann::json watch_baseline();
     void apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction);
     void apply_no_transaction(const catalog::migration& m, long long run_id);

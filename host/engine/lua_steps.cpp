@@ -90,6 +90,8 @@ void engine::preload_lua(const std::vector<const catalog::migration*>& todo) {
 // A Lua migration on its way (apply_lua): its script, its transaction,
 // and the backfills it declared.
 struct engine::lua_attempt {
+    lua_attempt(const catalog::migration& migration, const lua::script* script)
+        : m(migration), s(script) {}
     const catalog::migration& m;
     const lua::script* s;  // a .lua migration's table; null for a folder's parts
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
@@ -136,7 +138,7 @@ void engine::run_lua_verify(const catalog::migration& m, const lua::script* s) {
 }
 
 void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_outer_transaction) {
-    lua_attempt a{m, lua_script_of(m)};
+    lua_attempt a(m, lua_script_of(m));
     bool transactional = lua_transactional(m, a.s);
     if (!transactional && in_outer_transaction)
         throw usage_error(m.up_label +

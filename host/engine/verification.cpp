@@ -4,6 +4,8 @@
 // tables no migration of the run changes. Then `moonshift verify`.
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "common/text.hpp"
 #include "db/quote.hpp"
 #include "engine/engine.hpp"
@@ -67,6 +69,97 @@ json engine::count_rows() {
     return counts;
 }
 
+namespace {
+
+json critical_tables(db::session& db, const std::vector<std::string>& critical) {
+    std::vector<std::string> missing;
+    for (auto& t : critical)
+        if (!db.query("SELECT to_regclass($1) IS NOT NULL", t)[0][0].as<bool>())
+            missing.push_back(t + " does not exist");
+    return result("critical_tables", missing,
+                  std::to_string(critical.size()) + " critical table(s) exist",
+                  "critical tables are missing");
+}
+
+// Tables of the exposed schemas without RLS or a policy; nullopt when no
+// schema is exposed.
+std::optional<json> rls(db::session& db, std::vector<std::string> exposed) {
+    if (exposed.empty() && db.query("SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN "
+                                    "('anon', 'authenticated')) = 2 "
+                                    "AND to_regnamespace('auth') IS NOT NULL")[0][0]
+                               .as<bool>())
+        exposed = {"public"};  // Supabase: the API serves public
+    if (exposed.empty()) return std::nullopt;
+    std::vector<std::string> items;
+    for (const auto& row :
+         db.query("SELECT n.nspname || '.' || c.relname, c.relrowsecurity, "
+                  "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) "
+                  "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                  "WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) ORDER BY 1",
+                  db::quote::array(exposed))) {
+        if (!row[1].as<bool>())
+            items.push_back(std::string(row[0].c_str()) + ": row level security is off");
+        else if (!row[2].as<bool>())
+            items.push_back(std::string(row[0].c_str()) +
+                            ": RLS on but no policy (nobody can read it)");
+    }
+    std::string schemas;
+    for (auto& s : exposed) schemas += (schemas.empty() ? "" : ", ") + s;
+    return result("rls", items, "every table of " + schemas + " has RLS and a policy",
+                  "tables of " + schemas + " without RLS or a policy");
+}
+
+json invalid_indexes(db::session& db) {
+    std::vector<std::string> items;
+    for (const auto& row :
+         db.query("SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
+                  "WHERE NOT i.indisvalid ORDER BY 1"))
+        items.push_back(std::string(row[0].c_str()) + " on " + row[1].c_str() +
+                        " is invalid (a failed CREATE INDEX CONCURRENTLY?)");
+    return result("indexes", items, "no invalid indexes", "invalid indexes");
+}
+
+json unvalidated_foreign_keys(db::session& db) {
+    std::vector<std::string> items;
+    for (const auto& row : db.query("SELECT conrelid::regclass::text, conname FROM pg_constraint "
+                                    "WHERE contype = 'f' AND NOT convalidated ORDER BY 1, 2"))
+        items.push_back(std::string(row[0].c_str()) + ": foreign key " + row[1].c_str() +
+                        " is NOT VALID (run ALTER TABLE … VALIDATE CONSTRAINT)");
+    return result("foreign_keys", items, "every foreign key is validated",
+                  "foreign keys not validated");
+}
+
+// Tables the run does not change keep their row count.
+json row_counts(const json& before_counts, const json& after, const std::set<std::string>& changed,
+                bool changes_unknown) {
+    if (changes_unknown)
+        return {{"check", "row_counts"},
+                {"ok", true},
+                {"skipped", true},
+                {"message",
+                 "skipped: a migration of the run is not SQL, so the tables it changes are "
+                 "unknown"},
+                {"items", json::array()}};
+    std::vector<std::string> items;
+    int compared = 0;
+    for (auto& [table, before] : before_counts.items()) {
+        if (changed.count(table)) continue;
+        ++compared;
+        if (!after.contains(table))
+            items.push_back(table + ": gone (no migration of the run names it)");
+        else if (after[table] != before)
+            items.push_back(
+                fmt::format("{}: {} rows before, {} after, and no migration of the run changes it",
+                            table, before.get<long long>(), after[table].get<long long>()));
+    }
+    return result(
+        "row_counts", items,
+        std::to_string(compared) + " table(s) the run does not change kept their row count",
+        "row counts changed");
+}
+
+}  // namespace
+
 json engine::builtin_verifications(const json& counts_before, const std::set<std::string>& changed,
                                    bool changes_unknown) {
     const auto& v = ctx_.cfg.verify;
@@ -79,98 +172,13 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
     std::vector<std::string> critical = v.critical_tables;
     critical.insert(critical.end(), ctx_.env.critical_tables.begin(),
                     ctx_.env.critical_tables.end());
-    if (!critical.empty()) {
-        std::vector<std::string> missing;
-        for (auto& t : critical)
-            if (!db.query("SELECT to_regclass($1) IS NOT NULL", t)[0][0].as<bool>())
-                missing.push_back(t + " does not exist");
-        results.push_back(result("critical_tables", missing,
-                                 std::to_string(critical.size()) + " critical table(s) exist",
-                                 "critical tables are missing"));
-    }
-
-    if (v.rls) {
-        std::vector<std::string> exposed = ctx_.cfg.lint.exposed_schemas;
-        if (exposed.empty() && db.query("SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN "
-                                        "('anon', 'authenticated')) = 2 "
-                                        "AND to_regnamespace('auth') IS NOT NULL")[0][0]
-                                   .as<bool>())
-            exposed = {"public"};  // Supabase: the API serves public
-        if (!exposed.empty()) {
-            std::string list;
-            for (auto& s : exposed) list += (list.empty() ? "" : ",") + db::quote::literal(s);
-            std::vector<std::string> items;
-            for (const auto& row :
-                 db.query("SELECT n.nspname || '.' || c.relname, c.relrowsecurity, "
-                          "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) "
-                          "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                          "WHERE c.relkind IN ('r', 'p') AND n.nspname IN (" +
-                          list + ") ORDER BY 1")) {
-                if (!row[1].as<bool>())
-                    items.push_back(std::string(row[0].c_str()) + ": row level security is off");
-                else if (!row[2].as<bool>())
-                    items.push_back(std::string(row[0].c_str()) +
-                                    ": RLS on but no policy (nobody can read it)");
-            }
-            std::string schemas;
-            for (auto& s : exposed) schemas += (schemas.empty() ? "" : ", ") + s;
-            results.push_back(result("rls", items,
-                                     "every table of " + schemas + " has RLS and a policy",
-                                     "tables of " + schemas + " without RLS or a policy"));
-        }
-    }
-
-    if (v.indexes) {
-        std::vector<std::string> items;
-        for (const auto& row : db.query(
-                 "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
-                 "WHERE NOT i.indisvalid ORDER BY 1"))
-            items.push_back(std::string(row[0].c_str()) + " on " + row[1].c_str() +
-                            " is invalid (a failed CREATE INDEX CONCURRENTLY?)");
-        results.push_back(result("indexes", items, "no invalid indexes", "invalid indexes"));
-    }
-
-    if (v.foreign_keys) {
-        std::vector<std::string> items;
-        for (const auto& row :
-             db.query("SELECT conrelid::regclass::text, conname FROM pg_constraint "
-                      "WHERE contype = 'f' AND NOT convalidated ORDER BY 1, 2"))
-            items.push_back(std::string(row[0].c_str()) + ": foreign key " + row[1].c_str() +
-                            " is NOT VALID (run ALTER TABLE … VALIDATE CONSTRAINT)");
-        results.push_back(result("foreign_keys", items, "every foreign key is validated",
-                                 "foreign keys not validated"));
-    }
-
-    if (v.row_counts && counts_before.is_object() && !counts_before.empty()) {
-        if (changes_unknown) {
-            results.push_back({{"check", "row_counts"},
-                               {"ok", true},
-                               {"skipped", true},
-                               {"message",
-                                "skipped: a migration of the run is not SQL, so the tables it "
-                                "changes are unknown"},
-                               {"items", json::array()}});
-        } else {
-            std::vector<std::string> items;
-            int compared = 0;
-            for (auto& [table, before] : counts_before.items()) {
-                if (changed.count(table)) continue;
-                ++compared;
-                if (!after.contains(table)) {
-                    items.push_back(table + ": gone (no migration of the run names it)");
-                    continue;
-                }
-                if (after[table] != before)
-                    items.push_back(fmt::format(
-                        "{}: {} rows before, {} after, and no migration of the run changes it",
-                        table, before.get<long long>(), after[table].get<long long>()));
-            }
-            results.push_back(result(
-                "row_counts", items,
-                std::to_string(compared) + " table(s) the run does not change kept their row count",
-                "row counts changed"));
-        }
-    }
+    if (!critical.empty()) results.push_back(critical_tables(db, critical));
+    if (v.rls)
+        if (auto r = rls(db, ctx_.cfg.lint.exposed_schemas)) results.push_back(*r);
+    if (v.indexes) results.push_back(invalid_indexes(db));
+    if (v.foreign_keys) results.push_back(unvalidated_foreign_keys(db));
+    if (v.row_counts && counts_before.is_object() && !counts_before.empty())
+        results.push_back(row_counts(counts_before, after, changed, changes_unknown));
     bool ok = true;
     for (auto& r : results) ok = ok && r["ok"].get<bool>();
     return {{"ok", ok}, {"results", results}};

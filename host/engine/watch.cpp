@@ -165,11 +165,107 @@ json engine::watch_baseline() {
     return base;
 }
 
+namespace {
+
+// A trigger's state after one sample: {name, kind, fired, baseline, last},
+// with "reason" when it fired.
+json http_state(const std::string& name, const project::trigger_section& t, const json& baseline,
+                http_stats& w) {
+    json state = {{"name", name}, {"kind", t.kind}, {"fired", false}};
+    sample_http(t.settings, t.settings.value("requests", 5), w);
+    const auto& b = baseline["http"][name];
+    double base_err = b.value("error_rate", 0.0), base_ms = b.value("median_ms", 0.0);
+    double err_up = percent_of(t.settings, "error_rate", 5),
+           lat_up = percent_of(t.settings, "latency", 50);
+    double min_ms = static_cast<double>(
+        duration_setting(t.settings, "min_latency", std::chrono::milliseconds(25)).count());
+    state["baseline"] = {{"error_rate", base_err}, {"median_ms", base_ms}};
+    state["last"] = w.to_json();
+    auto url = net::display_url(t.settings.value("url", ""));
+    if (w.error_rate() - base_err > err_up)
+        state["reason"] = fmt::format(
+            "error rate of {} is {:.1f}% over the window, {:.1f}% before the run "
+            "(allowed: {:.0f} points more)",
+            url, w.error_rate(), base_err, err_up);
+    else if (w.median() > base_ms * (1 + lat_up / 100) && w.median() - base_ms > min_ms)
+        state["reason"] = fmt::format(
+            "response time of {} is {:.0f} ms (median) over the window, {:.0f} ms before the run "
+            "(allowed: {:.0f}% more)",
+            url, w.median(), base_ms, lat_up);
+    return state;
+}
+
+json sql_state(db::session& s, const std::string& name, const project::trigger_section& t) {
+    json state = {{"name", name}, {"kind", t.kind}, {"fired", false}};
+    auto r = s.query(t.settings.value("query", ""));
+    if (r.empty() || r[0][0].is_null()) return state;
+    double v = r[0][0].as<double>();
+    state["last"] = v;
+    if (t.settings.contains("max") && v > t.settings["max"].get<double>())
+        state["reason"] =
+            fmt::format("{} returned {} (max {})", name, v, t.settings["max"].get<double>());
+    if (t.settings.contains("min") && v < t.settings["min"].get<double>())
+        state["reason"] =
+            fmt::format("{} returned {} (min {})", name, v, t.settings["min"].get<double>());
+    return state;
+}
+
+json statements_state(db::session& s, const std::string& name, const project::trigger_section& t,
+                      const json& baseline) {
+    json state = {{"name", name}, {"kind", t.kind}, {"fired", false}};
+    const auto& b = baseline["statements"][name];
+    if (b.is_null()) return state;
+    auto now = statements(s, t.settings.value("top", 10) * 4);
+    long long base_calls = 0, calls = 0;
+    double base_time = 0, time = 0;
+    for (auto& [id, v] : b.items()) {
+        base_calls += v[0].get<long long>();
+        base_time += v[1].get<double>();
+        if (now && now->contains(id)) {
+            calls += (*now)[id][0].get<long long>() - v[0].get<long long>();
+            time += (*now)[id][1].get<double>() - v[1].get<double>();
+        }
+    }
+    double base_mean = base_calls ? base_time / base_calls : 0, mean = calls ? time / calls : 0;
+    double lat_up = percent_of(t.settings, "latency", 50);
+    state["baseline"] = {{"mean_ms", base_mean}};
+    state["last"] = {{"mean_ms", mean}, {"calls", calls}};
+    if (calls >= t.settings.value("min_calls", 20) && base_mean > 0 &&
+        mean > base_mean * (1 + lat_up / 100))
+        state["reason"] = fmt::format(
+            "mean time of the top queries is {:.2f} ms since the run, {:.2f} ms before "
+            "(allowed: {:.0f}% more)",
+            mean, base_mean, lat_up);
+    return state;
+}
+
+// The project's Lua triggers (scripts/triggers/*.lua), until one fires.
+void sample_lua(lua::runtime& rt, std::map<std::string, std::unique_ptr<lua::script>>& scripts,
+                const json& baseline, json& states, json& fired) {
+    for (auto& [label, base] : baseline["lua"].items()) {
+        if (!fired.is_null()) break;
+        rt.set_deadline(std::chrono::seconds(30));
+        auto r = rt.call(*scripts["trigger:" + label], "check", lua::phase::check, {base});
+        json state = {
+            {"name", label}, {"kind", "lua"}, {"fired", false}, {"baseline", base}, {"last", r}};
+        if (r.is_object() && r.value("fired", false)) {
+            std::string reason = r.contains("reason") && r["reason"].is_string()
+                                     ? r["reason"].get<std::string>()
+                                     : "fired";
+            state["fired"] = true;
+            state["reason"] = reason;
+            fired = {{"name", label}, {"kind", "lua"}, {"reason", reason}};
+        }
+        states[label] = state;
+    }
+}
+
+}  // namespace
+
 void engine::watch_and_roll_back(run_scope& run, json& baseline,
                                  const std::vector<const catalog::migration*>& applied) {
     const auto& env = ctx_.env;
     if (env.watch_for.count() <= 0 || applied.empty()) return;
-    auto& report = run.report();
     json watch = {{"seconds", env.watch_for.count() / 1000.0},
                   {"every", env.watch_every.count() / 1000.0},
                   {"samples", 0},
@@ -184,100 +280,23 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline,
     json fired;  // {name, kind, reason}
     json states = json::object();
     while (fired.is_null()) {
-        auto next = std::min(end, clock::now() + env.watch_every);
-        std::this_thread::sleep_until(next);
+        std::this_thread::sleep_until(std::min(end, clock::now() + env.watch_every));
         watch["samples"] = watch["samples"].get<int>() + 1;
         for (auto& [name, t] : env.triggers) {
-            json state = {{"name", name}, {"kind", t.kind}, {"fired", false}};
-            std::string reason;
-            if (t.kind == "http") {
-                auto& w = windows[name];
-                sample_http(t.settings, t.settings.value("requests", 5), w);
-                const auto& b = baseline["http"][name];
-                double base_err = b.value("error_rate", 0.0), base_ms = b.value("median_ms", 0.0);
-                double err_up = percent_of(t.settings, "error_rate", 5),
-                       lat_up = percent_of(t.settings, "latency", 50);
-                double min_ms = static_cast<double>(
-                    duration_setting(t.settings, "min_latency", std::chrono::milliseconds(25))
-                        .count());
-                state["baseline"] = {{"error_rate", base_err}, {"median_ms", base_ms}};
-                state["last"] = w.to_json();
-                if (w.error_rate() - base_err > err_up)
-                    reason = fmt::format(
-                        "error rate of {} is {:.1f}% over the window, {:.1f}% before the run "
-                        "(allowed: {:.0f} points more)",
-                        net::display_url(t.settings.value("url", "")), w.error_rate(), base_err,
-                        err_up);
-                else if (w.median() > base_ms * (1 + lat_up / 100) && w.median() - base_ms > min_ms)
-                    reason = fmt::format(
-                        "response time of {} is {:.0f} ms (median) over the window, {:.0f} ms "
-                        "before "
-                        "the run (allowed: {:.0f}% more)",
-                        net::display_url(t.settings.value("url", "")), w.median(), base_ms, lat_up);
-            } else if (t.kind == "sql") {
-                auto r = session_->query(t.settings.value("query", ""));
-                if (!r.empty() && !r[0][0].is_null()) {
-                    double v = r[0][0].as<double>();
-                    state["last"] = v;
-                    if (t.settings.contains("max") && v > t.settings["max"].get<double>())
-                        reason = fmt::format("{} returned {} (max {})", name, v,
-                                             t.settings["max"].get<double>());
-                    if (t.settings.contains("min") && v < t.settings["min"].get<double>())
-                        reason = fmt::format("{} returned {} (min {})", name, v,
-                                             t.settings["min"].get<double>());
-                }
-            } else if (t.kind == "pg_stat_statements" && !baseline["statements"][name].is_null()) {
-                const auto& b = baseline["statements"][name];
-                auto now = statements(*session_, t.settings.value("top", 10) * 4);
-                long long base_calls = 0, calls = 0;
-                double base_time = 0, time = 0;
-                for (auto& [id, v] : b.items()) {
-                    base_calls += v[0].get<long long>();
-                    base_time += v[1].get<double>();
-                    if (now && now->contains(id)) {
-                        calls += (*now)[id][0].get<long long>() - v[0].get<long long>();
-                        time += (*now)[id][1].get<double>() - v[1].get<double>();
-                    }
-                }
-                double base_mean = base_calls ? base_time / base_calls : 0,
-                       mean = calls ? time / calls : 0;
-                double lat_up = percent_of(t.settings, "latency", 50);
-                state["baseline"] = {{"mean_ms", base_mean}};
-                state["last"] = {{"mean_ms", mean}, {"calls", calls}};
-                if (calls >= t.settings.value("min_calls", 20) && base_mean > 0 &&
-                    mean > base_mean * (1 + lat_up / 100))
-                    reason = fmt::format(
-                        "mean time of the top queries is {:.2f} ms since the run, {:.2f} ms before "
-                        "(allowed: {:.0f}% more)",
-                        mean, base_mean, lat_up);
-            }
-            if (!reason.empty()) {
+            json state = t.kind == "http"  ? http_state(name, t, baseline, windows[name])
+                         : t.kind == "sql" ? sql_state(*session_, name, t)
+                         : t.kind == "pg_stat_statements"
+                             ? statements_state(*session_, name, t, baseline)
+                             : json{{"name", name}, {"kind", t.kind}, {"fired", false}};
+            if (state.contains("reason")) {
                 state["fired"] = true;
-                state["reason"] = reason;
-                if (fired.is_null()) fired = {{"name", name}, {"kind", t.kind}, {"reason", reason}};
+                if (fired.is_null())
+                    fired = {{"name", name}, {"kind", t.kind}, {"reason", state["reason"]}};
             }
             states[name] = state;
         }
-        for (auto& [label, base] : baseline["lua"].items()) {
-            if (!fired.is_null()) break;
-            auto& rt = lua_runtime();
-            rt.set_deadline(std::chrono::seconds(30));
-            auto r = rt.call(*lua_scripts_["trigger:" + label], "check", lua::phase::check, {base});
-            json state = {{"name", label},
-                          {"kind", "lua"},
-                          {"fired", false},
-                          {"baseline", base},
-                          {"last", r}};
-            if (r.is_object() && r.value("fired", false)) {
-                std::string reason = r.contains("reason") && r["reason"].is_string()
-                                         ? r["reason"].get<std::string>()
-                                         : "fired";
-                state["fired"] = true;
-                state["reason"] = reason;
-                fired = {{"name", label}, {"kind", "lua"}, {"reason", reason}};
-            }
-            states[label] = state;
-        }
+        if (!baseline["lua"].empty())
+            sample_lua(lua_runtime(), lua_scripts_, baseline, states, fired);
         log("info",
             fmt::format("watch: {} of {}, {}",
                         text::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -287,13 +306,17 @@ void engine::watch_and_roll_back(run_scope& run, json& baseline,
         if (clock::now() >= end) break;
     }
     for (auto& [_, s] : states.items()) watch["triggers"].push_back(s);
-    report["watch"] = watch;
+    run.report()["watch"] = watch;
     if (fired.is_null()) {
         log("notice", "watch window over: no trigger fired");
         return;
     }
+    roll_back_after_trigger(run, fired, applied);
+}
 
-    // Roll back, newest first.
+void engine::roll_back_after_trigger(run_scope& run, const json& fired,
+                                     const std::vector<const catalog::migration*>& applied) {
+    auto& report = run.report();
     report["trigger"] = fired;
     emit("trigger.fired",
          {{"trigger", fired["name"]}, {"kind", fired["kind"]}, {"reason", fired["reason"]}});

@@ -64,6 +64,58 @@ std::vector<source> rule_sources(const project::config& cfg) {
     return out;
 }
 
+// A rule's fields, checked.
+rule_info describe(const lua::script& s, const source& src) {
+    rule_info info;
+    info.file = src.label;
+    info.name = s.string("name").value_or(src.stem);
+    info.description = s.string("description").value_or("");
+    info.severity = s.string("severity").value_or("error");
+    info.kinds = s.string("kinds").value_or("");
+    info.catalog = s.boolean("catalog").value_or(false);
+    if (!valid_rule_name(info.name))
+        throw usage_error("lint rule " + src.label + ": name \"" + info.name +
+                              "\" must be lower-case letters, digits, - and _",
+                          "rename the file or set name = \"...\"");
+    if (info.severity != "error" && info.severity != "warning")
+        throw usage_error("lint rule " + src.label +
+                          ": severity must be \"error\" or \"warning\", not \"" + info.severity +
+                          "\"");
+    if (!s.has("check") && !s.has("finish"))
+        throw usage_error("lint rule " + src.label + " has neither check nor finish",
+                          "return { check = function(stmt) ... end }");
+    return info;
+}
+
+// The statement kinds a rule's check wants ("" = every statement; "-" for a
+// rule with finish only, never called per statement).
+std::set<std::string> kinds_of(const lua::script& s, const rule_info& info) {
+    if (!s.has("check")) return {"-"};
+    std::set<std::string> k;
+    std::string word;
+    for (char c : info.kinds + " ") {
+        if (c == ' ' || c == ',' || c == '\t') {
+            if (!word.empty()) k.insert(word);
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    return k;
+}
+
+void check_names(const std::vector<std::string>& names, const char* key,
+                 const std::map<std::string, std::size_t>& index,
+                 const std::vector<rule_info>& infos) {
+    for (const auto& n : names)
+        if (!index.count(n) && n != "transaction") {
+            std::string all;
+            for (const auto& i : infos) all += (all.empty() ? "" : ", ") + i.name;
+            throw usage_error("[lint] " + std::string(key) + " names an unknown rule \"" + n + "\"",
+                              "rules: " + all);
+        }
+}
+
 }  // namespace
 
 struct rule_set::impl {
@@ -96,35 +148,8 @@ rule_set::rule_set(const project::config& cfg, lua::runtime* runtime, db::sessio
                     "fix or remove the rule file");
             }
         }();
-        rule_info info;
-        info.file = src.label;
-        info.name = s.string("name").value_or(src.stem);
-        info.description = s.string("description").value_or("");
-        info.severity = s.string("severity").value_or("error");
-        info.kinds = s.string("kinds").value_or("");
-        info.catalog = s.boolean("catalog").value_or(false);
-        if (!valid_rule_name(info.name))
-            throw usage_error("lint rule " + src.label + ": name \"" + info.name +
-                                  "\" must be lower-case letters, digits, - and _",
-                              "rename the file or set name = \"...\"");
-        if (info.severity != "error" && info.severity != "warning")
-            throw usage_error("lint rule " + src.label +
-                              ": severity must be \"error\" or \"warning\", not \"" +
-                              info.severity + "\"");
-        if (!s.has("check") && !s.has("finish"))
-            throw usage_error("lint rule " + src.label + " has neither check nor finish",
-                              "return { check = function(stmt) ... end }");
-        std::set<std::string> k;
-        std::string word;
-        for (char c : info.kinds + " ") {
-            if (c == ' ' || c == ',' || c == '\t') {
-                if (!word.empty()) k.insert(word);
-                word.clear();
-            } else {
-                word += c;
-            }
-        }
-        if (!s.has("check")) k = {"-"};  // finish only: never called per statement
+        rule_info info = describe(s, src);
+        std::set<std::string> k = kinds_of(s, info);
         // A project rule replaces the built-in one of the same name.
         if (auto it = index.find(info.name); it != index.end()) {
             infos_[it->second] = info;
@@ -138,19 +163,9 @@ rule_set::rule_set(const project::config& cfg, lua::runtime* runtime, db::sessio
         }
     }
     // [lint] names must be rules, so that a typo does not silently keep a rule on.
-    auto check_names = [&](const std::vector<std::string>& names, const char* key) {
-        for (const auto& n : names)
-            if (!index.count(n) && n != "transaction") {
-                std::string all;
-                for (const auto& i : infos_) all += (all.empty() ? "" : ", ") + i.name;
-                throw usage_error(
-                    "[lint] " + std::string(key) + " names an unknown rule \"" + n + "\"",
-                    "rules: " + all);
-            }
-    };
-    check_names(cfg.lint.disable, "disable");
-    check_names(cfg.lint.warn, "warn");
-    check_names(cfg.lint.error, "error");
+    check_names(cfg.lint.disable, "disable", index, infos_);
+    check_names(cfg.lint.warn, "warn", index, infos_);
+    check_names(cfg.lint.error, "error", index, infos_);
     for (std::size_t i = infos_.size(); i-- > 0;) {
         if (std::find(cfg.lint.disable.begin(), cfg.lint.disable.end(), infos_[i].name) ==
             cfg.lint.disable.end())

@@ -109,125 +109,172 @@ void append_copy_field(std::string& out, const std::string& v) {
 
 }  // namespace
 
-void run_transform(lua_State* L, const backfill_spec& s, transform_batch& b,
-                   const std::function<int(int, int)>& call, const std::function<void(int)>& fail) {
-    const int ncols = static_cast<int>(b.columns.size());
-    if (!lua_checkstack(L, ncols + 16)) throw std::runtime_error("too many columns");
-    int names = lua_gettop(L) + 1;
-    for (auto& c : b.columns) lua_pushlstring(L, c.data(), c.size());
-    std::vector<std::pair<const char*, std::size_t>> fields(b.columns.size());
-    std::string buf, value;
-    auto key_text = [&]() {
-        std::string k;
-        for (std::size_t i = 0; i < b.key_fields.size(); ++i) {
-            auto& f = fields[b.key_fields[i]];
-            k += (i ? ", " : "") + b.columns[b.key_fields[i]] + "=" +
-                 unescape_copy(f.first, f.second, buf);
+namespace {
+
+// One batch through the transform: a COPY text line in, the row's key and
+// new values (COPY text) out. The column names stay on the Lua stack from
+// `names_` on for the whole batch; run() takes them off when it is done.
+class transform_rows {
+  public:
+    transform_rows(lua_State* L, const backfill_spec& s, transform_batch& b)
+        : L_(L), s_(s), b_(b), ncols_(static_cast<int>(b.columns.size())), fields_(ncols_) {
+        if (!lua_checkstack(L, ncols_ + 16)) throw std::runtime_error("too many columns");
+        names_ = lua_gettop(L) + 1;
+        for (auto& c : b.columns) lua_pushlstring(L, c.data(), c.size());
+        base_ = lua_gettop(L);
+    }
+    transform_rows(const transform_rows&) = delete;
+    transform_rows& operator=(const transform_rows&) = delete;
+
+    void run(const std::function<int(int, int)>& call, const std::function<void(int)>& fail) {
+        for (const auto& line : *b_.lines) {
+            split(line);
+            push_call();
+            if (int status = call(1, 1); status != 0) failed(status, fail);
+            int res = lua_gettop(L_);
+            if (lua_isnil(L_, res) ||
+                (lua_type(L_, res) == LUA_TBOOLEAN && !lua_toboolean(L_, res))) {
+                lua_settop(L_, base_);
+                continue;  // nil: leave the row as it is
+            }
+            if (lua_type(L_, res) != LUA_TTABLE)
+                fail_row(std::string("the transform returned a ") + luaL_typename(L_, res) +
+                         "; return a table {column = value}, or nil to leave the row as it is");
+            if (b_.out_columns.empty()) learn_columns(res);
+            append(res);
+            ++b_.changed;
+            lua_settop(L_, base_);
         }
-        return k;
-    };
-    auto fail_row = [&](const std::string& message) {
-        throw script_error(
-            s.where_text() + ": backfill of " + s.table + ": row " + key_text() + ": " + message,
-            s.file, s.line, {});
-    };
-    int base = lua_gettop(L);
-    for (const auto& line : *b.lines) {
-        // Split the COPY text line into fields (tabs are escaped inside values).
+        lua_settop(L_, names_ - 1);
+    }
+
+  private:
+    // Splits the COPY text line into fields (tabs are escaped inside values).
+    void split(const std::string& line) {
         std::size_t start = 0;
-        for (int c = 0; c < ncols; ++c) {
+        for (int c = 0; c < ncols_; ++c) {
             std::size_t end = line.find('\t', start);
             if (end == std::string::npos) end = line.size();
-            fields[c] = {line.data() + start, end - start};
+            fields_[c] = {line.data() + start, end - start};
             start = end + 1;
         }
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s.transform_ref);
-        lua_createtable(L, 0, ncols);
-        for (int c = 0; c < ncols; ++c) {
-            if (fields[c].second == 2 && fields[c].first[0] == '\\' && fields[c].first[1] == 'N')
+    }
+
+    // The transform and the row as {column = value} (NULLs left out).
+    void push_call() {
+        lua_rawgeti(L_, LUA_REGISTRYINDEX, s_.transform_ref);
+        lua_createtable(L_, 0, ncols_);
+        for (int c = 0; c < ncols_; ++c) {
+            if (fields_[c].second == 2 && fields_[c].first[0] == '\\' && fields_[c].first[1] == 'N')
                 continue;
-            lua_pushvalue(L, names + c);
-            unescape_copy(fields[c].first, fields[c].second, value);
-            push_pg_value(L, b.oids[c], value.data(), value.size());
-            lua_rawset(L, -3);
+            lua_pushvalue(L_, names_ + c);
+            unescape_copy(fields_[c].first, fields_[c].second, value_);
+            push_pg_value(L_, b_.oids[c], value_.data(), value_.size());
+            lua_rawset(L_, -3);
         }
-        int status = call(1, 1);
-        if (status != 0) {
-            std::string row = key_text();
-            try {
-                fail(status);
-            } catch (const script_error& e) {
-                std::string msg = e.what();
-                auto nl = msg.find('\n');
-                msg.insert(nl == std::string::npos ? msg.size() : nl,
-                           " (backfill of " + s.table + ", row " + row + ")");
-                throw script_error(msg, e.file(), e.line(), e.traceback(), e.sql(), e.query(),
-                                   e.timed_out());
-            }
-            fail_row("the transform was skipped (ctx:skip is not allowed in a transform)");
+    }
+
+    // The script raised (or skipped): its error, naming the row.
+    [[noreturn]] void failed(int status, const std::function<void(int)>& fail) {
+        std::string row = key_text();
+        try {
+            fail(status);
+        } catch (const script_error& e) {
+            std::string msg = e.what();
+            auto nl = msg.find('\n');
+            msg.insert(nl == std::string::npos ? msg.size() : nl,
+                       " (backfill of " + s_.table + ", row " + row + ")");
+            throw script_error(msg, e.file(), e.line(), e.traceback(), e.sql(), e.query(),
+                               e.timed_out());
         }
-        int res = lua_gettop(L);
-        if (lua_isnil(L, res) || (lua_type(L, res) == LUA_TBOOLEAN && !lua_toboolean(L, res))) {
-            lua_settop(L, base);
-            continue;  // nil: leave the row as it is
+        fail_row("the transform was skipped (ctx:skip is not allowed in a transform)");
+    }
+
+    // The first returned table names the columns every row returns.
+    void learn_columns(int res) {
+        lua_pushnil(L_);
+        while (lua_next(L_, res)) {
+            lua_pop(L_, 1);
+            if (lua_type(L_, -1) != LUA_TSTRING)
+                fail_row("the transform returned a table with a key that is not a column name");
+            b_.out_columns.emplace_back(lua_tostring(L_, -1));
         }
-        if (lua_type(L, res) != LUA_TTABLE)
-            fail_row(std::string("the transform returned a ") + luaL_typename(L, res) +
-                     "; return a table {column = value}, or nil to leave the row as it is");
-        if (b.out_columns.empty()) {
-            lua_pushnil(L);
-            while (lua_next(L, res)) {
-                lua_pop(L, 1);
-                if (lua_type(L, -1) != LUA_TSTRING)
-                    fail_row("the transform returned a table with a key that is not a column name");
-                b.out_columns.emplace_back(lua_tostring(L, -1));
-            }
-            std::sort(b.out_columns.begin(), b.out_columns.end());
-            if (b.out_columns.empty())
-                fail_row(
-                    "the transform returned an empty table; return nil to leave a row as it is");
-        }
-        for (auto f : b.key_fields) {
-            b.out.append(fields[f].first, fields[f].second);
-            b.out += '\t';
+        std::sort(b_.out_columns.begin(), b_.out_columns.end());
+        if (b_.out_columns.empty())
+            fail_row("the transform returned an empty table; return nil to leave a row as it is");
+    }
+
+    // The row's key and its new values, one COPY text line.
+    void append(int res) {
+        for (auto f : b_.key_fields) {
+            b_.out.append(fields_[f].first, fields_[f].second);
+            b_.out += '\t';
         }
         int seen = 0;
-        for (std::size_t i = 0; i < b.out_columns.size(); ++i) {
-            const auto& col = b.out_columns[i];
-            lua_pushlstring(L, col.data(), col.size());
-            lua_rawget(L, res);
-            if (lua_isnil(L, -1))
+        for (std::size_t i = 0; i < b_.out_columns.size(); ++i) {
+            const auto& col = b_.out_columns[i];
+            lua_pushlstring(L_, col.data(), col.size());
+            lua_rawget(L_, res);
+            if (lua_isnil(L_, -1))
                 fail_row("the transform returned no value for \"" + col +
                          "\" (every row must return the same columns; use db.null for NULL)");
             ++seen;
             std::optional<std::string> v;
             try {
-                v = param_text(L, -1, "column " + col);
+                v = param_text(L_, -1, "column " + col);
             } catch (const std::exception& e) {
                 fail_row(e.what());
             }
             if (!v)
-                b.out += "\\N";
+                b_.out += "\\N";
             else
-                append_copy_field(b.out, *v);
-            b.out += i + 1 < b.out_columns.size() ? '\t' : '\n';
-            lua_pop(L, 1);
+                append_copy_field(b_.out, *v);
+            b_.out += i + 1 < b_.out_columns.size() ? '\t' : '\n';
+            lua_pop(L_, 1);
         }
         int total = 0;
-        lua_pushnil(L);
-        while (lua_next(L, res)) {
-            lua_pop(L, 1);
+        lua_pushnil(L_);
+        while (lua_next(L_, res)) {
+            lua_pop(L_, 1);
             ++total;
         }
         if (total != seen) {
             std::string list;
-            for (auto& c : b.out_columns) list += (list.empty() ? "" : ", ") + c;
+            for (auto& c : b_.out_columns) list += (list.empty() ? "" : ", ") + c;
             fail_row("the transform returned other columns than the first row did (" + list + ")");
         }
-        ++b.changed;
-        lua_settop(L, base);
     }
-    lua_settop(L, names - 1);
+
+    std::string key_text() {
+        std::string k;
+        for (std::size_t i = 0; i < b_.key_fields.size(); ++i) {
+            auto& f = fields_[b_.key_fields[i]];
+            k += (i ? ", " : "") + b_.columns[b_.key_fields[i]] + "=" +
+                 unescape_copy(f.first, f.second, buf_);
+        }
+        return k;
+    }
+
+    [[noreturn]] void fail_row(const std::string& message) {
+        throw script_error(
+            s_.where_text() + ": backfill of " + s_.table + ": row " + key_text() + ": " + message,
+            s_.file, s_.line, {});
+    }
+
+    lua_State* L_;
+    const backfill_spec& s_;
+    transform_batch& b_;
+    int ncols_;
+    std::vector<std::pair<const char*, std::size_t>> fields_;
+    std::string buf_, value_;
+    int names_ = 0, base_ = 0;
+};
+
+}  // namespace
+
+void run_transform(lua_State* L, const backfill_spec& s, transform_batch& b,
+                   const std::function<int(int, int)>& call, const std::function<void(int)>& fail) {
+    transform_rows(L, s, b).run(call, fail);
 }
 
 void register_backfill(lua_State* L, int sandbox) {

@@ -137,7 +137,11 @@ void copy_fields(lua_State* L, int from, int to, const char* const* names, std::
 
 }  // namespace
 
-void open_sandbox(lua_State* L, host& h) {
+namespace {
+
+// The standard libraries the sandbox copies from, with what they must not
+// offer removed at the source.
+void open_libraries(lua_State* L, bool jit) {
     open_library(L, luaopen_base, "");
     open_library(L, luaopen_string, LUA_STRLIBNAME);
     open_library(L, luaopen_table, LUA_TABLIBNAME);
@@ -146,7 +150,7 @@ void open_sandbox(lua_State* L, host& h) {
     open_library(L, luaopen_os, LUA_OSLIBNAME);  // only time, date and clock are copied
     // luaopen_jit is what switches LuaJIT's compiler on; without it the state
     // interprets, and the count hook sees every loop.
-    if (h.opts.jit) open_library(L, luaopen_jit, LUA_JITLIBNAME);
+    if (jit) open_library(L, luaopen_jit, LUA_JITLIBNAME);
 
     // string.dump makes bytecode, which nothing here may load; the string
     // metatable's __index is this very table, so remove it at the source.
@@ -165,9 +169,10 @@ void open_sandbox(lua_State* L, host& h) {
     make_metatable(L, &json_array_mt_key, "json array", nullptr);
     make_metatable(L, &json_object_mt_key, "json object", nullptr);
     make_metatable(L, &pg_array_mt_key, "db array", nullptr);
+}
 
-    lua_newtable(L);
-    int sandbox = lua_gettop(L);
+// The allowed globals, coroutine and os functions, copied into the sandbox.
+void copy_allowed(lua_State* L, int sandbox) {
     copy_fields(L, LUA_GLOBALSINDEX, sandbox, base_allowed, std::size(base_allowed));
     copy_fields(L, LUA_GLOBALSINDEX, sandbox, shared_libraries, std::size(shared_libraries));
     lua_getglobal(L, "coroutine");
@@ -182,7 +187,11 @@ void open_sandbox(lua_State* L, host& h) {
     lua_pop(L, 1);
     lua_pushcfunction(L, bind<collectgarbage_count>);
     lua_setfield(L, sandbox, "collectgarbage");
+}
 
+// The prelude (Lua) wraps pcall, xpcall, error and coroutine.resume so that
+// control values pass through them.
+void run_prelude(lua_State* L, int sandbox) {
     if (luaL_loadbufferx(L, prelude, std::strlen(prelude), "=[sandbox]", "t") != 0) lua_error(L);
     lua_pushvalue(L, sandbox);
     lua_pushcfunction(L, bind<is_control_value>);
@@ -193,10 +202,12 @@ void open_sandbox(lua_State* L, host& h) {
     lua_getfield(L, -1, "resume");
     lua_remove(L, -2);
     lua_call(L, 6, 0);
+}
 
-    register_modules(L, sandbox);
-
-    lua_newtable(L);  // strict: reading a name the sandbox lacks is an error
+// Strict globals: reading a name the sandbox lacks, or writing one, is an
+// error; a script's environment reads through to the sandbox.
+void make_strict(lua_State* L, int sandbox) {
+    lua_newtable(L);
     lua_pushcfunction(L, bind<undeclared_read>);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, bind<undeclared_write>);
@@ -214,7 +225,18 @@ void open_sandbox(lua_State* L, host& h) {
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_rawset(L, LUA_REGISTRYINDEX);
+}
 
+}  // namespace
+
+void open_sandbox(lua_State* L, host& h) {
+    open_libraries(L, h.opts.jit);
+    lua_newtable(L);
+    int sandbox = lua_gettop(L);
+    copy_allowed(L, sandbox);
+    run_prelude(L, sandbox);
+    register_modules(L, sandbox);
+    make_strict(L, sandbox);
     h.sandbox_ref = luaL_ref(L, LUA_REGISTRYINDEX);  // pops the sandbox
 }
 

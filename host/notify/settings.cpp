@@ -101,6 +101,33 @@ const std::vector<std::string>& builtin_hooks() {
     return names;
 }
 
+namespace {
+
+// The code: the project's hooks/<hook>.lua first, so a team can replace a
+// built-in hook; then the built-in one. `where` names the setting for the
+// error when there is neither.
+void find_code(hook_config& h, const fs::path& dir, const std::string& where) {
+    std::error_code ec;
+    fs::path file = dir / (h.hook + ".lua");
+    if (fs::is_regular_file(file, ec)) {
+        h.label = "hooks/" + h.hook + ".lua";
+        h.source = text::read_file(file);
+    } else if (auto code = embedded::find("hooks/" + h.hook + ".lua")) {
+        h.label = "builtin:hooks/" + h.hook + ".lua";
+        h.source = std::string(*code);
+        h.builtin = true;
+    } else {
+        std::string builtins;
+        for (const auto& b : builtin_hooks()) builtins += (builtins.empty() ? "" : ", ") + b;
+        throw usage_error(
+            where + ": there is no hook \"" + h.hook +
+                "\": it is not built in and there is no hooks/" + h.hook + ".lua",
+            "built-in hooks: " + builtins + "; or write hooks/" + h.hook + ".lua (docs/hooks.md)");
+    }
+}
+
+}  // namespace
+
 std::vector<hook_config> hooks_for(const project::config& cfg, const project::environment& env) {
     // Every name: sections of the project and of the environment, and files in hooks/.
     std::map<std::string, located> names;
@@ -146,25 +173,7 @@ std::vector<hook_config> hooks_for(const project::config& cfg, const project::en
                 }
         }
 
-        // The code: the project's hooks/<hook>.lua first, so a team can
-        // replace a built-in hook; then the built-in one.
-        fs::path file = dir / (h.hook + ".lua");
-        if (fs::is_regular_file(file, ec)) {
-            h.label = "hooks/" + h.hook + ".lua";
-            h.source = text::read_file(file);
-        } else if (auto code = embedded::find("hooks/" + h.hook + ".lua")) {
-            h.label = "builtin:hooks/" + h.hook + ".lua";
-            h.source = std::string(*code);
-            h.builtin = true;
-        } else {
-            std::string builtins;
-            for (const auto& b : builtin_hooks()) builtins += (builtins.empty() ? "" : ", ") + b;
-            throw usage_error(where.at(cfg, pick(&project::notify_section::hook) ? "hook" : "") +
-                                  ": there is no hook \"" + h.hook +
-                                  "\": it is not built in and there is no hooks/" + h.hook + ".lua",
-                              "built-in hooks: " + builtins + "; or write hooks/" + h.hook +
-                                  ".lua (docs/hooks.md)");
-        }
+        find_code(h, dir, where.at(cfg, pick(&project::notify_section::hook) ? "hook" : ""));
 
         if (!where.base && !where.over) h.where = h.label;  // a file in hooks/ without a section
         json settings = json::object();

@@ -2,6 +2,7 @@
 #include "support/project.hpp"
 
 #include <algorithm>
+#include <pqxx/pqxx>
 #include <sstream>
 
 #include "catalog/catalog.hpp"
