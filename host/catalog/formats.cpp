@@ -5,6 +5,7 @@
 #include "catalog/formats.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 #include "common/error.hpp"
@@ -129,9 +130,49 @@ const format& decide(const fs::path& dir, const fs::path& root) {
 
 }  // namespace
 
+namespace {
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// A name that looks like a migration must be one moonshift can read: a
+// regular file (or a folder) with a lower-case .sql or .lua, so that nothing
+// is skipped in silence and nothing hangs (a FIFO) or loops (a symlink loop).
+void check_entry(const fs::directory_entry& e) {
+    auto name = e.path().filename().string();
+    if (name.empty() || name[0] == '.') return;
+    auto ext = e.path().extension().string();
+    auto ext_lower = lower(ext);
+    if (ext_lower != ".sql" && ext_lower != ".lua") return;
+    if (ext != ext_lower)
+        throw usage_error(e.path().string() + ": moonshift reads only lower-case ." +
+                              ext_lower.substr(1) + " files, so this one would be skipped",
+                          "rename it to " + e.path().stem().string() + ext_lower);
+    std::error_code ec;
+    auto st = fs::status(e.path(), ec);
+    if (ec)
+        throw usage_error(e.path().string() + ": cannot read it: " + ec.message(),
+                          "fix or remove it (a broken symbolic link, or one that loops?)");
+    if (!fs::is_regular_file(st) && !fs::is_directory(st))
+        throw usage_error(e.path().string() + ": not a regular file (a pipe, socket or device)",
+                          "remove it from the migrations directory");
+}
+
+}  // namespace
+
 std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
     std::vector<fs::directory_entry> entries;
-    for (auto& e : fs::directory_iterator(dir)) entries.push_back(e);
+    try {
+        for (auto& e : fs::directory_iterator(dir)) {
+            check_entry(e);
+            entries.push_back(e);
+        }
+    } catch (const fs::filesystem_error& e) {
+        throw usage_error(dir.string() + ": cannot read the directory: " + e.code().message(),
+                          "check that it exists and that this user may read it");
+    }
     std::sort(entries.begin(), entries.end(),
               [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
     return entries;

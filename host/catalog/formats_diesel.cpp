@@ -18,7 +18,7 @@ bool diesel_claims_folders(const fs::path& dir, const fs::path& root) {
     static const std::regex dated(R"(^(\d{4}-\d{2}-\d{2}-\d{6}|\d{14})_.+$)");
     if (fs::exists(root / "diesel.toml") || fs::exists(dir.parent_path() / "diesel.toml"))
         return true;
-    for (auto& e : fs::directory_iterator(dir)) {
+    for (auto& e : sorted_entries(dir)) {  // checked: no loops, pipes or unreadable entries
         if (!e.is_directory()) continue;
         auto name = e.path().filename().string();
         if (name == "00000000000000_diesel_initial_setup" ||
@@ -33,7 +33,7 @@ catalog read_diesel(const format& fmt, const fs::path& dir, const fs::path& root
     catalog cat;
     cat.format = fmt.name;
     std::vector<fs::path> folders;
-    for (auto& e : fs::directory_iterator(dir))
+    for (auto& e : sorted_entries(dir))
         if (e.is_directory() && e.path().filename().string()[0] != '.') folders.push_back(e.path());
     std::sort(folders.begin(), folders.end());
     for (auto& f : folders) {

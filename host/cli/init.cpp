@@ -1,4 +1,5 @@
 // `moonshift init` and `moonshift new NAME`: start a project, start a migration.
+#include <cctype>
 #include <ctime>
 #include <fstream>
 #include <regex>
@@ -10,6 +11,22 @@ namespace moonshift::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The leading number of a version, plus one, in decimal text: versions may be
+// longer than any integer type (a 30-digit one is fine).
+std::string plus_one(const std::string& version) {
+    std::size_t n = 0;
+    while (n < version.size() && std::isdigit(static_cast<unsigned char>(version[n]))) ++n;
+    std::string digits = n ? version.substr(0, n) : "0";
+    for (std::size_t i = digits.size(); i-- > 0;) {
+        if (digits[i] != '9') {
+            ++digits[i];
+            return digits;
+        }
+        digits[i] = '0';
+    }
+    return "1" + digits;
+}
 
 void write_new(const fs::path& p, const std::string& content, printer& out) {
     auto shown = p.is_absolute() ? p.lexically_relative(fs::current_path()) : p;
@@ -97,10 +114,9 @@ void register_new(CLI::App& app, globals& g, command_fn& run) {
                 std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", std::gmtime(&now));
                 version = buf;
                 if (!last.empty() && catalog::compare_versions(version, last) <= 0)
-                    version = std::to_string(std::stoull(last) + 1);
+                    version = plus_one(last);
             } else {
-                unsigned long long next = last.empty() ? 1 : std::stoull(last) + 1;
-                version = std::to_string(next);
+                version = last.empty() ? "1" : plus_one(last);
                 if (version.size() < width)
                     version = std::string(width - version.size(), '0') + version;
             }

@@ -93,6 +93,13 @@ int main(int argc, char** argv) {
             return report(e.what(), "", 1);
         }
     };
+    if (!g.report.empty()) {
+        try {
+            cli::report::check_destination(g.report);
+        } catch (const error& e) {
+            return report(e.what(), e.hint(), static_cast<int>(e.code()));
+        }
+    }
     int code = execute();
     if (!g.report.empty()) {
         std::string command =

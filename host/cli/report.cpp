@@ -3,6 +3,7 @@
 // hooks, the command's final result), written as Markdown when it is over.
 #include "cli/report.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -89,6 +90,20 @@ void note_close(const json& report) {
 void note_result(const std::string& command, const json& report) {
     state().result = report;
     state().result_command = command;
+}
+
+void check_destination(const std::string& file) {
+    namespace fs = std::filesystem;
+    fs::path p(file);
+    auto dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+        throw usage_error("--report " + file + ": the directory " + dir.string() +
+                              " does not exist; nothing was run",
+                          "create it first, or write the report elsewhere");
+    if (fs::is_directory(p, ec))
+        throw usage_error("--report " + file + ": that is a directory; nothing was run",
+                          "name a file, e.g. " + (p / "report.md").string());
 }
 
 void write(const std::string& file, const std::string& command, int exit_code,

@@ -32,5 +32,9 @@ void note_result(const std::string& command,
 // run — the command and its error. Throws error(usage) when FILE cannot be written.
 void write(const std::string& file, const std::string& command, int exit_code,
            const std::string& error);
+// Before the command runs: FILE's directory exists and FILE is not a
+// directory, so a run is never done only to find its report cannot be kept.
+// Throws error(usage).
+void check_destination(const std::string& file);
 
 }  // namespace moonshift::cli::report

@@ -82,6 +82,7 @@ std::optional<std::string> to_param(double v) { return fmt::format("{}", v); }
 
 struct session::impl {
     std::unique_ptr<connection> c;
+    std::unique_ptr<session> lock_holder;  // while lock() holds the run's key
 };
 
 sql_failure::sql_failure(server_error e, std::string query)
@@ -142,30 +143,37 @@ long long session::copy_in(const std::string& sql, const std::string& shown,
 int session::backend_pid() { return PQbackendPID(raw()); }
 int session::server_version() { return PQserverVersion(raw()); }
 
-void session::lock(const std::string& key, std::chrono::milliseconds wait,
-                   const std::function<void(const std::string&)>& waiting) {
-    const auto k = lock_key(key);
-    const auto deadline = std::chrono::steady_clock::now() + wait;
+namespace {
+
+// What to say about the holder of a lock: while waiting ("waiting for … held
+// by" + who) and on time-out (held_by + ": " + who, and the hint).
+struct lock_words {
+    const char* waiting_for;
+    const char* held_by;
+    const char* hint;
+};
+
+// Takes the advisory lock `k` on `s`, waiting up to `deadline`.
+void take(session& s, long long k, std::chrono::steady_clock::time_point deadline,
+          const lock_words& words, const std::function<void(const std::string&)>& waiting) {
     auto next_report = std::chrono::steady_clock::now();
     for (;;) {
-        if (query("SELECT pg_try_advisory_lock($1)", k)[0][0].as<bool>()) return;
+        if (s.query("SELECT pg_try_advisory_lock($1)", k)[0][0].as<bool>()) return;
         // Who holds it: the advisory lock splits the key into classid/objid.
         std::string who = describe_holder(
-            query("SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''),"
-                  "       coalesce(a.client_addr::text, 'local'), "
-                  "       coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0)"
-                  "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                  " WHERE l.locktype = 'advisory' AND l.granted"
-                  "   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid"
-                  "   AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
-                  k));
+            s.query("SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''),"
+                    "       coalesce(a.client_addr::text, 'local'), "
+                    "       coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0)"
+                    "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE l.locktype = 'advisory' AND l.granted"
+                    "   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid"
+                    "   AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
+                    k));
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline)
-            throw error(exit_code::lock_held,
-                        "another moonshift run holds the migration lock: " + who,
-                        "wait for it to finish, or raise lock_wait in moonshift.toml");
+            throw error(exit_code::lock_held, std::string(words.held_by) + ": " + who, words.hint);
         if (now >= next_report) {
-            if (waiting) waiting("waiting for the migration lock held by " + who);
+            if (waiting) waiting(words.waiting_for + who);
             next_report = now + std::chrono::seconds(1);
         }
         std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
@@ -175,8 +183,36 @@ void session::lock(const std::string& key, std::chrono::milliseconds wait,
     }
 }
 
+}  // namespace
+
+// Two keys. The run's key is held by a session of its own that stays idle
+// for the whole run, so nothing a migration or a script sends (say
+// pg_advisory_unlock_all()) can release it. The work key is held by this
+// session: when the client dies while the server still runs one of its
+// statements, the idle session's lock goes at once but this one stays until
+// the statement ends, so the next run cannot start beside it.
+void session::lock(const std::string& key, std::chrono::milliseconds wait,
+                   const std::function<void(const std::string&)>& waiting) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    auto holder = std::make_unique<session>(settings_);
+    // An idle_session_timeout on the server would end the holder, and the lock with it.
+    if (holder->server_version() >= 140000) holder->exec_script("SET idle_session_timeout = 0");
+    static const lock_words run = {"waiting for the migration lock held by ",
+                                   "another moonshift run holds the migration lock",
+                                   "wait for it to finish, or raise lock_wait in moonshift.toml"};
+    static const lock_words work = {
+        "waiting for a statement of an earlier run (its client is gone) to end: ",
+        "a statement of an earlier run (its client is gone) still runs on the server",
+        "wait for it to end, or cancel it with pg_cancel_backend(pid); the next run resumes "
+        "where the history says it stopped"};
+    take(*holder, lock_key(key), deadline, run, waiting);
+    take(*this, lock_key(key + ":work"), deadline, work, waiting);
+    impl_->lock_holder = std::move(holder);
+}
+
 void session::unlock(const std::string& key) {
-    query("SELECT pg_advisory_unlock($1)", lock_key(key));
+    auto holder = std::move(impl_->lock_holder);  // closing it releases the run's key
+    query("SELECT pg_advisory_unlock($1)", lock_key(key + ":work"));
 }
 
 std::string redacted(const std::string& url) { return text::redact(url); }

@@ -115,9 +115,12 @@ class session {
     // The server's version as a number (150004).
     int server_version();
 
-    // Session-level advisory lock keyed by the history schema. Waits up to
-    // `wait`, calling `waiting(holder)` about once a second with a sentence
-    // naming the session that holds it; throws error(lock_held) on time-out.
+    // The run's advisory lock, keyed by the history schema: held by a second,
+    // idle session of its own, which nothing sent on this one can release,
+    // and a work key held by this one, which outlives a dead client for as
+    // long as the server still runs its statement. Waits up to `wait`,
+    // calling `waiting(holder)` about once a second with a sentence naming
+    // the session that holds it; throws error(lock_held) on time-out.
     void lock(const std::string& key, std::chrono::milliseconds wait,
               const std::function<void(const std::string&)>& waiting);
     void unlock(const std::string& key);

@@ -30,6 +30,9 @@ namespace moonshift::rehearsal {
 struct result;
 }
 
+namespace moonshift::sql {
+struct statement;
+}  // namespace moonshift::sql
 namespace moonshift::lua {
 enum class phase;
 class runtime;
@@ -227,6 +230,8 @@ class engine {
     nlohmann::json watch_baseline();
     void apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction);
     void apply_no_transaction(const catalog::migration& m, long long run_id);
+    std::size_t resume_point(const catalog::migration& m,
+                             const std::vector<sql::statement>& statements, long long run_id);
     // Lua migrations and folders with Lua parts (lua_steps.cpp).
     lua::runtime& lua_runtime();
     bool needs_lua(const catalog::migration& m) const;

@@ -8,7 +8,9 @@
 #include "engine/detail.hpp"
 #include "engine/engine.hpp"
 #include "safety/guard.hpp"
+#include "safety/resume.hpp"
 #include "sql/sql.hpp"
+#include "sql/statement_kind.hpp"
 
 namespace moonshift::engine {
 using detail::describe;
@@ -122,38 +124,115 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
     emit("migration.applied", j);
 }
 
-void engine::apply_no_transaction(const catalog::migration& m, long long run_id) {
-    auto t0 = std::chrono::steady_clock::now();
-    auto statements = sql::split(m.up_sql);
-    std::size_t done = 0;
-    if (auto cp = store_->checkpoint(m.version, "statements");
-        cp && cp->value("checksum", "") == m.checksum) {
-        done = cp->value("done", 0);
+namespace {
+
+// How a statement of a no-transaction file runs (docs/safety.md, "Exactly once").
+enum class step_kind {
+    with_checkpoint,  // with its checkpoint, in one simple query: one implicit transaction
+    alone,            // cannot run in a transaction block: "started" is recorded first
+    control,          // BEGIN, ROLLBACK, … of the file's own transaction
+    in_block,         // inside the file's own transaction: its COMMIT carries the checkpoint
+};
+
+// The file's statements with their flags; when the bundled parser does not
+// know the SQL, the split statements without flags (each runs alone).
+std::vector<sql::statement> no_transaction_statements(const catalog::migration& m, bool& parsed) {
+    sql::parse_options o;
+    o.trees = false;
+    try {
+        parsed = true;
+        return sql::parse(m.up_sql, m.up_label, o).statements;
+    } catch (const sql::parse_error&) {
+        parsed = false;
+        return sql::split(m.up_sql);
+    }
+}
+
+step_kind kind_of(const sql::statement& st, bool parsed, bool in_block) {
+    if (st.transaction_control || sql::looks_like_transaction_control(st.text))
+        return step_kind::control;
+    if (in_block) return step_kind::in_block;
+    // CALL and DO may commit inside (a procedure with COMMIT), which an
+    // implicit transaction refuses.
+    if (!parsed || st.no_transaction || st.kind == "CallStmt" || st.kind == "DoStmt")
+        return step_kind::alone;
+    return step_kind::with_checkpoint;
+}
+
+}  // namespace
+
+// Where a no-transaction migration resumes: the first statement not known to
+// be done. A statement that a dead run started alone is checked against the
+// catalog (safety/resume).
+std::size_t engine::resume_point(const catalog::migration& m,
+                                 const std::vector<sql::statement>& statements, long long run_id) {
+    auto cp = store_->checkpoint(m.version, "statements");
+    if (!cp) return 0;
+    if (cp->value("checksum", "") != m.checksum) {
+        log("warn", m.up_label +
+                        ": the file changed since the run that stopped in it; starting "
+                        "again from statement 1 (its first statements may have run)");
+        return 0;
+    }
+    std::size_t done = cp->value("done", 0);
+    if (cp->contains("started") && (*cp)["started"].get<std::size_t>() == done &&
+        done < statements.size()) {
+        auto check = safety::took_effect(*session_, statements[done].text);
+        if (!check.note.empty()) log("info", m.up_label + ": " + check.note);
+        if (check.verdict == safety::effect::done) {
+            ++done;
+            store_->save_checkpoint(m.version, "statements",
+                                    {{"done", done}, {"checksum", m.checksum}}, run_id);
+        }
+    }
+    if (done > 0)
         log("info", m.up_label + ": resuming after statement " + std::to_string(done) + " of " +
                         std::to_string(statements.size()));
-    }
-    // The server says whether a statement left the file's own transaction
-    // (BEGIN … COMMIT) open.
+    return done;
+}
+
+void engine::apply_no_transaction(const catalog::migration& m, long long run_id) {
+    auto t0 = std::chrono::steady_clock::now();
+    bool parsed = true;
+    auto statements = no_transaction_statements(m, parsed);
+    std::size_t done = resume_point(m, statements, run_id);
+    auto position = [&](std::size_t n) {
+        return nlohmann::json{{"done", n}, {"checksum", m.checksum}};
+    };
     for (std::size_t i = done; i < statements.size(); ++i) {
         const auto& st = statements[i];
+        auto kind = kind_of(st, parsed, session_->in_transaction());
         // An invalid index left by a failed CREATE INDEX CONCURRENTLY goes first.
-        if (guard_)
+        if (guard_ && kind == step_kind::alone)
             if (auto note = guard_->before_statement(st.text); !note.empty())
                 log("info", m.up_label + ": " + note);
+        // Every statement is recorded as done in the same transaction that
+        // commits it, so a kill at any moment neither loses nor repeats one;
+        // one that cannot run in a transaction is recorded as started.
+        std::string sql = st.text;
+        if (kind == step_kind::with_checkpoint)
+            sql += ";\n" +
+                   store_->save_checkpoint_sql(m.version, "statements", position(i + 1), run_id);
+        else if (kind == step_kind::control && session_->in_transaction() &&
+                 sql::ends_transaction_block(st.text))
+            sql = store_->save_checkpoint_sql(m.version, "statements", position(i + 1), run_id) +
+                  ";\n" + st.text;
+        else if (kind == step_kind::alone) {
+            auto started = position(i);
+            started["started"] = i;
+            store_->save_checkpoint(m.version, "statements", started, run_id);
+        }
         try {
-            session_->exec_script(st.text);
+            session_->exec_script(sql);
         } catch (const db::sql_failure& f) {
             session_->rollback_open();  // the file's own transaction, when one is open
             fail_migration(m, m.up_label, m.up_sql, std::optional<std::size_t>(st.offset), f,
                            ms_since(t0));
         }
-        // Each completed statement is recorded, so a failure or a kill
-        // resumes at the statement that did not finish. Inside the file's own
-        // transaction it waits for the COMMIT: a rollback undoes the
-        // statements, and the resume starts again at their BEGIN.
-        if (!session_->in_transaction())
-            store_->save_checkpoint(m.version, "statements",
-                                    {{"done", i + 1}, {"checksum", m.checksum}}, run_id);
+        if (kind == step_kind::alone ||
+            (kind == step_kind::control && !session_->in_transaction() &&
+             !sql::ends_transaction_block(st.text)))
+            store_->save_checkpoint(m.version, "statements", position(i + 1), run_id);
     }
     if (session_->in_transaction()) {
         session_->rollback_open();
@@ -166,8 +245,7 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
     if (!m.verify_sql.empty()) run_sql_verify(m, false);
     // The last checkpoint says every statement ran: if the process dies
     // before the history row below commits, the next `up` resumes past the
-    // end and only records the row. The window without either is the time
-    // between the last statement's commit and its checkpoint.
+    // end and only records the row.
     auto row = applied_row(m, run_id);
     row.duration_ms = ms_since(t0);
     // One simple query: PostgreSQL commits its statements together (its

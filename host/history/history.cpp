@@ -213,6 +213,15 @@ void store::save_checkpoint(const std::string& version, const std::string& kind,
              version, kind, position.dump(), run_id);
 }
 
+std::string store::save_checkpoint_sql(const std::string& version, const std::string& kind,
+                                       const nlohmann::json& position, long long run_id) const {
+    return "INSERT INTO " + table("checkpoints") + " (version, kind, position, run_id) VALUES (" +
+           db::quote::literal(version) + ", " + db::quote::literal(kind) + ", " +
+           db::quote::literal(position.dump()) + "::jsonb, " + std::to_string(run_id) +
+           ") ON CONFLICT (version, kind) DO UPDATE SET position = EXCLUDED.position, "
+           "run_id = EXCLUDED.run_id, updated_at = clock_timestamp()";
+}
+
 std::string store::clear_checkpoint_sql(const std::string& version, const std::string& kind) const {
     return "DELETE FROM " + table("checkpoints") +
            " WHERE version = " + db::quote::literal(version) +

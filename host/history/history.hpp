@@ -63,6 +63,10 @@ class store {
     std::optional<nlohmann::json> checkpoint(const std::string& version, const std::string& kind);
     void save_checkpoint(const std::string& version, const std::string& kind,
                          const nlohmann::json& position, long long run_id);
+    // The same as save_checkpoint, as SQL to send with a statement in one
+    // transaction (one simple query, or before the COMMIT of a file's own block).
+    std::string save_checkpoint_sql(const std::string& version, const std::string& kind,
+                                    const nlohmann::json& position, long long run_id) const;
     std::string clear_checkpoint_sql(const std::string& version, const std::string& kind) const;
 
   private:

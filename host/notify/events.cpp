@@ -1,9 +1,12 @@
 // Completing engine events into the one schema of docs/events.md.
 #include "notify/events.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <random>
 
 #include "common/text.hpp"
 
@@ -80,6 +83,8 @@ std::string utc_now() {
 
 run_state::run_state(std::string environment, origin o)
     : environment_(std::move(environment)), origin_(std::move(o)) {
+    std::random_device rd;
+    nonce_ = fmt::format("{:08x}", rd());
     json ci = nullptr;
     if (!origin_.ci.empty())
         ci = {{"provider", origin_.ci},
@@ -117,7 +122,7 @@ json run_state::base(const std::string& name, const json& data) {
                 details[k] = v;
     std::string run_id = run_["id"].is_null() ? std::string("none") : run_["id"].dump();
     return {{"schema", schema_version},
-            {"id", environment_ + "-" + run_id + "-" + std::to_string(seq_)},
+            {"id", environment_ + "-" + run_id + "-" + std::to_string(seq_) + "-" + nonce_},
             {"event", name},
             {"time", utc_now()},
             {"run", run_},

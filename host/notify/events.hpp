@@ -41,6 +41,9 @@ class run_state {
     nlohmann::json last_error_;  // the last migration.failed's error, for run.finish
     long long planned_ = 0;
     int seq_ = 0;
+    // Random per process: run ids start again at 1 after a database reset,
+    // and event ids must not repeat then.
+    std::string nonce_;
 };
 
 // ISO 8601 in UTC with milliseconds: "2025-01-08T12:00:00.123Z".

@@ -40,4 +40,9 @@ bool looks_like_transaction_control(const std::string& text) {
     return false;
 }
 
+bool ends_transaction_block(const std::string& text) {
+    auto w = leading_words(text);
+    return w == "COMMIT" || w == "END";
+}
+
 }  // namespace moonshift::sql

@@ -15,4 +15,7 @@ std::string leading_words(const std::string& text);
 // RELEASE, PREPARE TRANSACTION … by their leading words.
 bool looks_like_transaction_control(const std::string& text);
 
+// COMMIT or END (not COMMIT PREPARED): the statement that ends a block.
+bool ends_transaction_block(const std::string& text);
+
 }  // namespace moonshift::sql
