@@ -82,8 +82,12 @@ int run_plan(const globals& g, const plan_options& o) {
         return 0;
     }
     auto r = e.rehearse(pending);
-    out.line(out.dim("Rehearsed in one transaction, rolled back: nothing was changed."));
+    out.line(out.dim(r.sequences_advanced.empty()
+                         ? "Rehearsed in one transaction, rolled back: nothing was changed."
+                         : "Rehearsed in one transaction, rolled back: nothing was changed but "
+                           "the sequences below (a rollback never undoes nextval)."));
     for (const auto& m : r.migrations) print(out, m, g.verbose);
+    for (const auto& seq : r.sequences_advanced) out.line(out.yellow("  sequence advanced ") + seq);
     int rehearsed = 0, skipped = 0;
     for (const auto& m : r.migrations) (m.rehearsed ? rehearsed : skipped)++;
     std::string summary =

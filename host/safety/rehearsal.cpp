@@ -10,6 +10,7 @@
 #include "db/quote.hpp"
 #include "db/transaction.hpp"
 #include "sql/facts.hpp"
+#include "sql/side_effects.hpp"
 #include "sql/sql.hpp"
 
 namespace moonshift::rehearsal {
@@ -110,6 +111,15 @@ std::string not_rehearsable(const catalog::migration& m, const options& o) {
     }
     if (!is_sql_form(m) && !o.apply_other)
         return "Lua parts are rehearsed only through `moonshift plan`";
+    // What a rollback cannot undo would happen for real: not rehearsed.
+    try {
+        for (const auto& st : sql::parse(m.up_sql, m.up_label).statements)
+            if (auto effects = sql::irreversible_effects(st); !effects.empty())
+                return "line " + std::to_string(st.line) + " calls " + effects.front() +
+                       ", whose effect a rollback does not undo";
+    } catch (const sql::parse_error&) {
+        // the rehearsal reports the syntax error where it runs the file
+    }
     return {};
 }
 
@@ -244,8 +254,25 @@ json migration_result::to_json() const {
 json result::to_json() const {
     json all = json::array();
     for (const auto& m : migrations) all.push_back(m.to_json());
-    return {{"migrations", all}, {"failed", failed}, {"duration_ms", duration_ms}};
+    return {{"migrations", all},
+            {"failed", failed},
+            {"duration_ms", duration_ms},
+            {"sequences_advanced", sequences_advanced}};
 }
+
+namespace {
+
+// Every sequence's last value (those the role may read).
+std::map<std::string, long long> sequence_values(db::session& s) {
+    std::map<std::string, long long> out;
+    for (const auto& row :
+         s.query("SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value "
+                 "FROM pg_sequences WHERE last_value IS NOT NULL"))
+        out[row[0].c_str()] = row[1].as<long long>();
+    return out;
+}
+
+}  // namespace
 
 result rehearse(db::session& s, const std::vector<const catalog::migration*>& pending,
                 const options& o) {
@@ -253,6 +280,7 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
     result out;
     schema::snapshot_options snap;
     snap.exclude_schemas = {o.history_schema};
+    auto sequences_before = sequence_values(s);
     // Always rolled back: by rollback() below, or by the guard on a throw.
     db::transaction tx(s);
     auto lt = s.query("SHOW lock_timeout")[0][0].as<std::string>();
@@ -266,6 +294,14 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
         if (out.migrations.back().failed) out.failed = true;
     }
     tx.rollback();
+    for (const auto& [name, value] : sequence_values(s))
+        if (auto it = sequences_before.find(name);
+            it == sequences_before.end() || it->second != value)
+            out.sequences_advanced.push_back(name + ": " +
+                                             (it == sequences_before.end()
+                                                  ? std::string("unused")
+                                                  : std::to_string(it->second)) +
+                                             " → " + std::to_string(value));
     out.duration_ms = ms_since(t0);
     return out;
 }

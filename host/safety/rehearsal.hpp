@@ -57,6 +57,9 @@ struct result {
     std::vector<migration_result> migrations;
     bool failed = false;  // a rehearsed migration failed: the real run would too
     long long duration_ms = 0;
+    // What the rollback did not undo: sequences the rehearsal advanced
+    // ("public.users_id_seq: 41 → 44"); sequences are never rolled back.
+    std::vector<std::string> sequences_advanced;
     nlohmann::json to_json() const;
 };
 

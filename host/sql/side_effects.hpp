@@ -1,0 +1,19 @@
+// Side effects a rollback cannot undo, read from a statement's parse tree:
+// calls that end other sessions, reach other databases or the server's files
+// and programs, and COPY to or from a file or program. `plan` does not
+// rehearse a migration that has one (it would happen for real), and the
+// read-only phases refuse them.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sql/sql.hpp"
+
+namespace moonshift::sql {
+
+// One phrase per side effect, in the order found: "pg_terminate_backend()",
+// "dblink_exec()", "COPY … PROGRAM", "COPY … TO a server file". Needs the
+// statement's tree (parse with trees); none without one.
+std::vector<std::string> irreversible_effects(const statement& s);
+
+}  // namespace moonshift::sql
