@@ -83,7 +83,27 @@ std::optional<std::string> to_param(double v) { return fmt::format("{}", v); }
 struct session::impl {
     std::unique_ptr<connection> c;
     std::unique_ptr<session> lock_holder;  // while lock() holds the run's key
+    std::optional<long long> held;         // the work key this session holds, until unlock()
 };
+
+namespace {
+
+class pq_canceller : public session::canceller {
+  public:
+    explicit pq_canceller(PGconn* c) : cancel_(c ? PQgetCancel(c) : nullptr) {}
+    ~pq_canceller() override {
+        if (cancel_) PQfreeCancel(cancel_);
+    }
+    bool cancel() noexcept override {
+        char err[256];
+        return cancel_ && PQcancel(cancel_, err, sizeof err) == 1;
+    }
+
+  private:
+    PGcancel* cancel_;
+};
+
+}  // namespace
 
 sql_failure::sql_failure(server_error e, std::string query)
     : error(exit_code::migration_failed, e.message),
@@ -208,11 +228,28 @@ void session::lock(const std::string& key, std::chrono::milliseconds wait,
     take(*holder, lock_key(key), deadline, run, waiting);
     take(*this, lock_key(key + ":work"), deadline, work, waiting);
     impl_->lock_holder = std::move(holder);
+    impl_->held = lock_key(key + ":work");
 }
 
 void session::unlock(const std::string& key) {
     auto holder = std::move(impl_->lock_holder);  // closing it releases the run's key
+    impl_->held.reset();
     query("SELECT pg_advisory_unlock($1)", lock_key(key + ":work"));
+}
+
+bool session::still_holds_lock() {
+    if (!impl_->held) return true;
+    return query(
+               "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+               "   AND pid = pg_backend_pid()"
+               "   AND classid = (($1::bigint >> 32) & 4294967295)::oid"
+               "   AND objid = ($1::bigint & 4294967295)::oid AND objsubid = 1",
+               *impl_->held)[0][0]
+               .as<long long>() > 0;
+}
+
+std::shared_ptr<session::canceller> session::make_canceller() {
+    return std::make_shared<pq_canceller>(raw());
 }
 
 std::string redacted(const std::string& url) { return text::redact(url); }

@@ -124,6 +124,22 @@ class session {
     void lock(const std::string& key, std::chrono::milliseconds wait,
               const std::function<void(const std::string&)>& waiting);
     void unlock(const std::string& key);
+    // False when lock() took the work key on this session and the server no
+    // longer has it (a script's statement released it): the run must stop.
+    // True when the session holds no lock. Throws on a lost connection.
+    bool still_holds_lock();
+
+    // A handle that cancels the statement this session is running, from any
+    // thread (libpq's PQcancel); the Lua watchdog uses it to stop a script's
+    // query past its time budget. Valid while the session lives.
+    class canceller {
+      public:
+        virtual ~canceller() = default;
+        // Asks the server to cancel the running statement; false when the
+        // request could not be sent. An idle session ignores it.
+        virtual bool cancel() noexcept = 0;
+    };
+    std::shared_ptr<canceller> make_canceller();
 
     const settings& config() const { return settings_; }
 

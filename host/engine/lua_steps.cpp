@@ -61,6 +61,8 @@ lua::runtime& engine::lua_runtime() {
         o.project_root = ctx_.cfg.root;
         o.env_name = ctx_.env.name;
         o.jit = ctx_.cfg.lua_jit;
+        o.memory_limit = static_cast<std::size_t>(ctx_.cfg.lua_memory);
+        o.load_budget = ctx_.cfg.lua_budget("load", o.load_budget);
         o.http_allow_hosts = ctx_.cfg.http_allow_hosts;
         o.log = [this](const lua::log_line& l) {
             emit("log", {{"level", l.level == "debug" ? "info" : l.level},

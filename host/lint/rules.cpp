@@ -116,11 +116,25 @@ void check_names(const std::vector<std::string>& names, const char* key,
         }
 }
 
+// The time budget of lint rules ([lua] lint) around each call into them,
+// restoring what the runtime's owner set.
+class lint_budget {
+  public:
+    lint_budget(lua::runtime& rt, std::chrono::milliseconds b)
+        : rt_(rt), before_(rt.set_deadline(b)) {}
+    ~lint_budget() { rt_.set_deadline(before_); }
+
+  private:
+    lua::runtime& rt_;
+    std::chrono::milliseconds before_;
+};
+
 }  // namespace
 
 struct rule_set::impl {
     std::unique_ptr<lua::runtime> own;
     lua::runtime* rt = nullptr;
+    std::chrono::milliseconds budget{10000};  // per call: one statement, every rule on it
     std::vector<lua::script> scripts;
     std::vector<std::set<std::string>> kinds;  // empty: every statement
     mutable std::map<std::string, std::vector<std::size_t>> by_kind;
@@ -129,11 +143,14 @@ struct rule_set::impl {
 rule_set::rule_set(const project::config& cfg, lua::runtime* runtime, db::session* session)
     : impl_(std::make_unique<impl>()) {
     auto& m = *impl_;
+    m.budget = cfg.lua_budget("lint", m.budget);
     if (runtime) {
         m.rt = runtime;
     } else {
         lua::options o;
         o.project_root = cfg.root;
+        o.memory_limit = static_cast<std::size_t>(cfg.lua_memory);
+        o.load_budget = cfg.lua_budget("load", o.load_budget);
         m.own = std::make_unique<lua::runtime>(session, o);
         m.rt = m.own.get();
     }
@@ -231,6 +248,7 @@ void rule_set::start(const json& options) {
     for (std::size_t i = 0; i < m.scripts.size(); ++i) {
         if (!m.scripts[i].has("start")) continue;
         try {
+            lint_budget b(*m.rt, m.budget);
             m.rt->call(m.scripts[i], "start", lua::phase::check, {options});
         } catch (const lua::script_error& e) {
             throw usage_error("lint rule " + infos_[i].file + " failed in start: " + e.what(),
@@ -245,6 +263,7 @@ std::vector<finding> rule_set::check(std::size_t r, const json& stmt, const sql:
     std::vector<finding> out;
     json result;
     try {
+        lint_budget b(*m.rt, m.budget);
         result = m.rt->call(m.scripts[r], "check", lua::phase::check, {stmt});
     } catch (const lua::check_failure& e) {
         result = e.reason();
@@ -266,6 +285,7 @@ std::vector<finding> rule_set::check_all(const std::vector<std::size_t>& rules, 
     std::vector<json> results;
     std::size_t failed = 0;
     try {
+        lint_budget b(*m.rt, m.budget);
         results = m.rt->call_each(scripts, "check", lua::phase::check, stmt, &failed);
     } catch (const lua::check_failure& e) {
         // ctx:fail in a rule is its finding; the rules after it run on their own.
@@ -294,6 +314,7 @@ std::vector<finding> rule_set::finish(const json& options) {
         if (!m.scripts[i].has("finish")) continue;
         json result;
         try {
+            lint_budget b(*m.rt, m.budget);
             result = m.rt->call(m.scripts[i], "finish", lua::phase::check, {options});
         } catch (const lua::script_error& e) {
             throw usage_error("lint rule " + infos_[i].file + " failed in finish: " + e.what(),

@@ -129,6 +129,14 @@ void stash(lua_State* L, const std::exception& e) noexcept {
             p.control_kind = c->kind();
             p.message = c->message();
             p.location = c->location();
+        } else if (auto* f = dynamic_cast<const db::sql_failure*>(&e);
+                   f && f->info().sqlstate == "57014" && h.has_deadline &&
+                   std::chrono::steady_clock::now() >= h.deadline) {
+            // The watchdog cancelled the statement: the budget is what ended it.
+            p.what = pending_error::kind::control;
+            p.control_kind = "timeout";
+            p.message = h.timeout_message();
+            h.stopping = true;
         } else if (auto* f = dynamic_cast<const db::sql_failure*>(&e)) {
             p.what = pending_error::kind::sql;
             p.sql = f->info();

@@ -68,7 +68,7 @@ template <int (*F)(lua_State*)>
 int bind(lua_State* L) {
     int results = -1;
     try {
-        host_of(L).check_deadline();  // every host API call is a deadline check
+        host_of(L).check_deadline(L);  // every host API call checks time and memory
         results = F(L);
     } catch (const std::exception& e) {  // Lua errors are not std::exception: they pass
         detail::stash(L, e);

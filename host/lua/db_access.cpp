@@ -46,6 +46,12 @@ judged judge(const std::string& text) {
                     "; call it once per statement",
                 {}};
     const auto& s = statements.front();
+    // The run's lock is a session-level advisory lock on this very session.
+    if (mentions(text, "advisory_unlock"))
+        return {
+            "cannot call pg_advisory_unlock or pg_advisory_unlock_all: the run holds its "
+            "migration lock on this session",
+            s.kind};
     if (s.transaction_control)
         return {"cannot run transaction control (" + sql::leading_words(s.text) +
                     "): the host owns the transaction; use db:transaction(fn) for a savepoint",
@@ -105,6 +111,7 @@ void check_db_call(lua_State* L, host& h, const char* fn, bool writes) {
 db::session& enter_db(host& h, const char* fn, const std::string& sql, statement_use use) {
     if (use != statement_use::none) check_statement(h, fn, sql, use);
     if (h.read_only_pending) enter_read_only(h);
+    h.used_db = true;
     return *h.session;
 }
 
@@ -112,6 +119,18 @@ void leave_read_only(host& h) {
     h.read_only_pending = false;
     if (h.read_only) h.read_only->rollback();
     h.read_only.reset();
+}
+
+void confirm_lock(host& h) {
+    if (!h.used_db || !h.session || h.session->transaction_failed()) return;
+    h.used_db = false;
+    if (!h.session->still_holds_lock())
+        throw error(exit_code::lock_held,
+                    h.call_label +
+                        ": the script released the run's lock on its session (a call to "
+                        "pg_advisory_unlock or pg_advisory_unlock_all); the run stops, since "
+                        "a statement of this run could now outlive it unguarded",
+                    "scripts must not release advisory locks they did not take");
 }
 
 void drop_read_only(host& h) noexcept {

@@ -30,6 +30,9 @@ db::session& enter_db(host& h, const char* fn, const std::string& sql, statement
 // Rolls back what a read-only phase did; nothing when it never used the db.
 // Throws when the rollback fails.
 void leave_read_only(host& h);
+// After a call that used the database: throws error(lock_held) when the
+// session took the run's lock and no longer holds it (a script released it).
+void confirm_lock(host& h);
 // The same on a path that is already failing: the guard's destructor rolls
 // back and nothing is thrown.
 void drop_read_only(host& h) noexcept;

@@ -50,6 +50,13 @@ enum class shape { rows, scalar, affected };
 void push_result(lua_State* L, const db::result& r, shape s) {
     switch (s) {
         case shape::rows: {
+            std::size_t limit = host_of(L).opts.query_row_limit;
+            if (limit && r.size() > limit)
+                throw error(exit_code::migration_failed,
+                            "db:query returned " + std::to_string(r.size()) +
+                                " rows, more than its limit of " + std::to_string(limit) +
+                                "; stream large results with db:each(sql, ..., fn), which "
+                                "holds 1000 rows at a time");
             int names = push_names(L, r);
             int n = static_cast<int>(r.size()), cols = r.columns();
             lua_createtable(L, n, 0);

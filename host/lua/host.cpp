@@ -67,13 +67,35 @@ std::string where(lua_State* L, int level) {
     return {};
 }
 
-void host::check_deadline() const {
-    if (has_deadline && std::chrono::steady_clock::now() >= deadline)
+void host::check_deadline(lua_State* on) {
+    if (has_deadline && std::chrono::steady_clock::now() >= deadline) {
+        stopping = true;
         throw control_raise("timeout", timeout_message());
+    }
+    check_memory(on);
+}
+
+void host::check_memory(lua_State* on) {
+    if (!memory.limit || (memory.used <= memory.limit && !memory.exceeded)) return;
+    // Garbage counts until it is collected: collect before deciding, and
+    // stop only when the live data stays near the limit.
+    lua_gc(on ? on : L, LUA_GCCOLLECT, 0);
+    if (memory.exceeded || memory.used > memory.limit / 8 * 7) {
+        memory.exceeded = true;
+        stopping = true;
+        throw control_raise("memory", memory_message());
+    }
+}
+
+std::string host::memory_message() const {
+    return "script exceeded its memory limit of " + std::to_string(memory.limit >> 20) + " MB " +
+           (loading ? std::string("while loading")
+                    : std::string("in phase \"") + phase_name(current) + "\"") +
+           " ([lua] memory in moonshift.toml; stream large results with db:each)";
 }
 
 std::string host::timeout_message() const {
-    return "script exceeded its time budget of " + std::to_string(budget.count()) + " ms " +
+    return "script exceeded its time budget of " + std::to_string(call_budget.count()) + " ms " +
            (loading ? std::string("while loading")
                     : std::string("in phase \"") + phase_name(current) + "\"");
 }

@@ -31,6 +31,16 @@ struct pending_error {
     std::string query;
 };
 
+// The allocator wrapper's record: LuaJIT's own allocator (luaL_newstate's)
+// and what the state holds through it.
+struct memory_meter {
+    lua_Alloc f = nullptr;
+    void* ud = nullptr;
+    std::size_t used = 0;
+    std::size_t limit = 0;  // the [lua] memory setting; 0 = none
+    bool exceeded = false;  // the call in progress went over; cleared after the call
+};
+
 struct host {
     lua_State* L = nullptr;
     db::session* session = nullptr;
@@ -45,8 +55,17 @@ struct host {
 
     // Deadline of the call in progress; budget zero = none.
     std::chrono::milliseconds budget{0};
+    std::chrono::milliseconds call_budget{
+        0};  // of the call in progress (load_budget while loading)
     std::chrono::steady_clock::time_point deadline;
     bool has_deadline = false;
+
+    // A time-out or the memory limit stopped the call in progress: the hook
+    // stays quiet while the error unwinds (the message handler runs Lua too).
+    bool stopping = false;
+    memory_meter memory;
+    // The call in progress used the database (the lock is checked after it).
+    bool used_db = false;
 
     // Read-only phases enter their subtransaction lazily, on the first db
     // call, so a hook that never touches the database costs no round trip.
@@ -70,11 +89,17 @@ struct host {
     // Registry references of the runtime's own values.
     int sandbox_ref = LUA_NOREF;  // the shared globals every environment reads through
     int db_ref = LUA_NOREF;
-    int ctx_ref = LUA_NOREF;
-    int modules_ref = LUA_NOREF;  // require's cache
+    int ctx_ref = LUA_NOREF;       // what scripts see: a read-only view
+    int ctx_data_ref = LUA_NOREF;  // the table behind it, which the host fills per call
+    int modules_ref = LUA_NOREF;   // require's cache
 
-    // Throws control_raise("timeout") when the budget of the call is spent.
-    void check_deadline() const;
+    // Throws control_raise("timeout") when the budget of the call is spent,
+    // control_raise("memory") when the heap is over its limit even after a
+    // full collection.
+    // `on` is the running thread (a coroutine's), for the collection.
+    void check_deadline(lua_State* on = nullptr);
+    void check_memory(lua_State* on = nullptr);
+    std::string memory_message() const;
     // "script exceeded its time budget of 200 ms in phase "up""
     std::string timeout_message() const;
     std::string redact(const std::string& s) const;

@@ -138,6 +138,10 @@ int require_module(lua_State* L) {
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_pushboolean(L, 1);
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+        // Every requiring script shares the module: it gets a read-only view.
+        push_read_only(L, -1, name);
+        lua_remove(L, -2);
     }
     lua_pushvalue(L, 1);
     lua_pushvalue(L, -2);

@@ -1,3 +1,4 @@
+// long: the call window and every way into Lua share the private impl; the limits live in limits.cpp.
 // The runtime: creates the state once, loads scripts, and runs their
 // functions in a phase — each call inside one window that sets ctx, the
 // deadline and the read-only savepoint, and turns what the script raised
@@ -14,7 +15,9 @@
 #include "lua/convert.hpp"
 #include "lua/db_access.hpp"
 #include "lua/host.hpp"
+#include "lua/limits.hpp"
 #include "lua/sandbox.hpp"
+#include "lua/watchdog.hpp"
 
 namespace moonshift::lua {
 namespace {
@@ -43,22 +46,6 @@ std::string string_field(lua_State* L, int idx, const char* key) {
     if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) out = lua_tostring(L, -1);
     lua_pop(L, 1);
     return out;
-}
-
-// Pushes the time-budget control value; a separate function so the hook
-// holds no C++ object when it raises.
-void push_timeout(lua_State* L) {
-    host& h = host_of(L);
-    push_control(L, "timeout", h.timeout_message(), where(L, 0));
-}
-
-// The second line of defence: fires every hook_instructions interpreted
-// instructions (LuaJIT runs no hooks in compiled code; see options::jit).
-void count_hook(lua_State* L, lua_Debug*) {
-    const host& h = host_of(L);
-    if (!h.has_deadline || std::chrono::steady_clock::now() < h.deadline) return;
-    push_timeout(L);
-    lua_error(L);
 }
 
 [[noreturn]] void throw_load_error(lua_State* L, const std::string& label) {
@@ -95,9 +82,11 @@ int setup(lua_State* L) {
 struct runtime::impl {
     host h;
     lua_State* L = nullptr;
+    std::unique_ptr<watchdog> dog;
     std::shared_ptr<int> alive = std::make_shared<int>(0);
 
     ~impl() {
+        dog.reset();  // its thread goes before the state it watches
         if (L) lua_close(L);
     }
 
@@ -143,7 +132,7 @@ runtime::impl::window::window(impl& rt, phase p, bool loading, const migration_i
     h.last_traceback.clear();
     h.read_only_pending = is_read_only(p) && !loading;
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h.ctx_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h.ctx_data_ref);
     lua_pushstring(L, phase_name(p));
     lua_setfield(L, -2, "phase");
     if (m) {
@@ -168,17 +157,27 @@ runtime::impl::window::window(impl& rt, phase p, bool loading, const migration_i
     lua_setfield(L, -2, "args");
     lua_pop(L, 1);
 
-    if (h.budget.count() > 0) {
+    h.used_db = false;
+    h.stopping = false;
+    h.call_budget = loading ? h.opts.load_budget : h.budget;
+    if (h.call_budget.count() > 0) {
         h.has_deadline = true;
-        h.deadline = std::chrono::steady_clock::now() + h.budget;
-        lua_sethook(L, count_hook, LUA_MASKCOUNT, hook_instructions);
+        h.deadline = std::chrono::steady_clock::now() + h.call_budget;
+        rt.dog->arm(h.deadline, h.session);
     }
+    if (h.has_deadline || h.memory.limit)
+        lua_sethook(L, limit_hook, LUA_MASKCOUNT, hook_instructions);
 }
 
 runtime::impl::window::~window() {
     host& h = rt_.h;
+    if (h.has_deadline) rt_.dog->disarm();  // first: nothing may fire after the call
     drop_read_only(h);  // already failing when still open: the first error is the one reported
-    if (h.has_deadline) lua_sethook(rt_.L, nullptr, 0, 0);
+    lua_sethook(rt_.L, nullptr, 0, 0);
+    if (h.memory.exceeded) {
+        lua_gc(rt_.L, LUA_GCCOLLECT, 0);  // what the stopped script held is garbage now
+        h.memory.exceeded = false;
+    }
     h.has_deadline = false;
     h.in_call = false;
     h.loading = false;
@@ -187,7 +186,10 @@ runtime::impl::window::~window() {
     lua_settop(rt_.L, base_);
 }
 
-void runtime::impl::window::close() { leave_read_only(rt_.h); }
+void runtime::impl::window::close() {
+    leave_read_only(rt_.h);
+    confirm_lock(rt_.h);
+}
 
 outcome runtime::impl::window::fail(int status) {
     host& h = rt_.h;
@@ -197,9 +199,12 @@ outcome runtime::impl::window::fail(int status) {
     std::string message, file;
     int line = 0;
     drop_read_only(h);  // a failing path: the guard rolls back quietly
-    if (status == LUA_ERRMEM) {
-        throw script_error(h.call_label + ": the script ran out of memory", h.call_label, 0,
-                           traceback);
+    if (status == LUA_ERRMEM || (h.memory.exceeded && !is_control(L, e))) {
+        // Refused by the allocator: no line is known, the file is.
+        throw script_error(
+            h.call_label + ": " +
+                (h.memory.limit ? h.memory_message() : std::string("the script ran out of memory")),
+            h.call_label, 0, traceback);
     }
     if (is_control(L, e)) {
         std::string kind = string_field(L, e, "kind");
@@ -207,6 +212,7 @@ outcome runtime::impl::window::fail(int status) {
         message = h.redact(string_field(L, e, "message"));
         locate(at + ":", file, line);
         if (kind == "skip") {
+            confirm_lock(h);
             outcome o;
             o.ran = true;
             o.skipped = true;
@@ -217,7 +223,7 @@ outcome runtime::impl::window::fail(int status) {
         if (kind == "fail") throw check_failure(message, file, line, h.current);
         throw script_error((at.empty() ? h.call_label : at) + ": " + message,
                            file.empty() ? h.call_label : file, line, traceback, std::nullopt, {},
-                           true);
+                           kind == "timeout");
     }
     if (lua_type(L, e) == LUA_TTABLE && has_metatable(L, e, &sql_error_mt_key)) {
         db::server_error se;
@@ -258,6 +264,12 @@ runtime::runtime(db::session* session, options o) : impl_(std::make_unique<impl>
     if (!rt.L)
         throw error(exit_code::migration_failed, "cannot create the Lua state (out of memory)");
     rt.h.L = rt.L;
+    rt.h.memory.f = lua_getallocf(rt.L, &rt.h.memory.ud);
+    rt.h.memory.used = static_cast<std::size_t>(lua_gc(rt.L, LUA_GCCOUNT, 0)) * 1024 +
+                       static_cast<std::size_t>(lua_gc(rt.L, LUA_GCCOUNTB, 0));
+    rt.h.memory.limit = rt.h.opts.memory_limit;
+    lua_setallocf(rt.L, metered_alloc, &rt.h.memory);
+    rt.dog = std::make_unique<watchdog>(rt.L, limit_hook);
     bind_host(rt.L, &rt.h);
     if (lua_cpcall(rt.L, setup, &rt.h) != 0) {
         std::string msg = lua_tostring(rt.L, -1) ? lua_tostring(rt.L, -1) : "unknown error";
@@ -269,7 +281,11 @@ runtime::~runtime() = default;
 runtime::runtime(runtime&&) noexcept = default;
 runtime& runtime::operator=(runtime&&) noexcept = default;
 
-void runtime::set_deadline(std::chrono::milliseconds budget) { impl_->h.budget = budget; }
+std::chrono::milliseconds runtime::set_deadline(std::chrono::milliseconds budget) {
+    auto before = impl_->h.budget;
+    impl_->h.budget = budget;
+    return before;
+}
 
 std::size_t runtime::memory_bytes() const {
     return static_cast<std::size_t>(lua_gc(impl_->L, LUA_GCCOUNT, 0)) * 1024 +

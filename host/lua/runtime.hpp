@@ -48,6 +48,16 @@ struct options {
     // [http] allow_hosts of moonshift.toml: the hosts the http module may
     // reach ("*.example.com" for subdomains); empty = any (http_module.cpp).
     std::vector<std::string> http_allow_hosts;
+    // Time budget of a file's top-level code while load() runs it ([lua]
+    // load; zero: none): a migration or lint rule that loops while loading.
+    std::chrono::milliseconds load_budget{10000};
+    // Bytes the Lua heap may hold ([lua] memory; zero: no limit). A script
+    // over it stops with an error naming the limit; garbage is collected
+    // before that is decided.
+    std::size_t memory_limit = std::size_t(512) << 20;
+    // Rows db:query (and db:try_query) may return; more is an error that
+    // points to db:each, which streams.
+    std::size_t query_row_limit = 100000;
 };
 
 struct migration_info {
@@ -194,7 +204,10 @@ class runtime {
     // Time budget of every following run_* call, counted from its start;
     // zero (the default) means none. The time spent in SQL counts too, but a
     // single statement is bounded by PostgreSQL's statement_timeout.
-    void set_deadline(std::chrono::milliseconds budget);
+    // A wall-clock watchdog enforces it even inside C functions: past the
+    // deadline a hook stops Lua code, a grace period later the session's
+    // statement is cancelled. Returns the budget it replaces.
+    std::chrono::milliseconds set_deadline(std::chrono::milliseconds budget);
 
     // Backfills (backfill_module.cpp, docs/backfills.md). take_backfills:
     // what backfill{...} declared since the last take. backfills_of: the

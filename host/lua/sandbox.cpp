@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <iterator>
+#include <utility>
 
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
@@ -56,8 +57,9 @@ int undeclared_write(lua_State* L) {
         name ? name : luaL_typename(L, 2));
 }
 
+// A memory error while the heap is over its limit passes through pcall too.
 int is_control_value(lua_State* L) {
-    lua_pushboolean(L, is_control(L, 1));
+    lua_pushboolean(L, is_control(L, 1) || host_of(L).memory.exceeded);
     return 1;
 }
 
@@ -70,6 +72,15 @@ int collectgarbage_count(lua_State* L) {
             opt ? opt : "collect");
     lua_pushnumber(L, lua_gc(L, LUA_GCCOUNT, 0) + lua_gc(L, LUA_GCCOUNTB, 0) / 1024.0);
     return 1;
+}
+
+int refuse_write(lua_State* L) {
+    const char* name = lua_tostring(L, lua_upvalueindex(1));
+    const char* key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+    return luaL_error(L,
+                      "%s is read-only: scripts share it and cannot change it (tried to set "
+                      "%s.%s); keep your own values in locals",
+                      name, name, key);
 }
 
 int control_tostring(lua_State* L) {
@@ -157,6 +168,7 @@ void open_libraries(lua_State* L, bool jit) {
     lua_getglobal(L, LUA_STRLIBNAME);
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    replace_string_matching(L, lua_gettop(L));
     lua_pop(L, 1);
     lua_pushliteral(L, "");
     lua_getmetatable(L, -1);
@@ -227,7 +239,49 @@ void make_strict(lua_State* L, int sandbox) {
     lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
+// Every table of the sandbox (host modules and libraries) becomes a
+// read-only view; ctx keeps its table for the host to fill; the string
+// metatable reads through the view of string.
+void protect_shared(lua_State* L, host& h, int sandbox) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h.ctx_ref);
+    h.ctx_data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushnil(L);
+    while (lua_next(L, sandbox)) {
+        if (lua_type(L, -1) == LUA_TTABLE && lua_type(L, -2) == LUA_TSTRING) {
+            push_read_only(L, -1, lua_tostring(L, -2));
+            lua_pushvalue(L, -3);
+            lua_insert(L, -2);
+            lua_rawset(L, sandbox);  // an existing key: allowed while traversing
+        }
+        lua_pop(L, 1);
+    }
+    for (auto [name, ref] : {std::pair<const char*, int*>{"db", &h.db_ref}, {"ctx", &h.ctx_ref}}) {
+        luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+        lua_getfield(L, sandbox, name);
+        *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_getfield(L, sandbox, LUA_STRLIBNAME);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
+}
+
 }  // namespace
+
+void push_read_only(lua_State* L, int idx, const char* name) {
+    if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+    lua_newuserdata(L, 0);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushstring(L, name);
+    lua_pushcclosure(L, bind<refuse_write>, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__metatable");  // getmetatable(ctx) == "ctx"; setmetatable refuses
+    lua_setmetatable(L, -2);
+}
 
 void open_sandbox(lua_State* L, host& h) {
     open_libraries(L, h.opts.jit);
@@ -236,6 +290,7 @@ void open_sandbox(lua_State* L, host& h) {
     copy_allowed(L, sandbox);
     run_prelude(L, sandbox);
     register_modules(L, sandbox);
+    protect_shared(L, h, sandbox);
     make_strict(L, sandbox);
     h.sandbox_ref = luaL_ref(L, LUA_REGISTRYINDEX);  // pops the sandbox
 }

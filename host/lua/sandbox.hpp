@@ -23,6 +23,16 @@ void push_environment(lua_State* L);
 // messages read "label:LINE: ...", and gives it a fresh environment. A UTF-8
 // BOM and a first "#!" line are ignored. Returns luaL_loadbufferx's status;
 // the function or the error message is on top. Does not raise.
+// Pushes a read-only view of the table at idx: a userdata whose reads go to
+// the table and whose writes raise "NAME is read-only" (rawset, table.insert
+// and setmetatable refuse a userdata), so no script can change what the
+// next script sees.
+void push_read_only(lua_State* L, int idx, const char* name);
+
+// Replaces find, match, gmatch and gsub in the string table at stack index
+// string_table by versions that check the deadline (string_match.cpp).
+void replace_string_matching(lua_State* L, int string_table);
+
 int load_text(lua_State* L, const std::string& label, std::string_view source);
 
 }  // namespace moonshift::lua

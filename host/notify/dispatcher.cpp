@@ -78,12 +78,17 @@ struct dispatcher::impl {
     // runtime that has it.
     bool needs_db = false;
 
+    // [lua] hook of moonshift.toml, else the option's default.
+    std::chrono::milliseconds budget() const { return opts.cfg.lua_budget("hook", opts.budget); }
+
     lua::options lua_options() {
         lua::options lo;
         lo.project_root = opts.cfg.root;
         lo.env_name = opts.env.name;
         lo.variables = project::variables(opts.cfg, opts.env);
         lo.http_allow_hosts = opts.cfg.http_allow_hosts;
+        lo.memory_limit = static_cast<std::size_t>(opts.cfg.lua_memory);
+        lo.load_budget = opts.cfg.lua_budget("load", lo.load_budget);
         lo.log = [this](const lua::log_line& l) {
             if (l.level == "debug") return;
             bool warning = l.level == "warn" || l.level == "error";
@@ -102,7 +107,7 @@ struct dispatcher::impl {
         try {
             session = std::make_unique<db::session>(s);
             auto fresh = std::make_unique<lua::runtime>(session.get(), lua_options());
-            fresh->set_deadline(opts.budget);
+            fresh->set_deadline(budget());
             for (auto& h : hooks)
                 h.script = fresh->load(h.cfg.label, h.cfg.source, handler_fields());
             rt = std::move(fresh);
@@ -264,7 +269,7 @@ dispatcher::dispatcher(dispatcher_options o) : impl_(std::make_unique<impl>()) {
                                                [](const hook_config& c) { return !c.builtin; });
     // Loaded here, before anything runs, so that a broken hook stops the command at once.
     d.rt = std::make_unique<lua::runtime>(nullptr, d.lua_options());
-    d.rt->set_deadline(d.opts.budget);
+    d.rt->set_deadline(d.budget());
     for (auto& c : configs) d.load(std::move(c));
     d.state.emplace(d.opts.env.name, detect_origin(d.opts.cfg.root));
     if (d.opts.background) d.worker = std::thread([&d] { d.run_worker(); });

@@ -47,7 +47,7 @@ struct dispatcher_options {
     // dispatcher (flush, close_run, send_test, the destructor).
     std::function<void(const note&)> print;
     bool background = true;                   // deliver on a worker thread
-    std::chrono::milliseconds budget{60000};  // time budget of one handler call
+    std::chrono::milliseconds budget{30000};  // time budget of one handler call unless [lua] hook
 };
 
 class dispatcher {

@@ -99,12 +99,15 @@ void read_verify(const reader& r, const toml::table& v, verify_settings& verify)
 // Time budgets of scripts per phase; "0s" means none.
 void read_lua(const reader& r, const toml::table& l, config& cfg) {
     static const std::set<std::string> lua_keys = {"precheck", "up",   "verify", "down",
-                                                   "check",    "hook", "run",    "jit"};
+                                                   "check",    "hook", "run",    "jit",
+                                                   "load",     "lint", "memory"};
     r.check_keys(l, lua_keys, "lua");
     for (auto&& [k, v] : l) {
         std::string key(k.str());
         if (key == "jit")
             cfg.lua_jit = r.bool_of(v, key);
+        else if (key == "memory")
+            cfg.lua_memory = r.size_of(v, key);
         else
             cfg.lua_budgets[key] = r.duration_of(v, key);
     }

@@ -129,8 +129,18 @@ struct config {
     // check, hook, run); defaults in engine/lua_steps.cpp. jit = true
     // compiles hot loops (faster; a compiled loop that never calls the host
     // cannot be interrupted).
+    // load: a file's top-level code while it loads; lint: project and
+    // built-in lint rules, per statement. memory: bytes of a Lua state.
     std::map<std::string, std::chrono::milliseconds> lua_budgets;
     bool lua_jit = false;
+    long long lua_memory = 512LL << 20;  // [lua] memory; 0 = no limit
+
+    // The [lua] budget named `key`, or `fallback` when the file sets none.
+    std::chrono::milliseconds lua_budget(const std::string& key,
+                                         std::chrono::milliseconds fallback) const {
+        auto it = lua_budgets.find(key);
+        return it == lua_budgets.end() ? fallback : it->second;
+    }
 
     std::filesystem::path migrations_path() const { return root / migrations_dir; }
 };

@@ -1,0 +1,60 @@
+// The hook and the metered allocator (limits.hpp).
+#include "lua/limits.hpp"
+
+#include <chrono>
+
+#include "lua/boundary.hpp"
+#include "lua/host.hpp"
+
+namespace moonshift::lua {
+namespace {
+
+// What the hook stops a script for: 0 nothing, 1 time, 2 memory.
+int over_limit(lua_State* L, host& h) {
+    if (h.has_deadline && std::chrono::steady_clock::now() >= h.deadline) return 1;
+    try {
+        h.check_memory(L);
+    } catch (const control_raise&) {
+        return 2;
+    }
+    return 0;
+}
+
+// Pushes the control value; a separate function so the hook holds no C++
+// object when it raises.
+void push_stop(lua_State* L, int why) {
+    host& h = host_of(L);
+    if (why == 1)
+        push_control(L, "timeout", h.timeout_message(), where(L, 0));
+    else
+        push_control(L, "memory", h.memory_message(), where(L, 0));
+}
+
+}  // namespace
+
+// LuaJIT runs no hooks in compiled code; see options::jit.
+void limit_hook(lua_State* L, lua_Debug*) {
+    host& h = host_of(L);
+    if (h.stopping) return;
+    int why = over_limit(L, h);
+    if (why == 0) return;
+    h.stopping = true;
+    push_stop(L, why);
+    lua_error(L);
+}
+
+// LuaJIT's allocator behind a meter: growth past the limit plus a quarter is
+// refused (LuaJIT raises "not enough memory"); below that, the hook and
+// every host call stop a script over the limit with a located message.
+void* metered_alloc(void* ud, void* p, size_t osize, size_t nsize) {
+    auto* m = static_cast<memory_meter*>(ud);
+    if (m->limit && nsize > osize && m->used + (nsize - osize) > m->limit + m->limit / 4) {
+        m->exceeded = true;
+        return nullptr;
+    }
+    void* out = m->f(m->ud, p, osize, nsize);
+    if (out || nsize == 0) m->used = m->used - osize + nsize;
+    return out;
+}
+
+}  // namespace moonshift::lua

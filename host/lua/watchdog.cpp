@@ -1,0 +1,72 @@
+// The watchdog thread (watchdog.hpp).
+#include "lua/watchdog.hpp"
+
+namespace moonshift::lua {
+
+watchdog::watchdog(lua_State* L, lua_Hook on_deadline) : L_(L), hook_(on_deadline) {}
+
+watchdog::~watchdog() {
+    {
+        std::lock_guard<std::mutex> g(m_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void watchdog::arm(clock::time_point deadline, db::session* session) {
+    {
+        std::lock_guard<std::mutex> g(m_);
+        if (session != session_) {
+            canceller_.reset();
+            session_ = session;
+        }
+        // Made on the Lua thread, before the call: PQgetCancel must not race
+        // with the connection's own use.
+        if (session_ && !canceller_) canceller_ = session_->make_canceller();
+        armed_ = true;
+        hooked_ = false;
+        cancelled_ = false;
+        deadline_ = deadline;
+        if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+    }
+    cv_.notify_all();
+}
+
+void watchdog::disarm() {
+    // Waits for a cancel in flight: PQcancel returns once the server has the
+    // request, and an idle backend ignores it, so no later statement of the
+    // host is cancelled by it.
+    std::lock_guard<std::mutex> g(m_);
+    armed_ = false;
+}
+
+bool watchdog::cancelled() const {
+    std::lock_guard<std::mutex> g(m_);
+    return cancelled_;
+}
+
+void watchdog::loop() {
+    std::unique_lock<std::mutex> g(m_);
+    while (!stop_) {
+        if (!armed_ || (hooked_ && (cancelled_ || !canceller_))) {
+            cv_.wait(g);
+            continue;
+        }
+        auto at = hooked_ ? deadline_ + grace : deadline_;
+        if (clock::now() < at) {
+            cv_.wait_until(g, at);
+            continue;
+        }
+        if (!hooked_) {
+            // Every instruction, call and line: the hook raises the time-out.
+            lua_sethook(L_, hook_, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+            hooked_ = true;
+        } else {
+            cancelled_ = canceller_->cancel();
+            if (!cancelled_) canceller_.reset();  // nothing more to try for this call
+        }
+    }
+}
+
+}  // namespace moonshift::lua
