@@ -326,6 +326,24 @@ void store::mark_failed(long long id) noexcept {
     }
 }
 
+namespace {
+
+// pg_dump with the connection on its command line but never the password: anyone on the
+// machine can read a process's arguments (`ps`). The password goes in a passfile of mode 600
+// that is removed when pg_dump ends (PGPASSWORD only for one a passfile cannot hold).
+int run_pg_dump(const std::string& pg_dump, const std::string& url, const std::string& file) {
+    db::split_connection conn = db::without_password(url);
+    std::vector<std::string> args = {"--format=custom", "--compress=6", "--file=" + file};
+    if (!conn.conninfo.empty()) args.push_back("--dbname=" + conn.conninfo);
+    if (conn.password.empty()) return io::run_program(pg_dump, args);
+    if (conn.password.find('\n') != std::string::npos)
+        return io::run_program(pg_dump, args, {{"PGPASSWORD", conn.password}});
+    io::password_file passfile(conn.password);
+    return io::run_program(pg_dump, args, {{"PGPASSFILE", passfile.path()}});
+}
+
+}  // namespace
+
 record store::dump_database(const std::string& url, const std::string& version,
                             const std::string& migration, const std::string& reason,
                             long long run_id) {
@@ -340,8 +358,7 @@ record store::dump_database(const std::string& url, const std::string& version,
     fs::path dir = rec.location;
     fs::create_directories(dir);
     auto file = (dir / "database.dump").string();
-    int status = io::run_program(pg_dump, {"--format=custom", "--compress=6", "--file=" + file,
-                                           "--dbname=" + (url.empty() ? std::string("") : url)});
+    int status = run_pg_dump(pg_dump, url, file);
     if (status != 0) {
         std::error_code ec;
         fs::remove_all(dir, ec);

@@ -160,16 +160,29 @@ std::string find_program(const std::string& name) {
     return {};
 }
 
-int run_program(const std::string& path, const std::vector<std::string>& args) {
+int run_program(const std::string& path, const std::vector<std::string>& args,
+                const std::vector<std::pair<std::string, std::string>>& env) {
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(path.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    std::vector<std::string> env_text;
+    for (const auto& [name, value] : env) env_text.push_back(name + "=" + value);
+    std::vector<char*> envp;
+    for (auto& e : env_text) envp.push_back(e.data());
+    for (char** e = environ; *e; ++e) {
+        bool replaced = false;
+        for (const auto& [name, value] : env)
+            replaced = replaced || (std::strncmp(*e, name.c_str(), name.size()) == 0 &&
+                                    (*e)[name.size()] == '=');
+        if (!replaced) envp.push_back(*e);
+    }
+    envp.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     pid_t pid = 0;
-    int rc = posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), environ);
+    int rc = posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return 127;
     int status = 0;
@@ -179,5 +192,32 @@ int run_program(const std::string& path, const std::vector<std::string>& args) {
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return 1;
 }
+
+password_file::password_file(const std::string& password) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/moonshift-pgpass-XXXXXX";
+    int fd = ::mkstemp(pattern.data());  // mode 600
+    if (fd < 0)
+        throw error(exit_code::migration_failed, "cannot create a password file for pg_dump in " +
+                                                     pattern.substr(0, pattern.rfind('/')) + ": " +
+                                                     std::strerror(errno));
+    path_ = pattern;
+    // hostname:port:database:username:password, any of each; \ and : escaped.
+    std::string line = "*:*:*:*:";
+    for (char c : password) {
+        if (c == '\\' || c == ':') line += '\\';
+        line += c;
+    }
+    line += "\n";
+    bool ok = ::fchmod(fd, 0600) == 0 &&
+              ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::close(fd);
+    if (!ok) {
+        ::unlink(path_.c_str());
+        throw error(exit_code::migration_failed, "cannot write the password file " + path_);
+    }
+}
+
+password_file::~password_file() { ::unlink(path_.c_str()); }
 
 }  // namespace moonshift::backup::io

@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "db/session.hpp"
@@ -31,6 +32,23 @@ long long copy_table_in(db::session& s, const std::string& target, const std::st
 // The program's path on PATH, or "".
 std::string find_program(const std::string& name);
 // Runs it with stdin from /dev/null and returns its exit status (128 + signal when killed).
-int run_program(const std::string& path, const std::vector<std::string>& args);
+// `env` adds variables to (or replaces them in) the child's environment: secrets go there or
+// in a file it names, never in `args`, which any user can read in `ps`.
+int run_program(const std::string& path, const std::vector<std::string>& args,
+                const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// A libpq password file (mode 600, in the temporary directory) matching any server, for one
+// child process (PGPASSFILE); removed when this goes out of scope.
+class password_file {
+  public:
+    explicit password_file(const std::string& password);
+    ~password_file();
+    password_file(const password_file&) = delete;
+    password_file& operator=(const password_file&) = delete;
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
 
 }  // namespace moonshift::backup::io

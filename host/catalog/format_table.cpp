@@ -51,7 +51,7 @@ format golang_migrate() {
 
 format dbmate() {
     auto f = named("dbmate");
-    f.content = pattern(R"((^|\n)[ \t]*--[ \t]*migrate:up\b)");
+    f.content = has_dbmate_up;
     f.home = "db/migrations";
     f.read = read_flat;
     f.files = pattern(R"(^(\d+)_?(.*)\.sql$)");

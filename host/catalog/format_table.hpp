@@ -85,6 +85,9 @@ using folders_fn = bool (*)(const std::filesystem::path& dir, const std::filesys
 // The tool's own markers in one file just read (`content` as read): a dbmate
 // file's sections, a Flyway .conf beside it, postgres-migrations' comments.
 using markers_fn = void (*)(const format& f, migration& m, const std::string& content);
+// True when a file's content is this tool's (a scan linear in its size: no regular expression
+// over file content).
+using content_fn = bool (*)(std::string_view content);
 
 struct format {
     std::string name;       // as `status`, `convert` and `import --from` spell it
@@ -98,7 +101,7 @@ struct format {
     bool votes = false;                   // a file whose name fits `files` votes for it
     pattern folders;                      // folder names that vote for it
     bool lua_forms = false;               // .lua files vote for it
-    pattern content;                      // a file voting for the own layout votes for this
+    content_fn content = nullptr;         // a file voting for the own layout votes for this
                                           // format instead when its content has this
     folders_fn claims_folders = nullptr;  // Diesel: folders are its when it says so
     std::string marker_file;              // a file in the directory that decides alone

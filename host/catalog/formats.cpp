@@ -27,7 +27,7 @@ const format* content_vote(const fs::path& p) {
     }
     const format* found = nullptr;
     for (const auto& f : formats())
-        if (!found && f.content.found_in(content)) found = &f;
+        if (!found && f.content && f.content(content)) found = &f;
     remember_content(p, std::move(content));
     return found;
 }

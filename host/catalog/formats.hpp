@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/catalog.hpp"
@@ -72,6 +73,19 @@ catalog read_sqitch(const format& f, const std::filesystem::path& dir,
                     const std::filesystem::path& root);
 // The %project pragma of the plan in dir (f.marker_file; "" when there is none).
 std::string sqitch_project(const format& f, const std::filesystem::path& dir);
+
+// A dbmate `-- migrate:up` / `-- migrate:down` line: [at, end) from the line's
+// start to its end; `options` what follows the word (transaction:false).
+struct dbmate_marker {
+    std::size_t at = 0, end = 0;
+    bool up = false;
+    std::string options;
+};
+// Every marker line of a file, in one pass: linear in its size whatever it
+// holds (a std::regex here overflowed the stack on a 100 kB run of spaces).
+std::vector<dbmate_marker> dbmate_markers(std::string_view content);
+// True when the file has a `-- migrate:up` line (format::content for dbmate).
+bool has_dbmate_up(std::string_view content);
 
 // The tools' markers (format::markers, format::claims_folders).
 void dbmate_sections(const format& f, migration& m, const std::string& content);

@@ -2,6 +2,7 @@
 // Supabase CLI, golang-migrate, up/down pairs (V0001.Name.up.sql), dbmate,
 // Flyway and postgres-migrations. Each keeps its tool's own markers.
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -62,21 +63,17 @@ std::string keep_only(const std::string& text, std::size_t from, std::size_t to)
 
 // dbmate: `-- migrate:up [transaction:false]` then `-- migrate:down [...]`.
 void split_dbmate(migration& m, const std::string& content) {
-    static const std::regex marker(R"((^|\n)([ \t]*--[ \t]*migrate:(up|down)([^\n]*)))");
     std::size_t up_at = std::string::npos, down_at = std::string::npos, up_end = 0, down_end = 0;
     std::string up_opts, down_opts;
-    for (std::sregex_iterator it(content.begin(), content.end(), marker), end; it != end; ++it) {
-        const auto& x = *it;
-        auto at = static_cast<std::size_t>(x.position(2));
-        auto line_end = at + x.length(2);
-        if (x[3] == "up" && up_at == std::string::npos) {
-            up_at = at;
-            up_end = line_end;
-            up_opts = x[4];
-        } else if (x[3] == "down" && down_at == std::string::npos) {
-            down_at = at;
-            down_end = line_end;
-            down_opts = x[4];
+    for (const auto& x : dbmate_markers(content)) {
+        if (x.up && up_at == std::string::npos) {
+            up_at = x.at;
+            up_end = x.end;
+            up_opts = x.options;
+        } else if (!x.up && down_at == std::string::npos) {
+            down_at = x.at;
+            down_end = x.end;
+            down_opts = x.options;
         }
     }
     if (up_at == std::string::npos)
@@ -155,6 +152,37 @@ void attach_downs(const format& f, const std::vector<down_file>& downs,
 }
 
 }  // namespace
+
+std::vector<dbmate_marker> dbmate_markers(std::string_view content) {
+    std::vector<dbmate_marker> out;
+    auto blank = [&](std::size_t p) { return content[p] == ' ' || content[p] == '\t'; };
+    for (std::size_t line = 0; line < content.size();) {
+        std::size_t eol = content.find('\n', line);
+        if (eol == std::string_view::npos) eol = content.size();
+        std::size_t p = line;
+        while (p < eol && blank(p)) ++p;
+        if (content.compare(p, 2, "--") == 0) {
+            p += 2;
+            while (p < eol && blank(p)) ++p;
+            bool up = content.compare(p, 10, "migrate:up") == 0;
+            std::size_t word = up ? 10 : content.compare(p, 12, "migrate:down") == 0 ? 12 : 0;
+            // A word ends there (dbmate's `migrate:up\b`): `migrate:upgrade` is no marker.
+            std::size_t after = p + word;
+            if (word && p + word <= eol &&
+                (after == eol || !(std::isalnum(static_cast<unsigned char>(content[after])) ||
+                                   content[after] == '_')))
+                out.push_back({line, eol, up, std::string(content.substr(after, eol - after))});
+        }
+        line = eol + 1;
+    }
+    return out;
+}
+
+bool has_dbmate_up(std::string_view content) {
+    for (const auto& m : dbmate_markers(content))
+        if (m.up) return true;
+    return false;
+}
 
 void dbmate_sections(const format&, migration& m, const std::string& content) {
     split_dbmate(m, content);

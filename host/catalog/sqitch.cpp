@@ -3,10 +3,12 @@
 // numbered 1, 2, … in deploy order, which is plan order unless a change
 // requires one written after it (Sqitch sorts those, and so does this).
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <queue>
-#include <regex>
 #include <set>
 
 #include "catalog/formats.hpp"
@@ -31,12 +33,43 @@ struct plan {
     std::string label;            // "sqitch.plan" relative to the project
 };
 
+// One plan line, read by hand (a std::regex here recursed once per character and a
+// long line overflowed the stack). A tag: @name rest. A change: [+-]name [deps] rest.
+struct plan_line {
+    std::string sign, name, deps;
+};
+
+bool name_char(char c, const char* excluded) {
+    return !std::isspace(static_cast<unsigned char>(c)) && !std::strchr(excluded, c);
+}
+
+std::optional<std::string> tag_of(const std::string& line) {
+    std::size_t e = 1;
+    while (e < line.size() && name_char(line[e], "#@:")) ++e;
+    if (line[0] != '@' || e == 1) return std::nullopt;
+    return line.substr(1, e - 1);
+}
+
+std::optional<plan_line> change_of(const std::string& line) {
+    plan_line out;
+    std::size_t p = 0;
+    if (!line.empty() && (line[0] == '+' || line[0] == '-')) out.sign = line.substr(p++, 1);
+    std::size_t e = p;
+    while (e < line.size() && name_char(line[e], "[]#@:%")) ++e;
+    if (e == p) return std::nullopt;
+    out.name = line.substr(p, e - p);
+    while (e < line.size() && std::isspace(static_cast<unsigned char>(line[e]))) ++e;
+    if (e < line.size() && line[e] == '[') {
+        auto close = line.find(']', e);
+        if (close != std::string::npos) out.deps = line.substr(e + 1, close - e - 1);
+    }
+    return out;
+}
+
 plan parse_plan(const fs::path& file, const std::string& label) {
     plan p;
     p.label = label;
     std::string content = read_checked(file, label);
-    static const std::regex change_re(R"(^([+-]?)([^\s\[\]#@:%]+)\s*(?:\[([^\]]*)\])?(.*)$)");
-    static const std::regex tag_re(R"(^@([^\s#@:]+)(.*)$)");
     int line_no = 0;
     std::size_t pos = 0;
     while (pos < content.size()) {
@@ -53,25 +86,25 @@ plan parse_plan(const fs::path& file, const std::string& label) {
                 p.project = text::trim(line.substr(eq + 1));
             continue;
         }
-        std::smatch m;
-        if (std::regex_match(line, m, tag_re)) {
+        if (auto tag = tag_of(line)) {
             if (p.changes.empty())
                 throw usage_error(where + ": a tag before any change",
                                   "tags follow the change they mark");
-            p.changes.back().tags.push_back(m[1]);
+            p.changes.back().tags.push_back(*tag);
             continue;
         }
-        if (!std::regex_match(line, m, change_re))
+        auto m = change_of(line);
+        if (!m)
             throw usage_error(where + ": not a change, tag or pragma",
                               "a change reads: name [deps] date planner <email> # note");
-        if (m[1] == "-")
-            throw usage_error(where + ": \"-" + m[2].str() +
+        if (m->sign == "-")
+            throw usage_error(where + ": \"-" + m->name +
                                   "\" (a change marked reverted in the plan) is not supported",
                               "remove the line, or deploy this plan with sqitch");
         change c;
-        c.name = m[2];
+        c.name = m->name;
         c.line = line_no;
-        std::string deps = m[3];
+        std::string deps = m->deps;
         for (std::size_t i = 0; i < deps.size();) {
             auto start = deps.find_first_not_of(" \t", i);
             if (start == std::string::npos) break;

@@ -31,9 +31,19 @@ std::string printer::red(const std::string& s) const { return paint(color_, "31"
 std::string printer::yellow(const std::string& s) const { return paint(color_, "33", s); }
 std::string printer::dim(const std::string& s) const { return paint(color_, "2", s); }
 
+// Every string in j redacted (not the dump: a URL's password is found up to its last '@',
+// which in a dump without spaces could be in another value).
+static nlohmann::json redacted(nlohmann::json j) {
+    if (j.is_string()) return text::redact(j.get<std::string>());
+    if (j.is_structured())
+        for (auto& v : j) v = redacted(std::move(v));
+    return j;
+}
+
+// Everything printed goes through text::redact: the last place a secret could leave.
 void printer::line(const std::string& s) const {
     if (json_) return;
-    std::fputs((s + "\n").c_str(), stdout);
+    std::fputs((text::redact(s) + "\n").c_str(), stdout);
     std::fflush(stdout);
 }
 
@@ -43,7 +53,7 @@ void printer::json_line(const nlohmann::json& j) const {
         j["report"].is_object())
         report::note_result(j["result"].get<std::string>(), j["report"]);
     if (!json_) return;
-    std::fputs((j.dump() + "\n").c_str(), stdout);
+    std::fputs((redacted(j).dump() + "\n").c_str(), stdout);
     std::fflush(stdout);
 }
 

@@ -5,7 +5,6 @@
 
 #include <cctype>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -155,30 +154,6 @@ std::string format_duration(std::chrono::milliseconds ms) {
                       static_cast<long long>((n % 60000) / 1000));
     }
     return buf;
-}
-
-bool is_secret_name(std::string_view name) {
-    std::string up;
-    for (char c : name)
-        up.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-    for (const char* w : {"PASS", "SECRET", "TOKEN", "KEY", "WEBHOOK", "CREDENTIAL", "AUTH", "PWD"})
-        if (up.find(w) != std::string::npos) return true;
-    return up.find("DATABASE_URL") != std::string::npos;
-}
-
-std::string redact(std::string_view s) {
-    // scheme://user:password@host  ->  scheme://user:***@host
-    static const std::regex url_pw(R"(([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):([^@\s]*)@)");
-    // password=secret / password='se cret' in keyword strings and query parameters
-    static const std::regex kv_pw(
-        R"(((?:password|passwd|sslpassword|token|secret)\s*=\s*)('[^']*'|[^\s&]+))",
-        std::regex::icase);
-    // Slack and similar webhook URLs carry their secret in the path.
-    static const std::regex hook(R"((https://hooks\.slack\.com/services/)[^\s"']+)");
-    std::string out = std::regex_replace(std::string(s), url_pw, "$1:***@");
-    out = std::regex_replace(out, kv_pw, "$1***");
-    out = std::regex_replace(out, hook, "$1***");
-    return out;
 }
 
 std::string trim(std::string_view s) {

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace moonshift::text {
 
@@ -38,11 +40,28 @@ std::string_view line_at(std::string_view text, int line);
 std::chrono::milliseconds parse_duration(std::string_view s);
 std::string format_duration(std::chrono::milliseconds ms);
 
-// Replaces passwords in connection URLs and key=value strings, and the
-// values of secret-looking variables, with "***".
+// Replaces every secret in s with "***", in time linear in its length (docs/configuration.md,
+// "What is secret"): the password of URL-like text (scheme://user:pw@host, and the typos
+// scheme:/user:pw@host and scheme//user:pw@host; the host starts after the last '@'), the
+// value after a secret keyword (password=, passwd=, passwrd=, pwd=, pw=, token=, secret=,
+// "password": "…", password = '…'), a Slack webhook's path, and every value registered with
+// add_secret (and `extra`, a caller's own secrets).
 std::string redact(std::string_view s);
+std::string redact(std::string_view s, const std::vector<std::string>& extra);
 
-// True for names like PASSWORD, DB_PASS, API_TOKEN, SLACK_WEBHOOK_URL, SECRET_KEY.
+// The [from, to) ranges of s that redact() hides by their form (not the registered values).
+std::vector<std::pair<std::size_t, std::size_t>> secret_spans(std::string_view s);
+
+// Registers a value that every later redact() in this process hides (as written and
+// percent-decoded). Values shorter than 3 characters are ignored: hiding them would mangle
+// messages and protect nothing.
+void add_secret(std::string_view value);
+// Registers the parts of a connection string or URL that redact() hides, so that a piece of
+// one quoted alone (libpq's `invalid percent-encoded token: "…"`) is hidden too.
+void add_secrets_in(std::string_view connection);
+
+// True for names whose values are secret: containing PASS, PWD, PSWD, SECRET, TOKEN, KEY,
+// WEBHOOK, CREDENTIAL, AUTH or DATABASE_URL, and PW, PW_*, *_PW.
 bool is_secret_name(std::string_view name);
 
 std::string trim(std::string_view s);

@@ -111,6 +111,7 @@ sql_failure::sql_failure(server_error e, std::string query)
       query_(std::move(query)) {}
 
 session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>()) {
+    remember_secrets(s.url);
     try {
         impl_->c = std::make_unique<connection>(with_defaults(s.url, s.connect_timeout));
     } catch (const pqxx::broken_connection& e) {

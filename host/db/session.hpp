@@ -161,6 +161,21 @@ std::string redacted(const std::string& url);
 // usage_error when libpq cannot parse it.
 std::string with_database(const std::string& url, const std::string& dbname);
 
+// A connection string split for a child process: `conninfo` (libpq keywords,
+// quoted) holds everything but the password (and, when there is one, the
+// passfile keyword: the caller makes its own), which never goes on a command
+// line (docs/configuration.md, "What is secret"). Throws usage_error when
+// libpq cannot parse it; an empty url gives two empty strings.
+struct split_connection {
+    std::string conninfo;
+    std::string password;  // empty when the string has none
+};
+split_connection without_password(const std::string& url);
+
+// Registers the URL's password (as libpq reads it, and as written) with
+// text::add_secret, so that no later message shows it, whole or in pieces.
+void remember_secrets(const std::string& url);
+
 // Connects once, retrying until the server accepts connections or `timeout`.
 void wait_until_ready(const std::string& url, std::chrono::milliseconds timeout);
 

@@ -5,9 +5,10 @@
 // history row (and the removal of the checkpoints) commits only when every
 // backfill is done. A resume finds the "ddl" checkpoint and goes straight to
 // the batches: the DDL never runs twice.
+#include <cctype>
 #include <chrono>
-#include <regex>
 #include <sstream>
+#include <string_view>
 
 #include "backfill/control.hpp"
 #include "backfill/runner.hpp"
@@ -22,13 +23,41 @@
 namespace moonshift::engine {
 namespace {
 
+// True for `backfill =` and `["backfill"] =` (after blank space): read by hand, since a
+// std::regex recursed once per character and a long line overflowed the stack.
+bool assigns_backfill(std::string_view line) {
+    std::size_t p = 0;
+    auto blanks = [&] {
+        while (p < line.size() && std::isspace(static_cast<unsigned char>(line[p]))) ++p;
+    };
+    auto quote = [&] { return p < line.size() && (line[p] == '"' || line[p] == '\''); };
+    blanks();
+    bool bracket = p < line.size() && line[p] == '[';
+    if (bracket) {
+        ++p;
+        blanks();
+        if (!quote()) return false;
+        ++p;
+    }
+    if (line.substr(p, 8) != "backfill") return false;
+    p += 8;
+    if (bracket) {
+        if (!quote()) return false;
+        ++p;
+        blanks();
+        if (p >= line.size() || line[p] != ']') return false;
+        ++p;
+    }
+    blanks();
+    return p < line.size() && line[p] == '=';
+}
+
 // The line of `backfill =` in a migration file, for messages about its field.
 int backfill_field_line(const std::string& source) {
     std::istringstream in(source);
     std::string line;
-    static const std::regex re(R"(^\s*(\[\s*["'])?backfill(["']\s*\])?\s*=)");
     for (int n = 1; std::getline(in, line); ++n)
-        if (std::regex_search(line, re)) return n;
+        if (assigns_backfill(line)) return n;
     return 0;
 }
 

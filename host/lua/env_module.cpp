@@ -1,7 +1,6 @@
 // The `env` module: variables from the project's .env files, then the
 // process environment. A value read under a secret-looking name (PASSWORD,
 // API_TOKEN, ...) is remembered and replaced by *** in every log line.
-#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -20,13 +19,8 @@ std::optional<std::string> lookup(host& h, const std::string& name) {
         value = it->second;
     else if (const char* v = std::getenv(name.c_str()))
         value = v;
-    // Very short values would turn every log line into asterisks; they are no secret anyway.
-    if (value && value->size() >= 3 && text::is_secret_name(name) &&
-        std::find(h.secrets.begin(), h.secrets.end(), *value) == h.secrets.end()) {
-        h.secrets.push_back(*value);
-        std::sort(h.secrets.begin(), h.secrets.end(),
-                  [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-    }
+    // Registered once for the whole process: every later message, log line and report hides it.
+    if (value && text::is_secret_name(name)) text::add_secret(*value);
     return value;
 }
 

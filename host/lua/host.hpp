@@ -76,10 +76,6 @@ struct host {
     // Set while db:copy_in / db:copy_out own the connection.
     const char* busy = nullptr;
 
-    // Values of secret-looking variables a script read through env; replaced
-    // with *** in every log line and error message.
-    std::vector<std::string> secrets;
-
     std::string last_traceback;  // written by the message handler
     pending_error pending;
     unsigned long counter = 0;  // unique savepoint and cursor names

@@ -96,16 +96,7 @@ std::vector<std::string> url_secrets(const std::string& url) {
 }
 
 std::string scrub(std::string message, const std::vector<std::string>& secrets) {
-    std::vector<std::string> sorted(secrets);
-    // Longest first, so a secret that contains another is hidden whole.
-    std::sort(sorted.begin(), sorted.end(),
-              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-    for (const auto& s : sorted) {
-        if (s.size() < 3) continue;  // hiding "a" would mangle the message and protect nothing
-        for (auto at = message.find(s); at != std::string::npos; at = message.find(s, at + 3))
-            message.replace(at, s.size(), "***");
-    }
-    return text::redact(message);
+    return text::redact(message, secrets);
 }
 
 }  // namespace detail

@@ -171,8 +171,11 @@ std::map<std::string, std::string> read_dotenv(const std::filesystem::path& file
 
 // Replaces ${VAR} (and ${VAR:-default}) from vars, then the process
 // environment. A missing variable throws naming `where` and the variable.
+// The value of a variable with a secret name (text::is_secret_name) is
+// registered as a secret; with `url` true, so are the URL's password and
+// every variable that makes up part of it (docs/configuration.md).
 std::string interpolate(const std::string& value, const std::map<std::string, std::string>& vars,
-                        const std::string& where);
+                        const std::string& where, bool url = false);
 
 // The commented starter moonshift.toml written by `moonshift init`.
 std::string starter_config();

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "project/config_reader.hpp"
 
 namespace moonshift::project {
@@ -156,6 +157,7 @@ environment select(const config& cfg, const std::string& name) {
             e.url = u;
         else if (auto it = vars.find("DATABASE_URL"); it != vars.end())
             e.url = it->second;
+        text::add_secrets_in(e.url);
         e.lock_wait = cfg.lock_wait;
         return e;  // empty url: libpq reads PGHOST, PGDATABASE, ...
     }
@@ -182,11 +184,14 @@ environment select(const config& cfg, const std::string& name) {
                 if (value.is_string())
                     value = interpolate(value.get<std::string>(), vars,
                                         file + ":" + std::to_string(t.line) + " ([env." + pick +
-                                            ".triggers." + tname + "] " + key + ")");
+                                            ".triggers." + tname + "] " + key + ")",
+                                        key.find("url") != std::string::npos);
     }
     if (!e.url_template.empty())
         e.url = interpolate(e.url_template, detail::project_vars(cfg.root, e.dotenv),
-                            file + ":" + std::to_string(e.url_line) + " ([env." + pick + "] url)");
+                            file + ":" + std::to_string(e.url_line) + " ([env." + pick + "] url)",
+                            true);
+    text::add_secrets_in(e.url);
     return e;
 }
 

@@ -2,6 +2,8 @@
 // own dotenv file, and the process environment over both.
 #include <cstdlib>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -20,6 +22,8 @@ std::map<std::string, std::string> detail::project_vars(const std::filesystem::p
                               "create it or remove `dotenv` from the environment");
         for (auto& [k, v] : read_dotenv(p)) vars[k] = v;
     }
+    for (const auto& [k, v] : vars)
+        if (text::is_secret_name(k)) text::add_secret(v);
     return vars;
 }
 
@@ -53,9 +57,24 @@ std::map<std::string, std::string> read_dotenv(const std::filesystem::path& file
     return out;
 }
 
+namespace {
+
+// The URL's password (and other secret values) is a secret, and so is every variable that
+// makes up part of it: a libpq message may quote one piece alone.
+void remember_url_secrets(const std::string& url,
+                          const std::vector<std::pair<std::size_t, std::size_t>>& pieces) {
+    text::add_secrets_in(url);
+    for (auto [from, to] : text::secret_spans(url))
+        for (auto [start, end] : pieces)
+            if (start < to && from < end) text::add_secret(url.substr(start, end - start));
+}
+
+}  // namespace
+
 std::string interpolate(const std::string& value, const std::map<std::string, std::string>& vars,
-                        const std::string& where) {
+                        const std::string& where, bool url) {
     std::string out;
+    std::vector<std::pair<std::size_t, std::size_t>> pieces;  // where each variable went
     std::size_t i = 0;
     while (i < value.size()) {
         if (value.compare(i, 2, "${") != 0) {
@@ -74,17 +93,22 @@ std::string interpolate(const std::string& value, const std::map<std::string, st
             has_fallback = true;
         }
         // The process environment wins over .env files, as in dotenv tools.
+        std::string put;
         if (const char* env = std::getenv(name.c_str()); env && *env)
-            out += env;
+            put = env;
         else if (auto it = vars.find(name); it != vars.end())
-            out += it->second;
+            put = it->second;
         else if (has_fallback)
-            out += fallback;
+            put = fallback;
         else
             throw usage_error(where + ": variable " + name + " is not set",
                               "export " + name + " or add it to .env");
+        if (text::is_secret_name(name)) text::add_secret(put);
+        pieces.push_back({out.size(), out.size() + put.size()});
+        out += put;
         i = close + 1;
     }
+    if (url) remember_url_secrets(out, pieces);
     return out;
 }
 
