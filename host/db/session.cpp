@@ -84,7 +84,7 @@ std::optional<std::string> to_param(double v) { return fmt::format("{}", v); }
 struct session::impl {
     std::unique_ptr<connection> c;
     std::unique_ptr<session> lock_holder;  // while lock() holds the run's key
-    int cancel_slot = -1;                   // withdrawn before the connection closes
+    int cancel_slot = -1;                  // withdrawn before the connection closes
     ~impl() { cancel::withdraw(cancel_slot); }
 };
 
