@@ -6,6 +6,7 @@
 #include "cli/common.hpp"
 #include "cli/report.hpp"
 #include "common/error.hpp"
+#include "common/interrupt.hpp"
 #include "common/text.hpp"
 
 using namespace moonshift;
@@ -44,6 +45,7 @@ void register_commands(CLI::App& app, cli::globals& g, cli::command_fn& run) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    interrupt::install();  // SIGINT/SIGTERM stop a run cleanly; SIGPIPE never does
     cli::globals g;
     CLI::App app{"moonshift — PostgreSQL migrations with scripted safety"};
     app.set_version_flag("--version", std::string("moonshift ") + MOONSHIFT_VERSION);
@@ -101,6 +103,15 @@ int main(int argc, char** argv) {
         }
     }
     int code = execute();
+    if (int sig = interrupt::received(); sig != 0 && code != 0) {
+        // The error that stopped the run was the signal's doing: say so, with its code.
+        failure = interrupt::describe();
+        std::fprintf(stderr,
+                     "%s: nothing more was started, an open transaction was rolled back, a run "
+                     "in progress is recorded as interrupted and its lock released\n",
+                     interrupt::describe());
+        code = interrupt::exit_status(sig);
+    }
     if (!g.report.empty()) {
         std::string command =
             app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name();

@@ -9,11 +9,13 @@ namespace moonshift {
 enum class exit_code : int {
     ok = 0,
     migration_failed = 1,
-    usage = 2,         // usage or configuration error
-    check_failed = 3,  // a check, lint or verification stopped the run
-    lock_held = 4,     // the advisory lock is held elsewhere
-    drift = 5,         // an applied migration changed on disk; `diff`/`drift`: schemas differ
-    rolled_back = 6,   // a trigger rolled the run back
+    usage = 2,          // usage or configuration error
+    check_failed = 3,   // a check, lint or verification stopped the run
+    lock_held = 4,      // the advisory lock is held elsewhere
+    drift = 5,          // an applied migration changed on disk; `diff`/`drift`: schemas differ
+    rolled_back = 6,    // a trigger rolled the run back
+    interrupted = 130,  // SIGINT (128 + 2): the open work rolled back, the lock released
+    terminated = 143,   // SIGTERM (128 + 15), the same
 };
 
 class error : public std::runtime_error {

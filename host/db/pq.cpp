@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/text.hpp"
+#include "db/cancel.hpp"
 
 namespace moonshift::db::pq {
 namespace {
@@ -58,6 +59,7 @@ void finish(PGconn* c, const std::string& shown, long long* count) {
 result exec(PGconn* c, const std::string& sql, const params& p, const std::string& shown,
             int prefix) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
+    cancel::refuse_when_stopping();
     std::vector<const char*> values;
     values.reserve(p.size());
     for (const auto& v : p) values.push_back(v ? v->c_str() : nullptr);
@@ -88,6 +90,7 @@ result exec(PGconn* c, const std::string& sql, const params& p, const std::strin
 
 void command(PGconn* c, const std::string& sql) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
+    cancel::refuse_when_stopping();
     owned_result r(PQexec(c, sql.c_str()));
     auto st = PQresultStatus(r.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
@@ -108,6 +111,7 @@ bool transaction_failed(PGconn* c) { return PQtransactionStatus(c) == PQTRANS_IN
 long long copy_out(PGconn* c, const std::string& sql, const std::string& shown,
                    const std::function<void(const char*, std::size_t)>& line) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
+    cancel::refuse_when_stopping();
     owned_result r(PQexec(c, sql.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_OUT) fail(c, r.get(), shown, 0);
     r.reset();
@@ -148,6 +152,7 @@ long long copy_out(PGconn* c, const std::string& sql, const std::string& shown,
 long long copy_in(PGconn* c, const std::string& sql, const std::string& shown,
                   const std::function<bool(std::string&)>& fill) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
+    cancel::refuse_when_stopping();
     owned_result r(PQexec(c, sql.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_IN) fail(c, r.get(), shown, 0);
     r.reset();

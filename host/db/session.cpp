@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/text.hpp"
+#include "db/cancel.hpp"
 #include "db/pq.hpp"
 
 namespace moonshift::db {
@@ -84,6 +85,8 @@ struct session::impl {
     std::unique_ptr<connection> c;
     std::unique_ptr<session> lock_holder;  // while lock() holds the run's key
     std::optional<long long> held;         // the work key this session holds, until unlock()
+    int cancel_slot = -1;                  // withdrawn before the connection closes
+    ~impl() { cancel::withdraw(cancel_slot); }
 };
 
 namespace {
@@ -122,13 +125,27 @@ session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>
                         ": " + text::redact(text::trim(e.what())),
                     "check the URL, that the server runs, and `moonshift wait` in CI");
     }
-    std::string set;
-    if (s.lock_timeout)
-        set += "SET lock_timeout = " + std::to_string(s.lock_timeout->count()) + ";";
-    if (s.statement_timeout)
-        set += "SET statement_timeout = " + std::to_string(s.statement_timeout->count()) + ";";
-    if (!set.empty()) exec_script(set);
+    impl_->cancel_slot = cancel::enroll(raw());
+    if (auto set = timeouts_sql(); !set.empty()) exec_script(set);
 }
+
+std::string session::timeouts_sql() const {
+    std::string set;
+    if (settings_.lock_timeout)
+        set += ";SET lock_timeout = " + std::to_string(settings_.lock_timeout->count());
+    if (settings_.statement_timeout)
+        set += ";SET statement_timeout = " + std::to_string(settings_.statement_timeout->count());
+    return set.empty() ? set : set.substr(1);
+}
+
+std::string session::restore_settings_sql() const {
+    // RESET ALL leaves the role alone (a GUC it skips); SET ROLE in a
+    // migration must not outlive it either.
+    auto set = timeouts_sql();
+    return "RESET ALL;RESET ROLE" + (set.empty() ? set : ";" + set);
+}
+
+void session::restore_settings() { exec_script(restore_settings_sql()); }
 
 session::~session() = default;
 

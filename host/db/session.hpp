@@ -92,6 +92,13 @@ class session {
     // SQL text (one or many statements) with the simple-query protocol.
     void exec_script(const std::string& sql);
 
+    // The session's settings as the environment made them on connect:
+    // RESET ALL (and RESET ROLE), then its lock_timeout and statement_timeout,
+    // so that a migration's `SET statement_timeout = 0` ends with it. The
+    // SQL alone rides along with a BEGIN (db::transaction's `then`).
+    std::string restore_settings_sql() const;
+    void restore_settings();
+
     // A transaction block is open (idle in it or failed).
     bool in_transaction() const;
     bool transaction_failed() const;
@@ -148,6 +155,8 @@ class session {
     pg_conn* raw() const;
 
   private:
+    std::string timeouts_sql() const;  // "SET lock_timeout = …;SET statement_timeout = …"
+
     settings settings_;
     struct impl;
     std::unique_ptr<impl> impl_;

@@ -1,6 +1,7 @@
 // The scoped transaction and savepoint guards (see transaction.hpp).
 #include "db/transaction.hpp"
 
+#include "common/interrupt.hpp"
 #include "db/pq.hpp"
 
 namespace moonshift::db {
@@ -40,6 +41,7 @@ void transaction::commit(const std::string& with) {
 void transaction::rollback() {
     if (!open_) return;
     open_ = false;
+    interrupt::cleanup allowed;  // a rollback runs after a signal too
     s_.exec_script("ROLLBACK");
 }
 
@@ -64,6 +66,7 @@ void savepoint::release() {
 void savepoint::rollback() {
     if (!open_) return;
     open_ = false;
+    interrupt::cleanup allowed;
     s_.exec_script("ROLLBACK TO SAVEPOINT " + name_ + "; RELEASE SAVEPOINT " + name_);
 }
 
@@ -102,6 +105,7 @@ void subtransaction::release() {
 void subtransaction::rollback() {
     if (!open_) return;
     open_ = false;
+    interrupt::cleanup allowed;
     s_.exec_script(own_ ? "ROLLBACK"
                         : "ROLLBACK TO SAVEPOINT " + name_ + "; RELEASE SAVEPOINT " + name_);
 }

@@ -177,6 +177,7 @@ nlohmann::json engine::backfill_status() {
 }
 
 int engine::backfill_pause(const std::string& version, bool pause) {
+    refuse_read_only(pause ? "backfill pause" : "backfill resume");
     if (store_->host_version() == 0) return 0;
     return backfill::set_paused(*session_, quoted_schema(ctx_.cfg.schema), version, pause);
 }

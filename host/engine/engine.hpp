@@ -194,9 +194,13 @@ class engine {
     // A history row for `m` in this run (sql_steps.cpp); the caller sets the duration.
     history::applied applied_row(const catalog::migration& m, long long run_id) const;
     void log(const std::string& level, const std::string& message);
-    // Environment rules before a change (gate.cpp): read_only, window,
-    // promotion (for up), approval. Refusal: gate.failed, the run finished
-    // "refused", error(check_failed) (usage for read_only).
+    // read_only = true (gate.cpp): every command that writes calls it before
+    // it takes the lock or writes anything (run_scope does for its commands);
+    // gate.failed and usage_error naming the command.
+    void refuse_read_only(const std::string& command);
+    // Environment rules before a change (gate.cpp): window, promotion (for
+    // up), approval. Refusal: gate.failed, the run finished "refused",
+    // error(check_failed).
     void gate(run_scope& run, const std::string& command,
               const std::vector<const catalog::migration*>& todo);
     // The last gate, right before the first change: an environment with

@@ -54,12 +54,7 @@ void engine::gate(run_scope& run, const std::string& command,
                   const std::vector<const catalog::migration*>& todo) {
     const auto& env = ctx_.env;
     auto emit_fn = [this](const std::string& n, nlohmann::json d) { emit(n, std::move(d)); };
-    if (env.read_only)
-        refuse(run, emit_fn, exit_code::usage, "read_only",
-               "environment " + env.name + " is read-only: `moonshift " + command +
-                   "` would change it",
-               "use another environment, or remove read_only from [env." + env.name +
-                   "] in moonshift.toml");
+    // read_only is refused before the run opens (refuse_read_only, from run_scope).
     if (!project::in_window(env.window, std::chrono::system_clock::now())) {
         bool utc = !env.window.empty() && env.window.front().utc;
         refuse(run, emit_fn, exit_code::check_failed, "window",
@@ -92,6 +87,18 @@ void engine::gate(run_scope& run, const std::string& command,
                                 std::chrono::milliseconds(m.value("source_duration_ms", 0LL))),
                             ctx_.promote_from->name));
     }
+}
+
+void engine::refuse_read_only(const std::string& command) {
+    const auto& env = ctx_.env;
+    if (!env.read_only) return;
+    // Before the lock and the run's row: a read-only environment (a replica,
+    // say) gets no write at all, not even the record of this refusal.
+    std::string message =
+        "environment " + env.name + " is read-only: `moonshift " + command + "` would change it";
+    emit("gate.failed", {{"gate", "read_only"}, {"message", message}, {"command", command}});
+    throw usage_error(message, "use another environment, or remove read_only from [env." +
+                                   env.name + "] in moonshift.toml");
 }
 
 void engine::approve(run_scope& run, const std::string& what) {

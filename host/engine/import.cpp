@@ -272,6 +272,7 @@ const std::vector<std::pair<std::string, std::string>>& import_sources() {
 }
 
 outcome import_history(engine& e, const import_options& o) {
+    if (!o.dry_run) e.refuse_read_only("import");  // gate.cpp: before anything is read
     const auto& tool = tool_named(o.from);
     std::string table = o.table.empty() ? tool.history.table : o.table;
     auto cat = e.read_catalog();

@@ -279,7 +279,8 @@ void engine::revert_lua(const entry& e) {
     auto t0 = std::chrono::steady_clock::now();
     lua::migration_info info{m.version, m.name};
     rt.set_deadline(budget(ctx_.cfg, lua::phase::down));
-    db::transaction tx(*session_);
+    // From the environment's settings, as every migration (sql_steps.cpp).
+    db::transaction tx(*session_, db::transaction::mode::begin, session_->restore_settings_sql());
     try {
         // Old values a backfill kept (keep_before = true) go back first, in
         // the same transaction as the down script.
@@ -368,6 +369,7 @@ outcome engine::check() {
 }
 
 outcome engine::run_script(const std::string& file, const std::vector<std::string>& args) {
+    refuse_read_only("run");  // a script of its own may write anything
     fs::path p = fs::absolute(file);
     if (!fs::exists(p)) throw usage_error("script " + file + " does not exist");
     auto label = label_of(p, ctx_.cfg.root);

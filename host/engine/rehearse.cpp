@@ -1,6 +1,7 @@
 // `moonshift plan`: rehearsing the pending migrations (host/safety/rehearsal)
 // under the migration lock, with the engine's own Lua for migrations that
 // have Lua parts.
+#include "common/interrupt.hpp"
 #include "common/text.hpp"
 #include "engine/engine.hpp"
 #include "lua/runtime.hpp"
@@ -9,6 +10,9 @@
 namespace moonshift::engine {
 
 rehearsal::result engine::rehearse(const std::vector<const catalog::migration*>& pending) {
+    // It runs the migrations' statements (rolled back, but a sequence
+    // advanced or a session terminated stays so): not on a read-only environment.
+    refuse_read_only("plan");
     // A Lua migration that does not load stops the plan before anything runs.
     preload_lua(pending);
     auto wait = ctx_.env.lock_wait.value_or(ctx_.cfg.lock_wait);
@@ -29,7 +33,8 @@ rehearsal::result engine::rehearse(const std::vector<const catalog::migration*>&
 }
 
 void engine::release_lock_on_failure() noexcept {
-    session_->rollback_open();  // a failed block would refuse the unlock
+    interrupt::cleanup allowed;  // after a signal too
+    session_->rollback_open();   // a failed block would refuse the unlock
     try {
         session_->unlock(store_->schema());
     } catch (const std::exception&) {

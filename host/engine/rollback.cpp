@@ -23,8 +23,13 @@ void engine::revert_one(const entry& e, long long run_id) {
     auto t0 = std::chrono::steady_clock::now();
     // A down script with its own BEGIN/COMMIT (or statements that cannot run
     // in a transaction) runs outside one; the row is forgotten right after.
-    if (m.dir.down_own_transaction) revert_outside_transaction(m);
-    db::transaction tx(*session_);
+    // Each revert starts from the environment's settings, as each apply does (sql_steps.cpp).
+    if (m.dir.down_own_transaction) {
+        session_->restore_settings();
+        revert_outside_transaction(m);
+    }
+    db::transaction tx(*session_, db::transaction::mode::begin,
+                       m.dir.down_own_transaction ? "" : session_->restore_settings_sql());
     if (!m.dir.down_own_transaction) try {
             session_->exec_script(m.down_sql);
         } catch (const db::sql_failure& f) {

@@ -3,12 +3,14 @@
 
 #include <exception>
 
+#include "common/interrupt.hpp"
 #include "engine/engine.hpp"
 
 namespace moonshift::engine {
 
 run_scope::run_scope(engine& e, const std::string& command)
     : e_(e), start_(std::chrono::steady_clock::now()) {
+    e_.refuse_read_only(command);  // gate.cpp: before the lock, nothing written
     auto& ctx = e_.ctx();
     auto wait = ctx.env.lock_wait.value_or(ctx.cfg.lock_wait);
     // Lock first, then read state (Sqitch's order): two runs never plan
@@ -39,9 +41,17 @@ long long run_scope::elapsed_ms() const {
         .count();
 }
 
-void run_scope::finish(const std::string& outcome) {
+void run_scope::finish(const std::string& how) {
     if (finished_) return;
     finished_ = true;
+    // SIGINT/SIGTERM: what was open is rolled back, the row and the lock are
+    // still ours to finish (common/interrupt.hpp).
+    interrupt::cleanup allowed;
+    const std::string outcome = interrupt::received() && how != "ok" ? "interrupted" : how;
+    if (outcome == "interrupted") {
+        e_.session().rollback_open();
+        report_["interrupted"] = interrupt::describe();
+    }
     report_["outcome"] = outcome;
     report_["duration_ms"] = elapsed_ms();
     try {

@@ -3,6 +3,7 @@
 // (resumable from its checkpoint), and the messages of their failures.
 #include <chrono>
 
+#include "common/interrupt.hpp"
 #include "common/text.hpp"
 #include "db/transaction.hpp"
 #include "engine/detail.hpp"
@@ -28,6 +29,8 @@ history::applied engine::applied_row(const catalog::migration& m, long long run_
 }
 
 std::optional<std::size_t> engine::locate_failing_statement(const std::string& sql) {
+    // After SIGINT/SIGTERM nothing is replayed: the cancelled statement would run again.
+    if (interrupt::stop_requested()) return std::nullopt;
     std::vector<sql::statement> statements;
     try {
         statements = sql::split(sql);
@@ -82,6 +85,11 @@ void engine::fail_migration(const catalog::migration& m, const std::string& labe
 
 void engine::apply_one(const catalog::migration& m, long long run_id, bool in_outer_transaction) {
     emit("migration.start", describe(m));
+    // Each migration starts from the environment's settings, whatever an
+    // earlier one SET (statement_timeout = 0, a role): with the BEGIN of its
+    // transaction, or on their own before the others.
+    const bool own_block = !needs_lua(m) && !m.dir.no_transaction && !m.dir.own_transaction;
+    if (!own_block) session_->restore_settings();
     if (needs_lua(m)) {  // a .lua migration, or a folder with Lua parts (lua_steps.cpp)
         apply_lua(m, run_id, in_outer_transaction);
         return;
@@ -97,7 +105,7 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
     // --single-transaction: the outer guard (up_checked) commits or rolls back.
     auto how = in_outer_transaction ? db::transaction::mode::join : db::transaction::mode::begin;
     for (int attempt = 1;; ++attempt) {
-        db::transaction tx(*session_, how);
+        db::transaction tx(*session_, how, session_->restore_settings_sql());
         try {
             session_->exec_script(m.up_sql);
         } catch (const db::sql_failure& f) {
