@@ -51,9 +51,9 @@ void stopped_by(int sig, int code) {
     BOOST_TEST(r.term_signal == 0,
                "moonshift died of signal " << r.term_signal << " instead of stopping the run");
     BOOST_TEST(r.exit_code == code, r.out + r.err);
-    BOOST_TEST(took < 10s, "it took "
-                               << std::chrono::duration_cast<std::chrono::seconds>(took).count()
-                               << " s to stop");
+    BOOST_TEST((took < 10s), "it took "
+                                 << std::chrono::duration_cast<std::chrono::seconds>(took).count()
+                                 << " s to stop");
     BOOST_TEST(r.err.find("interrupted by SIG") != std::string::npos, r.err);
     // The server statement is gone with its lock: another session reads t at once.
     BOOST_TEST(p.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + p.name +
