@@ -9,10 +9,11 @@ using moonshift::test::project;
 using moonshift::test::write_file;
 
 void write_config(const project& p, const std::string& settings) {
-    write_file(p.dir.path / "moonshift.toml",
-               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + p.url +
-                   "\"\nlock_wait = \"2s\"\n" + settings + "\n[env.other]\nurl = \"" + p.url +
-                   "\"\n");
+    write_file(
+        p.dir.path / "moonshift.toml",
+        "[project]\nmigrations = \"migrations\"\ndefault_env = \"test\"\n\n[env.test]\nurl = \"" +
+            p.url + "\"\nlock_wait = \"2s\"\n" + settings + "\n[env.other]\nurl = \"" + p.url +
+            "\"\n");
 }
 
 }  // namespace

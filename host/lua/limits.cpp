@@ -33,9 +33,15 @@ void push_stop(lua_State* L, int why) {
 }  // namespace
 
 // LuaJIT runs no hooks in compiled code; see options::jit.
-void limit_hook(lua_State* L, lua_Debug*) {
+void limit_hook(lua_State* L, lua_Debug* ar) {
     host& h = host_of(L);
     if (h.stopping) return;
+    // Not on entering or leaving a C function: the host's own error handler
+    // is one, and raising there is "error in error handling". Lua code
+    // (instructions, lines) is where a script is stopped.
+    if (ar && (ar->event == LUA_HOOKCALL || ar->event == LUA_HOOKRET) && lua_getinfo(L, "S", ar) &&
+        ar->what && ar->what[0] == 'C')
+        return;
     int why = over_limit(L, h);
     if (why == 0) return;
     h.stopping = true;
