@@ -1,4 +1,4 @@
-// long: the call window and every way into Lua share the private impl; the limits live in limits.cpp.
+// long: the call window and every way into Lua share the private impl (limits in limits.cpp).
 // The runtime: creates the state once, loads scripts, and runs their
 // functions in a phase — each call inside one window that sets ctx, the
 // deadline and the read-only savepoint, and turns what the script raised
