@@ -272,38 +272,6 @@ std::shared_ptr<session::canceller> session::make_canceller() {
 
 std::string redacted(const std::string& url) { return text::redact(url); }
 
-namespace {
-
-// A keyword value in libpq's quoting: 'text' with ' and \ escaped.
-std::string conninfo_value(const std::string& v) {
-    std::string out = "'";
-    for (char c : v) {
-        if (c == '\'' || c == '\\') out += '\\';
-        out += c;
-    }
-    return out + "'";
-}
-
-}  // namespace
-
-std::string with_database(const std::string& url, const std::string& dbname) {
-    char* err = nullptr;
-    PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
-    if (!opts) {
-        std::string message = err ? text::trim(err) : "cannot parse it";
-        if (err) PQfreemem(err);
-        throw usage_error("the connection string " + redacted(url) +
-                          " is not valid: " + text::redact(message));
-    }
-    std::string out;
-    for (auto* o = opts; o->keyword; ++o) {
-        if (!o->val || std::string(o->keyword) == "dbname") continue;
-        out += std::string(o->keyword) + "=" + conninfo_value(o->val) + " ";
-    }
-    PQconninfoFree(opts);
-    return out + "dbname=" + conninfo_value(dbname);
-}
-
 void wait_until_ready(const std::string& url, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::string last;
