@@ -1,6 +1,7 @@
 // Odd things in a migrations folder and on the command line get a clear
 // error (exit 2) before anything runs, never a hang, a raw C++ message or a
-// file skipped in silence (issue 12, "smaller" items).
+// file skipped in silence; and a failure is named for what failed (issue 12,
+// "smaller" items).
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
@@ -66,6 +67,73 @@ BOOST_AUTO_TEST_CASE(a_report_into_a_missing_folder_is_refused_before_anything_r
     BOOST_TEST(r.err.find("does not exist; nothing was run") != std::string::npos);
     BOOST_TEST(p.applied_versions().empty());
     BOOST_TEST(!p.table_exists("a"));
+}
+
+BOOST_AUTO_TEST_CASE(ctx_fail_in_up_is_named_as_the_migration_not_a_precheck) {
+    project p;
+    p.migration("001_a.sql", "CREATE TABLE a (id int);\n");
+    p.migration("002_stop.lua",
+                "return { up = function(db, ctx)\n  db:exec('insert into a values (1)')\n"
+                "  ctx:fail('the rows are not ready')\nend }\n");
+    auto r = p.ms({"up"});
+    BOOST_TEST_INFO(r.err);
+    BOOST_TEST(r.exit_code == 3);
+    BOOST_TEST(r.err.find("Migration of 002_stop failed: migrations/002_stop.lua:3:") !=
+               std::string::npos);
+    BOOST_TEST(r.err.find("the rows are not ready") != std::string::npos);
+    BOOST_TEST(r.err.find("Precheck") == std::string::npos);
+    BOOST_TEST(r.err.find("its transaction was rolled back") != std::string::npos);
+    BOOST_TEST((p.applied_versions() == std::vector<std::string>{"001"}));
+    BOOST_TEST(p.scalar("select count(*) from a") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(an_error_inside_a_do_body_names_the_body_line) {
+    project p;
+    p.migration("001_do.sql",
+                "CREATE TABLE a (id int);\n"
+                "DO $$\n"
+                "BEGIN\n"
+                "  INSERT INTO a VALUES (1);\n"
+                "  PERFORM 1/0;\n"
+                "END $$;\n");
+    auto r = p.ms({"up"});
+    BOOST_TEST_INFO(r.err);
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find("001_do.sql:5:3: division by zero") != std::string::npos);
+    BOOST_TEST(r.err.find("  5 |   PERFORM 1/0;") != std::string::npos);
+    BOOST_TEST(p.applied_versions().empty());
+    BOOST_TEST(!p.table_exists("a"));
+    // A DO block that fails on its first line, in a no-transaction file.
+    project q;
+    q.migration("001_do.sql",
+                "-- moonshift:no-transaction\nDO $$ BEGIN RAISE EXCEPTION 'stop here'; END $$;\n");
+    auto s = q.ms({"up"});
+    BOOST_TEST_INFO(s.err);
+    BOOST_TEST(s.exit_code == 1);
+    BOOST_TEST(s.err.find("001_do.sql:2:4: stop here") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_resumed_no_transaction_migration_passes_its_row_count_verification) {
+    project p;
+    p.migration("001_t.sql", "CREATE TABLE t (id int);\nCREATE TABLE flag (id int);\n");
+    // Statement 2 fails until flag has a row; statements 1 and 3 write t.
+    p.migration("002_fill.sql",
+                "-- moonshift:no-transaction\n"
+                "INSERT INTO t VALUES (1);\n"
+                "SELECT 1 / (SELECT count(*) FROM flag)::int;\n"
+                "INSERT INTO t VALUES (2);\n");
+    auto first = p.ms({"up"});
+    BOOST_TEST_INFO(first.err);
+    BOOST_TEST(first.exit_code == 1);
+    BOOST_TEST(p.scalar("select count(*) from t") == "1");
+    BOOST_TEST(p.scalar("WITH x AS (INSERT INTO flag VALUES (1) RETURNING 1) SELECT count(*) FROM x") == "1");
+    auto again = p.ms({"-v", "up"});
+    BOOST_TEST_INFO(again.out << again.err);
+    BOOST_TEST(again.exit_code == 0);
+    BOOST_TEST((again.out + again.err).find("resuming after statement 1 of 3") != std::string::npos);
+    BOOST_TEST(again.err.find("row counts changed") == std::string::npos);
+    BOOST_TEST(p.scalar("select count(*) from t") == "2");
+    BOOST_TEST((p.applied_versions() == std::vector<std::string>{"001", "002"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,7 +6,9 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <filesystem>
 #include <string>
+#include <unistd.h>
 
 #include "common/error.hpp"
 #include "lua/runtime.hpp"
@@ -123,11 +125,14 @@ BOOST_FIXTURE_TEST_CASE(advisory_unlock_in_a_check_is_refused_and_the_lock_stays
 BOOST_FIXTURE_TEST_CASE(advisory_unlock_hidden_from_the_parser_fails_the_run_loudly,
                         test::fresh_session) {
     session.lock("moonshift", 1000ms, nullptr);
+    // A function made beforehand hides the call from the parser (a DO block
+    // would too, but the read-only phases refuse those).
+    session.exec_script(
+        "create function sneaky() returns void language plpgsql as "
+        "$$ begin execute 'select pg_advisory_' || 'unlock_all()'; end $$");
     runner r(&session);
     try {
-        r.rt.run_file("scripts/checks/sneaky.lua",
-                      "db:query([[do $$ begin execute 'select pg_advisory_' || 'unlock_all()'; "
-                      "end $$]])\n",
+        r.rt.run_file("scripts/checks/sneaky.lua", "db:query('select sneaky()')\n",
                       phase::check);
         BOOST_FAIL("the check passed after releasing the lock");
     } catch (const moonshift::error& e) {
@@ -135,6 +140,41 @@ BOOST_FIXTURE_TEST_CASE(advisory_unlock_hidden_from_the_parser_fails_the_run_lou
         BOOST_TEST(contains(e.what(), "scripts/checks/sneaky.lua"), e.what());
         BOOST_TEST(contains(e.what(), "released the run's lock"), e.what());
     }
+}
+
+BOOST_FIXTURE_TEST_CASE(read_only_phases_refuse_server_files_programs_and_dblink,
+                        test::fresh_session) {
+    // The harness connects as a superuser, who could otherwise do all of this.
+    BOOST_REQUIRE(session.query("select rolsuper from pg_roles where rolname = current_user")[0][0]
+                      .as<bool>());
+    session.exec_script("create table t(x int)");
+    auto marker = "/tmp/moonshift-ro-probe-" + std::to_string(::getpid());
+    std::filesystem::remove(marker);
+    runner r(&session);
+    for (std::string sql : std::vector<std::string>{
+             "select pg_read_file('PG_VERSION')",
+             "select * from pg_catalog.pg_ls_dir('.')",
+             "select length(pg_read_binary_file('postmaster.pid'))",
+             "copy (select 1) to '" + marker + "'",
+             "copy t from program 'touch " + marker + "'",
+             "copy t from '/etc/hostname'",
+             "select lo_export(1, '" + marker + "')",
+             "select * from dblink('dbname=postgres', 'select 1') as r(x int)",
+             "select dblink_exec('dbname=postgres', 'create table x()')",
+             "do $$ begin perform pg_read_file('PG_VERSION'); end $$",
+             "with f as (select pg_stat_file('PG_VERSION') as s) select * from f",
+         }) {
+        for (auto p : {phase::check, phase::precheck, phase::verify}) {
+            auto e = r.error_of("local x = 1\ndb:query([[" + sql + "]])\n", p);
+            BOOST_TEST(contains(e.what(), "scripts/checks/a.lua:2:"), e.what());
+            BOOST_TEST(contains(e.what(), "(read-only)"), e.what());
+            BOOST_TEST(contains(e.what(), "whatever the role"), e.what());
+        }
+    }
+    BOOST_TEST(!std::filesystem::exists(marker));
+    BOOST_TEST(session.query("select count(*) from t")[0][0].as<long long>() == 0);
+    // A migration (a writable phase) may still read a server file.
+    r.ok("assert(db:query(\"select pg_read_file('PG_VERSION') as v\")[1].v ~= nil)", phase::up);
 }
 
 BOOST_AUTO_TEST_CASE(migration_file_looping_while_it_loads_stops_within_load_budget) {
@@ -185,6 +225,34 @@ BOOST_AUTO_TEST_CASE(lua_hook_setting_bounds_project_hooks) {
     BOOST_TEST(seconds_since(start) < 15.0, "took " << seconds_since(start) << " s");
     BOOST_TEST(contains(r.out + r.err, "time budget of 1000 ms"), r.out << r.err);
     BOOST_TEST(contains(r.out + r.err, "hooks/spin.lua:2"), r.out << r.err);
+}
+
+BOOST_AUTO_TEST_CASE(jit_compiled_loop_is_ended_by_the_watchdog_and_the_next_run_applies) {
+    test::project p;
+    auto toml = test::read_file(p.dir.path / "moonshift.toml");
+    test::write_file(p.dir.path / "moonshift.toml",
+                     toml + "\n[lua]\njit = true\nup = \"1s\"\n");
+    p.migration("001_t.sql", "create table t (id int);\n");
+    p.migration("002_spin.lua",
+                "return { up = function(db)\n  db:exec('insert into t values (1)')\n"
+                "  local n = 0\n  while true do n = n + 1 end\nend }\n");
+    auto start = clock_type::now();
+    auto r = p.ms({"up"});
+    // deadline 1 s, last resort 3 s later; a compiled loop is never stopped otherwise
+    BOOST_TEST(seconds_since(start) < 12.0, "took " << seconds_since(start) << " s");
+    BOOST_TEST(r.exit_code == 1, r.out << r.err);
+    BOOST_TEST(contains(r.err, "002_spin.lua"), r.err);
+    BOOST_TEST(contains(r.err, "time budget of 1000 ms"), r.err);
+    BOOST_TEST(contains(r.err, "as a kill would"), r.err);
+    BOOST_TEST((p.applied_versions() == std::vector<std::string>{"001"}));
+    // The open transaction rolled back (no row), the lock went with the session:
+    // with the loop fixed the next run applies at once.
+    p.migration("002_spin.lua",
+                "return { up = function(db)\n  db:exec('insert into t values (1)')\nend }\n");
+    auto again = p.ms({"up"});
+    BOOST_TEST(again.exit_code == 0, again.out << again.err);
+    BOOST_TEST((p.applied_versions() == std::vector<std::string>{"001", "002"}));
+    BOOST_TEST(p.scalar("select count(*) from t") == "1");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

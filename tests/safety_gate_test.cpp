@@ -65,10 +65,14 @@ BOOST_FIXTURE_TEST_CASE(sql_that_does_not_parse_is_refused_at_file_line_col_befo
     migration("003_typo.sql", "CREATE TABLE IF NOT EXISTS t (\n  id int,\n  name txet nope\n);\n");
     auto before = fingerprint();
     auto r = ms({"up"});
-    BOOST_TEST(r.exit_code != 0);
+    // The gate's verdict, the same exit code as `moonshift lint` gives it.
+    BOOST_TEST(r.exit_code == 3, r.err);
     BOOST_TEST(has(r.err, "migrations/003_typo.sql:3:"), r.err);
     BOOST_TEST(has(r.err, "syntax error"), r.err);
     BOOST_TEST(fingerprint() == before);
+    auto l = ms({"lint"});
+    BOOST_TEST(l.exit_code == 3, l.out << l.err);
+    BOOST_TEST(has(l.out + l.err, "migrations/003_typo.sql:3:"), l.out << l.err);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_broken_project_rule_names_its_file_and_nothing_runs, users_project) {

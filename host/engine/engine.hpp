@@ -339,4 +339,10 @@ class engine {
 std::string describe_failure(const std::string& label, const std::string& sql,
                              std::optional<std::size_t> at, const db::server_error& e);
 
+// The byte offset in `sql` the failure points at: the server's position, the
+// line inside a DO block's body that PL/pgSQL names ("inline_code_block line
+// N" in CONTEXT), or the failing statement's start; none when nothing is known.
+std::optional<std::size_t> failure_offset(const std::string& sql, std::optional<std::size_t> at,
+                                          const db::server_error& e);
+
 }  // namespace moonshift::engine

@@ -139,6 +139,21 @@ void engine::run_lua_verify(const catalog::migration& m, const lua::script* s) {
     }
 }
 
+namespace {
+
+std::string check_failure_hint(lua::phase ph, bool rolled_back) {
+    if (ph == lua::phase::verify)
+        return "nothing of this migration was applied; fix it and run `moonshift up` again";
+    if (ph == lua::phase::precheck)
+        return "nothing was applied; the precheck says the database is not ready for it";
+    return rolled_back ? "the migration stopped itself with ctx:fail; its transaction was rolled "
+                         "back and nothing of it remains"
+                       : "the migration stopped itself with ctx:fail; it runs outside a "
+                         "transaction, so what it changed before that call stays";
+}
+
+}  // namespace
+
 void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_outer_transaction) {
     lua_attempt a(m, lua_script_of(m));
     bool transactional = lua_transactional(m, a.s);
@@ -150,14 +165,14 @@ void engine::apply_lua(const catalog::migration& m, long long run_id, bool in_ou
     try {
         lua_change(a, run_id, transactional, in_outer_transaction);
     } catch (const lua::check_failure& f) {
-        bool in_verify = f.in_phase() == lua::phase::verify;
+        auto ph = f.in_phase();
+        bool rolled_back = a.tx && a.tx->open();
         fail_lua(a,
-                 std::string(in_verify ? "Verification" : "Precheck") + " of " + m.version + "_" +
-                     m.name + " failed: " + f.what(),
-                 f.file(), f.line(), exit_code::check_failed,
-                 in_verify
-                     ? "nothing of this migration was applied; fix it and run `moonshift up` again"
-                     : "nothing was applied; the precheck says the database is not ready for it");
+                 std::string(ph == lua::phase::verify     ? "Verification"
+                             : ph == lua::phase::precheck ? "Precheck"
+                                                          : "Migration") +
+                     " of " + m.version + "_" + m.name + " failed: " + f.what(),
+                 f.file(), f.line(), exit_code::check_failed, check_failure_hint(ph, rolled_back));
     } catch (const lua::script_error& e) {
         std::string msg = e.what();
         if (!e.traceback().empty()) msg += "\n" + e.traceback();

@@ -60,7 +60,6 @@ std::optional<std::size_t> engine::locate_failing_statement(const std::string& s
 void engine::fail_migration(const catalog::migration& m, const std::string& label,
                             const std::string& sql, std::optional<std::size_t> at,
                             const db::sql_failure& f, long long duration_ms) {
-    std::size_t base_offset = at.value_or(0);
     std::string text = describe_failure(label, sql, at, f.info());
     auto j = describe(m);
     j["duration_ms"] = duration_ms;
@@ -69,13 +68,8 @@ void engine::fail_migration(const catalog::migration& m, const std::string& labe
                   {"detail", f.info().detail},
                   {"hint", f.info().hint},
                   {"file", label}};
-    if (f.info().position > 0 || at) {
-        auto off = base_offset +
-                   (f.info().position > 0
-                        ? text::char_to_byte_offset(std::string_view(sql).substr(base_offset),
-                                                    f.info().position - 1)
-                        : 0);
-        auto pos = text::position_of(sql, off);
+    if (auto off = failure_offset(sql, at, f.info())) {
+        auto pos = text::position_of(sql, *off);
         j["error"]["line"] = pos.line;
         j["error"]["column"] = pos.column;
     }

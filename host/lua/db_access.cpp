@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "sql/side_effects.hpp"
 #include "sql/sql.hpp"
 #include "sql/statement_kind.hpp"
 
@@ -23,12 +24,13 @@ bool mentions(const std::string& text, const char* word) {
 struct judged {
     std::string refusal;
     std::string kind;  // parser node of the statement, "" when the parser could not tell
+    std::vector<std::string> outside = {};
 };
 
 judged judge(const std::string& text) {
     std::vector<sql::statement> statements;
     try {
-        statements = sql::parse(text, "sql", sql::parse_options{false}).statements;
+        statements = sql::parse(text, "sql").statements;
     } catch (const sql::parse_error&) {
         // Syntax the bundled parser does not know: the server will judge it,
         // but statement count and transaction control are still checked.
@@ -59,7 +61,7 @@ judged judge(const std::string& text) {
     if ((s.kind == "CopyStmt" || sql::leading_words(s.text).rfind("COPY", 0) == 0) &&
         (mentions(s.text, "stdin") || mentions(s.text, "stdout")))
         return {"cannot run COPY ... STDIN/STDOUT; use db:copy_in or db:copy_out", s.kind};
-    return {{}, s.kind};
+    return {{}, s.kind, sql::server_access(s)};
 }
 
 void check_statement(host& h, const char* fn, const std::string& text, statement_use use) {
@@ -70,10 +72,19 @@ void check_statement(host& h, const char* fn, const std::string& text, statement
         sql_verdict v;
         v.refusal = j.refusal;
         v.kind = j.kind;
+        v.outside = std::move(j.outside);
         it = h.verdicts.emplace(text, std::move(v)).first;
     }
     const auto& v = it->second;
     if (!v.refusal.empty()) throw usage_error(std::string(fn) + ": " + v.refusal);
+    if (!h.db_phase_writable() && !v.outside.empty()) {
+        std::string what;
+        for (const auto& o : v.outside) what += (what.empty() ? "" : ", ") + o;
+        throw usage_error(std::string(fn) + ": " + what + " is refused in phase \"" +
+                          phase_name(h.current) +
+                          "\" (read-only): it reaches the server's files or programs or another "
+                          "database, whatever the role; do that work in a migration");
+    }
     if (use == statement_use::query && !v.kind.empty() && v.kind != "SelectStmt")
         throw usage_error(std::string(fn) +
                           ": streams the rows of a query (SELECT, VALUES, TABLE); "

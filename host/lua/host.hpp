@@ -20,6 +20,7 @@ namespace moonshift::lua {
 struct sql_verdict {
     std::string refusal;  // empty when the statement may run
     std::string kind;     // the parser's node ("SelectStmt"), "" when it could not tell
+    std::vector<std::string> outside;  // sql::server_access: refused in read-only phases
 };
 
 // An exception a binding caught, kept until the trampoline raises it in Lua.

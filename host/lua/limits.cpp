@@ -2,6 +2,9 @@
 #include "lua/limits.hpp"
 
 #include <chrono>
+#include <cstdlib>
+
+#include "common/error.hpp"
 
 #include "lua/boundary.hpp"
 #include "lua/host.hpp"
@@ -32,7 +35,21 @@ void push_stop(lua_State* L, int why) {
 
 }  // namespace
 
-// LuaJIT runs no hooks in compiled code; see options::jit.
+std::function<void()> last_resort(host& h) {
+    if (!h.opts.jit) return {};
+    return [&h] {
+        if (h.opts.log)
+            h.opts.log({"error",
+                        h.redact(h.call_label + ": " + h.timeout_message() +
+                                 ", and a loop the JIT compiled ([lua] jit = true) runs no "
+                                 "hooks: moonshift ends here, as a kill would; the server rolls "
+                                 "back what is open and the next run resumes"),
+                        h.call_label});
+        std::_Exit(int(exit_code::migration_failed));
+    };
+}
+
+// LuaJIT runs no hooks in compiled code; see options::jit and last_resort.
 void limit_hook(lua_State* L, lua_Debug* ar) {
     host& h = host_of(L);
     if (h.stopping) return;

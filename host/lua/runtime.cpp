@@ -269,7 +269,7 @@ runtime::runtime(db::session* session, options o) : impl_(std::make_unique<impl>
                        static_cast<std::size_t>(lua_gc(rt.L, LUA_GCCOUNTB, 0));
     rt.h.memory.limit = rt.h.opts.memory_limit;
     lua_setallocf(rt.L, metered_alloc, &rt.h.memory);
-    rt.dog = std::make_unique<watchdog>(rt.L, limit_hook);
+    rt.dog = std::make_unique<watchdog>(rt.L, limit_hook, last_resort(rt.h));
     bind_host(rt.L, &rt.h);
     if (lua_cpcall(rt.L, setup, &rt.h) != 0) {
         std::string msg = lua_tostring(rt.L, -1) ? lua_tostring(rt.L, -1) : "unknown error";

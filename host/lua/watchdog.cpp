@@ -3,7 +3,8 @@
 
 namespace moonshift::lua {
 
-watchdog::watchdog(lua_State* L, lua_Hook on_deadline) : L_(L), hook_(on_deadline) {}
+watchdog::watchdog(lua_State* L, lua_Hook on_deadline, std::function<void()> last_resort)
+    : L_(L), hook_(on_deadline), last_resort_(std::move(last_resort)) {}
 
 watchdog::~watchdog() {
     {
@@ -27,6 +28,7 @@ void watchdog::arm(clock::time_point deadline, db::session* session) {
         armed_ = true;
         hooked_ = false;
         cancelled_ = false;
+        resorted_ = false;
         deadline_ = deadline;
         if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
     }
@@ -49,11 +51,14 @@ bool watchdog::cancelled() const {
 void watchdog::loop() {
     std::unique_lock<std::mutex> g(m_);
     while (!stop_) {
-        if (!armed_ || (hooked_ && (cancelled_ || !canceller_))) {
+        // The stages of one call past its deadline: hook, cancel, last resort.
+        bool cancel_left = !cancelled_ && canceller_;
+        bool resort_left = last_resort_ && !resorted_;
+        if (!armed_ || (hooked_ && !cancel_left && !resort_left)) {
             cv_.wait(g);
             continue;
         }
-        auto at = hooked_ ? deadline_ + grace : deadline_;
+        auto at = !hooked_ ? deadline_ : cancel_left ? deadline_ + grace : deadline_ + hard_grace;
         if (clock::now() < at) {
             cv_.wait_until(g, at);
             continue;
@@ -62,9 +67,14 @@ void watchdog::loop() {
             // Every instruction, call and line: the hook raises the time-out.
             lua_sethook(L_, hook_, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
             hooked_ = true;
-        } else {
+        } else if (cancel_left) {
             cancelled_ = canceller_->cancel();
             if (!cancelled_) canceller_.reset();  // nothing more to try for this call
+        } else {
+            resorted_ = true;
+            g.unlock();
+            last_resort_();  // the runtime's does not return
+            g.lock();
         }
     }
 }

@@ -4,10 +4,14 @@
 // at its next instruction; a grace period later it cancels the statement the
 // run's session is running, so a script waiting on the server stops too.
 // C functions of the sandbox that can run long (string.find and friends)
-// check the deadline themselves (string_match.cpp).
+// check the deadline themselves (string_match.cpp). With the JIT on, a
+// compiled loop runs no hooks at all: for that case the owner may give a last
+// resort, called `hard_grace` past the deadline when the call still has not
+// ended (the runtime's ends the process, as a kill would).
 #pragma once
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <lua.hpp>
 #include <memory>
 #include <mutex>
@@ -23,8 +27,9 @@ class watchdog {
     // How long past the deadline a statement is cancelled: the hook gets
     // the first chance, so a script that is only running Lua ends cleanly.
     static constexpr std::chrono::milliseconds grace{250};
+    static constexpr std::chrono::milliseconds hard_grace{3000};
 
-    watchdog(lua_State* L, lua_Hook on_deadline);
+    watchdog(lua_State* L, lua_Hook on_deadline, std::function<void()> last_resort = {});
     ~watchdog();
     watchdog(const watchdog&) = delete;
     watchdog& operator=(const watchdog&) = delete;
@@ -40,10 +45,11 @@ class watchdog {
     void loop();
     lua_State* L_;
     lua_Hook hook_;
+    std::function<void()> last_resort_;
     mutable std::mutex m_;
     std::condition_variable cv_;
     std::thread thread_;
-    bool stop_ = false, armed_ = false, hooked_ = false, cancelled_ = false;
+    bool stop_ = false, armed_ = false, hooked_ = false, cancelled_ = false, resorted_ = false;
     clock::time_point deadline_;
     std::shared_ptr<db::session::canceller> canceller_;
     db::session* session_ = nullptr;

@@ -246,7 +246,16 @@ std::chrono::milliseconds guard::retry_delay(int attempt) const {
 json guard::gate(const std::vector<const catalog::migration*>& todo) {
     auto& m = *impl_;
     json report = json::object();
-    auto files = m.parse(todo);
+    std::vector<lint::file> files;
+    try {
+        files = m.parse(todo);
+    } catch (const sql::parse_error& e) {
+        // The gate's verdict, as `moonshift lint` gives it: exit 3, nothing applied.
+        throw error(exit_code::check_failed, e.what(),
+                    e.hint().empty() ? "nothing was applied; `moonshift lint` lists every file "
+                                       "that does not parse"
+                                     : e.hint());
+    }
     auto result = m.lint_all(files);
     report["lint"] = result.to_json();
     m.enforce_lint(result);

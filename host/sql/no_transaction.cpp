@@ -105,3 +105,40 @@ bool classification_needs_tree(const std::string& kind, std::string_view tree_js
 }
 
 }  // namespace moonshift::sql::detail
+
+namespace moonshift::sql {
+
+bool free_of_transaction_words(std::string_view text) {
+    // The first word of every transaction-control statement and of every
+    // statement no_transaction_reason names, plus the word that makes it one.
+    static constexpr std::string_view words[] = {
+        "ABORT",      "BEGIN",        "COMMIT",   "END",     "ROLLBACK",   "SAVEPOINT",
+        "RELEASE",    "START",        "PREPARE",  "CONCURRENTLY", "REINDEX", "VACUUM",
+        "DATABASE",   "TABLESPACE",   "SYSTEM",   "SUBSCRIPTION", "CLUSTER", "DISCARD",
+    };
+    char word[16];
+    std::size_t i = 0, n = text.size();
+    while (i < n) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (!std::isalpha(c)) {
+            ++i;
+            continue;
+        }
+        std::size_t len = 0;
+        bool fits = true;
+        while (i < n && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) {
+            if (len < sizeof word)
+                word[len++] = char(std::toupper(static_cast<unsigned char>(text[i])));
+            else
+                fits = false;
+            ++i;
+        }
+        if (!fits) continue;
+        std::string_view w(word, len);
+        for (auto candidate : words)
+            if (w == candidate) return false;
+    }
+    return true;
+}
+
+}  // namespace moonshift::sql

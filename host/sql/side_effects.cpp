@@ -33,13 +33,25 @@ const std::set<std::string>& irreversible_functions() {
     return names;
 }
 
+// Functions that read the server's files: nothing to undo, but refused where a
+// script may only look at the database.
+const std::set<std::string>& server_file_functions() {
+    static const std::set<std::string> names = {
+        "pg_read_file",   "pg_read_binary_file", "pg_ls_dir",
+        "pg_stat_file",   "pg_ls_logdir",        "pg_ls_waldir",
+        "pg_ls_tmpdir",   "pg_ls_archive_statusdir", "pg_ls_logicalsnapdir",
+        "pg_ls_logicalmapdir", "pg_ls_replslotdir",
+    };
+    return names;
+}
+
 void add(std::vector<std::string>& out, const std::string& phrase) {
     if (std::find(out.begin(), out.end(), phrase) == out.end()) out.push_back(phrase);
 }
 
-void walk(const json& node, std::vector<std::string>& out) {
+void walk(const json& node, std::vector<std::string>& out, bool reads) {
     if (node.is_array()) {
-        for (const auto& item : node) walk(item, out);
+        for (const auto& item : node) walk(item, out, reads);
         return;
     }
     if (!node.is_object()) return;
@@ -47,9 +59,12 @@ void walk(const json& node, std::vector<std::string>& out) {
         const auto& names = f->value("funcname", json::array());
         if (!names.empty()) {
             auto name = names.back().value("String", json::object()).value("sval", "");
-            if (irreversible_functions().count(name)) add(out, name + "()");
+            if (irreversible_functions().count(name) ||
+                (reads && (server_file_functions().count(name) || name.rfind("dblink", 0) == 0)))
+                add(out, name + "()");
         }
     }
+    if (reads && node.contains("DoStmt")) add(out, "a DO block");
     if (auto c = node.find("CopyStmt"); c != node.end() && c->is_object()) {
         if (c->value("is_program", false))
             add(out, "COPY … PROGRAM");
@@ -58,14 +73,20 @@ void walk(const json& node, std::vector<std::string>& out) {
                                                 : "COPY … TO a server file");
     }
     for (const auto& [key, value] : node.items())
-        if (value.is_structured()) walk(value, out);
+        if (value.is_structured()) walk(value, out, reads);
 }
 
 }  // namespace
 
 std::vector<std::string> irreversible_effects(const statement& s) {
     std::vector<std::string> out;
-    walk(s.tree, out);
+    walk(s.tree, out, false);
+    return out;
+}
+
+std::vector<std::string> server_access(const statement& s) {
+    std::vector<std::string> out;
+    walk(s.tree, out, true);
     return out;
 }
 

@@ -16,4 +16,11 @@ namespace moonshift::sql {
 // statement's tree (parse with trees); none without one.
 std::vector<std::string> irreversible_effects(const statement& s);
 
+// What the read-only phases refuse: the irreversible effects above, and also
+// reading the server's files (pg_read_file(), pg_ls_dir(), COPY … FROM a server
+// file), any dblink function, and DO blocks (their body is a string whose calls
+// the tree does not show). A call through a function the statement names by
+// another name is not seen: the parse tree shows only the call itself.
+std::vector<std::string> server_access(const statement& s);
+
 }  // namespace moonshift::sql

@@ -84,6 +84,12 @@ script parse(std::string_view sql, const std::string& file_label,
 // empty. Throws parse_error only for a NUL byte.
 std::vector<statement> split(std::string_view sql);
 
+// True when no word of the text (comments and strings included) begins
+// transaction control or names a statement that refuses a transaction block
+// (CONCURRENTLY, VACUUM, DATABASE, ...): such a file needs no parse to know it
+// runs in moonshift's transaction. One pass, no allocation.
+bool free_of_transaction_words(std::string_view text);
+
 // "file:line:col: message\n  <source line>\n  <spaces>^" for a byte offset in
 // text (clamped to the text). Without a file_label: "line:col: message".
 std::string format_located(std::string_view text, std::size_t offset, const std::string& file_label,
