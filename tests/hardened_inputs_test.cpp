@@ -126,11 +126,14 @@ BOOST_AUTO_TEST_CASE(a_resumed_no_transaction_migration_passes_its_row_count_ver
     BOOST_TEST_INFO(first.err);
     BOOST_TEST(first.exit_code == 1);
     BOOST_TEST(p.scalar("select count(*) from t") == "1");
-    BOOST_TEST(p.scalar("WITH x AS (INSERT INTO flag VALUES (1) RETURNING 1) SELECT count(*) FROM x") == "1");
+    BOOST_TEST(
+        p.scalar("WITH x AS (INSERT INTO flag VALUES (1) RETURNING 1) SELECT count(*) FROM x") ==
+        "1");
     auto again = p.ms({"-v", "up"});
     BOOST_TEST_INFO(again.out << again.err);
     BOOST_TEST(again.exit_code == 0);
-    BOOST_TEST((again.out + again.err).find("resuming after statement 1 of 3") != std::string::npos);
+    BOOST_TEST((again.out + again.err).find("resuming after statement 1 of 3") !=
+               std::string::npos);
     BOOST_TEST(again.err.find("row counts changed") == std::string::npos);
     BOOST_TEST(p.scalar("select count(*) from t") == "2");
     BOOST_TEST((p.applied_versions() == std::vector<std::string>{"001", "002"}));

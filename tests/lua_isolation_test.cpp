@@ -4,11 +4,12 @@
 // advisory lock from a read-only phase. Plus the budgets moonshift.toml sets
 // for phases that had none ([lua] load, lint, hook), through the real CLI.
 #define BOOST_TEST_DYN_LINK
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "common/error.hpp"
 #include "lua/runtime.hpp"
@@ -132,8 +133,7 @@ BOOST_FIXTURE_TEST_CASE(advisory_unlock_hidden_from_the_parser_fails_the_run_lou
         "$$ begin execute 'select pg_advisory_' || 'unlock_all()'; end $$");
     runner r(&session);
     try {
-        r.rt.run_file("scripts/checks/sneaky.lua", "db:query('select sneaky()')\n",
-                      phase::check);
+        r.rt.run_file("scripts/checks/sneaky.lua", "db:query('select sneaky()')\n", phase::check);
         BOOST_FAIL("the check passed after releasing the lock");
     } catch (const moonshift::error& e) {
         BOOST_TEST(int(e.code()) == int(moonshift::exit_code::lock_held));
@@ -230,8 +230,7 @@ BOOST_AUTO_TEST_CASE(lua_hook_setting_bounds_project_hooks) {
 BOOST_AUTO_TEST_CASE(jit_compiled_loop_is_ended_by_the_watchdog_and_the_next_run_applies) {
     test::project p;
     auto toml = test::read_file(p.dir.path / "moonshift.toml");
-    test::write_file(p.dir.path / "moonshift.toml",
-                     toml + "\n[lua]\njit = true\nup = \"1s\"\n");
+    test::write_file(p.dir.path / "moonshift.toml", toml + "\n[lua]\njit = true\nup = \"1s\"\n");
     p.migration("001_t.sql", "create table t (id int);\n");
     p.migration("002_spin.lua",
                 "return { up = function(db)\n  db:exec('insert into t values (1)')\n"

@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include "common/error.hpp"
-
 #include "lua/boundary.hpp"
 #include "lua/host.hpp"
 

@@ -112,9 +112,9 @@ bool free_of_transaction_words(std::string_view text) {
     // The first word of every transaction-control statement and of every
     // statement no_transaction_reason names, plus the word that makes it one.
     static constexpr std::string_view words[] = {
-        "ABORT",      "BEGIN",        "COMMIT",   "END",     "ROLLBACK",   "SAVEPOINT",
-        "RELEASE",    "START",        "PREPARE",  "CONCURRENTLY", "REINDEX", "VACUUM",
-        "DATABASE",   "TABLESPACE",   "SYSTEM",   "SUBSCRIPTION", "CLUSTER", "DISCARD",
+        "ABORT",    "BEGIN",      "COMMIT",  "END",          "ROLLBACK", "SAVEPOINT",
+        "RELEASE",  "START",      "PREPARE", "CONCURRENTLY", "REINDEX",  "VACUUM",
+        "DATABASE", "TABLESPACE", "SYSTEM",  "SUBSCRIPTION", "CLUSTER",  "DISCARD",
     };
     char word[16];
     std::size_t i = 0, n = text.size();

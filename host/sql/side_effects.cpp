@@ -37,10 +37,17 @@ const std::set<std::string>& irreversible_functions() {
 // script may only look at the database.
 const std::set<std::string>& server_file_functions() {
     static const std::set<std::string> names = {
-        "pg_read_file",   "pg_read_binary_file", "pg_ls_dir",
-        "pg_stat_file",   "pg_ls_logdir",        "pg_ls_waldir",
-        "pg_ls_tmpdir",   "pg_ls_archive_statusdir", "pg_ls_logicalsnapdir",
-        "pg_ls_logicalmapdir", "pg_ls_replslotdir",
+        "pg_read_file",
+        "pg_read_binary_file",
+        "pg_ls_dir",
+        "pg_stat_file",
+        "pg_ls_logdir",
+        "pg_ls_waldir",
+        "pg_ls_tmpdir",
+        "pg_ls_archive_statusdir",
+        "pg_ls_logicalsnapdir",
+        "pg_ls_logicalmapdir",
+        "pg_ls_replslotdir",
     };
     return names;
 }
