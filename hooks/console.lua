@@ -25,17 +25,18 @@ return {
     if counts.reverted > 0 then done[#done + 1] = counts.reverted .. " reverted" end
     if counts.failed > 0 then done[#done + 1] = counts.failed .. " failed" end
     if #done == 0 then done[1] = "nothing to do" end
-    local parts = {
-      string.format("%s run %s %s: %s in %s", marks[ev.outcome] or "•", tostring(run.id), ev.outcome,
-        table.concat(done, ", "), duration(ev.duration_ms)),
-      "by " .. run.actor,
-    }
+    local rollback = ev.outcome == "rolled_back" or ev.outcome == "rollback_failed"
+    local first = string.format("%s run %s %s: %s in %s", marks[ev.outcome] or "•", tostring(run.id),
+      ev.outcome, table.concat(done, ", "), duration(ev.duration_ms))
+    -- A rollback says why on its first line: the trigger and its figures.
+    if rollback and present(ev.error) then first = first .. " — " .. ev.error.message end
+    local parts = { first, "by " .. run.actor }
     if present(run.commit) then
       parts[#parts + 1] = "commit " .. run.commit:sub(1, 7) .. (present(run.branch) and (" (" .. run.branch .. ")") or "")
     end
     if run.test then parts[#parts + 1] = "test" end
     print(table.concat(parts, " · "))
-    if present(ev.error) then
+    if present(ev.error) and not rollback then
       local err, at = ev.error, ""
       if present(err.file) then at = err.file .. (present(err.line) and (":" .. err.line) or "") .. ": " end
       print("  " .. at .. err.message .. (present(err.sqlstate) and (" (" .. err.sqlstate .. ")") or ""))

@@ -149,13 +149,13 @@ local function html_body(ev)
 end
 
 return {
-  ["run.finish"] = function(ev)
+  ["run.finish"] = function(ev, ctx)
     local s = ev.settings
     local url = present(s.smtp_url) and s.smtp_url or s.url
     if not present(url) then error("[notify." .. ev.hook .. "] needs smtp_url, e.g. smtp://smtp.example.com:587", 0) end
     if not present(s.from) then error("[notify." .. ev.hook .. "] needs from, the sender's address", 0) end
     if not present(s.to) then error("[notify." .. ev.hook .. "] needs to, the recipients", 0) end
-    if s.only_failures == true and ev.outcome == "ok" then return end
+    if s.only_failures == true and ev.outcome == "ok" then ctx:skip("only_failures = true") end
     mail.send({
       url = url,
       user = present(s.user) and s.user or nil,

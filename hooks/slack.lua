@@ -40,6 +40,10 @@ local function title(ev)
   local run = ev.run
   local text = string.format("%s moonshift %s on %s: %s", marks[ev.outcome] or "ℹ️", run.command,
     run.environment, ev.outcome)
+  -- A rollback says why in the first line: the trigger and its figures.
+  if (ev.outcome == "rolled_back" or ev.outcome == "rollback_failed") and present(ev.error) then
+    text = text .. " — " .. ev.error.message
+  end
   if run.test then text = text .. " (test)" end
   return text
 end
@@ -122,12 +126,12 @@ local function message(ev, settings)
 end
 
 return {
-  ["run.finish"] = function(ev)
+  ["run.finish"] = function(ev, ctx)
     local s = ev.settings
     if not present(s.webhook_url) then
       error("[notify." .. ev.hook .. "] needs webhook_url, the Slack incoming webhook (https://api.slack.com/messaging/webhooks)", 0)
     end
-    if s.only_failures == true and ev.outcome == "ok" then return end
+    if s.only_failures == true and ev.outcome == "ok" then ctx:skip("only_failures = true") end
     http.post(s.webhook_url, message(ev, s), {
       timeout = present(s.timeout) and s.timeout or "10s",
       retries = present(s.retries) and s.retries or 2,

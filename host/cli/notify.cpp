@@ -73,7 +73,10 @@ int notify_test(const globals& g, const std::string& hook) {
     auto results = d.send_test(hook);
     int failed = 0;
     for (const auto& r : results) {
-        if (r.ok)
+        if (r.ok && r.skipped)
+            out.line("  " + out.yellow("skipped") + " " + r.hook + " " + out.dim(r.event) + ": " +
+                     r.message + " — nothing was sent");
+        else if (r.ok)
             out.line("  " + out.green("ok") + "      " + r.hook + " " +
                      out.dim(r.event + " (" + std::to_string(r.duration_ms) + " ms)"));
         else
@@ -83,6 +86,7 @@ int notify_test(const globals& g, const std::string& hook) {
                        {"hook", r.hook},
                        {"event", r.event},
                        {"ok", r.ok},
+                       {"sent", r.ok && !r.skipped},
                        {"message", r.message},
                        {"duration_ms", r.duration_ms},
                        {"required", r.required}});

@@ -129,9 +129,10 @@ json unvalidated_foreign_keys(db::session& db) {
                   "foreign keys not validated");
 }
 
-// Tables the run does not change keep their row count.
+// Tables the run does not change lose no rows beyond the tolerance; the
+// application may write to them meanwhile, so growth is never a failure.
 json row_counts(const json& before_counts, const json& after, const std::set<std::string>& changed,
-                bool changes_unknown) {
+                bool changes_unknown, const project::verify_settings& v) {
     if (changes_unknown)
         return {{"check", "row_counts"},
                 {"ok", true},
@@ -140,22 +141,32 @@ json row_counts(const json& before_counts, const json& after, const std::set<std
                  "skipped: a migration of the run is not SQL, so the tables it changes are "
                  "unknown"},
                 {"items", json::array()}};
+    bool by_rows = v.row_count_tolerance_rows >= 0;
+    std::string tolerance = by_rows ? std::to_string(v.row_count_tolerance_rows) + " row(s)"
+                                    : fmt::format("{:g}%", v.row_count_tolerance_percent);
     std::vector<std::string> items;
     int compared = 0;
     for (auto& [table, before] : before_counts.items()) {
         if (changed.count(table)) continue;
         ++compared;
-        if (!after.contains(table))
+        if (!after.contains(table)) {
             items.push_back(table + ": gone (no migration of the run names it)");
-        else if (after[table] != before)
-            items.push_back(
-                fmt::format("{}: {} rows before, {} after, and no migration of the run changes it",
-                            table, before.get<long long>(), after[table].get<long long>()));
+            continue;
+        }
+        auto b = before.get<long long>(), a = after[table].get<long long>();
+        long long allowed =
+            by_rows ? v.row_count_tolerance_rows
+                    : static_cast<long long>(double(b) * v.row_count_tolerance_percent / 100.0);
+        if (b - a > allowed)
+            items.push_back(fmt::format(
+                "{}: {} rows before, {} after (lost {}, more than the tolerance of {}), and no "
+                "migration of the run changes it",
+                table, b, a, b - a, tolerance));
     }
-    return result(
-        "row_counts", items,
-        std::to_string(compared) + " table(s) the run does not change kept their row count",
-        "row counts changed");
+    return result("row_counts", items,
+                  std::to_string(compared) +
+                      " table(s) the run does not change lost no rows beyond " + tolerance,
+                  "rows disappeared");
 }
 
 }  // namespace
@@ -178,7 +189,7 @@ json engine::builtin_verifications(const json& counts_before, const std::set<std
     if (v.indexes) results.push_back(invalid_indexes(db));
     if (v.foreign_keys) results.push_back(unvalidated_foreign_keys(db));
     if (v.row_counts && counts_before.is_object() && !counts_before.empty())
-        results.push_back(row_counts(counts_before, after, changed, changes_unknown));
+        results.push_back(row_counts(counts_before, after, changed, changes_unknown, v));
     bool ok = true;
     for (auto& r : results) ok = ok && r["ok"].get<bool>();
     return {{"ok", ok}, {"results", results}};

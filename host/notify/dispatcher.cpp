@@ -48,7 +48,30 @@ struct loaded_hook {
     bool receives(const std::string& event) const {
         if (std::find(events.begin(), events.end(), event) != events.end()) return true;
         // Names this host version does not know yet reach catch-all handlers.
-        return wildcard && !cfg.events && !is_event(event);
+        return wildcard && !cfg.events && !cfg.on && !is_event(event);
+    }
+
+    bool listed_in_on(const std::string& word) const {
+        return cfg.on && std::find(cfg.on->begin(), cfg.on->end(), word) != cfg.on->end();
+    }
+
+    // Whether this complete event reaches the hook; `quiet`: it belongs to a
+    // run that changed nothing, which only `unchanged = true` or `on =
+    // ["always"]` hear about.
+    bool wants(const json& ev, bool quiet) const {
+        std::string name = ev.value("event", "");
+        if (!receives(name)) return false;
+        if (quiet && !cfg.unchanged && !listed_in_on("always")) return false;
+        if (!cfg.on || listed_in_on(name)) return true;
+        return name == "run.finish" &&
+               std::any_of(cfg.on->begin(), cfg.on->end(),
+                           [&](const auto& c) { return !is_event(c) && run_meets(c, ev); });
+    }
+
+    std::string filter_text() const {
+        std::string list;
+        for (const auto& w : *cfg.on) list += (list.empty() ? "\"" : ", \"") + w + "\"";
+        return "filtered: on = [" + list + "]";
     }
 };
 
@@ -62,8 +85,14 @@ struct dispatcher::impl {
 
     struct item {
         json event;
-        int only = -1;  // one hook (notify test), or -1: every hook that receives it
+        int only = -1;       // one hook (notify test), or -1: every hook that receives it
+        bool quiet = false;  // an event of a run that changed nothing
     };
+    // A run's first events wait here until the run is seen to change
+    // something (or ends having changed nothing: then only the hooks that
+    // want such runs get them).
+    std::vector<json> held;
+    bool holding = false;
     std::mutex m;
     std::condition_variable wake, idle;
     std::deque<item> queue;
@@ -137,7 +166,11 @@ struct dispatcher::impl {
         auto t0 = std::chrono::steady_clock::now();
         calling = h.cfg.name;
         try {
-            rt->run_hook(h.script, h.handled.count(name) ? name : "*", data);
+            auto o = rt->run_hook(h.script, h.handled.count(name) ? name : "*", data);
+            if (o.skipped) {
+                d.skipped = true;
+                d.message = scrub(o.skip_reason);
+            }
         } catch (const std::exception& e) {
             d.ok = false;
             d.message = scrub(e.what());
@@ -162,12 +195,18 @@ struct dispatcher::impl {
     void deliver(const item& it) {
         if (needs_db) attach_database();
         if (it.only >= 0) {
-            call(hooks[static_cast<std::size_t>(it.only)], it.event);
+            auto& h = hooks[static_cast<std::size_t>(it.only)];
+            if (h.cfg.on && !h.wants(it.event, false)) {
+                std::lock_guard<std::mutex> lk(m);
+                deliveries.push_back({h.cfg.name, it.event.value("event", ""), true, true,
+                                      h.cfg.required, h.filter_text(), 0});
+                return;
+            }
+            call(h, it.event);
             return;
         }
-        std::string name = it.event.value("event", "");
         for (auto& h : hooks)
-            if (h.receives(name)) call(h, it.event);
+            if (h.wants(it.event, it.quiet)) call(h, it.event);
     }
 
     void run_worker() {
@@ -232,8 +271,19 @@ struct dispatcher::impl {
             throw usage_error(cfg.label + ": the hook has no handlers",
                               "return a table like { [\"run.finish\"] = function(ev, ctx) ... end "
                               "} (docs/hooks.md)");
-        if (cfg.events) {
-            for (const auto& ev : *cfg.events) {
+        // `on` names events and runs; a run is heard about in its run.finish.
+        auto wanted = cfg.events;
+        if (cfg.on) {
+            wanted.emplace();
+            for (const auto& w : *cfg.on)
+                if (is_event(w)) wanted->push_back(w);
+            if (std::any_of(cfg.on->begin(), cfg.on->end(),
+                            [](const std::string& w) { return !is_event(w); }) &&
+                std::find(wanted->begin(), wanted->end(), "run.finish") == wanted->end())
+                wanted->push_back("run.finish");
+        }
+        if (wanted) {
+            for (const auto& ev : *wanted) {
                 if (!h.wildcard && !h.handled.count(ev)) {
                     std::string has;
                     for (const auto& n : h.handled) has += (has.empty() ? "" : ", ") + n;
@@ -246,7 +296,7 @@ struct dispatcher::impl {
                 }
             }
             for (const auto& n : event_names())
-                if (std::find(cfg.events->begin(), cfg.events->end(), n) != cfg.events->end())
+                if (std::find(wanted->begin(), wanted->end(), n) != wanted->end())
                     h.events.push_back(n);
         } else {
             for (const auto& n : event_names())
@@ -306,10 +356,28 @@ void dispatcher::on_event(const engine::event& e) {
     if (d.hooks.empty() || !d.state) return;
     auto full = d.state->complete(e);
     if (!full) return;
+    if (e.name == "run.start") {
+        d.held.clear();
+        d.holding = true;
+    }
+    if (d.holding) {
+        if (e.name == "run.start" || e.name == "run.planned") {
+            d.held.push_back(std::move(*full));
+            return;
+        }
+        // The run did something (or ended): what waited goes out now, marked
+        // quiet when the run changed nothing.
+        bool quiet = e.name == "run.finish" && unchanged_run(*full);
+        d.holding = false;
+        for (auto& ev : d.held) d.enqueue({std::move(ev), -1, quiet});
+        d.held.clear();
+        d.enqueue({std::move(*full), -1, quiet});
+        return;
+    }
     if (std::none_of(d.hooks.begin(), d.hooks.end(),
                      [&](const loaded_hook& h) { return h.receives(e.name); }))
         return;
-    d.enqueue({std::move(*full), -1});
+    d.enqueue({std::move(*full), -1, false});
 }
 
 void dispatcher::flush() { impl_->flush(); }
@@ -328,12 +396,18 @@ void dispatcher::close_run(const std::string& outcome, json& report) {
     }
     json per_hook = json::object();
     for (const auto& h : d.hooks)
-        per_hook[h.cfg.name] = {{"delivered", 0}, {"failed", 0}, {"required", h.cfg.required}};
+        per_hook[h.cfg.name] = {
+            {"delivered", 0}, {"skipped", 0}, {"failed", 0}, {"required", h.cfg.required}};
     json failures = json::array();
-    int delivered = 0, failed = 0;
+    int delivered = 0, failed = 0, skipped = 0;
     const delivery* required_failure = nullptr;
     for (const auto& x : done) {
         auto& entry = per_hook[x.hook];
+        if (x.ok && x.skipped) {
+            ++skipped;
+            entry["skipped"] = entry["skipped"].get<int>() + 1;
+            continue;
+        }
         if (x.ok) {
             ++delivered;
             entry["delivered"] = entry["delivered"].get<int>() + 1;
@@ -348,8 +422,11 @@ void dispatcher::close_run(const std::string& outcome, json& report) {
                                 {"required", x.required}});
         if (x.required && !required_failure) required_failure = &x;
     }
-    report["notifications"] = {
-        {"delivered", delivered}, {"failed", failed}, {"hooks", per_hook}, {"failures", failures}};
+    report["notifications"] = {{"delivered", delivered},
+                               {"skipped", skipped},
+                               {"failed", failed},
+                               {"hooks", per_hook},
+                               {"failures", failures}};
     if (required_failure && outcome == "ok")
         throw error(exit_code::check_failed,
                     "the required notification hook \"" + required_failure->hook + "\" failed on " +

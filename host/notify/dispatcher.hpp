@@ -30,8 +30,11 @@ struct note {
 struct delivery {
     std::string hook, event;
     bool ok = true;
+    // Nothing was sent: the hook's filter (`on`, a run that changed nothing)
+    // or the handler itself (ctx:skip, e.g. only_failures) said so.
+    bool skipped = false;
     bool required = false;
-    std::string message;  // why it failed, free of secrets
+    std::string message;  // why it failed or was skipped, free of secrets
     long long duration_ms = 0;
 };
 

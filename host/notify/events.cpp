@@ -150,9 +150,15 @@ std::optional<json> run_state::complete(const engine::event& e) {
         run_["started_at"] = utc_now();
         migrations_ = json::array();
         last_error_ = nullptr;
+        trigger_ = nullptr;
+        rollback_ = nullptr;
         planned_ = 0;
     } else if (e.name == "run.planned") {
         planned_ = d.value("pending", d.value("revert", 0LL));
+    } else if (e.name == "trigger.fired") {
+        trigger_ = d;
+    } else if (e.name == "rollback.done") {
+        rollback_ = d;
     }
 
     // The migration this event is about, and its line in `migrations`.
@@ -203,12 +209,37 @@ std::optional<json> run_state::complete(const engine::event& e) {
     if (e.name == "run.finish") {
         out["outcome"] = d.value("outcome", json(nullptr));
         out["duration_ms"] = d.value("duration_ms", json(nullptr));
-        if (!last_error_.is_null())
+        if (auto why = rollback_error(out["outcome"]); !why.is_null())
+            out["error"] = why;
+        else if (!last_error_.is_null())
             out["error"] = last_error_;
         else if (d.contains("report") && d["report"].contains("error"))
             out["error"] = error_of(d["report"]["error"]);
     }
     redact_strings(out);
+    return out;
+}
+
+// Why a run rolled back (or tried to): the trigger, its figures (in its
+// reason) and, when the rollback stopped, why; null for other runs.
+json run_state::rollback_error(const json& outcome) const {
+    if (!outcome.is_string() || !trigger_.is_object()) return nullptr;
+    auto o = outcome.get<std::string>();
+    if (o != "rolled_back" && o != "rollback_failed") return nullptr;
+    auto text_of = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    std::string message = "trigger " + text_of(trigger_.value("trigger", json("?"))) +
+                          " fired: " + text_of(trigger_.value("reason", json("no reason given")));
+    json out = {{"message", message},
+                {"trigger", trigger_.value("trigger", json(nullptr))},
+                {"kind", trigger_.value("kind", json(nullptr))},
+                {"reason", trigger_.value("reason", json(nullptr))}};
+    if (o == "rollback_failed") {
+        std::string stopped = rollback_.is_object() ? rollback_.value("stopped", "") : "";
+        if (stopped.empty() && last_error_.is_object()) stopped = last_error_.value("message", "");
+        out["message"] = message + "; the rollback stopped: " +
+                         (stopped.empty() ? std::string("see the run's report") : stopped);
+        if (last_error_.is_object()) out["cause"] = last_error_;
+    }
     return out;
 }
 

@@ -33,12 +33,15 @@ class run_state {
 
   private:
     nlohmann::json base(const std::string& name, const nlohmann::json& data);
+    nlohmann::json rollback_error(const nlohmann::json& outcome) const;
 
     std::string environment_;
     origin origin_;
     nlohmann::json run_ = nlohmann::json::object();
     nlohmann::json migrations_ = nlohmann::json::array();
     nlohmann::json last_error_;  // the last migration.failed's error, for run.finish
+    nlohmann::json trigger_;     // trigger.fired's details: why a run rolls back
+    nlohmann::json rollback_;    // rollback.done's details
     long long planned_ = 0;
     int seq_ = 0;
     // Random per process: run ids start again at 1 after a database reset,

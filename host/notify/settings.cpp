@@ -126,7 +126,55 @@ void find_code(hook_config& h, const fs::path& dir, const std::string& where) {
     }
 }
 
+void check_on(hook_config& h, const located& where, const project::config& cfg) {
+    if (h.events)
+        throw usage_error(
+            where.at(cfg, "on") + ": [notify." + h.name + "] has both `events` and `on`",
+            "keep one: `on` names runs (outcomes, applied, reverted, rollback, "
+            "failure, always) and events; `events` names events only");
+    h.events_line = where.over && where.over->lines.count("on")   ? where.over->lines.at("on")
+                    : where.base && where.base->lines.count("on") ? where.base->lines.at("on")
+                                                                  : 0;
+    const auto& conds = run_conditions();
+    for (const auto& w : *h.on)
+        if (!is_event(w) && std::find(conds.begin(), conds.end(), w) == conds.end()) {
+            std::string known;
+            for (const auto& c : conds) known += (known.empty() ? "" : ", ") + c;
+            throw usage_error(where.at(cfg, "on") + ": unknown run or event \"" + w + "\"",
+                              "runs: " + known + "; or an event name (docs/events.md)");
+        }
+}
+
 }  // namespace
+
+const std::vector<std::string>& run_conditions() {
+    static const std::vector<std::string> words = {
+        "ok",           "failed",        "rolled_back", "rollback_failed", "refused",
+        "check_failed", "verify_failed", "drift",       "interrupted",     "applied",
+        "reverted",     "rollback",      "failure",     "always"};
+    return words;
+}
+
+bool run_meets(const std::string& c, const json& finish) {
+    std::string outcome = finish.value("outcome", json("")).is_string()
+                              ? finish.value("outcome", json("")).get<std::string>()
+                              : "";
+    const json& counts = finish.contains("counts") ? finish["counts"] : json::object();
+    long long applied = counts.value("applied", 0LL), reverted = counts.value("reverted", 0LL);
+    if (c == "always") return true;
+    if (c == "applied") return applied > 0;
+    if (c == "reverted") return reverted > 0;
+    if (c == "rollback")
+        return reverted > 0 || outcome == "rolled_back" || outcome == "rollback_failed";
+    if (c == "failure") return !outcome.empty() && outcome != "ok";
+    return c == outcome;
+}
+
+bool unchanged_run(const json& finish) {
+    const json& counts = finish.contains("counts") ? finish["counts"] : json::object();
+    return finish.value("outcome", json("")) == json("ok") && counts.value("applied", 0LL) == 0 &&
+           counts.value("reverted", 0LL) == 0 && counts.value("failed", 0LL) == 0;
+}
 
 std::vector<hook_config> hooks_for(const project::config& cfg, const project::environment& env) {
     // Every name: sections of the project and of the environment, and files in hooks/.
@@ -172,6 +220,10 @@ std::vector<hook_config> hooks_for(const project::config& cfg, const project::en
                                       "events: " + known);
                 }
         }
+
+        h.on = pick(&project::notify_section::on);
+        h.unchanged = pick(&project::notify_section::unchanged).value_or(false);
+        if (h.on) check_on(h, where, cfg);
 
         find_code(h, dir, where.at(cfg, pick(&project::notify_section::hook) ? "hook" : ""));
 

@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <set>
 
 #include "common/error.hpp"
@@ -17,8 +18,9 @@ namespace {
 using detail::reader;
 
 const std::set<std::string> project_keys = {"migrations", "schema", "default_env", "lock_wait"};
-const std::set<std::string> verify_keys = {"critical_tables", "rls",        "indexes",
-                                           "foreign_keys",    "row_counts", "row_count_limit"};
+const std::set<std::string> verify_keys = {"critical_tables",    "rls",        "indexes",
+                                           "foreign_keys",       "row_counts", "row_count_limit",
+                                           "row_count_tolerance"};
 const std::set<std::string> lint_keys = {"disable", "warn", "error", "small_table",
                                          "exposed_schemas"};
 const std::set<std::string> backup_keys = {"policy",      "dir",          "keep_daily",
@@ -94,6 +96,23 @@ void read_verify(const reader& r, const toml::table& v, verify_settings& verify)
     if (auto* n = v.get("row_counts")) verify.row_counts = r.bool_of(*n, "row_counts");
     if (auto* n = v.get("row_count_limit"))
         verify.row_count_limit = r.count_of(*n, "row_count_limit");
+    if (auto* n = v.get("row_count_tolerance")) {
+        if (n->is_string()) {
+            auto text = r.string_of(*n, "row_count_tolerance");
+            char* end = nullptr;
+            double pct = std::strtod(text.c_str(), &end);
+            if (text.empty() || text.back() != '%' || end != text.c_str() + text.size() - 1 ||
+                !(pct >= 0 && pct <= 100))
+                r.fail(n->source(),
+                       "row_count_tolerance = \"" + text +
+                           "\" is neither a percentage (\"1%\") nor a number of rows",
+                       "write row_count_tolerance = \"2%\" or row_count_tolerance = 500");
+            verify.row_count_tolerance_percent = pct;
+            verify.row_count_tolerance_rows = -1;
+        } else {
+            verify.row_count_tolerance_rows = r.count_of(*n, "row_count_tolerance");
+        }
+    }
 }
 
 // Time budgets of scripts per phase; "0s" means none.

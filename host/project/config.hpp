@@ -16,8 +16,8 @@ namespace moonshift::project {
 // interpolates them for the selected environment.
 struct notify_section {
     std::optional<std::string> hook;  // the hook's code, hooks/<hook>.lua; default NAME
-    std::optional<bool> enabled, required;
-    std::optional<std::vector<std::string>> events;
+    std::optional<bool> enabled, required, unchanged;
+    std::optional<std::vector<std::string>> events, on;
     nlohmann::json settings = nlohmann::json::object();  // every other key, TOML values as JSON
     std::map<std::string, int> lines;                    // the line of each key, for messages
     int line = 0;                                        // where the section starts
@@ -90,6 +90,12 @@ struct verify_settings {
     bool foreign_keys = true;  // no NOT VALID foreign keys left behind
     bool row_counts = true;    // tables no migration declared it changes keep their row count
     long long row_count_limit = 1000000;  // tables larger (by estimate) are not counted
+    // [verify] row_count_tolerance: how many rows a table the run does not
+    // change may lose while the application keeps writing — "1%" (the
+    // default) of its count before the run, or a number of rows. Growth is
+    // never a failure.
+    double row_count_tolerance_percent = 1.0;
+    long long row_count_tolerance_rows = -1;  // >= 0: a count instead of the percentage
 };
 
 // [lint]: which rules run and how strictly.

@@ -56,6 +56,10 @@ void read_notify(const reader& r, const toml::node& n, const std::string& prefix
                 s.required = r.bool_of(hv, key);
             else if (key == "events")
                 s.events = r.strings_of(hv, key);
+            else if (key == "on")
+                s.on = r.strings_of(hv, key);
+            else if (key == "unchanged")
+                s.unchanged = r.bool_of(hv, key);
             else
                 s.settings[key] = json_of(hv);
         }
