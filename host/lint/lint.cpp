@@ -138,33 +138,6 @@ std::vector<allowance> allowances_of(std::string_view text, const sql::script& s
     return out;
 }
 
-std::vector<finding> transaction_findings(const file& f) {
-    std::vector<finding> out;
-    line_index lines(f.text);
-    for (const auto& st : f.script->statements) {
-        // BEGIN/COMMIT of the file's own is allowed: such a file runs as it
-        // is, outside moonshift's transaction (catalog: own_transaction).
-        if (!st.no_transaction || f.no_transaction || f.script->has_transaction_control()) continue;
-        std::string message = st.no_transaction_reason + ", and this migration runs in one";
-        std::string hint =
-            "put -- moonshift:no-transaction at the top of the file: its statements then run one "
-            "by one, "
-            "each recorded, and a failed run resumes at the failed statement";
-        finding x;
-        x.rule = "transaction";
-        x.severity = "error";
-        x.file = f.label;
-        x.offset = st.offset;
-        auto p = lines.at(st.offset);
-        x.line = p.line;
-        x.column = p.column;
-        x.message = message;
-        x.hint = hint;
-        out.push_back(std::move(x));
-    }
-    return out;
-}
-
 // ---- linter -------------------------------------------------------------------
 
 namespace {
@@ -390,7 +363,8 @@ void place(std::vector<finding>& raw, file_places& places, const project::lint_s
 // Directives that are themselves wrong: no reason, or an unknown rule.
 void check_directives(const std::vector<file>& files, const rule_set& rules, file_places& places,
                       const project::lint_settings& cfg, std::vector<finding>& raw) {
-    std::set<std::string> known = {"transaction", "all"};
+    std::set<std::string> known = {"transaction", "transaction-nesting", "unclosed-transaction",
+                                   "concurrently-in-transaction", "all"};
     for (const auto& r : rules.infos()) known.insert(r.name);
     for (const auto& f : files) {
         if (f.text.find("moonshift:allow") == std::string_view::npos) continue;

@@ -105,10 +105,13 @@ class linter {
     std::unique_ptr<impl> impl_;
 };
 
-// The built-in check that is not a rule: a statement that cannot run in a
-// transaction block, in a file that would run in one (no
-// -- moonshift:no-transaction, no BEGIN/COMMIT of its own). Reported as
-// errors of rule "transaction".
+// The built-in checks that are not rules (transactions.cpp), all errors:
+// "transaction": a statement that cannot run in a transaction block, in a
+// file that would run in one (no -- moonshift:no-transaction, no BEGIN/COMMIT
+// of its own); "concurrently-in-transaction": such a statement between the
+// file's own BEGIN and COMMIT; "transaction-nesting": a BEGIN inside an open
+// transaction, or a COMMIT/ROLLBACK with none open; "unclosed-transaction": a
+// BEGIN never committed or rolled back by the end of the file.
 std::vector<finding> transaction_findings(const file& f);
 
 }  // namespace moonshift::lint

@@ -3,6 +3,8 @@
 
 #include <cctype>
 
+#include "sql/sql.hpp"
+
 namespace moonshift::sql {
 
 std::string leading_words(const std::string& text) {
@@ -43,6 +45,26 @@ bool looks_like_transaction_control(const std::string& text) {
 bool ends_transaction_block(const std::string& text) {
     auto w = leading_words(text);
     return w == "COMMIT" || w == "END";
+}
+
+block_effect transaction_block_effect(const statement& st) {
+    if (!st.transaction_control) return block_effect::none;
+    if (st.tree.is_object() && st.tree.contains("TransactionStmt")) {
+        auto kind = st.tree["TransactionStmt"].value("kind", "");
+        if (kind == "TRANS_STMT_BEGIN" || kind == "TRANS_STMT_START") return block_effect::open;
+        if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_ROLLBACK" ||
+            kind == "TRANS_STMT_PREPARE")
+            return block_effect::close;
+        return block_effect::other;
+    }
+    auto words = leading_words(st.text);
+    auto first = words.substr(0, words.find(' '));
+    if (first == "BEGIN" || first == "START") return block_effect::open;
+    if ((first == "COMMIT" || first == "ROLLBACK" || first == "END" || first == "ABORT" ||
+         words == "PREPARE TRANSACTION") &&
+        words.find(" TO") == std::string::npos && words.find("PREPARED") == std::string::npos)
+        return block_effect::close;
+    return block_effect::other;
 }
 
 }  // namespace moonshift::sql

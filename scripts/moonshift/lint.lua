@@ -113,6 +113,31 @@ function M.column_constraints(coldef)
   return out
 end
 
+-- Every column a CREATE TABLE defines, an ALTER TABLE adds or retypes:
+-- { def = ColumnDef, name = column name, relation = RangeVar, at = location,
+-- how = "create" | "add" | "type" }. For "type", def.typeName is the new type.
+function M.columns(stmt)
+  local out, n = {}, stmt.node
+  if stmt.kind == "CreateStmt" then
+    for _, elt in ipairs(n.tableElts or {}) do
+      if elt.ColumnDef then
+        local d = elt.ColumnDef
+        out[#out + 1] = { def = d, name = d.colname, relation = n.relation, at = d.location, how = "create" }
+      end
+    end
+  elseif stmt.kind == "AlterTableStmt" then
+    for _, cmd in ipairs(M.commands(n)) do
+      local def = cmd.def and cmd.def.ColumnDef
+      if def and cmd.subtype == "AT_AddColumn" then
+        out[#out + 1] = { def = def, name = def.colname, relation = n.relation, at = def.location, how = "add" }
+      elseif def and cmd.subtype == "AT_AlterColumnType" then
+        out[#out + 1] = { def = def, name = cmd.name, relation = n.relation, at = def.location, how = "type" }
+      end
+    end
+  end
+  return out
+end
+
 -- The type of a TypeName node: base name (last part, "int8", "varchar",
 -- "serial") and its modifiers as numbers ({255} for varchar(255)).
 function M.type_of(type_name)
