@@ -156,4 +156,18 @@ BOOST_FIXTURE_TEST_CASE(transaction_structure_of_the_file, linter_fixture) {
     BOOST_TEST(!run("BEGIN;\nCREATE TABLE t (a int);\nROLLBACK;\n").has("unclosed-transaction"));
 }
 
+BOOST_FIXTURE_TEST_CASE(a_table_created_then_renamed_is_still_created_in_the_run, linter_fixture) {
+    auto r = run({{"migrations/001_a.sql", "CREATE TABLE drafts (a int);"},
+                  {"migrations/002_b.sql",
+                   "ALTER TABLE drafts RENAME TO posts;\nCREATE INDEX posts_a ON posts (a);\n"
+                   "ALTER TABLE posts ALTER COLUMN a SET NOT NULL;\nALTER TABLE posts RENAME TO "
+                   "articles;\nTRUNCATE articles;"}});
+    BOOST_TEST(!r.has("require-concurrent-index"), r.text());
+    BOOST_TEST(!r.has("set-not-null"), r.text());
+    BOOST_TEST(!r.has("rename"), r.text());
+    BOOST_TEST(!r.has("truncate"), r.text());
+    // A table that existed before the run is still judged after a rename.
+    BOOST_TEST(run("ALTER TABLE users RENAME TO members;\nTRUNCATE members;").has("truncate"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -46,6 +46,30 @@ BOOST_FIXTURE_TEST_CASE(a_lint_error_stops_up_before_any_migration_runs, users_p
     BOOST_TEST(scalar("SELECT outcome FROM moonshift.runs ORDER BY id DESC LIMIT 1") == "refused");
 }
 
+BOOST_FIXTURE_TEST_CASE(up_lint_warn_lets_errors_through_for_one_run_with_its_reason,
+                        users_project) {
+    migration("002_risky.sql", "ALTER TABLE users DROP COLUMN email;\n");
+    auto before = fingerprint();
+    auto no_reason = ms({"up", "--lint=warn"});
+    BOOST_TEST(no_reason.exit_code == 2, no_reason.err);
+    BOOST_TEST(has(no_reason.err, "needs --reason"), no_reason.err);
+    BOOST_TEST(fingerprint() == before);
+    auto r = ms({"up", "--lint=warn", "--reason", "adopting the existing history"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(has(r.err,
+                   "1 error(s) let through for this run (--lint=warn): adopting the "
+                   "existing history"),
+               r.err);
+    BOOST_TEST(has(r.err, "error drop-column"), r.err);
+    auto report = scalar(
+        "SELECT report->'safety'->'lint'->'let_through'->>'reason' FROM moonshift.runs "
+        "WHERE command = 'up' ORDER BY id DESC LIMIT 1");
+    BOOST_TEST(report == "adopting the existing history");
+    // The next run judges again.
+    migration("003_risky.sql", "ALTER TABLE users DROP COLUMN id;\n");
+    BOOST_TEST(ms({"up"}).exit_code == 3);
+}
+
 BOOST_FIXTURE_TEST_CASE(an_allowed_finding_runs_and_its_reason_is_recorded, users_project) {
     migration("002_drop_email.sql",
               "-- moonshift:allow drop-column email moved to auth.users in v3\nALTER TABLE users "
@@ -181,6 +205,18 @@ BOOST_FIXTURE_TEST_CASE(a_project_rule_can_read_the_target_through_db, users_pro
     migration("002_drop.sql", "DROP TABLE IF EXISTS nothing_here;\n");
     auto r = ms({"lint", "migrations/002_drop.sql"});
     BOOST_TEST(has(r.out, "warning no-drop-with-rows: users still has 20 rows"), r.out + r.err);
+}
+
+BOOST_FIXTURE_TEST_CASE(drop_table_if_exists_of_a_table_the_target_lacks_is_no_error,
+                        users_project) {
+    migration("002_drop.sql", "DROP TABLE IF EXISTS nothing_here;\n");
+    auto r = ms({"lint"});
+    BOOST_TEST(r.exit_code == 0, r.out + r.err);
+    BOOST_TEST(!has(r.out, "drop-table"), r.out);
+    migration("002_drop.sql", "DROP TABLE IF EXISTS users;\n");
+    auto d = ms({"lint"});
+    BOOST_TEST(d.exit_code == 3, d.out + d.err);
+    BOOST_TEST(has(d.out, "error drop-table: DROP TABLE users deletes"), d.out);
 }
 
 BOOST_FIXTURE_TEST_CASE(lint_rules_lists_every_rule, project) {

@@ -109,6 +109,58 @@ BOOST_FIXTURE_TEST_CASE(plan_rehearses_reports_and_leaves_nothing_behind, projec
     BOOST_TEST(out["migrations"][1]["rehearsed"] == false);
 }
 
+BOOST_FIXTURE_TEST_CASE(plan_rehearses_own_transactions_and_judges_nothing_against_a_wrong_state,
+                        project) {
+    migration("001_base.sql", "CREATE TABLE IF NOT EXISTS t (id bigint);\n");
+    BOOST_REQUIRE(ms({"up"}).exit_code == 0);
+    // The runbooks' own BEGIN/COMMIT: rehearsed with it taken out.
+    migration("002_wrapped.sql",
+              "BEGIN;\nALTER TABLE t ADD COLUMN IF NOT EXISTS c int;\nCOMMIT;\n");
+    // Cannot run in a transaction: not rehearsed, and 004 (same table) depends on it.
+    migration("003_index.sql",
+              "-- moonshift:no-transaction\nALTER TABLE t ADD COLUMN IF NOT EXISTS e int;\n"
+              "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_e ON t (e);\n");
+    migration("004_more.sql", "ALTER TABLE t ADD COLUMN IF NOT EXISTS d int;\n");
+    // A no-transaction file whose statements could run in one is rehearsed.
+    migration("005_other.sql",
+              "-- moonshift:no-transaction\nCREATE TABLE IF NOT EXISTS other (id bigint);\n");
+    // An index that was not built changes nothing a later statement sees.
+    migration("006_other_index.sql",
+              "-- moonshift:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS other_id ON "
+              "other (id);\n");
+    migration("007_other_more.sql", "ALTER TABLE other ADD COLUMN IF NOT EXISTS n int;\n");
+    // An enum value added by one migration and used by the next: up commits
+    // between them, a rehearsal cannot.
+    migration("008_mood.sql", "CREATE TYPE mood AS ENUM ('calm');\n");
+    migration("009_value.sql", "ALTER TYPE mood ADD VALUE 'happy';\n");
+    migration("010_use.sql", "CREATE TABLE IF NOT EXISTS days (m mood DEFAULT 'happy');\n");
+    auto before = fingerprint();
+    auto r = ms({"--json", "plan"});
+    BOOST_TEST_INFO(r.out << r.err);
+    BOOST_TEST(r.exit_code == 0);
+    auto out = last_json(r.out);
+    BOOST_REQUIRE(out["migrations"].size() == 9u);
+    auto& m = out["migrations"];
+    BOOST_TEST(m[0]["rehearsed"] == true);
+    BOOST_TEST(m[0]["failed"] == false);
+    BOOST_TEST(m[0]["note"] == "rehearsed with its own BEGIN/COMMIT taken out");
+    BOOST_TEST(m[1]["rehearsed"] == false);  // 003
+    BOOST_TEST(m[2]["rehearsed"] == false);  // 004
+    BOOST_TEST(has(m[2]["not_rehearsed"].get<std::string>(), "depends on 003_index"));
+    BOOST_TEST(m[3]["rehearsed"] == true);   // 005
+    BOOST_TEST(m[4]["rehearsed"] == false);  // 006
+    BOOST_TEST(m[5]["rehearsed"] == true);   // 007
+    BOOST_TEST(m[6]["rehearsed"] == true);   // 008
+    BOOST_TEST(m[7]["rehearsed"] == true);   // 009
+    BOOST_TEST(m[8]["rehearsed"] == false);  // 010
+    BOOST_TEST(has(m[8]["not_rehearsed"].get<std::string>(), "enum value"));
+    BOOST_TEST(fingerprint() == before);
+    // And up agrees: everything applies.
+    auto up = ms({"up"});
+    BOOST_TEST(up.exit_code == 0, up.out << up.err);
+    BOOST_TEST(applied_versions().size() == 10u);
+}
+
 BOOST_FIXTURE_TEST_CASE(plan_of_a_failing_migration_exits_1_and_names_the_line, project) {
     migration("001_base.sql", "CREATE TABLE IF NOT EXISTS t (id int);\n");
     migration("002_bad.sql",

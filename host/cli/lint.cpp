@@ -4,10 +4,12 @@
 #include "lint/lint.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "cli/common.hpp"
 #include "common/text.hpp"
+#include "lint/baseline.hpp"
 
 namespace moonshift::cli {
 namespace {
@@ -18,6 +20,7 @@ struct lint_options {
     std::vector<std::string> files;
     bool offline = false;
     bool rules = false;
+    bool baseline = false;  // record every finding of the history as accepted
 };
 
 // A path for messages: relative to the project when inside it.
@@ -84,7 +87,7 @@ std::vector<lint_input> lint_inputs(const lint_options& o, const project_env& p,
     }
     auto cat = catalog::discover(p.cfg.migrations_path(), p.cfg.root);
     std::vector<const catalog::migration*> chosen;
-    if (e) {
+    if (e && !o.baseline) {
         auto plan = e->status();
         for (auto* entry : plan.to_apply(true))
             if (auto* m = cat.find(entry->version)) chosen.push_back(m);
@@ -157,6 +160,32 @@ lint_counts print_findings(const globals& g, printer& out, const std::vector<lin
     return n;
 }
 
+std::size_t count_of(const parsed_inputs& in) { return in.files.size() + in.syntax.size(); }
+
+// `lint --baseline`: every finding of the whole history, accepted.
+int write_baseline(printer& out, const project_env& p, const std::vector<lint::finding>& all,
+                   const parsed_inputs& in, std::size_t files) {
+    auto b = lint::load_baseline(p.cfg);
+    auto doc = lint::baseline_json(all, in.files);
+    auto shown = b.path.lexically_relative(p.cfg.root).generic_string();
+    {
+        std::ofstream f(b.path, std::ios::binary | std::ios::trunc);
+        f << doc.dump(2) << "\n";
+        if (!f)
+            throw usage_error("cannot write the lint baseline " + shown,
+                              "check that its folder exists and is writable ([lint] baseline)");
+    }
+    std::size_t n = doc["findings"].size();
+    out.line(out.green("Recorded " + std::to_string(n) + " finding(s) of " + std::to_string(files) +
+                       " file(s) in " + shown) +
+             out.dim(": `moonshift lint` and `up` no longer report them; new migrations are "
+                     "judged as before. Commit " +
+                     shown + "."));
+    out.json_line(
+        {{"result", "lint baseline"}, {"file", shown}, {"findings", n}, {"files", files}});
+    return 0;
+}
+
 int run_lint(const globals& g, const lint_options& o) {
     printer out(g);
     auto p = load_project(g, out);
@@ -168,13 +197,26 @@ int run_lint(const globals& g, const lint_options& o) {
     auto inputs = lint_inputs(o, p, e.get());
     parsed_inputs in;
     parse_inputs(inputs, in);
-    auto result = linter->run(in.files);
-    std::vector<lint::finding> all = in.syntax;
-    for (const auto& f : in.files)
-        for (auto& x : lint::transaction_findings(f)) all.push_back(std::move(x));
-    for (auto& x : result.findings) all.push_back(std::move(x));
+    auto findings_of = [&in](lint::linter& l) {
+        std::vector<lint::finding> all = in.syntax;
+        for (const auto& f : in.files)
+            for (auto& x : lint::transaction_findings(f)) all.push_back(std::move(x));
+        for (auto& x : l.run(in.files).findings) all.push_back(std::move(x));
+        return all;
+    };
+    auto all = findings_of(*linter);
+    if (o.baseline) {
+        // What the rules find offline (sizes unknown: the worst) and with the
+        // target, both: a later run of either kind finds nothing new.
+        if (e) {
+            lint::linter offline(p.cfg, nullptr);
+            for (auto& x : findings_of(offline)) all.push_back(std::move(x));
+        }
+        return write_baseline(out, p, all, in, count_of(in));
+    }
+    lint::apply_baseline(all, in.files, lint::load_baseline(p.cfg));
     auto n = print_findings(g, out, all);
-    auto count = in.files.size() + in.syntax.size();
+    auto count = count_of(in);
     std::string summary = std::to_string(count) + " file(s): " + std::to_string(n.errors) +
                           " error(s), " + std::to_string(n.warnings) + " warning(s)" +
                           (n.suppressed ? ", " + std::to_string(n.suppressed) + " allowed" : "");
@@ -201,6 +243,9 @@ void register_lint(CLI::App& app, globals& g, command_fn& run) {
                   "do not connect: table sizes are unknown, rules assume the worst")
         ->envname("MOONSHIFT_LINT_OFFLINE");
     cmd->add_flag("--rules", o->rules, "list the rules and exit");
+    cmd->add_flag("--baseline", o->baseline,
+                  "record every finding of the whole history as accepted ([lint] baseline, "
+                  "default lint-baseline.json): later runs judge only what is new");
     cmd->callback([&g, &run, o] { run = [&g, o] { return run_lint(g, *o); }; });
 }
 

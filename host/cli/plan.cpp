@@ -36,6 +36,7 @@ void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
              out.dim(m.statements.empty()
                          ? fmt::format(" ({})", took)
                          : fmt::format(" ({}, {} row(s) affected)", took, m.rows)));
+    if (!m.note.empty()) out.line("  " + out.dim(m.note));
     if (verbose || m.statements.size() <= 12) {
         for (const auto& s : m.statements)
             out.line(out.dim(fmt::format(

@@ -17,9 +17,23 @@ void register_up(CLI::App& app, globals& g, command_fn& run) {
         ->envname("MOONSHIFT_OUT_OF_ORDER");
     cmd->add_flag("--dry-run", opts->dry_run, "show what would be applied, change nothing")
         ->envname("MOONSHIFT_DRY_RUN");
-    cmd->callback([&g, &run, opts, to] {
-        run = [&g, opts, to] {
+    auto lint = std::make_shared<std::string>("error");
+    auto reason = std::make_shared<std::string>();
+    cmd->add_option("--lint", *lint,
+                    "error (default): lint errors stop the run; warn: this run only, they are "
+                    "warnings (needs --reason, which the run's report records)")
+        ->check(CLI::IsMember({"error", "warn"}));
+    cmd->add_option("--reason", *reason, "why lint errors may pass this run (with --lint=warn)");
+    cmd->callback([&g, &run, opts, to, lint, reason] {
+        run = [&g, opts, to, lint, reason] {
             if (!to->empty()) opts->to = *to;
+            if (*lint == "warn" && text::trim(*reason).empty())
+                throw usage_error(
+                    "up --lint=warn needs --reason \"...\": the run's report "
+                    "records why lint errors were let through",
+                    "e.g. --lint=warn --reason \"adopting moonshift on the "
+                    "existing history\"");
+            if (*lint == "warn") opts->lint_warn_reason = text::trim(*reason);
             printer out(g);
             auto ctx = make_context(g, out);
             if (!opts->dry_run) attach_promotion(ctx, g, out, "");

@@ -114,6 +114,7 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
     safety::guard guard(
         ctx_.cfg, ctx_.env, ctx_.url, *session_, *store_,
         [this](const std::string& n, const nlohmann::json& d) { emit(n, d); }, &lua_runtime());
+    if (!o.lint_warn_reason.empty()) guard.let_lint_through(o.lint_warn_reason);
     auto before = before_changes(run, guard, todo);
     if (!todo.empty()) {
         std::string list;

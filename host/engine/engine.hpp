@@ -96,6 +96,9 @@ struct up_options {
     bool out_of_order = false;        // also apply pending versions older than the newest applied
     bool dry_run = false;             // show what would run, change nothing
     bool to_source_head = false;      // promote: up to the newest version the source has applied
+    // `up --lint=warn --reason R`: lint errors are warnings for this run, R is
+    // recorded in the run's report (safety.lint.let_through).
+    std::string lint_warn_reason;
 };
 
 struct down_options {

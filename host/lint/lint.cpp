@@ -244,6 +244,17 @@ class created_tables {
     std::set<std::string> names_;
 };
 
+// A table created in the run and then renamed is still created in the run.
+void follow_rename(const sql::statement& st, created_tables& created) {
+    if (st.kind != "RenameStmt" || !st.tree.is_object()) return;
+    const auto& n = st.tree.at("RenameStmt");
+    if (n.value("renameType", "") != "OBJECT_TABLE" || !n.contains("relation")) return;
+    auto schema = n["relation"].value("schemaname", "");
+    auto prefix = schema.empty() ? std::string() : schema + ".";
+    if (created.has(prefix + n["relation"].value("relname", "")))
+        created.add(prefix + n.value("newname", ""));
+}
+
 // What the rules of one statement see of the tables it names.
 json tables_of(const item& it, const created_tables& created, const json& catalog, bool connected) {
     json tables = json::object();
@@ -296,6 +307,7 @@ std::vector<finding> check_statements(std::vector<item>& items, rule_set& rules,
             }
         }
         for (const auto& c : it.facts.created) created.add(c);
+        follow_rename(st, created);
     }
     return raw;
 }

@@ -21,8 +21,8 @@ const std::set<std::string> project_keys = {"migrations", "schema", "default_env
 const std::set<std::string> verify_keys = {"critical_tables",    "rls",        "indexes",
                                            "foreign_keys",       "row_counts", "row_count_limit",
                                            "row_count_tolerance"};
-const std::set<std::string> lint_keys = {"disable", "warn", "error", "small_table",
-                                         "exposed_schemas"};
+const std::set<std::string> lint_keys = {"disable",         "warn",    "error", "small_table",
+                                         "exposed_schemas", "baseline"};
 const std::set<std::string> backup_keys = {"policy",      "dir",          "keep_daily",
                                            "keep_weekly", "keep_monthly", "full"};
 const std::set<std::string> http_keys = {"allow_hosts"};
@@ -74,6 +74,7 @@ void read_lint(const reader& r, const toml::table& l, lint_settings& lint) {
     if (auto* n = l.get("small_table")) lint.small_table_bytes = r.size_of(*n, "small_table");
     if (auto* n = l.get("exposed_schemas"))
         lint.exposed_schemas = r.strings_of(*n, "exposed_schemas");
+    if (auto* n = l.get("baseline")) lint.baseline = r.string_of(*n, "baseline");
 }
 
 void read_backup(const reader& r, const toml::table& b, backup_settings& backup) {

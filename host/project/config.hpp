@@ -107,6 +107,9 @@ struct lint_settings {
     // Schemas served by an API, where every table needs RLS. Empty: "public"
     // when the target has Supabase's roles (anon, authenticated), else none.
     std::vector<std::string> exposed_schemas;
+    // The findings `moonshift lint --baseline` recorded, which no later lint
+    // reports again; relative to moonshift.toml (default lint-baseline.json).
+    std::string baseline = "lint-baseline.json";
 };
 
 // [backup]: targeted backups before destructive migrations.

@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "db/quote.hpp"
+#include "lint/baseline.hpp"
 #include "lint/lint.hpp"
 #include "safety/locks.hpp"
 #include "sql/facts.hpp"
@@ -166,6 +167,8 @@ struct guard::impl {
                              }
                              return a.offset < b.offset;
                          });
+        // What the project accepted when it adopted moonshift (lint --baseline).
+        lint::apply_baseline(result.findings, files, lint::load_baseline(cfg));
         for (const auto& x : result.findings) {
             if (x.suppressed)
                 ++result.suppressed;
@@ -179,10 +182,17 @@ struct guard::impl {
 
     // Logs what was allowed and the warnings; errors stop the run
     // (error(check_failed) listing each).
+    std::string lint_through;  // up --lint=warn: why errors pass this run
+
     void enforce_lint(const lint::result& result) {
         for (const auto& x : result.findings)
             if (x.suppressed) log("info", "allowed: " + lint::format(x));
-        if (result.errors > 0) {
+        if (result.errors > 0 && !lint_through.empty()) {
+            log("warn", "lint: " + std::to_string(result.errors) +
+                            " error(s) let through for this run (--lint=warn): " + lint_through);
+            for (const auto& x : result.findings)
+                if (!x.suppressed && x.severity == "error") log("warn", lint::format(x));
+        } else if (result.errors > 0) {
             std::string list;
             json errors = json::array();
             for (const auto& x : result.findings) {
@@ -258,10 +268,14 @@ json guard::gate(const std::vector<const catalog::migration*>& todo) {
     }
     auto result = m.lint_all(files);
     report["lint"] = result.to_json();
+    if (!m.lint_through.empty() && result.errors > 0)
+        report["lint"]["let_through"] = {{"reason", m.lint_through}, {"errors", result.errors}};
     m.enforce_lint(result);
     report["backups_planned"] = m.plan_backups(todo, policy_);
     return report;
 }
+
+void guard::let_lint_through(std::string reason) { impl_->lint_through = std::move(reason); }
 
 std::optional<std::vector<std::string>> guard::touched(const std::string& version) const {
     auto it = impl_->facts.find(version);

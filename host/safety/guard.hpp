@@ -54,6 +54,9 @@ class guard {
     // error(usage)). Returns the report: findings, suppressions with their
     // reasons, which migrations will be backed up.
     nlohmann::json gate(const std::vector<const catalog::migration*>& todo);
+    // For this run, lint errors are warnings (`up --lint=warn`); the reason
+    // goes into the gate's report as lint.let_through.
+    void let_lint_through(std::string reason);
 
     // Right before migration m runs: waits for the sessions that would block
     // its DDL (or throws error(lock_held) naming them), then takes its backup

@@ -3,8 +3,10 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 
+#include "catalog/formats.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "db/quote.hpp"
@@ -98,10 +100,14 @@ std::string not_rehearsable(const catalog::migration& m, const options& o) {
                               : "it runs outside a transaction "
                                 "(moonshift:no-transaction), so it cannot be "
                                 "rolled back";
-        // Say which statement forces that, when the parser knows.
+        // Say which statement forces that, when the parser knows; a
+        // no-transaction file whose statements could all run in one is
+        // rehearsed like any other (up commits them one by one).
         try {
             auto script = sql::parse(m.up_sql, m.up_label, sql::parse_options{false});
-            if (auto* st = script.first_no_transaction_statement())
+            auto* st = script.first_no_transaction_statement();
+            if (!st && !m.dir.own_transaction && !script.has_transaction_control()) return {};
+            if (st)
                 why +=
                     ": " + st->no_transaction_reason + " (line " + std::to_string(st->line) + ")";
         } catch (const sql::parse_error&) {
@@ -182,12 +188,54 @@ void record_effects(db::session& s, const options& o, const schema::snapshot_opt
 
 // One pending migration, in its own savepoint: released when it ran, rolled
 // back when it failed or was not rehearsed after all.
-migration_result rehearse_one(db::session& s, const catalog::migration& m, const options& o,
+// A file wrapped in its own BEGIN … COMMIT (the runbooks' habit) rehearses
+// with the wrapper taken out, inside the rehearsal's savepoint; null when
+// the file is not such a wrapper or needs to run outside a transaction.
+std::optional<catalog::migration> unwrapped(const catalog::migration& m) {
+    if (!m.dir.own_transaction || m.dir.no_transaction) return std::nullopt;
+    std::string text = m.up_sql;
+    if (!catalog::unwrap_transaction(text, false) ||
+        catalog::controls_transactions(text, m.up_label))
+        return std::nullopt;
+    try {
+        if (sql::parse(text, m.up_label, sql::parse_options{false})
+                .first_no_transaction_statement())
+            return std::nullopt;
+    } catch (const sql::parse_error&) {
+        return std::nullopt;
+    }
+    catalog::migration copy = m;
+    copy.up_sql = std::move(text);
+    copy.dir.own_transaction = false;
+    return copy;
+}
+
+// The tables a migration names (unqualified ones in public); null when they
+// cannot be told (not SQL, or it does not parse).
+std::optional<std::set<std::string>> tables_of(const catalog::migration& m) {
+    if (!is_sql_form(m)) return std::nullopt;
+    std::set<std::string> out;
+    try {
+        for (const auto& st : sql::parse(m.up_sql, m.up_label).statements)
+            for (const auto& r : sql::facts_of(st).relations)
+                // An index build changes nothing a later statement sees.
+                if (r.role != "indexed")
+                    out.insert(r.schema.empty() ? "public." + r.name : r.qualified());
+    } catch (const sql::parse_error&) {
+        return std::nullopt;
+    }
+    return out;
+}
+
+migration_result rehearse_one(db::session& s, const catalog::migration& input, const options& o,
                               const schema::snapshot_options& snap, rehearsal_state& state) {
     migration_result mr;
-    mr.version = m.version;
-    mr.name = m.name;
-    mr.file = m.up_label;
+    mr.version = input.version;
+    mr.name = input.name;
+    mr.file = input.up_label;
+    auto plain = unwrapped(input);
+    const catalog::migration& m = plain ? *plain : input;
+    if (plain) mr.note = "rehearsed with its own BEGIN/COMMIT taken out";
     mr.not_rehearsed = not_rehearsable(m, o);
     if (!mr.not_rehearsed.empty()) return mr;
     if (o.progress) o.progress("rehearsing " + m.id());
@@ -214,6 +262,18 @@ migration_result rehearse_one(db::session& s, const catalog::migration& m, const
     mr.duration_ms = ms_since(t1);
     if (mr.failed) {
         sp.rollback();
+        // An enum value an earlier migration added cannot be used before its
+        // transaction commits; `up` commits each migration, the rehearsal
+        // cannot.
+        if (mr.error.find("(55P04)") != std::string::npos) {
+            mr.failed = false;
+            mr.rehearsed = false;
+            mr.not_rehearsed =
+                "it uses an enum value that an earlier migration of this rehearsal adds; "
+                "PostgreSQL allows that only once the adding transaction has committed, as "
+                "`up` does (a transaction per migration) and a rehearsal cannot";
+            mr.error.clear();
+        }
         return mr;
     }
     record_effects(s, o, snap, names, state, mr);
@@ -225,6 +285,7 @@ migration_result rehearse_one(db::session& s, const catalog::migration& m, const
 
 json migration_result::to_json() const {
     json j = {{"version", version}, {"name", name}, {"file", file}, {"rehearsed", rehearsed}};
+    if (!note.empty()) j["note"] = note;
     if (!rehearsed) {
         j["not_rehearsed"] = not_rehearsed;
         return j;
@@ -289,9 +350,39 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
     rehearsal_state state;
     state.schema = schema::snapshot(s, snap);
     state.locks = held_locks(s, o.history_schema);
+    // Migrations that were not rehearsed (or failed) and the tables they
+    // name: a later one that names one of them would be judged against a
+    // state that lacks them.
+    std::vector<std::pair<std::string, std::optional<std::set<std::string>>>> missing;
     for (const auto* m : pending) {
+        auto tables = tables_of(*m);
+        std::string depends;
+        for (const auto& [id, names] : missing) {
+            if (names && names->empty()) continue;  // it only built indexes
+            bool shared = !names || !tables;
+            if (names && tables)
+                for (const auto& t : *tables) shared = shared || names->count(t) > 0;
+            if (shared) {
+                depends = id;
+                break;
+            }
+        }
+        if (!depends.empty()) {
+            migration_result mr;
+            mr.version = m->version;
+            mr.name = m->name;
+            mr.file = m->up_label;
+            mr.not_rehearsed = "depends on " + depends +
+                               ", which was not rehearsed: judged against a state without it, "
+                               "the rehearsal would say the wrong thing";
+            out.migrations.push_back(std::move(mr));
+            missing.emplace_back(m->id(), tables);
+            continue;
+        }
         out.migrations.push_back(rehearse_one(s, *m, o, snap, state));
-        if (out.migrations.back().failed) out.failed = true;
+        const auto& done = out.migrations.back();
+        if (done.failed) out.failed = true;
+        if (!done.rehearsed || done.failed) missing.emplace_back(m->id(), tables);
     }
     tx.rollback();
     for (const auto& [name, value] : sequence_values(s))

@@ -30,6 +30,7 @@ struct migration_result {
     std::string version, name, file;
     bool rehearsed = false;
     std::string not_rehearsed;  // why, when it was not
+    std::string note;           // how it was rehearsed, when not as written
     bool failed = false;
     std::string error;  // "migrations/003_x.sql:4:1: column ... (42703)"
     long long duration_ms = 0;
