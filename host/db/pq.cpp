@@ -7,6 +7,7 @@
 
 #include "common/text.hpp"
 #include "db/cancel.hpp"
+#include "db/hints.hpp"
 
 namespace moonshift::db::pq {
 namespace {
@@ -32,6 +33,8 @@ std::string field(const PGresult* r, int code) {
         if (e.message.empty()) e.message = "the database returned an unexpected result";
         if (PQstatus(c) != CONNECTION_OK) e.sqlstate = "08006";
     }
+    const char* user = c ? PQuser(c) : nullptr;
+    e.hint = hint_for(e, user ? user : "");
     throw db::sql_failure(std::move(e), shown);
 }
 
