@@ -122,6 +122,10 @@ void printer::on_event(const engine::event& e) {
         json_line(j);
         return;
     }
+    if (quiet_) {  // -q: only warnings and errors, on stderr
+        if (e.name == "log") on_log(e.data);
+        return;
+    }
     auto id = [&] { return e.data.value("version", "") + "_" + e.data.value("name", ""); };
     if (e.name == "log") {
         on_log(e.data);

@@ -69,7 +69,7 @@ void add_global_options(CLI::App& app, cli::globals& g) {
 int main(int argc, char** argv) {
     interrupt::install();  // SIGINT/SIGTERM stop a run cleanly; SIGPIPE never does
     cli::globals g;
-    CLI::App app{"moonshift — PostgreSQL migrations with scripted safety"};
+    CLI::App app{"moonshift — PostgreSQL migrations with scripted safety", "moonshift"};
     app.set_version_flag("--version", std::string("moonshift ") + MOONSHIFT_VERSION);
     app.require_subcommand(1);
     app.fallthrough();  // global flags may follow the command: `moonshift up --json`

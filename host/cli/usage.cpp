@@ -125,6 +125,7 @@ void add_global_footer(CLI::App& app) {
     for (const auto* opt : app.get_options()) {
         std::string names = opt->get_name(false, true);
         if (names.empty() || opt->get_group() != "Options") continue;
+        if (opt->check_lname("help") || opt->check_lname("version")) continue;  // listed above
         if (opt->get_type_size() != 0) names += " " + opt->get_type_name();
         if (names.size() < 28) names.resize(28, ' ');
         text += "  " + names + " " + opt->get_description();

@@ -30,11 +30,13 @@ std::string privilege_hint(const std::string& msg, const std::string& role) {
             return who + " lacks a privilege on " + t +
                    ": GRANT SELECT, INSERT, UPDATE, DELETE ON " + t + " TO " + to +
                    "; (as its owner), or connect as the owner";
-    if (auto t = quoted(msg, "must be owner of "); !t.empty())
-        return "only the owner of " + t +
-               " (or a member of its owning role) may change it: "
-               "connect as the owner, or GRANT the owning role TO " +
-               to + ";";
+    static const std::regex owner(R"re(must be owner of (?:\w+ )*?"?([^" ]+)"?$)re");
+    if (std::smatch m; std::regex_search(msg, m, owner))
+        if (std::string t = m[1].str(); !t.empty())
+            return "only the owner of " + t +
+                   " (or a member of its owning role) may change it: "
+                   "connect as the owner, or GRANT the owning role TO " +
+                   to + ";";
     if (auto d = quoted(msg, "permission denied for database "); !d.empty())
         return who + " may not create schemas in database " + d + ": GRANT CREATE ON DATABASE " +
                d + " TO " + to + ";";
