@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(the_deb_installs_and_runs_the_quickstart_from_anywhere,
     BOOST_TEST(contains(depends, "libluajit"), depends);
     BOOST_TEST(contains(depends, "libc6"), depends);
     auto files = run_program("/usr/bin/dpkg-deb", {"-c", deb}, "/").out;
-    for (std::string f : {"./usr/bin/moonshift", "./usr/share/man/man1/moonshift.1",
+    for (std::string f : {"./usr/bin/moonshift", "./usr/share/man/man1/moonshift.1.gz",
                           "./usr/share/bash-completion/completions/moonshift",
                           "./usr/share/zsh/vendor-completions/_moonshift",
                           "./usr/share/fish/vendor_completions.d/moonshift.fish",
@@ -166,6 +166,9 @@ BOOST_AUTO_TEST_CASE(the_completions_know_every_command) {
             BOOST_TEST(contains(f, cmd), "a completion file or the man page lacks " << cmd);
     }
     BOOST_TEST(seen > 20, help.out);
+    auto syntax =
+        run_program("/bin/bash", {"-n", (source / "completions/moonshift.bash").string()}, d.path);
+    BOOST_TEST(syntax.exit_code == 0, "bash completion: " << syntax.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
