@@ -99,7 +99,7 @@ BOOST_FIXTURE_TEST_CASE(a_read_only_database_gets_a_hint, project) {
     auto r = ms({"up"});
     BOOST_TEST(r.exit_code != 0, r.out << r.err);
     BOOST_TEST(contains(r.err, "read-only"), r.err);
-    BOOST_TEST(contains(r.err, "standby"), r.err);
+    BOOST_TEST(contains(r.err, "default_transaction_read_only is on"), r.err);
 }
 
 // The causes a live test cannot stage here (the test server takes plain connections and
@@ -119,14 +119,14 @@ BOOST_AUTO_TEST_CASE(connection_failures_with_a_known_cause_get_their_hint) {
     moonshift::db::server_error missing_role;
     missing_role.sqlstate = "42704";
     missing_role.message = "role \"reporting\" does not exist";
-    BOOST_TEST(contains(moonshift::db::hint_for(missing_role, "app"), "CREATE ROLE reporting"));
+    BOOST_TEST(contains(moonshift::db::hint_for(missing_role, {"app"}), "CREATE ROLE reporting"));
     moonshift::db::server_error owner;
     owner.sqlstate = "42501";
     owner.message = "must be owner of table accounts";
-    BOOST_TEST(contains(moonshift::db::hint_for(owner, "app"), "only the owner of accounts"));
+    BOOST_TEST(contains(moonshift::db::hint_for(owner, {"app"}), "only the owner of accounts"));
     moonshift::db::server_error given = owner;
     given.hint = "the server's";
-    BOOST_TEST(moonshift::db::hint_for(given, "app") == "the server's", "the server's hint wins");
+    BOOST_TEST(moonshift::db::hint_for(given, {"app"}) == "the server's", "the server's hint wins");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

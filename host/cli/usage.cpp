@@ -39,7 +39,7 @@ std::vector<std::string> option_words(const CLI::App* app) {
 bool takes_value(const CLI::App& app, const std::string& word) {
     if (word.find('=') != std::string::npos) return false;
     for (const auto* opt : app.get_options())
-        if (opt->get_type_size() != 0 && opt->check_name(word)) return true;
+        if (opt->get_expected_max() != 0 && opt->check_name(word)) return true;
     return false;
 }
 
@@ -126,7 +126,7 @@ void add_global_footer(CLI::App& app) {
         std::string names = opt->get_name(false, true);
         if (names.empty() || opt->get_group() != "Options") continue;
         if (opt->check_lname("help") || opt->check_lname("version")) continue;  // listed above
-        if (opt->get_type_size() != 0) names += " " + opt->get_type_name();
+        if (opt->get_expected_max() != 0) names += " " + opt->get_type_name();
         if (names.size() < 28) names.resize(28, ' ');
         text += "  " + names + " " + opt->get_description();
         if (!opt->get_envname().empty()) text += " (" + opt->get_envname() + ")";

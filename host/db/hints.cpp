@@ -54,7 +54,8 @@ std::string privilege_hint(const std::string& msg, const std::string& role) {
 
 }  // namespace
 
-std::string hint_for(const server_error& e, const std::string& role) {
+std::string hint_for(const server_error& e, const connection_facts& c) {
+    const std::string& role = c.role;
     if (!e.hint.empty()) return e.hint;
     const std::string& msg = e.message;
     if (e.sqlstate == "42501") return privilege_hint(msg, role);
@@ -62,10 +63,12 @@ std::string hint_for(const server_error& e, const std::string& role) {
         has(msg, "does not exist"))
         return "roles belong to the server, not the database: create it (CREATE ROLE " +
                quoted(msg, "role ") + ";) in every environment before the migration that uses it";
-    if (e.sqlstate == "25006")
-        return "this session is read-only: the URL points at a standby (replica), or "
-               "default_transaction_read_only is on for this role or database; use the "
-               "primary's URL";
+    if (e.sqlstate == "25006" && c.standby)
+        return "the URL points at a standby (a read-only replica): use the primary's URL";
+    if (e.sqlstate == "25006" && c.default_read_only)
+        return "default_transaction_read_only is on for this role or database (ALTER ROLE/DATABASE "
+               "… SET default_transaction_read_only = off), or the URL points at a read-only "
+               "standby or pooler: use the primary's URL";
     return "";
 }
 
