@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(an_error_before_any_run_is_still_reported_with_the_password
     project p("\n[env.gone]\nurl = \"postgresql://admin:hunter2secret@127.0.0.1:1/app\"\n");
     auto path = (p.dir.path / "r.md").string();
     auto r = p.ms({"--env", "gone", "up", "--report", path});
-    BOOST_TEST(r.exit_code == 1, r.out << r.err);
+    BOOST_TEST(r.exit_code == 2, r.out << r.err);  // a refused connection: configuration
     auto md = read_file(path);
     BOOST_TEST_INFO(md);
     BOOST_TEST(contains(md, "moonshift up on gone: failed"));

@@ -16,6 +16,7 @@ printer::printer(const globals& g)
     : json_(g.json),
       color_(!g.no_color && !g.json && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR")),
       verbose_(g.verbose),
+      quiet_(g.quiet),
       tty_(!g.json && isatty(STDOUT_FILENO)) {}
 
 static std::string fmt_seconds(double s) {
@@ -42,7 +43,7 @@ static nlohmann::json redacted(nlohmann::json j) {
 
 // Everything printed goes through text::redact: the last place a secret could leave.
 void printer::line(const std::string& s) const {
-    if (json_) return;
+    if (json_ || quiet_) return;
     std::fputs((text::redact(s) + "\n").c_str(), stdout);
     std::fflush(stdout);
 }
@@ -63,14 +64,18 @@ void printer::warn(const std::string& s) const {
 }
 
 void printer::on_log(const nlohmann::json& d) {
+    // The host's own info lines need -v; a script's print and log.info are its output.
     auto level = d.value("level", "info");
-    if (level == "info" && !verbose_) return;
+    if (level == "debug" && !verbose_) return;
+    if (level == "info" && !verbose_ && !d.value("script", false)) return;
     if (open_line_) {
         std::fputs("\n", stdout);
         open_line_ = false;
     }
     if (level == "warn" || level == "error")
         warn((level == "warn" ? yellow("warning: ") : red("error: ")) + d.value("message", ""));
+    else if (d.value("script", false))
+        line(d.value("message", ""));
     else
         line(dim(d.value("message", "")));
 }
@@ -115,6 +120,10 @@ void printer::on_event(const engine::event& e) {
         nlohmann::json j = e.data;
         j["event"] = e.name;
         json_line(j);
+        return;
+    }
+    if (quiet_) {  // -q: only warnings and errors, on stderr
+        if (e.name == "log") on_log(e.data);
         return;
     }
     auto id = [&] { return e.data.value("version", "") + "_" + e.data.value("name", ""); };
@@ -174,10 +183,27 @@ std::string connection_url(const project::config& cfg, const project::environmen
     return st.url;
 }
 
+project::config load_config(const globals& g) {
+    auto cfg = project::load(g.config, g.config_given);
+    if (!g.migrations_dir.empty())  // relative to the current directory, as typed
+        cfg.migrations_dir = std::filesystem::absolute(g.migrations_dir).string();
+    return cfg;
+}
+
+project::environment select_env(const globals& g, const project::config& cfg) {
+    auto env = project::select(cfg, g.env);
+    if (!g.url.empty()) {  // --url / MOONSHIFT_URL win over url, local = true and DATABASE_URL
+        text::add_secrets_in(g.url);
+        env.url = g.url;
+        env.local = false;
+    }
+    return env;
+}
+
 project_env load_project(const globals& g, printer& out) {
     project_env p;
-    p.cfg = project::load(g.config, g.config_given);
-    p.env = project::select(p.cfg, g.env);
+    p.cfg = load_config(g);
+    p.env = select_env(g, p.cfg);
     p.url = connection_url(p.cfg, p.env, out);
     return p;
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "engine/engine.hpp"
 #include "project/config.hpp"
@@ -18,6 +19,9 @@ struct globals {
     bool json = false;
     bool yes = false;
     bool verbose = false;
+    bool quiet = false;  // -q: no lines for people on stdout (errors, warnings, --json stay)
+    std::string url;     // --url / MOONSHIFT_URL: wins over the environment's url
+    std::string migrations_dir;  // --migrations-dir / MOONSHIFT_MIGRATIONS_DIR
     bool no_color = false;
     std::string report;  // --report FILE: a Markdown report of the run (report.hpp)
 };
@@ -42,7 +46,7 @@ class printer {
     void on_backfill_progress(const nlohmann::json& data);
 
   private:
-    bool json_, color_, verbose_;
+    bool json_, color_, verbose_, quiet_;
     bool open_line_ = false;
     bool progress_line_ = false;  // a backfill's progress line is being redrawn (TTY)
     bool tty_;
@@ -54,6 +58,9 @@ struct project_env {
     std::string url;
 };
 
+// moonshift.toml with --migrations-dir applied; the environment --env names, with --url applied.
+project::config load_config(const globals& g);
+project::environment select_env(const globals& g, const project::config& cfg);
 // Loads moonshift.toml and picks the environment; starts the local cluster
 // for `local = true` environments.
 project_env load_project(const globals& g, printer& out);
@@ -99,5 +106,13 @@ void register_diff(CLI::App& app, globals& g, command_fn& run);
 void register_drift(CLI::App& app, globals& g, command_fn& run);
 void register_seed(CLI::App& app, globals& g, command_fn& run);
 void register_backfill(CLI::App& app, globals& g, command_fn& run);
+void register_help(CLI::App& app, command_fn& run);
+
+// usage.cpp: the global options at the foot of every command's --help; a parse error as a
+// message that suggests the command or option meant and repeats no value typed.
+void add_global_footer(CLI::App& app);
+int parse_failure(CLI::App& app, const CLI::ParseError& e, int argc, char** argv);
+// The candidate closest to word ("status" for "stauts"), or "" when none is close.
+std::string closest(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace moonshift::cli

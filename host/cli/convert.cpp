@@ -17,7 +17,7 @@ void register_convert(CLI::App& app, globals& g, command_fn& run) {
     cmd->callback([&g, &run, to, outdir] {  // the options write through these: keep them alive
         run = [&g, to, outdir] {
             printer out(g);
-            auto cfg = project::load(g.config, g.config_given);
+            auto cfg = load_config(g);
             auto cat = catalog::discover(cfg.migrations_path(), cfg.root);
             std::filesystem::path target(*outdir);
             if (target.is_relative()) target = std::filesystem::current_path() / target;

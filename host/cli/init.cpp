@@ -84,7 +84,7 @@ void register_new(CLI::App& app, globals& g, command_fn& run) {
             if (!std::regex_match(*name, ok))
                 throw usage_error("\"" + *name + "\" is not a valid migration name",
                                   "use letters, digits, _ and -, e.g. add_users_email");
-            auto cfg = project::load(g.config, g.config_given);
+            auto cfg = load_config(g);
             auto dir = cfg.migrations_path();
             fs::create_directories(dir);
             // Only the names matter here: a half-written migration must not

@@ -40,6 +40,28 @@ void register_commands(CLI::App& app, cli::globals& g, cli::command_fn& run) {
     cli::register_drift(app, g, run);
     cli::register_seed(app, g, run);
     cli::register_backfill(app, g, run);
+    cli::register_help(app, run);
+}
+
+// The options every command takes, before or after its name; each has an environment variable.
+void add_global_options(CLI::App& app, cli::globals& g) {
+    app.add_option("--env,-e", g.env, "environment from moonshift.toml")->envname("MOONSHIFT_ENV");
+    app.add_option("--config,-c", g.config, "path of moonshift.toml")->envname("MOONSHIFT_CONFIG");
+    app.add_flag("--json", g.json, "machine-readable output, one JSON object per line")
+        ->envname("MOONSHIFT_JSON");
+    app.add_flag("--yes,-y", g.yes, "answer yes to confirmations")->envname("MOONSHIFT_YES");
+    app.add_option("--url", g.url, "database URL; wins over the environment's url and DATABASE_URL")
+        ->envname("MOONSHIFT_URL");
+    app.add_option("--migrations-dir", g.migrations_dir,
+                   "migrations directory; wins over moonshift.toml's migrations")
+        ->envname("MOONSHIFT_MIGRATIONS_DIR");
+    app.add_flag("--verbose,-v", g.verbose, "more detail")->envname("MOONSHIFT_VERBOSE");
+    app.add_flag("--quiet,-q", g.quiet, "only errors and warnings (and --json lines)")
+        ->envname("MOONSHIFT_QUIET");
+    app.add_flag("--no-color", g.no_color, "no colours")->envname("MOONSHIFT_NO_COLOR");
+    app.add_option("--report", g.report,
+                   "write a Markdown report of the run to this file (for a pull request)")
+        ->envname("MOONSHIFT_REPORT");
 }
 
 }  // namespace
@@ -47,29 +69,26 @@ void register_commands(CLI::App& app, cli::globals& g, cli::command_fn& run) {
 int main(int argc, char** argv) {
     interrupt::install();  // SIGINT/SIGTERM stop a run cleanly; SIGPIPE never does
     cli::globals g;
-    CLI::App app{"moonshift — PostgreSQL migrations with scripted safety"};
+    CLI::App app{"moonshift — PostgreSQL migrations with scripted safety", "moonshift"};
     app.set_version_flag("--version", std::string("moonshift ") + MOONSHIFT_VERSION);
     app.require_subcommand(1);
     app.fallthrough();  // global flags may follow the command: `moonshift up --json`
-    app.add_option("--env,-e", g.env, "environment from moonshift.toml")->envname("MOONSHIFT_ENV");
-    app.add_option("--config,-c", g.config, "path of moonshift.toml")->envname("MOONSHIFT_CONFIG");
-    app.add_flag("--json", g.json, "machine-readable output, one JSON object per line")
-        ->envname("MOONSHIFT_JSON");
-    app.add_flag("--yes,-y", g.yes, "answer yes to confirmations")->envname("MOONSHIFT_YES");
-    app.add_flag("--verbose,-v", g.verbose, "more detail")->envname("MOONSHIFT_VERBOSE");
-    app.add_flag("--no-color", g.no_color, "no colours")->envname("MOONSHIFT_NO_COLOR");
-    app.add_option("--report", g.report,
-                   "write a Markdown report of the run to this file (for a pull request)")
-        ->envname("MOONSHIFT_REPORT");
+    add_global_options(app, g);
 
     cli::command_fn run;
     register_commands(app, g, run);
+    cli::add_global_footer(app);
 
     try {
         app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        int rc = app.exit(e);
-        return rc == 0 ? 0 : static_cast<int>(exit_code::usage);
+        return cli::parse_failure(app, e, argc, argv);  // never echoes a value typed
     }
     g.config_given = app.get_option("--config")->count() > 0 || std::getenv("MOONSHIFT_CONFIG");
 

@@ -57,8 +57,8 @@ namespace {
 
 int notify_test(const globals& g, const std::string& hook) {
     printer out(g);
-    auto cfg = project::load(g.config, g.config_given);
-    auto env = project::select(cfg, g.env);
+    auto cfg = load_config(g);
+    auto env = select_env(g, cfg);
     out.line(out.bold("▶ " + env.name) + out.dim("  notification test: nothing is applied"));
     auto o = options_for(cfg, env, "", out);
     o.connect = false;  // a test event needs no database
@@ -102,8 +102,8 @@ int notify_test(const globals& g, const std::string& hook) {
 
 int notify_list(const globals& g) {
     printer out(g);
-    auto cfg = project::load(g.config, g.config_given);
-    auto env = project::select(cfg, g.env);
+    auto cfg = load_config(g);
+    auto env = select_env(g, cfg);
     auto o = options_for(cfg, env, "", out);
     o.connect = false;
     o.background = false;

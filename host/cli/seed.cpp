@@ -18,8 +18,8 @@ void register_seed(CLI::App& app, globals& g, command_fn& run) {
         run = [&g, dry_run] {
             printer out(g);
             // Refused before anything connects.
-            auto cfg = project::load(g.config, g.config_given);
-            auto env = project::select(cfg, g.env);
+            auto cfg = load_config(g);
+            auto env = select_env(g, cfg);
             seed::check_allowed(env);
             auto src = seed::find(cfg, env.name);
             if (*dry_run) {

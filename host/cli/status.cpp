@@ -11,6 +11,13 @@ struct counts {
     int pending = 0, changed = 0, missing = 0, ooo = 0, applied = 0;
 };
 
+// Characters, not bytes: a name in UTF-8 lines up too.
+std::size_t width_of(const std::string& s) {
+    std::size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
 counts count_states(const engine::plan& p) {
     counts n;
     for (auto& x : p.entries) {
@@ -66,39 +73,75 @@ void print_json(printer& out, const engine::engine& e, const engine::plan& p, co
            {"out_of_order", n.ooo}}}});
 }
 
-// The Supabase-style view: what is local (on disk), what is remote.
+// The Supabase-style view: what is local (on disk), what is remote. Each column is as wide as
+// its widest cell (the colour codes of the state are added after the padding).
 void print_table(printer& out, const engine::engine& e, const engine::plan& p, const counts& n,
                  const nlohmann::json& repeatables) {
     const auto& cat = *p.files;
     out.line(out.dim("format: " + cat.format + " (" +
                      catalog::describe_place(e.ctx().cfg.migrations_path(), e.ctx().cfg.root) +
                      ")"));
-    out.line(
-        out.dim(fmt::format("{:<16} {:<16} {:<22} {}", "LOCAL", "REMOTE", "APPLIED", "MIGRATION")));
+    struct row {
+        std::string local, remote, applied, migration, state;
+        engine::state st;
+    };
+    std::vector<row> rows;
+    for (auto& x : p.entries)
+        rows.push_back({x.file ? x.version : "", x.row ? x.row->version : "",
+                        x.row ? x.row->applied_at : "", x.version + "_" + x.name,
+                        engine::state_name(x.st), x.st});
+    for (auto& r : repeatables) {
+        std::string st = r.value("state", "");
+        rows.push_back({"", "", "", "R__" + r.value("name", ""), st,
+                        st == "applied"   ? engine::state::applied
+                        : st == "pending" ? engine::state::pending
+                                          : engine::state::changed});
+    }
+    std::size_t w[4] = {5, 6, 7, 9};  // the headers' own widths
+    for (auto& r : rows) {
+        w[0] = std::max(w[0], r.local.size());
+        w[1] = std::max(w[1], r.remote.size());
+        w[2] = std::max(w[2], r.applied.size());
+        w[3] = std::max(w[3], width_of(r.migration));
+    }
+    auto cells = [&](const std::string& a, const std::string& b, const std::string& c,
+                     const std::string& d) {
+        std::string pad(w[3] > width_of(d) ? w[3] - width_of(d) : 0, ' ');
+        return fmt::format("{:<{}}  {:<{}}  {:<{}}  {}{}  ", a, w[0], b, w[1], c, w[2], d, pad);
+    };
+    std::string header = cells("LOCAL", "REMOTE", "APPLIED", "MIGRATION") + "STATE";
+    out.line(out.dim(header));
     // One write for the whole table (a thousand lines are a thousand writes otherwise).
     std::string table;
-    for (auto& x : p.entries) {
-        std::string state = engine::state_name(x.st);
-        std::string tag = x.st == engine::state::applied   ? out.green(state)
-                          : x.st == engine::state::pending ? out.yellow(state)
-                                                           : out.red(state);
-        table += (table.empty() ? "" : "\n") +
-                 fmt::format("{:<16} {:<16} {:<22} {}  {}", x.file ? x.version : "",
-                             x.row ? x.row->version : "", x.row ? x.row->applied_at : "",
-                             x.version + "_" + x.name, tag);
+    for (auto& r : rows) {
+        std::string tag = r.st == engine::state::applied   ? out.green(r.state)
+                          : r.st == engine::state::pending ? out.yellow(r.state)
+                                                           : out.red(r.state);
+        std::string l = cells(r.local, r.remote, r.applied, r.migration) + tag;
+        table += (table.empty() ? "" : "\n") + l;
     }
     if (!table.empty()) out.line(table);
     out.line(fmt::format("{} applied, {} pending{}{}{}", n.applied, n.pending,
                          n.changed ? fmt::format(", {} changed", n.changed) : "",
                          n.missing ? fmt::format(", {} missing on disk", n.missing) : "",
                          n.ooo ? fmt::format(", {} out of order", n.ooo) : ""));
-    for (auto& r : repeatables)
-        out.line(fmt::format("{:<16} {:<16} {:<22} R__{}  {}", "", "", "",
-                             r["name"].get<std::string>(), r["state"].get<std::string>()));
     for (auto& note : cat.notes) out.line(out.dim("note: " + note));
 }
 
-int status(const globals& g) {
+// The exit code: 5 when an applied file changed (always); with --exit-code also 5 when one
+// is missing on disk, and 1 when something is pending (out of order included) or a repeatable
+// migration is new or changed.
+int exit_status(const counts& n, const nlohmann::json& repeatables, bool exit_code_flag) {
+    if (n.changed) return static_cast<int>(exit_code::drift);
+    if (!exit_code_flag) return 0;
+    if (n.missing) return static_cast<int>(exit_code::drift);
+    bool repeatable_due = false;
+    for (auto& r : repeatables)
+        repeatable_due = repeatable_due || r.value("state", "") != "applied";
+    return n.pending || n.ooo || repeatable_due ? 1 : 0;
+}
+
+int status(const globals& g, bool exit_code_flag) {
     printer out(g);
     engine::engine e(make_context(g, out));
     auto p = e.status();
@@ -109,7 +152,7 @@ int status(const globals& g) {
         print_json(out, e, p, n, repeatables);
     else
         print_table(out, e, p, n, repeatables);
-    return n.changed ? static_cast<int>(exit_code::drift) : 0;
+    return exit_status(n, repeatables, exit_code_flag);
 }
 
 }  // namespace
@@ -117,7 +160,14 @@ int status(const globals& g) {
 void register_status(CLI::App& app, globals& g, command_fn& run) {
     auto* cmd =
         app.add_subcommand("status", "show applied, pending, changed and missing migrations");
-    cmd->callback([&g, &run] { run = [&g] { return status(g); }; });
+    auto exit_code_flag = std::make_shared<bool>(false);
+    cmd->add_flag("--exit-code", *exit_code_flag,
+                  "exit 1 when something is pending, 5 when an applied migration changed or is "
+                  "missing on disk (for CI)")
+        ->envname("MOONSHIFT_STATUS_EXIT_CODE");
+    cmd->callback([&g, &run, exit_code_flag] {
+        run = [&g, exit_code_flag] { return status(g, *exit_code_flag); };
+    });
 }
 
 }  // namespace moonshift::cli

@@ -7,6 +7,7 @@
 
 #include "common/text.hpp"
 #include "db/cancel.hpp"
+#include "db/hints.hpp"
 
 namespace moonshift::db::pq {
 namespace {
@@ -32,6 +33,17 @@ std::string field(const PGresult* r, int code) {
         if (e.message.empty()) e.message = "the database returned an unexpected result";
         if (PQstatus(c) != CONNECTION_OK) e.sqlstate = "08006";
     }
+    db::connection_facts facts;
+    if (c) {
+        auto on = [c](const char* name) {
+            const char* v = PQparameterStatus(c, name);
+            return v && std::strcmp(v, "on") == 0;
+        };
+        facts.role = PQuser(c) ? PQuser(c) : "";
+        facts.standby = on("in_hot_standby");
+        facts.default_read_only = on("default_transaction_read_only");
+    }
+    e.hint = hint_for(e, facts);
     throw db::sql_failure(std::move(e), shown);
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/text.hpp"
 #include "db/cancel.hpp"
+#include "db/hints.hpp"
 #include "db/pq.hpp"
 
 namespace moonshift::db {
@@ -109,7 +110,7 @@ class pq_canceller : public session::canceller {
 }  // namespace
 
 sql_failure::sql_failure(server_error e, std::string query)
-    : error(exit_code::migration_failed, e.message),
+    : error(exit_code::migration_failed, e.message, e.hint),
       info_(std::move(e)),
       query_(std::move(query)) {}
 
@@ -118,12 +119,13 @@ session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>
     try {
         impl_->c = std::make_unique<connection>(with_defaults(s.url, s.connect_timeout));
     } catch (const pqxx::broken_connection& e) {
-        throw error(exit_code::migration_failed,
+        // A configuration error (README: exit 2): the URL, the server or the credentials.
+        throw error(exit_code::usage,
                     "cannot connect to " +
                         (s.url.empty() ? std::string("the database named by PG* variables")
                                        : redacted(s.url)) +
                         ": " + text::redact(text::trim(e.what())),
-                    "check the URL, that the server runs, and `moonshift wait` in CI");
+                    connect_hint(e.what()));
     }
     impl_->cancel_slot = cancel::enroll(raw());
     if (auto set = timeouts_sql(); !set.empty()) exec_script(set);

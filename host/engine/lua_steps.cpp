@@ -64,11 +64,15 @@ lua::runtime& engine::lua_runtime() {
         o.memory_limit = static_cast<std::size_t>(ctx_.cfg.lua_memory);
         o.load_budget = ctx_.cfg.lua_budget("load", o.load_budget);
         o.http_allow_hosts = ctx_.cfg.http_allow_hosts;
+        // A script's own lines (print, log.*, ctx:log) are output, not the host's chatter:
+        // "script" tells the printer to show them without -v (log.debug still needs -v).
         o.log = [this](const lua::log_line& l) {
-            emit("log", {{"level", l.level == "debug" ? "info" : l.level},
+            emit("log", {{"level", l.level},
                          {"message", (l.source.empty() ? "" : l.source + ": ") + l.message},
-                         {"source", l.source}});
+                         {"source", l.source},
+                         {"script", true}});
         };
+        o.variables = project::variables(ctx_.cfg, ctx_.env);  // env.get reads .env
         lua_ = std::make_unique<lua::runtime>(session_.get(), o);
     }
     return *lua_;
