@@ -36,7 +36,7 @@ void engine::log(const std::string& level, const std::string& message) {
 }
 
 catalog::catalog engine::read_catalog() const {
-    return catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root);
+    return catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root, ctx_.cfg.rollbacks_path());
 }
 
 plan engine::status() {
@@ -116,6 +116,7 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
         [this](const std::string& n, const nlohmann::json& d) { emit(n, d); }, &lua_runtime());
     if (!o.lint_warn_reason.empty()) guard.let_lint_through(o.lint_warn_reason);
     auto before = before_changes(run, guard, todo);
+    preflight_reversible(run, todo, o);  // reverse_steps.cpp
     if (!todo.empty()) {
         std::string list;
         for (auto* m : todo) list += (list.empty() ? "" : ", ") + m->version + "_" + m->name;
