@@ -20,7 +20,7 @@ BOOST_AUTO_TEST_CASE(a_down_that_drops_a_populated_column_leaves_a_backup_that_r
     p.scalar("UPDATE users SET nick = 'nick' || id; SELECT 1");
     auto r = p.ms({"down"});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    BOOST_TEST(p.count("SELECT count(*) FROM information_schema.columns WHERE column_name = "
+    BOOST_TEST(p.count("SELECT * FROM information_schema.columns WHERE column_name = "
                        "'nick'") == 0);
     auto id = p.scalar("SELECT id FROM moonshift.backups WHERE version = '002'");
     BOOST_REQUIRE_MESSAGE(!id.empty(), "no backup was taken before the down");
@@ -29,7 +29,7 @@ BOOST_AUTO_TEST_CASE(a_down_that_drops_a_populated_column_leaves_a_backup_that_r
     BOOST_TEST(p.scalar("SELECT rows FROM moonshift.backups WHERE id = " + id) == "30");
     auto restored = p.ms({"--yes", "backup", "restore", id});
     BOOST_REQUIRE_MESSAGE(restored.exit_code == 0, restored.err);
-    BOOST_TEST(p.count("SELECT count(*) FROM users WHERE nick = 'nick' || id") == 30);
+    BOOST_TEST(p.count("SELECT * FROM users WHERE nick = 'nick' || id") == 30);
 }
 
 BOOST_AUTO_TEST_CASE(a_down_that_loses_nothing_takes_no_backup_and_policy_never_takes_none) {
@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(a_down_that_loses_nothing_takes_no_backup_and_policy_never_
     p.migration("003_drop.down.sql", "ALTER TABLE users DROP COLUMN nick;\n");
     BOOST_REQUIRE(p.ms({"up"}).exit_code == 0);
     BOOST_REQUIRE(p.ms({"down", "--to", "001"}).exit_code == 0);
-    BOOST_TEST(p.count("SELECT count(*) FROM moonshift.backups") == 0);
+    BOOST_TEST(p.count("SELECT * FROM moonshift.backups") == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -199,7 +199,9 @@ std::vector<std::string> engine::why_irreversible(const entry& e) {
     if (!e.row) return out;
     const auto& rev = e.row->reverse;
     if (!rev.is_object()) {
-        if (e.row->how == "imported" || e.row->how == "baseline")
+        if (e.file && needs_lua(*e.file))
+            out.push_back("it has Lua parts, and no derived reverse is recorded for those");
+        else if (e.row->how == "imported" || e.row->how == "baseline")
             out.push_back("it was recorded by `" +
                           std::string(e.row->how == "imported" ? "import" : "baseline") +
                           "`, so moonshift never saw the catalog before it");
