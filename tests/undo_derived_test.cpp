@@ -190,4 +190,22 @@ BOOST_AUTO_TEST_CASE(a_dropped_table_comes_back_with_its_rows_and_everything_on_
     BOOST_TEST(p.count("SELECT * FROM t_view") == 40);
 }
 
+BOOST_AUTO_TEST_CASE(plan_shows_each_migrations_reverse) {
+    forward_only p("backup = \"never\"\n");
+    p.migration("001_t.sql", "CREATE TABLE t (id int PRIMARY KEY, v text);\n");
+    p.migration("002_idx.sql", "CREATE INDEX t_v ON t (v);\n");
+    p.migration("002_idx.down.sql", "DROP INDEX t_v;\n");
+    p.migration("003_fix.sql", "UPDATE t SET v = lower(v);\n");
+    auto r = p.ms({"plan"});
+    BOOST_TEST_INFO(r.out << r.err);
+    BOOST_REQUIRE(r.exit_code == 0);
+    BOOST_TEST(has(r.out, "reverse: derived:"));
+    BOOST_TEST(has(r.out, "DROP TABLE public.t;"));
+    BOOST_TEST(has(r.out, "reverse: down script migrations/002_idx.down.sql"));
+    BOOST_TEST(has(r.out, "reverse: none: it destroys rows (UPDATE t) and backup = \"never\""));
+    auto j = last_json(p.ms({"--json", "plan"}).out);
+    BOOST_TEST(j["migrations"][0]["reverse"]["how"] == "derived");
+    BOOST_TEST(j["migrations"][2]["reverse"]["how"] == "none");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

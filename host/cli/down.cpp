@@ -29,7 +29,7 @@ void register_down(CLI::App& app, globals& g, command_fn& run) {
             if (opts->dry_run) {
                 for (auto& m : result.report["would_revert"])
                     out.line("would roll back " + m["version"].get<std::string>() + "_" +
-                             m["name"].get<std::string>());
+                             m["name"].get<std::string>() + " (" + m.value("how", "") + ")");
             } else if (result.count == 0) {
                 out.line("Nothing to roll back.");
             } else {

@@ -69,10 +69,8 @@ json data_changes(const catalog::migration& m, json& irreversible) {
             if (at_risk || !f.dropped_schemas.empty()) {
                 for (const auto& d : f.destructive) out.push_back(d);
                 if (f.changes_rows) {
-                    std::string what = st.kind.substr(0, st.kind.find("Stmt"));
+                    std::string what = statement_name(st.kind);
                     for (const auto& t : f.at_risk) what += " " + t;
-                    std::transform(what.begin(), what.end(), what.begin(),
-                                   [](unsigned char c) { return std::toupper(c); });
                     out.push_back(what);
                 }
             }

@@ -112,6 +112,8 @@ void engine::check_reversible(const std::vector<const entry*>& todo, const down_
 }
 
 outcome engine::down(const down_options& o) {
+    if (o.force && o.reason.empty())
+        throw usage_error("--force needs --reason \"...\": the reason is recorded with the run");
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     if (o.to && !cat_ptr->find(*o.to) && catalog::version_key(*o.to) != "0")
         throw usage_error("version " + *o.to + " is not a migration in " + ctx_.cfg.migrations_dir,
@@ -125,8 +127,15 @@ outcome engine::down(const down_options& o) {
         outcome out;
         out.report["dry_run"] = true;
         out.report["would_revert"] = nlohmann::json::array();
-        for (auto* e : todo)
-            out.report["would_revert"].push_back({{"version", e->version}, {"name", e->name}});
+        for (auto* e : todo) {
+            const auto& m = *e->file;
+            std::string how = m.kind == catalog::form::lua || !m.down_lua.empty() ? "down function"
+                              : !m.down.empty()                                   ? "down script"
+                              : o.restore_backup                                  ? "backup"
+                                                 : "derived reverse";
+            out.report["would_revert"].push_back(
+                {{"version", e->version}, {"name", e->name}, {"how", how}});
+        }
         out.count = static_cast<int>(todo.size());
         return out;
     }
@@ -134,9 +143,6 @@ outcome engine::down(const down_options& o) {
     auto p = make_plan(cat_ptr, store_->list_applied());
     auto todo = to_revert(p, o);
     try {
-        if (o.force && o.reason.empty())
-            throw usage_error(
-                "--force needs --reason \"...\": the reason is recorded with the run");
         check_reversible(todo, o);
     } catch (const error&) {
         run.finish("refused");

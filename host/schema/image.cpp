@@ -89,7 +89,7 @@ SELECT jsonb_build_object(
     WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                       AND d.objid = c.oid AND d.deptype = 'e')),
  'enums', (SELECT coalesce(jsonb_object_agg(t.oid::text, jsonb_build_object(
-     'name', format('%I.%I', n.nspname, t.typname), 'typname', t.typname,
+     'name', format('%I.%I', n.nspname, t.typname), 'typname', t.typname, 'schema', n.nspname,
      'values', (SELECT jsonb_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
      'columns', (SELECT coalesce(jsonb_agg(jsonb_build_object('table', format('%I.%I', cn.nspname, c.relname),
                                                              'column', a.attname,

@@ -200,8 +200,7 @@ class generator {
                     fmt::format("TYPE {} USING {}::text::{}", name, ident(str(c, "column")), name));
                 if (!str(c, "default").empty()) add(at + "SET DEFAULT " + str(c, "default"));
             }
-            auto schema = name.substr(0, name.size() - ident(str(now, "typname")).size());
-            add("DROP TYPE " + schema + ident(old));
+            add("DROP TYPE " + ident(str(now, "schema")) + "." + ident(old));
         }
     }
 
