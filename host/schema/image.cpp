@@ -26,6 +26,8 @@ WITH ns AS (
                      AND d.objid = c.oid AND d.deptype = 'e')
 )
 SELECT jsonb_build_object(
+ 'schemas', (SELECT coalesce(jsonb_object_agg(oid::text, jsonb_build_object('name', quote_ident(nspname))), '{}')
+     FROM ns),
  'tables', (SELECT coalesce(jsonb_object_agg(r.oid::text, jsonb_build_object(
      'name', r.qname, 'schema', r.nspname, 'relname', r.relname, 'kind', r.relkind::text,
      'rls', r.relrowsecurity, 'force_rls', r.relforcerowsecurity,

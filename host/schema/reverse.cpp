@@ -175,11 +175,18 @@ class generator {
         }
         for (const auto& oid : oids(a_, "enums", true))
             if (!has(b_, "enums", oid)) add("DROP TYPE " + str(a_["enums"][oid], "name"));
+        for (const auto& oid : oids(a_, "schemas", true))
+            if (!has(b_, "schemas", oid)) add("DROP SCHEMA " + str(a_["schemas"][oid], "name"));
     }
 
     // PostgreSQL cannot drop an enum value: the type is made again with the
     // values it had, and its columns are moved to it through text.
     void restore_enums() {
+        for (const auto& oid : oids(a_, "schemas", false))
+            if (has(b_, "schemas", oid) &&
+                str(a_["schemas"][oid], "name") != str(b_["schemas"][oid], "name"))
+                out_.irreversible.push_back("schema " + str(b_["schemas"][oid], "name") +
+                                            " renamed");
         for (const auto& oid : oids(a_, "enums", false)) {
             if (!has(b_, "enums", oid)) continue;
             const auto& now = a_["enums"][oid];
@@ -336,6 +343,8 @@ class generator {
 
     // long: one loop per kind of object, in the order they depend on each other
     void recreate_removed() {
+        for (const auto& oid : oids(b_, "schemas", false))
+            if (!has(a_, "schemas", oid)) add("CREATE SCHEMA " + str(b_["schemas"][oid], "name"));
         for (const auto& oid : oids(b_, "enums", false)) {
             if (has(a_, "enums", oid)) continue;
             std::string values;
