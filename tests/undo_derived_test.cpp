@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(a_forward_only_history_rolls_back_step_by_step_to_each_sche
                        "the dropped column's values came back from the backup");
         }
         if (name == "006_rename_bio")
-            BOOST_TEST(p.scalar("SELECT about IS NULL FROM profiles WHERE id = 1") == "f");
+            BOOST_TEST(p.scalar("SELECT bio IS NULL FROM profiles WHERE id = 1") == "f");
     }
     auto status = last_json(p.ms({"--json", "status"}).out);
     BOOST_TEST(status["summary"]["pending"] == static_cast<int>(supabase_history.size()));
