@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "common/embedded.hpp"
 #include "local/cluster.hpp"
@@ -188,6 +189,33 @@ BOOST_AUTO_TEST_CASE(a_dropped_table_comes_back_with_its_rows_and_everything_on_
     BOOST_TEST(p.schema_dump() == before);
     BOOST_TEST(p.count("SELECT * FROM t") == 40);
     BOOST_TEST(p.count("SELECT * FROM t_view") == 40);
+}
+
+BOOST_AUTO_TEST_CASE(a_table_another_session_creates_meanwhile_is_not_dropped_by_the_reverse) {
+    forward_only p;
+    // The migration waits on an advisory lock the test holds, after its own
+    // CREATE TABLE: another session creates a table while it runs.
+    p.migration("001_a.sql", "CREATE TABLE a (id int);\nSELECT pg_advisory_lock(4242);\n");
+    pqxx::connection other(p.url);
+    pqxx::nontransaction o(other);
+    o.exec("SELECT pg_advisory_lock(4242)");
+    auto child = p.spawn({"up"});
+    bool waiting = false;
+    for (int i = 0; i < 600 && !waiting; ++i) {
+        waiting = o.exec(
+                       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = "
+                       "4242 AND NOT granted")[0][0]
+                      .as<int>() > 0;
+        if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    BOOST_REQUIRE_MESSAGE(waiting, "the migration never reached its advisory lock");
+    o.exec("CREATE TABLE made_meanwhile (id int)");
+    o.exec("SELECT pg_advisory_unlock(4242)");
+    auto r = child.wait();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    p.must({"down"});
+    BOOST_TEST(!p.table_exists("a"));
+    BOOST_TEST(p.table_exists("made_meanwhile"), "the reverse dropped another session's table");
 }
 
 BOOST_AUTO_TEST_CASE(plan_shows_each_migrations_reverse) {

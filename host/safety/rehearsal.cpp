@@ -186,7 +186,7 @@ void record_effects(db::session& s, const options& o, const schema::snapshot_opt
     mr.changes = schema::diff(state.schema, after);
     state.schema = std::move(after);
     auto image = schema::image(s, {o.history_schema});
-    mr.derived = schema::reverse_of(state.image, image);
+    mr.derived = schema::reverse_of(state.image, image, false);
     state.image = std::move(image);
 }
 

@@ -87,7 +87,8 @@ std::vector<std::string> grants_of(const json& t, const std::string& name) {
 
 class generator {
   public:
-    generator(const json& before, const json& after) : b_(before), a_(after) {}
+    generator(const json& before, const json& after, bool only_ours)
+        : b_(before), a_(after), only_ours_(only_ours) {}
 
     reverse_plan run() {
         drop_added();
@@ -109,7 +110,15 @@ class generator {
   private:
     const json& b_;
     const json& a_;
+    const bool only_ours_;
     reverse_plan out_;
+
+    // Added by this transaction (not by another session meanwhile): only
+    // those are dropped.
+    bool ours(const json& o) const { return !only_ours_ || o.value("mine", true); }
+    bool added(const char* kind, const std::string& oid) const {
+        return !has(b_, kind, oid) && ours(a_[kind][oid]);
+    }
 
     void add(std::string sql) { out_.statements.push_back(std::move(sql)); }
     std::string table_now(const std::string& oid) const { return str(a_["tables"][oid], "name"); }
@@ -119,7 +128,7 @@ class generator {
     void each_added_on_old_table(const char* kind, const std::function<void(const json&)>& f) {
         for (const auto& oid : oids(a_, kind, true)) {
             const auto& o = a_[kind][oid];
-            if (!has(b_, kind, oid) && has(b_, "tables", str(o, "table"))) f(o);
+            if (added(kind, oid) && has(b_, "tables", str(o, "table"))) f(o);
         }
     }
 
@@ -134,7 +143,7 @@ class generator {
         });
         for (const auto& oid : oids(a_, "tables", true)) {
             const auto& t = a_["tables"][oid];
-            if (has(b_, "tables", oid)) continue;
+            if (!added("tables", oid)) continue;
             if (str(t, "kind") == "v") add("DROP VIEW " + str(t, "name"));
             if (str(t, "kind") == "m") add("DROP MATERIALIZED VIEW " + str(t, "name"));
         }
@@ -151,7 +160,7 @@ class generator {
             if (!has(b_, "tables", oid)) continue;
             const auto& cols = a_["tables"][oid]["columns"];
             for (auto c = cols.begin(); c != cols.end(); ++c)
-                if (!b_["tables"][oid]["columns"].contains(c.key()))
+                if (!b_["tables"][oid]["columns"].contains(c.key()) && ours(*c))
                     add(fmt::format("ALTER TABLE {} DROP COLUMN {}", table_now(oid),
                                     ident(str(*c, "name"))));
         }
@@ -159,24 +168,23 @@ class generator {
         for (const auto& oid : oids(a_, "tables", true)) {
             const auto& t = a_["tables"][oid];
             auto kind = str(t, "kind");
-            if (!has(b_, "tables", oid) && (kind == "r" || kind == "p"))
+            if (added("tables", oid) && (kind == "r" || kind == "p"))
                 tables += (tables.empty() ? "" : ", ") + str(t, "name");
         }
         if (!tables.empty()) add("DROP TABLE " + tables);
         for (const auto& oid : oids(a_, "sequences", true)) {
             const auto& s = a_["sequences"][oid];
-            if (!has(b_, "sequences", oid) && !s.value("identity", false))
+            if (added("sequences", oid) && !s.value("identity", false))
                 add("DROP SEQUENCE IF EXISTS " + str(s, "name"));
         }
         for (const auto& oid : oids(a_, "functions", true)) {
             const auto& f = a_["functions"][oid];
-            if (!has(b_, "functions", oid))
-                add("DROP " + str(f, "kind") + " " + str(f, "signature"));
+            if (added("functions", oid)) add("DROP " + str(f, "kind") + " " + str(f, "signature"));
         }
         for (const auto& oid : oids(a_, "enums", true))
-            if (!has(b_, "enums", oid)) add("DROP TYPE " + str(a_["enums"][oid], "name"));
+            if (added("enums", oid)) add("DROP TYPE " + str(a_["enums"][oid], "name"));
         for (const auto& oid : oids(a_, "schemas", true))
-            if (!has(b_, "schemas", oid)) add("DROP SCHEMA " + str(a_["schemas"][oid], "name"));
+            if (added("schemas", oid)) add("DROP SCHEMA " + str(a_["schemas"][oid], "name"));
     }
 
     // PostgreSQL cannot drop an enum value: the type is made again with the
@@ -326,7 +334,11 @@ class generator {
             if (!has(b_, "policies", oid)) continue;
             const auto& now = a_["policies"][oid];
             const auto& then = b_["policies"][oid];
-            if (now == then) continue;
+            auto strip = [](json p) {
+                p.erase("mine");
+                return p;
+            };
+            if (strip(now) == strip(then)) continue;
             auto table = table_then(str(then, "table"));
             add(fmt::format("DROP POLICY {} ON {}", ident(str(now, "name")), table));
             add(create_policy(then, table));
@@ -455,8 +467,8 @@ nlohmann::json reverse_plan::to_json() const {
     return {{"sql", statements}, {"finish", finish}, {"irreversible", irreversible}};
 }
 
-reverse_plan reverse_of(const nlohmann::json& before, const nlohmann::json& after) {
-    return generator(before, after).run();
+reverse_plan reverse_of(const nlohmann::json& before, const nlohmann::json& after, bool only_ours) {
+    return generator(before, after, only_ours).run();
 }
 
 }  // namespace moonshift::schema

@@ -31,6 +31,11 @@ struct reverse_plan {
 };
 
 // The SQL that turns the catalog `after` back into `before` (both image()).
-reverse_plan reverse_of(const nlohmann::json& before, const nlohmann::json& after);
+// only_ours: objects that appeared without being created by the current
+// transaction (another session's, meanwhile) are left alone; false where the
+// migration ran in a savepoint (the rehearsal), whose objects carry the
+// subtransaction's id.
+reverse_plan reverse_of(const nlohmann::json& before, const nlohmann::json& after,
+                        bool only_ours = true);
 
 }  // namespace moonshift::schema
