@@ -40,12 +40,14 @@ BOOST_FIXTURE_TEST_CASE(down_rolls_back_one_by_default_then_steps_then_to, four)
     BOOST_TEST(!table_exists("t1"));
 }
 
-BOOST_FIXTURE_TEST_CASE(down_without_a_down_script_is_refused_before_anything_runs, four) {
+BOOST_FIXTURE_TEST_CASE(down_without_a_down_script_or_reverse_is_refused_before_anything_runs,
+                        four) {
     migration("005_t5.sql", "CREATE TABLE t5 (id int);\n");
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
+    scalar("UPDATE moonshift.migrations SET reverse = NULL WHERE version = '005'; SELECT 1");
     auto before = fingerprint();
     auto r = ms({"down", "--steps", "2"});
-    BOOST_TEST(r.exit_code == 2);
+    BOOST_TEST(r.exit_code == 3);
     BOOST_TEST(r.err.find("migrations/005_t5.sql: it has no down script") != std::string::npos);
     BOOST_TEST(fingerprint() == before);
 }

@@ -170,10 +170,11 @@ BOOST_AUTO_TEST_CASE(a_project_lua_trigger_compares_with_its_own_baseline) {
 
 BOOST_AUTO_TEST_CASE(a_migration_that_cannot_be_undone_stops_the_rollback_and_says_so) {
     stages s(
-        "backup = \"never\"\nwatch = { seconds = 5, every = 1 "
+        "backup = \"never\"\nallow_irreversible = true\nwatch = { seconds = 5, every = 1 "
         "}\n[env.production.triggers.marker]\nkind = \"sql\"\n"
         "query = \"SELECT count(*) FROM pg_tables WHERE tablename = 'orders'\"\nmax = 0\n");
-    s.migration("001_orders.sql", "CREATE TABLE orders (id int);\n");  // no down script
+    // No down script, and a DO block: no derived reverse either.
+    s.migration("001_orders.sql", "DO $$ BEGIN EXECUTE 'CREATE TABLE orders (id int)'; END $$;\n");
     auto r = s.ms({"--env", "production", "up"});
     BOOST_TEST(r.exit_code == 1, r.err);
     BOOST_TEST(has(r.err,

@@ -340,6 +340,37 @@ void attach_native_downs(native_reading& r) {
     }
 }
 
+// rollbacks/NNN_rollback_name.sql: the down of version NNN, unless it has a
+// .down.sql already (two downs for one migration is an error naming both).
+void attach_rollbacks(native_reading& r, const fs::path& dir, const fs::path& root) {
+    if (dir.empty() || !fs::is_directory(dir)) return;
+    static const std::regex re(R"(^(\d+(?:\.\d+)*)_rollback_[A-Za-z0-9_\-]+\.sql$)");
+    for (auto& e : sorted_entries(dir)) {
+        auto file = e.path().filename().string();
+        std::smatch m;
+        if (e.is_directory() || !std::regex_match(file, m, re)) continue;
+        auto label = rel_label(e.path(), root);
+        auto it = r.by_key.find(version_key(m[1]));
+        if (it == r.by_key.end())
+            throw usage_error(label + ": a rollback with no migration of version " + m[1].str() +
+                                  " in the migrations folder",
+                              "name it after its migration's version, e.g. "
+                              "003_rollback_add_slug.sql for 003_add_slug.sql");
+        if (it->second.kind != form::sql)
+            throw usage_error(label + ": a rollback for a " +
+                                  std::string(form_name(it->second.kind)) + " migration",
+                              "put the down step inside the migration instead");
+        if (!it->second.down.empty())
+            throw usage_error(label + ": " + it->second.up_label + " has a down script already, " +
+                                  it->second.down_label,
+                              "keep one of the two");
+        it->second.down = e.path();
+        it->second.down_label = label;
+        it->second.down_sql = read_checked(e.path(), label);
+        it->second.down_has_sql = has_sql(it->second.down_sql);
+    }
+}
+
 void check_requires(const catalog& cat, const fs::path& dir, const fs::path& root) {
     for (auto& m : cat.migrations) {
         for (auto& r : m.dir.requires_versions) {
@@ -357,7 +388,7 @@ void check_requires(const catalog& cat, const fs::path& dir, const fs::path& roo
 
 }  // namespace
 
-catalog discover(const fs::path& dir, const fs::path& root) {
+catalog discover(const fs::path& dir, const fs::path& root, const fs::path& rollbacks) {
     // Other tools' layouts (formats.cpp), read as they are; native below.
     if (auto foreign = discover_foreign(dir, root)) return std::move(*foreign);
     if (!fs::is_directory(dir))
@@ -369,8 +400,9 @@ catalog discover(const fs::path& dir, const fs::path& root) {
     r.cat.format = own.name;
     for (auto& e : sorted_entries(dir)) read_native_entry(r, e, root);
     attach_native_downs(r);
+    attach_rollbacks(r, rollbacks, root);
     for (auto& [key, m] : r.by_key) {
-        if (m.kind == form::sql) m.checksum = checksum_of(m.up_sql, m.down_sql, !m.down.empty());
+        if (m.kind == form::sql) set_checksums(m);
         r.cat.migrations.push_back(std::move(m));
     }
     std::sort(r.cat.migrations.begin(), r.cat.migrations.end(),

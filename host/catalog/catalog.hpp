@@ -37,7 +37,12 @@ struct migration {
     std::string up_sql;  // content with normalised line endings (sql form)
     std::string down_sql;
     bool down_has_sql = false;  // false when the down file is only comments
-    std::string checksum;       // hex SHA-256 over every file of the migration
+    // Hex SHA-256 of what applies it (up, verify): a down script is left out,
+    // so adding or fixing one never marks the migration changed.
+    std::string checksum;
+    // The checksum by the rule before that (up and down together), which
+    // rows recorded then still match; "" when it is the same.
+    std::string legacy_checksum;
     directives dir;
     std::string verify_sql;  // Sqitch verify script: runs after up, in its transaction
     std::string verify_label;
@@ -71,7 +76,11 @@ struct catalog {
 // moonshift::error(usage) naming the file for: names without a version,
 // duplicate versions, a down without an up, empty files, invalid UTF-8,
 // unknown directives, requires of a missing or later version.
-catalog discover(const std::filesystem::path& dir, const std::filesystem::path& root);
+// rollbacks: a folder of down scripts in a runbook's layout,
+// NNN_rollback_name.sql, each the down of the migration with version NNN
+// (read when it exists; moonshift's own layout only).
+catalog discover(const std::filesystem::path& dir, const std::filesystem::path& root,
+                 const std::filesystem::path& rollbacks = {});
 
 // Reads a .lua migration or a migration folder into m (m.up is the file or
 // folder; labels relative to root) and computes its checksum over every file.

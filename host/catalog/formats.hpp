@@ -96,8 +96,12 @@ bool diesel_claims_folders(const std::filesystem::path& dir, const std::filesyst
 // Sorts by version and refuses a version two files claim, naming both.
 void sort_and_check(catalog& cat, version_order order);
 
-// The checksum of a migration from its files' contents, as native files get it.
+// The checksum of a migration from its files' contents, as native files got
+// it before down scripts were left out (legacy_checksum; with has_down = false
+// it is the checksum of today).
 std::string checksum_of(const std::string& up_sql, const std::string& down_sql, bool has_down);
+// Sets m.checksum from the up (and verify) and m.legacy_checksum by the old rule.
+void set_checksums(migration& m);
 // The same with a NNN_name.verify.sql beside them (moonshift's own layout).
 std::string native_checksum(const std::string& up_sql, const std::string& down_sql, bool has_down,
                             const std::string& verify_sql);

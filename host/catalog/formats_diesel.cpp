@@ -77,7 +77,7 @@ catalog read_diesel(const format& fmt, const fs::path& dir, const fs::path& root
                                   std::string(e.description()));
             }
         }
-        m.checksum = checksum_of(m.up_sql, m.down_sql, !m.down.empty());
+        set_checksums(m);
         classify_transactions(m, fmt);
         cat.migrations.push_back(std::move(m));
     }

@@ -239,7 +239,7 @@ catalog read_flat(const format& f, const fs::path& dir, const fs::path& root) {
     }
     attach_downs(f, downs, ups);
     for (auto& [key, m] : ups) {
-        if (m.checksum.empty()) m.checksum = checksum_of(m.up_sql, m.down_sql, !m.down.empty());
+        if (m.checksum.empty()) set_checksums(m);
         classify_transactions(m, f);
         cat.migrations.push_back(std::move(m));
     }

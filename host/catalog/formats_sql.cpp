@@ -122,6 +122,12 @@ std::string checksum_of(const std::string& up_sql, const std::string& down_sql, 
                             text::sha256_hex(down_sql) + "\n");
 }
 
+void set_checksums(migration& m) {
+    m.checksum = native_checksum(m.up_sql, "", false, m.verify_sql);
+    auto legacy = native_checksum(m.up_sql, m.down_sql, !m.down.empty(), m.verify_sql);
+    m.legacy_checksum = legacy == m.checksum ? "" : legacy;
+}
+
 migration read_repeatable(const fs::path& p, const std::string& label) {
     migration m;
     auto stem = p.filename().string();
@@ -156,14 +162,16 @@ void finish_native(catalog& cat) {
         auto original = token_after(m.dir.converted_from, "checksum=");
         auto content = token_after(m.dir.converted_from, "content=");
         auto body = erase_line_with(m.up_sql, "moonshift:converted-from");
-        if (!original.empty() && native_checksum(body, down, has_down, verify) == content)
+        if (!original.empty() && native_checksum(body, down, has_down, verify) == content) {
             m.checksum = original;
+            m.legacy_checksum.clear();
+        }
     };
     for (auto& m : cat.migrations) {
         if (m.kind != form::sql) continue;
         std::string verify_file = m.verify_sql;
         if (!m.verify_sql.empty()) {
-            m.checksum = native_checksum(m.up_sql, m.down_sql, !m.down.empty(), m.verify_sql);
+            set_checksums(m);
             unwrap_transaction(m.verify_sql, true);
             if (!has_sql(m.verify_sql)) m.verify_sql.clear();
         }

@@ -1,4 +1,5 @@
-// `moonshift down`: roll back applied migrations with their down scripts.
+// `moonshift down`: roll back applied migrations with their down scripts,
+// or the reverse derived when they were applied (docs/rollback.md).
 #include "cli/common.hpp"
 
 namespace moonshift::cli {
@@ -14,6 +15,11 @@ void register_down(CLI::App& app, globals& g, command_fn& run) {
     cmd->add_flag("--dry-run", opts->dry_run, "show what would be rolled back, change nothing");
     cmd->add_flag("--restore-backup", opts->restore_backup,
                   "for a migration without a down script: put back the backup taken before it ran");
+    cmd->add_flag("--force", opts->force,
+                  "roll back a migration whose derived reverse cannot restore everything "
+                  "(needs --reason)");
+    cmd->add_option("--reason", opts->reason, "why --force: recorded with the run")
+        ->envname("MOONSHIFT_FORCE_REASON");
     cmd->callback([&g, &run, opts, to] {
         run = [&g, opts, to] {
             if (!to->empty()) opts->to = *to;
@@ -23,7 +29,7 @@ void register_down(CLI::App& app, globals& g, command_fn& run) {
             if (opts->dry_run) {
                 for (auto& m : result.report["would_revert"])
                     out.line("would roll back " + m["version"].get<std::string>() + "_" +
-                             m["name"].get<std::string>());
+                             m["name"].get<std::string>() + " (" + m.value("how", "") + ")");
             } else if (result.count == 0) {
                 out.line("Nothing to roll back.");
             } else {

@@ -85,7 +85,7 @@ std::vector<lint_input> lint_inputs(const lint_options& o, const project_env& p,
         }
         return inputs;
     }
-    auto cat = catalog::discover(p.cfg.migrations_path(), p.cfg.root);
+    auto cat = catalog::discover(p.cfg.migrations_path(), p.cfg.root, p.cfg.rollbacks_path());
     std::vector<const catalog::migration*> chosen;
     if (e && !o.baseline) {
         auto plan = e->status();

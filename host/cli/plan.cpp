@@ -16,11 +16,35 @@ struct plan_options {
     std::string to;
 };
 
+// How it would be rolled back: its down script, the derived SQL, or why not.
+void print_reverse(printer& out, const nlohmann::json& r) {
+    if (!r.is_object()) return;
+    auto how = r.value("how", "");
+    if (how == "down script") {
+        out.line("  reverse: down script " + r.value("file", ""));
+    } else if (how == "down function") {
+        out.line("  reverse: its down function");
+    } else if (how == "derived") {
+        out.line("  reverse: derived" +
+                 std::string(r.contains("data") ? ", with the rows from the backup taken before it"
+                                                : "") +
+                 ":");
+        for (const auto& s : r.value("sql", nlohmann::json::array()))
+            out.line(out.dim("    " + s.get<std::string>() + ";"));
+    } else {
+        std::string why;
+        for (const auto& w : r.value("why", nlohmann::json::array()))
+            why += (why.empty() ? "" : "; ") + w.get<std::string>();
+        out.line("  reverse: " + out.yellow("none") + out.dim(": " + why));
+    }
+}
+
 void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
     auto id = m.version + "_" + m.name;
     if (!m.rehearsed) {
         out.line(out.bold(id) + "  " + out.yellow("not rehearsed") +
                  out.dim(": " + m.not_rehearsed));
+        print_reverse(out, m.reverse);
         return;
     }
     if (m.failed) {
@@ -54,6 +78,7 @@ void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
                      l.relation;
         out.line("  locks: " + locks);
     }
+    print_reverse(out, m.reverse);
     if (m.changes.empty()) {
         out.line(out.dim("  schema: no change"));
     } else {

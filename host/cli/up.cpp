@@ -24,6 +24,9 @@ void register_up(CLI::App& app, globals& g, command_fn& run) {
                     "warnings (needs --reason, which the run's report records)")
         ->check(CLI::IsMember({"error", "warn"}));
     cmd->add_option("--reason", *reason, "why lint errors may pass this run (with --lint=warn)");
+    cmd->add_flag("--allow-irreversible", opts->allow_irreversible,
+                  "with a watch window or triggers: apply migrations that could not be rolled back")
+        ->envname("MOONSHIFT_ALLOW_IRREVERSIBLE");
     cmd->callback([&g, &run, opts, to, lint, reason] {
         run = [&g, opts, to, lint, reason] {
             if (!to->empty()) opts->to = *to;

@@ -194,7 +194,8 @@ std::set<std::string> check_files(const std::vector<history::applied>& recorded,
         const auto* m = cat.find(row.version);
         if (!m)
             out.problems.push_back({row.version, row.name, "missing", "", row.checksum, ""});
-        else if (m->checksum != row.checksum)
+        else if (m->checksum != row.checksum &&
+                 (m->legacy_checksum.empty() || m->legacy_checksum != row.checksum))
             out.problems.push_back(
                 {row.version, row.name, "changed", m->up_label, row.checksum, m->checksum});
     }
@@ -305,7 +306,7 @@ result compare(const project::config& cfg, const project::environment& env, cons
     snap.exclude_schemas = {cfg.schema};
     auto st = read_environment(cfg, url, snap);
     out.recorded = static_cast<int>(st.recorded.size());
-    auto cat = catalog::discover(cfg.migrations_path(), cfg.root);
+    auto cat = catalog::discover(cfg.migrations_path(), cfg.root, cfg.rollbacks_path());
     auto recorded_keys = check_files(st.recorded, cat, out);
     if (!out.problems.empty()) return out;
 

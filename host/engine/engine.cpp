@@ -36,7 +36,7 @@ void engine::log(const std::string& level, const std::string& message) {
 }
 
 catalog::catalog engine::read_catalog() const {
-    return catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root);
+    return catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root, ctx_.cfg.rollbacks_path());
 }
 
 plan engine::status() {
@@ -93,6 +93,12 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
     auto p = make_plan(cat_ptr, store_->list_applied());
     auto& report = run.report();
     report["applied"] = nlohmann::json::array();
+    // Rows recorded when the checksum covered the down script too take the
+    // up-only checksum, so that their down scripts can change from now on.
+    for (const auto& e : p.entries)
+        if (e.st == state::applied && e.file && e.row && e.row->how != "baseline" &&
+            !e.file->legacy_checksum.empty() && e.row->checksum == e.file->legacy_checksum)
+            store_->update_checksum(e.version, e.file->checksum);
     refuse_drift(run, p, o);
     auto todo = pending_of(p, o);
     if (o.to && !cat_ptr->find(*o.to) && !p.entries.empty())
@@ -116,6 +122,7 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
         [this](const std::string& n, const nlohmann::json& d) { emit(n, d); }, &lua_runtime());
     if (!o.lint_warn_reason.empty()) guard.let_lint_through(o.lint_warn_reason);
     auto before = before_changes(run, guard, todo);
+    preflight_reversible(run, todo, o);  // reverse_steps.cpp
     if (!todo.empty()) {
         std::string list;
         for (auto* m : todo) list += (list.empty() ? "" : ", ") + m->version + "_" + m->name;

@@ -99,6 +99,7 @@ struct up_options {
     // `up --lint=warn --reason R`: lint errors are warnings for this run, R is
     // recorded in the run's report (safety.lint.let_through).
     std::string lint_warn_reason;
+    bool allow_irreversible = false;  // watch window or triggers: apply what cannot be rolled back
 };
 
 struct down_options {
@@ -106,6 +107,10 @@ struct down_options {
     bool restore_backup = false;    // no down script: put back the backup taken before it ran
     std::optional<std::string> to;  // roll back everything after this version
     bool dry_run = false;
+    // Roll back even what cannot be undone in full (docs/rollback.md): the
+    // reason is recorded in the run's report. Both or neither.
+    bool force = false;
+    std::string reason;
 };
 
 struct outcome {
@@ -280,7 +285,8 @@ class engine {
     // one reversible before the first runs; then each reverted.
     static std::vector<const entry*> to_revert(const plan& p, const down_options& o);
     void check_reversible(const std::vector<const entry*>& todo, const down_options& o);
-    int revert_all(run_scope& run, const std::vector<const entry*>& todo);
+    int revert_all(run_scope& run, const std::vector<const entry*>& todo, const down_options& o);
+    void check_derived(const entry& e, const down_options& o);
     // The safety net around each migration (safety_steps.cpp): a failure on
     // lock_timeout is rolled back and tried again after a pause (true), up
     // to the environment's lock_retries.
@@ -291,6 +297,28 @@ class engine {
     // `down --restore-backup` of a migration without a down script: its
     // backup put back and its row forgotten in one transaction.
     void revert_with_backup(const entry& e, long long run_id);
+    // The derived reverse (reverse_steps.cpp, docs/rollback.md): the catalog
+    // image before a migration, and after it the reverse recorded with its row;
+    // `down` of a migration without a down script runs it (then the backup's
+    // data, then the rest) in one transaction.
+    nlohmann::json image_before(const catalog::migration& m);
+    nlohmann::json derive_reverse(const catalog::migration& m, const nlohmann::json& before);
+    // Why `e` (applied, no down script) cannot be rolled back in full; empty when it can.
+    std::vector<std::string> why_irreversible(const entry& e);
+    // How a pending migration could be rolled back: {"how": "down script" |
+    // "down function" | "derived" | "none", "why": [...] when none}.
+    nlohmann::json reverse_outlook(const catalog::migration& m);
+    // `up` on an environment with a watch window or triggers: every pending
+    // migration must be reversible, or the run is refused (exit 3) unless
+    // allow_irreversible.
+    void preflight_reversible(run_scope& run, const std::vector<const catalog::migration*>& todo,
+                              const up_options& o);
+    void revert_derived(const entry& e, long long run_id, bool forced);
+    // Before a down (hand-written or derived) that drops or rewrites data:
+    // the tables it puts at risk backed up against the version, as before a
+    // destructive up (unless the backup policy is "never").
+    void backup_before_down(const entry& e, const std::string& sql, const std::string& label,
+                            long long run_id);
     // A migration with Lua parts in the rehearsal's transaction: precheck,
     // up, verify, no history row. "" when it ran, else why it cannot.
     std::string rehearse_other(const catalog::migration& m);

@@ -157,7 +157,8 @@ nlohmann::json engine::promotion_gate(const std::vector<const catalog::migration
         std::string why;
         if (it == rows.end())
             why = "not applied in " + src.name;
-        else if (it->second.checksum != m->checksum)
+        else if (it->second.checksum != m->checksum &&
+                 (m->legacy_checksum.empty() || it->second.checksum != m->legacy_checksum))
             why = "applied in " + src.name +
                   " with a different checksum (the file changed after it ran there)";
         else if (!it->second.verified)

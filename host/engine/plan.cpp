@@ -40,7 +40,10 @@ plan make_plan(std::shared_ptr<const catalog::catalog> files,
             e.row = *it->second;
             // A baseline row has no checksum to compare: it stands for history
             // that happened before moonshift.
-            e.st = (it->second->how == "baseline" || it->second->checksum == m.checksum)
+            // A row recorded when the checksum covered the down script too
+            // still matches by that rule.
+            e.st = (it->second->how == "baseline" || it->second->checksum == m.checksum ||
+                    (!m.legacy_checksum.empty() && it->second->checksum == m.legacy_checksum))
                        ? state::applied
                        : state::changed;
             by_key.erase(it);

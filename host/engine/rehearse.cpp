@@ -1,6 +1,8 @@
 // `moonshift plan`: rehearsing the pending migrations (host/safety/rehearsal)
 // under the migration lock, with the engine's own Lua for migrations that
 // have Lua parts.
+#include <algorithm>
+
 #include "common/interrupt.hpp"
 #include "common/text.hpp"
 #include "engine/engine.hpp"
@@ -29,6 +31,27 @@ rehearsal::result engine::rehearse(const std::vector<const catalog::migration*>&
         throw;
     }
     session_->unlock(store_->schema());
+    // How each would be rolled back (reverse_steps.cpp), with the derived SQL
+    // the rehearsal saw.
+    for (auto& mr : r.migrations) {
+        auto it = std::find_if(pending.begin(), pending.end(), [&](const catalog::migration* m) {
+            return m->version == mr.version;
+        });
+        if (it == pending.end()) continue;
+        mr.reverse = reverse_outlook(**it);
+        if (mr.reverse["how"] != "derived") continue;
+        if (!mr.rehearsed || mr.failed) {
+            mr.reverse["sql"] = nlohmann::json::array();
+            continue;
+        }
+        auto sql = nlohmann::json(mr.derived.statements);
+        for (const auto& f : mr.derived.finish) sql.push_back(f);
+        mr.reverse["sql"] = sql;
+        if (!mr.derived.irreversible.empty()) {
+            mr.reverse["how"] = "none";
+            mr.reverse["why"] = mr.derived.irreversible;
+        }
+    }
     return r;
 }
 

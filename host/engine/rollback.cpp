@@ -12,12 +12,12 @@ namespace moonshift::engine {
 using detail::ms_since;
 
 void engine::revert_one(const entry& e, long long run_id) {
-    (void)run_id;
     const auto& m = *e.file;
     if (needs_lua(m) || !m.down_lua.empty()) {  // lua_steps.cpp
         revert_lua(e);
         return;
     }
+    backup_before_down(e, m.down_sql, m.down_label, run_id);  // reverse_steps.cpp
     emit("migration.start",
          {{"version", m.version}, {"name", m.name}, {"direction", "down"}, {"file", m.down_label}});
     auto t0 = std::chrono::steady_clock::now();
@@ -60,6 +60,32 @@ std::vector<const entry*> engine::to_revert(const plan& p, const down_options& o
     return todo;
 }
 
+// A migration without a down script: its derived reverse, or with
+// --restore-backup the backup taken before it (safety_steps.cpp).
+void engine::check_derived(const entry& e, const down_options& o) {
+    auto offer = backup_offer(e.version);
+    if (o.restore_backup) {
+        if (offer.empty())
+            throw usage_error("cannot roll back " + e.file->up_label +
+                                  " with --restore-backup: no backup was taken before it",
+                              "leave out --restore-backup to use its derived reverse");
+        return;
+    }
+    auto why = why_irreversible(e);
+    if (why.empty()) return;
+    bool derived = e.row && e.row->reverse.is_object();
+    if (o.force && derived) return;
+    std::string reasons;
+    for (const auto& w : why) reasons += (reasons.empty() ? "" : "; ") + w;
+    std::string hint = "write " + e.file->version + "_" + e.file->name + ".down.sql beside it";
+    if (derived) hint += ", or run its derived reverse anyway with --force --reason \"...\"";
+    if (!offer.empty())
+        hint += "; " + offer + ": `moonshift down --restore-backup` puts those tables back";
+    throw error(exit_code::check_failed,
+                "cannot roll back " + e.file->up_label + ": it has no down script and " + reasons,
+                hint);
+}
+
 void engine::check_reversible(const std::vector<const entry*>& todo, const down_options& o) {
     // Every step must be reversible before the first one runs.
     for (auto* e : todo) {
@@ -73,16 +99,7 @@ void engine::check_reversible(const std::vector<const entry*>& todo, const down_
                     "cannot roll back " + e->file->up_label + ": it has no down function",
                     "add down = function(db, ctx) ... end to its table");
         } else if (e->file->down.empty()) {
-            // The backup taken before it ran can stand in (safety_steps.cpp).
-            auto offer = backup_offer(e->version);
-            if (offer.empty() || !o.restore_backup)
-                throw usage_error(
-                    "cannot roll back " + e->file->up_label + ": it has no down script" +
-                        (offer.empty() ? "" : ", but " + offer),
-                    offer.empty()
-                        ? "write " + e->file->version + "_" + e->file->name + ".down.sql beside it"
-                        : "put those tables back as they were with `moonshift down "
-                          "--restore-backup`, or write a down script");
+            check_derived(*e, o);
         }
         if (!e->file->down.empty() && !e->file->down_has_sql)
             throw usage_error(e->file->down_label + " has no SQL, only comments",
@@ -95,6 +112,8 @@ void engine::check_reversible(const std::vector<const entry*>& todo, const down_
 }
 
 outcome engine::down(const down_options& o) {
+    if (o.force && o.reason.empty())
+        throw usage_error("--force needs --reason \"...\": the reason is recorded with the run");
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     if (o.to && !cat_ptr->find(*o.to) && catalog::version_key(*o.to) != "0")
         throw usage_error("version " + *o.to + " is not a migration in " + ctx_.cfg.migrations_dir,
@@ -108,8 +127,15 @@ outcome engine::down(const down_options& o) {
         outcome out;
         out.report["dry_run"] = true;
         out.report["would_revert"] = nlohmann::json::array();
-        for (auto* e : todo)
-            out.report["would_revert"].push_back({{"version", e->version}, {"name", e->name}});
+        for (auto* e : todo) {
+            const auto& m = *e->file;
+            std::string how = m.kind == catalog::form::lua || !m.down_lua.empty() ? "down function"
+                              : !m.down.empty()                                   ? "down script"
+                              : o.restore_backup                                  ? "backup"
+                                                 : "derived reverse";
+            out.report["would_revert"].push_back(
+                {{"version", e->version}, {"name", e->name}, {"how", how}});
+        }
         out.count = static_cast<int>(todo.size());
         return out;
     }
@@ -135,20 +161,24 @@ outcome engine::down(const down_options& o) {
                          ctx_.env.name + ": " + list);
     }
     outcome out;
-    out.count = revert_all(run, todo);
+    if (o.force) run.report()["forced"] = {{"reason", o.reason}};
+    out.count = revert_all(run, todo, o);
     run.finish("ok");
     out.report = run.report();
     return out;
 }
 
-int engine::revert_all(run_scope& run, const std::vector<const entry*>& todo) {
+int engine::revert_all(run_scope& run, const std::vector<const entry*>& todo,
+                       const down_options& o) {
     int count = 0;
     run.report()["reverted"] = nlohmann::json::array();
     try {
         for (auto* e : todo) {
             // A .lua migration carries its down function; other forms need a down file.
             auto t0 = std::chrono::steady_clock::now();
-            if (e->file->down.empty() && e->file->kind != catalog::form::lua)
+            if (e->file->down.empty() && e->file->kind != catalog::form::lua && !o.restore_backup)
+                revert_derived(*e, run.id(), o.force);  // reverse_steps.cpp
+            else if (e->file->down.empty() && e->file->kind != catalog::form::lua)
                 revert_with_backup(*e, run.id());
             else
                 revert_one(*e, run.id());

@@ -100,7 +100,10 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
     auto how = in_outer_transaction ? db::transaction::mode::join : db::transaction::mode::begin;
     for (int attempt = 1;; ++attempt) {
         db::transaction tx(*session_, how, session_->restore_settings_sql());
+        nlohmann::json before;
         try {
+            // The catalog before it, for its derived reverse (reverse_steps.cpp).
+            before = image_before(m);
             session_->exec_script(m.up_sql);
         } catch (const db::sql_failure& f) {
             // lock_timeout fired: rolled back, and tried again after a pause (safety_steps.cpp).
@@ -116,6 +119,7 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
             fail_migration(m, m.up_label, m.up_sql, at, f, ms_since(t0));
         }
         if (!m.verify_sql.empty()) run_sql_verify(m, true);  // a failure rolls the change back
+        row.reverse = derive_reverse(m, before);
         row.duration_ms = ms_since(t0);
         // The history row commits with the change (dbmate's habit): both or neither.
         tx.commit(store_->record_sql(row));
@@ -250,6 +254,12 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
     // end and only records the row.
     auto row = applied_row(m, run_id);
     row.duration_ms = ms_since(t0);
+    row.reverse = {{"sql", nlohmann::json::array()},
+                   {"finish", nlohmann::json::array()},
+                   {"data", nlohmann::json::array()},
+                   {"irreversible",
+                    {"it ran outside a transaction, so no image of the catalog before it was "
+                     "taken"}}};
     // One simple query: PostgreSQL commits its statements together (its
     // implicit transaction), in one round trip.
     session_->exec_script(store_->record_sql(row) + ";" +

@@ -339,11 +339,17 @@ void engine::roll_back_after_trigger(run_scope& run, const json& fired,
             if (lua_down ? lua_can_revert(*m) : !m->down.empty()) {
                 revert_one(*e, run.id());
                 how = "down";
+            } else if (!lua_down && why_irreversible(*e).empty()) {
+                revert_derived(*e, run.id(), false);  // reverse_steps.cpp
+                how = "derived";
             } else if (!backup_offer(m->version).empty()) {
                 revert_with_backup(*e, run.id());
                 how = "backup";
             } else {
-                stopped = m->up_label + " has no down script and no backup";
+                auto why = lua_down ? std::vector<std::string>{} : why_irreversible(*e);
+                stopped = m->up_label + " has no down script, no derived reverse" +
+                          (why.empty() ? std::string() : " (" + why.front() + ")") +
+                          " and no backup";
                 break;
             }
             rolled.push_back({{"version", m->version}, {"name", m->name}, {"how", how}});

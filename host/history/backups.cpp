@@ -103,6 +103,7 @@ std::optional<backup_row> backups::latest_complete(const std::string& version) {
     if (!table_exists()) return std::nullopt;
     auto r = s_.query(std::string("SELECT ") + select_columns + " FROM " + h_.table("backups") +
                           " WHERE version = $1 AND status = 'complete' AND kind = 'tables'"
+                          " AND reason NOT LIKE 'before down:%'"
                           " ORDER BY id DESC LIMIT 1",
                       version);
     if (r.empty()) return std::nullopt;

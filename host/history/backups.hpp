@@ -44,7 +44,8 @@ class backups {
     // Newest first; empty when the history schema has no backups table yet.
     std::vector<backup_row> list(int limit);
     std::optional<backup_row> find(long long id);
-    // The newest complete table backup taken for migration `version`.
+    // The newest complete table backup taken for migration `version` before it
+    // ran (not one taken before a down of it).
     std::optional<backup_row> latest_complete(const std::string& version);
     // Every complete backup, newest first.
     std::vector<backup_age> complete_newest_first();

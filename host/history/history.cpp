@@ -91,7 +91,8 @@ std::vector<applied> store::list_applied() {
         "SELECT version, name, checksum, form, how, "
         "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), applied_by, "
         "environment, duration_ms, coalesce(run_id, 0), "
-        "coalesce(to_char(verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
+        "coalesce(to_char(verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+        "coalesce(reverse::text, '') "
         "FROM " +
         table("migrations"));
     std::vector<applied> out;
@@ -109,6 +110,7 @@ std::vector<applied> store::list_applied() {
         a.duration_ms = row[8].as<long long>();
         a.run_id = row[9].as<long long>();
         a.verified_at = row[10].c_str();
+        if (*row[11].c_str()) a.reverse = nlohmann::json::parse(row[11].c_str());
         out.push_back(std::move(a));
     }
     std::sort(out.begin(), out.end(), [](const applied& a, const applied& b) {
@@ -120,11 +122,12 @@ std::vector<applied> store::list_applied() {
 std::string store::record_sql(const applied& a) const {
     auto q = [](const std::string& v) { return db::quote::literal(v); };
     return "INSERT INTO " + table("migrations") +
-           " (version, name, checksum, form, how, applied_by, duration_ms, environment, run_id) "
-           "VALUES (" +
+           " (version, name, checksum, form, how, applied_by, duration_ms, environment, run_id, "
+           "reverse) VALUES (" +
            q(a.version) + ", " + q(a.name) + ", " + q(a.checksum) + ", " + q(a.form) + ", " +
            q(a.how) + ", " + q(a.applied_by) + ", " + std::to_string(a.duration_ms) + ", " +
            q(a.environment) + ", " + (a.run_id ? std::to_string(a.run_id) : std::string("NULL")) +
+           ", " + (a.reverse.is_null() ? std::string("NULL") : q(a.reverse.dump()) + "::jsonb") +
            ")";
 }
 

@@ -16,6 +16,9 @@ struct applied {
     long long duration_ms = 0;
     long long run_id = 0;
     std::string verified_at;  // "" until the verifications after it passed
+    // The derived reverse recorded when it was applied (migrations/0006_reverse.sql);
+    // null when none was recorded (applied before, imported, baselined).
+    nlohmann::json reverse;
 };
 
 struct run {

@@ -17,7 +17,8 @@ namespace {
 
 using detail::reader;
 
-const std::set<std::string> project_keys = {"migrations", "schema", "default_env", "lock_wait"};
+const std::set<std::string> project_keys = {"migrations", "rollbacks", "schema", "default_env",
+                                            "lock_wait"};
 const std::set<std::string> verify_keys = {"critical_tables",    "rls",        "indexes",
                                            "foreign_keys",       "row_counts", "row_count_limit",
                                            "row_count_tolerance"};
@@ -52,6 +53,7 @@ void check_sections(const reader& r, const toml::table& doc) {
 void read_project(const reader& r, const toml::table& p, config& cfg) {
     r.check_keys(p, project_keys, "project");
     if (auto* n = p.get("migrations")) cfg.migrations_dir = r.string_of(*n, "migrations");
+    if (auto* n = p.get("rollbacks")) cfg.rollbacks_dir = r.string_of(*n, "rollbacks");
     if (auto* n = p.get("schema")) {
         cfg.schema = r.string_of(*n, "schema");
         bool ok = !cfg.schema.empty() && !std::isdigit(static_cast<unsigned char>(cfg.schema[0]));

@@ -75,6 +75,9 @@ struct environment {
     // for `watch_seconds`; 0 = no watch.
     std::chrono::milliseconds watch_for{0}, watch_every{std::chrono::seconds(10)};
     std::map<std::string, trigger_section> triggers;
+    // With a watch window or triggers, `up` refuses migrations that could
+    // not be rolled back unless this is true (docs/rollback.md, "Preflight").
+    bool allow_irreversible = false;
     std::vector<std::string> critical_tables;  // added to [verify] critical_tables
 
     bool is_production() const {
@@ -124,6 +127,9 @@ struct config {
     std::filesystem::path root;  // the project directory
     std::filesystem::path file;  // moonshift.toml, or empty when there is none
     std::string migrations_dir = "migrations";
+    // Down scripts in a runbook's layout, NNN_rollback_name.sql ([project]
+    // rollbacks); "" means the folder "rollbacks" beside the migrations.
+    std::string rollbacks_dir;
     std::string schema = "moonshift";  // the history schema
     std::string default_env;
     std::chrono::milliseconds lock_wait{std::chrono::seconds(30)};
@@ -152,6 +158,11 @@ struct config {
     }
 
     std::filesystem::path migrations_path() const { return root / migrations_dir; }
+    std::filesystem::path rollbacks_path() const {
+        return rollbacks_dir.empty()
+                   ? migrations_path().lexically_normal().parent_path() / "rollbacks"
+                   : root / rollbacks_dir;
+    }
 };
 
 // Reads `file` (moonshift.toml) or, when it does not exist and was not named

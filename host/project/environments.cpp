@@ -12,11 +12,27 @@ namespace moonshift::project {
 namespace detail {
 namespace {
 
-const std::set<std::string> env_keys = {
-    "url",          "local",     "lock_timeout", "statement_timeout", "dotenv",
-    "lock_wait",    "backup",    "backup_dir",   "lock_retries",      "lock_retry_delay",
-    "blocker_wait", "notify",    "approve",      "production",        "promote_from",
-    "window",       "read_only", "watch",        "triggers",          "critical_tables"};
+const std::set<std::string> env_keys = {"url",
+                                        "local",
+                                        "lock_timeout",
+                                        "statement_timeout",
+                                        "dotenv",
+                                        "lock_wait",
+                                        "backup",
+                                        "backup_dir",
+                                        "lock_retries",
+                                        "lock_retry_delay",
+                                        "blocker_wait",
+                                        "notify",
+                                        "approve",
+                                        "production",
+                                        "promote_from",
+                                        "window",
+                                        "read_only",
+                                        "watch",
+                                        "triggers",
+                                        "critical_tables",
+                                        "allow_irreversible"};
 const std::set<std::string> trigger_kinds = {"http", "sql", "pg_stat_statements"};
 
 // [env.NAME.triggers.T]: the rollback probes of an environment, each checked
@@ -65,6 +81,8 @@ void read_triggers(const reader& r, const toml::node& n, const std::string& name
 void read_guard_rails(const reader& r, const toml::table& t, const std::string& name,
                       environment& e) {
     if (auto* n = t.get("approve")) e.approve = r.bool_of(*n, "approve");
+    if (auto* n = t.get("allow_irreversible"))
+        e.allow_irreversible = r.bool_of(*n, "allow_irreversible");
     if (auto* n = t.get("production")) e.production = r.bool_of(*n, "production");
     if (auto* n = t.get("read_only")) e.read_only = r.bool_of(*n, "read_only");
     if (auto* n = t.get("promote_from")) {

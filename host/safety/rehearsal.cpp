@@ -161,6 +161,7 @@ void run_sql(db::session& s, const catalog::migration& m, migration_result& mr,
 // and the schema changes since `before`; both move on to this step's state.
 struct rehearsal_state {
     nlohmann::json schema;
+    nlohmann::json image;  // for the derived reverse
     std::map<std::pair<long long, std::string>, std::string> locks;
     int savepoints = 0;
 };
@@ -184,6 +185,9 @@ void record_effects(db::session& s, const options& o, const schema::snapshot_opt
     auto after = schema::snapshot(s, snap);
     mr.changes = schema::diff(state.schema, after);
     state.schema = std::move(after);
+    auto image = schema::image(s, {o.history_schema});
+    mr.derived = schema::reverse_of(state.image, image, false);
+    state.image = std::move(image);
 }
 
 // One pending migration, in its own savepoint: released when it ran, rolled
@@ -286,6 +290,7 @@ migration_result rehearse_one(db::session& s, const catalog::migration& input, c
 json migration_result::to_json() const {
     json j = {{"version", version}, {"name", name}, {"file", file}, {"rehearsed", rehearsed}};
     if (!note.empty()) j["note"] = note;
+    if (!reverse.is_null()) j["reverse"] = reverse;
     if (!rehearsed) {
         j["not_rehearsed"] = not_rehearsed;
         return j;
@@ -349,6 +354,7 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
         s.exec_script("SET LOCAL lock_timeout = " + db::quote::literal(o.default_lock_timeout));
     rehearsal_state state;
     state.schema = schema::snapshot(s, snap);
+    state.image = schema::image(s, {o.history_schema});
     state.locks = held_locks(s, o.history_schema);
     // Migrations that were not rehearsed (or failed) and the tables they
     // name: a later one that names one of them would be judged against a

@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.hpp"
 #include "db/session.hpp"
+#include "schema/reverse.hpp"
 #include "schema/schema.hpp"
 
 namespace moonshift::rehearsal {
@@ -38,6 +39,11 @@ struct migration_result {
     std::vector<statement_result> statements;
     std::vector<lock_taken> locks;
     std::vector<schema::change> changes;
+    // The reverse derived from the catalog before and after it (reverse.hpp).
+    schema::reverse_plan derived;
+    // How it would be rolled back, set by the engine: {"how": "down script" |
+    // "down function" | "derived" (with "sql") | "none" (with "why")}.
+    nlohmann::json reverse;
     nlohmann::json to_json() const;
 };
 
