@@ -5,6 +5,8 @@
 // files per format, written for these tests), and over real projects'
 // histories where ../shared/corpora (or $MOONSHIFT_CORPORA) has them: those
 // are skipped, saying so, where absent, and never copied into the repository.
+#include "support/corpora.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <sstream>
@@ -15,6 +17,8 @@
 #include "support/project.hpp"
 
 namespace fs = std::filesystem;
+using moonshift::test::corpora;
+using moonshift::test::corpus_present;
 using moonshift::test::fresh_db;
 using moonshift::test::last_json;
 using moonshift::test::project;
@@ -23,22 +27,6 @@ using moonshift::test::write_file;
 namespace {
 
 fs::path fixtures() { return fs::path(MOONSHIFT_SOURCE_DIR) / "tests" / "fixtures"; }
-
-fs::path corpora() {
-    if (const char* e = std::getenv("MOONSHIFT_CORPORA"); e && *e) return e;
-    return fs::path(MOONSHIFT_SOURCE_DIR) / ".." / "shared" / "corpora";
-}
-
-struct corpus_present {
-    std::string name;
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result r(fs::is_directory(corpora() / name));
-        if (!r)
-            r.message() << "corpus " << (corpora() / name).string()
-                        << " is absent (set MOONSHIFT_CORPORA): skipped";
-        return r;
-    }
-};
 
 // A project on a fresh database whose migrations are the directory `sub` of a
 // corpus (root: the corpus' directory, with its bootstrap.sql when it has one).
@@ -74,26 +62,7 @@ struct corpus_project : project {
         BOOST_REQUIRE(r.exit_code == 0);
     }
 
-    // pg_dump --schema-only without moonshift's own schema, and without what
-    // differs between two dumps of the same schema: the \restrict key of
-    // recent pg_dump versions and the version banner.
-    std::string schema_dump() const {
-        auto pg_dump = fs::path(moonshift::local::cluster::find_bin_dir()) / "pg_dump";
-        auto r = moonshift::test::run_program(
-            pg_dump.string(), {"--schema-only", "--exclude-schema=moonshift", "--dbname", url},
-            dir.path);
-        BOOST_TEST_INFO(r.err);
-        BOOST_REQUIRE(r.exit_code == 0);
-        std::istringstream in(r.out);
-        std::string line, out;
-        while (std::getline(in, line)) {
-            if (line.rfind("\\restrict", 0) == 0 || line.rfind("\\unrestrict", 0) == 0) continue;
-            if (line.rfind("-- Dumped from", 0) == 0 || line.rfind("-- Dumped by", 0) == 0)
-                continue;
-            out += line + "\n";
-        }
-        return out;
-    }
+    std::string schema_dump() const { return moonshift::test::schema_dump(url, dir.path); }
 
     int applied() const { return static_cast<int>(applied_versions().size()); }
 };

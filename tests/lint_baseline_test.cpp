@@ -5,32 +5,18 @@
 // so, where absent); the corpus is copied into the test's temporary project,
 // never into the repository.
 #include <boost/test/unit_test.hpp>
-#include <cstdlib>
 
 #include "db/session.hpp"
+#include "support/corpora.hpp"
 #include "support/project.hpp"
 
 namespace fs = std::filesystem;
+using moonshift::test::corpora;
+using moonshift::test::corpus_present;
 using moonshift::test::project;
 using moonshift::test::write_file;
 
 namespace {
-
-fs::path corpora() {
-    if (const char* e = std::getenv("MOONSHIFT_CORPORA"); e && *e) return e;
-    return fs::path(MOONSHIFT_SOURCE_DIR) / ".." / "shared" / "corpora";
-}
-
-struct corpus_present {
-    std::string name;
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result r(fs::is_directory(corpora() / name));
-        if (!r)
-            r.message() << "corpus " << (corpora() / name).string()
-                        << " is absent (set MOONSHIFT_CORPORA): skipped";
-        return r;
-    }
-};
 
 bool has(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;

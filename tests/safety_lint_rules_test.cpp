@@ -11,70 +11,15 @@
 #include "project/config.hpp"
 #include "sql/facts.hpp"
 #include "support/harness.hpp"
+#include "support/linting.hpp"
 
 namespace lint = moonshift::lint;
 namespace sql = moonshift::sql;
 using moonshift::test::temp_dir;
 using moonshift::test::write_file;
 
-namespace {
-
-struct linted {
-    std::vector<lint::finding> findings;
-    std::vector<std::string> rules() const {  // rules that fired, unsuppressed
-        std::vector<std::string> out;
-        for (const auto& f : findings)
-            if (!f.suppressed) out.push_back(f.rule);
-        return out;
-    }
-    bool has(const std::string& rule) const {
-        auto r = rules();
-        return std::find(r.begin(), r.end(), rule) != r.end();
-    }
-    std::string text() const {
-        std::string out;
-        for (const auto& f : findings) out += lint::format(f) + "\n";
-        return out;
-    }
-};
-
-// Lints files in order (offline), with the project rooted in a temp dir.
-struct linter_fixture {
-    temp_dir dir;
-    moonshift::project::config cfg;
-    linter_fixture() { cfg.root = dir.path; }
-
-    linted run(const std::vector<std::pair<std::string, std::string>>& files) {
-        std::vector<sql::script> scripts;
-        scripts.reserve(files.size());
-        std::vector<lint::file> in;
-        for (const auto& [label, text] : files) scripts.push_back(sql::parse(text, label));
-        for (std::size_t i = 0; i < files.size(); ++i)
-            in.push_back({files[i].first, files[i].second, &scripts[i],
-                          files[i].second.find("moonshift:no-transaction") != std::string::npos});
-        lint::linter l(cfg, nullptr);
-        auto r = l.run(in);
-        linted out;
-        out.findings = r.findings;
-        for (const auto& f : in)
-            for (auto& x : lint::transaction_findings(f)) out.findings.push_back(x);
-        return out;
-    }
-    linted run(const std::string& text) { return run({{"migrations/002_x.sql", text}}); }
-};
-
-// A rule trips on `bad`, and not on `good`; each message names the rule.
-void expect_rule(linter_fixture& fx, const std::string& rule, const std::string& bad,
-                 const std::string& good) {
-    auto b = fx.run(bad);
-    BOOST_TEST_INFO("rule " << rule << " must trip on: " << bad << "\nfindings:\n" << b.text());
-    BOOST_TEST(b.has(rule));
-    auto g = fx.run(good);
-    BOOST_TEST_INFO("rule " << rule << " must pass: " << good << "\nfindings:\n" << g.text());
-    BOOST_TEST(!g.has(rule));
-}
-
-}  // namespace
+using moonshift::test::expect_rule;
+using moonshift::test::linter_fixture;
 
 BOOST_AUTO_TEST_SUITE(safety_lint_rules)
 

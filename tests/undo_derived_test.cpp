@@ -9,6 +9,7 @@
 
 #include "common/embedded.hpp"
 #include "local/cluster.hpp"
+#include "support/corpora.hpp"
 #include "support/project.hpp"
 
 using moonshift::test::last_json;
@@ -41,25 +42,7 @@ struct forward_only : project {
         BOOST_REQUIRE(r.exit_code == 0);
     }
 
-    // pg_dump --schema-only without moonshift's schema and the lines that
-    // differ between two dumps of one schema.
-    std::string schema_dump() const {
-        auto pg_dump = fs::path(moonshift::local::cluster::find_bin_dir()) / "pg_dump";
-        auto r = moonshift::test::run_program(
-            pg_dump.string(), {"--schema-only", "--exclude-schema=moonshift", "--dbname", url},
-            dir.path);
-        BOOST_TEST_INFO(r.err);
-        BOOST_REQUIRE(r.exit_code == 0);
-        std::istringstream in(r.out);
-        std::string line, out;
-        while (std::getline(in, line)) {
-            if (line.rfind("\\restrict", 0) == 0 || line.rfind("\\unrestrict", 0) == 0) continue;
-            if (line.rfind("-- Dumped from", 0) == 0 || line.rfind("-- Dumped by", 0) == 0)
-                continue;
-            out += line + "\n";
-        }
-        return out;
-    }
+    std::string schema_dump() const { return moonshift::test::schema_dump(url, dir.path); }
 };
 
 // One migration per kind of change the issue names, none with a down script.
