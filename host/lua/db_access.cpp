@@ -24,13 +24,12 @@ bool mentions(const std::string& text, const char* word) {
 struct judged {
     std::string refusal;
     std::string kind;  // parser node of the statement, "" when the parser could not tell
-    std::vector<std::string> outside = {};
 };
 
 judged judge(const std::string& text) {
     std::vector<sql::statement> statements;
     try {
-        statements = sql::parse(text, "sql").statements;
+        statements = sql::parse(text, "sql", sql::parse_options{false}).statements;
     } catch (const sql::parse_error&) {
         // Syntax the bundled parser does not know: the server will judge it,
         // but statement count and transaction control are still checked.
@@ -61,7 +60,19 @@ judged judge(const std::string& text) {
     if ((s.kind == "CopyStmt" || sql::leading_words(s.text).rfind("COPY", 0) == 0) &&
         (mentions(s.text, "stdin") || mentions(s.text, "stdout")))
         return {"cannot run COPY ... STDIN/STDOUT; use db:copy_in or db:copy_out", s.kind};
-    return {{}, s.kind, sql::server_access(s)};
+    return {{}, s.kind};
+}
+
+// What a statement reaches outside the database (sql::server_access): read
+// only for the read-only phases, which need the tree the other phases skip.
+std::vector<std::string> outside_of(const std::string& text) {
+    try {
+        auto script = sql::parse(text, "sql");
+        if (script.statements.size() == 1) return sql::server_access(script.statements.front());
+    } catch (const sql::parse_error&) {
+        // syntax the bundled parser does not know: the server judges it
+    }
+    return {};
 }
 
 void check_statement(host& h, const char* fn, const std::string& text, statement_use use) {
@@ -72,14 +83,14 @@ void check_statement(host& h, const char* fn, const std::string& text, statement
         sql_verdict v;
         v.refusal = j.refusal;
         v.kind = j.kind;
-        v.outside = std::move(j.outside);
         it = h.verdicts.emplace(text, std::move(v)).first;
     }
-    const auto& v = it->second;
+    auto& v = it->second;
     if (!v.refusal.empty()) throw usage_error(std::string(fn) + ": " + v.refusal);
-    if (!h.db_phase_writable() && !v.outside.empty()) {
+    if (!h.db_phase_writable() && !v.outside) v.outside = outside_of(text);
+    if (!h.db_phase_writable() && !v.outside->empty()) {
         std::string what;
-        for (const auto& o : v.outside) what += (what.empty() ? "" : ", ") + o;
+        for (const auto& o : *v.outside) what += (what.empty() ? "" : ", ") + o;
         throw usage_error(std::string(fn) + ": " + what + " is refused in phase \"" +
                           phase_name(h.current) +
                           "\" (read-only): it reaches the server's files or programs or another "

@@ -20,7 +20,9 @@ namespace moonshift::lua {
 struct sql_verdict {
     std::string refusal;  // empty when the statement may run
     std::string kind;     // the parser's node ("SelectStmt"), "" when it could not tell
-    std::vector<std::string> outside;  // sql::server_access: refused in read-only phases
+    // sql::server_access, refused in read-only phases; read the first time
+    // such a phase sends the statement (it needs the parse tree).
+    std::optional<std::vector<std::string>> outside;
 };
 
 // An exception a binding caught, kept until the trampoline raises it in Lua.

@@ -156,9 +156,8 @@ const std::vector<std::string>& run_conditions() {
 }
 
 bool run_meets(const std::string& c, const json& finish) {
-    std::string outcome = finish.value("outcome", json("")).is_string()
-                              ? finish.value("outcome", json("")).get<std::string>()
-                              : "";
+    const json& o = finish.contains("outcome") ? finish["outcome"] : json();
+    std::string outcome = o.is_string() ? o.get<std::string>() : "";
     const json& counts = finish.contains("counts") ? finish["counts"] : json::object();
     long long applied = counts.value("applied", 0LL), reverted = counts.value("reverted", 0LL);
     if (c == "always") return true;

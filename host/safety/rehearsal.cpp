@@ -361,13 +361,19 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
     // state that lacks them.
     std::vector<std::pair<std::string, std::optional<std::set<std::string>>>> missing;
     for (const auto* m : pending) {
-        auto tables = tables_of(*m);
+        // Parsed for its tables only when something is missing before it, or
+        // when it goes missing itself.
+        std::optional<std::optional<std::set<std::string>>> known;
+        auto tables = [&]() -> const std::optional<std::set<std::string>>& {
+            if (!known) known = tables_of(*m);
+            return *known;
+        };
         std::string depends;
         for (const auto& [id, names] : missing) {
             if (names && names->empty()) continue;  // it only built indexes
-            bool shared = !names || !tables;
-            if (names && tables)
-                for (const auto& t : *tables) shared = shared || names->count(t) > 0;
+            bool shared = !names || !tables();
+            if (names && tables())
+                for (const auto& t : *tables()) shared = shared || names->count(t) > 0;
             if (shared) {
                 depends = id;
                 break;
@@ -382,13 +388,13 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
                                ", which was not rehearsed: judged against a state without it, "
                                "the rehearsal would say the wrong thing";
             out.migrations.push_back(std::move(mr));
-            missing.emplace_back(m->id(), tables);
+            missing.emplace_back(m->id(), tables());
             continue;
         }
         out.migrations.push_back(rehearse_one(s, *m, o, snap, state));
         const auto& done = out.migrations.back();
         if (done.failed) out.failed = true;
-        if (!done.rehearsed || done.failed) missing.emplace_back(m->id(), tables);
+        if (!done.rehearsed || done.failed) missing.emplace_back(m->id(), tables());
     }
     tx.rollback();
     for (const auto& [name, value] : sequence_values(s))
