@@ -7,9 +7,12 @@
 #include <pqxx/pqxx>
 
 #include "support/project.hpp"
+#include "support/shop.hpp"
 
 using moonshift::test::last_json;
 using moonshift::test::project;
+using moonshift::test::rows_of;
+using moonshift::test::shop;
 using moonshift::test::write_file;
 
 namespace {
@@ -18,44 +21,29 @@ bool has(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-// Every row of the table, in key order, as text: compared row by row.
-std::vector<std::string> rows_of(const project& p, const std::string& table,
-                                 const std::string& order = "id") {
-    pqxx::connection c(p.url);
-    pqxx::nontransaction tx(c);
-    std::vector<std::string> out;
-    for (auto row : tx.exec("SELECT t::text FROM " + table + " t ORDER BY " + order))
-        out.push_back(row[0].c_str());
-    return out;
-}
-
-// users with 1,000 rows (some NULL emails, unicode, a serial key) and
-// orders referencing them; all applied.
-struct shop : project {
-    explicit shop(const std::string& extra = "") : project(extra) {
-        migration("001_shop.sql",
-                  "CREATE TABLE IF NOT EXISTS users (id serial PRIMARY KEY, email text UNIQUE, "
-                  "name text NOT NULL,\n"
-                  "  score numeric(10,2) DEFAULT 0, note text);\n"
-                  "CREATE INDEX IF NOT EXISTS users_name ON users (name);\n"
-                  "INSERT INTO users (email, name, score, note)\n"
-                  "  SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE 'u' || g || '@example.com' END, "
-                  "'Zoë ' || g, g / 7.0,\n"
-                  "         CASE WHEN g % 3 = 0 THEN E'tab\\there\\nnewline' END\n"
-                  "  FROM generate_series(1, 1000) g;\n"
-                  "CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY, user_id int REFERENCES "
-                  "users (id), total int);\n"
-                  "INSERT INTO orders SELECT g, g, g * 3 FROM generate_series(1, 50) g;\n");
-        auto r = ms({"up"});
-        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    }
-};
-
 }  // namespace
+
+// A test run twice: with backups in files, and in the database
+// ([backup] store = "database"); the body sees `in_db` to look in the right
+// place.
+#define BOTH_STORES(name)                      \
+    struct name : shop {                       \
+        using shop::shop;                      \
+        void body();                           \
+    };                                         \
+    BOOST_AUTO_TEST_CASE(name##_files) {       \
+        name t(false);                         \
+        t.body();                              \
+    }                                          \
+    BOOST_AUTO_TEST_CASE(name##_in_database) { \
+        name t(true);                          \
+        t.body();                              \
+    }                                          \
+    void name::body()
 
 BOOST_AUTO_TEST_SUITE(safety_backup)
 
-BOOST_FIXTURE_TEST_CASE(a_destructive_migration_is_backed_up_and_restored_row_by_row, shop) {
+BOTH_STORES(a_destructive_migration_is_backed_up_and_restored_row_by_row) {
     auto users_before = rows_of(*this, "users");
     migration("002_trim_users.sql",
               "-- moonshift:allow drop-column the note column is unused\n"
@@ -76,8 +64,16 @@ BOOST_FIXTURE_TEST_CASE(a_destructive_migration_is_backed_up_and_restored_row_by
         "1");
     BOOST_TEST(scalar("SELECT rows FROM moonshift.backups WHERE version = '002'") == "1000");
     auto location = scalar("SELECT location FROM moonshift.backups WHERE version = '002'");
-    BOOST_TEST(std::filesystem::exists(std::filesystem::path(location) / "public.users.copy.gz"));
-    BOOST_TEST(std::filesystem::exists(std::filesystem::path(location) / "manifest.json"));
+    if (in_db) {
+        BOOST_TEST(location == "database:moonshift_backups");
+        auto copy =
+            scalar("SELECT tables->0->>'copy' FROM moonshift.backups WHERE version = '002'");
+        BOOST_TEST(count("SELECT 1 FROM " + copy) == 1000);
+    } else {
+        BOOST_TEST(
+            std::filesystem::exists(std::filesystem::path(location) / "public.users.copy.gz"));
+        BOOST_TEST(std::filesystem::exists(std::filesystem::path(location) / "manifest.json"));
+    }
 
     // Rolled back (the down script brings the column back, empty), then restored.
     auto down = ms({"down"});
@@ -94,7 +90,7 @@ BOOST_FIXTURE_TEST_CASE(a_destructive_migration_is_backed_up_and_restored_row_by
                "t");
 }
 
-BOOST_FIXTURE_TEST_CASE(down_without_a_down_script_offers_and_uses_the_backup, shop) {
+BOTH_STORES(down_without_a_down_script_offers_and_uses_the_backup) {
     auto users_before = rows_of(*this, "users");
     migration("002_drop_note.sql",
               "-- moonshift:allow drop-column unused\nALTER TABLE users DROP COLUMN note;\n"
@@ -120,7 +116,7 @@ BOOST_FIXTURE_TEST_CASE(down_without_a_down_script_offers_and_uses_the_backup, s
                       "AND attname = 'score'") == "numeric(10,2)");
 }
 
-BOOST_FIXTURE_TEST_CASE(a_dropped_table_comes_back_with_keys_indexes_and_its_sequence, shop) {
+BOTH_STORES(a_dropped_table_comes_back_with_keys_indexes_and_its_sequence) {
     auto users_before = rows_of(*this, "users");
     migration("002_drop.sql",
               "-- moonshift:allow drop-table replaced by accounts\nDROP TABLE orders;\n"
@@ -142,7 +138,7 @@ BOOST_FIXTURE_TEST_CASE(a_dropped_table_comes_back_with_keys_indexes_and_its_seq
     BOOST_TEST(scalar("INSERT INTO users (name) VALUES ('new') RETURNING id") == "1001");
 }
 
-BOOST_FIXTURE_TEST_CASE(only_destructive_migrations_are_backed_up, shop) {
+BOTH_STORES(only_destructive_migrations_are_backed_up) {
     migration("002_add.sql", "ALTER TABLE users ADD COLUMN IF NOT EXISTS plan text;\n");
     migration("003_update.sql", "UPDATE users SET plan = 'free' WHERE plan IS NULL;\n");
     migration("003_update.down.sql", "UPDATE users SET plan = NULL;\n");
@@ -189,7 +185,7 @@ BOOST_FIXTURE_TEST_CASE(an_unwritable_backup_location_stops_the_run_before_the_m
     BOOST_TEST(table_exists("orders"));
 }
 
-BOOST_FIXTURE_TEST_CASE(backup_create_list_restore_into_and_prune, shop) {
+BOTH_STORES(backup_create_list_restore_into_and_prune) {
     auto c = ms({"--json", "backup", "create", "users", "orders", "--reason", "before the import"});
     BOOST_REQUIRE_MESSAGE(c.exit_code == 0, c.err);
     auto j = last_json(c.out);
@@ -215,24 +211,34 @@ BOOST_FIXTURE_TEST_CASE(backup_create_list_restore_into_and_prune, shop) {
     BOOST_TEST(count("SELECT 1 FROM orders") == 50);
     // Retention: with one daily slot, of two backups today the newer stays.
     write_file(dir.path / "moonshift.toml",
-               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url +
-                   "\"\n\n[backup]\nkeep_daily = 1\nkeep_weekly = 0\nkeep_monthly = 0\n");
+               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" + url + "\"\n" +
+                   store_setting() +
+                   "\n[backup]\nkeep_daily = 1\nkeep_weekly = 0\nkeep_monthly = 0\n");
     BOOST_REQUIRE(ms({"backup", "create", "orders"}).exit_code == 0);
     auto location = scalar("SELECT location FROM moonshift.backups WHERE id = " + id);
     auto p = ms({"backup", "prune"});
     BOOST_TEST(p.exit_code == 0, p.err);
     BOOST_TEST(scalar("SELECT status FROM moonshift.backups WHERE id = " + id) == "pruned");
     BOOST_TEST(scalar("SELECT count(*) FROM moonshift.backups WHERE status = 'complete'") == "1");
-    BOOST_TEST(!std::filesystem::exists(location));
+    if (in_db)
+        BOOST_TEST(scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'moonshift_backups' "
+                          "AND tablename LIKE 'b" +
+                          id + "\\_%'") == "0");
+    else
+        BOOST_TEST(!std::filesystem::exists(location));
 }
 
-BOOST_FIXTURE_TEST_CASE(a_damaged_backup_file_is_refused_and_nothing_changes, shop) {
+BOTH_STORES(a_damaged_backup_file_is_refused_and_nothing_changes) {
     auto c = ms({"--json", "backup", "create", "orders"});
     BOOST_REQUIRE(c.exit_code == 0);
     auto j = last_json(c.out);
-    auto file =
-        std::filesystem::path(j["backup"]["location"].get<std::string>()) / "public.orders.copy.gz";
-    write_file(file, "this is not gzip");
+    if (in_db)  // a copy edited by hand, its row count unchanged
+        scalar("UPDATE " + j["backup"]["tables"][0]["copy"].get<std::string>() +
+               " SET total = total + 1 WHERE id = 7; SELECT 1");
+    else
+        write_file(std::filesystem::path(j["backup"]["location"].get<std::string>()) /
+                       "public.orders.copy.gz",
+                   "this is not gzip");
     auto before = rows_of(*this, "orders");
     auto r = ms({"--yes", "backup", "restore", std::to_string(j["backup"]["id"].get<long long>())});
     BOOST_TEST(r.exit_code != 0);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 
+#include "backup/in_database.hpp"
 #include "backup/io.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -63,8 +64,8 @@ record from_row(const history::backup_row& row) {
         c.table = t.value("table", "");
         c.rows = t.value("rows", 0LL);
         c.bytes = t.value("bytes", 0LL);
-        c.file = t.value("file", "");
-        c.sha256 = t.value("sha256", "");
+        c.file = t.value("file", t.value("copy", ""));
+        c.sha256 = t.value("sha256", t.value("checksum", ""));
         c.definition = t.value("definition", json::object());
         r.tables.push_back(std::move(c));
     }
@@ -79,14 +80,14 @@ record from_row(const history::backup_row& row) {
     return r;
 }
 
-json tables_json(const std::vector<table_copy>& tables, bool with_definitions) {
+json tables_json(const std::vector<table_copy>& tables, bool with_definitions, bool in_db = false) {
     json out = json::array();
     for (const auto& t : tables) {
         json j = {{"table", t.table},
                   {"rows", t.rows},
                   {"bytes", t.bytes},
-                  {"file", t.file},
-                  {"sha256", t.sha256}};
+                  {in_db ? "copy" : "file", t.file},
+                  {in_db ? "checksum" : "sha256", t.sha256}};
         if (with_definitions) j["definition"] = t.definition;
         out.push_back(std::move(j));
     }
@@ -160,7 +161,7 @@ json record::to_json() const {
               {"created_by", created_by},
               {"created_at", created_at},
               {"duration_ms", duration_ms},
-              {"tables", tables_json(tables, false)}};
+              {"tables", tables_json(tables, false, in_database::holds(location))}};
     if (run_id) j["run"] = run_id;
     if (!keep_until.empty()) j["keep_until"] = keep_until;
     if (!restored_at.empty()) j["restored_at"] = restored_at;
@@ -174,10 +175,27 @@ std::string destructive_reason(const std::vector<std::string>& destructive, bool
     return {};
 }
 
+settings settings_for(const project::config& cfg, const project::environment& env) {
+    settings s;
+    fs::path dir = env.backup_dir.value_or(cfg.backup.dir);
+    s.dir = dir.is_absolute() ? dir : cfg.root / dir;
+    s.store = env.backup_store.value_or(cfg.backup.store);
+    s.schema = cfg.backup.schema;
+    s.environment = env.name;
+    s.keep_daily = cfg.backup.keep_daily;
+    s.keep_weekly = cfg.backup.keep_weekly;
+    s.keep_monthly = cfg.backup.keep_monthly;
+    return s;
+}
+
 store::store(db::session& s, history::store& h, settings cfg)
     : s_(s), rows_(s, h), cfg_(std::move(cfg)) {}
 
 void store::check_location() const {
+    if (cfg_.store == "database") {
+        in_database::prepare(s_, cfg_.schema);
+        return;
+    }
     std::error_code ec;
     fs::create_directories(cfg_.dir, ec);
     if (ec)
@@ -244,6 +262,10 @@ record store::open_record(const std::string& kind, const std::string& version,
     rows_.open(row);
     rec.id = row.id;
     rec.created_at = row.created_at;
+    if (kind == "tables" && cfg_.store == "database") {
+        rec.location = in_database::location_of(cfg_.schema);
+        return rec;
+    }
     rec.location = (cfg_.dir / cfg_.environment /
                     (std::to_string(rec.id) + "_" +
                      (version.empty() ? std::string("manual") : version) + "_" + utc_stamp()))
@@ -253,7 +275,7 @@ record store::open_record(const std::string& kind, const std::string& version,
 
 // One table's definition (with where its sequences are) and its rows into
 // a file of `dir`, in the snapshot the caller holds.
-table_copy store::copy_table(const std::string& table, const fs::path& dir,
+table_copy store::copy_table(const std::string& table, const fs::path& dir, long long id, int n,
                              const progress& on_progress) {
     table_copy c;
     c.table = table;
@@ -271,6 +293,14 @@ table_copy store::copy_table(const std::string& table, const fs::path& dir,
     }
     c.file = file_name(table);
     if (on_progress) on_progress("backing up " + table);
+    if (in_database::holds(dir.string())) {
+        auto copied = in_database::copy_out(s_, cfg_.schema, id, n, c.definition);
+        c.file = copied.table;
+        c.rows = copied.rows;
+        c.bytes = copied.bytes;
+        c.sha256 = copied.checksum;
+        return c;
+    }
     auto copied = io::copy_table_out(s_, c.definition, (dir / c.file).string());
     c.rows = copied.rows;
     c.bytes = copied.bytes;
@@ -285,17 +315,22 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
     check_location();
     record rec = open_record("tables", version, migration, reason, run_id);
     fs::path dir = rec.location;
+    bool in_db = in_database::holds(rec.location);
     try {
-        fs::create_directories(dir);
+        if (!in_db) fs::create_directories(dir);
         {
             // One snapshot for all tables, so the copies agree with each other
-            // (the caller's, when it has a transaction open).
+            // (the caller's, when it has a transaction open). The database
+            // store writes its copies in it, so they commit (or not) together.
             std::optional<db::transaction> snapshot;
             if (!s_.in_transaction())
                 snapshot.emplace(s_, db::transaction::mode::begin,
-                                 "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+                                 in_db
+                                     ? "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+                                     : "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
             for (const auto& table : tables) {
-                rec.tables.push_back(copy_table(table, dir, on_progress));
+                rec.tables.push_back(copy_table(
+                    table, dir, rec.id, static_cast<int>(rec.tables.size()) + 1, on_progress));
                 rec.rows += rec.tables.back().rows;
                 rec.bytes += rec.tables.back().bytes;
             }
@@ -304,13 +339,13 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
         rec.status = "complete";
         rec.duration_ms = ms_since(t0);
         json manifest = rec.to_json();
-        manifest["tables"] = tables_json(rec.tables, true);
-        std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
+        manifest["tables"] = tables_json(rec.tables, true, in_db);
+        if (!in_db) std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
         rows_.complete(rec.id, rec.location, manifest["tables"], rec.rows, rec.bytes,
                        rec.duration_ms);
     } catch (...) {  // whatever failed: no half backup stays behind
         std::error_code ec;
-        fs::remove_all(dir, ec);
+        if (!in_db) fs::remove_all(dir, ec);  // copies in the database rolled back
         mark_failed(rec.id);
         throw;
     }
@@ -408,21 +443,15 @@ prune_result store::prune(bool dry_run) {
         const auto& day = age.day;
         const auto& week = age.week;
         const auto& month = age.month;
-        bool keep = age.pinned;
-        // Grandfather-father-son: the newest backup of each period is the
-        // one kept for it; rows arrive newest first.
-        if (!days.count(day) && int(days.size()) < cfg_.keep_daily) {
-            days.insert(day);
-            keep = true;
-        }
-        if (!weeks.count(week) && int(weeks.size()) < cfg_.keep_weekly) {
-            weeks.insert(week);
-            keep = true;
-        }
-        if (!months.count(month) && int(months.size()) < cfg_.keep_monthly) {
-            months.insert(month);
-            keep = true;
-        }
+        // The newest backup of all always stays, so pruning never leaves none.
+        bool keep = age.pinned || all.empty();
+        // By age, as runbooks write it: one per day for keep_daily days, one
+        // per week for keep_weekly weeks, one per month for keep_monthly
+        // months. Rows arrive newest first, so the first of a period is the
+        // newest, the one kept for it.
+        if (age.age_days < cfg_.keep_daily && days.insert(day).second) keep = true;
+        if (age.age_days < 7.0 * cfg_.keep_weekly && weeks.insert(week).second) keep = true;
+        if (age.age_months < cfg_.keep_monthly && months.insert(month).second) keep = true;
         all.emplace_back(std::move(rec), keep);
     }
     for (auto& [rec, keep] : all) {
@@ -432,8 +461,15 @@ prune_result store::prune(bool dry_run) {
         }
         if (!dry_run) {
             std::error_code ec;
-            if (!rec.location.empty()) fs::remove_all(rec.location, ec);
-            rows_.mark_pruned(rec.id);
+            if (in_database::holds(rec.location)) {
+                db::transaction tx(s_, db::transaction::mode::join);
+                in_database::drop(s_, tables_json(rec.tables, false));
+                rows_.mark_pruned(rec.id);
+                tx.commit();
+            } else {
+                if (!rec.location.empty()) fs::remove_all(rec.location, ec);
+                rows_.mark_pruned(rec.id);
+            }
             rec.status = "pruned";
         }
         out.pruned.push_back(rec);

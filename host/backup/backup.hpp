@@ -15,6 +15,7 @@
 #include "db/session.hpp"
 #include "history/backups.hpp"
 #include "history/history.hpp"
+#include "project/config.hpp"
 
 namespace moonshift::backup {
 
@@ -22,8 +23,8 @@ struct table_copy {
     std::string table;  // "schema.name"
     long long rows = 0;
     long long bytes = 0;        // compressed file size
-    std::string file;           // relative to the backup's directory
-    std::string sha256;         // of the compressed file
+    std::string file;           // relative to the backup's directory; the copy's table
+    std::string sha256;         // of the rows; "rows:N sum:M" for a copy in the database
     nlohmann::json definition;  // columns, constraints, indexes, sequences, policies, ...
 };
 
@@ -37,10 +38,16 @@ struct record {
 };
 
 struct settings {
-    std::filesystem::path dir;  // the backup location (absolute)
+    std::filesystem::path dir;    // the backup location (absolute)
+    std::string store = "files";  // or "database": tables in `schema` of the target
+    std::string schema = "moonshift_backups";
     std::string environment;
     int keep_daily = 7, keep_weekly = 4, keep_monthly = 12;
 };
+
+// The environment's backup settings with the project's defaults filled in:
+// its store, its directory made absolute, retention.
+settings settings_for(const project::config& cfg, const project::environment& env);
 
 struct restore_options {
     std::vector<std::string> only;  // restore only these tables ("schema.name" or "name")
@@ -98,16 +105,18 @@ class store {
 
     restore_result restore(const record& r, const restore_options& o);
 
-    // Retention: keeps the newest backup of each of the last keep_daily days,
-    // keep_weekly weeks and keep_monthly months (and any with keep_until in
-    // the future); the others lose their files and are marked pruned.
+    // Retention by age: keeps the newest backup of each day of the last
+    // keep_daily days, of each week of the last keep_weekly weeks, of each
+    // month of the last keep_monthly months, the newest of all, and any with
+    // keep_until in the future; the others lose their files (or copies) and
+    // are marked pruned.
     prune_result prune(bool dry_run);
 
   private:
     record open_record(const std::string& kind, const std::string& version,
                        const std::string& migration, const std::string& reason, long long run_id);
-    table_copy copy_table(const std::string& table, const std::filesystem::path& dir,
-                          const progress& on_progress);
+    table_copy copy_table(const std::string& table, const std::filesystem::path& dir, long long id,
+                          int n, const progress& on_progress);
     void mark_failed(long long id) noexcept;
     db::session& s_;
     history::backups rows_;

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "backup/backup.hpp"
+#include "backup/in_database.hpp"
 #include "backup/io.hpp"
 #include "common/error.hpp"
 #include "db/quote.hpp"
@@ -71,9 +72,19 @@ std::string joined(const std::vector<std::string>& items, const char* separator)
     return out;
 }
 
+// The rows of one saved table into `target` (quoted): from its file, or
+// from its copy in the database; both check what was saved first.
+void load_saved(db::session& s, const record& r, const table_copy& t, const std::string& target,
+                const std::string& columns) {
+    if (in_database::holds(r.location))
+        in_database::copy_in(s, target, columns, t.file, t.sha256);
+    else
+        io::copy_table_in(s, target, columns, (fs::path(r.location) / t.file).string(), t.sha256);
+}
+
 // The tables of the backup to restore (all, or those named) and where each
 // goes; throws error(usage) when a file is missing or none is left.
-std::vector<plan_item> pick_tables(const record& r, const restore_options& o) {
+std::vector<plan_item> pick_tables(db::session& s, const record& r, const restore_options& o) {
     std::vector<plan_item> items;
     for (const auto& t : r.tables) {
         if (!o.only.empty()) {
@@ -82,8 +93,13 @@ std::vector<plan_item> pick_tables(const record& r, const restore_options& o) {
             for (const auto& w : o.only) wanted = wanted || w == t.table || w == name;
             if (!wanted) continue;
         }
-        auto path = fs::path(r.location) / t.file;
-        if (!fs::exists(path))
+        if (in_database::holds(r.location)) {
+            if (!in_database::exists(s, t.file))
+                throw usage_error("backup " + std::to_string(r.id) + " is missing its copy " +
+                                      t.file + " of " + t.table,
+                                  "it was dropped by hand; `moonshift backup list` shows the "
+                                  "backups still complete");
+        } else if (auto path = fs::path(r.location) / t.file; !fs::exists(path))
             throw usage_error(
                 "backup " + std::to_string(r.id) + " is missing its file " + path.string(),
                 "the backup location may have been cleaned by hand; `moonshift backup list` shows "
@@ -207,7 +223,7 @@ std::string reshape_sql(db::session& s, plan_item& item) {
 // Rows others point to stay where they are: the backup goes to a temporary
 // table, then rows are deleted, updated and inserted by primary key to
 // match it.
-void merge_rows(db::session& s, const plan_item& item, const std::string& path,
+void merge_rows(db::session& s, const record& r, const plan_item& item,
                 const std::string& staging) {
     const auto& t = *item.copy;
     auto columns = io::copy_columns(t.definition);
@@ -224,7 +240,7 @@ void merge_rows(db::session& s, const plan_item& item, const std::string& path,
     for (const auto& k : item.key)
         match += (match.empty() ? "" : " AND ") + std::string("b.") + ident(k) + " = t." + ident(k);
     s.exec_script("CREATE TEMPORARY TABLE " + staging + " (" + defs + ") ON COMMIT DROP");
-    io::copy_table_in(s, staging, columns, path, t.sha256);
+    load_saved(s, r, t, staging, columns);
     std::string sql = "DELETE FROM " + item.target + " t WHERE NOT EXISTS (SELECT 1 FROM " +
                       staging + " b WHERE " + match + ");\n";
     if (!set.empty())
@@ -239,11 +255,10 @@ void merge_rows(db::session& s, const plan_item& item, const std::string& path,
 // The rows of one table back in, counted; throws when the count differs.
 restore_result::table load_rows(db::session& s, const record& r, const plan_item& item, int& temp) {
     const auto& t = *item.copy;
-    auto path = (fs::path(r.location) / t.file).string();
     if (item.referenced_by.empty())
-        io::copy_table_in(s, item.target, io::copy_columns(t.definition), path, t.sha256);
+        load_saved(s, r, t, item.target, io::copy_columns(t.definition));
     else
-        merge_rows(s, item, path, "moonshift_restore_" + std::to_string(++temp));
+        merge_rows(s, r, item, "moonshift_restore_" + std::to_string(++temp));
     // The count the database sees, not the count COPY reported.
     long long have = s.query("SELECT count(*) FROM " + item.target)[0][0].as<long long>();
     if (have != t.rows)
@@ -343,7 +358,7 @@ restore_result store::restore(const record& r, const restore_options& o) {
     if (r.status != "complete")
         throw usage_error("backup " + std::to_string(r.id) + " is " + r.status +
                           ", not complete: it cannot be restored");
-    auto items = pick_tables(r, o);
+    auto items = pick_tables(s_, r, o);
     bool copy_only = !o.into_schema.empty();
 
     // The caller's transaction when one is open (down with a backup), else our own.

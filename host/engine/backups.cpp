@@ -10,14 +10,7 @@
 namespace moonshift::engine {
 
 backup::store engine::backups() {
-    auto p = safety::policy_for(ctx_.cfg, ctx_.env);
-    backup::settings b;
-    b.dir = p.backup_dir;
-    b.environment = ctx_.env.name;
-    b.keep_daily = ctx_.cfg.backup.keep_daily;
-    b.keep_weekly = ctx_.cfg.backup.keep_weekly;
-    b.keep_monthly = ctx_.cfg.backup.keep_monthly;
-    return backup::store(*session_, *store_, b);
+    return backup::store(*session_, *store_, backup::settings_for(ctx_.cfg, ctx_.env));
 }
 
 std::vector<backup::record> engine::backup_list(int limit) { return backups().list(limit); }

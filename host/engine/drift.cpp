@@ -303,7 +303,7 @@ result compare(const project::config& cfg, const project::environment& env, cons
                const options& o) {
     result out;
     schema::snapshot_options snap;
-    snap.exclude_schemas = {cfg.schema};
+    snap.exclude_schemas = {cfg.schema, cfg.backup.schema};
     auto st = read_environment(cfg, url, snap);
     out.recorded = static_cast<int>(st.recorded.size());
     auto cat = catalog::discover(cfg.migrations_path(), cfg.root, cfg.rollbacks_path());
@@ -323,7 +323,7 @@ void check_reachable(const project::environment& env, const std::string& url) {
 nlohmann::json live_schema(const project::config& cfg, const project::environment& env,
                            const std::string& url) {
     schema::snapshot_options snap;
-    snap.exclude_schemas = {cfg.schema};
+    snap.exclude_schemas = {cfg.schema, cfg.backup.schema};
     return schema::snapshot(*connect_for_reading(env, url), snap);
 }
 

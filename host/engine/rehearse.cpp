@@ -22,6 +22,7 @@ rehearsal::result engine::rehearse(const std::vector<const catalog::migration*>&
     session_->lock(store_->schema(), wait, [&](const std::string& msg) { log("warn", msg); });
     rehearsal::options o;
     o.history_schema = store_->schema();
+    o.backup_schema = ctx_.cfg.backup.schema;
     o.apply_other = [this](const catalog::migration& m) { return rehearse_other(m); };
     rehearsal::result r;
     try {

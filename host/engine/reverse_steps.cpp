@@ -128,11 +128,11 @@ void engine::backup_before_down(const entry& e, const std::string& sql, const st
 
 json engine::image_before(const catalog::migration& m) {
     (void)m;
-    return schema::image(*session_, {store_->schema()});
+    return schema::image(*session_, {store_->schema(), ctx_.cfg.backup.schema});
 }
 
 json engine::derive_reverse(const catalog::migration& m, const json& before) {
-    auto after = schema::image(*session_, {store_->schema()});
+    auto after = schema::image(*session_, {store_->schema(), ctx_.cfg.backup.schema});
     auto j = schema::reverse_of(before, after).to_json();
     j["data"] = data_changes(m, j["irreversible"]);
     return j;

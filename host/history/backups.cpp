@@ -115,7 +115,10 @@ std::vector<backup_age> backups::complete_newest_first() {
                       ", to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
                       " to_char(created_at AT TIME ZONE 'UTC', 'IYYY-IW'),"
                       " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM'),"
-                      " coalesce(keep_until > now(), false)"
+                      " coalesce(keep_until > now(), false),"
+                      " extract(epoch FROM now() - created_at) / 86400,"
+                      " (extract(year FROM age(now(), created_at)) * 12"
+                      "  + extract(month FROM age(now(), created_at)))::int"
                       " FROM " +
                       h_.table("backups") +
                       " WHERE status = 'complete' ORDER BY created_at DESC, id DESC");
@@ -127,6 +130,8 @@ std::vector<backup_age> backups::complete_newest_first() {
         a.week = row[18].c_str();
         a.month = row[19].c_str();
         a.pinned = row[20].as<bool>();
+        a.age_days = row[21].as<double>();
+        a.age_months = row[22].as<int>();
         out.push_back(std::move(a));
     }
     return out;

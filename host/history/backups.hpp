@@ -25,6 +25,8 @@ struct backup_age {
     backup_row row;
     std::string day, week, month;  // "2026-12-04", "2026-49", "2026-12" (UTC)
     bool pinned = false;           // keep_until is in the future
+    double age_days = 0;           // now() - created_at, in days (the server's clock)
+    int age_months = 0;            // whole calendar months since created_at
 };
 
 class backups {

@@ -24,8 +24,8 @@ const std::set<std::string> verify_keys = {"critical_tables",    "rls",        "
                                            "row_count_tolerance"};
 const std::set<std::string> lint_keys = {"disable",         "warn",    "error", "small_table",
                                          "exposed_schemas", "baseline"};
-const std::set<std::string> backup_keys = {"policy",      "dir",          "keep_daily",
-                                           "keep_weekly", "keep_monthly", "full"};
+const std::set<std::string> backup_keys = {"policy",       "dir",  "keep_daily", "keep_weekly",
+                                           "keep_monthly", "full", "store",      "schema"};
 const std::set<std::string> http_keys = {"allow_hosts"};
 
 toml::table parse_toml(const std::filesystem::path& file, const reader& r) {
@@ -82,7 +82,12 @@ void read_lint(const reader& r, const toml::table& l, lint_settings& lint) {
 void read_backup(const reader& r, const toml::table& b, backup_settings& backup) {
     r.check_keys(b, backup_keys, "backup");
     if (auto* n = b.get("policy")) backup.policy = r.policy_of(*n, "policy");
-    if (auto* n = b.get("dir")) backup.dir = r.string_of(*n, "dir");
+    if (auto* n = b.get("dir")) {
+        backup.dir = r.string_of(*n, "dir");
+        backup.dir_set = true;
+    }
+    if (auto* n = b.get("store")) backup.store = r.store_of(*n, "store");
+    if (auto* n = b.get("schema")) backup.schema = r.string_of(*n, "schema");
     if (auto* n = b.get("keep_daily")) backup.keep_daily = r.count_of(*n, "keep_daily");
     if (auto* n = b.get("keep_weekly")) backup.keep_weekly = r.count_of(*n, "keep_weekly");
     if (auto* n = b.get("keep_monthly")) backup.keep_monthly = r.count_of(*n, "keep_monthly");

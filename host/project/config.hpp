@@ -60,6 +60,7 @@ struct environment {
     // that would block DDL. Unset: the [backup] / built-in defaults.
     std::optional<std::string> backup;  // "never" | "destructive" | "always"
     std::optional<std::string> backup_dir;
+    std::optional<std::string> backup_store;  // "files" | "database"
     std::optional<int> lock_retries;
     std::optional<std::chrono::milliseconds> lock_retry_delay;
     std::optional<std::chrono::milliseconds> blocker_wait;
@@ -119,6 +120,11 @@ struct lint_settings {
 struct backup_settings {
     std::string policy = "destructive";  // default of every environment
     std::string dir = ".moonshift/backups";
+    // Where targeted backups go: "files" (gzip files under dir) or "database"
+    // (tables in `schema` of the target database, copied by the server).
+    std::string store = "files";
+    std::string schema = "moonshift_backups";
+    bool dir_set = false;  // dir was written in moonshift.toml
     int keep_daily = 7, keep_weekly = 4, keep_monthly = 12;
     bool full = false;  // policy "always": a whole-database pg_dump
 };

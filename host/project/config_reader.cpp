@@ -71,6 +71,14 @@ std::string reader::policy_of(const toml::node& n, const std::string& key) const
     return v;
 }
 
+std::string reader::store_of(const toml::node& n, const std::string& key) const {
+    auto v = string_of(n, key);
+    if (v != "files" && v != "database")
+        fail(n.source(), "\"" + key + "\" must be \"files\" or \"database\", not \"" + v + "\"",
+             "\"database\" keeps backups as tables in the target database ([backup] schema)");
+    return v;
+}
+
 long long reader::size_of(const toml::node& n, const std::string& key) const {
     if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0) return *v;
     std::string text = n.is_string() ? *n.value<std::string>() : "";

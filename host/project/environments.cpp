@@ -20,6 +20,7 @@ const std::set<std::string> env_keys = {"url",
                                         "lock_wait",
                                         "backup",
                                         "backup_dir",
+                                        "backup_store",
                                         "lock_retries",
                                         "lock_retry_delay",
                                         "blocker_wait",
@@ -136,6 +137,7 @@ environment read_environment(const reader& r, const toml::key& k, const toml::no
     if (auto* n = t->get("lock_wait")) e.lock_wait = r.duration_of(*n, "lock_wait");
     if (auto* n = t->get("backup")) e.backup = r.policy_of(*n, "backup");
     if (auto* n = t->get("backup_dir")) e.backup_dir = r.string_of(*n, "backup_dir");
+    if (auto* n = t->get("backup_store")) e.backup_store = r.store_of(*n, "backup_store");
     if (auto* n = t->get("lock_retries")) e.lock_retries = r.count_of(*n, "lock_retries");
     if (auto* n = t->get("lock_retry_delay"))
         e.lock_retry_delay = r.duration_of(*n, "lock_retry_delay");

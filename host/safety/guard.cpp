@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -83,8 +84,7 @@ bool is_sql_form(const catalog::migration& m) {
 policy policy_for(const project::config& cfg, const project::environment& env) {
     policy p;
     p.backup = env.backup.value_or(cfg.backup.policy);
-    std::filesystem::path dir = env.backup_dir.value_or(cfg.backup.dir);
-    p.backup_dir = dir.is_absolute() ? dir : cfg.root / dir;
+    p.backup_dir = backup::settings_for(cfg, env).dir;
     p.full_dump = cfg.backup.full;
     if (env.lock_retries) p.lock_retries = *env.lock_retries;
     if (env.lock_retry_delay) p.lock_retry_delay = *env.lock_retry_delay;
@@ -120,15 +120,10 @@ struct guard::impl {
     void log(const std::string& level, const std::string& message) {
         if (emit) emit("log", {{"level", level}, {"message", message}});
     }
-    backup::store& backup_store(const policy& p) {
+    backup::store& backup_store() {
         if (!backups) {
-            backup::settings s;
-            s.dir = p.backup_dir;
-            s.environment = env.name;
-            s.keep_daily = cfg.backup.keep_daily;
-            s.keep_weekly = cfg.backup.keep_weekly;
-            s.keep_monthly = cfg.backup.keep_monthly;
-            backups = std::make_unique<backup::store>(session, history, s);
+            backups =
+                std::make_unique<backup::store>(session, history, backup::settings_for(cfg, env));
         }
         return *backups;
     }
@@ -235,7 +230,14 @@ struct guard::impl {
             backup_reasons[mig->version] = reason;
             planned.push_back({{"version", mig->version}, {"name", mig->name}, {"reason", reason}});
         }
-        if (!planned.empty()) backup_store(p).check_location();
+        if (planned.empty()) return planned;
+        auto& store = backup_store();
+        store.check_location();
+        if (store.config().store == "files" && !cfg.backup.dir_set && !env.backup_dir &&
+            !p.full_dump && std::getenv("CI") != nullptr)
+            log("warning", "backups go to " + store.config().dir.string() +
+                               " on this CI runner, which is gone when the job ends: set [backup] "
+                               "store = \"database\" (or dir), or upload it as an artifact");
         return planned;
     }
 };
@@ -293,7 +295,7 @@ json guard::before(const catalog::migration& mig, long long run_id) {
     }
     auto reason = m.backup_reasons.find(mig.version);
     if (reason == m.backup_reasons.end()) return out;
-    auto& store = m.backup_store(policy_);
+    auto& store = m.backup_store();
     bool full = policy_.backup == "always" && policy_.full_dump;
     if (full) {
         // A whole-database dump when pg_dump is there; else the touched tables.

@@ -185,7 +185,7 @@ void record_effects(db::session& s, const options& o, const schema::snapshot_opt
     auto after = schema::snapshot(s, snap);
     mr.changes = schema::diff(state.schema, after);
     state.schema = std::move(after);
-    auto image = schema::image(s, {o.history_schema});
+    auto image = schema::image(s, {o.history_schema, o.backup_schema});
     mr.derived = schema::reverse_of(state.image, image, false);
     state.image = std::move(image);
 }
@@ -345,7 +345,7 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
     auto t0 = clock::now();
     result out;
     schema::snapshot_options snap;
-    snap.exclude_schemas = {o.history_schema};
+    snap.exclude_schemas = {o.history_schema, o.backup_schema};
     auto sequences_before = sequence_values(s);
     // Always rolled back: by rollback() below, or by the guard on a throw.
     db::transaction tx(s);
@@ -354,7 +354,7 @@ result rehearse(db::session& s, const std::vector<const catalog::migration*>& pe
         s.exec_script("SET LOCAL lock_timeout = " + db::quote::literal(o.default_lock_timeout));
     rehearsal_state state;
     state.schema = schema::snapshot(s, snap);
-    state.image = schema::image(s, {o.history_schema});
+    state.image = schema::image(s, {o.history_schema, o.backup_schema});
     state.locks = held_locks(s, o.history_schema);
     // Migrations that were not rehearsed (or failed) and the tables they
     // name: a later one that names one of them would be judged against a
