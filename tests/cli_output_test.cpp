@@ -84,6 +84,28 @@ BOOST_FIXTURE_TEST_CASE(migrations_print_and_read_dotenv, project) {
     BOOST_TEST(table_exists("from_dotenv"));
 }
 
+// A project's lint rule reads its threshold with env.get: from .env, offline and inside `up`.
+BOOST_FIXTURE_TEST_CASE(lint_rules_read_dotenv, project) {
+    write_file(dir.path / ".env", "BANNED_TABLE=legacy_orders\n");
+    write_file(dir.path / "scripts/lint/banned-table.lua",
+               "return { description = 'a table the team retired', kinds = 'CreateStmt',\n"
+               "  check = function(stmt)\n"
+               "    local banned = env.get('BANNED_TABLE')\n"
+               "    if banned and stmt.node.relation.relname == banned then\n"
+               "      return { message = banned .. ' is retired (from .env)' }\n"
+               "    end\n"
+               "  end }\n");
+    migration("001_t.sql", "CREATE TABLE legacy_orders (id bigint);\n");
+    auto offline = ms({"lint"});
+    BOOST_TEST(offline.exit_code == 3, offline.out << offline.err);
+    BOOST_TEST(contains(offline.out + offline.err, "legacy_orders is retired (from .env)"),
+               offline.out << offline.err);
+    auto up = ms({"up"});
+    BOOST_TEST(up.exit_code == 3, up.out << up.err);
+    BOOST_TEST(contains(up.out + up.err, "legacy_orders is retired (from .env)"), up.out << up.err);
+    BOOST_TEST(!table_exists("legacy_orders"));
+}
+
 BOOST_FIXTURE_TEST_CASE(a_missing_grant_on_a_schema_gets_a_hint, limited_role) {
     migration("001_locked.sql", "CREATE TABLE locked.things (id int);\n");
     auto r = ms({"up", "--url", as_role(url, role, "limited-pw")});

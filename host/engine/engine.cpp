@@ -52,7 +52,8 @@ std::vector<history::run> engine::runs(int limit, bool all_environments) {
 }
 
 std::unique_ptr<lint::linter> engine::make_linter() {
-    return std::make_unique<lint::linter>(ctx_.cfg, session_.get());
+    // The engine's Lua state: its env.get reads the environment's .env files.
+    return std::make_unique<lint::linter>(ctx_.cfg, session_.get(), &lua_runtime());
 }
 
 outcome engine::up(const up_options& o) {

@@ -151,6 +151,7 @@ rule_set::rule_set(const project::config& cfg, lua::runtime* runtime, db::sessio
         o.project_root = cfg.root;
         o.memory_limit = static_cast<std::size_t>(cfg.lua_memory);
         o.load_budget = cfg.lua_budget("load", o.load_budget);
+        o.variables = project::variables(cfg);  // env.get reads the project's .env
         m.own = std::make_unique<lua::runtime>(session, o);
         m.rt = m.own.get();
     }

@@ -184,6 +184,8 @@ environment select(const config& cfg, const std::string& name);
 // The variables of .env and of the environment's dotenv file, for ${VAR}
 // in settings that are interpolated late (notification hooks).
 std::map<std::string, std::string> variables(const config& cfg, const environment& env);
+// Those of the project's .env alone, where no environment is chosen (`lint` offline).
+std::map<std::string, std::string> variables(const config& cfg);
 
 // Whether `window` allows a change at `now` (true when empty).
 bool in_window(const std::vector<time_window>& window, std::chrono::system_clock::time_point now);

@@ -27,6 +27,10 @@ std::map<std::string, std::string> detail::project_vars(const std::filesystem::p
     return vars;
 }
 
+std::map<std::string, std::string> variables(const config& cfg) {
+    return detail::project_vars(cfg.root, "");
+}
+
 std::map<std::string, std::string> variables(const config& cfg, const environment& env) {
     return detail::project_vars(cfg.root, env.dotenv);
 }
