@@ -24,7 +24,7 @@ struct table_copy {
     long long rows = 0;
     long long bytes = 0;        // compressed file size
     std::string file;           // relative to the backup's directory; the copy's table
-    std::string sha256;         // of the rows; "rows:N sum:M" for a copy in the database
+    std::string sha256;         // of the rows; "rows:N xid:X" for a copy in the database
     nlohmann::json definition;  // columns, constraints, indexes, sequences, policies, ...
 };
 

@@ -24,7 +24,7 @@ struct copied {
     std::string table;  // quoted, schema-qualified name of the copy
     long long rows = 0;
     long long bytes = 0;   // the copy's size on disk
-    std::string checksum;  // "rows:N sum:M" over the rows' text
+    std::string checksum;  // the seal: "rows:N xid:X", the transaction that wrote them
 };
 
 // Copies the table `definition` describes into backup `id`'s n-th table of
