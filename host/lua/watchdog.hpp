@@ -51,6 +51,8 @@ class watchdog {
     std::thread thread_;
     bool stop_ = false, armed_ = false, hooked_ = false, cancelled_ = false, resorted_ = false;
     clock::time_point deadline_;
+    // When the thread's wait ends by itself (max: it waits for a notify).
+    clock::time_point waiting_until_ = clock::time_point::max();
     std::shared_ptr<db::session::canceller> canceller_;
     db::session* session_ = nullptr;
 };
