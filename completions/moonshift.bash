@@ -35,7 +35,7 @@ _moonshift() {
     case $cmd in
         "") COMPREPLY=($(compgen -W "$commands $globals" -- "$cur")); return ;;
         help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return ;;
-        status) opts="--exit-code" ;;
+        status) opts="--exit-code --all" ;;
         up) opts="--to --single-transaction --out-of-order --dry-run" ;;
         down) opts="--steps -n --to --dry-run --restore-backup" ;;
         new) opts="--timestamp" ;;

@@ -1,14 +1,21 @@
 // `moonshift status`: what is applied, pending, changed, missing.
 #include <fmt/format.h>
 
+#include <optional>
+#include <set>
+
 #include "catalog/formats.hpp"
 #include "cli/common.hpp"
+#include "common/text.hpp"
+#include "local/cluster.hpp"
 
 namespace moonshift::cli {
 namespace {
 
 struct counts {
     int pending = 0, changed = 0, missing = 0, ooo = 0, applied = 0;
+    int unverified = 0;  // applied, its verifications not passed yet
+    std::string head;    // the newest applied version
 };
 
 // Characters, not bytes: a name in UTF-8 lines up too.
@@ -24,6 +31,8 @@ counts count_states(const engine::plan& p) {
         switch (x.st) {
             case engine::state::applied:
                 ++n.applied;
+                if (x.row && x.row->verified_at.empty()) ++n.unverified;
+                n.head = x.version;
                 break;
             case engine::state::pending:
                 ++n.pending;
@@ -55,6 +64,8 @@ void print_json(printer& out, const engine::engine& e, const engine::plan& p, co
         if (x.row) {
             j["applied_at"] = x.row->applied_at;
             j["duration_ms"] = x.row->duration_ms;
+            j["verified"] = !x.row->verified_at.empty();
+            if (!x.row->verified_at.empty()) j["verified_at"] = x.row->verified_at;
         }
         if (x.file) j["file"] = x.file->up_label;
         arr.push_back(j);
@@ -67,6 +78,7 @@ void print_json(printer& out, const engine::engine& e, const engine::plan& p, co
          {"migrations", arr},
          {"summary",
           {{"applied", n.applied},
+           {"unverified", n.unverified},
            {"pending", n.pending},
            {"changed", n.changed},
            {"missing", n.missing},
@@ -155,18 +167,143 @@ int status(const globals& g, bool exit_code_flag) {
     return exit_status(n, repeatables, exit_code_flag);
 }
 
+// One environment of `status --all`: its counts and last run, or why it could not be read.
+struct env_row {
+    std::string name, where, error;
+    bool production = false;
+    counts n;
+    std::optional<history::run> last;
+};
+
+env_row read_env(const project::config& cfg, const std::string& name) {
+    env_row r;
+    r.name = name;
+    try {
+        auto env = project::select(cfg, name);  // the url interpolated, as a command sees it
+        r.production = env.is_production();
+        engine::context ctx;
+        ctx.cfg = cfg;
+        ctx.env = env;
+        ctx.url = env.url;
+        if (env.local) {  // read, never start: `status --all` changes nothing
+            auto st = local::cluster(cfg.root / ".moonshift" / "local").status();
+            if (!st.running) {
+                r.error = "the local cluster is not running (moonshift local start)";
+                return r;
+            }
+            ctx.url = st.url;
+        }
+        r.where = ctx.url.empty() ? "PG* variables" : text::redact(ctx.url);
+        engine::engine e(ctx);
+        r.n = count_states(e.status());
+        auto runs = e.runs(1);
+        if (!runs.empty()) r.last = runs.front();
+    } catch (const error& ex) {
+        r.error = text::redact(ex.what());
+    }
+    return r;
+}
+
+nlohmann::json env_json(const env_row& r) {
+    nlohmann::json j = {{"environment", r.name}, {"production", r.production}};
+    if (!r.error.empty()) {
+        j["error"] = r.error;
+        return j;
+    }
+    j["where"] = r.where;
+    j["head"] = r.n.head.empty() ? nlohmann::json() : nlohmann::json(r.n.head);
+    j["summary"] = {{"applied", r.n.applied}, {"unverified", r.n.unverified},
+                    {"pending", r.n.pending}, {"changed", r.n.changed},
+                    {"missing", r.n.missing}, {"out_of_order", r.n.ooo}};
+    if (r.last)
+        j["last_run"] = {{"id", r.last->id},           {"command", r.last->command},
+                         {"by", r.last->actor},        {"started_at", r.last->started_at},
+                         {"outcome", r.last->outcome}, {"duration_ms", r.last->duration_ms}};
+    return j;
+}
+
+std::string last_run_cell(const env_row& r) {
+    if (!r.last) return "-";
+    return r.last->started_at + " " + r.last->command + " " + r.last->outcome + " by " +
+           r.last->actor + " (" + std::to_string(r.last->duration_ms) + " ms)";
+}
+
+// `status --all`: every environment of moonshift.toml side by side, read only. The exit
+// code is the worst of them: 2 when one cannot be read, 5 when a file changed, with
+// --exit-code also 1 when something is pending anywhere.
+int status_all(const globals& g, bool exit_code_flag) {
+    if (!g.url.empty() || !g.env.empty())
+        throw usage_error("status --all reads every environment of moonshift.toml",
+                          "leave out --env and --url (or drop --all to read one)");
+    printer out(g);
+    auto cfg = load_config(g);
+    if (cfg.envs.empty())
+        throw usage_error("status --all: moonshift.toml defines no environments",
+                          "add [env.NAME] sections, or run `moonshift status` for DATABASE_URL");
+    std::vector<env_row> rows;
+    for (const auto& entry : cfg.envs) rows.push_back(read_env(cfg, entry.first));
+    std::set<int> codes;
+    auto table = nlohmann::json::array();
+    std::vector<std::vector<std::string>> cells = {{"ENVIRONMENT", "HEAD", "APPLIED", "UNVERIFIED",
+                                                    "PENDING", "CHANGED", "MISSING", "LAST RUN"}};
+    for (const auto& r : rows) {
+        table.push_back(env_json(r));
+        if (!r.error.empty()) {
+            codes.insert(static_cast<int>(exit_code::usage));
+            cells.push_back({r.name, "-", "-", "-", "-", "-", "-",
+                             "unreadable: " + r.error.substr(0, r.error.find('\n'))});
+            continue;
+        }
+        codes.insert(exit_status(r.n, nlohmann::json::array(), exit_code_flag));
+        cells.push_back({r.name, r.n.head.empty() ? "-" : r.n.head, std::to_string(r.n.applied),
+                         std::to_string(r.n.unverified), std::to_string(r.n.pending),
+                         std::to_string(r.n.changed), std::to_string(r.n.missing),
+                         last_run_cell(r)});
+    }
+    // A changed file first, then an environment that cannot be read, then pending work.
+    int worst = 0;
+    for (int c : {static_cast<int>(exit_code::drift), static_cast<int>(exit_code::usage), 1})
+        if (!worst && codes.count(c)) worst = c;
+    if (out.json()) {
+        out.json_line({{"environments", table}});
+        return worst;
+    }
+    std::vector<std::size_t> w(cells[0].size(), 0);
+    for (const auto& row : cells)
+        for (std::size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], width_of(row[i]));
+    std::string text;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+        std::string line;
+        for (std::size_t i = 0; i < cells[k].size(); ++i) {
+            const auto& c = cells[k][i];
+            bool last = i + 1 == cells[k].size();
+            line += c + (last ? "" : std::string(w[i] - width_of(c) + 2, ' '));
+        }
+        text += (k ? "\n" : "") + (k == 0 ? out.dim(line) : line);
+    }
+    out.line(text);
+    return worst;
+}
+
 }  // namespace
 
 void register_status(CLI::App& app, globals& g, command_fn& run) {
     auto* cmd =
         app.add_subcommand("status", "show applied, pending, changed and missing migrations");
     auto exit_code_flag = std::make_shared<bool>(false);
+    auto all = std::make_shared<bool>(false);
+    cmd->add_flag(
+        "--all", *all,
+        "every environment of moonshift.toml side by side: head, applied, unverified, "
+        "pending, changed, missing, last run (read only; local clusters are not started)");
     cmd->add_flag("--exit-code", *exit_code_flag,
                   "exit 1 when something is pending, 5 when an applied migration changed or is "
                   "missing on disk (for CI)")
         ->envname("MOONSHIFT_STATUS_EXIT_CODE");
-    cmd->callback([&g, &run, exit_code_flag] {
-        run = [&g, exit_code_flag] { return status(g, *exit_code_flag); };
+    cmd->callback([&g, &run, exit_code_flag, all] {
+        run = [&g, exit_code_flag, all] {
+            return *all ? status_all(g, *exit_code_flag) : status(g, *exit_code_flag);
+        };
     });
 }
 
