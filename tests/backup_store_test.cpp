@@ -22,18 +22,6 @@ bool has(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-void exec(const std::string& url, const std::string& sql) {
-    pqxx::connection c(url);
-    pqxx::nontransaction tx(c);
-    tx.exec(sql);
-}
-
-std::string as_role(const std::string& url, const std::string& role, const std::string& pw) {
-    if (url.find("://") == std::string::npos) return url + " user=" + role + " password=" + pw;
-    return url + (url.find('?') == std::string::npos ? "?" : "&") + "user=" + role +
-           "&password=" + pw;
-}
-
 struct in_db_shop : shop {
     in_db_shop() : shop(true) {}
 };
@@ -71,15 +59,17 @@ BOOST_FIXTURE_TEST_CASE(a_database_backup_outlives_the_project_directory, in_db_
 BOOST_FIXTURE_TEST_CASE(a_role_that_cannot_create_the_backup_schema_is_stopped_before_anything,
                         shop) {
     std::string role = "ms_nobackup_" + name;
-    exec(url, "CREATE ROLE " + role + " LOGIN PASSWORD 'nb-pw'");
-    exec(url, "GRANT ALL ON SCHEMA public, moonshift TO " + role +
-                  "; GRANT ALL ON ALL TABLES IN SCHEMA public, moonshift TO " + role +
-                  "; GRANT ALL ON ALL SEQUENCES IN SCHEMA public, moonshift TO " + role +
-                  "; ALTER TABLE users OWNER TO " + role + "; ALTER TABLE orders OWNER TO " + role +
-                  "; REVOKE CREATE ON DATABASE " + name + " FROM PUBLIC");
+    moonshift::test::run_sql(url, "CREATE ROLE " + role + " LOGIN PASSWORD 'nb-pw'");
+    moonshift::test::run_sql(
+        url, "GRANT ALL ON SCHEMA public, moonshift TO " + role +
+                 "; GRANT ALL ON ALL TABLES IN SCHEMA public, moonshift TO " + role +
+                 "; GRANT ALL ON ALL SEQUENCES IN SCHEMA public, moonshift TO " + role +
+                 "; ALTER TABLE users OWNER TO " + role + "; ALTER TABLE orders OWNER TO " + role +
+                 "; REVOKE CREATE ON DATABASE " + name + " FROM PUBLIC");
     write_file(dir.path / "moonshift.toml",
                "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"" +
-                   as_role(url, role, "nb-pw") + "\"\nbackup_store = \"database\"\n");
+                   moonshift::test::url_as_role(url, role, "nb-pw") +
+                   "\"\nbackup_store = \"database\"\n");
     migration("002_fine.sql", "CREATE TABLE IF NOT EXISTS notes (id int);\n");
     migration("003_drop.sql",
               "-- moonshift:allow drop-column test\nALTER TABLE users DROP "
@@ -91,8 +81,8 @@ BOOST_FIXTURE_TEST_CASE(a_role_that_cannot_create_the_backup_schema_is_stopped_b
     BOOST_TEST(has(r.err, "CREATE SCHEMA"), r.err);  // the hint: what to run once
     BOOST_TEST(!has(r.err, "nb-pw"), r.err);
     BOOST_TEST(fingerprint() == before);  // not even 002
-    exec(url, "REASSIGN OWNED BY " + role + " TO CURRENT_USER; DROP OWNED BY " + role +
-                  "; DROP ROLE " + role);
+    moonshift::test::run_sql(url, "REASSIGN OWNED BY " + role + " TO CURRENT_USER; DROP OWNED BY " +
+                                      role + "; DROP ROLE " + role);
 }
 
 BOOST_FIXTURE_TEST_CASE(backup_copies_are_not_drift, in_db_shop) {

@@ -14,32 +14,19 @@ bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
 
-void exec(const std::string& url, const std::string& sql) {
-    pqxx::connection c(url);
-    pqxx::nontransaction tx(c);
-    tx.exec(sql);
-}
-
-// The same database as another role (a keyword string or a URL, as the harness gives it).
-std::string as_role(const std::string& url, const std::string& role, const std::string& pw) {
-    if (url.find("://") == std::string::npos) return url + " user=" + role + " password=" + pw;
-    return url + (url.find('?') == std::string::npos ? "?" : "&") + "user=" + role +
-           "&password=" + pw;
-}
-
 // A login role that may create schemas in the test's database and nothing else; dropped with
 // what it owns at the end.
 struct limited_role : project {
     std::string role = "ms_limited_" + name;
     limited_role() {
-        exec(url, "CREATE ROLE " + role + " LOGIN PASSWORD 'limited-pw'");
-        exec(url, "GRANT CREATE ON DATABASE " + name + " TO " + role);
-        exec(url, "CREATE SCHEMA locked");
+        run_sql(url, "CREATE ROLE " + role + " LOGIN PASSWORD 'limited-pw'");
+        run_sql(url, "GRANT CREATE ON DATABASE " + name + " TO " + role);
+        run_sql(url, "CREATE SCHEMA locked");
     }
     ~limited_role() {
         try {
-            exec(url, "DROP OWNED BY " + role);
-            exec(url, "DROP ROLE " + role);
+            run_sql(url, "DROP OWNED BY " + role);
+            run_sql(url, "DROP ROLE " + role);
         } catch (const std::exception& e) {
             BOOST_TEST_MESSAGE("could not drop role " << role << ": " << e.what());
         }
@@ -108,7 +95,7 @@ BOOST_FIXTURE_TEST_CASE(lint_rules_read_dotenv, project) {
 
 BOOST_FIXTURE_TEST_CASE(a_missing_grant_on_a_schema_gets_a_hint, limited_role) {
     migration("001_locked.sql", "CREATE TABLE locked.things (id int);\n");
-    auto r = ms({"up", "--url", as_role(url, role, "limited-pw")});
+    auto r = ms({"up", "--url", url_as_role(url, role, "limited-pw")});
     BOOST_TEST(r.exit_code == 1, r.out << r.err);
     BOOST_TEST(contains(r.err, "permission denied for schema locked"), r.err);
     BOOST_TEST(contains(r.err, "GRANT USAGE, CREATE ON SCHEMA locked TO " + role), r.err);
@@ -116,7 +103,7 @@ BOOST_FIXTURE_TEST_CASE(a_missing_grant_on_a_schema_gets_a_hint, limited_role) {
 }
 
 BOOST_FIXTURE_TEST_CASE(a_read_only_database_gets_a_hint, project) {
-    exec(url, "ALTER DATABASE " + name + " SET default_transaction_read_only = on");
+    run_sql(url, "ALTER DATABASE " + name + " SET default_transaction_read_only = on");
     migration("001_a.sql", "CREATE TABLE a (id int);\n");
     auto r = ms({"up"});
     BOOST_TEST(r.exit_code != 0, r.out << r.err);

@@ -225,6 +225,18 @@ std::string server_url() {
     return r.url;
 }
 
+std::string url_as_role(const std::string& url, const std::string& role, const std::string& pw) {
+    if (url.find("://") == std::string::npos) return url + " user=" + role + " password=" + pw;
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + "user=" + role +
+           "&password=" + pw;
+}
+
+void run_sql(const std::string& url, const std::string& sql) {
+    pqxx::connection c(url);
+    pqxx::nontransaction tx(c);
+    tx.exec(sql);
+}
+
 std::string url_for(const std::string& dbname) {
     const std::string base = server_url();
     const auto scheme = base.find("://");

@@ -17,6 +17,10 @@ std::string server_url();
 
 // The same server, another database.
 std::string url_for(const std::string& dbname);
+// The same database as another role (a keyword string or a URL, as the harness gives it).
+std::string url_as_role(const std::string& url, const std::string& role, const std::string& pw);
+// Runs SQL against a database outside any transaction (roles, grants, fixtures).
+void run_sql(const std::string& url, const std::string& sql);
 
 // Per-test fixture: BOOST_FIXTURE_TEST_CASE(name, moonshift::test::fresh_db). An empty database
 // (from template0) with a unique name, dropped WITH (FORCE) afterwards.
