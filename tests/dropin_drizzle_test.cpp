@@ -192,3 +192,25 @@ BOOST_AUTO_TEST_CASE(keep_history_of_another_layout_is_refused_before_any_change
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(dropin_drizzle_in_supabase)
+
+// drizzle-kit writing into supabase/migrations (out: "./supabase/migrations"),
+// pushed by either tool: both tables are kept.
+BOOST_AUTO_TEST_CASE(drizzle_kit_files_in_supabase_migrations_keep_both_histories) {
+    tool_project p("drizzle",
+                   "migrations = \"supabase/migrations\"\n"
+                   "keep_history = [\"supabase\", \"drizzle\"]\n");
+    std::filesystem::create_directories(p.dir.path / "supabase");
+    std::filesystem::rename(p.dir.path / "drizzle", p.dir.path / "supabase" / "migrations");
+    p.file("supabase/config.toml", "project_id = \"x\"\n");
+    p.must({"up"});
+    BOOST_TEST(p.rows("SELECT version || '|' || name FROM supabase_migrations.schema_migrations "
+                      "ORDER BY version") ==
+               (std::vector<std::string>{"0000|wise_hulk", "0001|brave_posts"}));
+    BOOST_TEST(p.count("SELECT * FROM drizzle.__drizzle_migrations") == 2);
+    auto j = p.json({"status"});
+    BOOST_TEST(j["format"] == "drizzle");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -43,7 +43,11 @@ std::string prisma_name(const catalog::migration& m) {
 }  // namespace
 
 void check_keepable(const std::string& tool, const catalog::catalog& cat) {
-    bool ok = tool == cat.format || (tool == "supabase" && catalog::format_named(cat.format).own);
+    // The Supabase CLI reads <version>_<name>.sql files: its own layout's,
+    // drizzle-kit's written into supabase/migrations, or moonshift's.
+    bool ok =
+        tool == cat.format ||
+        (tool == "supabase" && (cat.format == "drizzle" || catalog::format_named(cat.format).own));
     if (!ok)
         throw usage_error("keep_history = \"" + tool + "\", but the migrations are " +
                               catalog::format_named(cat.format).described + " layout: " + tool +

@@ -14,7 +14,7 @@ namespace moonshift::engine::foreign {
 
 // Throws usage_error when `tool`'s table cannot be kept for this catalog
 // (drizzle's needs drizzle-kit's folder, Prisma's its migrations folder;
-// Supabase's takes the Supabase layout or moonshift's own).
+// Supabase's takes the Supabase layout, drizzle-kit's or moonshift's own).
 void check_keepable(const std::string& tool, const catalog::catalog& cat);
 
 // Creates the tool's history table when it is missing, as the tool would

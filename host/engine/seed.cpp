@@ -34,6 +34,10 @@ std::string label_of(const fs::path& p, const fs::path& root) {
 // The seed file the migrations' layout keeps beside its folder
 // (supabase/seed.sql, which `supabase db reset` loads); nullopt when there is none.
 std::optional<source> layout_seed(const project::config& cfg) {
+    // A Supabase project whose supabase/migrations drizzle-kit writes is still Supabase's.
+    if (auto file = cfg.root / "supabase" / "seed.sql";
+        fs::exists(cfg.root / "supabase" / "config.toml") && fs::is_regular_file(file))
+        return source{cfg.root / "supabase", {file}};
     auto dir = cfg.migrations_path();
     const auto* f = catalog::find_format(catalog::detect_format(dir, cfg.root));
     if (!f || f->seed_file.empty()) return std::nullopt;
