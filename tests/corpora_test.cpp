@@ -140,6 +140,18 @@ BOOST_AUTO_TEST_CASE(supabase_migrations_round_trip_without_their_seed) {
     BOOST_TEST(p.count("SELECT * FROM profiles") == 0);  // seed.sql is not a migration
 }
 
+BOOST_AUTO_TEST_CASE(drizzle_kit_folder_round_trips_in_journal_order) {
+    round_trip(fixtures() / "drizzle", "drizzle", "drizzle", 2, false);
+}
+
+BOOST_AUTO_TEST_CASE(prisma_migrations_round_trip_with_their_down_sql) {
+    round_trip(fixtures() / "prisma", "prisma/migrations", "prisma", 2, false);
+}
+
+BOOST_AUTO_TEST_CASE(supabase_cli_project_with_rls_policies_round_trips) {
+    round_trip(fixtures() / "supabase-cli", "supabase/migrations", "supabase", 2, false);
+}
+
 BOOST_AUTO_TEST_CASE(golang_migrate_pairs_round_trip_in_numeric_order) {
     round_trip(fixtures() / "golang-migrate", "migrations", "golang-migrate", 3, true);
 }

@@ -2,6 +2,7 @@
 #include "catalog/catalog.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <regex>
 
@@ -342,7 +343,11 @@ void attach_native_downs(native_reading& r) {
 
 // rollbacks/NNN_rollback_name.sql: the down of version NNN, unless it has a
 // .down.sql already (two downs for one migration is an error naming both).
-void attach_rollbacks(native_reading& r, const fs::path& dir, const fs::path& root) {
+// `reclassify`: the format whose reader classified the migrations already
+// (a foreign one), so the down just attached is classified too.
+// `find`: the migration of a version_key, or nullptr.
+void attach_rollbacks(const std::function<migration*(const std::string&)>& find,
+                      const fs::path& dir, const fs::path& root, const format* reclassify) {
     if (dir.empty() || !fs::is_directory(dir)) return;
     static const std::regex re(R"(^(\d+(?:\.\d+)*)_rollback_[A-Za-z0-9_\-]+\.sql$)");
     for (auto& e : sorted_entries(dir)) {
@@ -350,24 +355,25 @@ void attach_rollbacks(native_reading& r, const fs::path& dir, const fs::path& ro
         std::smatch m;
         if (e.is_directory() || !std::regex_match(file, m, re)) continue;
         auto label = rel_label(e.path(), root);
-        auto it = r.by_key.find(version_key(m[1]));
-        if (it == r.by_key.end())
+        auto* it = find(version_key(m[1]));
+        if (!it)
             throw usage_error(label + ": a rollback with no migration of version " + m[1].str() +
                                   " in the migrations folder",
                               "name it after its migration's version, e.g. "
                               "003_rollback_add_slug.sql for 003_add_slug.sql");
-        if (it->second.kind != form::sql)
-            throw usage_error(label + ": a rollback for a " +
-                                  std::string(form_name(it->second.kind)) + " migration",
-                              "put the down step inside the migration instead");
-        if (!it->second.down.empty())
-            throw usage_error(label + ": " + it->second.up_label + " has a down script already, " +
-                                  it->second.down_label,
-                              "keep one of the two");
-        it->second.down = e.path();
-        it->second.down_label = label;
-        it->second.down_sql = read_checked(e.path(), label);
-        it->second.down_has_sql = has_sql(it->second.down_sql);
+        if (it->kind != form::sql)
+            throw usage_error(
+                label + ": a rollback for a " + std::string(form_name(it->kind)) + " migration",
+                "put the down step inside the migration instead");
+        if (!it->down.empty())
+            throw usage_error(
+                label + ": " + it->up_label + " has a down script already, " + it->down_label,
+                "keep one of the two");
+        it->down = e.path();
+        it->down_label = label;
+        it->down_sql = read_checked(e.path(), label);
+        it->down_has_sql = has_sql(it->down_sql);
+        if (reclassify) classify_transactions(*it, *reclassify);
     }
 }
 
@@ -390,7 +396,23 @@ void check_requires(const catalog& cat, const fs::path& dir, const fs::path& roo
 
 catalog discover(const fs::path& dir, const fs::path& root, const fs::path& rollbacks) {
     // Other tools' layouts (formats.cpp), read as they are; native below.
-    if (auto foreign = discover_foreign(dir, root)) return std::move(*foreign);
+    if (auto foreign = discover_foreign(dir, root)) {
+        const auto& f = format_named(foreign->format);
+        auto find = [&foreign](const std::string& key) -> migration* {
+            for (auto& m : foreign->migrations)
+                if (version_key(m.version) == key) return &m;
+            return nullptr;
+        };
+        // The default rollbacks folder is beside the migrations as found: supabase/rollbacks
+        // when the configured folder does not exist and supabase/migrations was taken.
+        auto beside = rollbacks;
+        if (!fs::is_directory(dir) &&
+            rollbacks == dir.lexically_normal().parent_path() / "rollbacks")
+            beside =
+                (root / describe_place(dir, root)).lexically_normal().parent_path() / "rollbacks";
+        if (f.reads_rollbacks) attach_rollbacks(find, beside, root, &f);
+        return std::move(*foreign);
+    }
     if (!fs::is_directory(dir))
         throw usage_error(
             "migrations directory " + rel_label(dir, root) + " does not exist",
@@ -400,7 +422,12 @@ catalog discover(const fs::path& dir, const fs::path& root, const fs::path& roll
     r.cat.format = own.name;
     for (auto& e : sorted_entries(dir)) read_native_entry(r, e, root);
     attach_native_downs(r);
-    attach_rollbacks(r, rollbacks, root);
+    attach_rollbacks(
+        [&r](const std::string& key) -> migration* {
+            auto it = r.by_key.find(key);
+            return it == r.by_key.end() ? nullptr : &it->second;
+        },
+        rollbacks, root, nullptr);
     for (auto& [key, m] : r.by_key) {
         if (m.kind == form::sql) set_checksums(m);
         r.cat.migrations.push_back(std::move(m));

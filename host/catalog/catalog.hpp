@@ -52,6 +52,8 @@ struct migration {
     std::string lua_source;
     std::string up_lua, down_lua, verify_lua, precheck_lua, precheck_label;
     std::string backfill_lua, backfill_label;  // a folder's backfill.lua (docs/backfills.md)
+    // Drizzle: the journal's `when` (milliseconds), which drizzle records as created_at.
+    long long tool_when = 0;
     std::string id() const { return version + "_" + name; }
 };
 

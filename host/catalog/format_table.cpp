@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "catalog/formats.hpp"
+#include "common/text.hpp"
 
 namespace moonshift::catalog {
 
@@ -24,6 +25,28 @@ format supabase() {
     f.home_decides = true;
     f.own_reads_it = true;
     f.seed_file = "seed.sql";
+    f.reads_rollbacks = true;
+    f.platform_schemas = {"auth",
+                          "storage",
+                          "realtime",
+                          "_realtime",
+                          "graphql",
+                          "graphql_public",
+                          "extensions",
+                          "supabase_functions",
+                          "supabase_migrations",
+                          "vault",
+                          "pgsodium",
+                          "pgsodium_masks",
+                          "net",
+                          "pgbouncer",
+                          "cron",
+                          "_analytics",
+                          "pgtle",
+                          "supabase_realtime"};
+    f.platform_extensions = {"pg_graphql", "pg_stat_statements", "pgcrypto", "pgjwt",
+                             "uuid-ossp",  "supabase_vault",     "pgsodium", "pg_net",
+                             "pg_cron"};
     f.read = read_flat;
     f.files = pattern(R"(^(\d+)_(.+?)(\.down)?\.sql$)");
     f.parts = name_parts::with_suffix;
@@ -103,6 +126,33 @@ format diesel() {
     return f;
 }
 
+format drizzle() {
+    auto f = named("drizzle");
+    f.described = "drizzle-kit's";
+    f.marker_file = "meta/_journal.json";
+    f.home = "drizzle";
+    f.read = read_drizzle;
+    f.reads_rollbacks = true;
+    f.no_tx_marker = own_marker;  // drizzle's migrator runs every file in a transaction
+    f.history = {"drizzle.__drizzle_migrations", "hash, created_at::text", "ORDER BY created_at",
+                 history_rows::drizzle, recorded_checksum::sha256};
+    return f;
+}
+
+format prisma() {
+    auto f = named("prisma");
+    f.described = "Prisma Migrate's";
+    f.marker_file = "migration_lock.toml";
+    f.home = "prisma/migrations";
+    f.read = read_prisma;
+    f.reads_rollbacks = true;
+    f.no_tx_marker = own_marker;  // Prisma sends the file as one script: one implicit transaction
+    f.history = {"_prisma_migrations",
+                 "migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT NULL",
+                 "ORDER BY started_at", history_rows::prisma, recorded_checksum::sha256};
+    return f;
+}
+
 format postgres_migrations() {
     auto f = named("postgres-migrations");
     f.files = pattern(R"(^(\d+)-(.+)\.sql$)");
@@ -146,7 +196,7 @@ format native() {
 
 const std::vector<format>& formats() {
     static const std::vector<format> all = {
-        supabase(), golang_migrate(),      dbmate(),  flyway(), sqitch(),
+        supabase(), golang_migrate(),      dbmate(),  flyway(), sqitch(), drizzle(), prisma(),
         diesel(),   postgres_migrations(), up_down(), native()};
     return all;
 }
@@ -182,6 +232,8 @@ std::string recorded_checksum_of(const format& f, const std::string& content) {
             return std::to_string(flyway_checksum(content));
         case recorded_checksum::sha1:
             return sha1_hex(content);
+        case recorded_checksum::sha256:
+            return text::sha256_hex(content);
         case recorded_checksum::none:
             break;
     }

@@ -49,6 +49,8 @@ enum class history_rows {
     high_water,      // version, dirty: one row; every version up to it is applied
     flyway,          // version, type, script, checksum, success, in installed order
     sqitch,          // change, script_hash of the plan's %project ($1): matched by name, in order
+    drizzle,         // hash, created_at: matched to a file by hash, else by the journal's when
+    prisma,          // migration_name, checksum, finished_at, rolled_back_at, in started order
 };
 
 // What a tool records of a file, to compare with the file on disk.
@@ -56,6 +58,7 @@ enum class recorded_checksum {
     none,
     flyway_crc32,  // flyway_checksum of the file
     sha1,          // sha1_hex of the file's bytes (Sqitch's script_hash)
+    sha256,        // sha256 hex of the file's bytes (Drizzle's hash, Prisma's checksum)
 };
 
 // Where `import --from` reads what the tool applied.
@@ -111,6 +114,12 @@ struct format {
     bool own_reads_it = false;  // the own reader reads its files as they are: no second format
                                 // beside native, and `import --from` it into a native directory
     std::string seed_file;      // a file beside its directory that is seed data, noted
+    // Down scripts in the rollbacks folder ([project] rollbacks, NNN_rollback_name.sql) are
+    // read for it: a layout whose tool has no down files of its own (Supabase, Drizzle, Prisma).
+    bool reads_rollbacks = false;
+    // The platform's own schemas and extensions in a database this layout's
+    // tool deploys to (Supabase's auth, storage, ...): diff and drift leave them out.
+    std::vector<std::string> platform_schemas, platform_extensions;
 
     // Reading.
     reader_fn read = nullptr;  // nullptr: the own reader (catalog.cpp)

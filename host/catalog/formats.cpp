@@ -204,7 +204,7 @@ std::optional<catalog> discover_foreign(const fs::path& dir, const fs::path& roo
     if (!f.seed_file.empty() && fs::exists(place->parent_path() / f.seed_file))
         cat.notes.push_back(
             rel_label(place->parent_path() / f.seed_file, root) +
-            " is seed data, not a migration: moonshift does not apply it with `up`");
+            " is seed data, not a migration: `moonshift seed` loads it, `up` does not");
     return cat;
 }
 

@@ -71,6 +71,11 @@ catalog read_diesel(const format& f, const std::filesystem::path& dir,
                     const std::filesystem::path& root);
 catalog read_sqitch(const format& f, const std::filesystem::path& dir,
                     const std::filesystem::path& root);
+// formats_drizzle.cpp, formats_prisma.cpp.
+catalog read_drizzle(const format& f, const std::filesystem::path& dir,
+                     const std::filesystem::path& root);
+catalog read_prisma(const format& f, const std::filesystem::path& dir,
+                    const std::filesystem::path& root);
 // The %project pragma of the plan in dir (f.marker_file; "" when there is none).
 std::string sqitch_project(const format& f, const std::filesystem::path& dir);
 

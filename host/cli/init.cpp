@@ -2,9 +2,11 @@
 #include <cctype>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <regex>
 
 #include "catalog/catalog.hpp"
+#include "catalog/formats.hpp"
 #include "cli/common.hpp"
 
 namespace moonshift::cli {
@@ -40,6 +42,84 @@ void write_new(const fs::path& p, const std::string& content, printer& out) {
     out.line("created  " + shown.string());
 }
 
+// The next version in `dir`, following the project's style: timestamps if
+// it uses them (or `timestamp`), else the next number with the same zero padding.
+std::string next_version(const fs::path& dir, bool timestamp) {
+    // Only the names matter here: a half-written migration must not
+    // stop the next one from being created.
+    static const std::regex versioned(R"(^(\d+)_)");
+    std::vector<std::string> versions;
+    for (auto& e : fs::directory_iterator(dir)) {
+        std::smatch m;
+        std::string f = e.path().filename().string();
+        if (std::regex_search(f, m, versioned)) versions.push_back(m[1]);
+    }
+    std::sort(versions.begin(), versions.end(),
+              [](auto& a, auto& b) { return catalog::compare_versions(a, b) < 0; });
+    bool ts = timestamp;
+    std::size_t width = 3;
+    std::string last = versions.empty() ? "" : versions.back();
+    for (auto& v : versions) {
+        if (v.size() >= 12) ts = true;
+        width = std::max(width, v.size());
+    }
+    if (ts) {
+        std::time_t now = std::time(nullptr);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", std::gmtime(&now));
+        std::string version = buf;
+        if (!last.empty() && catalog::compare_versions(version, last) <= 0)
+            version = plus_one(last);
+        return version;
+    }
+    std::string version = last.empty() ? "1" : plus_one(last);
+    if (version.size() < width) version = std::string(width - version.size(), '0') + version;
+    return version;
+}
+
+// drizzle-kit and Prisma write their migrations with their bookkeeping (the
+// journal, the folder): a file moonshift wrote alone would be missing from it.
+void refuse_tool_generated(const std::string& fmt) {
+    if (fmt == "drizzle")
+        throw usage_error("the migrations are drizzle-kit's: a new one needs its journal entry",
+                          "run `drizzle-kit generate` (or `drizzle-kit generate --custom --name "
+                          "NAME` for hand-written SQL); moonshift reads it as it is");
+    if (fmt == "prisma")
+        throw usage_error("the migrations are Prisma's: `prisma migrate dev` writes new ones",
+                          "run `prisma migrate dev --create-only --name NAME`; moonshift reads "
+                          "the folder as it is");
+}
+
+// Another tool's project in the current directory: where its migrations are
+// and which history table to keep current, so that adopting moonshift takes
+// no renaming and the tool keeps telling the truth.
+struct layout {
+    std::string tool, migrations;
+};
+
+std::optional<layout> detected_layout() {
+    if (fs::exists("supabase/config.toml")) return layout{"supabase", "supabase/migrations"};
+    if (fs::exists("drizzle/meta/_journal.json")) return layout{"drizzle", "drizzle"};
+    if (fs::exists("prisma/migrations/migration_lock.toml"))
+        return layout{"prisma", "prisma/migrations"};
+    return std::nullopt;
+}
+
+std::string config_for(const std::optional<layout>& found) {
+    auto text = project::starter_config();
+    if (!found) return text;
+    const std::string line = "migrations = \"migrations\"\n";
+    auto at = text.find(line);
+    if (at == std::string::npos) return text;
+    text.replace(at, line.size(),
+                 "migrations = \"" + found->migrations + "\"   # " + found->tool +
+                     "'s folder, read as it is (docs/formats.md)\n"
+                     "# `up` and `down` keep " +
+                     found->tool + "'s own history table current too (docs/supabase.md).\n" +
+                     "keep_history = \"" + found->tool + "\"\n");
+    return text;
+}
+
 }  // namespace
 
 void register_init(CLI::App& app, globals& g, command_fn& run) {
@@ -48,8 +128,13 @@ void register_init(CLI::App& app, globals& g, command_fn& run) {
     cmd->callback([&g, &run] {
         run = [&g] {
             printer out(g);
-            write_new("moonshift.toml", project::starter_config(), out);
-            write_new("migrations/.gitkeep", "", out);
+            auto found = detected_layout();
+            write_new("moonshift.toml", config_for(found), out);
+            if (found)
+                out.line("found    " + found->tool + "'s project: migrations in " +
+                         found->migrations);
+            else
+                write_new("migrations/.gitkeep", "", out);
             write_new("scripts/.gitkeep", "", out);
             write_new("hooks/.gitkeep", "", out);
             std::string ignore;
@@ -64,7 +149,7 @@ void register_init(CLI::App& app, globals& g, command_fn& run) {
                 out.line("updated  .gitignore");
             }
             out.line("Next: `moonshift new create_users`, then `moonshift up`.");
-            out.json_line({{"result", "init"}});
+            out.json_line({{"result", "init"}, {"layout", found ? found->tool : "native"}});
             return 0;
         };
     });
@@ -86,42 +171,21 @@ void register_new(CLI::App& app, globals& g, command_fn& run) {
                                   "use letters, digits, _ and -, e.g. add_users_email");
             auto cfg = load_config(g);
             auto dir = cfg.migrations_path();
+            auto fmt = catalog::detect_format(dir, cfg.root);
+            refuse_tool_generated(fmt);
+            bool supabase = fmt == "supabase";
+            if (supabase && !fs::is_directory(dir)) dir = cfg.root / "supabase/migrations";
             fs::create_directories(dir);
-            // Only the names matter here: a half-written migration must not
-            // stop the next one from being created.
-            static const std::regex versioned(R"(^(\d+)_)");
-            std::vector<std::string> versions;
-            for (auto& e : fs::directory_iterator(dir)) {
-                std::smatch m;
-                std::string f = e.path().filename().string();
-                if (std::regex_search(f, m, versioned)) versions.push_back(m[1]);
-            }
-            std::sort(versions.begin(), versions.end(),
-                      [](auto& a, auto& b) { return catalog::compare_versions(a, b) < 0; });
-            // Follow the project's style: timestamps if it uses them, else the
-            // next number with the same zero padding.
-            bool ts = *timestamp;
-            std::size_t width = 3;
-            std::string last = versions.empty() ? "" : versions.back();
-            for (auto& v : versions) {
-                if (v.size() >= 12) ts = true;
-                width = std::max(width, v.size());
-            }
-            std::string version;
-            if (ts) {
-                std::time_t now = std::time(nullptr);
-                char buf[32];
-                std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", std::gmtime(&now));
-                version = buf;
-                if (!last.empty() && catalog::compare_versions(version, last) <= 0)
-                    version = plus_one(last);
-            } else {
-                version = last.empty() ? "1" : plus_one(last);
-                if (version.size() < width)
-                    version = std::string(width - version.size(), '0') + version;
-            }
+            // The Supabase CLI's convention: UTC timestamps (supabase migration new).
+            auto version = next_version(dir, *timestamp || supabase);
             auto up = dir / (version + "_" + *name + ".sql");
-            auto down = dir / (version + "_" + *name + ".down.sql");
+            // Never a .down.sql inside supabase/migrations, which the Supabase CLI would take
+            // for a migration: the down goes to the rollbacks folder (supabase/rollbacks).
+            auto rollbacks = cfg.rollbacks_dir.empty()
+                                 ? dir.lexically_normal().parent_path() / "rollbacks"
+                                 : cfg.rollbacks_path();
+            auto down = supabase ? rollbacks / (version + "_rollback_" + *name + ".sql")
+                                 : dir / (version + "_" + *name + ".down.sql");
             write_new(
                 up,
                 "-- " + version + "_" + *name +

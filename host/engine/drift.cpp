@@ -13,6 +13,7 @@
 #include <set>
 
 #include "catalog/catalog.hpp"
+#include "catalog/formats.hpp"
 #include "common/text.hpp"
 #include "db/quote.hpp"
 #include "history/history.hpp"
@@ -20,6 +21,7 @@
 #include "local/cluster.hpp"
 
 namespace moonshift::drift {
+namespace fs = std::filesystem;
 namespace {
 
 std::string scratch_name() {
@@ -297,13 +299,28 @@ std::unique_ptr<db::session> connect_for_reading(const project::environment& env
     }
 }
 
+schema::snapshot_options project_snapshot(const project::config& cfg) {
+    schema::snapshot_options snap;
+    snap.exclude_schemas = {cfg.schema, cfg.backup.schema};
+    // A Supabase project's database holds the platform's own schemas and
+    // extensions, which no migration of the project made: left out unless
+    // [project] supabase_schemas = "include".
+    bool supabase = fs::exists(cfg.root / "supabase" / "config.toml") ||
+                    catalog::detect_format(cfg.migrations_path(), cfg.root) == "supabase";
+    if (supabase && cfg.supabase_schemas != "include") {
+        const auto& f = catalog::format_named("supabase");
+        for (const auto& s : f.platform_schemas) snap.exclude_schemas.push_back(s);
+        snap.exclude_extensions = f.platform_extensions;
+    }
+    return snap;
+}
+
 }  // namespace
 
 result compare(const project::config& cfg, const project::environment& env, const std::string& url,
                const options& o) {
     result out;
-    schema::snapshot_options snap;
-    snap.exclude_schemas = {cfg.schema, cfg.backup.schema};
+    auto snap = project_snapshot(cfg);
     auto st = read_environment(cfg, url, snap);
     out.recorded = static_cast<int>(st.recorded.size());
     auto cat = catalog::discover(cfg.migrations_path(), cfg.root, cfg.rollbacks_path());
@@ -322,9 +339,7 @@ void check_reachable(const project::environment& env, const std::string& url) {
 
 nlohmann::json live_schema(const project::config& cfg, const project::environment& env,
                            const std::string& url) {
-    schema::snapshot_options snap;
-    snap.exclude_schemas = {cfg.schema, cfg.backup.schema};
-    return schema::snapshot(*connect_for_reading(env, url), snap);
+    return schema::snapshot(*connect_for_reading(env, url), project_snapshot(cfg));
 }
 
 }  // namespace moonshift::drift

@@ -223,6 +223,7 @@ int engine::apply_pending(run_scope& run, const std::shared_ptr<const catalog::c
     const auto& cat = *cat_ptr;
     auto& report = run.report();
     int count = 0;
+    if (!todo.empty()) prepare_kept_histories(cat);  // sql_steps.cpp
     try {
         // Flyway's B files stand in for the versions they cover on an empty history
         // (repeatable.cpp).

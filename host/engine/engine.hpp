@@ -201,6 +201,14 @@ class engine {
                       const before_run& before);
     // A history row for `m` in this run (sql_steps.cpp); the caller sets the duration.
     history::applied applied_row(const catalog::migration& m, long long run_id) const;
+    // The statements that record `m` applied and that forget it: moonshift's
+    // row, and the row of each tool in [project] keep_history
+    // (foreign_history.hpp), committed together (sql_steps.cpp).
+    std::string history_add_sql(const catalog::migration& m, const history::applied& row);
+    std::string history_remove_sql(const catalog::migration& m, const std::string& version);
+    // Before the first change of an up or down: keep_history checked against
+    // the catalog and the tools' tables created when missing.
+    void prepare_kept_histories(const catalog::catalog& cat);
     void log(const std::string& level, const std::string& message);
     // read_only = true (gate.cpp): every command that writes calls it before
     // it takes the lock or writes anything (run_scope does for its commands);

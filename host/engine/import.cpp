@@ -4,6 +4,7 @@
 // its rows read, is the format table's (catalog/format_table.hpp).
 #include "engine/import.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -96,8 +97,52 @@ void read_flyway(const db::result& r, const std::string& table, tool_history& h)
     for (auto& [k, row] : versions) h.applied.push_back(row);
 }
 
+// Drizzle's rows (hash, created_at): each matched to the file with that hash,
+// else to the journal entry of that `when` (the file changed since); and, as
+// drizzle's migrator decides, every entry up to the newest created_at counts
+// as applied.
+void read_drizzle(const db::result& r, const catalog::catalog& cat, tool_history& h) {
+    std::map<std::string, const catalog::migration*> by_hash;
+    const auto& tool = catalog::format_named(cat.format);
+    for (auto& m : cat.migrations)
+        by_hash[catalog::recorded_checksum_of(tool, text::read_file(m.up))] = &m;
+    long long newest = -1;
+    for (auto row : r) {
+        std::string hash = row[0].c_str();
+        long long when = row[1].is_null() ? -1 : std::stoll(row[1].c_str());
+        newest = std::max(newest, when);
+        const catalog::migration* m = by_hash.count(hash) ? by_hash[hash] : nullptr;
+        for (auto& x : cat.migrations)
+            if (!m && x.tool_when == when) m = &x;
+        if (m)
+            h.applied.push_back({m->version, "", hash});
+        else
+            h.applied.push_back(
+                {"", "created_at " + std::string(row[1].c_str()) + ", hash " + hash, hash});
+    }
+    for (auto& m : cat.migrations)
+        if (newest >= 0 && m.tool_when <= newest) h.up_to = m.version;
+}
+
+// Prisma's rows in started order: a rolled-back row does not count, a row
+// neither finished nor rolled back is a failed migration and is refused.
+void read_prisma(const db::result& r, const std::string& table, tool_history& h) {
+    for (auto row : r) {
+        std::string name = row[0].c_str();
+        bool finished = row[2].as<bool>(), rolled_back = row[3].as<bool>();
+        if (rolled_back) continue;
+        if (!finished)
+            throw usage_error(
+                table + ": " + name + " failed (or is still running) when Prisma ran it",
+                "resolve it with `prisma migrate resolve --rolled-back " + name +
+                    "` (or --applied) before importing");
+        auto underscore = name.find('_');
+        h.applied.push_back({name.substr(0, underscore), name, row[1].c_str()});
+    }
+}
+
 tool_history read_tool(db::session& s, const catalog::format& tool, const std::string& table,
-                       const std::string& sqitch_project) {
+                       const std::string& sqitch_project, const catalog::catalog& cat) {
     tool_history h;
     const auto& ht = tool.history;
     std::string sql = "SELECT " + ht.columns + " FROM " + qualified(table);
@@ -119,6 +164,12 @@ tool_history read_tool(db::session& s, const catalog::format& tool, const std::s
             for (auto row : s.query(sql, sqitch_project))
                 h.applied.push_back(
                     {"", row[0].c_str(), row[1].is_null() ? unset : row[1].c_str()});
+            break;
+        case history_rows::drizzle:
+            read_drizzle(s.query(sql), cat, h);
+            break;
+        case history_rows::prisma:
+            read_prisma(s.query(sql), table, h);
             break;
     }
     return h;
@@ -173,7 +224,7 @@ std::map<std::string, const tool_row*> files_applied(const catalog::format& tool
             auto& list = by_name[r.name];
             auto k = seen_name[r.name]++;
             if (k < list.size()) m = list[k];
-        } else {
+        } else if (!r.version.empty()) {  // Drizzle: empty when no file matched
             m = cat.find(r.version);
         }
         if (!m) {
@@ -286,7 +337,7 @@ outcome import_history(engine& e, const import_options& o) {
         throw usage_error(
             "there is no table " + table + " in this database: nothing to import from " + o.from,
             "is this the database " + o.from + " migrated? name its history table with --table");
-    auto h = read_tool(s, tool, table, project_of(e, tool));
+    auto h = read_tool(s, tool, table, project_of(e, tool), cat);
 
     std::unique_ptr<run_scope> run;
     if (!o.dry_run) run = std::make_unique<run_scope>(e, "import");

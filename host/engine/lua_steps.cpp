@@ -266,13 +266,13 @@ void engine::record_lua(lua_attempt& a, long long run_id) {
     row.duration_ms = ms_since(a.t0);
     if (!a.backfills.empty()) {
         auto version = db::quote::literal(m.version);
-        a.tx->commit(store_->record_sql(row) + ";DELETE FROM " + store_->table("checkpoints") +
+        a.tx->commit(history_add_sql(m, row) + ";DELETE FROM " + store_->table("checkpoints") +
                      " WHERE version = " + version + ";DELETE FROM " + store_->table("backfills") +
                      " WHERE version = " + version);
     } else if (a.tx) {
-        a.tx->commit(store_->record_sql(row));
+        a.tx->commit(history_add_sql(m, row));
     } else {
-        session_->exec_script(store_->record_sql(row));  // transaction = false: the row on its own
+        session_->exec_script(history_add_sql(m, row));  // transaction = false: the row on its own
     }
     auto applied = describe(m);
     applied["duration_ms"] = row.duration_ms;
@@ -333,7 +333,7 @@ void engine::revert_lua(const entry& e) {
                        f.info().position > 0 ? std::optional<std::size_t>(0) : std::nullopt, f,
                        ms_since(t0));
     }
-    tx.commit(store_->remove_sql(e.row->version));
+    tx.commit(history_remove_sql(m, e.row->version));
     emit("migration.reverted", {{"version", m.version},
                                 {"name", m.name},
                                 {"duration_ms", ms_since(t0)},

@@ -247,7 +247,7 @@ void engine::revert_derived(const entry& e, long long run_id, bool forced) {
         auto finish = joined(rev.value("finish", json::array()), ";\n");
         if (!finish.empty()) session_->exec_script(finish);
         // The schema comes back and the migration is forgotten together.
-        tx.commit(store_->remove_sql(e.version));
+        tx.commit(e.file ? history_remove_sql(*e.file, e.version) : store_->remove_sql(e.version));
     } catch (const std::exception& err) {
         emit("migration.failed",
              {{"version", e.version}, {"name", e.name}, {"error", {{"message", err.what()}}}});

@@ -40,7 +40,7 @@ void engine::revert_one(const entry& e, long long run_id) {
             fail_migration(m, m.down_label, m.down_sql, at, f, ms_since(t0));
         }
     // Forgetting the migration commits with its undoing.
-    tx.commit(store_->remove_sql(e.row->version));
+    tx.commit(history_remove_sql(m, e.row->version));
     emit("migration.reverted", {{"version", m.version},
                                 {"name", m.name},
                                 {"duration_ms", ms_since(t0)},
@@ -162,6 +162,7 @@ outcome engine::down(const down_options& o) {
     }
     outcome out;
     if (o.force) run.report()["forced"] = {{"reason", o.reason}};
+    if (!todo.empty()) prepare_kept_histories(*cat_ptr);
     out.count = revert_all(run, todo, o);
     run.finish("ok");
     out.report = run.report();

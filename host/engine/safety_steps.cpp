@@ -66,7 +66,7 @@ void engine::revert_with_backup(const entry& e, long long run_id) {
         ro.in_transaction = true;
         store.restore(*rec, ro);
         // The tables come back and the migration is forgotten together.
-        tx.commit(store_->remove_sql(e.row->version));
+        tx.commit(history_remove_sql(m, e.row->version));
     } catch (const std::exception& err) {
         // The transaction was rolled back when `tx` went out of scope.
         emit("migration.failed",

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "catalog/formats.hpp"
 #include "common/text.hpp"
 #include "db/transaction.hpp"
 #include "engine/run_scope.hpp"
@@ -30,10 +31,29 @@ std::string label_of(const fs::path& p, const fs::path& root) {
     return ec || rel.empty() ? p.string() : rel.string();
 }
 
+// The seed file the migrations' layout keeps beside its folder
+// (supabase/seed.sql, which `supabase db reset` loads); nullopt when there is none.
+std::optional<source> layout_seed(const project::config& cfg) {
+    // A Supabase project whose supabase/migrations drizzle-kit writes is still Supabase's.
+    if (auto file = cfg.root / "supabase" / "seed.sql";
+        fs::exists(cfg.root / "supabase" / "config.toml") && fs::is_regular_file(file))
+        return source{cfg.root / "supabase", {file}};
+    auto dir = cfg.migrations_path();
+    const auto* f = catalog::find_format(catalog::detect_format(dir, cfg.root));
+    if (!f || f->seed_file.empty()) return std::nullopt;
+    auto place = fs::is_directory(dir) ? dir.lexically_normal() : cfg.root / f->home;
+    if (place.filename().empty()) place = place.parent_path();
+    auto file = place.parent_path() / f->seed_file;
+    if (!fs::is_regular_file(file)) return std::nullopt;
+    return source{place.parent_path(), {file}};
+}
+
 }  // namespace
 
 source find(const project::config& cfg, const std::string& env_name) {
     fs::path base = cfg.root / "seeds";
+    if (!fs::is_directory(base))
+        if (auto layout = layout_seed(cfg)) return *layout;
     if (!fs::is_directory(base))
         throw usage_error("there is no seeds/ folder in " + cfg.root.string(),
                           "put seed data in seeds/" + env_name +

@@ -1,5 +1,6 @@
 // `moonshift seed`: seed data for non-production environments, from
-// seeds/ENV/*.sql when that folder exists, else seeds/*.sql.
+// seeds/ENV/*.sql when that folder exists, else seeds/*.sql; with no seeds/
+// folder, the seed file of the migrations' layout (supabase/seed.sql).
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -17,7 +18,7 @@ struct source {
 };
 
 // Where the environment's seeds are. Throws error(usage) when there is no
-// seeds/ folder or it has no .sql files for this environment.
+// seeds/ folder (nor a layout's seed file) or it has no .sql files for this environment.
 source find(const project::config& cfg, const std::string& env_name);
 
 // Refuses production and read-only environments (error(usage)), before

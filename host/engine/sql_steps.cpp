@@ -8,6 +8,7 @@
 #include "db/transaction.hpp"
 #include "engine/detail.hpp"
 #include "engine/engine.hpp"
+#include "engine/foreign_history.hpp"
 #include "safety/guard.hpp"
 #include "safety/resume.hpp"
 #include "sql/sql.hpp"
@@ -26,6 +27,23 @@ history::applied engine::applied_row(const catalog::migration& m, long long run_
     row.environment = ctx_.env.name;
     row.run_id = run_id;
     return row;
+}
+
+std::string engine::history_add_sql(const catalog::migration& m, const history::applied& row) {
+    auto sql = store_->record_sql(row);
+    for (const auto& tool : ctx_.cfg.keep_history) sql += ";" + foreign::applied_sql(tool, m);
+    return sql;
+}
+
+std::string engine::history_remove_sql(const catalog::migration& m, const std::string& version) {
+    auto sql = store_->remove_sql(version);
+    for (const auto& tool : ctx_.cfg.keep_history) sql += ";" + foreign::reverted_sql(tool, m);
+    return sql;
+}
+
+void engine::prepare_kept_histories(const catalog::catalog& cat) {
+    for (const auto& tool : ctx_.cfg.keep_history) foreign::check_keepable(tool, cat);
+    for (const auto& tool : ctx_.cfg.keep_history) foreign::ensure_table(*session_, tool);
 }
 
 std::optional<std::size_t> engine::locate_failing_statement(const std::string& sql) {
@@ -122,7 +140,7 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
         row.reverse = derive_reverse(m, before);
         row.duration_ms = ms_since(t0);
         // The history row commits with the change (dbmate's habit): both or neither.
-        tx.commit(store_->record_sql(row));
+        tx.commit(history_add_sql(m, row));
         break;
     }
     auto j = describe(m);
@@ -262,7 +280,7 @@ void engine::apply_no_transaction(const catalog::migration& m, long long run_id)
                      "taken"}}};
     // One simple query: PostgreSQL commits its statements together (its
     // implicit transaction), in one round trip.
-    session_->exec_script(store_->record_sql(row) + ";" +
+    session_->exec_script(history_add_sql(m, row) + ";" +
                           store_->clear_checkpoint_sql(m.version, "statements"));
     auto j = describe(m);
     j["duration_ms"] = row.duration_ms;

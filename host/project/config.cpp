@@ -17,8 +17,11 @@ namespace {
 
 using detail::reader;
 
-const std::set<std::string> project_keys = {"migrations", "rollbacks", "schema", "default_env",
-                                            "lock_wait"};
+const std::set<std::string> project_keys = {"migrations",      "rollbacks", "schema",
+                                            "default_env",     "lock_wait", "keep_history",
+                                            "supabase_schemas"};
+// The tools whose history table `up`/`down` can keep current (engine/foreign_history.cpp).
+const std::set<std::string> kept_histories = {"drizzle", "prisma", "supabase"};
 const std::set<std::string> verify_keys = {"critical_tables",    "rls",        "indexes",
                                            "foreign_keys",       "row_counts", "row_count_limit",
                                            "row_count_tolerance"};
@@ -66,6 +69,23 @@ void read_project(const reader& r, const toml::table& p, config& cfg) {
     }
     if (auto* n = p.get("default_env")) cfg.default_env = r.string_of(*n, "default_env");
     if (auto* n = p.get("lock_wait")) cfg.lock_wait = r.duration_of(*n, "lock_wait");
+    if (auto* n = p.get("keep_history")) {
+        cfg.keep_history = n->is_string()
+                               ? std::vector<std::string>{r.string_of(*n, "keep_history")}
+                               : r.strings_of(*n, "keep_history");
+        for (auto& tool : cfg.keep_history)
+            if (!kept_histories.count(tool))
+                r.fail(n->source(), "keep_history = \"" + tool + "\" is not a tool moonshift keeps",
+                       "one of \"drizzle\", \"prisma\", \"supabase\"");
+    }
+    if (auto* n = p.get("supabase_schemas")) {
+        auto v = r.string_of(*n, "supabase_schemas");
+        if (v != "exclude" && v != "include")
+            r.fail(n->source(),
+                   "supabase_schemas = \"" + v + "\" is neither \"exclude\" nor \"include\"",
+                   "\"include\" makes diff and drift compare Supabase's own schemas too");
+        cfg.supabase_schemas = v;
+    }
 }
 
 void read_lint(const reader& r, const toml::table& l, lint_settings& lint) {

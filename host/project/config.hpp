@@ -137,6 +137,13 @@ struct config {
     // rollbacks); "" means the folder "rollbacks" beside the migrations.
     std::string rollbacks_dir;
     std::string schema = "moonshift";  // the history schema
+    // [project] keep_history: the other tools whose history table `up` and
+    // `down` keep current beside moonshift's ("drizzle", "prisma", "supabase").
+    std::vector<std::string> keep_history;
+    // [project] supabase_schemas: with the Supabase layout, whether diff and
+    // drift compare Supabase's own schemas and extensions ("include") or leave
+    // them out ("exclude", the default).
+    std::string supabase_schemas = "exclude";
     std::string default_env;
     std::chrono::milliseconds lock_wait{std::chrono::seconds(30)};
     std::map<std::string, environment> envs;

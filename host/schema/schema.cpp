@@ -91,7 +91,9 @@ SELECT jsonb_build_object(
      FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype = 'e'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
                       AND d.objid = t.oid AND d.deptype = 'e')),
- 'extensions', (SELECT coalesce(jsonb_object_agg(extname, extversion), '{}') FROM pg_extension),
+ 'extensions', (SELECT coalesce(jsonb_object_agg(e.extname, e.extversion), '{}')
+     FROM pg_extension e JOIN pg_namespace en ON en.oid = e.extnamespace
+    WHERE e.extname <> ALL ($3::text[]) AND en.nspname <> ALL ($1::text[])),
  'grants', (SELECT coalesce(jsonb_object_agg(g.name, jsonb_build_object('privileges', g.privileges)), '{}') FROM (
      SELECT o.what || ' to ' || CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee)::text END AS name,
             jsonb_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
@@ -189,7 +191,7 @@ std::string summary(const std::string& object, const json& v) {
 
 json snapshot(db::session& s, const snapshot_options& o) {
     auto r = s.query(snapshot_sql, db::quote::array(o.exclude_schemas),
-                     db::quote::array(o.only_schemas));
+                     db::quote::array(o.only_schemas), db::quote::array(o.exclude_extensions));
     return json::parse(r[0][0].c_str());
 }
 

@@ -17,6 +17,9 @@ struct snapshot_options {
     std::vector<std::string> exclude_schemas;
     // When not empty, only these schemas.
     std::vector<std::string> only_schemas;
+    // Extensions left out besides those installed in an excluded schema
+    // (a platform's own: Supabase's pg_graphql, supabase_vault, ...).
+    std::vector<std::string> exclude_extensions;
 };
 
 // One round trip. The result is plain JSON, so it can be stored (a run's
