@@ -17,8 +17,9 @@ namespace {
 
 using detail::reader;
 
-const std::set<std::string> project_keys = {"migrations", "rollbacks", "schema", "default_env",
-                                            "lock_wait"};
+const std::set<std::string> project_keys = {"migrations",   "rollbacks",  "schema",
+                                            "default_env",  "lock_wait",  "pooler",
+                                            "pooler_lease", "history_key"};
 const std::set<std::string> verify_keys = {"critical_tables",    "rls",        "indexes",
                                            "foreign_keys",       "row_counts", "row_count_limit",
                                            "row_count_tolerance"};
@@ -66,6 +67,14 @@ void read_project(const reader& r, const toml::table& p, config& cfg) {
     }
     if (auto* n = p.get("default_env")) cfg.default_env = r.string_of(*n, "default_env");
     if (auto* n = p.get("lock_wait")) cfg.lock_wait = r.duration_of(*n, "lock_wait");
+    if (auto* n = p.get("pooler")) cfg.pooler = r.pooler_of(*n, "pooler");
+    if (auto* n = p.get("history_key")) cfg.history_key = r.string_of(*n, "history_key");
+    if (auto* n = p.get("pooler_lease")) {
+        cfg.pooler_lease = r.duration_of(*n, "pooler_lease");
+        if (cfg.pooler_lease < std::chrono::seconds(3))
+            r.fail(n->source(), "pooler_lease must be at least 3s",
+                   "the lease is renewed every third of it");
+    }
 }
 
 void read_lint(const reader& r, const toml::table& l, lint_settings& lint) {
