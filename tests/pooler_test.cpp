@@ -141,6 +141,15 @@ BOOST_AUTO_TEST_CASE(a_dead_runs_lease_expires_and_a_live_ones_refuses) {
     BOOST_TEST(!p.table_exists("b"));
 }
 
+BOOST_AUTO_TEST_CASE(a_direct_connection_is_not_taken_for_a_pooler) {
+    project p;
+    p.migration("001_a.sql", "CREATE TABLE a (id int);\n");
+    auto r = p.ms({"up", "-v"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    BOOST_TEST(!has(r.out + r.err, "transaction-mode pooler"), r.out + r.err);
+    BOOST_TEST(p.count("SELECT 1 FROM moonshift.lease") == 0);
+}
+
 BOOST_AUTO_TEST_CASE(an_unknown_pooler_mode_names_the_line) {
     project p;
     moonshift::test::write_file(

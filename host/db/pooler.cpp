@@ -12,8 +12,10 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 
 #include "common/text.hpp"
 #include "db/pq.hpp"
@@ -41,9 +43,23 @@ bool supabase_transaction_pooler(PGconn* c) {
     return ends_with(host, ".pooler.supabase.com") && port == "6543";
 }
 
+// The parent of a process on this machine, 0 when /proc does not say.
+long parent_of(const std::string& pid) {
+    std::ifstream in("/proc/" + pid + "/stat");
+    std::string line;
+    if (pid.empty() || !std::getline(in, line)) return 0;
+    auto close = line.rfind(')');  // the command name may hold spaces
+    std::istringstream rest(close == std::string::npos ? "" : line.substr(close + 1));
+    std::string state;
+    long ppid = 0;
+    rest >> state >> ppid;
+    return ppid;
+}
+
 // True when nothing stands between this client and its server process: over
-// TCP the server sees this socket's own port, over a Unix socket the peer is
-// the backend itself. Anything else (a pooler, a proxy, NAT) is probed.
+// TCP the server sees this socket's own port; over a Unix socket the peer
+// (the process that listened: the postmaster) is the backend's parent.
+// Anything else (a pooler, a proxy, NAT) is probed.
 bool direct(PGconn* c) {
     const int fd = PQsocket(c);
     sockaddr_storage addr{};
@@ -53,8 +69,8 @@ bool direct(PGconn* c) {
     if (addr.ss_family == AF_UNIX) {
         ucred peer{};
         socklen_t plen = sizeof peer;
-        return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) == 0 &&
-               std::to_string(peer.pid) == backend;
+        return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) == 0 && peer.pid > 0 &&
+               (std::to_string(peer.pid) == backend || parent_of(backend) == peer.pid);
     }
     int port = 0;
     if (addr.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
