@@ -16,8 +16,9 @@ transaction::transaction(session& s, mode m, const std::string& then) : s_(s) {
     // every block (session::restore_settings_sql).
     std::string set = then;
     if (s_.pooled() && then.rfind(s_.restore_settings_sql(), 0) != 0) {
-        set = s_.restore_settings_sql();
-        if (!then.empty()) set += (set.empty() ? "" : ";") + then;
+        // After `then`, which may be SET TRANSACTION (it must come first).
+        const auto local = s_.restore_settings_sql();
+        set = then.empty() ? local : local.empty() ? then : then + ";" + local;
     }
     s_.exec_script(set.empty() ? std::string("BEGIN") : "BEGIN;" + set);
     open_ = true;
