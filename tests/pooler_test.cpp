@@ -73,7 +73,7 @@ BOOST_FIXTURE_TEST_CASE(up_status_down_work_through_pgbouncer_in_transaction_mod
 
 BOOST_FIXTURE_TEST_CASE(two_concurrent_ups_through_pgbouncer_apply_each_migration_once,
                         pooled_project, *needs_pgbouncer) {
-    migration("001_hits.sql", "CREATE TABLE hits (n int);\nSELECT pg_sleep(2);\n");
+    migration("001_hits.sql", "CREATE TABLE hits (n int);\nSELECT pg_sleep(5);\n");
     migration("002_hit.sql", "INSERT INTO hits VALUES (2);\n");
     auto a = spawn({"up"});
     auto b = spawn({"up"});

@@ -135,25 +135,40 @@ std::vector<applied> store::read_rows(const std::string& where, const std::strin
     return out;
 }
 
-std::vector<applied> store::unkeyed_rows_that_fit() {
-    auto rows = read_rows("project = '' AND $1::text <> ''", project_);
-    for (const auto& a : rows)
-        if (!version_names_.count(a.version + " " + a.name)) return {};
-    return rows;
+std::optional<std::string> store::key_to_adopt() {
+    // Another key whose rows all match this project's migrations by version
+    // and name: rows recorded before keys existed (''), or by the same
+    // migrations in another layout (a Sqitch plan converted to native files).
+    std::optional<std::string> found;
+    auto keys = s_.query(
+        "SELECT DISTINCT project FROM " + table("migrations") + " WHERE project <> $1 ORDER BY 1",
+        project_);
+    for (const auto& k : keys) {
+        std::string key = k[0].c_str();
+        bool fits = true;
+        for (const auto& a : read_rows("project = $1", key))
+            fits = fits && version_names_.count(a.version + " " + a.name) > 0;
+        if (!fits) continue;
+        if (found) return std::nullopt;  // two candidates: neither is surely this project's
+        found = key;
+    }
+    return found;
 }
 
 std::vector<applied> store::list_applied() {
     if (!keyed()) return read_rows("$1::text = $1::text", project_);  // before host migration 8
     auto rows = read_rows("project = $1", project_);
-    if (rows.empty() && !project_.empty()) return unkeyed_rows_that_fit();
-    return rows;
+    if (!rows.empty()) return rows;
+    auto other = key_to_adopt();
+    return other ? read_rows("project = $1", *other) : rows;
 }
 
 void store::adopt_unkeyed_rows() {
     keyed_.reset();  // ensure() may just have added the column
-    if (project_.empty() || !keyed() || !read_rows("project = $1", project_).empty()) return;
-    if (unkeyed_rows_that_fit().empty()) return;
-    s_.query("UPDATE " + table("migrations") + " SET project = $1 WHERE project = ''", project_);
+    if (!keyed() || !read_rows("project = $1", project_).empty()) return;
+    if (auto other = key_to_adopt())
+        s_.query("UPDATE " + table("migrations") + " SET project = $1 WHERE project = $2", project_,
+                 *other);
 }
 
 std::string store::record_sql(const applied& a) const {

@@ -47,10 +47,12 @@ class store {
     // The project whose migrations this store reads and writes: the
     // catalog's key (Sqitch's %project; "" for every other layout), and its
     // migrations as "version name", which rows recorded before projects were
-    // keyed must match to count as its own (migrations/0008_project.sql).
+    // keyed (or under another layout's key) must match to count as its own
+    // (migrations/0008_project.sql).
     void set_project(std::string key, std::set<std::string> version_names);
-    // Under the migration lock, after ensure(): such rows become the keyed
-    // project's (when it has none and they all match its migrations).
+    // Under the migration lock, after ensure(): when this project has no
+    // rows, those of the one other key that all match its migrations become
+    // its own (a history from before keys, a Sqitch plan converted to native).
     void adopt_unkeyed_rows();
 
     std::vector<applied> list_applied();  // this project's, ordered by version
@@ -85,8 +87,9 @@ class store {
     std::string clear_checkpoint_sql(const std::string& version, const std::string& kind) const;
 
   private:
-    // Rows with project = '' that fit this keyed project (see set_project).
-    std::vector<applied> unkeyed_rows_that_fit();
+    // When this project has no rows: the one other key whose rows all match
+    // its migrations by version and name (see set_project), if exactly one does.
+    std::optional<std::string> key_to_adopt();
     std::vector<applied> read_rows(const std::string& where, const std::string& project);
     bool keyed();  // the history has the project column (host migration 8)
 
