@@ -76,6 +76,13 @@ int compare_versions(const std::string& a, const std::string& b) {
     }
 }
 
+int catalog::compare(const std::string& a, const std::string& b) const {
+    const moonshift::catalog::format* f = find_format(format);
+    const auto order = f ? f->order : version_order::numeric;
+    if (version_key(a) == version_key(b)) return 0;  // one version, as find() matches it
+    return version_before(order, a, b) ? -1 : version_before(order, b, a) ? 1 : 0;
+}
+
 const migration* catalog::find(const std::string& version) const {
     auto key = version_key(version);
     for (const auto& m : migrations)

@@ -17,7 +17,12 @@ struct directives {
     // it is, outside moonshift's transaction, never nested in one.
     bool own_transaction = false;
     bool down_own_transaction = false;  // the same for its down script
-    std::string converted_from;         // -- moonshift:converted-from (formats_convert.cpp)
+    // The down script holds a statement that cannot run in a transaction,
+    // and the format's tool would run it in one: the refusal (file:line:col
+    // and why) and its hint naming the file to change, raised only when that
+    // down script is about to run (engine check_reversible), never by status.
+    std::string down_refused, down_refused_hint;
+    std::string converted_from;  // -- moonshift:converted-from (formats_convert.cpp)
     std::vector<std::string> requires_versions;
     std::vector<std::string> tags;
     // -- moonshift:changes t1, s.t2: tables whose rows it changes besides those
@@ -65,13 +70,19 @@ int compare_versions(const std::string& a, const std::string& b);
 std::string version_key(const std::string& v);
 
 struct catalog {
-    std::vector<migration> migrations;   // sorted by version
-    std::string format;                  // the detected layout: a name in format_table.hpp
+    std::vector<migration> migrations;  // sorted by version
+    std::string format;                 // the detected layout: a name in format_table.hpp
+    // The key of its rows in the history, so that several projects share one
+    // database (docs/formats.md): Sqitch's %project; "" for other layouts.
+    std::string project;
     std::vector<migration> repeatables;  // Flyway R__ files, by name: re-applied when changed
     std::vector<migration> baselines;    // Flyway B files, by version
     std::vector<std::string>
         notes;  // worth telling: "supabase/seed.sql is seed data, not a migration"
     const migration* find(const std::string& version) const;
+    // <0, 0, >0 as `a` comes before, with or after `b` in this catalog's
+    // format's order (format_table.hpp version_order: numeric, or Diesel's text).
+    int compare(const std::string& a, const std::string& b) const;
 };
 
 // Reads `dir`; labels in messages are relative to `root`. Throws

@@ -121,6 +121,7 @@ format diesel() {
     f.claims_folders = diesel_claims_folders;
     f.read = read_diesel;
     f.no_tx_marker = "run_in_transaction = false in metadata.toml";
+    f.order = version_order::text;  // Diesel sorts and compares version strings as text
     f.history = {"__diesel_schema_migrations", "version::text", "", history_rows::versions,
                  recorded_checksum::none};
     return f;
@@ -222,6 +223,8 @@ bool version_before(version_order o, const std::string& a, const std::string& b)
     switch (o) {
         case version_order::numeric:
             return compare_versions(a, b) < 0;
+        case version_order::text:
+            return a < b;
     }
     return a < b;
 }

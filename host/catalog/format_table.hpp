@@ -30,9 +30,11 @@ enum class no_tx_policy {
     run_outside,  // the tool runs it outside a transaction (golang-migrate, Flyway, Sqitch)
 };
 
-// How versions order. Every format today orders them numerically
-// (compare_versions: "9" < "10", "001" == "1", dotted part by part).
-enum class version_order { numeric };
+// How versions order: numerically (compare_versions: "9" < "10", "001" ==
+// "1", dotted part by part), or as text, byte by byte, the way Diesel
+// compares its version strings ("202401010000000000" < "20240201000000":
+// a history mixing 14- and 18-digit versions keeps the order Diesel gave it).
+enum class version_order { numeric, text };
 
 // How read_flat splits a file name matched by format::files.
 enum class name_parts {

@@ -62,6 +62,18 @@ std::string token_after(const std::string& text, const std::string& key) {
     return text.substr(at, end == std::string::npos ? std::string::npos : end - at);
 }
 
+// Where the format's marker goes, and what it is: most formats put it at the
+// top of the migration's file; a marker written "X in F" (Diesel's
+// `run_in_transaction = false in metadata.toml`) goes in the file F of the
+// migration's folder.
+std::string marker_hint(const migration& m, const std::string& marker, const std::string& effect) {
+    auto in = marker.find(" in ");
+    if (in == std::string::npos) return "add `" + marker + "` at the top of " + m.up_label + effect;
+    auto folder = std::filesystem::path(m.up_label).parent_path();
+    return "add `" + marker.substr(0, in) + "` to " + (folder / marker.substr(in + 4)).string() +
+           effect;
+}
+
 }  // namespace
 
 void classify_transactions(migration& m, const format& f) {
@@ -78,8 +90,9 @@ void classify_transactions(migration& m, const format& f) {
                 throw usage_error(
                     where(m.up_label, *st) + ": " + st->no_transaction_reason +
                         ", and this file would run in a transaction",
-                    "add `" + marker + "` at the top of " + m.up_label +
-                        ": moonshift then runs it statement by statement outside a transaction");
+                    marker_hint(m, marker,
+                                ": moonshift then runs it statement by statement outside a "
+                                "transaction"));
             }
         }
     }
@@ -92,10 +105,12 @@ void classify_transactions(migration& m, const format& f) {
             if (policy == no_tx_policy::run_outside || m.dir.no_transaction) {
                 m.dir.down_own_transaction = true;
             } else {
-                throw usage_error(where(m.down_label, *st) + ": " + st->no_transaction_reason +
-                                      ", and this down script would run in a transaction",
-                                  "add `" + marker + "` at the top of " + m.up_label +
-                                      ": it applies to the down script too");
+                // Only rolling it back is refused: its tool would fail there too,
+                // and nothing else needs the down script.
+                m.dir.down_refused = where(m.down_label, *st) + ": " + st->no_transaction_reason +
+                                     ", and this down script would run in a transaction";
+                m.dir.down_refused_hint =
+                    marker_hint(m, marker, ": it applies to the down script too");
             }
         }
     }

@@ -338,6 +338,7 @@ catalog read_sqitch(const format& f, const fs::path& dir, const fs::path& root) 
     auto rework = rework_tags(p, ix);
     catalog cat;
     cat.format = f.name;
+    cat.project = p.project;                // its history rows' key
     std::vector<std::vector<int>> deps(n);  // dependencies as plan indexes
     for (int i = 0; i < n; ++i)
         for (auto& d : p.changes[i].requires_)

@@ -10,6 +10,7 @@
 #include "common/text.hpp"
 #include "db/cancel.hpp"
 #include "db/hints.hpp"
+#include "db/pooler.hpp"
 #include "db/pq.hpp"
 
 namespace moonshift::db {
@@ -128,26 +129,33 @@ session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>
                     connect_hint(e.what()));
     }
     impl_->cancel_slot = cancel::enroll(raw());
-    if (auto set = timeouts_sql(); !set.empty()) exec_script(set);
+    pooled_because_ = detect_pooler(raw(), with_defaults(s.url, s.connect_timeout), s.pooler);
+    // Through a transaction pooler a session SET would land on whichever
+    // server connection is free, and stay there for its next client.
+    if (auto set = timeouts_sql(); !set.empty() && !pooled()) exec_script(set);
 }
 
 std::string session::timeouts_sql() const {
+    const std::string how = pooled() ? ";SET LOCAL " : ";SET ";
     std::string set;
     if (settings_.lock_timeout)
-        set += ";SET lock_timeout = " + std::to_string(settings_.lock_timeout->count());
+        set += how + "lock_timeout = " + std::to_string(settings_.lock_timeout->count());
     if (settings_.statement_timeout)
-        set += ";SET statement_timeout = " + std::to_string(settings_.statement_timeout->count());
+        set += how + "statement_timeout = " + std::to_string(settings_.statement_timeout->count());
     return set.empty() ? set : set.substr(1);
 }
 
 std::string session::restore_settings_sql() const {
+    if (pooled()) return timeouts_sql();
     // RESET ALL leaves the role alone (a GUC it skips); SET ROLE in a
     // migration must not outlive it either.
     auto set = timeouts_sql();
     return "RESET ALL;RESET ROLE" + (set.empty() ? set : ";" + set);
 }
 
-void session::restore_settings() { exec_script(restore_settings_sql()); }
+void session::restore_settings() {
+    if (!pooled()) exec_script(restore_settings_sql());
+}
 
 session::~session() = default;
 
@@ -233,6 +241,9 @@ void take(session& s, long long k, std::chrono::steady_clock::time_point deadlin
 // the statement ends, so the next run cannot start beside it.
 void session::lock(const std::string& key, std::chrono::milliseconds wait,
                    const std::function<void(const std::string&)>& waiting) {
+    if (pooled())  // the engine takes history/'s lease instead (a bug if it gets here)
+        throw error(exit_code::migration_failed,
+                    "a session advisory lock cannot be held through a transaction pooler");
     const auto deadline = std::chrono::steady_clock::now() + wait;
     auto holder = std::make_unique<session>(settings_);
     // An idle_session_timeout on the server would end the holder, and the lock with it.
@@ -252,6 +263,7 @@ void session::lock(const std::string& key, std::chrono::milliseconds wait,
 }
 
 void session::unlock(const std::string& key) {
+    if (pooled()) return;                         // lock() never took anything
     auto holder = std::move(impl_->lock_holder);  // closing it releases the run's key
     impl_->held.reset();
     query("SELECT pg_advisory_unlock($1)", lock_key(key + ":work"));

@@ -21,8 +21,16 @@ struct pg_conn;
 
 namespace moonshift::db {
 
+// How to treat a pooler ([project] pooler, docs/poolers.md): `automatic`
+// detects a transaction-mode pooler, `transaction` assumes one, `none`
+// assumes a direct (or session-mode) connection.
+enum class pooler_mode { automatic, transaction, none };
+// "auto" | "transaction" | "none"; throws usage_error otherwise.
+pooler_mode parse_pooler_mode(const std::string& text);
+
 struct settings {
     std::string url;  // libpq URL or keyword string; "" = PG* variables
+    pooler_mode pooler = pooler_mode::automatic;
     std::optional<std::chrono::milliseconds> lock_timeout;
     std::optional<std::chrono::milliseconds> statement_timeout;
     std::chrono::milliseconds connect_timeout{10000};
@@ -96,7 +104,16 @@ class session {
     // RESET ALL (and RESET ROLE), then its lock_timeout and statement_timeout,
     // so that a migration's `SET statement_timeout = 0` ends with it. The
     // SQL alone rides along with a BEGIN (db::transaction's `then`).
+    // Through a transaction pooler nothing is set on the session: this is
+    // `SET LOCAL` of the timeouts, which every transaction guard sends at
+    // its BEGIN, and restore_settings() does nothing.
     std::string restore_settings_sql() const;
+    // Through a transaction-mode pooler (docs/poolers.md): a session setting,
+    // a session advisory lock or a named prepared statement does not last
+    // from one transaction to the next. pooled_because() says how it was
+    // found ("" when not pooled).
+    bool pooled() const { return !pooled_because_.empty(); }
+    const std::string& pooled_because() const { return pooled_because_; }
     void restore_settings();
 
     // A transaction block is open (idle in it or failed).
@@ -122,7 +139,8 @@ class session {
     // The server's version as a number (150004).
     int server_version();
 
-    // The run's advisory lock, keyed by the history schema: held by a second,
+    // The run's advisory lock, keyed by the history schema (never through a
+    // transaction pooler, where history/'s lease takes its place): held by a second,
     // idle session of its own, which nothing sent on this one can release,
     // and a work key held by this one, which outlives a dead client for as
     // long as the server still runs its statement. Waits up to `wait`,
@@ -158,6 +176,7 @@ class session {
     std::string timeouts_sql() const;  // "SET lock_timeout = …;SET statement_timeout = …"
 
     settings settings_;
+    std::string pooled_because_;
     struct impl;
     std::unique_ptr<impl> impl_;
 };

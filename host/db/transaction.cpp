@@ -12,7 +12,15 @@ transaction::transaction(session& s, mode m, const std::string& then) : s_(s) {
         if (!then.empty()) s_.exec_script(then);
         return;
     }
-    s_.exec_script(then.empty() ? std::string("BEGIN") : "BEGIN;" + then);
+    // Through a transaction pooler the session's timeouts are SET LOCAL in
+    // every block (session::restore_settings_sql).
+    std::string set = then;
+    if (s_.pooled() && then.rfind(s_.restore_settings_sql(), 0) != 0) {
+        // After `then`, which may be SET TRANSACTION (it must come first).
+        const auto local = s_.restore_settings_sql();
+        set = then.empty() ? local : local.empty() ? then : then + ";" + local;
+    }
+    s_.exec_script(set.empty() ? std::string("BEGIN") : "BEGIN;" + set);
     open_ = true;
 }
 
@@ -73,8 +81,10 @@ void savepoint::rollback() {
 subtransaction::subtransaction(session& s, std::string name, const std::string& then)
     : s_(s), name_(std::move(name)), own_(!s.in_transaction()) {
     try {
+        std::string set = own_ && s_.pooled() ? s_.restore_settings_sql() : std::string();
+        if (!then.empty()) set += (set.empty() ? "" : ";") + then;
         s_.exec_script((own_ ? "BEGIN;SAVEPOINT " : "SAVEPOINT ") + name_ +
-                       (then.empty() ? "" : ";" + then));
+                       (set.empty() ? "" : ";" + set));
     } catch (...) {
         if (own_) s_.rollback_open();  // the block may have opened before `then` failed
         throw;

@@ -6,6 +6,7 @@
 #include "common/text.hpp"
 #include "db/transaction.hpp"
 #include "engine/detail.hpp"
+#include "engine/lease.hpp"
 #include "engine/run_scope.hpp"
 #include "lint/lint.hpp"
 #include "lua/runtime.hpp"
@@ -21,6 +22,7 @@ engine::engine(context ctx) : ctx_(std::move(ctx)) {
     s.url = ctx_.url;
     s.lock_timeout = ctx_.env.lock_timeout;
     s.statement_timeout = ctx_.env.statement_timeout;
+    s.pooler = db::parse_pooler_mode(ctx_.env.pooler.value_or(ctx_.cfg.pooler));
     session_ = std::make_unique<db::session>(s);
     store_ = std::make_unique<history::store>(*session_, ctx_.cfg.schema);
 }
@@ -36,7 +38,13 @@ void engine::log(const std::string& level, const std::string& message) {
 }
 
 catalog::catalog engine::read_catalog() const {
-    return catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root, ctx_.cfg.rollbacks_path());
+    auto cat =
+        catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root, ctx_.cfg.rollbacks_path());
+    // The history rows this project reads and writes (several projects in one database).
+    std::set<std::string> version_names;
+    for (const auto& m : cat.migrations) version_names.insert(m.version + " " + m.name);
+    store_->set_project(ctx_.cfg.history_key.value_or(cat.project), std::move(version_names));
+    return cat;
 }
 
 plan engine::status() {
@@ -66,7 +74,7 @@ outcome engine::up(const up_options& o) {
         out.report["dry_run"] = true;
         out.report["would_apply"] = nlohmann::json::array();
         for (auto* e : p.to_apply(o.out_of_order)) {
-            if (o.to && catalog::compare_versions(e->version, *o.to) > 0) continue;
+            if (o.to && cat_ptr->compare(e->version, *o.to) > 0) continue;
             out.report["would_apply"].push_back(describe(*e->file));
             ++out.count;
         }
@@ -105,6 +113,12 @@ outcome engine::up_checked(const up_options& o, std::shared_ptr<const catalog::c
     if (o.to && !cat_ptr->find(*o.to) && !p.entries.empty())
         throw usage_error("version " + *o.to + " is not a migration in " + ctx_.cfg.migrations_dir);
     if (o.single_transaction) check_single_transaction(todo);
+    try {
+        refuse_through_pooler(todo, false);  // pooler.cpp
+    } catch (const error&) {
+        run.finish("refused");
+        throw;
+    }
     emit("run.planned", {{"run", run.id()},
                          {"pending", todo.size()},
                          {"applied", p.with(state::applied).size()},
@@ -173,7 +187,7 @@ void engine::refuse_drift(run_scope& run, const plan& p, const up_options& o) {
 std::vector<const catalog::migration*> engine::pending_of(const plan& p, const up_options& o) {
     std::vector<const catalog::migration*> todo;
     for (auto* e : p.to_apply(o.out_of_order))
-        if (!o.to || catalog::compare_versions(e->version, *o.to) <= 0) todo.push_back(e->file);
+        if (!o.to || p.files->compare(e->version, *o.to) <= 0) todo.push_back(e->file);
     return todo;
 }
 
@@ -236,6 +250,7 @@ int engine::apply_pending(run_scope& run, const std::shared_ptr<const catalog::c
             std::optional<db::transaction> all;
             if (o.single_transaction && !todo.empty()) all.emplace(*session_);
             for (auto* m : todo) {
+                check_lease();  // through a pooler: the lease still this run's (lease.cpp)
                 if (auto b = guard_->before(*m, run.id()); b.contains("backup"))
                     report["backups"].push_back(b["backup"]);
                 auto t_m = std::chrono::steady_clock::now();

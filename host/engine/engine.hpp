@@ -42,6 +42,7 @@ struct backfill_spec;
 
 namespace moonshift::engine {
 class engine;
+class lease_keeper;
 struct outcome;
 struct import_options;
 outcome import_history(engine& e, const import_options& o);
@@ -333,6 +334,16 @@ class engine {
     // The cleanup of a failing path that holds the migration lock: any open
     // block rolled back, the lock released; never throws.
     void release_lock_on_failure() noexcept;
+    // The migration lock (lease.cpp): the session's advisory lock, or through
+    // a transaction pooler history/'s lease, renewed by a thread of its own.
+    // check_lease() throws error(lock_held) once a renewal found it lost.
+    void take_lock();
+    void release_lock();
+    void check_lease() const;
+    // Through a transaction pooler: refuses migrations (or down scripts)
+    // that run outside a transaction, naming the file, why, and the direct
+    // connection to use instead (usage_error, nothing changed; pooler.cpp).
+    void refuse_through_pooler(const std::vector<const catalog::migration*>& todo, bool down);
     backup::store backups();  // the environment's backup store
     // "backup 3 taken before it ran (public.users, 1000 rows)", or "" when there is none.
     std::string backup_offer(const std::string& version);
@@ -366,8 +377,9 @@ class engine {
     context ctx_;
     std::unique_ptr<db::session> session_;
     std::unique_ptr<history::store> store_;
-    safety::guard* guard_ = nullptr;     // during `up`
-    std::unique_ptr<lua::runtime> lua_;  // created on first use
+    std::unique_ptr<lease_keeper> lease_;  // the lease while a run through a pooler holds it
+    safety::guard* guard_ = nullptr;       // during `up`
+    std::unique_ptr<lua::runtime> lua_;    // created on first use
     std::map<std::string, std::unique_ptr<lua::script>>
         lua_scripts_;  // loaded .lua migrations, by label
 };

@@ -141,7 +141,7 @@ void read_prisma(const db::result& r, const std::string& table, tool_history& h)
     }
 }
 
-tool_history read_tool(db::session& s, const catalog::format& tool, const std::string& table,
+tool_history read_rows(db::session& s, const catalog::format& tool, const std::string& table,
                        const std::string& sqitch_project, const catalog::catalog& cat) {
     tool_history h;
     const auto& ht = tool.history;
@@ -173,6 +173,31 @@ tool_history read_tool(db::session& s, const catalog::format& tool, const std::s
             break;
     }
     return h;
+}
+
+// The tool's rows, or one line naming the columns it keeps when the table
+// does not have them (a column missing, a type that does not convert).
+tool_history read_tool(db::session& s, const catalog::format& tool, const std::string& table,
+                       const std::string& sqitch_project, const catalog::catalog& cat) {
+    std::string columns = tool.history.columns;  // as named: "version::text" is version
+    for (auto cast = columns.find("::"); cast != std::string::npos; cast = columns.find("::"))
+        columns.erase(cast, columns.find_first_of(",", cast) == std::string::npos
+                                ? std::string::npos
+                                : columns.find_first_of(",", cast) - cast);
+    auto misfit = [&](const std::string& why) {
+        return usage_error(table + " is not " + tool.name +
+                               "'s history table: expected the columns " + columns + " (" + why +
+                               ")",
+                           "name " + tool.name + "'s own history table with --table");
+    };
+    try {
+        return read_rows(s, tool, table, sqitch_project, cat);
+    } catch (const db::sql_failure& f) {
+        throw misfit(f.info().message);
+    } catch (const error& e) {
+        if (e.code() == exit_code::usage) throw;  // a refusal of what the rows say (dirty, failed)
+        throw misfit(e.what());                   // a value that is not of the column's type
+    }
 }
 
 bool compatible(const catalog::format& tool, const std::string& format) {

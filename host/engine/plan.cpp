@@ -30,8 +30,7 @@ plan make_plan(std::shared_ptr<const catalog::catalog> files,
     std::string highest;  // highest applied version
     for (const auto& r : rows) {
         by_key[catalog::version_key(r.version)] = &r;
-        if (highest.empty() || catalog::compare_versions(r.version, highest) > 0)
-            highest = r.version;
+        if (highest.empty() || cat.compare(r.version, highest) > 0) highest = r.version;
     }
     for (const auto& m : cat.migrations) {
         entry e{m.version, m.name, state::pending, &m, std::nullopt};
@@ -47,15 +46,15 @@ plan make_plan(std::shared_ptr<const catalog::catalog> files,
                        ? state::applied
                        : state::changed;
             by_key.erase(it);
-        } else if (!highest.empty() && catalog::compare_versions(m.version, highest) < 0) {
+        } else if (!highest.empty() && cat.compare(m.version, highest) < 0) {
             e.st = state::out_of_order;
         }
         p.entries.push_back(std::move(e));
     }
     for (auto& [key, r] : by_key)
         p.entries.push_back({r->version, r->name, state::missing, nullptr, *r});
-    std::stable_sort(p.entries.begin(), p.entries.end(), [](const entry& a, const entry& b) {
-        return catalog::compare_versions(a.version, b.version) < 0;
+    std::stable_sort(p.entries.begin(), p.entries.end(), [&cat](const entry& a, const entry& b) {
+        return cat.compare(a.version, b.version) < 0;
     });
     return p;
 }

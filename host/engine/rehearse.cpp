@@ -17,9 +17,8 @@ rehearsal::result engine::rehearse(const std::vector<const catalog::migration*>&
     refuse_read_only("plan");
     // A Lua migration that does not load stops the plan before anything runs.
     preload_lua(pending);
-    auto wait = ctx_.env.lock_wait.value_or(ctx_.cfg.lock_wait);
     // The migration lock, as for a real run: a rehearsal must not interleave with one.
-    session_->lock(store_->schema(), wait, [&](const std::string& msg) { log("warn", msg); });
+    take_lock();
     rehearsal::options o;
     o.history_schema = store_->schema();
     o.backup_schema = ctx_.cfg.backup.schema;
@@ -31,7 +30,7 @@ rehearsal::result engine::rehearse(const std::vector<const catalog::migration*>&
         release_lock_on_failure();
         throw;
     }
-    session_->unlock(store_->schema());
+    release_lock();
     // How each would be rolled back (reverse_steps.cpp), with the derived SQL
     // the rehearsal saw.
     for (auto& mr : r.migrations) {
@@ -60,7 +59,7 @@ void engine::release_lock_on_failure() noexcept {
     interrupt::cleanup allowed;  // after a signal too
     session_->rollback_open();   // a failed block would refuse the unlock
     try {
-        session_->unlock(store_->schema());
+        release_lock();
     } catch (const std::exception&) {
         // The connection is gone, and the server released the lock with it.
     }

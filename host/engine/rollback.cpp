@@ -51,7 +51,7 @@ std::vector<const entry*> engine::to_revert(const plan& p, const down_options& o
     std::vector<const entry*> todo;
     for (auto* e : p.applied_desc()) {
         if (o.to) {
-            if (catalog::compare_versions(e->version, *o.to) <= 0) break;
+            if (p.files->compare(e->version, *o.to) <= 0) break;
         } else if (static_cast<int>(todo.size()) >= o.steps) {
             break;
         }
@@ -104,6 +104,8 @@ void engine::check_reversible(const std::vector<const entry*>& todo, const down_
         if (!e->file->down.empty() && !e->file->down_has_sql)
             throw usage_error(e->file->down_label + " has no SQL, only comments",
                               "write the statements that undo the migration");
+        if (!e->file->down.empty() && !e->file->dir.down_refused.empty())
+            throw usage_error(e->file->dir.down_refused, e->file->dir.down_refused_hint);
         if (e->st == state::changed)
             throw error(exit_code::drift,
                         e->file->up_label + " changed on disk since it was applied",
@@ -144,6 +146,10 @@ outcome engine::down(const down_options& o) {
     auto todo = to_revert(p, o);
     try {
         check_reversible(todo, o);
+        std::vector<const catalog::migration*> files;
+        for (auto* e : todo)
+            if (e->file) files.push_back(e->file);
+        refuse_through_pooler(files, true);  // pooler.cpp
     } catch (const error&) {
         run.finish("refused");
         throw;

@@ -12,14 +12,13 @@ run_scope::run_scope(engine& e, const std::string& command)
     : e_(e), start_(std::chrono::steady_clock::now()) {
     e_.refuse_read_only(command);  // gate.cpp: before the lock, nothing written
     auto& ctx = e_.ctx();
-    auto wait = ctx.env.lock_wait.value_or(ctx.cfg.lock_wait);
     // Lock first, then read state (Sqitch's order): two runs never plan
     // against the same history.
-    e_.session().lock(e_.store().schema(), wait,
-                      [&](const std::string& msg) { e_.log("warn", msg); });
+    e_.take_lock();
     try {
         e_.store().ensure();
-        if (int n = e_.store().close_abandoned_runs(); n > 0)
+        e_.store().adopt_unkeyed_rows();  // rows recorded before projects were keyed
+        if (int n = e_.store().close_abandoned_runs(e_.session().pooled()); n > 0)
             e_.log("warn", std::to_string(n) +
                                " earlier run(s) ended without finishing (killed?); marked aborted");
         run_id_ = e_.store().open_run(command, ctx.env.name, history::current_actor());
@@ -60,7 +59,7 @@ void run_scope::finish(const std::string& how) {
         // The connection may be gone; the next run marks this one aborted.
     }
     try {
-        e_.session().unlock(e_.store().schema());
+        e_.release_lock();
     } catch (const std::exception&) {
         // Gone with the connection: the server releases a session's locks.
     }

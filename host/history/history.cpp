@@ -86,7 +86,22 @@ int store::mark_verified() {
     return static_cast<int>(r.affected_rows());
 }
 
-std::vector<applied> store::list_applied() {
+void store::set_project(std::string key, std::set<std::string> version_names) {
+    project_ = std::move(key);
+    version_names_ = std::move(version_names);
+}
+
+bool store::keyed() {
+    if (!keyed_)
+        keyed_ = s_.query(
+                       "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+                       "to_regclass($1) AND attname = 'project' AND NOT attisdropped)",
+                       table("migrations"))[0][0]
+                     .as<bool>();
+    return *keyed_;
+}
+
+std::vector<applied> store::read_rows(const std::string& where, const std::string& project) {
     auto r = s_.query(
         "SELECT version, name, checksum, form, how, "
         "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), applied_by, "
@@ -94,7 +109,8 @@ std::vector<applied> store::list_applied() {
         "coalesce(to_char(verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
         "coalesce(reverse::text, '') "
         "FROM " +
-        table("migrations"));
+            table("migrations") + " WHERE " + where,
+        project);
     std::vector<applied> out;
     out.reserve(r.size());
     for (const auto& row : r) {
@@ -119,25 +135,64 @@ std::vector<applied> store::list_applied() {
     return out;
 }
 
+std::optional<std::string> store::key_to_adopt() {
+    // Another key whose rows all match this project's migrations by version
+    // and name: rows recorded before keys existed (''), or by the same
+    // migrations in another layout (a Sqitch plan converted to native files).
+    std::optional<std::string> found;
+    auto keys = s_.query(
+        "SELECT DISTINCT project FROM " + table("migrations") + " WHERE project <> $1 ORDER BY 1",
+        project_);
+    for (const auto& k : keys) {
+        std::string key = k[0].c_str();
+        bool fits = true;
+        for (const auto& a : read_rows("project = $1", key))
+            fits = fits && version_names_.count(a.version + " " + a.name) > 0;
+        if (!fits) continue;
+        if (found) return std::nullopt;  // two candidates: neither is surely this project's
+        found = key;
+    }
+    return found;
+}
+
+std::vector<applied> store::list_applied() {
+    if (!keyed()) return read_rows("$1::text = $1::text", project_);  // before host migration 8
+    auto rows = read_rows("project = $1", project_);
+    if (!rows.empty()) return rows;
+    auto other = key_to_adopt();
+    return other ? read_rows("project = $1", *other) : rows;
+}
+
+void store::adopt_unkeyed_rows() {
+    keyed_.reset();  // ensure() may just have added the column
+    if (!keyed() || !read_rows("project = $1", project_).empty()) return;
+    if (auto other = key_to_adopt())
+        s_.query("UPDATE " + table("migrations") + " SET project = $1 WHERE project = $2", project_,
+                 *other);
+}
+
 std::string store::record_sql(const applied& a) const {
     auto q = [](const std::string& v) { return db::quote::literal(v); };
     return "INSERT INTO " + table("migrations") +
-           " (version, name, checksum, form, how, applied_by, duration_ms, environment, run_id, "
-           "reverse) VALUES (" +
-           q(a.version) + ", " + q(a.name) + ", " + q(a.checksum) + ", " + q(a.form) + ", " +
-           q(a.how) + ", " + q(a.applied_by) + ", " + std::to_string(a.duration_ms) + ", " +
-           q(a.environment) + ", " + (a.run_id ? std::to_string(a.run_id) : std::string("NULL")) +
-           ", " + (a.reverse.is_null() ? std::string("NULL") : q(a.reverse.dump()) + "::jsonb") +
-           ")";
+           " (project, version, name, checksum, form, how, applied_by, duration_ms, environment, "
+           "run_id, reverse) VALUES (" +
+           q(project_) + ", " + q(a.version) + ", " + q(a.name) + ", " + q(a.checksum) + ", " +
+           q(a.form) + ", " + q(a.how) + ", " + q(a.applied_by) + ", " +
+           std::to_string(a.duration_ms) + ", " + q(a.environment) + ", " +
+           (a.run_id ? std::to_string(a.run_id) : std::string("NULL")) + ", " +
+           (a.reverse.is_null() ? std::string("NULL") : q(a.reverse.dump()) + "::jsonb") + ")";
 }
 
 std::string store::remove_sql(const std::string& version) const {
-    return "DELETE FROM " + table("migrations") + " WHERE version = " + db::quote::literal(version);
+    return "DELETE FROM " + table("migrations") +
+           " WHERE version = " + db::quote::literal(version) +
+           " AND project = " + db::quote::literal(project_);
 }
 
 void store::update_checksum(const std::string& version, const std::string& checksum) {
-    s_.query("UPDATE " + table("migrations") + " SET checksum = $2 WHERE version = $1", version,
-             checksum);
+    s_.query(
+        "UPDATE " + table("migrations") + " SET checksum = $2 WHERE version = $1 AND project = $3",
+        version, checksum, project_);
 }
 
 long long store::open_run(const std::string& command, const std::string& environment,
@@ -163,11 +218,13 @@ void store::update_report(long long id, const nlohmann::json& report) {
              report.dump());
 }
 
-int store::close_abandoned_runs() {
+int store::close_abandoned_runs(bool leased) {
     auto r = s_.query("UPDATE " + table("runs") +
-                      " SET outcome = 'aborted', finished_at = clock_timestamp() "
-                      "WHERE outcome = 'running' AND backend_pid IS DISTINCT FROM pg_backend_pid() "
-                      "AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity)");
+                          " SET outcome = 'aborted', finished_at = clock_timestamp() "
+                          "WHERE outcome = 'running' AND ($1 OR ("
+                          "backend_pid IS DISTINCT FROM pg_backend_pid() "
+                          "AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity)))",
+                      leased);
     return static_cast<int>(r.affected_rows());
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,18 @@ class store {
     // in its own transaction. The caller holds the migration lock.
     void ensure();
 
-    std::vector<applied> list_applied();  // ordered by version
+    // The project whose migrations this store reads and writes: the
+    // catalog's key (Sqitch's %project; "" for every other layout), and its
+    // migrations as "version name", which rows recorded before projects were
+    // keyed (or under another layout's key) must match to count as its own
+    // (migrations/0008_project.sql).
+    void set_project(std::string key, std::set<std::string> version_names);
+    // Under the migration lock, after ensure(): when this project has no
+    // rows, those of the one other key that all match its migrations become
+    // its own (a history from before keys, a Sqitch plan converted to native).
+    void adopt_unkeyed_rows();
+
+    std::vector<applied> list_applied();  // this project's, ordered by version
     // Every applied migration not verified yet is marked verified now; the
     // caller runs it after the verifications passed. Returns how many.
     int mark_verified();
@@ -59,8 +71,10 @@ class store {
     // The report of a finished run, amended (notification deliveries).
     void update_report(long long id, const nlohmann::json& report);
     // Runs left "running" by a process that died (kill -9) become "aborted".
-    // Only called by the holder of the migration lock.
-    int close_abandoned_runs();
+    // Only called by the holder of the migration lock. Through a transaction
+    // pooler (`leased`) a run's server process says nothing: every run still
+    // "running" belongs to a run that died (the caller has no row yet).
+    int close_abandoned_runs(bool leased = false);
     std::vector<run> list_runs(int limit, const std::string& environment = {});
 
     std::optional<nlohmann::json> checkpoint(const std::string& version, const std::string& kind);
@@ -73,9 +87,18 @@ class store {
     std::string clear_checkpoint_sql(const std::string& version, const std::string& kind) const;
 
   private:
+    // When this project has no rows: the one other key whose rows all match
+    // its migrations by version and name (see set_project), if exactly one does.
+    std::optional<std::string> key_to_adopt();
+    std::vector<applied> read_rows(const std::string& where, const std::string& project);
+    bool keyed();  // the history has the project column (host migration 8)
+
     db::session& s_;
     std::string schema_;
     std::string quoted_;
+    std::string project_;
+    std::set<std::string> version_names_;
+    std::optional<bool> keyed_;
 };
 
 // Who runs this: the OS user, and the CI actor when there is one.

@@ -17,9 +17,9 @@ namespace {
 
 using detail::reader;
 
-const std::set<std::string> project_keys = {"migrations",      "rollbacks", "schema",
-                                            "default_env",     "lock_wait", "keep_history",
-                                            "supabase_schemas"};
+const std::set<std::string> project_keys = {
+    "migrations",   "rollbacks",        "schema", "default_env",  "lock_wait",
+    "keep_history", "supabase_schemas", "pooler", "pooler_lease", "history_key"};
 // The tools whose history table `up`/`down` can keep current (engine/foreign_history.cpp).
 const std::set<std::string> kept_histories = {"drizzle", "prisma", "supabase"};
 const std::set<std::string> verify_keys = {"critical_tables",    "rls",        "indexes",
@@ -85,6 +85,14 @@ void read_project(const reader& r, const toml::table& p, config& cfg) {
                    "supabase_schemas = \"" + v + "\" is neither \"exclude\" nor \"include\"",
                    "\"include\" makes diff and drift compare Supabase's own schemas too");
         cfg.supabase_schemas = v;
+    }
+    if (auto* n = p.get("pooler")) cfg.pooler = r.pooler_of(*n, "pooler");
+    if (auto* n = p.get("history_key")) cfg.history_key = r.string_of(*n, "history_key");
+    if (auto* n = p.get("pooler_lease")) {
+        cfg.pooler_lease = r.duration_of(*n, "pooler_lease");
+        if (cfg.pooler_lease < std::chrono::seconds(3))
+            r.fail(n->source(), "pooler_lease must be at least 3s",
+                   "the lease is renewed every third of it");
     }
 }
 

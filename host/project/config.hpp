@@ -53,8 +53,9 @@ struct environment {
     std::optional<std::chrono::milliseconds> lock_timeout;
     std::optional<std::chrono::milliseconds> statement_timeout;
     std::optional<std::chrono::milliseconds> lock_wait;  // how long to wait for the migration lock
-    std::string dotenv;                                  // extra .env file for this environment
-    int line = 0;  // where [env.NAME] starts in moonshift.toml
+    std::optional<std::string> pooler;  // "auto" | "transaction" | "none"; unset: [project] pooler
+    std::string dotenv;                 // extra .env file for this environment
+    int line = 0;                       // where [env.NAME] starts in moonshift.toml
     // Safety (docs/safety.md): when to back up before a migration, where,
     // how often a lock_timeout is retried, how long to wait for sessions
     // that would block DDL. Unset: the [backup] / built-in defaults.
@@ -146,6 +147,15 @@ struct config {
     std::string supabase_schemas = "exclude";
     std::string default_env;
     std::chrono::milliseconds lock_wait{std::chrono::seconds(30)};
+    // Transaction-mode poolers (docs/poolers.md): "auto" detects one,
+    // "transaction" assumes one, "none" a direct connection; the lease that
+    // locks a run through one expires this long after its last renewal.
+    std::string pooler = "auto";
+    // The key of this project's rows in the history, when several projects
+    // share one database and history schema (docs/formats.md); unset: the
+    // catalog's own (Sqitch's %project, else "").
+    std::optional<std::string> history_key;
+    std::chrono::milliseconds pooler_lease{std::chrono::seconds(60)};
     std::map<std::string, environment> envs;
     lint_settings lint;
     backup_settings backup;

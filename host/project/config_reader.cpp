@@ -79,6 +79,15 @@ std::string reader::store_of(const toml::node& n, const std::string& key) const 
     return v;
 }
 
+std::string reader::pooler_of(const toml::node& n, const std::string& key) const {
+    auto v = string_of(n, key);
+    if (v != "auto" && v != "transaction" && v != "none")
+        fail(n.source(),
+             "\"" + key + "\" must be \"auto\", \"transaction\" or \"none\", not \"" + v + "\"",
+             "docs/poolers.md says what each does");
+    return v;
+}
+
 long long reader::size_of(const toml::node& n, const std::string& key) const {
     if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0) return *v;
     std::string text = n.is_string() ? *n.value<std::string>() : "";

@@ -36,6 +36,8 @@ struct reader {
     std::string policy_of(const toml::node& n, const std::string& key) const;
     // "files" | "database".
     std::string store_of(const toml::node& n, const std::string& key) const;
+    // "auto" | "transaction" | "none" (docs/poolers.md).
+    std::string pooler_of(const toml::node& n, const std::string& key) const;
     // "10MB", "512kB", "2GB", or a number of bytes.
     long long size_of(const toml::node& n, const std::string& key) const;
     std::chrono::milliseconds duration_of(const toml::node& n, const std::string& key) const;

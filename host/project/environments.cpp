@@ -18,6 +18,7 @@ const std::set<std::string> env_keys = {"url",
                                         "statement_timeout",
                                         "dotenv",
                                         "lock_wait",
+                                        "pooler",
                                         "backup",
                                         "backup_dir",
                                         "backup_store",
@@ -135,6 +136,7 @@ environment read_environment(const reader& r, const toml::key& k, const toml::no
     if (auto* n = t->get("statement_timeout"))
         e.statement_timeout = r.duration_of(*n, "statement_timeout");
     if (auto* n = t->get("lock_wait")) e.lock_wait = r.duration_of(*n, "lock_wait");
+    if (auto* n = t->get("pooler")) e.pooler = r.pooler_of(*n, "pooler");
     if (auto* n = t->get("backup")) e.backup = r.policy_of(*n, "backup");
     if (auto* n = t->get("backup_dir")) e.backup_dir = r.string_of(*n, "backup_dir");
     if (auto* n = t->get("backup_store")) e.backup_store = r.store_of(*n, "backup_store");
