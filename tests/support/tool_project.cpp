@@ -17,7 +17,13 @@ tool_project::tool_project(const std::string& fixture, const std::string& projec
     fs::copy(from, dir.path, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
     write_file(dir.path / "moonshift.toml", "[project]\n" + project_lines +
                                                 "\n\n[env.test]\nurl = \"" + url +
-                                                "\"\nlock_wait = \"5s\"\n");
+                                                "\"\nlock_wait = \"5s\"\n"
+                                                // Roles are cluster-wide: once a fixture creates
+                                                // Supabase's anon/authenticated, every database of
+                                                // the test server looks like Supabase and `public`
+                                                // becomes exposed (rls-required). These tests are
+                                                // about histories, so name the exposed schema.
+                                                "\n[lint]\nexposed_schemas = [\"api\"]\n");
     if (fs::exists(from / "bootstrap.sql")) sql(read_file(from / "bootstrap.sql"));
 }
 
