@@ -463,7 +463,9 @@ prune_result store::prune(bool dry_run) {
             std::error_code ec;
             if (in_database::holds(rec.location)) {
                 db::transaction tx(s_, db::transaction::mode::join);
-                in_database::drop(s_, tables_json(rec.tables, false));
+                std::vector<std::string> copies;
+                for (const auto& t : rec.tables) copies.push_back(t.file);
+                in_database::drop(s_, copies);
                 rows_.mark_pruned(rec.id);
                 tx.commit();
             } else {

@@ -89,12 +89,9 @@ bool exists(db::session& s, const std::string& copy) {
     return s.query("SELECT to_regclass($1) IS NOT NULL", copy)[0][0].as<bool>();
 }
 
-void drop(db::session& s, const nlohmann::json& copies) {
+void drop(db::session& s, const std::vector<std::string>& copies) {
     std::string names;
-    for (const auto& t : copies) {
-        auto name = t.value("file", std::string());
-        if (!name.empty()) names += (names.empty() ? "" : ", ") + name;
-    }
+    for (const auto& name : copies) names += (names.empty() ? "" : ", ") + name;
     if (!names.empty()) s.exec_script("DROP TABLE IF EXISTS " + names);
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "db/session.hpp"
 
@@ -41,7 +42,7 @@ long long copy_in(db::session& s, const std::string& target, const std::string& 
 // Whether the copy is still there.
 bool exists(db::session& s, const std::string& copy);
 
-// Drops the copies (retention).
-void drop(db::session& s, const nlohmann::json& copies);
+// Drops the copies (quoted names; retention).
+void drop(db::session& s, const std::vector<std::string>& copies);
 
 }  // namespace moonshift::backup::in_database
