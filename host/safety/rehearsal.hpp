@@ -48,7 +48,7 @@ struct migration_result {
 };
 
 struct options {
-    std::string history_schema = "moonshift";  // left out of the snapshots
+    std::string history_schema = "moonshift";         // left out of the snapshots
     std::string backup_schema = "moonshift_backups";  // so is the backup store
     // Runs a migration that is not plain SQL (a Lua migration, a folder with
     // a Lua precheck or verify) inside the rehearsal's transaction; returns
