@@ -118,8 +118,12 @@ std::string detect_pooler(PGconn* c, const std::string& conninfo, pooler_mode mo
     std::string why;
     if (supabase_transaction_pooler(c))
         why = "the host is Supabase's pooler in transaction mode (port 6543)";
-    else if (!direct(c) && server_changes_between_transactions(c, conninfo))
-        why = "the server session under this connection changed between two transactions";
+    else if (!direct(c))
+        // A change is proof; no change may be chance (another client took the
+        // server this one let go), so the probe is tried a few times.
+        for (int round = 0; round < 4 && why.empty(); ++round)
+            if (server_changes_between_transactions(c, conninfo))
+                why = "the server session under this connection changed between two transactions";
     known[conninfo] = why;
     return why;
 }
