@@ -99,12 +99,18 @@ BOOST_AUTO_TEST_CASE(lock_timeout_is_retried_with_backoff) {
     p.migration("002_dyn.sql",
                 "DO $$ BEGIN EXECUTE 'ALTER TABLE orders ADD COLUMN note text'; END $$;\n");
     auto h = std::make_unique<holder>(p.url, "LOCK TABLE orders IN SHARE MODE");
-    std::thread release([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-        h->tx.commit();
-    });
-    auto r = p.ms({"up"});
-    release.join();
+    // Released once the run has waited for it (at least one lock_timeout),
+    // however long the run took to get there.
+    auto run = p.spawn({"up"});
+    for (int i = 0; i < 600; ++i) {
+        if (p.count("SELECT 1 FROM pg_locks WHERE NOT granted AND relation = "
+                    "'orders'::regclass") > 0)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    h->tx.commit();
+    auto r = run.wait();
     BOOST_TEST(r.exit_code == 0, r.err);
     BOOST_TEST(has(r.err, "lock timeout"), r.err);
     BOOST_TEST(has(r.err, "trying again in"), r.err);

@@ -63,7 +63,11 @@ BOOST_AUTO_TEST_CASE(a_run_beside_a_writer_at_200_rows_a_second_ends_ok) {
     auto written = w.stop();
     BOOST_TEST_INFO(r.out << r.err);
     BOOST_TEST(r.exit_code == 0);
-    BOOST_TEST(written >= 100, "the writer kept writing during the run: " << written);
+    // It was not held up: rows committed while the migrations ran (at 200 a
+    // second, ~300 on a quiet machine; a loaded one gets fewer).
+    BOOST_TEST(p.count("SELECT 1 FROM events e, moonshift.runs r WHERE r.command = 'up' AND "
+                       "e.at BETWEEN r.started_at AND r.finished_at") >= 10,
+               "the writer kept writing during the run: " << written);
     BOOST_TEST(p.scalar("SELECT verified_at IS NOT NULL FROM moonshift.migrations "
                         "WHERE version = '004'") == "t");
 }

@@ -100,13 +100,26 @@ result exec(PGconn* c, const std::string& sql, const params& p, const std::strin
     }
 }
 
-void command(PGconn* c, const std::string& sql) {
+result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare) {
+    if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
+    cancel::refuse_when_stopping();
+    if (prepare) {
+        owned_result p(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
+        if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) fail(c, p.get(), sql, 0);
+    }
+    owned_result r(PQexecPrepared(c, name.c_str(), 0, nullptr, nullptr, nullptr, 0));
+    auto st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(c, r.get(), sql, 0);
+    return result(r.release());
+}
+
+void command(PGconn* c, const std::string& sql, int prefix) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
     cancel::refuse_when_stopping();
     owned_result r(PQexec(c, sql.c_str()));
     auto st = PQresultStatus(r.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
-        fail(c, r.get(), sql, 0);
+        fail(c, r.get(), sql, prefix);
 }
 
 void command_quietly(PGconn* c, const std::string& sql) noexcept {

@@ -30,8 +30,14 @@ inline result exec(PGconn* c, const std::string& sql, const params& p = {}) {
     return exec(c, sql, p, sql);
 }
 
+// A named prepared statement without parameters: prepared on first use,
+// planned once for the connection (the caller knows it is not pooled).
+result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare);
+
 // Runs host SQL (savepoints, BEGIN/COMMIT) with the simple protocol.
-void command(PGconn* c, const std::string& sql);
+// `prefix`: characters the host put before the user's script, taken off the
+// error position so that it counts from the script's start.
+void command(PGconn* c, const std::string& sql, int prefix = 0);
 // The same, ignoring failure: for cleanup on a path that is already failing.
 void command_quietly(PGconn* c, const std::string& sql) noexcept;
 

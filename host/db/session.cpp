@@ -4,7 +4,11 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <pqxx/pqxx>
+#include <set>
 #include <thread>
 
 #include "common/text.hpp"
@@ -85,6 +89,8 @@ std::optional<std::string> to_param(double v) { return fmt::format("{}", v); }
 
 struct session::impl {
     std::unique_ptr<connection> c;
+    std::set<std::string> prepared;        // query_prepared's names on this connection
+    int generation = 0;                    // in the names; a new one after a DEALLOCATE
     std::unique_ptr<session> lock_holder;  // while lock() holds the run's key
     std::optional<long long> held;         // the work key this session holds, until unlock()
     int cancel_slot = -1;                  // withdrawn before the connection closes
@@ -170,7 +176,42 @@ result session::query_shown(const std::string& sql, const params& p, const std::
     return pq::exec(raw(), sql, p, shown, prefix);
 }
 
-void session::exec_script(const std::string& sql) { pq::command(raw(), sql); }
+result session::query_prepared(const std::string& name, const std::string& sql) {
+    if (pooled()) return query_with(sql, {});
+    const std::string named = name + "_" + std::to_string(impl_->generation);
+    const bool fresh = impl_->prepared.insert(named).second;
+    try {
+        return pq::exec_prepared(raw(), named, sql, fresh);
+    } catch (...) {
+        if (fresh) impl_->prepared.erase(named);
+        throw;
+    }
+}
+
+void session::forget_prepared_after(const std::string& sql) {
+    // A script that may have deallocated them (DEALLOCATE, DISCARD ALL):
+    // the next use prepares under a new name, never one the script used.
+    auto has = [&](const char* word) {
+        return std::search(sql.begin(), sql.end(), word, word + std::strlen(word),
+                           [](char a, char b) {
+                               return std::toupper(static_cast<unsigned char>(a)) == b;
+                           }) != sql.end();
+    };
+    if (!impl_->prepared.empty() && (has("DEALLOCATE") || has("DISCARD"))) {
+        impl_->prepared.clear();
+        ++impl_->generation;
+    }
+}
+
+void session::exec_script(const std::string& sql) {
+    forget_prepared_after(sql);
+    pq::command(raw(), sql);
+}
+
+void session::exec_script(const std::string& sql, int prefix) {
+    forget_prepared_after(sql);
+    pq::command(raw(), sql, prefix);
+}
 
 bool session::in_transaction() const { return pq::in_transaction(raw()); }
 bool session::transaction_failed() const { return pq::transaction_failed(raw()); }

@@ -97,8 +97,16 @@ class session {
     result query_shown(const std::string& sql, const params& p, const std::string& shown,
                        int prefix = 0);
 
+    // A host query without parameters that runs many times in a run (the
+    // catalog image): prepared once per connection and planned once, under
+    // `name`; through a transaction pooler, where a prepared statement does
+    // not last, sent as query() would.
+    result query_prepared(const std::string& name, const std::string& sql);
+
     // SQL text (one or many statements) with the simple-query protocol.
     void exec_script(const std::string& sql);
+    // The same, with the error position moved back by `prefix` characters.
+    void exec_script(const std::string& sql, int prefix);
 
     // The session's settings as the environment made them on connect:
     // RESET ALL (and RESET ROLE), then its lock_timeout and statement_timeout,
@@ -174,6 +182,7 @@ class session {
 
   private:
     std::string timeouts_sql() const;  // "SET lock_timeout = …;SET statement_timeout = …"
+    void forget_prepared_after(const std::string& sql);  // query_prepared's, when it may drop them
 
     settings settings_;
     std::string pooled_because_;

@@ -20,8 +20,35 @@ transaction::transaction(session& s, mode m, const std::string& then) : s_(s) {
         const auto local = s_.restore_settings_sql();
         set = then.empty() ? local : local.empty() ? then : then + ";" + local;
     }
-    s_.exec_script(set.empty() ? std::string("BEGIN") : "BEGIN;" + set);
+    std::string begin = set.empty() ? std::string("BEGIN") : "BEGIN;" + set;
+    if (m == mode::deferred) {
+        pending_begin_ = std::move(begin);
+        return;
+    }
+    s_.exec_script(begin);
     open_ = true;
+}
+
+void transaction::commit_script(const std::string& script, const std::string& with) {
+    // A newline ends a trailing `--` comment; `;` a statement left open.
+    const std::string tail = "\n;" + (with.empty() ? std::string() : with + ";") + "COMMIT";
+    if (joined_) {
+        s_.exec_script(script + "\n;" + with);
+        return;
+    }
+    std::string head;
+    if (pending_begin_)
+        head = *pending_begin_ + ";\n";
+    else if (!open_)
+        throw error(exit_code::migration_failed, "commit of a transaction that is not open");
+    pending_begin_.reset();
+    open_ = false;  // whatever happens now, the block ends here
+    try {
+        s_.exec_script(head + script + tail, static_cast<int>(head.size()));
+    } catch (...) {
+        s_.rollback_open();  // the failed block, when the BEGIN went through
+        throw;
+    }
 }
 
 transaction::~transaction() {
@@ -31,6 +58,10 @@ transaction::~transaction() {
 void transaction::commit(const std::string& with) {
     if (joined_) {
         if (!with.empty()) s_.exec_script(with);
+        return;
+    }
+    if (pending_begin_) {
+        commit_script("", with);
         return;
     }
     if (!open_)

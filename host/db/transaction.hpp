@@ -2,6 +2,7 @@
 // the block, the caller commits explicitly, and the destructor rolls back
 // whatever was not committed — on an exception, an early return, anything.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "db/session.hpp"
@@ -14,6 +15,9 @@ class transaction {
         begin,  // open a block; the session must have none open
         join,   // inside an open block (--single-transaction) do nothing: the
                 // outer guard commits or rolls back; otherwise as begin
+        // BEGIN (and `then`) wait to ride with the first thing sent: with
+        // commit_script, the whole block is one round trip.
+        deferred,
     };
     // `then` runs in the same round trip as BEGIN (e.g. SET LOCAL …).
     explicit transaction(session& s, mode m = mode::begin, const std::string& then = {});
@@ -23,6 +27,11 @@ class transaction {
 
     // COMMIT; `with` runs first in the same round trip (a history row).
     void commit(const std::string& with = {});
+    // `script`, then `with`, then COMMIT, after the BEGIN of a deferred guard:
+    // one round trip. The simple-query protocol stops at the first error,
+    // which leaves the block failed; it is rolled back and the error thrown,
+    // its position counted from the start of `script`.
+    void commit_script(const std::string& script, const std::string& with = {});
     // ROLLBACK now (the destructor would do it too, silently).
     void rollback();
     // True when this guard joined an outer block and owns nothing.
@@ -33,6 +42,7 @@ class transaction {
     session& s_;
     bool joined_ = false;
     bool open_ = false;
+    std::optional<std::string> pending_begin_;  // a deferred guard's BEGIN and `then`
 };
 
 // A savepoint inside the open block: release() keeps its work, rollback()

@@ -254,7 +254,9 @@ int engine::apply_pending(run_scope& run, const std::shared_ptr<const catalog::c
                 if (auto b = guard_->before(*m, run.id()); b.contains("backup"))
                     report["backups"].push_back(b["backup"]);
                 auto t_m = std::chrono::steady_clock::now();
+                relaxed_commit_ = ctx_.cfg.durability == "run" && m != todo.back();
                 apply_one(*m, run.id(), o.single_transaction);
+                relaxed_commit_ = false;
                 report["applied"].push_back(
                     {{"version", m->version}, {"name", m->name}, {"duration_ms", ms_since(t_m)}});
                 ++count;

@@ -378,8 +378,14 @@ class engine {
     std::unique_ptr<db::session> session_;
     std::unique_ptr<history::store> store_;
     std::unique_ptr<lease_keeper> lease_;  // the lease while a run through a pooler holds it
-    safety::guard* guard_ = nullptr;       // during `up`
-    std::unique_ptr<lua::runtime> lua_;    // created on first use
+    // The next migration's commit need not wait for the WAL flush: it is not
+    // the run's last and [project] durability = "run" (sql_steps.cpp).
+    bool relaxed_commit_ = false;
+    // The catalog image after the last migration, with the fingerprint of the
+    // catalog it was taken from (reverse_steps.cpp).
+    std::optional<std::pair<std::string, nlohmann::json>> last_image_;
+    safety::guard* guard_ = nullptr;     // during `up`
+    std::unique_ptr<lua::runtime> lua_;  // created on first use
     std::map<std::string, std::unique_ptr<lua::script>>
         lua_scripts_;  // loaded .lua migrations, by label
 };

@@ -128,11 +128,17 @@ void engine::backup_before_down(const entry& e, const std::string& sql, const st
 
 json engine::image_before(const catalog::migration& m) {
     (void)m;
+    // The image after the migration before, while nothing it was made from
+    // changed since (another session's DDL, a backup's table, a Lua step):
+    // one catalog image per migration instead of two.
+    if (last_image_ && schema::fingerprint(*session_) == last_image_->first)
+        return last_image_->second;
     return schema::image(*session_, {store_->schema(), ctx_.cfg.backup.schema});
 }
 
 json engine::derive_reverse(const catalog::migration& m, const json& before) {
     auto after = schema::image(*session_, {store_->schema(), ctx_.cfg.backup.schema});
+    last_image_.emplace(schema::fingerprint(*session_), after);
     auto j = schema::reverse_of(before, after).to_json();
     j["data"] = data_changes(m, j["irreversible"]);
     return j;
@@ -199,6 +205,10 @@ std::vector<std::string> engine::why_irreversible(const entry& e) {
     if (!rev.is_object()) {
         if (e.file && needs_lua(*e.file))
             out.push_back("it has Lua parts, and no derived reverse is recorded for those");
+        else if (rev.is_string() && rev.get<std::string>() == "down script")
+            out.push_back(
+                "it had a down script when it was applied, so no reverse was derived: "
+                "put its down script back");
         else if (e.row->how == "imported" || e.row->how == "baseline")
             out.push_back("it was recorded by `" +
                           std::string(e.row->how == "imported" ? "import" : "baseline") +

@@ -28,19 +28,27 @@ void engine::revert_one(const entry& e, long long run_id) {
         session_->restore_settings();
         revert_outside_transaction(m);
     }
-    db::transaction tx(*session_, db::transaction::mode::begin,
-                       m.dir.down_own_transaction ? "" : session_->restore_settings_sql());
-    if (!m.dir.down_own_transaction) try {
-            session_->exec_script(m.down_sql);
+    // Forgetting the migration commits with its undoing: the down script, the
+    // history row's removal and the commit in one round trip. Before the
+    // run's last commit, no wait for the WAL flush (sql_steps.cpp).
+    db::transaction tx(*session_, db::transaction::mode::deferred,
+                       m.dir.down_own_transaction
+                           ? ""
+                           : session_->restore_settings_sql() +
+                                 (relaxed_commit_ ? ";SET LOCAL synchronous_commit = off" : ""));
+    if (m.dir.down_own_transaction) {
+        tx.commit(history_remove_sql(m, e.row->version));
+    } else {
+        try {
+            tx.commit_script(m.down_sql, history_remove_sql(m, e.row->version));
         } catch (const db::sql_failure& f) {
-            session_->rollback_open();  // before the replay that finds the statement
+            // Rolled back: the replay that finds the statement runs after it.
             auto at = f.info().position > 0 ? std::optional<std::size_t>(0)
                                             : locate_failing_statement(m.down_sql);
             if (f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0) at.reset();
             fail_migration(m, m.down_label, m.down_sql, at, f, ms_since(t0));
         }
-    // Forgetting the migration commits with its undoing.
-    tx.commit(history_remove_sql(m, e.row->version));
+    }
     emit("migration.reverted", {{"version", m.version},
                                 {"name", m.name},
                                 {"duration_ms", ms_since(t0)},
@@ -187,8 +195,11 @@ int engine::revert_all(run_scope& run, const std::vector<const entry*>& todo,
                 revert_derived(*e, run.id(), o.force);  // reverse_steps.cpp
             else if (e->file->down.empty() && e->file->kind != catalog::form::lua)
                 revert_with_backup(*e, run.id());
-            else
+            else {
+                relaxed_commit_ = ctx_.cfg.durability == "run" && e != todo.back();
                 revert_one(*e, run.id());
+                relaxed_commit_ = false;
+            }
             run.report()["reverted"].push_back(
                 {{"version", e->version}, {"name", e->name}, {"duration_ms", ms_since(t0)}});
             ++count;

@@ -114,14 +114,33 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
         return;
     }
     auto row = applied_row(m, run_id);
+    // With a down script, which reverts it, no reverse is derived; then,
+    // unless it has a verification, the migration, its history row and the
+    // commit go in one round trip.
+    const bool derive = m.down.empty();
+    const bool one_trip = !derive && m.verify_sql.empty();
     // --single-transaction: the outer guard (up_checked) commits or rolls back.
-    auto how = in_outer_transaction ? db::transaction::mode::join : db::transaction::mode::begin;
+    auto how = in_outer_transaction ? db::transaction::mode::join
+               : one_trip           ? db::transaction::mode::deferred
+                                    : db::transaction::mode::begin;
     for (int attempt = 1;; ++attempt) {
-        db::transaction tx(*session_, how, session_->restore_settings_sql());
+        // Before the run's last commit, no wait for the WAL flush: the WAL
+        // keeps the commits' order, so a server crash loses at most the run's
+        // last few, each with its history row (docs/safety.md, "Durability").
+        db::transaction tx(*session_, how,
+                           session_->restore_settings_sql() +
+                               (relaxed_commit_ ? ";SET LOCAL synchronous_commit = off" : ""));
         nlohmann::json before;
         try {
+            if (one_trip) {
+                row.reverse = "down script";
+                row.duration_ms = -1;  // measured by the server (history::applied)
+                tx.commit_script(m.up_sql, history_add_sql(m, row));
+                row.duration_ms = ms_since(t0);
+                break;
+            }
             // The catalog before it, for its derived reverse (reverse_steps.cpp).
-            before = image_before(m);
+            if (derive) before = image_before(m);
             session_->exec_script(m.up_sql);
         } catch (const db::sql_failure& f) {
             // lock_timeout fired: rolled back, and tried again after a pause (safety_steps.cpp).
@@ -137,7 +156,7 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
             fail_migration(m, m.up_label, m.up_sql, at, f, ms_since(t0));
         }
         if (!m.verify_sql.empty()) run_sql_verify(m, true);  // a failure rolls the change back
-        row.reverse = derive_reverse(m, before);
+        row.reverse = derive ? derive_reverse(m, before) : nlohmann::json("down script");
         row.duration_ms = ms_since(t0);
         // The history row commits with the change (dbmate's habit): both or neither.
         tx.commit(history_add_sql(m, row));

@@ -178,7 +178,10 @@ std::string store::record_sql(const applied& a) const {
            "run_id, reverse) VALUES (" +
            q(project_) + ", " + q(a.version) + ", " + q(a.name) + ", " + q(a.checksum) + ", " +
            q(a.form) + ", " + q(a.how) + ", " + q(a.applied_by) + ", " +
-           std::to_string(a.duration_ms) + ", " + q(a.environment) + ", " +
+           (a.duration_ms >= 0 ? std::to_string(a.duration_ms)
+                               : std::string("round(extract(epoch FROM clock_timestamp() - "
+                                             "statement_timestamp()) * 1000)")) +
+           ", " + q(a.environment) + ", " +
            (a.run_id ? std::to_string(a.run_id) : std::string("NULL")) + ", " +
            (a.reverse.is_null() ? std::string("NULL") : q(a.reverse.dump()) + "::jsonb") + ")";
 }

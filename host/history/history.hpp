@@ -14,11 +14,14 @@ namespace moonshift::history {
 struct applied {
     std::string version, name, checksum, form = "sql", how = "applied";
     std::string applied_at, applied_by, environment;
+    // Below 0 in record_sql: measured by the server, from the arrival of the
+    // statement that carries the row (the migration and its row in one message).
     long long duration_ms = 0;
     long long run_id = 0;
     std::string verified_at;  // "" until the verifications after it passed
     // The derived reverse recorded when it was applied (migrations/0006_reverse.sql);
-    // null when none was recorded (applied before, imported, baselined).
+    // null when none was recorded (applied before, imported, baselined); the
+    // string "down script" when the file had a down script, which reverts it.
     nlohmann::json reverse;
 };
 

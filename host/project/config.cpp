@@ -18,8 +18,8 @@ namespace {
 using detail::reader;
 
 const std::set<std::string> project_keys = {
-    "migrations",   "rollbacks",        "schema", "default_env",  "lock_wait",
-    "keep_history", "supabase_schemas", "pooler", "pooler_lease", "history_key"};
+    "migrations",       "rollbacks", "schema",       "default_env", "lock_wait", "keep_history",
+    "supabase_schemas", "pooler",    "pooler_lease", "history_key", "durability"};
 // The tools whose history table `up`/`down` can keep current (engine/foreign_history.cpp).
 const std::set<std::string> kept_histories = {"drizzle", "prisma", "supabase"};
 const std::set<std::string> verify_keys = {"critical_tables",    "rls",        "indexes",
@@ -88,6 +88,14 @@ void read_project(const reader& r, const toml::table& p, config& cfg) {
     }
     if (auto* n = p.get("pooler")) cfg.pooler = r.pooler_of(*n, "pooler");
     if (auto* n = p.get("history_key")) cfg.history_key = r.string_of(*n, "history_key");
+    if (auto* n = p.get("durability")) {
+        auto v = r.string_of(*n, "durability");
+        if (v != "run" && v != "migration")
+            r.fail(n->source(), "durability = \"" + v + "\" is neither \"run\" nor \"migration\"",
+                   "\"run\" (the default) waits for the WAL flush at the run's last commit, "
+                   "\"migration\" at every migration's (docs/safety.md, \"Durability\")");
+        cfg.durability = v;
+    }
     if (auto* n = p.get("pooler_lease")) {
         cfg.pooler_lease = r.duration_of(*n, "pooler_lease");
         if (cfg.pooler_lease < std::chrono::seconds(3))

@@ -156,6 +156,10 @@ struct config {
     // catalog's own (Sqitch's %project, else "").
     std::optional<std::string> history_key;
     std::chrono::milliseconds pooler_lease{std::chrono::seconds(60)};
+    // When a migration's commit waits for the WAL flush (docs/safety.md,
+    // "Durability"): "run" — only the run's last (the ones before commit with
+    // synchronous_commit off, and the WAL keeps their order); "migration" — each.
+    std::string durability = "run";
     std::map<std::string, environment> envs;
     lint_settings lint;
     backup_settings backup;

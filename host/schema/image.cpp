@@ -2,6 +2,8 @@
 // with what it takes to re-create it, keyed by oid.
 #include <fmt/format.h>
 
+#include <functional>
+
 #include "db/quote.hpp"
 #include "schema/reverse.hpp"
 
@@ -117,10 +119,43 @@ SELECT jsonb_build_object(
 )::text
 )SQL";
 
+// Every catalog row an image is made from changes this when it changes: a
+// row added or removed changes a count, a row updated gets a new xmin.
+constexpr const char* fingerprint_sql = R"SQL(
+SELECT concat_ws(',',
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_namespace),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_class),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_attribute),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_attrdef),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_index),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_constraint),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_policy),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_trigger),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_proc),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_sequence),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_type),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_enum),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_extension),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_collation),
+ (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_depend WHERE deptype IN ('e', 'a', 'i')))
+)SQL";
+
 }  // namespace
 
+std::string fingerprint(db::session& s) {
+    return s.query_prepared("moonshift_catalog_fingerprint", fingerprint_sql)[0][0]
+        .as<std::string>();
+}
+
 nlohmann::json image(db::session& s, const std::vector<std::string>& exclude_schemas) {
-    auto r = s.query(image_sql, db::quote::array(exclude_schemas));
+    // Taken twice per migration: prepared, and so planned, once per run. The
+    // schemas left out are part of its text (a statement without parameters
+    // keeps one plan), and of its name.
+    std::string sql = image_sql;
+    const std::string list = db::quote::literal(db::quote::array(exclude_schemas)) + "::text[]";
+    sql.replace(sql.find("$1::text[]"), 10, list);
+    auto r = s.query_prepared(
+        fmt::format("moonshift_image_{:x}", std::hash<std::string>{}(list)&0xffffffffu), sql);
     return nlohmann::json::parse(r[0][0].c_str());
 }
 

@@ -16,6 +16,11 @@ namespace moonshift::schema {
 // schema but the system ones and those excluded, keyed by oid. One round trip.
 nlohmann::json image(db::session& s, const std::vector<std::string>& exclude_schemas);
 
+// A short text that changes whenever anything image() reads changes: an
+// image taken earlier still holds while the fingerprint is the same. Much
+// cheaper than an image (no definitions are printed).
+std::string fingerprint(db::session& s);
+
 struct reverse_plan {
     // Run first, in order: drops what was added, restores what was altered,
     // re-creates what was dropped (columns nullable, without constraints).
