@@ -242,6 +242,17 @@ BOOST_FIXTURE_TEST_CASE(seeds_go_into_their_own_template, testdb_project) {
     BOOST_TEST(scalar_in(seeded["database"].get<std::string>(), "SELECT name FROM users") == "ada");
     BOOST_TEST(scalar_in(plain["database"].get<std::string>(), "SELECT count(*) FROM users") ==
                "0");
+    // One template of each kind: alternating calls do not rebuild.
+    BOOST_TEST(ours(true).size() == 2u);
+    BOOST_TEST(made()["template_built"] == false);
+    BOOST_TEST(made({"--seed"})["template_built"] == false);
+    // Changed seeds: a new seeded template, the old seeded one dropped, the plain one kept.
+    write_file(dir.path / "seeds" / "001_users.sql", "INSERT INTO users VALUES (2, 'grace');\n");
+    auto reseeded = made({"--seed"});
+    BOOST_TEST(reseeded["dropped_templates"] == nlohmann::json::array({seeded["template"]}));
+    BOOST_TEST(ours(true).size() == 2u);
+    BOOST_TEST(scalar_in(reseeded["database"].get<std::string>(), "SELECT name FROM users") ==
+               "grace");
 }
 
 BOOST_AUTO_TEST_CASE(a_role_without_createdb_is_told_what_to_grant) {

@@ -109,7 +109,7 @@ int migrate(const engine::context& ctx, const std::string& tpl,
     return count;
 }
 
-// The project's templates other than `keep`, oldest names first.
+// The project's templates of the same kind (with or without seeds) other than `keep`.
 std::vector<std::string> templates_of(db::session& s, const std::string& project,
                                       const std::string& keep) {
     std::vector<std::string> out;
@@ -118,7 +118,9 @@ std::vector<std::string> templates_of(db::session& s, const std::string& project
                                    "moonshift\\_tpl\\_%")) {
         auto name = row[0].as<std::string>();
         auto p = parse_name(name);
-        if (p && p->is_template && p->project == project && name != keep) out.push_back(name);
+        if (p && p->is_template && p->project == project && name != keep &&
+            p->seeded == parse_name(keep)->seeded)
+            out.push_back(name);
     }
     return out;
 }
@@ -228,7 +230,7 @@ made create(const engine::context& ctx, const options& o, const note_fn& note_to
     made m;
     std::vector<std::pair<std::string, std::string>> seed_files;
     if (seeds) seed_files = seed_contents(ctx, *seeds);
-    m.template_name = template_name(project, content_hash(ctx.cfg, cat, seed_files));
+    m.template_name = template_name(project, content_hash(ctx.cfg, cat, seed_files), o.seed);
     m.migrations = static_cast<int>(cat.migrations.size());
     auto s = connect(ctx);
     auto st = read_state(*s, m.template_name);

@@ -14,17 +14,19 @@
 namespace moonshift::testdb {
 
 // The names testdb gives (testdb_names.cpp). `project` is a slug of
-// [a-z0-9_]: moonshift_tpl_<project>_<hash12> for templates,
+// [a-z0-9_]: moonshift_tpl_<project>_<hash12> for templates (…_s with
+// seeds: a project keeps one of each, so alternating calls do not rebuild),
 // moonshift_test_<project>_<created>_<random> for test databases
 // (moonshift_keep_… with --keep), <created> in base-36 Unix seconds.
 std::string project_slug(const project::config& cfg, const catalog::catalog& cat);
-std::string template_name(const std::string& project, const std::string& hash12);
+std::string template_name(const std::string& project, const std::string& hash12, bool seeded);
 std::string database_name(const std::string& project, bool keep,
                           std::chrono::system_clock::time_point created);
 
 // What a name says; nullopt for a name testdb did not make.
 struct parsed_name {
     bool is_template = false;
+    bool seeded = false;  // a template with the seeds
     bool kept = false;
     std::string project;
     std::string hash12;                                            // templates

@@ -52,8 +52,8 @@ std::string project_slug(const project::config& cfg, const catalog::catalog& cat
     return slug.empty() ? "project" : slug;
 }
 
-std::string template_name(const std::string& project, const std::string& hash12) {
-    return "moonshift_tpl_" + project + "_" + hash12;
+std::string template_name(const std::string& project, const std::string& hash12, bool seeded) {
+    return "moonshift_tpl_" + project + "_" + hash12 + (seeded ? "_s" : "");
 }
 
 std::string database_name(const std::string& project, bool keep,
@@ -64,7 +64,7 @@ std::string database_name(const std::string& project, bool keep,
 }
 
 std::optional<parsed_name> parse_name(const std::string& name) {
-    static const std::regex tpl(R"(^moonshift_tpl_([a-z0-9_]+)_([0-9a-f]{12})$)");
+    static const std::regex tpl(R"(^moonshift_tpl_([a-z0-9_]+)_([0-9a-f]{12})(_s)?$)");
     static const std::regex test(
         R"(^moonshift_(test|keep)_([a-z0-9_]+)_([0-9a-z]+)_([0-9a-z]{8})$)");
     std::smatch m;
@@ -73,6 +73,7 @@ std::optional<parsed_name> parse_name(const std::string& name) {
         out.is_template = true;
         out.project = m[1];
         out.hash12 = m[2];
+        out.seeded = m[3].matched;
         return out;
     }
     if (!std::regex_match(name, m, test) || m[3].length() > 12) return std::nullopt;
