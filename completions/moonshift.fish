@@ -1,5 +1,5 @@
 # fish completion for moonshift (installed in /usr/share/fish/vendor_completions.d).
-set -l commands init new status up down redo baseline repair history wait local check verify run lint plan backup promote import convert notify diff drift seed backfill help
+set -l commands init new status up down redo baseline repair history wait local check verify run lint plan backup promote import convert notify diff drift seed backfill testdb help
 complete -c moonshift -f
 complete -c moonshift -n "not __fish_seen_subcommand_from $commands" -a "$commands"
 complete -c moonshift -s e -l env -r -d 'environment from moonshift.toml'
@@ -26,4 +26,11 @@ complete -c moonshift -n "__fish_seen_subcommand_from local" -a "start stop stat
 complete -c moonshift -n "__fish_seen_subcommand_from backup" -a "list create restore prune"
 complete -c moonshift -n "__fish_seen_subcommand_from notify" -a "test list"
 complete -c moonshift -n "__fish_seen_subcommand_from backfill" -a "status pause resume"
+complete -c moonshift -n "__fish_seen_subcommand_from testdb" -a "drop prune"
+complete -c moonshift -n "__fish_seen_subcommand_from testdb" -l seed -d 'the template holds the seeds'
+complete -c moonshift -n "__fish_seen_subcommand_from testdb" -l keep -d 'testdb prune leaves it'
+complete -c moonshift -n "__fish_seen_subcommand_from prune" -l older-than -r -d 'minutes'
+complete -c moonshift -n "__fish_seen_subcommand_from prune" -l kept -d 'also databases made with --keep'
+complete -c moonshift -n "__fish_seen_subcommand_from prune" -l templates -d 'also the templates'
+complete -c moonshift -n "__fish_seen_subcommand_from prune" -l dry-run -d 'change nothing'
 complete -c moonshift -n "__fish_seen_subcommand_from help" -a "$commands"

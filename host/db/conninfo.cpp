@@ -3,6 +3,7 @@
 // registered as a secret before anything can print it.
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <utility>
 #include <vector>
 
@@ -67,6 +68,66 @@ split_connection without_password(const std::string& url) {
         out.conninfo += (out.conninfo.empty() ? "" : " ") + keyword + "=" + quoted(value);
     }
     return out;
+}
+
+namespace {
+
+// RFC 3986 percent-encoding of everything but the unreserved characters.
+std::string percent_encoded(const std::string& v) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : v) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string shown_with_database(const std::string& url, const std::string& dbname) {
+    auto kept = keywords(url);
+    const bool is_url = url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
+    if (!is_url && !url.empty()) {
+        std::string out;
+        for (const auto& [keyword, value] : kept)
+            if (keyword != "dbname" && keyword != "password")
+                out += keyword + "=" + quoted(value) + " ";
+        return out + "dbname=" + quoted(dbname);
+    }
+    // A socket directory or a list of hosts goes in the parameters, its port with it.
+    bool plain_host = true;
+    for (const auto& [keyword, value] : kept)
+        if ((keyword == "host" || keyword == "port") && value.find_first_of("/,") != value.npos)
+            plain_host = false;
+    std::string user, host, port, query;
+    for (const auto& [keyword, value] : kept) {
+        if (keyword == "user")
+            user = value;
+        else if (keyword == "host" && plain_host)
+            host = value;
+        else if (keyword == "port" && plain_host)
+            port = value;
+        else if (keyword != "dbname" && keyword != "password")
+            query += (query.empty() ? "?" : "&") + keyword + "=" + percent_encoded(value);
+    }
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";  // IPv6
+    return "postgresql://" + (user.empty() ? "" : percent_encoded(user) + "@") + host +
+           (port.empty() ? "" : ":" + port) + "/" + percent_encoded(dbname) + query;
+}
+
+std::string database_of(const std::string& url) {
+    std::string user;
+    for (const auto& [keyword, value] : keywords(url)) {
+        if (keyword == "dbname") return value;
+        if (keyword == "user") user = value;
+    }
+    return user;  // libpq's default: the database named after the user
 }
 
 std::string with_database(const std::string& url, const std::string& dbname) {

@@ -198,6 +198,16 @@ std::string redacted(const std::string& url);
 // usage_error when libpq cannot parse it.
 std::string with_database(const std::string& url, const std::string& dbname);
 
+// The database a URL or keyword string names (libpq's default, the user's
+// name, when it names none). Throws usage_error when libpq cannot parse it.
+std::string database_of(const std::string& url);
+
+// The same database URL for people and test suites: `url` with another
+// database and without its password (libpq finds that in PGPASSWORD or
+// ~/.pgpass), in the form it was written: a postgresql:// URL (also for
+// an empty url: the PG* variables fill in the rest), or a keyword string.
+std::string shown_with_database(const std::string& url, const std::string& dbname);
+
 // A connection string split for a child process: `conninfo` (libpq keywords,
 // quoted) holds everything but the password (and, when there is one, the
 // passfile keyword: the caller makes its own), which never goes on a command

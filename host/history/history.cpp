@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.hpp"
 #include "common/embedded.hpp"
+#include "common/text.hpp"
 #include "db/quote.hpp"
 #include "db/transaction.hpp"
 
@@ -51,6 +52,13 @@ std::string store::table(const char* name) const { return quoted_ + "." + name; 
 int store::latest_host_version() {
     auto all = host_migrations();
     return all.empty() ? 0 : all.back().version;
+}
+
+std::string store::host_schema_digest() {
+    std::string all;
+    for (auto& m : host_migrations())
+        all += std::to_string(m.version) + " " + m.name + "\n" + std::string(m.sql) + "\n";
+    return text::sha256_hex(all);
 }
 
 int store::host_version() {

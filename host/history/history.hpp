@@ -43,6 +43,10 @@ class store {
     // the schema is not there yet.
     int host_version();
     static int latest_host_version();
+    // A SHA-256 of every embedded host migration (number, name and text):
+    // changes whenever a moonshift brings a different bookkeeping schema
+    // (`moonshift testdb` names its templates after it).
+    static std::string host_schema_digest();
     // Applies the embedded migrations/ the database does not have yet, each
     // in its own transaction. The caller holds the migration lock.
     void ensure();

@@ -1,0 +1,310 @@
+// `moonshift testdb`: the template built once under an advisory lock through
+// the `up` path, then every call one CREATE DATABASE … TEMPLATE.
+#include "engine/testdb.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "common/text.hpp"
+#include "db/quote.hpp"
+#include "engine/seed.hpp"
+
+namespace moonshift::testdb {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+long long ms_since(steady_clock::time_point t) {
+    return std::chrono::duration_cast<milliseconds>(steady_clock::now() - t).count();
+}
+
+std::unique_ptr<db::session> connect(const engine::context& ctx) {
+    db::settings s;
+    s.url = ctx.url;
+    s.pooler = db::parse_pooler_mode(ctx.env.pooler.value_or(ctx.cfg.pooler));
+    return std::make_unique<db::session>(s);
+}
+
+// DROP DATABASE, ending the sessions still in it where the server can (13+).
+std::string drop_sql(db::session& s, const std::string& name, bool force) {
+    return "DROP DATABASE IF EXISTS " + db::quote::ident(name) +
+           (force && s.server_version() >= 130000 ? " WITH (FORCE)" : "");
+}
+
+void refuse_environment(const project::environment& env) {
+    if (env.is_production())
+        throw usage_error("environment \"" + env.name +
+                              "\" is a production environment: testdb makes test databases on "
+                              "its server only for non-production environments",
+                          "use the environment your tests run against (--env test), or say "
+                          "production = false in [env." +
+                              env.name + "]");
+    if (env.read_only)
+        throw usage_error("environment \"" + env.name +
+                          "\" is read-only (read_only = true): testdb creates databases on its "
+                          "server");
+}
+
+// Where the template stands and whether this role may create databases at all.
+struct state {
+    bool may_create = false;
+    std::string role;
+    bool exists = false, ready = false;  // ready: marked a template, so fully migrated
+};
+
+state read_state(db::session& s, const std::string& tpl) {
+    auto r = s.query(
+        "SELECT r.rolcreatedb OR r.rolsuper, current_user::text,"
+        "       (SELECT d.datistemplate FROM pg_database d WHERE d.datname = $1)"
+        "  FROM pg_roles r WHERE r.rolname = current_user",
+        tpl);
+    state st;
+    if (r.empty()) return st;
+    st.may_create = r[0][0].as<bool>(false);
+    st.role = r[0][1].as<std::string>("");
+    st.exists = !r[0][2].is_null();
+    st.ready = r[0][2].as<bool>(false);
+    return st;
+}
+
+void require_createdb(const state& st) {
+    if (st.may_create) return;
+    throw usage_error("role \"" + st.role +
+                          "\" may not create databases: testdb clones a migrated template with "
+                          "CREATE DATABASE; nothing was created",
+                      "as a superuser: ALTER ROLE " + db::quote::ident(st.role) +
+                          " CREATEDB; or point the environment at a role that has CREATEDB");
+}
+
+// The environment with what belongs to shared databases turned off: no
+// approval, window, promotion, watch or backups for a template no one uses.
+engine::context template_context(const engine::context& ctx, const std::string& tpl) {
+    engine::context c;
+    c.cfg = ctx.cfg;
+    c.cfg.notify.clear();
+    c.env = ctx.env;
+    c.env.notify.clear();
+    c.env.approve = false;
+    c.env.production = false;
+    c.env.promote_from.clear();
+    c.env.window.clear();
+    c.env.watch_for = milliseconds(0);
+    c.env.triggers.clear();
+    c.env.backup = "never";
+    c.url = db::with_database(ctx.url, tpl);
+    c.on_event = ctx.on_event;
+    c.confirm = [](const std::string&) { return true; };
+    return c;
+}
+
+// Migrates the new template through `up` (and loads the seeds); the engine's
+// sessions are closed when this returns.
+int migrate(const engine::context& ctx, const std::string& tpl,
+            const std::optional<seed::source>& seeds) {
+    engine::engine e(template_context(ctx, tpl));
+    engine::up_options up;
+    int count = e.up(up).count;
+    if (seeds) seed::load(e, *seeds, nullptr);
+    return count;
+}
+
+// The project's templates of the same kind (with or without seeds) other than `keep`.
+std::vector<std::string> templates_of(db::session& s, const std::string& project,
+                                      const std::string& keep) {
+    std::vector<std::string> out;
+    for (const auto& row : s.query("SELECT datname::text FROM pg_database WHERE datname LIKE $1 "
+                                   "ORDER BY datname",
+                                   "moonshift\\_tpl\\_%")) {
+        auto name = row[0].as<std::string>();
+        auto p = parse_name(name);
+        if (p && p->is_template && p->project == project && name != keep &&
+            p->seeded == parse_name(keep)->seeded)
+            out.push_back(name);
+    }
+    return out;
+}
+
+// A template is dropped like any database once it is no longer one.
+void drop_template(db::session& s, const std::string& name) {
+    s.query("ALTER DATABASE " + db::quote::ident(name) + " WITH IS_TEMPLATE false");
+    s.query(drop_sql(s, name, false));
+}
+
+// Builds `tpl` under the project's lock unless another process did while
+// this one waited. Returns the migrations it holds (-1: built by another).
+int build_template(db::session& s, const engine::context& ctx, const std::string& project,
+                   const std::string& tpl, const std::optional<seed::source>& seeds, made& m,
+                   const note_fn& note) {
+    if (s.pooled())
+        throw usage_error("testdb needs a direct connection, not a transaction pooler (" +
+                              s.pooled_because() + ")",
+                          "point the environment at the server itself (port 5432)");
+    const std::string key = "testdb:" + project;
+    auto wait = std::max<milliseconds>(ctx.env.lock_wait.value_or(ctx.cfg.lock_wait),
+                                       std::chrono::minutes(10));
+    s.lock(key, wait, note);
+    struct unlock_at_exit {
+        db::session& s;
+        const std::string& key;
+        ~unlock_at_exit() {
+            try {
+                s.unlock(key);
+            } catch (const std::exception&) {
+                // Closing the session releases it anyway.
+            }
+        }
+    } unlock{s, key};
+    auto st = read_state(s, tpl);
+    if (st.ready) return -1;
+    auto t0 = steady_clock::now();
+    if (st.exists) s.query(drop_sql(s, tpl, true));  // a build that died half-way
+    note("building template " + tpl + " …");
+    s.query("CREATE DATABASE " + db::quote::ident(tpl));
+    int count = 0;
+    try {
+        count = migrate(ctx, tpl, seeds);
+    } catch (...) {
+        try {
+            s.query(drop_sql(s, tpl, true));
+        } catch (const std::exception& e) {
+            note("could not drop the unfinished template " + tpl + ": " + e.what());
+        }
+        throw;
+    }
+    // Cloned only once complete; no session may connect to it again, so a clone never waits.
+    s.query("ALTER DATABASE " + db::quote::ident(tpl) +
+            " WITH IS_TEMPLATE true ALLOW_CONNECTIONS false");
+    m.build_ms = ms_since(t0);
+    for (const auto& old : templates_of(s, project, tpl)) {
+        try {
+            drop_template(s, old);
+            m.dropped_templates.push_back(old);
+        } catch (const db::sql_failure& f) {
+            m.warnings.push_back("could not drop the older template " + old + ": " +
+                                 f.info().message +
+                                 " (the next build or `testdb prune "
+                                 "--templates` tries again)");
+        }
+    }
+    return count;
+}
+
+// CREATE DATABASE … TEMPLATE, tried again while the template is still held by
+// a session that is going away (PostgreSQL itself waits 5 s for it first).
+// False when the template is gone (dropped by a build of other migrations).
+bool clone(db::session& s, const std::string& tpl, const std::string& name) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            s.query("CREATE DATABASE " + db::quote::ident(name) + " TEMPLATE " +
+                    db::quote::ident(tpl));
+            return true;
+        } catch (const db::sql_failure& f) {
+            if (f.info().sqlstate == "3D000") return false;           // invalid_catalog_name
+            if (f.info().sqlstate != "55006" || attempt >= 5) throw;  // object_in_use
+            std::this_thread::sleep_for(milliseconds(50 * attempt));
+        }
+    }
+}
+
+std::vector<std::pair<std::string, std::string>> seed_contents(const engine::context& ctx,
+                                                               const seed::source& src) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& f : src.files)
+        out.emplace_back(std::filesystem::relative(f, ctx.cfg.root).generic_string(),
+                         text::read_file(f));
+    return out;
+}
+
+}  // namespace
+
+made create(const engine::context& ctx, const options& o, const note_fn& note_to) {
+    refuse_environment(ctx.env);
+    note_fn note = [&note_to](const std::string& line) {
+        if (note_to) note_to(line);
+    };
+    auto cat = catalog::discover(ctx.cfg.migrations_path(), ctx.cfg.root, ctx.cfg.rollbacks_path());
+    std::optional<seed::source> seeds;
+    if (o.seed) seeds = seed::find(ctx.cfg, ctx.env.name);
+    const auto project = project_slug(ctx.cfg, cat);
+    made m;
+    std::vector<std::pair<std::string, std::string>> seed_files;
+    if (seeds) seed_files = seed_contents(ctx, *seeds);
+    m.template_name = template_name(project, content_hash(ctx.cfg, cat, seed_files), o.seed);
+    m.migrations = static_cast<int>(cat.migrations.size());
+    auto s = connect(ctx);
+    auto st = read_state(*s, m.template_name);
+    require_createdb(st);
+    m.database = database_name(project, o.keep, std::chrono::system_clock::now());
+    for (int round = 0;; ++round) {
+        if (!st.ready) {
+            int built = build_template(*s, ctx, project, m.template_name, seeds, m, note);
+            m.built = built >= 0;
+        }
+        auto t0 = steady_clock::now();
+        if (clone(*s, m.template_name, m.database)) {
+            m.clone_ms = ms_since(t0);
+            break;
+        }
+        if (round >= 2)
+            throw error(
+                exit_code::migration_failed,
+                "template " + m.template_name + " was dropped each time before it could be cloned",
+                "another checkout of this project with other migrations builds its own "
+                "template on this server; give each its own [project] history_key");
+        st.ready = false;
+    }
+    m.url = db::shown_with_database(ctx.url, m.database);
+    m.password_omitted = !db::without_password(ctx.url).password.empty();
+    return m;
+}
+
+bool drop(const engine::context& ctx, const std::string& url_or_name, std::string& name) {
+    name =
+        url_or_name.find("://") != std::string::npos || url_or_name.find('=') != std::string::npos
+            ? db::database_of(url_or_name)
+            : url_or_name;
+    auto p = parse_name(name);
+    if (!p || p->is_template)
+        throw usage_error(
+            "\"" + name +
+                "\" is not a database testdb made: drop only removes "
+                "moonshift_test_… and moonshift_keep_… databases",
+            p ? "templates go with `moonshift testdb prune --templates`" : "nothing was dropped");
+    auto s = connect(ctx);
+    bool existed = !s->query("SELECT 1 FROM pg_database WHERE datname = $1", name).empty();
+    if (existed) s->query(drop_sql(*s, name, true));
+    return existed;
+}
+
+pruned prune(const engine::context& ctx, const prune_options& o) {
+    auto cat = catalog::discover(ctx.cfg.migrations_path(), ctx.cfg.root, ctx.cfg.rollbacks_path());
+    const auto project = project_slug(ctx.cfg, cat);
+    auto s = connect(ctx);
+    const auto cutoff = std::chrono::system_clock::now() - o.older_than;
+    pruned out;
+    for (const auto& row :
+         s->query("SELECT d.datname::text, (SELECT count(*) FROM pg_stat_activity a"
+                  "                          WHERE a.datid = d.oid) > 0"
+                  "  FROM pg_database d WHERE d.datname LIKE 'moonshift\\_%' ORDER BY 1")) {
+        auto name = row[0].as<std::string>();
+        auto p = parse_name(name);
+        if (!p || p->project != project) continue;
+        if (p->is_template ? !o.templates : (p->kept && !o.kept) || *p->created > cutoff) continue;
+        if (row[1].as<bool>()) {
+            out.in_use.push_back(name);
+            continue;
+        }
+        try {
+            if (!o.dry_run && p->is_template) drop_template(*s, name);
+            if (!o.dry_run && !p->is_template) s->query(drop_sql(*s, name, false));
+            out.dropped.push_back(name);
+        } catch (const db::sql_failure& f) {
+            if (f.info().sqlstate != "55006") throw;  // a session connected since
+            out.in_use.push_back(name);
+        }
+    }
+    return out;
+}
+
+}  // namespace moonshift::testdb
