@@ -156,6 +156,10 @@ struct config {
     // catalog's own (Sqitch's %project, else "").
     std::optional<std::string> history_key;
     std::chrono::milliseconds pooler_lease{std::chrono::seconds(60)};
+    // [local] supabase: whether the private local cluster's databases get the
+    // Supabase shape (roles, auth, storage; engine/local_shape.cpp); unset:
+    // when the project is a Supabase one.
+    std::optional<bool> local_supabase;
     std::map<std::string, environment> envs;
     lint_settings lint;
     backup_settings backup;
