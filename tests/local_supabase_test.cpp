@@ -188,11 +188,18 @@ BOOST_AUTO_TEST_CASE(the_shape_is_applied_once_per_database_and_roles_may_exist_
     local_supabase_project p("supabase = true\n");
     p.must({"local", "start"});
     const std::string url = p.local_url();
-    // Given once: a grant a migration revoked stays revoked on the next command.
+    // Given once: a grant a migration revoked stays revoked on the next command (the shape's
+    // GRANT … ON ALL TABLES IN SCHEMA public would give it back).
     BOOST_TEST(!moonshift::engine::apply_supabase_shape(url));
-    p.local_sql("REVOKE USAGE ON SCHEMA public FROM anon");
+    p.local_sql(
+        "CREATE TABLE public.private_stuff (id int); "
+        "REVOKE ALL ON public.private_stuff FROM anon");
     p.must({"status"});
-    BOOST_TEST(p.one("", "SELECT has_schema_privilege('anon', 'public', 'USAGE')") == "f");
+    BOOST_TEST(p.one("", "SELECT has_table_privilege('anon', 'public.private_stuff', 'SELECT')") ==
+               "f");
+    BOOST_TEST(p.one("",
+                     "SELECT has_table_privilege('authenticated', 'public.private_stuff', "
+                     "'SELECT')") == "t");
 
     // Another database of the cluster: the roles exist already; two sessions at once shape it
     // once, neither fails.
@@ -211,7 +218,8 @@ BOOST_AUTO_TEST_CASE(the_shape_is_applied_once_per_database_and_roles_may_exist_
     second_applied = moonshift::engine::apply_supabase_shape(second);
     a.join();
     BOOST_TEST(thread_error.empty(), thread_error);
-    BOOST_TEST(first_applied != second_applied, "exactly one of the two applied it");
+    BOOST_TEST(first_applied != second_applied,
+               "exactly one of the two applied it: " << first_applied << " " << second_applied);
     pqxx::connection c(second);
     pqxx::nontransaction tx(c);
     BOOST_TEST(tx.exec1("SELECT to_regprocedure('auth.uid()') IS NOT NULL")[0].as<bool>());

@@ -36,9 +36,14 @@ std::string shape_mark(const std::string& script) {
     return script.substr(at + key.size(), end - at - key.size());
 }
 
+// Read from the catalog tables themselves: a name lookup (to_regnamespace) may answer from
+// this session's cache, which has not yet heard of a schema another session just committed.
 bool has_mark(db::session& s, const std::string& mark) {
     auto r = s.query(
-        "SELECT coalesce(obj_description(to_regnamespace('auth'), 'pg_namespace'), '') = $1", mark);
+        "SELECT coalesce((SELECT d.description FROM pg_catalog.pg_description d JOIN "
+        "pg_catalog.pg_namespace n ON d.objoid = n.oid WHERE d.classoid = "
+        "'pg_catalog.pg_namespace'::regclass AND d.objsubid = 0 AND n.nspname = 'auth'), '') = $1",
+        mark);
     return std::string(r[0][0].c_str()) == "t";
 }
 
