@@ -8,7 +8,7 @@
 
 #include "cli/report.hpp"
 #include "common/text.hpp"
-#include "local/cluster.hpp"
+#include "engine/local_shape.hpp"
 
 namespace moonshift::cli {
 
@@ -174,13 +174,14 @@ void printer::on_event(const engine::event& e) {
 std::string connection_url(const project::config& cfg, const project::environment& env,
                            printer& out) {
     if (!env.local) return env.url;
-    local::cluster c(cfg.root / ".moonshift" / "local");
-    auto st = c.status();
-    if (!st.running) {
+    if (!local::cluster(cfg.root / ".moonshift" / "local").status().running)
         out.warn("starting the local PostgreSQL cluster (.moonshift/local) …");
-        st = c.start();
-    }
-    return st.url;
+    auto c = engine::start_local(cfg);
+    if (c.shaped)
+        out.warn(
+            "gave the local database the Supabase shape (roles anon, authenticated, "
+            "service_role; auth, storage, extensions)");
+    return c.state.url;
 }
 
 project::config load_config(const globals& g) {

@@ -117,6 +117,15 @@ std::string config_for(const std::optional<layout>& found) {
                      "# `up` and `down` keep " +
                      found->tool + "'s own history table current too (docs/supabase.md).\n" +
                      "keep_history = \"" + found->tool + "\"\n");
+    const std::string local_env = "[env.local]\nlocal = true\n";
+    at = text.find(local_env);
+    if (found->tool == "supabase" && at != std::string::npos)
+        text.insert(
+            at + local_env.size(),
+            "\n# The private cluster in Supabase's shape: roles anon, authenticated,\n"
+            "# service_role; auth.users, auth.uid(), auth.jwt(); a storage stub (docs/local.md).\n"
+            "[local]\n"
+            "supabase = true\n");
     return text;
 }
 

@@ -1,9 +1,35 @@
 // `moonshift local start|stop|status|url|reset`: the project's private PostgreSQL.
 #include "cli/common.hpp"
 #include "common/text.hpp"
+#include "engine/local_shape.hpp"
 #include "local/cluster.hpp"
 
 namespace moonshift::cli {
+
+namespace {
+
+// supabase: the project asks for the Supabase shape ([local] supabase), so the running
+// cluster's database has it.
+void show_state(const globals& g, const local::state& s, bool supabase) {
+    printer out(g);
+    nlohmann::json j = {
+        {"initialized", s.initialized},    {"running", s.running},       {"port", s.port},
+        {"data_dir", s.data_dir.string()}, {"url", text::redact(s.url)}, {"bin_dir", s.bin_dir}};
+    if (s.running) j["supabase"] = supabase;
+    out.json_line(j);
+    if (s.running)
+        out.line(out.green("running") + " on 127.0.0.1:" + std::to_string(s.port) + " (pid " +
+                 std::to_string(s.pid) + "), data in " + s.data_dir.string());
+    else
+        out.line(std::string(s.initialized ? "stopped" : "not created") +
+                 (s.initialized ? ", data in " + s.data_dir.string() : std::string()));
+    if (s.running && supabase)
+        out.line(
+            "Supabase shape: roles anon, authenticated, service_role; schemas auth "
+            "(auth.users, auth.uid()), storage, extensions");
+}
+
+}  // namespace
 
 void register_local(CLI::App& app, globals& g, command_fn& run) {
     auto* cmd =
@@ -13,26 +39,12 @@ void register_local(CLI::App& app, globals& g, command_fn& run) {
         auto cfg = project::load(g.config, g.config_given);
         return cfg.root / ".moonshift" / "local";
     };
-    auto show = [&g](const local::state& s) {
-        printer out(g);
-        out.json_line({{"initialized", s.initialized},
-                       {"running", s.running},
-                       {"port", s.port},
-                       {"data_dir", s.data_dir.string()},
-                       {"url", text::redact(s.url)},
-                       {"bin_dir", s.bin_dir}});
-        if (s.running)
-            out.line(out.green("running") + " on 127.0.0.1:" + std::to_string(s.port) + " (pid " +
-                     std::to_string(s.pid) + "), data in " + s.data_dir.string());
-        else
-            out.line(std::string(s.initialized ? "stopped" : "not created") +
-                     (s.initialized ? ", data in " + s.data_dir.string() : std::string()));
-    };
+    auto show = [&g](const local::state& s, bool supabase = false) { show_state(g, s, supabase); };
     cmd->add_subcommand("start", "create (first time) and start the cluster")
-        ->callback([&run, root, show] {
-            run = [root, show] {
-                local::cluster c(root());
-                show(c.start());
+        ->callback([&g, &run, show] {
+            run = [&g, show] {
+                auto started = engine::start_local(project::load(g.config, g.config_given));
+                show(started.state, started.supabase);
                 return 0;
             };
         });
@@ -47,10 +59,11 @@ void register_local(CLI::App& app, globals& g, command_fn& run) {
         };
     });
     cmd->add_subcommand("status", "is it running, where, on which port")
-        ->callback([&run, root, show] {
-            run = [root, show] {
-                local::cluster c(root());
-                show(c.status());
+        ->callback([&g, &run, show] {
+            run = [&g, show] {
+                auto cfg = project::load(g.config, g.config_given);
+                show(local::cluster(cfg.root / ".moonshift" / "local").status(),
+                     engine::local_supabase(cfg));
                 return 0;
             };
         });
@@ -67,14 +80,16 @@ void register_local(CLI::App& app, globals& g, command_fn& run) {
         };
     });
     cmd->add_subcommand("reset", "delete the cluster's data and start afresh")
-        ->callback([&g, &run, root, show] {
-            run = [&g, root, show] {
+        ->callback([&g, &run, show] {
+            run = [&g, show] {
                 if (!g.yes)
                     throw usage_error("reset deletes every database of the local cluster",
                                       "run `moonshift local reset --yes` to confirm");
-                local::cluster c(root());
+                auto cfg = project::load(g.config, g.config_given);
+                local::cluster c(cfg.root / ".moonshift" / "local");
                 c.reset();
-                show(c.status());
+                auto shaped = engine::shape_local(cfg, c.status(), true);
+                show(shaped.state, shaped.supabase);
                 return 0;
             };
         });

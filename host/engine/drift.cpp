@@ -16,6 +16,7 @@
 #include "catalog/formats.hpp"
 #include "common/text.hpp"
 #include "db/quote.hpp"
+#include "engine/local_shape.hpp"
 #include "history/history.hpp"
 #include "lint/lint.hpp"
 #include "local/cluster.hpp"
@@ -328,6 +329,10 @@ result compare(const project::config& cfg, const project::environment& env, cons
     if (!out.problems.empty()) return out;
 
     scratch_database scratch(scratch_server(cfg, o, st), o.scratch_url.empty());
+    // The project's own cluster rebuilds a Supabase project on the Supabase shape, as
+    // `moonshift local` gives it, so migrations that call auth.uid() rebuild there.
+    if (o.scratch_url.empty() && engine::local_supabase(cfg))
+        engine::apply_supabase_shape(scratch.url());
     mark_unrecorded(scratch.url(), cfg, env, cat, recorded_keys);
     out.changes = schema::diff(rebuild(cfg, env, scratch.url(), o, snap), st.live);
     return out;

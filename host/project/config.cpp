@@ -30,6 +30,7 @@ const std::set<std::string> lint_keys = {"disable",         "warn",    "error", 
 const std::set<std::string> backup_keys = {"policy",       "dir",  "keep_daily", "keep_weekly",
                                            "keep_monthly", "full", "store",      "schema"};
 const std::set<std::string> http_keys = {"allow_hosts"};
+const std::set<std::string> local_keys = {"supabase"};
 
 toml::table parse_toml(const std::filesystem::path& file, const reader& r) {
     try {
@@ -45,10 +46,10 @@ void check_sections(const reader& r, const toml::table& doc) {
     for (auto&& [k, v] : doc) {
         std::string key(k.str());
         if (key != "project" && key != "env" && key != "lint" && key != "backup" &&
-            key != "notify" && key != "http" && key != "lua" && key != "verify")
+            key != "notify" && key != "http" && key != "lua" && key != "verify" && key != "local")
             r.fail(k.source(), "unknown section [" + key + "]",
                    "valid sections: [project], [env.NAME], [lint], [backup], [verify], "
-                   "[notify.NAME], [http], [lua]");
+                   "[notify.NAME], [http], [lua], [local]");
         if (!v.is_table()) r.fail(v.source(), "[" + key + "] must be a table");
     }
 }
@@ -202,6 +203,10 @@ config load(const std::filesystem::path& file, bool explicit_path) {
     if (auto* h = doc["http"].as_table()) {
         r.check_keys(*h, http_keys, "http");
         if (auto* n = h->get("allow_hosts")) cfg.http_allow_hosts = r.strings_of(*n, "allow_hosts");
+    }
+    if (auto* l = doc["local"].as_table()) {
+        r.check_keys(*l, local_keys, "local");
+        if (auto* n = l->get("supabase")) cfg.local_supabase = r.bool_of(*n, "supabase");
     }
     if (auto* envs = doc["env"].as_table())
         for (auto&& [k, v] : *envs)

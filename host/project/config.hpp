@@ -160,6 +160,10 @@ struct config {
     // "Durability"): "run" — only the run's last (the ones before commit with
     // synchronous_commit off, and the WAL keeps their order); "migration" — each.
     std::string durability = "run";
+    // [local] supabase: whether the private local cluster's databases get the
+    // Supabase shape (roles, auth, storage; engine/local_shape.cpp); unset:
+    // when the project is a Supabase one.
+    std::optional<bool> local_supabase;
     std::map<std::string, environment> envs;
     lint_settings lint;
     backup_settings backup;
