@@ -6,48 +6,20 @@
 
 #include "catalog/formats.hpp"
 #include "cli/common.hpp"
+#include "cli/overview.hpp"
 #include "common/text.hpp"
-#include "local/cluster.hpp"
 
 namespace moonshift::cli {
 namespace {
 
-struct counts {
-    int pending = 0, changed = 0, missing = 0, ooo = 0, applied = 0;
-    int unverified = 0;  // applied, its verifications not passed yet
-    std::string head;    // the newest applied version
-};
+using overview::count_states;
+using overview::counts;
+using overview::env_row;
 
 // Characters, not bytes: a name in UTF-8 lines up too.
 std::size_t width_of(const std::string& s) {
     std::size_t n = 0;
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
-}
-
-counts count_states(const engine::plan& p) {
-    counts n;
-    for (auto& x : p.entries) {
-        switch (x.st) {
-            case engine::state::applied:
-                ++n.applied;
-                if (x.row && x.row->verified_at.empty()) ++n.unverified;
-                n.head = x.version;
-                break;
-            case engine::state::pending:
-                ++n.pending;
-                break;
-            case engine::state::changed:
-                ++n.changed;
-                break;
-            case engine::state::missing:
-                ++n.missing;
-                break;
-            case engine::state::out_of_order:
-                ++n.ooo;
-                break;
-        }
-    }
     return n;
 }
 
@@ -167,61 +139,6 @@ int status(const globals& g, bool exit_code_flag) {
     return exit_status(n, repeatables, exit_code_flag);
 }
 
-// One environment of `status --all`: its counts and last run, or why it could not be read.
-struct env_row {
-    std::string name, where, error;
-    bool production = false;
-    counts n;
-    std::optional<history::run> last;
-};
-
-env_row read_env(const project::config& cfg, const std::string& name) {
-    env_row r;
-    r.name = name;
-    try {
-        auto env = project::select(cfg, name);  // the url interpolated, as a command sees it
-        r.production = env.is_production();
-        engine::context ctx;
-        ctx.cfg = cfg;
-        ctx.env = env;
-        ctx.url = env.url;
-        if (env.local) {  // read, never start: `status --all` changes nothing
-            auto st = local::cluster(cfg.root / ".moonshift" / "local").status();
-            if (!st.running) {
-                r.error = "the local cluster is not running (moonshift local start)";
-                return r;
-            }
-            ctx.url = st.url;
-        }
-        r.where = ctx.url.empty() ? "PG* variables" : text::redact(ctx.url);
-        engine::engine e(ctx);
-        r.n = count_states(e.status());
-        auto runs = e.runs(1);
-        if (!runs.empty()) r.last = runs.front();
-    } catch (const error& ex) {
-        r.error = text::redact(ex.what());
-    }
-    return r;
-}
-
-nlohmann::json env_json(const env_row& r) {
-    nlohmann::json j = {{"environment", r.name}, {"production", r.production}};
-    if (!r.error.empty()) {
-        j["error"] = r.error;
-        return j;
-    }
-    j["where"] = r.where;
-    j["head"] = r.n.head.empty() ? nlohmann::json() : nlohmann::json(r.n.head);
-    j["summary"] = {{"applied", r.n.applied}, {"unverified", r.n.unverified},
-                    {"pending", r.n.pending}, {"changed", r.n.changed},
-                    {"missing", r.n.missing}, {"out_of_order", r.n.ooo}};
-    if (r.last)
-        j["last_run"] = {{"id", r.last->id},           {"command", r.last->command},
-                         {"by", r.last->actor},        {"started_at", r.last->started_at},
-                         {"outcome", r.last->outcome}, {"duration_ms", r.last->duration_ms}};
-    return j;
-}
-
 std::string last_run_cell(const env_row& r) {
     if (!r.last) return "-";
     return r.last->started_at + " " + r.last->command + " " + r.last->outcome + " by " +
@@ -241,13 +158,13 @@ int status_all(const globals& g, bool exit_code_flag) {
         throw usage_error("status --all: moonshift.toml defines no environments",
                           "add [env.NAME] sections, or run `moonshift status` for DATABASE_URL");
     std::vector<env_row> rows;
-    for (const auto& entry : cfg.envs) rows.push_back(read_env(cfg, entry.first));
+    for (const auto& entry : cfg.envs) rows.push_back(overview::read_env(cfg, entry.first));
     std::set<int> codes;
     auto table = nlohmann::json::array();
     std::vector<std::vector<std::string>> cells = {{"ENVIRONMENT", "HEAD", "APPLIED", "UNVERIFIED",
                                                     "PENDING", "CHANGED", "MISSING", "LAST RUN"}};
     for (const auto& r : rows) {
-        table.push_back(env_json(r));
+        table.push_back(overview::env_json(r));
         if (!r.error.empty()) {
             codes.insert(static_cast<int>(exit_code::usage));
             cells.push_back({r.name, "-", "-", "-", "-", "-", "-",
