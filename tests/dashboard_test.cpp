@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "net/http.hpp"
 #include "support/harness.hpp"
@@ -217,6 +218,7 @@ BOOST_FIXTURE_TEST_CASE(the_data_has_every_environment_read_only_and_no_password
 
     auto r = get(base + "api/dashboard.json");
     BOOST_REQUIRE_EQUAL(r.status, 200);
+    BOOST_TEST(r.header("content-type") == "application/json");
     BOOST_TEST(no_password(r.body), r.body);
     auto data = nlohmann::json::parse(r.body);
     auto d = env_named(data, "dev"), s = env_named(data, "staging"),
@@ -256,6 +258,13 @@ BOOST_FIXTURE_TEST_CASE(the_data_has_every_environment_read_only_and_no_password
     for (const char* f : {"index.html", "dashboard.json", "app.js", "style.css"})
         BOOST_TEST(no_password(read_file(out.path / f)), f);
 
+    // A new file on disk shows as pending at the next reading (one reading is shared by the
+    // polls of the same few seconds, half the refresh interval: 2.5 s here).
+    write_file(dir.path / "migrations" / "004_tags.sql", "CREATE TABLE tags (id int);\n");
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    auto again = nlohmann::json::parse(get(base + "api/dashboard.json").body);
+    BOOST_TEST(env_named(again, "production")["summary"]["pending"] == 3);
+
     // SIGTERM stops it cleanly.
     ::kill(c.pid, SIGTERM);
     auto done = c.wait();
@@ -275,8 +284,12 @@ BOOST_FIXTURE_TEST_CASE(a_browser_shows_every_environment, three_envs,
     auto base = line.substr(0, line.find('/', 7) + 1);
 
     temp_dir profile;
-    auto dom = chromium({"--virtual-time-budget=5000", "--dump-dom", base}, profile);
+    auto dom = chromium({"--virtual-time-budget=7000", "--dump-dom", base}, profile);
     check_overview_dom(dom);
+    // It refreshes by itself: more than one reading arrived within the time given.
+    auto polls = dom.find("data-polls=\"");
+    BOOST_REQUIRE(polls != std::string::npos);
+    BOOST_TEST(std::stoi(dom.substr(polls + 12)) >= 2, dom.substr(polls, 20));
 
     // The drill-down: staging's history with the failed run, its report, its migrations.
     temp_dir profile2;

@@ -3,7 +3,7 @@
 // node is built with textContent, so no text from a database can become markup.
 "use strict";
 (function () {
-  var data = null, stale = false, lastOk = null, openRuns = {};
+  var data = null, stale = false, polls = 0, openRuns = {};
   var embedded = document.getElementById("moonshift-data");
 
   function h(tag, attrs) {
@@ -152,12 +152,13 @@
       envs.forEach(function (e) { over.appendChild(card(e)); });
     }
     document.body.setAttribute("data-ready", "true");
+    document.body.setAttribute("data-polls", String(polls));  // how many readings arrived
   }
 
   function poll() {
     fetch("api/dashboard.json", { cache: "no-store" })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-      .then(function (j) { data = j; stale = false; lastOk = Date.now(); })
+      .then(function (j) { data = j; stale = false; polls++; })
       .catch(function () { stale = true; })
       .then(function () {
         render();
