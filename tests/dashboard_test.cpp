@@ -2,8 +2,11 @@
 // read through a role that may only SELECT the moonshift schema, served on 127.0.0.1 and drawn by
 // a real headless Chromium: versions, an unverified and a pending migration, a failed run's
 // error, no password anywhere; `--out` writes the same data; SIGTERM stops it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -334,6 +337,19 @@ BOOST_AUTO_TEST_CASE(bad_options_are_usage_errors) {
     BOOST_TEST(has(env.err, "every environment"), env.err);
     auto port = run_cli({"dashboard", "--port", "70000"}, dir.path);
     BOOST_TEST(port.exit_code == 2, port.out + port.err);
+    // A port in use: said so, exit 2.
+    int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    BOOST_REQUIRE(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    BOOST_REQUIRE(::listen(taken, 1) == 0);
+    BOOST_REQUIRE(::getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    auto busy = run_cli({"dashboard", "--port", std::to_string(ntohs(a.sin_port))}, dir.path);
+    ::close(taken);
+    BOOST_TEST(busy.exit_code == 2, busy.out + busy.err);
+    BOOST_TEST(has(busy.err, "cannot listen on 127.0.0.1:"), busy.err);
     write_file(dir.path / "moonshift.toml", "[project]\nmigrations = \"migrations\"\n");
     auto none = run_cli({"dashboard", "--out", (dir.path / "o").string()}, dir.path);
     BOOST_TEST(none.exit_code == 2, none.out + none.err);
