@@ -21,25 +21,6 @@ std::string ids(const json& list) {
     return out;
 }
 
-json migrations_json(const engine::plan& p) {
-    auto arr = json::array();
-    for (const auto& x : p.entries) {
-        json j = {{"version", x.version},
-                  {"name", x.name},
-                  {"state", engine::state_name(x.st)},
-                  {"local", x.file != nullptr},
-                  {"remote", x.row.has_value()}};
-        if (x.row) {
-            j["applied_at"] = x.row->applied_at;
-            j["duration_ms"] = x.row->duration_ms;
-            j["verified"] = !x.row->verified_at.empty();
-            if (!x.row->verified_at.empty()) j["verified_at"] = x.row->verified_at;
-        }
-        arr.push_back(j);
-    }
-    return arr;
-}
-
 json run_json(const history::run& r) {
     json j = {{"id", r.id},           {"command", r.command},        {"environment", r.environment},
               {"by", r.actor},        {"started_at", r.started_at},  {"finished_at", r.finished_at},
@@ -159,6 +140,26 @@ json gather(const project::config& cfg, const detail& d) {
     auto envs = json::array();
     for (const auto& entry : cfg.envs) envs.push_back(env_json(read_env(cfg, entry.first, d)));
     return {{"environments", envs}};
+}
+
+json migrations_json(const engine::plan& p) {
+    auto arr = json::array();
+    for (const auto& x : p.entries) {
+        json j = {{"version", x.version},
+                  {"name", x.name},
+                  {"state", engine::state_name(x.st)},
+                  {"local", x.file != nullptr},
+                  {"remote", x.row.has_value()}};
+        if (x.row) {
+            j["applied_at"] = x.row->applied_at;
+            j["duration_ms"] = x.row->duration_ms;
+            j["verified"] = !x.row->verified_at.empty();
+            if (!x.row->verified_at.empty()) j["verified_at"] = x.row->verified_at;
+        }
+        if (x.file) j["file"] = x.file->up_label;
+        arr.push_back(j);
+    }
+    return arr;
 }
 
 std::string error_of(const json& report) {

@@ -16,6 +16,9 @@ struct counts {
     std::string head;    // the newest applied version
 };
 counts count_states(const engine::plan& p);
+// Every migration of the plan: version, name, state, local, remote, applied_at, duration_ms,
+// verified, verified_at, file (`status --json` and the dashboard).
+nlohmann::json migrations_json(const engine::plan& p);
 
 // How much beyond the counts and the last run to read (the dashboard's drill-down).
 struct detail {

@@ -26,28 +26,12 @@ std::size_t width_of(const std::string& s) {
 void print_json(printer& out, const engine::engine& e, const engine::plan& p, const counts& n,
                 const nlohmann::json& repeatables) {
     const auto& cat = *p.files;
-    auto arr = nlohmann::json::array();
-    for (auto& x : p.entries) {
-        nlohmann::json j = {{"version", x.version},
-                            {"name", x.name},
-                            {"state", engine::state_name(x.st)},
-                            {"local", x.file != nullptr},
-                            {"remote", x.row.has_value()}};
-        if (x.row) {
-            j["applied_at"] = x.row->applied_at;
-            j["duration_ms"] = x.row->duration_ms;
-            j["verified"] = !x.row->verified_at.empty();
-            if (!x.row->verified_at.empty()) j["verified_at"] = x.row->verified_at;
-        }
-        if (x.file) j["file"] = x.file->up_label;
-        arr.push_back(j);
-    }
     out.json_line(
         {{"format", cat.format},
          {"dir", catalog::describe_place(e.ctx().cfg.migrations_path(), e.ctx().cfg.root)},
          {"notes", cat.notes},
          {"repeatables", repeatables},
-         {"migrations", arr},
+         {"migrations", overview::migrations_json(p)},
          {"summary",
           {{"applied", n.applied},
            {"unverified", n.unverified},
