@@ -7,6 +7,6 @@ function(moonshift_embed out files)
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DROOT=${CMAKE_SOURCE_DIR} "-DFILES=${files}" -P ${generator}
     DEPENDS ${files} ${generator}
-    COMMENT "Embedding migrations/, local/, scripts/ and hooks/"
+    COMMENT "Embedding migrations/, local/, scripts/, hooks/ and assets/"
     VERBATIM)  # FILES is a ;-list: without VERBATIM the shell splits it
 endfunction()

@@ -9,18 +9,19 @@ _moonshift() {
         cword=$COMP_CWORD
     }
     local commands="init new status up down redo baseline repair history wait local check verify
-        run lint plan backup promote import convert notify diff drift seed backfill testdb help"
+        run lint plan backup promote import convert notify diff drift seed backfill testdb dashboard help"
     local globals="--env -e --config -c --url --migrations-dir --json --yes -y --verbose -v
         --quiet -q --no-color --report --help -h --version"
 
     case $prev in
         --config|-c|--report) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --out) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --migrations-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --env|-e)
             local envs
             envs=$(sed -n 's/^\[env\.\([A-Za-z0-9_-]*\)\]$/\1/p' moonshift.toml 2>/dev/null)
             COMPREPLY=($(compgen -W "$envs" -- "$cur")); return ;;
-        --url|--to|--steps|-n|--reason|--from|--timeout|--older-than) return ;;
+        --url|--to|--steps|-n|--reason|--from|--timeout|--older-than|--port|--listen|--refresh|--runs) return ;;
     esac
 
     local cmd="" sub="" i
@@ -52,6 +53,7 @@ _moonshift() {
         testdb)
             [[ -z $sub ]] && { COMPREPLY=($(compgen -W "drop prune --seed --keep $globals" -- "$cur")); return; }
             [[ $sub == prune ]] && opts="--older-than --kept --templates --dry-run" ;;
+        dashboard) opts="--port --listen --out --refresh --runs" ;;
         run) COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur")); return ;;
         local) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "start stop status url reset" -- "$cur")); return; } ;;
         backup) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "list create restore prune" -- "$cur")); return; } ;;

@@ -1,5 +1,5 @@
 # fish completion for moonshift (installed in /usr/share/fish/vendor_completions.d).
-set -l commands init new status up down redo baseline repair history wait local check verify run lint plan backup promote import convert notify diff drift seed backfill testdb help
+set -l commands init new status up down redo baseline repair history wait local check verify run lint plan backup promote import convert notify diff drift seed backfill testdb dashboard help
 complete -c moonshift -f
 complete -c moonshift -n "not __fish_seen_subcommand_from $commands" -a "$commands"
 complete -c moonshift -s e -l env -r -d 'environment from moonshift.toml'
@@ -34,3 +34,8 @@ complete -c moonshift -n "__fish_seen_subcommand_from prune" -l kept -d 'also da
 complete -c moonshift -n "__fish_seen_subcommand_from prune" -l templates -d 'also the templates'
 complete -c moonshift -n "__fish_seen_subcommand_from prune" -l dry-run -d 'change nothing'
 complete -c moonshift -n "__fish_seen_subcommand_from help" -a "$commands"
+complete -c moonshift -n "__fish_seen_subcommand_from dashboard" -l port -r -d 'TCP port (0 picks one)'
+complete -c moonshift -n "__fish_seen_subcommand_from dashboard" -l listen -r -d 'address to listen on (default 127.0.0.1)'
+complete -c moonshift -n "__fish_seen_subcommand_from dashboard" -l out -r -a "(__fish_complete_directories)" -d 'write static files instead of serving'
+complete -c moonshift -n "__fish_seen_subcommand_from dashboard" -l refresh -r -d 'seconds between refreshes'
+complete -c moonshift -n "__fish_seen_subcommand_from dashboard" -l runs -r -d 'runs per environment in its history'

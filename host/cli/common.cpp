@@ -34,10 +34,10 @@ std::string printer::dim(const std::string& s) const { return paint(color_, "2",
 
 // Every string in j redacted (not the dump: a URL's password is found up to its last '@',
 // which in a dump without spaces could be in another value).
-static nlohmann::json redacted(nlohmann::json j) {
+nlohmann::json redacted_json(nlohmann::json j) {
     if (j.is_string()) return text::redact(j.get<std::string>());
     if (j.is_structured())
-        for (auto& v : j) v = redacted(std::move(v));
+        for (auto& v : j) v = redacted_json(std::move(v));
     return j;
 }
 
@@ -54,7 +54,7 @@ void printer::json_line(const nlohmann::json& j) const {
         j["report"].is_object())
         report::note_result(j["result"].get<std::string>(), j["report"]);
     if (!json_) return;
-    std::fputs((redacted(j).dump() + "\n").c_str(), stdout);
+    std::fputs((redacted_json(j).dump() + "\n").c_str(), stdout);
     std::fflush(stdout);
 }
 

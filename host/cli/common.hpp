@@ -58,6 +58,9 @@ struct project_env {
     std::string url;
 };
 
+// Every string in j redacted (text::redact), for JSON that leaves the process.
+nlohmann::json redacted_json(nlohmann::json j);
+
 // moonshift.toml with --migrations-dir applied; the environment --env names, with --url applied.
 project::config load_config(const globals& g);
 project::environment select_env(const globals& g, const project::config& cfg);
@@ -107,6 +110,7 @@ void register_drift(CLI::App& app, globals& g, command_fn& run);
 void register_seed(CLI::App& app, globals& g, command_fn& run);
 void register_backfill(CLI::App& app, globals& g, command_fn& run);
 void register_testdb(CLI::App& app, globals& g, command_fn& run);
+void register_dashboard(CLI::App& app, globals& g, command_fn& run);
 void register_help(CLI::App& app, command_fn& run);
 
 // usage.cpp: the global options at the foot of every command's --help; a parse error as a

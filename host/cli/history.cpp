@@ -2,54 +2,10 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
+#include "cli/overview.hpp"
 #include "common/text.hpp"
 
 namespace moonshift::cli {
-
-namespace {
-
-std::string ids(const nlohmann::json& list) {
-    std::string out;
-    if (!list.is_array()) return out;
-    for (const auto& m : list)
-        if (m.is_object())
-            out += (out.empty() ? "" : ", ") + m.value("version", "") + "_" + m.value("name", "");
-    return out;
-}
-
-// What a run did, in a few words: "applied 001_a, 002_b; rolled back 002_b".
-std::string what_of(const nlohmann::json& report) {
-    std::vector<std::string> parts;
-    auto add = [&](const std::string& verb, const nlohmann::json& list) {
-        if (auto s = ids(list); !s.empty()) parts.push_back(verb + " " + s);
-    };
-    if (!report.is_object()) return "-";
-    if (report.contains("promotion") && report["promotion"].is_object()) {
-        // What was applied, else (an older report) what the promotion allowed.
-        const auto& p = report["promotion"];
-        auto from =
-            p.contains("from") && p["from"].is_string() ? p["from"].get<std::string>() : "?";
-        bool applied = report.contains("applied") && report["applied"].is_array();
-        add("promoted from " + from + ":",
-            applied ? report["applied"] : p.value("migrations", nlohmann::json()));
-    } else {
-        add("applied", report.value("applied", nlohmann::json()));
-    }
-    add("reverted", report.value("reverted", nlohmann::json()));
-    add("rolled back", report.value("rolled_back", nlohmann::json()));
-    add("baselined", report.value("baselined", nlohmann::json()));
-    add("repaired", report.value("repaired", nlohmann::json()));
-    if (auto seeds = report.value("seeds", nlohmann::json()); seeds.is_array() && !seeds.empty()) {
-        std::string files;
-        for (const auto& f : seeds) files += (files.empty() ? "" : ", ") + f.value("file", "");
-        parts.push_back("seeded " + files);
-    }
-    std::string out;
-    for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
-    return out.empty() ? "-" : out;
-}
-
-}  // namespace
 
 void register_history(CLI::App& app, globals& g, command_fn& run) {
     auto* cmd = app.add_subcommand("history",
@@ -78,7 +34,7 @@ void register_history(CLI::App& app, globals& g, command_fn& run) {
                                    {"finished_at", r.finished_at},
                                    {"outcome", r.outcome},
                                    {"duration_ms", r.duration_ms},
-                                   {"what", what_of(r.report)},
+                                   {"what", overview::what_of(r.report)},
                                    {"report", r.report}});
                 out.json_line({{"runs", arr}});
                 return 0;
@@ -102,7 +58,7 @@ void register_history(CLI::App& app, globals& g, command_fn& run) {
                 std::string env = *all ? fmt::format("{:<14}", r.environment) : "";
                 out.line(fmt::format("{:>5}  {:<21} {}{:<9} {}{}{:<20} {}", r.id, r.started_at, env,
                                      r.command, outcome, pad(r.outcome, 13), r.actor,
-                                     what_of(r.report)));
+                                     overview::what_of(r.report)));
             }
             return 0;
         };

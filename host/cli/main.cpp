@@ -41,6 +41,7 @@ void register_commands(CLI::App& app, cli::globals& g, cli::command_fn& run) {
     cli::register_seed(app, g, run);
     cli::register_backfill(app, g, run);
     cli::register_testdb(app, g, run);
+    cli::register_dashboard(app, g, run);
     cli::register_help(app, run);
 }
 

@@ -6,17 +6,15 @@
 
 #include "catalog/formats.hpp"
 #include "cli/common.hpp"
+#include "cli/overview.hpp"
 #include "common/text.hpp"
-#include "local/cluster.hpp"
 
 namespace moonshift::cli {
 namespace {
 
-struct counts {
-    int pending = 0, changed = 0, missing = 0, ooo = 0, applied = 0;
-    int unverified = 0;  // applied, its verifications not passed yet
-    std::string head;    // the newest applied version
-};
+using overview::count_states;
+using overview::counts;
+using overview::env_row;
 
 // Characters, not bytes: a name in UTF-8 lines up too.
 std::size_t width_of(const std::string& s) {
@@ -25,57 +23,15 @@ std::size_t width_of(const std::string& s) {
     return n;
 }
 
-counts count_states(const engine::plan& p) {
-    counts n;
-    for (auto& x : p.entries) {
-        switch (x.st) {
-            case engine::state::applied:
-                ++n.applied;
-                if (x.row && x.row->verified_at.empty()) ++n.unverified;
-                n.head = x.version;
-                break;
-            case engine::state::pending:
-                ++n.pending;
-                break;
-            case engine::state::changed:
-                ++n.changed;
-                break;
-            case engine::state::missing:
-                ++n.missing;
-                break;
-            case engine::state::out_of_order:
-                ++n.ooo;
-                break;
-        }
-    }
-    return n;
-}
-
 void print_json(printer& out, const engine::engine& e, const engine::plan& p, const counts& n,
                 const nlohmann::json& repeatables) {
     const auto& cat = *p.files;
-    auto arr = nlohmann::json::array();
-    for (auto& x : p.entries) {
-        nlohmann::json j = {{"version", x.version},
-                            {"name", x.name},
-                            {"state", engine::state_name(x.st)},
-                            {"local", x.file != nullptr},
-                            {"remote", x.row.has_value()}};
-        if (x.row) {
-            j["applied_at"] = x.row->applied_at;
-            j["duration_ms"] = x.row->duration_ms;
-            j["verified"] = !x.row->verified_at.empty();
-            if (!x.row->verified_at.empty()) j["verified_at"] = x.row->verified_at;
-        }
-        if (x.file) j["file"] = x.file->up_label;
-        arr.push_back(j);
-    }
     out.json_line(
         {{"format", cat.format},
          {"dir", catalog::describe_place(e.ctx().cfg.migrations_path(), e.ctx().cfg.root)},
          {"notes", cat.notes},
          {"repeatables", repeatables},
-         {"migrations", arr},
+         {"migrations", overview::migrations_json(p)},
          {"summary",
           {{"applied", n.applied},
            {"unverified", n.unverified},
@@ -167,61 +123,6 @@ int status(const globals& g, bool exit_code_flag) {
     return exit_status(n, repeatables, exit_code_flag);
 }
 
-// One environment of `status --all`: its counts and last run, or why it could not be read.
-struct env_row {
-    std::string name, where, error;
-    bool production = false;
-    counts n;
-    std::optional<history::run> last;
-};
-
-env_row read_env(const project::config& cfg, const std::string& name) {
-    env_row r;
-    r.name = name;
-    try {
-        auto env = project::select(cfg, name);  // the url interpolated, as a command sees it
-        r.production = env.is_production();
-        engine::context ctx;
-        ctx.cfg = cfg;
-        ctx.env = env;
-        ctx.url = env.url;
-        if (env.local) {  // read, never start: `status --all` changes nothing
-            auto st = local::cluster(cfg.root / ".moonshift" / "local").status();
-            if (!st.running) {
-                r.error = "the local cluster is not running (moonshift local start)";
-                return r;
-            }
-            ctx.url = st.url;
-        }
-        r.where = ctx.url.empty() ? "PG* variables" : text::redact(ctx.url);
-        engine::engine e(ctx);
-        r.n = count_states(e.status());
-        auto runs = e.runs(1);
-        if (!runs.empty()) r.last = runs.front();
-    } catch (const error& ex) {
-        r.error = text::redact(ex.what());
-    }
-    return r;
-}
-
-nlohmann::json env_json(const env_row& r) {
-    nlohmann::json j = {{"environment", r.name}, {"production", r.production}};
-    if (!r.error.empty()) {
-        j["error"] = r.error;
-        return j;
-    }
-    j["where"] = r.where;
-    j["head"] = r.n.head.empty() ? nlohmann::json() : nlohmann::json(r.n.head);
-    j["summary"] = {{"applied", r.n.applied}, {"unverified", r.n.unverified},
-                    {"pending", r.n.pending}, {"changed", r.n.changed},
-                    {"missing", r.n.missing}, {"out_of_order", r.n.ooo}};
-    if (r.last)
-        j["last_run"] = {{"id", r.last->id},           {"command", r.last->command},
-                         {"by", r.last->actor},        {"started_at", r.last->started_at},
-                         {"outcome", r.last->outcome}, {"duration_ms", r.last->duration_ms}};
-    return j;
-}
-
 std::string last_run_cell(const env_row& r) {
     if (!r.last) return "-";
     return r.last->started_at + " " + r.last->command + " " + r.last->outcome + " by " +
@@ -241,13 +142,13 @@ int status_all(const globals& g, bool exit_code_flag) {
         throw usage_error("status --all: moonshift.toml defines no environments",
                           "add [env.NAME] sections, or run `moonshift status` for DATABASE_URL");
     std::vector<env_row> rows;
-    for (const auto& entry : cfg.envs) rows.push_back(read_env(cfg, entry.first));
+    for (const auto& entry : cfg.envs) rows.push_back(overview::read_env(cfg, entry.first));
     std::set<int> codes;
     auto table = nlohmann::json::array();
     std::vector<std::vector<std::string>> cells = {{"ENVIRONMENT", "HEAD", "APPLIED", "UNVERIFIED",
                                                     "PENDING", "CHANGED", "MISSING", "LAST RUN"}};
     for (const auto& r : rows) {
-        table.push_back(env_json(r));
+        table.push_back(overview::env_json(r));
         if (!r.error.empty()) {
             codes.insert(static_cast<int>(exit_code::usage));
             cells.push_back({r.name, "-", "-", "-", "-", "-", "-",
