@@ -9,7 +9,7 @@ _moonshift() {
         cword=$COMP_CWORD
     }
     local commands="init new status up down redo baseline repair history wait local check verify
-        run lint plan backup promote import convert notify diff drift seed backfill testdb dashboard help"
+        run lint plan backup promote import convert notify diff drift seed backfill testdb dashboard fleet help"
     local globals="--env -e --config -c --url --migrations-dir --json --yes -y --verbose -v
         --quiet -q --no-color --report --help -h --version"
 
@@ -59,6 +59,8 @@ _moonshift() {
         backup) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "list create restore prune" -- "$cur")); return; } ;;
         notify) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "test list" -- "$cur")); return; } ;;
         backfill) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "status pause resume" -- "$cur")); return; } ;;
+        fleet) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "up down status plan" -- "$cur")); return; }
+            opts="--jobs -j --connections --all-targets --to --steps -n" ;;
     esac
     COMPREPLY=($(compgen -W "$opts $globals" -- "$cur"))
 }

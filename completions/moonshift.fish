@@ -1,5 +1,5 @@
 # fish completion for moonshift (installed in /usr/share/fish/vendor_completions.d).
-set -l commands init new status up down redo baseline repair history wait local check verify run lint plan backup promote import convert notify diff drift seed backfill testdb dashboard help
+set -l commands init new status up down redo baseline repair history wait local check verify run lint plan backup promote import convert notify diff drift seed backfill testdb dashboard fleet help
 complete -c moonshift -f
 complete -c moonshift -n "not __fish_seen_subcommand_from $commands" -a "$commands"
 complete -c moonshift -s e -l env -r -d 'environment from moonshift.toml'
@@ -33,6 +33,9 @@ complete -c moonshift -n "__fish_seen_subcommand_from prune" -l older-than -r -d
 complete -c moonshift -n "__fish_seen_subcommand_from prune" -l kept -d 'also databases made with --keep'
 complete -c moonshift -n "__fish_seen_subcommand_from prune" -l templates -d 'also the templates'
 complete -c moonshift -n "__fish_seen_subcommand_from prune" -l dry-run -d 'change nothing'
+complete -c moonshift -n "__fish_seen_subcommand_from fleet" -a "up down status plan"
+complete -c moonshift -n "__fish_seen_subcommand_from fleet" -s j -l jobs -r -d 'targets at once'
+complete -c moonshift -n "__fish_seen_subcommand_from fleet" -l connections -r -d 'targets at once per server'
 complete -c moonshift -n "__fish_seen_subcommand_from help" -a "$commands"
 complete -c moonshift -n "__fish_seen_subcommand_from dashboard" -l port -r -d 'TCP port (0 picks one)'
 complete -c moonshift -n "__fish_seen_subcommand_from dashboard" -l listen -r -d 'address to listen on (default 127.0.0.1)'

@@ -125,7 +125,51 @@ local function message(ev, settings)
   return payload
 end
 
+local function post(s, payload)
+  if present(s.channel) then payload.channel = s.channel end
+  http.post(s.webhook_url, payload, {
+    timeout = present(s.timeout) and s.timeout or "10s",
+    retries = present(s.retries) and s.retries or 2,
+    backoff = present(s.backoff) and s.backoff or "500ms",
+    ca_file = present(s.ca_file) and s.ca_file or nil,
+  })
+end
+
+local function needs_webhook(ev)
+  if not present(ev.settings.webhook_url) then
+    error("[notify." .. ev.hook .. "] needs webhook_url, the Slack incoming webhook (https://api.slack.com/messaging/webhooks)", 0)
+  end
+end
+
 return {
+  -- A fleet (docs/fleet.md): one message as each wave starts, one when it is over.
+  ["fleet.wave.start"] = function(ev, ctx)
+    needs_webhook(ev)
+    if ev.settings.only_failures == true then ctx:skip("only_failures = true") end
+    local d = ev.details
+    local text = string.format("%s fleet *%s*: wave %d of %d starting on %d target%s",
+      esc(ev.run.command or "fleet"), esc(d.fleet), d.wave, d.waves, d.count, d.count == 1 and "" or "s")
+    if d.count <= 5 then text = text .. " (" .. esc(table.concat(d.targets, ", ")) .. ")" end
+    if d.wave > 1 then text = text .. string.format(" — %d of %d done so far", d.done_before, d.total) end
+    post(ev.settings, { text = text })
+  end,
+  ["fleet.finish"] = function(ev, ctx)
+    needs_webhook(ev)
+    if ev.settings.only_failures == true and ev.outcome == "ok" then ctx:skip("only_failures = true") end
+    local d = ev.details
+    local parts = {}
+    for k, v in pairs(d.summary) do
+      if k ~= "targets" then parts[#parts + 1] = v .. " " .. k end
+    end
+    table.sort(parts)
+    local text = string.format("%s fleet *%s*: %s — %d targets: %s in %s", esc(ev.run.command or "fleet"),
+      esc(d.fleet), esc(ev.outcome), d.summary.targets, esc(table.concat(parts, ", ")), duration(ev.duration_ms))
+    if present(d.failed_target) then
+      text = text .. "\nStopped at *" .. esc(d.failed_target) .. "*"
+      if present(ev.settings.mention) then text = ev.settings.mention .. " " .. text end
+    end
+    post(ev.settings, { text = text })
+  end,
   ["run.finish"] = function(ev, ctx)
     local s = ev.settings
     if not present(s.webhook_url) then

@@ -111,6 +111,7 @@ void register_seed(CLI::App& app, globals& g, command_fn& run);
 void register_backfill(CLI::App& app, globals& g, command_fn& run);
 void register_testdb(CLI::App& app, globals& g, command_fn& run);
 void register_dashboard(CLI::App& app, globals& g, command_fn& run);
+void register_fleet(CLI::App& app, globals& g, command_fn& run);
 void register_help(CLI::App& app, command_fn& run);
 
 // usage.cpp: the global options at the foot of every command's --help; a parse error as a

@@ -42,6 +42,7 @@ void register_commands(CLI::App& app, cli::globals& g, cli::command_fn& run) {
     cli::register_backfill(app, g, run);
     cli::register_testdb(app, g, run);
     cli::register_dashboard(app, g, run);
+    cli::register_fleet(app, g, run);
     cli::register_help(app, run);
 }
 

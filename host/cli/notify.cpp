@@ -1,5 +1,6 @@
 // Notifications on the command line: the hooks wired next to the printer of
 // every command that runs (make_context), and `moonshift notify test|list`.
+#include <cstdlib>
 #include <memory>
 
 #include "cli/common.hpp"
@@ -37,6 +38,8 @@ notify::dispatcher_options options_for(const project::config& cfg, const project
 }  // namespace
 
 void attach_notifications(engine::context& ctx, printer& out) {
+    // A target of `moonshift fleet`: the fleet tells the hooks, once a wave (docs/fleet.md).
+    if (const char* target = std::getenv("MOONSHIFT_FLEET_TARGET"); target && *target) return;
     auto hooks = std::make_shared<notify::dispatcher>(options_for(ctx.cfg, ctx.env, ctx.url, out));
     if (hooks->empty()) return;
     auto print_event = ctx.on_event;

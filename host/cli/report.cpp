@@ -23,6 +23,7 @@ struct collected {
     std::map<std::string, long long> applied_ms, reverted_ms;  // durations from events, by version
     std::optional<json> result;                                // the command's final report
     std::string result_command;
+    std::optional<std::string> document;  // a command's own report (note_document)
 };
 
 collected& state() {
@@ -92,6 +93,8 @@ void note_result(const std::string& command, const json& report) {
     state().result_command = command;
 }
 
+void note_document(const std::string& text) { state().document = text; }
+
 void check_destination(const std::string& file) {
     namespace fs = std::filesystem;
     fs::path p(file);
@@ -137,7 +140,7 @@ void write(const std::string& file, const std::string& command, int exit_code,
     if (!out)
         throw usage_error("--report: cannot write " + file,
                           "name a file in a folder that exists and is writable");
-    out << render_all(runs);
+    out << (c.document ? *c.document : render_all(runs));
     out.flush();
     if (!out) throw usage_error("--report: cannot write " + file);
 }

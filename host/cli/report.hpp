@@ -28,6 +28,8 @@ void note_event(const engine::event& e);  // run.start, run.finish, migration.ap
 void note_close(const nlohmann::json& report);  // the report once notification hooks amended it
 void note_result(const std::string& command,
                  const nlohmann::json& report);  // a command's final result
+// A command that renders its own report (`fleet`): FILE gets this text as it is.
+void note_document(const std::string& text);
 // Writes FILE: the runs the command performed, or — when it failed before any
 // run — the command and its error. Throws error(usage) when FILE cannot be written.
 void write(const std::string& file, const std::string& command, int exit_code,

@@ -137,4 +137,16 @@ std::string with_database(const std::string& url, const std::string& dbname) {
     return out + "dbname=" + quoted(dbname);
 }
 
+endpoint endpoint_of(const std::string& url) {
+    remember_secrets(url);
+    endpoint e;
+    for (const auto& [keyword, value] : keywords(url)) {
+        if (keyword == "host" || (keyword == "hostaddr" && e.host.empty())) e.host = value;
+        if (keyword == "port") e.port = value;
+        if (keyword == "dbname") e.dbname = value;
+        if (keyword == "user") e.user = value;
+    }
+    return e;
+}
+
 }  // namespace moonshift::db

@@ -219,6 +219,15 @@ struct split_connection {
 };
 split_connection without_password(const std::string& url);
 
+// Where a connection string leads, as libpq reads it (a URL or keyword
+// string): host (or socket directory), port and database, each "" when left
+// to libpq's defaults. Names a fleet's target without its password; throws
+// usage_error when libpq cannot parse it.
+struct endpoint {
+    std::string host, port, dbname, user;
+};
+endpoint endpoint_of(const std::string& url);
+
 // Registers the URL's password (as libpq reads it, and as written) with
 // text::add_secret, so that no later message shows it, whole or in pieces.
 void remember_secrets(const std::string& url);

@@ -49,14 +49,37 @@ json error_of(const json& e) {
     return out;
 }
 
+// A fleet's event (docs/fleet.md) carries its own outcome, time and command.
+void fleet_fields(json& out, const json& d) {
+    out["outcome"] = d.value("outcome", json(nullptr));
+    out["duration_ms"] = d.value("duration_ms", json(nullptr));
+    out["run"]["command"] = d.value("command", json(nullptr));
+}
+
 }  // namespace
 
 const std::vector<std::string>& event_names() {
     static const std::vector<std::string> names = {
-        "run.start",          "run.planned",       "gate.failed",       "backup.created",
-        "migration.start",    "migration.retry",   "migration.applied", "migration.failed",
-        "migration.reverted", "backfill.progress", "verify.failed",     "trigger.fired",
-        "watch.start",        "rollback.start",    "rollback.done",     "run.finish",
+        "run.start",
+        "run.planned",
+        "gate.failed",
+        "backup.created",
+        "migration.start",
+        "migration.retry",
+        "migration.applied",
+        "migration.failed",
+        "migration.reverted",
+        "backfill.progress",
+        "verify.failed",
+        "trigger.fired",
+        "watch.start",
+        "rollback.start",
+        "rollback.done",
+        "run.finish",
+        // `moonshift fleet` (docs/fleet.md): its own events, not those of a target's run.
+        "fleet.wave.start",
+        "fleet.target.done",
+        "fleet.finish",
     };
     return names;
 }
@@ -206,6 +229,7 @@ std::optional<json> run_state::complete(const engine::event& e) {
         out["error"] = error_of(d["error"]);
         if (e.name == "migration.failed") last_error_ = out["error"];
     }
+    if (e.name.rfind("fleet.", 0) == 0) fleet_fields(out, d);
     if (e.name == "run.finish") {
         out["outcome"] = d.value("outcome", json(nullptr));
         out["duration_ms"] = d.value("duration_ms", json(nullptr));

@@ -46,10 +46,11 @@ void check_sections(const reader& r, const toml::table& doc) {
     for (auto&& [k, v] : doc) {
         std::string key(k.str());
         if (key != "project" && key != "env" && key != "lint" && key != "backup" &&
-            key != "notify" && key != "http" && key != "lua" && key != "verify" && key != "local")
+            key != "notify" && key != "http" && key != "lua" && key != "verify" && key != "local" &&
+            key != "fleet")
             r.fail(k.source(), "unknown section [" + key + "]",
                    "valid sections: [project], [env.NAME], [lint], [backup], [verify], "
-                   "[notify.NAME], [http], [lua], [local]");
+                   "[notify.NAME], [http], [lua], [local], [fleet.NAME]");
         if (!v.is_table()) r.fail(v.source(), "[" + key + "] must be a table");
     }
 }
@@ -211,6 +212,7 @@ config load(const std::filesystem::path& file, bool explicit_path) {
     if (auto* envs = doc["env"].as_table())
         for (auto&& [k, v] : *envs)
             cfg.envs[std::string(k.str())] = detail::read_environment(r, k, v);
+    if (auto* f = doc.get("fleet")) detail::read_fleets(r, *f, cfg);
     if (!cfg.default_env.empty() && !cfg.envs.count(cfg.default_env))
         throw usage_error(r.file + ": default_env \"" + cfg.default_env +
                           "\" is not an [env.*] section");

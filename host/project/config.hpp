@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "project/fleet.hpp"
+
 namespace moonshift::project {
 
 // [notify.NAME], or [env.ENV.notify.NAME] over it: one notification hook and
@@ -165,6 +167,7 @@ struct config {
     // when the project is a Supabase one.
     std::optional<bool> local_supabase;
     std::map<std::string, environment> envs;
+    std::map<std::string, fleet_section> fleets;  // [fleet.NAME] (fleet.hpp)
     lint_settings lint;
     backup_settings backup;
     verify_settings verify;

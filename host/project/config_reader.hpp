@@ -55,6 +55,9 @@ void read_notify(const reader& r, const toml::node& n, const std::string& prefix
 // One [env.NAME] section; key is its name in [env].
 environment read_environment(const reader& r, const toml::key& key, const toml::node& value);
 
+// [fleet.*]: every fleet section (fleet.cpp); after [env.*], which a fleet may name.
+void read_fleets(const reader& r, const toml::node& n, config& cfg);
+
 // The variables of the project's .env, overlaid by extra_dotenv (relative to
 // root) when given; a named extra file that does not exist is an error.
 std::map<std::string, std::string> project_vars(const std::filesystem::path& root,
