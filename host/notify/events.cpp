@@ -58,28 +58,14 @@ void fleet_fields(json& out, const json& d) {
 
 }  // namespace
 
+// The fleet's own events come last (`moonshift fleet`, docs/fleet.md).
 const std::vector<std::string>& event_names() {
     static const std::vector<std::string> names = {
-        "run.start",
-        "run.planned",
-        "gate.failed",
-        "backup.created",
-        "migration.start",
-        "migration.retry",
-        "migration.applied",
-        "migration.failed",
-        "migration.reverted",
-        "backfill.progress",
-        "verify.failed",
-        "trigger.fired",
-        "watch.start",
-        "rollback.start",
-        "rollback.done",
-        "run.finish",
-        // `moonshift fleet` (docs/fleet.md): its own events, not those of a target's run.
-        "fleet.wave.start",
-        "fleet.target.done",
-        "fleet.finish",
+        "run.start",          "run.planned",       "gate.failed",       "backup.created",
+        "migration.start",    "migration.retry",   "migration.applied", "migration.failed",
+        "migration.reverted", "backfill.progress", "verify.failed",     "trigger.fired",
+        "watch.start",        "rollback.start",    "rollback.done",     "run.finish",
+        "fleet.wave.start",   "fleet.target.done", "fleet.finish",
     };
     return names;
 }
