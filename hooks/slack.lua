@@ -147,7 +147,7 @@ return {
     needs_webhook(ev)
     if ev.settings.only_failures == true then ctx:skip("only_failures = true") end
     local d = ev.details
-    local text = string.format("%s fleet *%s*: wave %d of %d starting on %d target%s",
+    local text = string.format("%s *%s*: wave %d of %d starting on %d target%s",
       esc(ev.run.command or "fleet"), esc(d.fleet), d.wave, d.waves, d.count, d.count == 1 and "" or "s")
     if d.count <= 5 then text = text .. " (" .. esc(table.concat(d.targets, ", ")) .. ")" end
     if d.wave > 1 then text = text .. string.format(" — %d of %d done so far", d.done_before, d.total) end
@@ -162,7 +162,7 @@ return {
       if k ~= "targets" then parts[#parts + 1] = v .. " " .. k end
     end
     table.sort(parts)
-    local text = string.format("%s fleet *%s*: %s — %d targets: %s in %s", esc(ev.run.command or "fleet"),
+    local text = string.format("%s *%s*: %s — %d targets: %s in %s", esc(ev.run.command or "fleet"),
       esc(d.fleet), esc(ev.outcome), d.summary.targets, esc(table.concat(parts, ", ")), duration(ev.duration_ms))
     if present(d.failed_target) then
       text = text .. "\nStopped at *" .. esc(d.failed_target) .. "*"

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/harness.hpp"
+#include "support/receivers.hpp"
 #include "support/stages.hpp"
 
 using namespace moonshift::test;
@@ -198,7 +199,10 @@ BOOST_AUTO_TEST_CASE(two_hundred_tenants_waves_failure_kill_and_status) {
 }
 
 BOOST_AUTO_TEST_CASE(hooks_hear_one_event_per_wave_not_one_per_tenant) {
+    http_receiver slack;
     tenants t(6, "waves = [\"1\", \"50%\", \"100%\"]\n");
+    t.write_config("waves = [\"1\", \"50%\", \"100%\"]\n",
+                   "[notify.slack]\nwebhook_url = \"" + slack.url() + "/services/T0/B0/TOKEN\"\n");
     t.migration("001_items.sql", "CREATE TABLE items (id int PRIMARY KEY);\n");
     write_file(t.dir.path / "hooks" / "deploys.lua",
                "return {\n"
@@ -219,6 +223,15 @@ BOOST_AUTO_TEST_CASE(hooks_hear_one_event_per_wave_not_one_per_tenant) {
     for (auto p = r.out.find("WAVE "); p != std::string::npos; p = r.out.find("WAVE ", p + 1))
         ++waves;
     BOOST_TEST(waves == 3u);
+    // The built-in Slack hook: a message as each wave starts and one at the end, none per tenant.
+    BOOST_REQUIRE(slack.wait_for(4, std::chrono::seconds(5)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    BOOST_TEST(slack.request_count() == 4u);
+    std::string bodies;
+    for (const auto& rq : slack.requests()) bodies += rq.body + "\n";
+    BOOST_TEST(has(bodies, "wave 1 of 3 starting on 1 target"), bodies);
+    BOOST_TEST(has(bodies, "wave 3 of 3"), bodies);
+    BOOST_TEST(has(bodies, "fleet up *tenants*: ok"), bodies);
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_fleet_section_is_refused_naming_the_line_and_nothing_is_touched) {
