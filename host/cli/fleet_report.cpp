@@ -57,7 +57,8 @@ std::string to_markdown(const report& r) {
     std::string md =
         fmt::format("## moonshift {} — fleet {}: {}\n\n", r.command, r.fleet, r.outcome);
     std::string sum;
-    for (auto& [k, v] : counts(r).items())
+    auto c = counts(r);  // items() of a temporary would dangle
+    for (auto& [k, v] : c.items())
         if (k != "targets") sum += (sum.empty() ? "" : ", ") + v.dump() + " " + k;
     md += fmt::format("{} targets in {} wave(s), {}: {}.\n\n", r.targets.size(), r.waves,
                       ms_text(r.duration_ms), sum);
@@ -117,7 +118,8 @@ void print_table(printer& out, const report& r, bool all_rows) {
     }
     out.line(text);
     std::string sum;
-    for (auto& [k, v] : counts(r).items())
+    auto c = counts(r);  // items() of a temporary would dangle
+    for (auto& [k, v] : c.items())
         if (k != "targets") sum += (sum.empty() ? "" : ", ") + v.dump() + " " + k;
     if (hidden)
         sum += fmt::format(" ({} unremarkable target(s) not listed; --verbose lists them)", hidden);
