@@ -86,20 +86,18 @@ void print_table(printer& out, const report& r, bool all_rows) {
         cells.push_back({"TARGET", "WAVE", "OUTCOME", "MIGRATIONS", "TIME", "ERROR"});
     std::size_t hidden = 0;
     for (const auto& t : r.targets) {
-        bool plain = status ? t.error.empty() && t.summary.value("pending", 0) == 0 &&
-                                  t.summary.value("changed", 0) == 0
-                            : t.outcome == "applied" || t.outcome == "up to date";
+        bool plain = t.outcome == "applied" || t.outcome == "up to date";
         if (!all_rows && plain && r.targets.size() > 20) {
             ++hidden;
             continue;
         }
         std::string err = first_line(text::redact(t.error));
+        auto n = [&](const char* key) {  // an unreadable target has no summary
+            return t.summary.is_object() ? std::to_string(t.summary.value(key, 0)) : "-";
+        };
         if (status)
-            cells.push_back({t.target, t.head.empty() ? "-" : t.head,
-                             std::to_string(t.summary.value("applied", 0)),
-                             std::to_string(t.summary.value("unverified", 0)),
-                             std::to_string(t.summary.value("pending", 0)),
-                             std::to_string(t.summary.value("changed", 0)), err});
+            cells.push_back({t.target, t.head.empty() ? "-" : t.head, n("applied"), n("unverified"),
+                             n("pending"), n("changed"), err});
         else
             cells.push_back({t.target, std::to_string(t.wave), t.outcome, std::to_string(t.applied),
                              t.exit_code < 0 ? "-" : ms_text(t.duration_ms), err});
