@@ -137,7 +137,7 @@ L=$(median loop) J2=$(median j2) J8=$(median j8)
     echo "| **\`moonshift fleet up -j 2\`** (waves 1, 10%, 100%) | $RUNS | $(secs "$J2") | $(range j2) | $((J2 / TARGETS)) ms | $(sort -n "$RES/j2.peak" | tail -1) | $(ratio "$J2" "$L")× |"
     echo "| **\`moonshift fleet up -j 8\`** (waves 1, 10%, 100%) | $RUNS | $(secs "$J8") | $(range j8) | $((J8 / TARGETS)) ms | $(sort -n "$RES/j8.peak" | tail -1) | $(ratio "$J8" "$L")× |"
     echo
-    echo "Each target is its own \`moonshift up\` child process with one connection to its database,"
+    echo "Each target is its own \`moonshift up\` child process with its own connections (two at its peak),"
     echo "so the peak follows -j (and the per-server budget, \`connections\`, default 10); the waves"
     echo "add two barriers (the canary alone, then up to 10%). On $(nproc) CPUs more jobs than CPUs"
     echo "mostly overlap the waits on the server (fsync of each commit)."
