@@ -322,4 +322,25 @@ BOOST_AUTO_TEST_CASE(targets_from_a_file_and_a_control_query_passwords_never_sho
     BOOST_TEST(!has(sj.out + sj.err, "s3cret-pw"));
 }
 
+BOOST_AUTO_TEST_CASE(plan_rehearses_once_per_distinct_state) {
+    tenants t(3);
+    t.migration("001_items.sql", "CREATE TABLE items (id int PRIMARY KEY);\n");
+    BOOST_REQUIRE(t.ms({"fleet", "up"}).exit_code == 0);
+    t.migration("002_notes.sql", "CREATE TABLE notes (id int PRIMARY KEY);\n");
+    // One tenant ahead: two states, two rehearsals, nothing applied by either.
+    BOOST_REQUIRE(t.ms({"up"}, {{"MOONSHIFT_URL", url_for(t.dbs[2])}}).exit_code == 0);
+    auto r = t.ms({"--json", "fleet", "plan"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "exit " << r.exit_code << " " << r.out + r.err);
+    nlohmann::json groups;
+    for (auto& j : json_lines(r.out))
+        if (j.value("result", "") == "fleet plan") groups = j["groups"];
+    BOOST_REQUIRE(groups.size() == 2u);
+    BOOST_TEST(groups[0]["targets"] == 2);
+    BOOST_TEST(groups[0]["first"] == t.dbs[0]);
+    BOOST_TEST(groups[0]["pending"] == 1);
+    BOOST_TEST(groups[1]["targets"] == 1);
+    BOOST_TEST(groups[1]["pending"] == 0);
+    BOOST_TEST(t.versions(0) == "001", "plan changed nothing");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
