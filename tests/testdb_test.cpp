@@ -80,8 +80,9 @@ struct testdb_project : project {
         return out;
     }
     cli_result testdb(std::vector<std::string> args = {}) const {
-        args.insert(args.begin(), {"--url", role_url, "testdb"});
-        return ms(args);
+        // The URL, password and all, by environment: never on a command line.
+        args.insert(args.begin(), "testdb");
+        return ms(args, {{"MOONSHIFT_URL", role_url}});
     }
     nlohmann::json made(std::vector<std::string> args = {}) const {
         args.push_back("--json");
@@ -177,7 +178,8 @@ BOOST_FIXTURE_TEST_CASE(changed_migrations_make_a_new_template_and_drop_the_old,
 
 BOOST_FIXTURE_TEST_CASE(eight_processes_at_once_share_one_template, testdb_project) {
     std::vector<child> children;
-    for (int i = 0; i < 8; ++i) children.push_back(spawn({"--url", role_url, "testdb", "--json"}));
+    for (int i = 0; i < 8; ++i)
+        children.push_back(spawn({"testdb", "--json"}, {{"MOONSHIFT_URL", role_url}}));
     std::set<std::string> dbs, templates;
     int built = 0;
     for (auto& ch : children) {
