@@ -93,9 +93,14 @@ struct three_envs {
                                 {"production", &production}})
             text += std::string("\n[env.") + name + "]\nurl = \"" + url(*db) +
                     "\"\nlock_wait = \"2s\"\n";
-        if (read_only)
+        if (read_only) {
             text += "\n[env.broken]\nurl = \"postgresql://deployer:" + broken_password +
                     "@127.0.0.1:1/app\"\n";
+            // The same three databases and the unreachable one as a fleet's targets.
+            text += "\n[fleet.tenants]\nurls = [\"" + url(dev) + "\", \"" + url(staging) +
+                    "\", \"" + url(production) + "\", \"postgresql://deployer:" + broken_password +
+                    "@127.0.0.1:1/tenant_x\"]\n";
+        }
         write_file(dir.path / "moonshift.toml", text);
     }
     void migration(const std::string& file, const std::string& sql) const {
@@ -197,6 +202,8 @@ void check_overview_dom(const std::string& dom) {
     BOOST_TEST(has(dom, "003_orders"), dom);
     BOOST_TEST(has(dom, "already exists"), "the failed run's error is not shown:\n" << dom);
     BOOST_TEST(has(dom, "data-reachable=\"false\""), dom);  // broken, shown as such
+    BOOST_TEST(has(dom, "data-fleet=\"tenants\""), dom);
+    BOOST_TEST(has(dom, "4 targets"), dom);
     BOOST_TEST(no_password(dom), "a password is on the page:\n" << dom);
 }
 
@@ -239,6 +246,16 @@ BOOST_FIXTURE_TEST_CASE(the_data_has_every_environment_read_only_and_no_password
     BOOST_TEST(p["head"] == "001");
     BOOST_TEST(p["summary"]["pending"] == 2);
     BOOST_TEST(b.contains("error"));  // unreachable: named, not a crash
+    // The fleet: each target read like an environment.
+    BOOST_REQUIRE(data.contains("fleets"));
+    auto f = data["fleets"][0];
+    BOOST_TEST(f["fleet"] == "tenants");
+    BOOST_TEST(f["summary"]["targets"] == 4, f.dump());
+    BOOST_TEST(f["summary"]["at_head"] == 1, f.dump());          // dev
+    BOOST_TEST(f["summary"]["pending"] == 2, f.dump());          // staging, production
+    BOOST_TEST(f["summary"]["unreachable"] == 1, f.dump());      // tenant_x
+    BOOST_TEST(f["summary"]["last_run_failed"] == 1, f.dump());  // staging
+    BOOST_TEST(f["targets"][1]["head"] == "002", f.dump());
 
     // Listening on 127.0.0.1 only, and answering only requests addressed to it.
     auto where = listeners(port);

@@ -97,6 +97,34 @@
     })));
   }
 
+  // A [fleet.NAME]: how many targets stand where, then one row per target.
+  function fleetCard(f) {
+    if (f.error) {
+      return h("article", { "class": "fleet unreachable", "data-fleet": f.fleet },
+        h("h2", null, "fleet " + f.fleet, " ", badge("unreachable", "targets unknown")),
+        h("div", { "class": "error", "data-error": "fleet", text: f.error }));
+    }
+    var s = f.summary || {};
+    var counts = h("div", { "class": "counts" }, badge("applied", s.targets + " targets"),
+      badge("ok", s.at_head + " at head"));
+    if (s.pending) counts.appendChild(badge("pending", s.pending + " with pending"));
+    if (s.unreachable) counts.appendChild(badge("unreachable", s.unreachable + " unreachable"));
+    if (s.last_run_failed) counts.appendChild(badge("failed", s.last_run_failed + " last run failed"));
+    return h("article", { "class": "fleet", "data-fleet": f.fleet },
+      h("h2", null, "fleet " + f.fleet), counts,
+      table(["target", "server", "head", "pending", "unverified", "last run"],
+        (f.targets || []).map(function (t) {
+          var s2 = t.summary || {};
+          var last = t.last_run;
+          return row({ "data-target": t.environment, "data-head": t.head || "" },
+            [t.environment, t.server || "", t.error ? badge("unreachable", "unreachable") : (t.head || "none"),
+             t.error ? "" : s2.pending, t.error ? "" : s2.unverified,
+             t.error ? h("span", { "class": "error", text: t.error })
+               : last ? h("span", null, badge(last.outcome, last.outcome), " " + last.command + " " + last.started_at,
+                   last.error ? h("div", { "class": "error", text: last.error }) : null) : "none"]);
+        })));
+  }
+
   function detail(env) {
     var box = h("div", { "class": "env-detail", "data-env": env.environment },
       h("p", null, h("a", { href: "#", text: "← all environments" })),
@@ -150,6 +178,7 @@
     } else {
       over.hidden = false; det.hidden = true;
       envs.forEach(function (e) { over.appendChild(card(e)); });
+      (data.fleets || []).forEach(function (f) { over.appendChild(fleetCard(f)); });
     }
     document.body.setAttribute("data-ready", "true");
     document.body.setAttribute("data-polls", String(polls));  // how many readings arrived

@@ -5,6 +5,7 @@
 #include "cli/report.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "engine/fleet.hpp"
 #include "local/cluster.hpp"
 
 namespace moonshift::cli::overview {
@@ -87,12 +88,13 @@ counts count_states(const engine::plan& p) {
     return n;
 }
 
-env_row read_env(const project::config& cfg, const std::string& name, const detail& d) {
-    env_row r;
-    r.name = name;
-    try {
-        auto env = project::select(cfg, name);  // the url interpolated, as a command sees it
-        r.production = env.is_production();
+namespace {
+
+// One database's counts and last run, read with env's settings; a fleet's
+// target (any_run) shows its last run whichever environment name it ran under.
+void read_at(const project::config& cfg, const project::environment& env, env_row& r,
+             const detail& d, bool any_run = false) {
+    {
         engine::context ctx;
         ctx.cfg = cfg;
         ctx.env = env;
@@ -101,7 +103,7 @@ env_row read_env(const project::config& cfg, const std::string& name, const deta
             auto st = local::cluster(cfg.root / ".moonshift" / "local").status();
             if (!st.running) {
                 r.error = "the local cluster is not running (moonshift local start)";
-                return r;
+                return;
             }
             ctx.url = st.url;
         }
@@ -109,13 +111,75 @@ env_row read_env(const project::config& cfg, const std::string& name, const deta
         engine::engine e(ctx);
         auto p = e.status();
         r.n = count_states(p);
-        auto runs = e.runs(1);
+        auto runs = e.runs(1, any_run);
         if (!runs.empty()) r.last = runs.front();
         read_detail(e, p, r, d);
+    }
+}
+
+}  // namespace
+
+env_row read_env(const project::config& cfg, const std::string& name, const detail& d) {
+    env_row r;
+    r.name = name;
+    try {
+        auto env = project::select(cfg, name);  // the url interpolated, as a command sees it
+        r.production = env.is_production();
+        read_at(cfg, env, r, d);
     } catch (const error& ex) {
         r.error = text::redact(ex.what());
     }
     return r;
+}
+
+json fleet_json(const project::config& cfg, const engine::fleet_listing& f) {
+    json j = {{"fleet", f.name}};
+    if (!f.error.empty()) {
+        j["error"] = text::redact(f.error);
+        return j;
+    }
+    project::environment base;
+    try {
+        const auto& section = engine::find_fleet(cfg, f.name);
+        if (!section.env.empty()) base = project::select(cfg, section.env);
+    } catch (const error& ex) {
+        j["error"] = text::redact(ex.what());
+        return j;
+    }
+    auto targets = json::array();
+    int at_head = 0, pending = 0, unreachable = 0, failed = 0;
+    for (const auto& t : f.targets) {
+        env_row r;
+        r.name = t.name;
+        try {
+            auto env = base;
+            env.name = base.name.empty() ? t.name : base.name;
+            env.url = t.url;
+            env.local = false;
+            r.production = env.is_production();
+            read_at(cfg, env, r, {}, true);
+        } catch (const error& ex) {
+            r.error = text::redact(ex.what());
+        }
+        if (!r.error.empty())
+            ++unreachable;
+        else if (r.n.pending > 0)
+            ++pending;
+        else
+            ++at_head;
+        if (r.error.empty() && r.last && r.last->outcome != "ok" && r.last->outcome != "running")
+            ++failed;
+        auto row = env_json(r);
+        row["server"] = t.server;
+        targets.push_back(row);
+    }
+    j["summary"] = {{"targets", f.targets.size()},
+                    {"at_head", at_head},
+                    {"pending", pending},
+                    {"unreachable", unreachable},
+                    {"last_run_failed", failed}};
+    j["targets"] = targets;
+    return j;
 }
 
 json env_json(const env_row& r) {
@@ -139,7 +203,12 @@ json env_json(const env_row& r) {
 json gather(const project::config& cfg, const detail& d) {
     auto envs = json::array();
     for (const auto& entry : cfg.envs) envs.push_back(env_json(read_env(cfg, entry.first, d)));
-    return {{"environments", envs}};
+    json out = {{"environments", envs}};
+    // Every [fleet.NAME]: each target's counts and last run (docs/fleet.md).
+    auto fleets = json::array();
+    for (const auto& f : engine::list_fleets(cfg)) fleets.push_back(fleet_json(cfg, f));
+    if (!fleets.empty()) out["fleets"] = fleets;
+    return out;
 }
 
 json migrations_json(const engine::plan& p) {

@@ -41,8 +41,9 @@ struct env_row {
 env_row read_env(const project::config& cfg, const std::string& name, const detail& d = {});
 nlohmann::json env_json(const env_row& r);
 
-// {"environments": [...]}: every environment of cfg, by name.
-// The dashboard's data; other sections (fleets) are added beside "environments".
+// {"environments": [...], "fleets": [...]}: every environment of cfg, by
+// name, and every [fleet.NAME] with each target's counts and last run (no
+// "fleets" when none is defined). The dashboard's data.
 nlohmann::json gather(const project::config& cfg, const detail& d = {});
 
 // What a run did, in a few words: "applied 001_a, 002_b; rolled back 002_b".
