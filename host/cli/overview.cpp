@@ -94,27 +94,25 @@ namespace {
 // target (any_run) shows its last run whichever environment name it ran under.
 void read_at(const project::config& cfg, const project::environment& env, env_row& r,
              const detail& d, bool any_run = false) {
-    {
-        engine::context ctx;
-        ctx.cfg = cfg;
-        ctx.env = env;
-        ctx.url = env.url;
-        if (env.local) {  // read, never start: reading changes nothing
-            auto st = local::cluster(cfg.root / ".moonshift" / "local").status();
-            if (!st.running) {
-                r.error = "the local cluster is not running (moonshift local start)";
-                return;
-            }
-            ctx.url = st.url;
+    engine::context ctx;
+    ctx.cfg = cfg;
+    ctx.env = env;
+    ctx.url = env.url;
+    if (env.local) {  // read, never start: reading changes nothing
+        auto st = local::cluster(cfg.root / ".moonshift" / "local").status();
+        if (!st.running) {
+            r.error = "the local cluster is not running (moonshift local start)";
+            return;
         }
-        r.where = ctx.url.empty() ? "PG* variables" : text::redact(ctx.url);
-        engine::engine e(ctx);
-        auto p = e.status();
-        r.n = count_states(p);
-        auto runs = e.runs(1, any_run);
-        if (!runs.empty()) r.last = runs.front();
-        read_detail(e, p, r, d);
+        ctx.url = st.url;
     }
+    r.where = ctx.url.empty() ? "PG* variables" : text::redact(ctx.url);
+    engine::engine e(ctx);
+    auto p = e.status();
+    r.n = count_states(p);
+    auto runs = e.runs(1, any_run);
+    if (!runs.empty()) r.last = runs.front();
+    read_detail(e, p, r, d);
 }
 
 }  // namespace
