@@ -14,6 +14,9 @@
 #              tool's order, -1 (one transaction) unless the file must run
 #              outside one (its tool's marker, or CONCURRENTLY); files
 #              Supabase Storage's runner ignores run as `psql -c 'SELECT 1'`;
+#   psql1:     the limit: ONE psql session running the same files in the same
+#              order, each in its own BEGIN … COMMIT unless it must run
+#              outside one (`\i FILE` between them: no process per file);
 #   moonshift: `moonshift up` with its defaults (history and run rows, the lint
 #              gate with findings as warnings, backups before destructive
 #              migrations).
@@ -42,6 +45,7 @@ find_pg_bindir
 find_moonshift
 make_work corpora
 start_postgres
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------ file lists ----
 # Each line of $WORK/<corpus>.files: MODE<TAB>FILE, MODE one of
@@ -111,6 +115,17 @@ run_psql() {  # corpus db
         esac
     done <"$WORK/$1.files" >>"$LOG" 2>&1
 }
+run_psql1() {  # corpus db: one session, a transaction per file
+    local mode f
+    while IFS=$'\t' read -r mode f; do
+        case $mode in
+            tx) printf 'BEGIN;\n\\i %s\nCOMMIT;\n' "$f" ;;
+            notx) printf '\\i %s\n' "$f" ;;
+            skip) ;;
+        esac
+    done <"$WORK/$1.files" >"$WORK/$1.session.sql"
+    "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$(url "$2")" -f "$WORK/$1.session.sql" >>"$LOG" 2>&1
+}
 run_moonshift() {  # corpus db
     (cd "$WORK/ms-$1" && DATABASE_URL=$(url "$2") "$MOONSHIFT" --env bench --no-color up) >>"$LOG" 2>&1
 }
@@ -131,8 +146,11 @@ declare -A SAME
 for c in "${CORPUS_LIST[@]}"; do SAME[$c]=yes; done
 for ((round = 1; round <= RUNS; round++)); do
     for c in "${CORPUS_LIST[@]}"; do
-        order=(psql moonshift)
-        (( round % 2 == 0 )) && order=(moonshift psql)
+        order=(psql psql1 moonshift)
+        case $((round % 3)) in
+            2) order=(moonshift psql psql1) ;;
+            0) order=(psql1 moonshift psql) ;;
+        esac
         for tool in "${order[@]}"; do
             db=${c}_${tool}_$round
             prepare "$c" "$db"
@@ -141,12 +159,15 @@ for ((round = 1; round <= RUNS; round++)); do
         if [[ $round == 1 ]]; then
             dump "${c}_psql_1" >"$WORK/$c.psql.dump"
             dump "${c}_moonshift_1" >"$WORK/$c.moonshift.dump"
-            if ! diff -q "$WORK/$c.psql.dump" "$WORK/$c.moonshift.dump" >/dev/null; then
+            dump "${c}_psql1_1" >"$WORK/$c.psql1.dump"
+            if ! diff -q "$WORK/$c.psql.dump" "$WORK/$c.moonshift.dump" >/dev/null ||
+                ! diff -q "$WORK/$c.psql.dump" "$WORK/$c.psql1.dump" >/dev/null; then
                 SAME[$c]=no
                 diff "$WORK/$c.psql.dump" "$WORK/$c.moonshift.dump" | head -20 >&2 || true
             fi
         fi
         drop_db "${c}_psql_$round"
+        drop_db "${c}_psql1_$round"
         drop_db "${c}_moonshift_$round"
     done
     say "round $round of $RUNS done"
@@ -159,18 +180,21 @@ ms_of() { awk -v u="$1" 'BEGIN{printf "%.0f ms", u/1000}'; }
 {
     echo "## Formats and corpora"
     echo
-    echo "\`bench/corpora.sh\`, $(date -u +%Y-%m-%d), $RUNS rounds; $(machine_line); PostgreSQL $(q 'SHOW server_version')."
+    echo "\`bench/corpora.sh\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $RUNS rounds; $(machine_line); PostgreSQL $(q 'SHOW server_version'); load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; moonshift $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')."
     echo
-    echo "Each real history in \`../shared/corpora\` applied to a freshly created empty database (its \`bootstrap.sql\` first, untimed): \`moonshift up\` with its defaults (history, run and checkpoint rows, the lint gate — findings as warnings, these histories were written for other tools — and targeted backups before destructive migrations) against \`psql\` applying the same files one at a time in the tool's order, \`-1\` unless the file must run outside a transaction (files Supabase Storage's runner ignores: \`psql -c 'SELECT 1'\`). Wall-clock medians of whole processes; the two tools interleaved, their order swapped every round. \"Same schema\": the normalised \`pg_dump --schema-only\` of both is identical. Target: moonshift ≤ 1.2× psql."
+    echo "Each real history in \`../shared/corpora\` applied to a freshly created empty database (its \`bootstrap.sql\` first, untimed): \`moonshift up\` with its defaults (history, run and checkpoint rows, the lint gate — findings as warnings, these histories were written for other tools — and targeted backups before destructive migrations) against two psql baselines: **the limit**, one psql session running the same files in the tool's order, each in its own \`BEGIN … COMMIT\` unless it must run outside a transaction (\`\\i FILE\` one after the other); and a psql process per file, \`-1\` unless the file must run outside a transaction (files Supabase Storage's runner ignores: \`psql -c 'SELECT 1'\`). Wall-clock medians of whole processes; the three interleaved, their order rotated every round. \"Same schema\": the normalised \`pg_dump --schema-only\` of all three is identical. Goal (issue 16): moonshift ≤ 1.0× the one-session limit."
     echo
-    echo "| corpus | format | files | psql, one file at a time | moonshift up | moonshift / psql | same schema |"
-    echo "|---|---|---:|---:|---:|---:|---|"
+    echo "| corpus | format | files | limit: psql, one session | psql, a process per file | moonshift up | vs the limit | vs a process per file | same schema |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
     for c in "${CORPUS_LIST[@]}"; do
         case $c in authelia) fmt=up-down ;; storage) fmt=postgres-migrations ;; marquez) fmt=flyway ;; esac
-        p=$(median_us "$c.psql"); m=$(median_us "$c.moonshift")
+        p=$(median_us "$c.psql"); m=$(median_us "$c.moonshift"); l=$(median_us "$c.psql1")
         read -r plo phi < <(range_us "$c.psql"); read -r mlo mhi < <(range_us "$c.moonshift")
-        printf '| %s | %s | %s | %s (%s – %s) | %s (%s – %s) | %s× | %s |\n' "$c" "$fmt" "$(wc -l <"$WORK/$c.files")" \
+        read -r llo lhi < <(range_us "$c.psql1")
+        printf '| %s | %s | %s | %s (%s – %s) | %s (%s – %s) | %s (%s – %s) | **%s×** | %s× | %s |\n' "$c" "$fmt" "$(wc -l <"$WORK/$c.files")" \
+            "$(ms_of "$l")" "$(ms_of "$llo")" "$(ms_of "$lhi")" \
             "$(ms_of "$p")" "$(ms_of "$plo")" "$(ms_of "$phi")" "$(ms_of "$m")" "$(ms_of "$mlo")" "$(ms_of "$mhi")" \
+            "$(awk -v a="$m" -v b="$l" 'BEGIN{printf "%.2f", a/b}')" \
             "$(awk -v a="$m" -v b="$p" 'BEGIN{printf "%.2f", a/b}')" "${SAME[$c]}"
     done
 } >"$WORK/section.md"

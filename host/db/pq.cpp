@@ -100,14 +100,19 @@ result exec(PGconn* c, const std::string& sql, const params& p, const std::strin
     }
 }
 
-result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare) {
+result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare,
+                     const params& p) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
     cancel::refuse_when_stopping();
     if (prepare) {
-        owned_result p(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
-        if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) fail(c, p.get(), sql, 0);
+        owned_result r(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
+        if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(c, r.get(), sql, 0);
     }
-    owned_result r(PQexecPrepared(c, name.c_str(), 0, nullptr, nullptr, nullptr, 0));
+    std::vector<const char*> values;
+    values.reserve(p.size());
+    for (const auto& v : p) values.push_back(v ? v->c_str() : nullptr);
+    owned_result r(PQexecPrepared(c, name.c_str(), static_cast<int>(values.size()), values.data(),
+                                  nullptr, nullptr, 0));
     auto st = PQresultStatus(r.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(c, r.get(), sql, 0);
     return result(r.release());

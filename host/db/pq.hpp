@@ -30,9 +30,10 @@ inline result exec(PGconn* c, const std::string& sql, const params& p = {}) {
     return exec(c, sql, p, sql);
 }
 
-// A named prepared statement without parameters: prepared on first use,
-// planned once for the connection (the caller knows it is not pooled).
-result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare);
+// A named prepared statement: prepared on first use, planned once for the
+// connection (the caller knows it is not pooled).
+result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare,
+                     const params& p = {});
 
 // Runs host SQL (savepoints, BEGIN/COMMIT) with the simple protocol.
 // `prefix`: characters the host put before the user's script, taken off the

@@ -176,12 +176,12 @@ result session::query_shown(const std::string& sql, const params& p, const std::
     return pq::exec(raw(), sql, p, shown, prefix);
 }
 
-result session::query_prepared(const std::string& name, const std::string& sql) {
-    if (pooled()) return query_with(sql, {});
+result session::query_prepared(const std::string& name, const std::string& sql, const params& p) {
+    if (pooled()) return query_with(sql, p);
     const std::string named = name + "_" + std::to_string(impl_->generation);
     const bool fresh = impl_->prepared.insert(named).second;
     try {
-        return pq::exec_prepared(raw(), named, sql, fresh);
+        return pq::exec_prepared(raw(), named, sql, fresh, p);
     } catch (...) {
         if (fresh) impl_->prepared.erase(named);
         throw;

@@ -97,11 +97,11 @@ class session {
     result query_shown(const std::string& sql, const params& p, const std::string& shown,
                        int prefix = 0);
 
-    // A host query without parameters that runs many times in a run (the
-    // catalog image): prepared once per connection and planned once, under
-    // `name`; through a transaction pooler, where a prepared statement does
-    // not last, sent as query() would.
-    result query_prepared(const std::string& name, const std::string& sql);
+    // A host query that runs many times in a run (the catalog image):
+    // prepared once per connection and planned once, under `name`; through a
+    // transaction pooler, where a prepared statement does not last, sent as
+    // query() would.
+    result query_prepared(const std::string& name, const std::string& sql, const params& p = {});
 
     // SQL text (one or many statements) with the simple-query protocol.
     void exec_script(const std::string& sql);

@@ -311,7 +311,7 @@ class engine {
     // `down` of a migration without a down script runs it (then the backup's
     // data, then the rest) in one transaction.
     nlohmann::json image_before(const catalog::migration& m);
-    nlohmann::json derive_reverse(const catalog::migration& m, const nlohmann::json& before);
+    nlohmann::json derive_reverse(const catalog::migration& m, nlohmann::json before);
     // Why `e` (applied, no down script) cannot be rolled back in full; empty when it can.
     std::vector<std::string> why_irreversible(const entry& e);
     // How a pending migration could be rolled back: {"how": "down script" |
@@ -381,9 +381,9 @@ class engine {
     // The next migration's commit need not wait for the WAL flush: it is not
     // the run's last and [project] durability = "run" (sql_steps.cpp).
     bool relaxed_commit_ = false;
-    // The catalog image after the last migration, with the fingerprint of the
-    // catalog it was taken from (reverse_steps.cpp).
-    std::optional<std::pair<std::string, nlohmann::json>> last_image_;
+    // The catalog image after the last migration, with its census and
+    // snapshot, which say whether it still holds (reverse_steps.cpp).
+    std::optional<nlohmann::json> last_image_;
     safety::guard* guard_ = nullptr;     // during `up`
     std::unique_ptr<lua::runtime> lua_;  // created on first use
     std::map<std::string, std::unique_ptr<lua::script>>

@@ -130,16 +130,20 @@ json engine::image_before(const catalog::migration& m) {
     (void)m;
     // The image after the migration before, while nothing it was made from
     // changed since (another session's DDL, a backup's table, a Lua step):
-    // one catalog image per migration instead of two.
-    if (last_image_ && schema::fingerprint(*session_) == last_image_->first)
-        return last_image_->second;
+    // one catalog image per run instead of two per migration.
+    std::optional<json> kept;
+    kept.swap(last_image_);
+    if (kept && schema::still_current(*session_, *kept)) return std::move(*kept);
     return schema::image(*session_, {store_->schema(), ctx_.cfg.backup.schema});
 }
 
-json engine::derive_reverse(const catalog::migration& m, const json& before) {
-    auto after = schema::image(*session_, {store_->schema(), ctx_.cfg.backup.schema});
-    last_image_.emplace(schema::fingerprint(*session_), after);
-    auto j = schema::reverse_of(before, after).to_json();
+json engine::derive_reverse(const catalog::migration& m, json before) {
+    const std::vector<std::string> left_out{store_->schema(), ctx_.cfg.backup.schema};
+    // What the migration wrote, against the image before it: the work
+    // follows the migration, not the size of the catalog.
+    auto d = schema::image_after(*session_, left_out, std::move(before));
+    json j = schema::reverse_of(d.before_part, d.after_part).to_json();
+    last_image_ = std::move(d.after);
     j["data"] = data_changes(m, j["irreversible"]);
     return j;
 }

@@ -156,10 +156,14 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
             fail_migration(m, m.up_label, m.up_sql, at, f, ms_since(t0));
         }
         if (!m.verify_sql.empty()) run_sql_verify(m, true);  // a failure rolls the change back
-        row.reverse = derive ? derive_reverse(m, before) : nlohmann::json("down script");
+        row.reverse = derive ? derive_reverse(m, std::move(before)) : nlohmann::json("down script");
         row.duration_ms = ms_since(t0);
-        // The history row commits with the change (dbmate's habit): both or neither.
+        // The history row commits with the change (dbmate's habit): both or
+        // neither; the image after it stands for the catalog once committed.
+        std::optional<nlohmann::json> image;
+        image.swap(last_image_);
         tx.commit(history_add_sql(m, row));
+        last_image_ = std::move(image);
         break;
     }
     auto j = describe(m);

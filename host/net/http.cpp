@@ -3,6 +3,7 @@
 // URL's secrets, because webhook URLs are credentials.
 #include "net/http.hpp"
 
+#define CURL_DISABLE_TYPECHECK  // calls go through curl_lazy.hpp
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "common/text.hpp"
+#include "net/curl_lazy.hpp"
 #include "net/url.hpp"
 
 namespace moonshift::net {

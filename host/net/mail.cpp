@@ -3,6 +3,7 @@
 // message; the server's last reply does, because it says what went wrong.
 #include "net/mail.hpp"
 
+#define CURL_DISABLE_TYPECHECK  // calls go through curl_lazy.hpp
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "common/text.hpp"
+#include "net/curl_lazy.hpp"
 
 namespace moonshift::net {
 namespace {

@@ -2,6 +2,7 @@
 // whether its host is allowed. Webhook URLs are credentials.
 #include "net/url.hpp"
 
+#define CURL_DISABLE_TYPECHECK  // calls go through curl_lazy.hpp
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <memory>
 
 #include "common/text.hpp"
+#include "net/curl_lazy.hpp"
 #include "net/http.hpp"
 
 namespace moonshift::net {

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <set>
 
 #include "db/quote.hpp"
 #include "schema/reverse.hpp"
 
 namespace moonshift::schema {
+using json = nlohmann::json;
 namespace {
 
 // Objects that belong to an extension are left out (the extension's own).
@@ -20,14 +22,48 @@ WITH ns AS (
      AND nspname <> ALL ($1::text[])
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
                      AND d.objid = pg_namespace.oid AND d.deptype = 'e')
+), touched AS (  -- tables a row of this transaction (or a newer one) wrote, theirs or their parts'
+  SELECT c.oid FROM pg_class c WHERE age(c.xmin) <= 0
+  UNION SELECT i.indrelid FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+         WHERE age(i.xmin) <= 0 OR age(ic.xmin) <= 0
+  UNION SELECT a.attrelid FROM pg_attribute a WHERE age(a.xmin) <= 0
+  UNION SELECT d.adrelid FROM pg_attrdef d WHERE age(d.xmin) <= 0
+  UNION SELECT k.conrelid FROM pg_constraint k WHERE age(k.xmin) <= 0
+  UNION SELECT p.polrelid FROM pg_policy p WHERE age(p.xmin) <= 0
+  UNION SELECT t.tgrelid FROM pg_trigger t WHERE age(t.xmin) <= 0
+), fresh AS (  -- and those whose printed definitions name them: foreign keys, views
+  SELECT oid FROM touched
+  UNION SELECT k.conrelid FROM pg_constraint k JOIN touched t ON t.oid = k.confrelid
+  UNION SELECT w.ev_class FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid
+          JOIN touched t ON t.oid = d.refobjid
+         WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
 ), rel AS (
   SELECT c.*, c.xmin AS rel_xmin, n.nspname, format('%I.%I', n.nspname, c.relname) AS qname
     FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p', 'v', 'm')
+   WHERE c.relkind IN ('r', 'p', 'v', 'm') AND (@ALL@ OR c.oid IN (SELECT oid FROM fresh))
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                      AND d.objid = c.oid AND d.deptype = 'e')
+
 )
 SELECT jsonb_build_object(
+ 'xmax', (txid_snapshot_xmax(txid_current_snapshot()) % 4294967296)::text,
+ 'census', @CENSUS@,
+ 'fresh', CASE WHEN @ALL@ THEN '[]'::jsonb ELSE (SELECT coalesce(jsonb_agg(oid::text), '[]') FROM fresh) END,
+ 'gone', jsonb_build_object(  -- of the objects $1 names, those that no longer exist
+   'tables', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'tables') x
+               WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = x::oid)),
+   'indexes', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'indexes') x
+               WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = x::oid)),
+   'sequences', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'sequences') x
+               WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = x::oid)),
+   'constraints', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'constraints') x
+               WHERE NOT EXISTS (SELECT 1 FROM pg_constraint WHERE oid = x::oid)),
+   'policies', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'policies') x
+               WHERE NOT EXISTS (SELECT 1 FROM pg_policy WHERE oid = x::oid)),
+   'triggers', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'triggers') x
+               WHERE NOT EXISTS (SELECT 1 FROM pg_trigger WHERE oid = x::oid)),
+   'functions', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'functions') x
+               WHERE NOT EXISTS (SELECT 1 FROM pg_proc WHERE oid = x::oid))),
  'schemas', (SELECT coalesce(jsonb_object_agg(n.oid::text, jsonb_build_object('name', quote_ident(n.nspname),
      'mine', p.xmin::text = (txid_current() % 4294967296)::text)), '{}')
      FROM ns n JOIN pg_namespace p ON p.oid = n.oid),
@@ -83,7 +119,7 @@ SELECT jsonb_build_object(
      'mine', p.xmin::text = (txid_current() % 4294967296)::text,
      'definition', pg_get_functiondef(p.oid))), '{}')
      FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
-    WHERE p.prokind IN ('f', 'p')
+    WHERE p.prokind IN ('f', 'p') AND (@ALL@ OR age(p.xmin) <= 0)
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                       AND d.objid = p.oid AND d.deptype = 'e')),
  'sequences', (SELECT coalesce(jsonb_object_agg(c.oid::text, jsonb_build_object(
@@ -99,7 +135,11 @@ SELECT jsonb_build_object(
      'identity', EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                           AND d.objid = c.oid AND d.deptype = 'i'))), '{}')
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN ns n ON n.oid = c.relnamespace
-    WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+    WHERE (@ALL@ OR age(c.xmin) <= 0 OR age(s.xmin) <= 0
+           OR EXISTS (SELECT 1 FROM pg_depend d JOIN fresh f ON f.oid = d.refobjid
+                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                         AND d.refclassid = 'pg_class'::regclass))
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                       AND d.objid = c.oid AND d.deptype = 'e')),
  'enums', (SELECT coalesce(jsonb_object_agg(t.oid::text, jsonb_build_object(
      'name', format('%I.%I', n.nspname, t.typname), 'typname', t.typname, 'schema', n.nspname,
@@ -119,44 +159,145 @@ SELECT jsonb_build_object(
 )::text
 )SQL";
 
-// Every catalog row an image is made from changes this when it changes: a
-// row added or removed changes a count, a row updated gets a new xmin.
-constexpr const char* fingerprint_sql = R"SQL(
-SELECT concat_ws(',',
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_namespace),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_class),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_attribute),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_attrdef),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_index),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_constraint),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_policy),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_trigger),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_proc),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_sequence),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_type),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_enum),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_extension),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_collation),
- (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_depend WHERE deptype IN ('e', 'a', 'i')))
+// How many rows the catalogs hold that an image reads: an object another
+// session dropped (which leaves no row behind) changes it.
+constexpr const char* census_sql = R"SQL(concat_ws(',',
+ (SELECT count(*) FROM pg_namespace), (SELECT count(*) FROM pg_class), (SELECT count(*) FROM pg_attrdef),
+ (SELECT count(*) FROM pg_index), (SELECT count(*) FROM pg_constraint), (SELECT count(*) FROM pg_policy),
+ (SELECT count(*) FROM pg_trigger), (SELECT count(*) FROM pg_proc), (SELECT count(*) FROM pg_sequence),
+ (SELECT count(*) FROM pg_type), (SELECT count(*) FROM pg_enum), (SELECT count(*) FROM pg_extension),
+ (SELECT count(*) FROM pg_depend)))SQL";
+
+// An image still holds when the census is the same and no row of those
+// catalogs was written since its snapshot ($2: the snapshot's xmax).
+constexpr const char* current_sql = R"SQL(
+SELECT @CENSUS@ = $1
+   AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_class WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_attrdef WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_index WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_policy WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_proc WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_sequence WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_type WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_enum WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_collation WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE age(xmin) <= age($2::text::xid))
 )SQL";
+
+void put(std::string& sql, const std::string& marker, const std::string& text) {
+    for (auto at = sql.find(marker); at != std::string::npos;
+         at = sql.find(marker, at + text.size()))
+        sql.replace(at, marker.size(), text);
+}
+
+// The image's text, `all` objects or only those this transaction (or a newer
+// one) wrote, with those of `known` ({"tables": [oid, …], …}) that are gone.
+// The schemas left out are part of its text (a statement without
+// parameters keeps one plan), and of its prepared name.
+json take(db::session& s, const std::vector<std::string>& exclude_schemas, bool all,
+          const json& known) {
+    std::string sql = image_sql;
+    const std::string list = db::quote::literal(db::quote::array(exclude_schemas)) + "::text[]";
+    put(sql, "$1::text[]", list);
+    put(sql, "@ALL@", all ? "true" : "false");
+    put(sql, "@CENSUS@", census_sql);
+    auto r = s.query_prepared(fmt::format("moonshift_image{}_{:x}", all ? "" : "_delta",
+                                          std::hash<std::string>{}(list)&0xffffffffu),
+                              sql, {known.dump()});
+    return json::parse(r[0][0].c_str());
+}
+
+// Kinds keyed by oid that an image after a migration takes only where the
+// migration wrote; the others (schemas, enums, extensions) always whole.
+constexpr const char* delta_kinds[] = {"tables",   "indexes",   "constraints", "policies",
+                                       "triggers", "functions", "sequences"};
+constexpr const char* part_kinds[] = {"indexes", "constraints", "policies", "triggers"};
+
+void not_mine(json& o) {
+    o["mine"] = false;
+    if (auto c = o.find("columns"); c != o.end())
+        for (auto& col : *c) col["mine"] = false;
+}
 
 }  // namespace
 
-std::string fingerprint(db::session& s) {
-    return s.query_prepared("moonshift_catalog_fingerprint", fingerprint_sql)[0][0]
-        .as<std::string>();
+json image(db::session& s, const std::vector<std::string>& exclude_schemas) {
+    return take(s, exclude_schemas, true, json::object());
 }
 
-nlohmann::json image(db::session& s, const std::vector<std::string>& exclude_schemas) {
-    // Taken twice per migration: prepared, and so planned, once per run. The
-    // schemas left out are part of its text (a statement without parameters
-    // keeps one plan), and of its name.
-    std::string sql = image_sql;
-    const std::string list = db::quote::literal(db::quote::array(exclude_schemas)) + "::text[]";
-    sql.replace(sql.find("$1::text[]"), 10, list);
-    auto r = s.query_prepared(
-        fmt::format("moonshift_image_{:x}", std::hash<std::string>{}(list)&0xffffffffu), sql);
-    return nlohmann::json::parse(r[0][0].c_str());
+bool still_current(db::session& s, const json& image) {
+    if (!image.contains("census") || !image.contains("xmax")) return false;
+    std::string sql = current_sql;
+    put(sql, "@CENSUS@", census_sql);
+    return s
+        .query_prepared(
+            "moonshift_image_current", sql,
+            {image["census"].get<std::string>(), image["xmax"].get<std::string>()})[0][0]
+        .as<bool>();
+}
+
+// long: one pass per kind, moving what did not change from before to after
+image_delta image_after(db::session& s, const std::vector<std::string>& exclude_schemas,
+                        json before) {
+    json known = json::object();
+    for (const char* kind : delta_kinds) {
+        auto& list = known[kind] = json::array();
+        for (auto it = before[kind].begin(); it != before[kind].end(); ++it)
+            list.push_back(it.key());
+    }
+    json now = take(s, exclude_schemas, false, known);
+    std::set<std::string> fresh;  // tables taken again, with all their parts
+    for (const auto& oid : now["fresh"]) fresh.insert(oid.get<std::string>());
+    image_delta d{json::object(), json::object(), json::object()};
+    for (const char* kind : delta_kinds) {
+        json& got = now[kind];
+        json after = std::move(before[kind]);
+        json was_part = json::object();
+        std::set<std::string> gone;
+        for (const auto& oid : now["gone"][kind]) gone.insert(oid.get<std::string>());
+        const bool table_kind = std::string(kind) == "tables";
+        for (auto it = after.begin(); it != after.end();) {
+            // gone, taken again, or a part of a table taken again that is no longer there
+            const auto table = table_kind ? it.key() : it->value("table", std::string());
+            if (gone.count(it.key()) || got.contains(it.key()) || fresh.count(table)) {
+                was_part[it.key()] = std::move(*it);
+                it = after.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        for (auto it = got.begin(); it != got.end(); ++it) after[it.key()] = *it;
+        d.after[kind] = std::move(after);
+        d.before_part[kind] = std::move(was_part);
+        d.after_part[kind] = std::move(got);
+    }
+    // The tables of the parts taken, unchanged, on both sides: a reverse
+    // names an index's or a constraint's table.
+    for (const char* kind : part_kinds)
+        for (const auto* side : {&d.before_part, &d.after_part})
+            for (const auto& o : (*side)[kind]) {
+                auto table = o.value("table", std::string());
+                if (table.empty() || !d.after["tables"].contains(table)) continue;
+                for (auto* part : {&d.before_part, &d.after_part})
+                    if (!(*part)["tables"].contains(table)) {
+                        json copy = d.after["tables"][table];
+                        not_mine(copy);
+                        (*part)["tables"][table] = std::move(copy);
+                    }
+            }
+    for (const char* kind : {"schemas", "enums", "extensions"}) {
+        d.before_part[kind] = std::move(before[kind]);
+        d.after_part[kind] = now[kind];
+        d.after[kind] = std::move(now[kind]);
+    }
+    d.after["census"] = std::move(now["census"]);
+    d.after["xmax"] = std::move(now["xmax"]);
+    return d;
 }
 
 }  // namespace moonshift::schema

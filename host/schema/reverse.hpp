@@ -16,10 +16,22 @@ namespace moonshift::schema {
 // schema but the system ones and those excluded, keyed by oid. One round trip.
 nlohmann::json image(db::session& s, const std::vector<std::string>& exclude_schemas);
 
-// A short text that changes whenever anything image() reads changes: an
-// image taken earlier still holds while the fingerprint is the same. Much
-// cheaper than an image (no definitions are printed).
-std::string fingerprint(db::session& s);
+// True while nothing image() reads changed since `image` was taken (its
+// census and snapshot, kept in it): it can stand for an image taken now.
+bool still_current(db::session& s, const nlohmann::json& image);
+
+// The image after a migration from the one before it (taken in the same
+// session, nothing but the migration in between: see still_current), read
+// only where this transaction, or a newer one, wrote, and where objects
+// went: O(what changed) on the server, where image() is O(the catalog).
+// before_part and after_part hold what changed (and, unchanged on both
+// sides, the tables of changed parts): reverse_of(before_part, after_part)
+// is reverse_of(before, after) without the unchanged rest.
+struct image_delta {
+    nlohmann::json after, before_part, after_part;
+};
+image_delta image_after(db::session& s, const std::vector<std::string>& exclude_schemas,
+                        nlohmann::json before);
 
 struct reverse_plan {
     // Run first, in order: drops what was added, restores what was altered,

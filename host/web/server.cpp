@@ -1,107 +1,81 @@
-// The HTTP server behind `moonshift dashboard`: cpp-httplib (Debian's libcpp-httplib-dev) with one
-// catch-all GET route that looks the path up in a table, so no route is a regular expression.
+// web::server in the binary: the HTTP server itself is the module moonshift-web.so
+// (httplib_backend.cpp), loaded here the first time a server is made, from beside the binary
+// (the build tree) or from ../lib/moonshift (an installed one).
 #include "web/server.hpp"
 
-#include <httplib.h>
+#include <dlfcn.h>
+#include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <map>
-#include <thread>
+#include <climits>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "common/error.hpp"
 
+#ifndef MOONSHIFT_WEB_MODULE_DIR
+#define MOONSHIFT_WEB_MODULE_DIR "../lib/moonshift"
+#endif
+
 namespace moonshift::web {
+namespace {
+
+using factory = detail::backend* (*)();
+
+std::string own_directory() {
+    char buf[PATH_MAX];
+    auto n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return ".";
+    std::string path(buf, static_cast<std::size_t>(n));
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+factory load() {
+    static factory make = nullptr;
+    static std::string failure;
+    static std::once_flag once;
+    std::call_once(once, [] {
+        const auto dir = own_directory();
+        std::string tried;
+        for (const auto& path :
+             std::vector<std::string>{dir + "/moonshift-web.so",
+                                      dir + "/" MOONSHIFT_WEB_MODULE_DIR "/moonshift-web.so"}) {
+            if (access(path.c_str(), R_OK) != 0) {
+                tried += (tried.empty() ? "" : ", ") + path;
+                continue;
+            }
+            void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+            if (!h) {
+                const char* why = dlerror();
+                failure = path + ": " + (why ? why : "cannot be loaded");
+                return;
+            }
+            make = reinterpret_cast<factory>(dlsym(h, "moonshift_web_backend"));
+            if (!make) failure = path + " is not moonshift's web module";
+            return;
+        }
+        failure = "not found (looked for " + tried + ")";
+    });
+    if (!make)
+        throw error(exit_code::usage, "cannot load moonshift's web server module: " + failure,
+                    "reinstall moonshift: the module comes with the binary");
+    return make;
+}
+
+}  // namespace
 
 struct server::impl {
-    httplib::Server http;
-    std::map<std::string, handler> routes;
-    std::string address;
-    int port = 0;
-
-    // On a loopback address only the names of that address are served (DNS rebinding).
-    bool host_allowed(const std::string& host) const {
-        if (!is_loopback(address)) return true;
-        auto p = ":" + std::to_string(port);
-        for (const char* name : {"127.0.0.1", "localhost", "[::1]"})
-            if (host == name + p || host == name) return true;
-        return host == address + p ||
-               (address.find(':') != std::string::npos && host == "[" + address + "]" + p);
-    }
-
-    void answer(const httplib::Request& rq, httplib::Response& rs) const {
-        rs.set_header("Cache-Control", "no-store");
-        rs.set_header("X-Content-Type-Options", "nosniff");
-        rs.set_header("Referrer-Policy", "no-referrer");
-        rs.set_header("Content-Security-Policy",
-                      "default-src 'self'; script-src 'self'; style-src 'self'; "
-                      "img-src 'self' data:; frame-ancestors 'none'");
-        if (!host_allowed(rq.get_header_value("Host"))) {
-            rs.status = 403;
-            rs.set_content("This server answers requests addressed to " + address + ":" +
-                               std::to_string(port) + " only.\n",
-                           "text/plain; charset=utf-8");
-            return;
-        }
-        auto it = routes.find(rq.path);
-        if (it == routes.end()) {
-            rs.status = 404;
-            rs.set_content("Not found: " + rq.path + "\n", "text/plain; charset=utf-8");
-            return;
-        }
-        try {
-            auto r = it->second();
-            rs.status = r.status;
-            rs.set_content(r.body, r.content_type.c_str());
-        } catch (const std::exception& e) {
-            rs.status = 500;
-            rs.set_content(std::string(e.what()) + "\n", "text/plain; charset=utf-8");
-        }
-    }
+    std::unique_ptr<detail::backend> backend;
 };
 
-server::server() : impl_(std::make_unique<impl>()) {
-    impl_->http.set_keep_alive_timeout(2);  // a stop waits for idle keep-alive connections
-    impl_->http.Get(
-        ".*", [this](const httplib::Request& rq, httplib::Response& rs) { impl_->answer(rq, rs); });
-}
-
+server::server() : impl_(std::make_unique<impl>()) { impl_->backend.reset(load()()); }
 server::~server() = default;
 
-void server::get(const std::string& path, handler h) { impl_->routes[path] = std::move(h); }
-
+void server::get(const std::string& path, handler h) { impl_->backend->get(path, std::move(h)); }
 int server::bind(const std::string& address, int port) {
-    if (port < 0 || port > 65535)
-        throw usage_error("port " + std::to_string(port) + " is not a TCP port",
-                          "give a number from 1 to 65535, or 0 to pick a free one");
-    errno = 0;
-    int bound = port == 0 ? impl_->http.bind_to_any_port(address)
-                          : (impl_->http.bind_to_port(address, port) ? port : -1);
-    if (bound <= 0) {
-        std::string why = errno ? std::string(": ") + std::strerror(errno) : "";
-        throw usage_error("cannot listen on " + address + ":" + std::to_string(port) + why,
-                          port ? "the port may be in use: pick another with --port, or 0 to "
-                                 "let the system pick one"
-                               : "--listen takes an address of this machine (127.0.0.1)");
-    }
-    impl_->address = address;
-    impl_->port = bound;
-    return bound;
+    return impl_->backend->bind(address, port);
 }
-
-void server::serve(const std::function<bool()>& should_stop) {
-    using namespace std::chrono_literals;
-    std::thread listener([this] { impl_->http.listen_after_bind(); });
-    // stop() before the loop runs would be lost: wait until it does.
-    for (int i = 0; i < 500 && !impl_->http.is_running(); ++i) std::this_thread::sleep_for(10ms);
-    while (impl_->http.is_running() && !should_stop()) std::this_thread::sleep_for(100ms);
-    impl_->http.stop();
-    listener.join();
-}
-
-bool is_loopback(const std::string& address) {
-    return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
-}
+void server::serve(const std::function<bool()>& should_stop) { impl_->backend->serve(should_stop); }
 
 }  // namespace moonshift::web

@@ -1,7 +1,8 @@
 // A small HTTP server for pages moonshift serves itself (`moonshift dashboard`): fixed GET
-// routes answered by callbacks, over cpp-httplib. It listens where it is told (the CLI's default
-// is 127.0.0.1) and, on a loopback address, answers only requests addressed to that address by
-// name (a page of another site that rebinds its name to 127.0.0.1 gets 403).
+// routes answered by callbacks, over cpp-httplib (in the module moonshift-web.so, loaded when a
+// server is made, so that no other command loads it). It listens where it is told (the CLI's
+// default is 127.0.0.1) and, on a loopback address, answers only requests addressed to that address
+// by name (a page of another site that rebinds its name to 127.0.0.1 gets 403).
 #pragma once
 #include <functional>
 #include <memory>
@@ -38,6 +39,18 @@ class server {
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".
-bool is_loopback(const std::string& address);
+inline bool is_loopback(const std::string& address) {
+    return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+namespace detail {
+// What the module moonshift-web.so makes (its C function moonshift_web_backend).
+struct backend {
+    virtual ~backend() = default;
+    virtual void get(const std::string& path, handler h) = 0;
+    virtual int bind(const std::string& address, int port) = 0;
+    virtual void serve(const std::function<bool()>& should_stop) = 0;
+};
+}  // namespace detail
 
 }  // namespace moonshift::web
