@@ -2,12 +2,20 @@
 // calls clone the same template without running a migration; changed
 // migrations make a new template and drop the old; eight processes at once
 // share one template; drop and prune; a role without CREATEDB; no password
-// in the output. Every database a test makes is dropped at its end.
+// in the output; the pool of spares: a later call claims one by a rename,
+// a detached refill makes them again and exits, a changed migration drops
+// the old template's, `spares = 0` clones as before. Every database a test
+// makes is dropped at its end.
 #include "engine/testdb.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <pqxx/pqxx>
 #include <set>
+#include <thread>
 
 #include "support/project.hpp"
 
@@ -33,6 +41,18 @@ std::string scalar_in(const std::string& db, const std::string& sql) {
     return r.empty() || r[0][0].is_null() ? "" : r[0][0].c_str();
 }
 
+// Polls `done` until it holds or `bound` passes (a generous bound: refills
+// clone on a shared machine); returns whether it held.
+bool wait_until(const std::function<bool()>& done,
+                std::chrono::seconds bound = std::chrono::seconds(90)) {
+    auto until = std::chrono::steady_clock::now() + bound;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return true;
+}
+
 // A project whose role has a password of its own (so that a leak is visible)
 // and CREATEDB; at the end every database testdb made for it and the role go.
 struct testdb_project : project {
@@ -40,7 +60,8 @@ struct testdb_project : project {
     std::string password = "tdb-Secret-" + name.substr(name.size() - 6);
     std::string role_url = url_as_role(url, role, password);
 
-    explicit testdb_project(bool createdb = true) {
+    explicit testdb_project(bool createdb = true, const std::string& extra_toml = "")
+        : project(extra_toml) {
         run_sql(url, "CREATE ROLE " + role + " LOGIN PASSWORD '" + password + "'" +
                          (createdb ? " CREATEDB" : ""));
         run_sql(url, "GRANT ALL ON DATABASE " + name + " TO " + role);
@@ -51,10 +72,18 @@ struct testdb_project : project {
     }
     ~testdb_project() {
         try {
-            for (const auto& db : ours()) {
-                run_sql(server_url(), "ALTER DATABASE \"" + db + "\" WITH IS_TEMPLATE false");
-                run_sql(server_url(), "DROP DATABASE \"" + db + "\" WITH (FORCE)");
-            }
+            // The refills its calls started end by themselves (bounded).
+            if (!wait_until([this] { return processes_with_url() == 0; }))
+                BOOST_TEST_MESSAGE("a refill of " << name << " is still running");
+            // Templates first (no spare is made of a template once it is
+            // gone), then the rest: a spare a refill was making is there now.
+            for (bool templates_only : {true, false})
+                for (const auto& db : listed([templates_only](const auto& p) {
+                         return p.is_template || !templates_only;
+                     })) {
+                    run_sql(server_url(), "ALTER DATABASE \"" + db + "\" WITH IS_TEMPLATE false");
+                    run_sql(server_url(), "DROP DATABASE \"" + db + "\" WITH (FORCE)");
+                }
             run_sql(url, "DROP OWNED BY " + role);
             run_sql(server_url(), "DROP ROLE " + role);
         } catch (const std::exception& e) {
@@ -67,17 +96,44 @@ struct testdb_project : project {
         cfg.root = dir.path;
         return moonshift::testdb::project_slug(cfg, {});
     }
-    // Every database on the server whose name testdb made for this project.
-    std::vector<std::string> ours(bool templates_only = false) const {
+    // The databases on the server whose name testdb made for this project
+    // and that `keep` accepts.
+    std::vector<std::string> listed(
+        const std::function<bool(const moonshift::testdb::parsed_name&)>& keep) const {
         std::vector<std::string> out;
         pqxx::connection c(server_url());
         pqxx::nontransaction tx(c);
         for (auto row : tx.exec("SELECT datname FROM pg_database ORDER BY 1")) {
             auto p = moonshift::testdb::parse_name(row[0].c_str());
-            if (p && p->project == slug() && (!templates_only || p->is_template))
-                out.push_back(row[0].c_str());
+            if (p && p->project == slug() && keep(*p)) out.push_back(row[0].c_str());
         }
         return out;
+    }
+    // Its templates and test databases (spares apart).
+    std::vector<std::string> ours(bool templates_only = false) const {
+        return listed([templates_only](const auto& p) {
+            return !p.is_spare && (p.is_template || !templates_only);
+        });
+    }
+    // The spares of template `tpl`.
+    std::vector<std::string> spares(const std::string& tpl) const {
+        return listed([&tpl](const auto& p) {
+            return p.is_spare && moonshift::testdb::template_of_spare(p) == tpl;
+        });
+    }
+    // Processes that carry this project's URL: the calls' detached refills
+    // (before and after their exec) — the test process passes it only to children.
+    int processes_with_url() const {
+        int n = 0;
+        const std::string needle = "MOONSHIFT_URL=" + role_url + std::string(1, '\0');
+        for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+            auto pid = e.path().filename().string();
+            if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+            std::ifstream in(e.path() / "environ", std::ios::binary);
+            std::string env((std::istreambuf_iterator<char>(in)), {});
+            if (env.find(needle) != std::string::npos) ++n;
+        }
+        return n;
     }
     cli_result testdb(std::vector<std::string> args = {}) const {
         // The URL, password and all, by environment: never on a command line.
@@ -255,6 +311,142 @@ BOOST_FIXTURE_TEST_CASE(seeds_go_into_their_own_template, testdb_project) {
     BOOST_TEST(ours(true).size() == 2u);
     BOOST_TEST(scalar_in(reseeded["database"].get<std::string>(), "SELECT name FROM users") ==
                "grace");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_later_call_claims_a_spare_and_the_pool_refills, testdb_project) {
+    auto first = made();
+    std::string tpl = first["template"];
+    BOOST_TEST(first["spare_claimed"] == false, "nothing to claim before the template");
+    BOOST_REQUIRE_MESSAGE(wait_until([&] { return spares(tpl).size() == 2u; }),
+                          "the refill made the two spares (default [testdb] spares = 2)");
+    auto before = spares(tpl);
+    std::set<std::string> spare_oids;
+    for (const auto& sp : before)
+        spare_oids.insert(admin_scalar("SELECT oid FROM pg_database WHERE datname = $1", sp));
+    auto second = made();
+    std::string db = second["database"];
+    BOOST_TEST(second["spare_claimed"] == true);
+    BOOST_TEST(second["template_built"] == false);
+    BOOST_TEST(contains(db, "moonshift_test_" + slug() + "_"), db);
+    BOOST_TEST(spare_oids.count(admin_scalar("SELECT oid FROM pg_database WHERE datname = $1", db)),
+               "the database handed out is a spare, renamed");
+    int still = 0;
+    for (const auto& sp : before)
+        still += admin_scalar(
+                     "SELECT count(*) FROM pg_database "
+                     "WHERE datname = $1",
+                     sp) == "1";
+    BOOST_TEST(still == 1, "the pool shrank by the one claimed");
+    // At head, with the template's history, owned by the role like a clone.
+    BOOST_TEST(scalar_in(db, "SELECT to_regclass('posts') IS NOT NULL") == "t");
+    BOOST_TEST(scalar_in(db,
+                         "SELECT string_agg(version, ',' ORDER BY version) FROM "
+                         "moonshift.migrations") == "001,002");
+    BOOST_TEST(up_run_of(db) == up_run_of(first["database"].get<std::string>()));
+    BOOST_TEST(admin_scalar("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1",
+                            db) == role);
+    BOOST_TEST(wait_until([&] { return spares(tpl).size() == 2u; }), "refilled to two");
+    // The plain form claims too, and says nothing more.
+    auto third = testdb();
+    BOOST_TEST(third.exit_code == 0, third.out << third.err);
+    BOOST_TEST(third.err.empty(), third.err);
+    BOOST_TEST(third.out.find('\n') == third.out.size() - 1, "stdout is the URL alone");
+    BOOST_TEST(contains(third.out, "/moonshift_test_" + slug() + "_"), third.out);
+}
+
+BOOST_FIXTURE_TEST_CASE(eight_concurrent_calls_get_eight_databases_and_the_pool_ends_full,
+                        testdb_project) {
+    std::string tpl = made()["template"];
+    BOOST_REQUIRE(wait_until([&] { return spares(tpl).size() == 2u; }));
+    std::vector<child> children;
+    for (int i = 0; i < 8; ++i)
+        children.push_back(spawn({"testdb", "--json"}, {{"MOONSHIFT_URL", role_url}}));
+    std::set<std::string> dbs;
+    int claimed = 0;
+    for (auto& ch : children) {
+        auto r = ch.wait();
+        BOOST_TEST_INFO(r.out << r.err);
+        BOOST_REQUIRE_EQUAL(r.exit_code, 0);
+        auto j = last_json(r.out);
+        dbs.insert(j["database"].get<std::string>());
+        claimed += j["spare_claimed"].get<bool>() ? 1 : 0;
+        BOOST_TEST(j["template_built"] == false);
+    }
+    BOOST_TEST(dbs.size() == 8u, "eight distinct databases");
+    BOOST_TEST(claimed >= 2, "both spares were claimed, each by one call");
+    for (const auto& db : dbs)
+        BOOST_TEST(scalar_in(db,
+                             "SELECT string_agg(version, ',' ORDER BY version) FROM "
+                             "moonshift.migrations") == "001,002",
+                   db);
+    // Eight calls, up to eight refills: one at a time, none left running, no overshoot.
+    BOOST_TEST(wait_until([&] { return processes_with_url() == 0; }),
+               "every refill exits by itself");
+    BOOST_TEST(spares(tpl).size() == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_refill_exits_once_the_pool_is_full, testdb_project) {
+    std::string tpl = made()["template"];
+    BOOST_TEST(wait_until([&] { return processes_with_url() == 0; }),
+               "the refill the first call started exits by itself");
+    BOOST_TEST(spares(tpl).size() == 2u, "after making two spares");
+    // Nothing of the server's left either: no session of a refill.
+    BOOST_TEST(admin_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+                            "AND usename = current_user",
+                            "moonshift testdb refill") == "0");
+    BOOST_TEST(made()["spare_claimed"] == true);
+    BOOST_TEST(wait_until([&] { return processes_with_url() == 0; }));
+    BOOST_TEST(spares(tpl).size() == 2u);
+    // A spare is not for `drop`: it goes with its template.
+    auto refused = testdb({"drop", spares(tpl).at(0)});
+    BOOST_TEST(refused.exit_code == 2, refused.out << refused.err);
+    BOOST_TEST(spares(tpl).size() == 2u);
+    // A refill whose server is gone just exits.
+    auto r = ms({"testdb", "refill"}, {{"MOONSHIFT_URL", "postgresql://nobody@127.0.0.1:1/none"}});
+    BOOST_TEST(r.exit_code != 0, r.out << r.err);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_changed_migration_drops_the_old_templates_spares, testdb_project) {
+    std::string old_tpl = made()["template"];
+    BOOST_REQUIRE(wait_until([&] { return spares(old_tpl).size() == 2u; }));
+    migration(
+        "002_posts.sql",
+        "CREATE TABLE posts (id int PRIMARY KEY, user_id int REFERENCES users, body text);\n");
+    auto second = made();
+    BOOST_TEST(second["template_built"] == true);
+    BOOST_TEST(second["spare_claimed"] == false);
+    BOOST_TEST(spares(old_tpl).empty(), "dropped with their template");
+    std::string tpl = second["template"];
+    BOOST_TEST(wait_until([&] { return spares(tpl).size() == 2u; }));
+    auto third = made();
+    BOOST_TEST(third["spare_claimed"] == true);
+    BOOST_TEST(scalar_in(third["database"].get<std::string>(),
+                         "SELECT count(*) FROM information_schema.columns "
+                         "WHERE table_name = 'posts' AND column_name = 'body'") == "1",
+               "a spare of the new template, not the old");
+    BOOST_TEST(spares(old_tpl).empty());
+    // prune --templates takes the spares with the template.
+    BOOST_TEST(wait_until([&] { return processes_with_url() == 0; }));
+    auto r = testdb({"prune", "--older-than", "0", "--templates"});
+    BOOST_TEST(r.exit_code == 0, r.out << r.err);
+    BOOST_TEST(listed([](const auto&) { return true; }).empty(), "nothing of testdb's is left");
+}
+
+BOOST_AUTO_TEST_CASE(with_no_spares_every_call_clones_as_before) {
+    testdb_project p(true, "\n[testdb]\nspares = 0\n");
+    std::string tpl = p.made()["template"];
+    auto second = p.made();
+    BOOST_TEST(second["spare_claimed"] == false);
+    BOOST_TEST(second["template_built"] == false);
+    BOOST_TEST(p.processes_with_url() == 0, "no refill started");
+    BOOST_TEST(p.spares(tpl).empty());
+    // The flag overrides the file: 1 spare, made by a refill.
+    BOOST_TEST(p.made({"--spares", "1"})["spare_claimed"] == false);
+    BOOST_TEST(wait_until([&] { return p.spares(tpl).size() == 1u; }));
+    BOOST_TEST(wait_until([&] { return p.processes_with_url() == 0; }));
+    // spares = 0 again: that spare is left alone, the call clones.
+    BOOST_TEST(p.made()["spare_claimed"] == false);
+    BOOST_TEST(p.spares(tpl).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_role_without_createdb_is_told_what_to_grant) {

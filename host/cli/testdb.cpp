@@ -3,13 +3,75 @@
 // carries only the URL (or one JSON line), so `$(moonshift testdb)` is usable.
 #include "engine/testdb.hpp"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/common.hpp"
 #include "common/text.hpp"
 
+extern char** environ;
+
 namespace moonshift::cli {
 namespace {
+
+// Variables the refill must not inherit: it gets the URL from the call, and
+// the call's output and testdb settings are not its own (its flags say them).
+// DATABASE_URL stays: moonshift.toml may name it in an environment's url.
+bool not_for_refill(const std::string& entry) {
+    for (const char* name : {"MOONSHIFT_URL=", "MOONSHIFT_JSON=", "MOONSHIFT_REPORT=",
+                             "MOONSHIFT_QUIET=", "MOONSHIFT_VERBOSE=", "MOONSHIFT_TESTDB_SEED=",
+                             "MOONSHIFT_TESTDB_KEEP=", "MOONSHIFT_TESTDB_SPARES="})
+        if (entry.rfind(name, 0) == 0) return true;
+    return false;
+}
+
+// Starts `moonshift testdb refill` detached (its own session, stdio on
+// /dev/null, a grandchild so no zombie waits for this process) and returns
+// at once: the spares are made off the caller's clock. The URL goes in
+// MOONSHIFT_URL, never on the command line. A refill that cannot start is
+// no failure of this call: the next call clones.
+void start_refill(const globals& g, const engine::context& ctx, const testdb::options& o) {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return;
+    std::vector<std::string> argv = {exe.string(), "testdb", "--spares", std::to_string(o.spares)};
+    if (o.seed) argv.push_back("--seed");
+    argv.insert(argv.end(), {"refill", "--no-color"});
+    if (g.config_given) argv.insert(argv.end(), {"--config", g.config});
+    if (!g.env.empty()) argv.insert(argv.end(), {"--env", g.env});
+    if (!g.migrations_dir.empty()) argv.insert(argv.end(), {"--migrations-dir", g.migrations_dir});
+    std::vector<std::string> envp;
+    for (char** e = environ; *e; ++e)
+        if (!not_for_refill(*e)) envp.emplace_back(*e);
+    envp.push_back("MOONSHIFT_URL=" + ctx.url);
+    std::vector<char*> av, ev;
+    for (auto& a : argv) av.push_back(a.data());
+    for (auto& e : envp) ev.push_back(e.data());
+    av.push_back(nullptr);
+    ev.push_back(nullptr);
+    std::fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        // Only async-signal-safe calls until exec.
+        setsid();
+        if (fork() != 0) _exit(0);
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0)
+            for (int fd = 0; fd <= 2; ++fd) dup2(devnull, fd);
+        for (int fd = 3; fd < 1024; ++fd) close(fd);
+        execve(av[0], av.data(), ev.data());
+        _exit(127);
+    }
+    if (pid > 0) {
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+}
 
 // The environment, without the announcement line other commands print:
 // stdout is the URL alone.
@@ -38,9 +100,10 @@ engine::context quiet_context(const globals& g, printer& out) {
     return ctx;
 }
 
-int create(const globals& g, const testdb::options& o) {
+int create(const globals& g, testdb::options o, std::optional<int> spares) {
     printer out(g);
     auto ctx = quiet_context(g, out);
+    o.spares = spares.value_or(ctx.cfg.testdb_spares);
     auto m = testdb::create(ctx, o, [&g, &out](const std::string& line) {
         if (g.verbose) out.warn(line);
     });
@@ -64,11 +127,24 @@ int create(const globals& g, const testdb::options& o) {
                        {"dropped_templates", m.dropped_templates},
                        {"build_ms", m.build_ms},
                        {"clone_ms", m.clone_ms},
+                       {"spare_claimed", m.spare_claimed},
                        {"kept", o.keep}});
     } else {
         // The result itself, also with -q; never a password (the URL has none).
         std::fputs((text::redact(m.url) + "\n").c_str(), stdout);
     }
+    if (o.spares > 0 && m.spares_left < o.spares) start_refill(g, ctx, o);
+    return 0;
+}
+
+// The detached refill: prints nothing (its stdio is /dev/null); a failure
+// (the server gone) only ends it, with the failure's exit code.
+int refill(const globals& g, testdb::options o, std::optional<int> spares) {
+    printer out(g);
+    auto ctx = quiet_context(g, out);
+    o.spares = spares.value_or(ctx.cfg.testdb_spares);
+    ctx.on_event = nullptr;
+    testdb::refill(ctx, o);
     return 0;
 }
 
@@ -109,6 +185,19 @@ void register_testdb(CLI::App& app, globals& g, command_fn& run) {
     cmd->add_flag("--keep", opts->keep,
                   "name it so that `testdb prune` leaves it (only `testdb drop` removes it)")
         ->envname("MOONSHIFT_TESTDB_KEEP");
+    auto spares = std::make_shared<std::optional<int>>();
+    cmd->add_option("--spares", *spares,
+                    "spare clones of the template to keep ready (default [testdb] spares, 2; "
+                    "0: none)")
+        ->check(CLI::Range(0, 100))
+        ->envname("MOONSHIFT_TESTDB_SPARES");
+    // The detached child a call starts to make spares; not for people.
+    auto* refill_cmd = cmd->add_subcommand("refill", "make spares up to --spares, then exit");
+    refill_cmd->group("");
+    refill_cmd->fallthrough();
+    refill_cmd->callback([&g, &run, opts, spares] {
+        run = [&g, opts, spares] { return refill(g, *opts, *spares); };
+    });
 
     auto* drop_cmd = cmd->add_subcommand("drop", "drop a database testdb made");
     auto target = std::make_shared<std::string>();
@@ -135,9 +224,11 @@ void register_testdb(CLI::App& app, globals& g, command_fn& run) {
         };
     });
 
-    cmd->callback([&g, &run, cmd, opts, drop_cmd, prune_cmd] {
-        if (cmd->got_subcommand(drop_cmd) || cmd->got_subcommand(prune_cmd)) return;
-        run = [&g, opts] { return create(g, *opts); };
+    cmd->callback([&g, &run, cmd, opts, spares, drop_cmd, prune_cmd, refill_cmd] {
+        if (cmd->got_subcommand(drop_cmd) || cmd->got_subcommand(prune_cmd) ||
+            cmd->got_subcommand(refill_cmd))
+            return;
+        run = [&g, opts, spares] { return create(g, *opts, *spares); };
     });
 }
 

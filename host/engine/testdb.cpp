@@ -3,33 +3,23 @@
 #include "engine/testdb.hpp"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "common/text.hpp"
 #include "db/quote.hpp"
 #include "engine/seed.hpp"
+#include "engine/testdb_detail.hpp"
 
 namespace moonshift::testdb {
 namespace {
 
+using namespace detail;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 long long ms_since(steady_clock::time_point t) {
     return std::chrono::duration_cast<milliseconds>(steady_clock::now() - t).count();
-}
-
-std::unique_ptr<db::session> connect(const engine::context& ctx) {
-    db::settings s;
-    s.url = ctx.url;
-    s.pooler = db::parse_pooler_mode(ctx.env.pooler.value_or(ctx.cfg.pooler));
-    return std::make_unique<db::session>(s);
-}
-
-// DROP DATABASE, ending the sessions still in it where the server can (13+).
-std::string drop_sql(db::session& s, const std::string& name, bool force) {
-    return "DROP DATABASE IF EXISTS " + db::quote::ident(name) +
-           (force && s.server_version() >= 130000 ? " WITH (FORCE)" : "");
 }
 
 void refuse_environment(const project::environment& env) {
@@ -44,28 +34,6 @@ void refuse_environment(const project::environment& env) {
         throw usage_error("environment \"" + env.name +
                           "\" is read-only (read_only = true): testdb creates databases on its "
                           "server");
-}
-
-// Where the template stands and whether this role may create databases at all.
-struct state {
-    bool may_create = false;
-    std::string role;
-    bool exists = false, ready = false;  // ready: marked a template, so fully migrated
-};
-
-state read_state(db::session& s, const std::string& tpl) {
-    auto r = s.query(
-        "SELECT r.rolcreatedb OR r.rolsuper, current_user::text,"
-        "       (SELECT d.datistemplate FROM pg_database d WHERE d.datname = $1)"
-        "  FROM pg_roles r WHERE r.rolname = current_user",
-        tpl);
-    state st;
-    if (r.empty()) return st;
-    st.may_create = r[0][0].as<bool>(false);
-    st.role = r[0][1].as<std::string>("");
-    st.exists = !r[0][2].is_null();
-    st.ready = r[0][2].as<bool>(false);
-    return st;
 }
 
 void require_createdb(const state& st) {
@@ -187,58 +155,58 @@ int build_template(db::session& s, const engine::context& ctx, const std::string
                                  "--templates` tries again)");
         }
     }
+    // After the old templates: dropping one waits for a clone of it a refill
+    // is making, so its spare is there to drop.
+    drop_stale_spares(s, tpl);
     return count;
 }
 
-// CREATE DATABASE … TEMPLATE, tried again while the template is still held by
-// a session that is going away (PostgreSQL itself waits 5 s for it first).
-// False when the template is gone (dropped by a build of other migrations).
-bool clone(db::session& s, const std::string& tpl, const std::string& name) {
-    for (int attempt = 1;; ++attempt) {
-        try {
-            s.query("CREATE DATABASE " + db::quote::ident(name) + " TEMPLATE " +
-                    db::quote::ident(tpl));
-            return true;
-        } catch (const db::sql_failure& f) {
-            if (f.info().sqlstate == "3D000") return false;           // invalid_catalog_name
-            if (f.info().sqlstate != "55006" || attempt >= 5) throw;  // object_in_use
-            std::this_thread::sleep_for(milliseconds(50 * attempt));
-        }
-    }
-}
-
-std::vector<std::pair<std::string, std::string>> seed_contents(const engine::context& ctx,
-                                                               const seed::source& src) {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (const auto& f : src.files)
-        out.emplace_back(std::filesystem::relative(f, ctx.cfg.root).generic_string(),
-                         text::read_file(f));
-    return out;
-}
-
 }  // namespace
+
+target detail::target_of(const engine::context& ctx, bool seed) {
+    auto cat = catalog::discover(ctx.cfg.migrations_path(), ctx.cfg.root, ctx.cfg.rollbacks_path());
+    target t;
+    if (seed) t.seeds = seed::find(ctx.cfg, ctx.env.name);
+    t.project = project_slug(ctx.cfg, cat);
+    std::vector<std::pair<std::string, std::string>> seed_files;
+    if (t.seeds)
+        for (const auto& f : t.seeds->files)
+            seed_files.emplace_back(std::filesystem::relative(f, ctx.cfg.root).generic_string(),
+                                    text::read_file(f));
+    t.tpl = template_name(t.project, content_hash(ctx.cfg, cat, seed_files), seed);
+    t.migrations = static_cast<int>(cat.migrations.size());
+    return t;
+}
 
 made create(const engine::context& ctx, const options& o, const note_fn& note_to) {
     refuse_environment(ctx.env);
     note_fn note = [&note_to](const std::string& line) {
         if (note_to) note_to(line);
     };
-    auto cat = catalog::discover(ctx.cfg.migrations_path(), ctx.cfg.root, ctx.cfg.rollbacks_path());
-    std::optional<seed::source> seeds;
-    if (o.seed) seeds = seed::find(ctx.cfg, ctx.env.name);
-    const auto project = project_slug(ctx.cfg, cat);
+    auto t = target_of(ctx, o.seed);
     made m;
-    std::vector<std::pair<std::string, std::string>> seed_files;
-    if (seeds) seed_files = seed_contents(ctx, *seeds);
-    m.template_name = template_name(project, content_hash(ctx.cfg, cat, seed_files), o.seed);
-    m.migrations = static_cast<int>(cat.migrations.size());
+    m.template_name = t.tpl;
+    m.migrations = t.migrations;
     auto s = connect(ctx);
     auto st = read_state(*s, m.template_name);
     require_createdb(st);
-    m.database = database_name(project, o.keep, std::chrono::system_clock::now());
+    m.database = database_name(t.project, o.keep, std::chrono::system_clock::now());
+    m.url = db::shown_with_database(ctx.url, m.database);
+    m.password_omitted = !db::without_password(ctx.url).password.empty();
+    if (st.ready && o.spares > 0) {
+        auto spares = spares_for(st.spares, m.template_name);
+        auto t0 = steady_clock::now();
+        if (claim(*s, spares, m.database)) {
+            m.clone_ms = ms_since(t0);
+            m.spare_claimed = true;
+            // What is left is a guess (others claim too): the refill counts again.
+            m.spares_left = static_cast<int>(spares.size()) - 1;
+            return m;
+        }
+    }
     for (int round = 0;; ++round) {
         if (!st.ready) {
-            int built = build_template(*s, ctx, project, m.template_name, seeds, m, note);
+            int built = build_template(*s, ctx, t.project, m.template_name, t.seeds, m, note);
             m.built = built >= 0;
         }
         auto t0 = steady_clock::now();
@@ -254,8 +222,6 @@ made create(const engine::context& ctx, const options& o, const note_fn& note_to
                 "template on this server; give each its own [project] history_key");
         st.ready = false;
     }
-    m.url = db::shown_with_database(ctx.url, m.database);
-    m.password_omitted = !db::without_password(ctx.url).password.empty();
     return m;
 }
 
@@ -265,43 +231,58 @@ bool drop(const engine::context& ctx, const std::string& url_or_name, std::strin
             ? db::database_of(url_or_name)
             : url_or_name;
     auto p = parse_name(name);
-    if (!p || p->is_template)
+    if (!p || p->is_template || p->is_spare)
         throw usage_error(
             "\"" + name +
                 "\" is not a database testdb made: drop only removes "
                 "moonshift_test_… and moonshift_keep_… databases",
-            p ? "templates go with `moonshift testdb prune --templates`" : "nothing was dropped");
+            p ? "templates and their spares go with `moonshift testdb prune --templates`"
+              : "nothing was dropped");
     auto s = connect(ctx);
     bool existed = !s->query("SELECT 1 FROM pg_database WHERE datname = $1", name).empty();
     if (existed) s->query(drop_sql(*s, name, true));
     return existed;
 }
 
+// Templates before their spares, listed again once the templates are gone:
+// dropping a template waits for a clone of it a refill is making, and a
+// spare whose template is gone goes too.
 pruned prune(const engine::context& ctx, const prune_options& o) {
     auto cat = catalog::discover(ctx.cfg.migrations_path(), ctx.cfg.root, ctx.cfg.rollbacks_path());
     const auto project = project_slug(ctx.cfg, cat);
     auto s = connect(ctx);
     const auto cutoff = std::chrono::system_clock::now() - o.older_than;
     pruned out;
-    for (const auto& row :
-         s->query("SELECT d.datname::text, (SELECT count(*) FROM pg_stat_activity a"
-                  "                          WHERE a.datid = d.oid) > 0"
-                  "  FROM pg_database d WHERE d.datname LIKE 'moonshift\\_%' ORDER BY 1")) {
-        auto name = row[0].as<std::string>();
-        auto p = parse_name(name);
-        if (!p || p->project != project) continue;
-        if (p->is_template ? !o.templates : (p->kept && !o.kept) || *p->created > cutoff) continue;
-        if (row[1].as<bool>()) {
-            out.in_use.push_back(name);
-            continue;
-        }
-        try {
-            if (!o.dry_run && p->is_template) drop_template(*s, name);
-            if (!o.dry_run && !p->is_template) s->query(drop_sql(*s, name, false));
-            out.dropped.push_back(name);
-        } catch (const db::sql_failure& f) {
-            if (f.info().sqlstate != "55006") throw;  // a session connected since
-            out.in_use.push_back(name);
+    std::set<std::string> gone;  // templates dropped here (or that would be)
+    for (bool spares : {false, true}) {
+        std::set<std::string> templates;
+        for (const auto& row :
+             s->query("SELECT d.datname::text, (SELECT count(*) FROM pg_stat_activity a"
+                      "                          WHERE a.datid = d.oid) > 0"
+                      "  FROM pg_database d WHERE d.datname LIKE 'moonshift\\_%'"
+                      " ORDER BY d.datname LIKE 'moonshift\\_spare\\_%', 1")) {
+            auto name = row[0].as<std::string>();
+            auto p = parse_name(name);
+            if (!p || p->project != project) continue;
+            if (p->is_template && !gone.count(name)) templates.insert(name);
+            if (p->is_spare != spares) continue;
+            if (p->is_template ? !o.templates
+                : p->is_spare  ? templates.count(template_of_spare(*p)) > 0
+                               : (p->kept && !o.kept) || *p->created > cutoff)
+                continue;
+            if (row[1].as<bool>()) {
+                out.in_use.push_back(name);
+                continue;
+            }
+            try {
+                if (!o.dry_run && p->is_template) drop_template(*s, name);
+                if (!o.dry_run && !p->is_template) s->query(drop_sql(*s, name, false));
+                out.dropped.push_back(name);
+                if (p->is_template) gone.insert(name);
+            } catch (const db::sql_failure& f) {
+                if (f.info().sqlstate != "55006") throw;  // a session connected since
+                out.in_use.push_back(name);
+            }
         }
     }
     return out;

@@ -1,6 +1,7 @@
 // The names `moonshift testdb` gives its databases and what it reads back
 // from them: the project, the content hash of a template, the creation time
-// of a test database. PostgreSQL allows 63 bytes; the longest name is 56.
+// of a test database. PostgreSQL allows 63 bytes; the longest name (a
+// spare's) is 62.
 #include <cctype>
 #include <random>
 #include <regex>
@@ -56,6 +57,14 @@ std::string template_name(const std::string& project, const std::string& hash12,
     return "moonshift_tpl_" + project + "_" + hash12 + (seeded ? "_s" : "");
 }
 
+std::string spare_name(const std::string& project, const std::string& hash12, bool seeded) {
+    return "moonshift_spare_" + project + "_" + hash12 + (seeded ? "_s_" : "_") + random36(6);
+}
+
+std::string template_of_spare(const parsed_name& spare) {
+    return template_name(spare.project, spare.hash12, spare.seeded);
+}
+
 std::string database_name(const std::string& project, bool keep,
                           std::chrono::system_clock::time_point created) {
     auto secs = std::chrono::duration_cast<std::chrono::seconds>(created.time_since_epoch());
@@ -65,12 +74,21 @@ std::string database_name(const std::string& project, bool keep,
 
 std::optional<parsed_name> parse_name(const std::string& name) {
     static const std::regex tpl(R"(^moonshift_tpl_([a-z0-9_]+)_([0-9a-f]{12})(_s)?$)");
+    static const std::regex spare(
+        R"(^moonshift_spare_([a-z0-9_]+)_([0-9a-f]{12})(_s)?_[0-9a-z]{6}$)");
     static const std::regex test(
         R"(^moonshift_(test|keep)_([a-z0-9_]+)_([0-9a-z]+)_([0-9a-z]{8})$)");
     std::smatch m;
     parsed_name out;
     if (std::regex_match(name, m, tpl)) {
         out.is_template = true;
+        out.project = m[1];
+        out.hash12 = m[2];
+        out.seeded = m[3].matched;
+        return out;
+    }
+    if (std::regex_match(name, m, spare)) {
+        out.is_spare = true;
         out.project = m[1];
         out.hash12 = m[2];
         out.seeded = m[3].matched;

@@ -31,6 +31,7 @@ const std::set<std::string> backup_keys = {"policy",       "dir",  "keep_daily",
                                            "keep_monthly", "full", "store",      "schema"};
 const std::set<std::string> http_keys = {"allow_hosts"};
 const std::set<std::string> local_keys = {"supabase"};
+const std::set<std::string> testdb_keys = {"spares"};
 
 toml::table parse_toml(const std::filesystem::path& file, const reader& r) {
     try {
@@ -47,10 +48,10 @@ void check_sections(const reader& r, const toml::table& doc) {
         std::string key(k.str());
         if (key != "project" && key != "env" && key != "lint" && key != "backup" &&
             key != "notify" && key != "http" && key != "lua" && key != "verify" && key != "local" &&
-            key != "fleet")
+            key != "fleet" && key != "testdb")
             r.fail(k.source(), "unknown section [" + key + "]",
                    "valid sections: [project], [env.NAME], [lint], [backup], [verify], "
-                   "[notify.NAME], [http], [lua], [local], [fleet.NAME]");
+                   "[notify.NAME], [http], [lua], [local], [fleet.NAME], [testdb]");
         if (!v.is_table()) r.fail(v.source(), "[" + key + "] must be a table");
     }
 }
@@ -208,6 +209,10 @@ config load(const std::filesystem::path& file, bool explicit_path) {
     if (auto* l = doc["local"].as_table()) {
         r.check_keys(*l, local_keys, "local");
         if (auto* n = l->get("supabase")) cfg.local_supabase = r.bool_of(*n, "supabase");
+    }
+    if (auto* t = doc["testdb"].as_table()) {
+        r.check_keys(*t, testdb_keys, "testdb");
+        if (auto* n = t->get("spares")) cfg.testdb_spares = r.count_of(*n, "spares");
     }
     if (auto* envs = doc["env"].as_table())
         for (auto&& [k, v] : *envs)

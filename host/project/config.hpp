@@ -166,6 +166,9 @@ struct config {
     // Supabase shape (roles, auth, storage; engine/local_shape.cpp); unset:
     // when the project is a Supabase one.
     std::optional<bool> local_supabase;
+    // [testdb] spares: clones of the template `moonshift testdb` keeps ready,
+    // each later call claiming one by a rename (docs/testdb.md); 0: none.
+    int testdb_spares = 2;
     std::map<std::string, environment> envs;
     std::map<std::string, fleet_section> fleets;  // [fleet.NAME] (fleet.hpp)
     lint_settings lint;
