@@ -250,6 +250,32 @@ BOOST_FIXTURE_TEST_CASE(project_rules_run_and_replace_built_in_ones, linter_fixt
     }
 }
 
+// What a rule is given, field by field (the linter hands the parse tree to
+// Lua without copying it into one object first): the same statement table.
+BOOST_FIXTURE_TEST_CASE(a_rule_sees_every_field_of_the_statement, linter_fixture) {
+    write_file(
+        dir.path / "scripts/lint/echo.lua",
+        "return { kinds = 'AlterTableStmt', check = function(stmt)\n"
+        "  local t = stmt.tables['users']\n"
+        "  return table.concat({ stmt.kind, stmt.node.relation.relname,\n"
+        "    stmt.file .. ':' .. stmt.line .. ':' .. stmt.column .. '@' .. stmt.offset,\n"
+        "    tostring(stmt.no_transaction), tostring(stmt.file_no_transaction),\n"
+        "    stmt.facts.relations[1].qualified, json.encode(stmt.facts.destructive),\n"
+        "    json.encode(stmt.node.cmds):sub(1, 1), tostring(t.known), tostring(t.created),\n"
+        "    tostring(stmt.options.connected), stmt.options.small_table, stmt.text }, '|')\n"
+        "end }\n");
+    auto r = run("SELECT 1;\n  ALTER TABLE users ADD COLUMN a int;");
+    std::string seen;
+    for (const auto& f : r.findings)
+        if (f.rule == "echo") seen = f.message;
+    BOOST_TEST(seen ==
+                   "AlterTableStmt|users|migrations/002_x.sql:2:3@12|false|false|users|[]|[|"
+                   "false|false|false|" +
+                       std::to_string(cfg.lint.small_table_bytes) +
+                       "|ALTER TABLE users ADD COLUMN a int",
+               r.text());
+}
+
 BOOST_FIXTURE_TEST_CASE(a_rule_with_a_syntax_error_names_its_file, linter_fixture) {
     write_file(dir.path / "scripts/lint/broken.lua",
                "return { check = function(stmt) return end\n");

@@ -3,6 +3,10 @@
 // code 3 when there is an error.
 #include "lint/lint.hpp"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -186,7 +190,21 @@ int write_baseline(printer& out, const project_env& p, const std::vector<lint::f
     return 0;
 }
 
+// Parsing and linting build and free many small objects (parse trees, Lua
+// tables): the process keeps what it frees instead of handing it back to the
+// system after each statement and taking it again, page by page, for the
+// next (about a tenth of the time of `lint` on 1,000 statements). A short
+// process: nothing is held longer than the command runs.
+void keep_freed_memory() {
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 16 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+#endif
+}
+
 int run_lint(const globals& g, const lint_options& o) {
+    keep_freed_memory();
     printer out(g);
     auto p = load_project(g, out);
     auto e = connect_for_lint(o, p, out);

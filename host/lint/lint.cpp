@@ -289,18 +289,26 @@ std::vector<finding> check_statements(std::vector<item>& items, rule_set& rules,
     for (auto& it : items) {
         const auto& st = it.f->script->statements[it.index];
         if (!it.rules.empty()) {
-            json stmt = {{"kind", st.kind},
-                         {"node", st.tree.is_object() ? st.tree.at(st.kind) : json::object()},
-                         {"text", st.text},
-                         {"file", it.f->label},
-                         {"line", st.line},
-                         {"column", st.column},
-                         {"offset", st.offset},
-                         {"no_transaction", st.no_transaction},
-                         {"file_no_transaction", it.f->no_transaction},
-                         {"facts", it.facts.to_json()},
-                         {"tables", tables_of(it, created, catalog, connected)},
-                         {"options", options}};
+            // The tree goes to Lua from where it is: a copy into one object
+            // cost more than the rules themselves.
+            static const json no_node = json::object();
+            const json& node = st.tree.is_object() ? st.tree.at(st.kind) : no_node;
+            json kind = st.kind, text = st.text, file = it.f->label, line = st.line,
+                 column = st.column, offset = st.offset, no_transaction = st.no_transaction,
+                 file_no_transaction = it.f->no_transaction, facts = it.facts.to_json(),
+                 tables = tables_of(it, created, catalog, connected);
+            lua::json_record stmt = {{"kind", &kind},
+                                     {"node", &node},
+                                     {"text", &text},
+                                     {"file", &file},
+                                     {"line", &line},
+                                     {"column", &column},
+                                     {"offset", &offset},
+                                     {"no_transaction", &no_transaction},
+                                     {"file_no_transaction", &file_no_transaction},
+                                     {"facts", &facts},
+                                     {"tables", &tables},
+                                     {"options", &options}};
             for (auto& rep : rules.check_all(it.rules, stmt, st, it.f->label)) {
                 rep.file = it.f->label;
                 raw.push_back(std::move(rep));

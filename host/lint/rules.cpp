@@ -278,8 +278,9 @@ std::vector<finding> rule_set::check(std::size_t r, const json& stmt, const sql:
     return out;
 }
 
-std::vector<finding> rule_set::check_all(const std::vector<std::size_t>& rules, const json& stmt,
-                                         const sql::statement& st, const std::string& file_label) {
+std::vector<finding> rule_set::check_all(const std::vector<std::size_t>& rules,
+                                         const lua::json_record& stmt, const sql::statement& st,
+                                         const std::string& file_label) {
     auto& m = *impl_;
     std::vector<const lua::script*> scripts;
     for (auto r : rules) scripts.push_back(&m.scripts[r]);

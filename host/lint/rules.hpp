@@ -9,6 +9,7 @@
 
 #include "db/session.hpp"
 #include "lint/lint.hpp"
+#include "lua/record.hpp"
 #include "project/config.hpp"
 
 namespace moonshift::lua {
@@ -36,9 +37,10 @@ class rule_set {
     // severity, message and hint (positions are the linter's job).
     std::vector<finding> check(std::size_t r, const nlohmann::json& stmt, const sql::statement& st,
                                const std::string& file_label);
-    // Every rule of `rules` on one statement, the statement converted to Lua once.
+    // Every rule of `rules` on one statement, the statement (its fields, the
+    // parse tree among them, not copied) converted to Lua once.
     std::vector<finding> check_all(const std::vector<std::size_t>& rules,
-                                   const nlohmann::json& stmt, const sql::statement& st,
+                                   const lua::json_record& stmt, const sql::statement& st,
                                    const std::string& file_label);
     std::vector<finding> finish(const nlohmann::json& options);
 

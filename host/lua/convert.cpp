@@ -342,7 +342,9 @@ nlohmann::json to_json_at(lua_State* L, int idx, int depth) {
     }
 }
 
-void push_json_at(lua_State* L, const nlohmann::json& j, int depth) {
+// Tables get the json array and object metatables, pushed once per conversion
+// at stack slots mt and mt + 1 (not looked up in the registry per table).
+void push_json_at(lua_State* L, const nlohmann::json& j, int depth, int mt) {
     if (depth > max_json_depth)
         throw std::runtime_error("JSON nested deeper than " + std::to_string(max_json_depth) +
                                  " levels");
@@ -369,30 +371,40 @@ void push_json_at(lua_State* L, const nlohmann::json& j, int depth) {
             return;
         }
         case nlohmann::json::value_t::array: {
-            lua_createtable(L, static_cast<int>(j.size()), 0);
+            const auto& items = j.get_ref<const nlohmann::json::array_t&>();
+            lua_createtable(L, static_cast<int>(items.size()), 0);
             int i = 0;
-            for (const auto& e : j) {
-                push_json_at(L, e, depth + 1);
+            for (const auto& e : items) {
+                push_json_at(L, e, depth + 1, mt);
                 lua_rawseti(L, -2, ++i);
             }
-            push_registry(L, &json_array_mt_key);
+            lua_pushvalue(L, mt);
             lua_setmetatable(L, -2);
             return;
         }
         case nlohmann::json::value_t::object: {
-            lua_createtable(L, 0, static_cast<int>(j.size()));
-            for (const auto& [k, v] : j.items()) {
+            const auto& fields = j.get_ref<const nlohmann::json::object_t&>();
+            lua_createtable(L, 0, static_cast<int>(fields.size()));
+            for (const auto& [k, v] : fields) {
                 lua_pushlstring(L, k.data(), k.size());
-                push_json_at(L, v, depth + 1);
+                push_json_at(L, v, depth + 1, mt);
                 lua_rawset(L, -3);
             }
-            push_registry(L, &json_object_mt_key);
+            lua_pushvalue(L, mt + 1);
             lua_setmetatable(L, -2);
             return;
         }
         default:
             throw std::runtime_error("a JSON value of an unsupported kind");
     }
+}
+
+// Pushes both metatables, returns the first's slot; the caller removes them.
+int push_json_metatables(lua_State* L) {
+    if (!lua_checkstack(L, 4)) throw std::runtime_error("JSON nested too deep");
+    push_registry(L, &json_array_mt_key);
+    push_registry(L, &json_object_mt_key);
+    return lua_gettop(L) - 1;
 }
 
 }  // namespace
@@ -461,6 +473,28 @@ nlohmann::json to_json(lua_State* L, int idx) {
     return to_json_at(L, idx, 0);
 }
 
-void push_json(lua_State* L, const nlohmann::json& j) { push_json_at(L, j, 0); }
+void push_json(lua_State* L, const nlohmann::json& j) {
+    auto mt = push_json_metatables(L);
+    push_json_at(L, j, 0, mt);
+    lua_replace(L, mt);  // the value where the first metatable was
+    lua_settop(L, mt);
+}
+
+void push_json_record(lua_State* L, const json_record& fields) {
+    auto mt = push_json_metatables(L);
+    // In key order, as the same object built in nlohmann::json would be pushed.
+    json_record sorted = fields;  // keys are distinct
+    std::sort(sorted.begin(), sorted.end());
+    lua_createtable(L, 0, static_cast<int>(fields.size()));
+    for (const auto& [key, value] : sorted) {
+        lua_pushlstring(L, key.data(), key.size());
+        push_json_at(L, *value, 1, mt);
+        lua_rawset(L, -3);
+    }
+    lua_pushvalue(L, mt + 1);
+    lua_setmetatable(L, -2);
+    lua_replace(L, mt);
+    lua_settop(L, mt);
+}
 
 }  // namespace moonshift::lua

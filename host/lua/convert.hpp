@@ -8,6 +8,7 @@
 #include <string>
 
 #include "db/result.hpp"
+#include "lua/record.hpp"
 
 namespace moonshift::lua {
 
@@ -38,5 +39,8 @@ nlohmann::json to_json(lua_State* L, int idx);
 // JSON -> Lua: arrays and objects keep their kind (so [] encodes back as []),
 // null is json.null.
 void push_json(lua_State* L, const nlohmann::json& j);
+// The same for an object given as named parts (json_record, runtime.hpp),
+// pushed from where they are without first copying them into one object.
+void push_json_record(lua_State* L, const json_record& fields);
 
 }  // namespace moonshift::lua

@@ -417,14 +417,14 @@ nlohmann::json runtime::call(const script& s, const std::string& key, phase p,
 
 std::vector<nlohmann::json> runtime::call_each(const std::vector<const script*>& scripts,
                                                const std::string& key, phase p,
-                                               const nlohmann::json& arg, std::size_t* failed) {
+                                               const json_record& arg, std::size_t* failed) {
     impl& rt = *impl_;
     std::vector<nlohmann::json> out(scripts.size());
     if (scripts.empty()) return out;
     for (const auto* s : scripts) rt.check_script(*s);
     lua_State* L = rt.L;
     impl::window w(rt, p, false, nullptr, scripts.front()->label(), nullptr);
-    push_json(L, arg);
+    push_json_record(L, arg);
     int shared = lua_gettop(L);
     for (std::size_t i = 0; i < scripts.size(); ++i) {
         const script& s = *scripts[i];

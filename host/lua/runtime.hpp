@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "db/session.hpp"
 #include "lua/backfill_spec.hpp"
+#include "lua/record.hpp"
 
 struct lua_State;
 
@@ -193,13 +194,14 @@ class runtime {
     // check_failure; a result that is not data (a function) is a script_error.
     nlohmann::json call(const script& s, const std::string& key, phase p,
                         const std::vector<nlohmann::json>& args);
-    // The same for many scripts and one argument, converted to Lua once and
-    // shared by every call (lint: one statement, every rule that looks at
-    // it). results[i] is script i's answer. A failure throws as above, with
-    // *failed (when given) set to the index of the script that raised.
+    // The same for many scripts and one argument, an object given as its
+    // named parts, converted to Lua once and shared by every call (lint: one
+    // statement, every rule that looks at it). results[i] is script i's
+    // answer. A failure throws as above, with *failed (when given) set to
+    // the index of the script that raised.
     std::vector<nlohmann::json> call_each(const std::vector<const script*>& scripts,
-                                          const std::string& key, phase p,
-                                          const nlohmann::json& arg, std::size_t* failed = nullptr);
+                                          const std::string& key, phase p, const json_record& arg,
+                                          std::size_t* failed = nullptr);
 
     // Time budget of every following run_* call, counted from its start;
     // zero (the default) means none. The time spent in SQL counts too, but a

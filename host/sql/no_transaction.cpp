@@ -81,13 +81,20 @@ std::string no_transaction_reason(const std::string& kind, const json& node) {
     if (kind == "DropSubscriptionStmt")
         return refused("DROP SUBSCRIPTION") + " (when the subscription has a replication slot)";
     if (kind == "AlterTableStmt") {
-        for (const auto& cmd : node.value("cmds", json::array())) {
-            const auto& c = cmd.value("AlterTableCmd", json::object());
-            if (c.value("subtype", "") == "AT_DetachPartition" &&
-                flag(c.value("def", json::object()).value("PartitionCmd", json::object()),
-                     "concurrent"))
-                return refused("ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY");
-        }
+        // By reference: value() would copy every command of every ALTER TABLE.
+        auto cmds = node.find("cmds");
+        if (cmds != node.end() && cmds->is_array())
+            for (const auto& cmd : *cmds) {
+                auto c = cmd.find("AlterTableCmd");
+                if (c == cmd.end() || !c->is_object()) continue;
+                auto def = c->find("def");
+                if (c->value("subtype", "") != "AT_DetachPartition" || def == c->end() ||
+                    !def->is_object())
+                    continue;
+                auto part = def->find("PartitionCmd");
+                if (part != def->end() && part->is_object() && flag(*part, "concurrent"))
+                    return refused("ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY");
+            }
     }
     if (kind == "ClusterStmt" && !node.contains("relation"))
         return refused("CLUSTER without a table name");
