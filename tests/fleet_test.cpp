@@ -322,6 +322,41 @@ BOOST_AUTO_TEST_CASE(targets_from_a_file_and_a_control_query_passwords_never_sho
     BOOST_TEST(!has(sj.out + sj.err, "s3cret-pw"));
 }
 
+BOOST_AUTO_TEST_CASE(down_rolls_every_target_back_wave_by_wave) {
+    tenants t(5, "waves = [\"1\", \"100%\"]\n");
+    t.migration("001_items.sql", "CREATE TABLE items (id int PRIMARY KEY);\n");
+    t.migration("002_notes.sql", "CREATE TABLE notes (id int PRIMARY KEY);\n");
+    t.migration("003_tags.sql", "CREATE TABLE tags (id int PRIMARY KEY);\n");
+    auto up = t.ms({"fleet", "up", "-j", "2"});
+    BOOST_REQUIRE_MESSAGE(up.exit_code == 0, "exit " << up.exit_code << " " << up.out + up.err);
+    for (std::size_t i = 0; i < t.dbs.size(); ++i) BOOST_REQUIRE(t.versions(i) == "001,002,003");
+
+    // Derived reverses (no down scripts): one step back everywhere, then back to 001.
+    auto one = t.ms({"--json", "--yes", "fleet", "down", "--steps", "1", "-j", "2"});
+    BOOST_REQUIRE_MESSAGE(one.exit_code == 0, "exit " << one.exit_code << " " << one.out + one.err);
+    auto rep = result_of(one, "fleet down");
+    BOOST_REQUIRE(rep.is_object());
+    BOOST_TEST(rep["targets"].size() == t.dbs.size());
+    BOOST_TEST(events_named(one, "fleet.wave.start").size() == 2u, one.out);
+    for (std::size_t i = 0; i < t.dbs.size(); ++i) {
+        BOOST_TEST(t.versions(i) == "001,002", t.dbs[i]);
+        BOOST_TEST(t.scalar(i, "SELECT to_regclass('tags') IS NULL") == "t", t.dbs[i]);
+    }
+    auto to = t.ms({"--yes", "fleet", "down", "--to", "001"});
+    BOOST_REQUIRE_MESSAGE(to.exit_code == 0, "exit " << to.exit_code << " " << to.out + to.err);
+    for (std::size_t i = 0; i < t.dbs.size(); ++i) {
+        BOOST_TEST(t.versions(i) == "001", t.dbs[i]);
+        BOOST_TEST(t.scalar(i, "SELECT to_regclass('notes') IS NULL") == "t", t.dbs[i]);
+    }
+    // fleet status agrees: two pending everywhere.
+    auto st = t.ms({"--json", "fleet", "status"});
+    BOOST_TEST(st.exit_code == 0, st.out + st.err);
+    auto s = result_of(st, "fleet status");
+    BOOST_REQUIRE(s.is_object());
+    for (auto& target : s["targets"])
+        BOOST_TEST(target["summary"].value("pending", -1) == 2, target.dump());
+}
+
 BOOST_AUTO_TEST_CASE(plan_rehearses_once_per_distinct_state) {
     tenants t(3);
     t.migration("001_items.sql", "CREATE TABLE items (id int PRIMARY KEY);\n");

@@ -121,7 +121,7 @@ BOOST_FIXTURE_TEST_CASE(the_delta_derives_the_reverse_the_whole_images_derive, c
             BOOST_TEST(got.statements == expected.statements, boost::test_tools::per_element());
             BOOST_TEST(got.finish == expected.finish, boost::test_tools::per_element());
             BOOST_TEST(got.irreversible == expected.irreversible, boost::test_tools::per_element());
-            BOOST_TEST(!expected.empty() || what == "add an enum value",
+            BOOST_TEST((!expected.empty() || what == "add an enum value"),
                        "the migration has a reverse to compare");
             BOOST_TEST(comparable(d.after) == comparable(whole),
                        "the image left for the next migration is the whole catalog");

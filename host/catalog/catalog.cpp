@@ -193,27 +193,59 @@ struct parsed_name {
     enum { up, down, lua, folder, verify } role;
 };
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_name_char(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+}
+
+// VERSION_NAME: VERSION is digits (dotted when `dotted`), NAME is
+// [A-Za-z0-9_-]+. By hand: std::regex ran for every file of every listing.
+bool split_stem(std::string_view stem, bool dotted, parsed_name& out) {
+    std::size_t i = 0;
+    for (;;) {
+        std::size_t run = i;
+        while (i < stem.size() && is_digit(stem[i])) ++i;
+        if (i == run) return false;
+        if (dotted && i < stem.size() && stem[i] == '.') {
+            ++i;
+            continue;
+        }
+        break;
+    }
+    if (i >= stem.size() || stem[i] != '_' || i + 1 >= stem.size()) return false;
+    for (std::size_t k = i + 1; k < stem.size(); ++k)
+        if (!is_name_char(stem[k])) return false;
+    out.version.assign(stem.substr(0, i));
+    out.name.assign(stem.substr(i + 1));
+    return true;
+}
+
+bool ends_with(std::string_view s, std::string_view tail) {
+    return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
+}
+
 bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
-    static const std::regex sql_re(
-        R"(^(\d+(?:\.\d+)*)_([A-Za-z0-9_\-]+?)(\.up|\.down|\.verify)?\.sql$)");
-    static const std::regex lua_re(R"(^(\d+)_([A-Za-z0-9_\-]+)\.lua$)");
-    static const std::regex dir_re(R"(^(\d+)_([A-Za-z0-9_\-]+)$)");
-    std::smatch m;
+    std::string_view f(file);
     if (is_dir) {
-        if (!std::regex_match(file, m, dir_re)) return false;
-        out = {m[1], m[2], parsed_name::folder};
-        return true;
+        out.role = parsed_name::folder;
+        return split_stem(f, false, out);
     }
-    if (std::regex_match(file, m, sql_re)) {
-        out = {m[1], m[2],
-               m[3] == ".down"     ? parsed_name::down
-               : m[3] == ".verify" ? parsed_name::verify
-                                   : parsed_name::up};
-        return true;
+    if (ends_with(f, ".sql")) {
+        auto stem = f.substr(0, f.size() - 4);
+        static const std::pair<std::string_view, decltype(parsed_name::up)> suffixes[] = {
+            {".up", parsed_name::up}, {".down", parsed_name::down}, {".verify", parsed_name::verify}};
+        for (const auto& [suffix, role] : suffixes)
+            if (ends_with(stem, suffix) &&
+                split_stem(stem.substr(0, stem.size() - suffix.size()), true, out)) {
+                out.role = role;
+                return true;
+            }
+        out.role = parsed_name::up;
+        return split_stem(stem, true, out);
     }
-    if (std::regex_match(file, m, lua_re)) {
-        out = {m[1], m[2], parsed_name::lua};
-        return true;
+    if (ends_with(f, ".lua")) {
+        out.role = parsed_name::lua;
+        return split_stem(f.substr(0, f.size() - 4), false, out);
     }
     return false;
 }

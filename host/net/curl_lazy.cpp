@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "net/curl_lazy.hpp"
 
 namespace moonshift::net::curl {
 namespace {

@@ -154,8 +154,8 @@ failure_text describe(failure f, std::chrono::milliseconds timeout) {
     }
 }
 
-using easy_ptr = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
-using slist_ptr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+using easy_ptr = std::unique_ptr<CURL, void (*)(CURL*)>;
+using slist_ptr = std::unique_ptr<curl_slist, void (*)(curl_slist*)>;
 
 }  // namespace
 
@@ -237,7 +237,7 @@ void append_header(slist_ptr& headers, const std::string& line) {
 // The request's headers as curl's list; a name or value that could split the
 // request (CR, LF, a colon in the name) is refused.
 slist_ptr curl_headers(const http_request& req, const send_context& ctx) {
-    slist_ptr headers(nullptr, &curl_slist_free_all);
+    slist_ptr headers(nullptr, curl_slist_free_all);
     bool has_expect = false;
     for (const auto& [name, value] : req.headers) {
         if (name.empty() || has_crlf(name) || has_crlf(value) ||
@@ -324,7 +324,7 @@ http_response send(const http_request& req) {
     check_request(req, ctx);
     slist_ptr headers = curl_headers(req, ctx);
 
-    easy_ptr curl(curl_easy_init(), &curl_easy_cleanup);
+    easy_ptr curl(curl_easy_init(), curl_easy_cleanup);
     if (!curl) throw std::runtime_error("cannot create a curl handle");
     CURL* h = curl.get();
     char errbuf[CURL_ERROR_SIZE] = {};

@@ -238,12 +238,12 @@ std::string format_mail(const mail_message& m) {
 
 namespace {
 
-using slist_ptr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+using slist_ptr = std::unique_ptr<curl_slist, void (*)(curl_slist*)>;
 
 // RCPT TO of every To and Cc address.
 slist_ptr recipients(const mail_message& m) {
     if (m.to.empty() && m.cc.empty()) throw invalid("the message has no recipient");
-    slist_ptr rcpt(nullptr, &curl_slist_free_all);
+    slist_ptr rcpt(nullptr, curl_slist_free_all);
     for (const auto* list : {&m.to, &m.cc}) {
         for (const auto& r : *list) {
             curl_slist* next =
@@ -346,7 +346,7 @@ void send_mail(const smtp_settings& s, const mail_message& m) {
     const std::string payload = format_mail(m);
     const std::string mail_from = "<" + from.addr + ">";
 
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
+    std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
     if (!curl) throw std::runtime_error("cannot create a curl handle");
     CURL* h = curl.get();
     conversation c;

@@ -44,7 +44,7 @@ std::string lower(std::string s) {
 
 url_parts parse_url(const std::string& url) {
     url_parts p;
-    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> h(curl_url(), &curl_url_cleanup);
+    std::unique_ptr<CURLU, void (*)(CURLU*)> h(curl_url(), curl_url_cleanup);
     if (!h ||
         curl_url_set(h.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
         return p;

@@ -65,11 +65,11 @@ SELECT jsonb_build_object(
    'functions', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'functions') x
                WHERE NOT EXISTS (SELECT 1 FROM pg_proc WHERE oid = x::oid))),
  'schemas', (SELECT coalesce(jsonb_object_agg(n.oid::text, jsonb_build_object('name', quote_ident(n.nspname),
-     'mine', p.xmin::text = (txid_current() % 4294967296)::text)), '{}')
+     'mine', @MINE(p.xmin)@)), '{}')
      FROM ns n JOIN pg_namespace p ON p.oid = n.oid),
  'tables', (SELECT coalesce(jsonb_object_agg(r.oid::text, jsonb_build_object(
      'name', r.qname, 'schema', r.nspname, 'relname', r.relname, 'kind', r.relkind::text,
-     'mine', r.rel_xmin::text = (txid_current() % 4294967296)::text,
+     'mine', @MINE(r.rel_xmin)@,
      'rls', r.relrowsecurity, 'force_rls', r.relforcerowsecurity,
      'view', CASE WHEN r.relkind IN ('v', 'm') THEN pg_get_viewdef(r.oid) END,
      'grants', (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -79,7 +79,7 @@ SELECT jsonb_build_object(
                   FROM aclexplode(r.relacl) a WHERE a.grantee <> r.relowner),
      'columns', (SELECT coalesce(jsonb_object_agg(a.attnum::text, jsonb_build_object(
                    'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
-                   'mine', a.xmin::text = (txid_current() % 4294967296)::text,
+                   'mine', @MINE(a.xmin)@,
                    'not_null', a.attnotnull, 'default', pg_get_expr(ad.adbin, ad.adrelid),
                    'identity', a.attidentity::text, 'generated', a.attgenerated::text,
                    'collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
@@ -91,32 +91,32 @@ SELECT jsonb_build_object(
                   WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped))), '{}') FROM rel r),
  'indexes', (SELECT coalesce(jsonb_object_agg(i.indexrelid::text, jsonb_build_object(
      'table', i.indrelid::text, 'name', format('%I.%I', r.nspname, ic.relname), 'relname', ic.relname,
-     'mine', ic.xmin::text = (txid_current() % 4294967296)::text,
+     'mine', @MINE(ic.xmin)@,
      'definition', pg_get_indexdef(i.indexrelid),
      'constraint', EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                             AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')))), '{}')
      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN rel r ON r.oid = i.indrelid),
  'constraints', (SELECT coalesce(jsonb_object_agg(c.oid::text, jsonb_build_object(
      'table', c.conrelid::text, 'name', c.conname, 'type', c.contype::text,
-     'mine', c.xmin::text = (txid_current() % 4294967296)::text,
+     'mine', @MINE(c.xmin)@,
      'definition', pg_get_constraintdef(c.oid))), '{}')
      FROM pg_constraint c JOIN rel r ON r.oid = c.conrelid WHERE c.contype NOT IN ('t', 'n')),
  'policies', (SELECT coalesce(jsonb_object_agg(p.oid::text, jsonb_build_object(
      'table', p.polrelid::text, 'name', p.polname, 'command', p.polcmd::text, 'permissive', p.polpermissive,
-     'mine', p.xmin::text = (txid_current() % 4294967296)::text,
+     'mine', @MINE(p.xmin)@,
      'roles', (SELECT coalesce(jsonb_agg(CASE WHEN x = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x)) END
                                          ORDER BY x), '[]') FROM unnest(p.polroles) x),
      'using', pg_get_expr(p.polqual, p.polrelid), 'check', pg_get_expr(p.polwithcheck, p.polrelid))), '{}')
      FROM pg_policy p JOIN rel r ON r.oid = p.polrelid),
  'triggers', (SELECT coalesce(jsonb_object_agg(t.oid::text, jsonb_build_object(
      'table', t.tgrelid::text, 'name', t.tgname, 'definition', pg_get_triggerdef(t.oid),
-     'mine', t.xmin::text = (txid_current() % 4294967296)::text,
+     'mine', @MINE(t.xmin)@,
      'enabled', t.tgenabled::text)), '{}')
      FROM pg_trigger t JOIN rel r ON r.oid = t.tgrelid WHERE NOT t.tgisinternal),
  'functions', (SELECT coalesce(jsonb_object_agg(p.oid::text, jsonb_build_object(
      'signature', format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
      'kind', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
-     'mine', p.xmin::text = (txid_current() % 4294967296)::text,
+     'mine', @MINE(p.xmin)@,
      'definition', pg_get_functiondef(p.oid))), '{}')
      FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
     WHERE p.prokind IN ('f', 'p') AND (@ALL@ OR age(p.xmin) <= 0)
@@ -124,7 +124,7 @@ SELECT jsonb_build_object(
                       AND d.objid = p.oid AND d.deptype = 'e')),
  'sequences', (SELECT coalesce(jsonb_object_agg(c.oid::text, jsonb_build_object(
      'name', format('%I.%I', n.nspname, c.relname), 'type', format_type(s.seqtypid, NULL),
-     'mine', c.xmin::text = (txid_current() % 4294967296)::text,
+     'mine', @MINE(c.xmin)@,
      'increment', s.seqincrement, 'start', s.seqstart, 'min', s.seqmin, 'max', s.seqmax,
      'cache', s.seqcache, 'cycle', s.seqcycle,
      'owned_by', (SELECT format('%s.%I', oc.oid::regclass::text, a.attname) FROM pg_depend d
@@ -143,7 +143,7 @@ SELECT jsonb_build_object(
                       AND d.objid = c.oid AND d.deptype = 'e')),
  'enums', (SELECT coalesce(jsonb_object_agg(t.oid::text, jsonb_build_object(
      'name', format('%I.%I', n.nspname, t.typname), 'typname', t.typname, 'schema', n.nspname,
-     'mine', t.xmin::text = (txid_current() % 4294967296)::text,
+     'mine', @MINE(t.xmin)@,
      'values', (SELECT jsonb_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
      'columns', (SELECT coalesce(jsonb_agg(jsonb_build_object('table', format('%I.%I', cn.nspname, c.relname),
                                                              'column', a.attname,
@@ -189,6 +189,22 @@ SELECT @CENSUS@ = $1
    AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE age(xmin) <= age($2::text::xid))
 )SQL";
 
+// @MINE(row.xmin)@: the row was written by this transaction or by one of
+// its subtransactions (a DO block, a savepoint), not by another session:
+// a subtransaction's xid is newer than its top's (a negative age) and, seen
+// from inside, still in progress.
+void put_mine(std::string& sql) {
+    const std::string open = "@MINE(", close = ")@";
+    for (auto at = sql.find(open); at != std::string::npos; at = sql.find(open, at)) {
+        auto end = sql.find(close, at);
+        auto x = sql.substr(at + open.size(), end - at - open.size());
+        sql.replace(at, end + close.size() - at,
+                    fmt::format("({0}::text = (txid_current() % 4294967296)::text OR (age({0}) < 0 "
+                                "AND txid_status(txid_current() - age({0})) = 'in progress'))",
+                                x));
+    }
+}
+
 void put(std::string& sql, const std::string& marker, const std::string& text) {
     for (auto at = sql.find(marker); at != std::string::npos;
          at = sql.find(marker, at + text.size()))
@@ -206,6 +222,7 @@ json take(db::session& s, const std::vector<std::string>& exclude_schemas, bool 
     put(sql, "$1::text[]", list);
     put(sql, "@ALL@", all ? "true" : "false");
     put(sql, "@CENSUS@", census_sql);
+    put_mine(sql);
     auto r = s.query_prepared(fmt::format("moonshift_image{}_{:x}", all ? "" : "_delta",
                                           std::hash<std::string>{}(list)&0xffffffffu),
                               sql, {known.dump()});
@@ -282,13 +299,17 @@ image_delta image_after(db::session& s, const std::vector<std::string>& exclude_
         for (const auto* side : {&d.before_part, &d.after_part})
             for (const auto& o : (*side)[kind]) {
                 auto table = o.value("table", std::string());
-                if (table.empty() || !d.after["tables"].contains(table)) continue;
-                for (auto* part : {&d.before_part, &d.after_part})
-                    if (!(*part)["tables"].contains(table)) {
-                        json copy = d.after["tables"][table];
-                        not_mine(copy);
-                        (*part)["tables"][table] = std::move(copy);
-                    }
+                // A table on either side changed itself (added, dropped,
+                // taken again): its own image says so, never a copy.
+                if (table.empty() || !d.after["tables"].contains(table) ||
+                    d.before_part["tables"].contains(table) ||
+                    d.after_part["tables"].contains(table))
+                    continue;
+                for (auto* part : {&d.before_part, &d.after_part}) {
+                    json copy = d.after["tables"][table];
+                    not_mine(copy);
+                    (*part)["tables"][table] = std::move(copy);
+                }
             }
     for (const char* kind : {"schemas", "enums", "extensions"}) {
         d.before_part[kind] = std::move(before[kind]);
