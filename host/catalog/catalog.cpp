@@ -233,7 +233,9 @@ bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
     if (ends_with(f, ".sql")) {
         auto stem = f.substr(0, f.size() - 4);
         static const std::pair<std::string_view, decltype(parsed_name::up)> suffixes[] = {
-            {".up", parsed_name::up}, {".down", parsed_name::down}, {".verify", parsed_name::verify}};
+            {".up", parsed_name::up},
+            {".down", parsed_name::down},
+            {".verify", parsed_name::verify}};
         for (const auto& [suffix, role] : suffixes)
             if (ends_with(stem, suffix) &&
                 split_stem(stem.substr(0, stem.size() - suffix.size()), true, out)) {

@@ -150,12 +150,15 @@ void check_entry(const fs::directory_entry& e) {
         throw usage_error(e.path().string() + ": moonshift reads only lower-case ." +
                               ext_lower.substr(1) + " files, so this one would be skipped",
                           "rename it to " + e.path().stem().string() + ext_lower);
+    // The entry's type as the directory listing gave it: no stat, but for a
+    // symbolic link (followed, as fs::status would).
     std::error_code ec;
-    auto st = fs::status(e.path(), ec);
+    const bool regular = e.is_regular_file(ec);
+    const bool folder = !ec && !regular && e.is_directory(ec);
     if (ec)
         throw usage_error(e.path().string() + ": cannot read it: " + ec.message(),
                           "fix or remove it (a broken symbolic link, or one that loops?)");
-    if (!fs::is_regular_file(st) && !fs::is_directory(st))
+    if (!regular && !folder)
         throw usage_error(e.path().string() + ": not a regular file (a pipe, socket or device)",
                           "remove it from the migrations directory");
 }
@@ -173,9 +176,18 @@ std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
         throw usage_error(dir.string() + ": cannot read the directory: " + e.code().message(),
                           "check that it exists and that this user may read it");
     }
-    std::sort(entries.begin(), entries.end(),
-              [](auto& a, auto& b) { return a.path().filename() < b.path().filename(); });
-    return entries;
+    // By file name, each name taken once (a path's filename() per comparison
+    // cost more than the listing).
+    std::vector<std::pair<std::string, std::size_t>> names;
+    names.reserve(entries.size());
+    for (std::size_t i = 0; i < entries.size(); ++i)
+        names.emplace_back(entries[i].path().filename().native(), i);
+    std::sort(names.begin(), names.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<fs::directory_entry> sorted;
+    sorted.reserve(entries.size());
+    for (auto& [name, i] : names) sorted.push_back(std::move(entries[i]));
+    return sorted;
 }
 
 std::string describe_place(const fs::path& dir, const fs::path& root) {

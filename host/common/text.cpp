@@ -1,9 +1,14 @@
 // Small text helpers shared by every concern.
 #include "common/text.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -79,11 +84,34 @@ std::size_t invalid_utf8_at(std::string_view s) {
 }
 
 std::string read_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw error(exit_code::usage, "cannot read " + path.string());
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // open, fstat, one read of the whole file, close: a history's thousands
+    // of small files are read on every command.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw error(exit_code::usage, "cannot read " + path.string());
+    struct ::stat st {};
+    const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    std::string out;
+    std::size_t want = regular ? static_cast<std::size_t>(st.st_size) + 1 : 65536;
+    for (;;) {
+        auto at = out.size();
+        out.resize(at + want);
+        auto n = ::read(fd, out.data() + at, want);
+        if (n < 0 && errno == EINTR) {
+            out.resize(at);
+            continue;
+        }
+        if (n < 0) {
+            ::close(fd);
+            throw error(exit_code::usage,
+                        "cannot read " + path.string() + ": " + std::strerror(errno));
+        }
+        out.resize(at + static_cast<std::size_t>(n));
+        // A regular file read short of what was asked is at its end.
+        if (n == 0 || (regular && static_cast<std::size_t>(n) < want)) break;
+        want = 65536;
+    }
+    ::close(fd);
+    return out;
 }
 
 position position_of(std::string_view text, std::size_t offset) {
