@@ -91,7 +91,7 @@ const std::vector<std::string> left_out = {"moonshift"};
 // object's "mine" left out (the delta keeps the flags of the migration that
 // wrote an object last; a whole image says whether this one did).
 json comparable(json image) {
-    for (const char* k : {"census", "xmax", "fresh", "gone"}) image.erase(k);
+    for (const char* k : {"census", "since", "xids", "fresh", "gone"}) image.erase(k);
     for (auto& [kind, objects] : image.items()) {
         if (!objects.is_object()) continue;
         for (auto& [oid, o] : objects.items()) {

@@ -46,7 +46,8 @@ WITH ns AS (
 
 )
 SELECT jsonb_build_object(
- 'xmax', (txid_snapshot_xmax(txid_current_snapshot()) % 4294967296)::text,
+ 'since', (txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text,
+ 'xids', @XIDS@,
  'census', @CENSUS@,
  'fresh', CASE WHEN @ALL@ THEN '[]'::jsonb ELSE (SELECT coalesce(jsonb_agg(oid::text), '[]') FROM fresh) END,
  'gone', jsonb_build_object(  -- of the objects $1 names, those that no longer exist
@@ -168,25 +169,50 @@ constexpr const char* census_sql = R"SQL(concat_ws(',',
  (SELECT count(*) FROM pg_type), (SELECT count(*) FROM pg_enum), (SELECT count(*) FROM pg_extension),
  (SELECT count(*) FROM pg_depend)))SQL";
 
-// An image still holds when the census is the same and no row of those
-// catalogs was written since its snapshot ($2: the snapshot's xmax).
+// The oldest transaction in progress when the image is taken (as xid).
+constexpr const char* since_sql =
+    "((txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text::xid)";
+
+// The transactions that wrote the catalog rows an image reads, of those not
+// older than the oldest in progress when it was taken (@SINCE@).
+constexpr const char* xids_sql = R"SQL((SELECT coalesce(jsonb_agg(DISTINCT w.x), '[]') FROM (
+SELECT xmin::text AS x FROM pg_namespace WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_class WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_attribute WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_attrdef WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_index WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_constraint WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_policy WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_trigger WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_proc WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_sequence WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_type WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_enum WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_extension WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_collation WHERE age(xmin) <= age(@SINCE@)
+ UNION ALL SELECT xmin::text AS x FROM pg_depend WHERE age(xmin) <= age(@SINCE@)) w))SQL";
+
+// An image still holds when the census is the same and no catalog row was
+// written by a transaction the image did not see: none newer than the
+// oldest in progress when it was taken ($2) but those whose rows it read
+// ($3: its own transaction and its subtransactions, mostly).
 constexpr const char* current_sql = R"SQL(
 SELECT @CENSUS@ = $1
-   AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_class WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_attrdef WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_index WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_policy WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_proc WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_sequence WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_type WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_enum WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_collation WHERE age(xmin) <= age($2::text::xid))
-   AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE age(xmin) <= age($2::text::xid))
+   AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_class WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_attrdef WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_index WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_policy WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_proc WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_sequence WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_type WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_enum WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_collation WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
 )SQL";
 
 // @MINE(row.xmin)@: the row was written by this transaction or by one of
@@ -222,11 +248,17 @@ json take(db::session& s, const std::vector<std::string>& exclude_schemas, bool 
     put(sql, "$1::text[]", list);
     put(sql, "@ALL@", all ? "true" : "false");
     put(sql, "@CENSUS@", census_sql);
+    put(sql, "@XIDS@", xids_sql);
+    put(sql, "@SINCE@", since_sql);
     put_mine(sql);
     auto r = s.query_prepared(fmt::format("moonshift_image{}_{:x}", all ? "" : "_delta",
                                           std::hash<std::string>{}(list)&0xffffffffu),
                               sql, {known.dump()});
-    return json::parse(r[0][0].c_str());
+    auto j = json::parse(r[0][0].c_str());
+    // Behind a long-open transaction elsewhere, every migration of the run
+    // adds its own: past a few, checking them costs more than a new image.
+    if (j["xids"].size() > 64) j["census"] = nullptr;
+    return j;
 }
 
 // Kinds keyed by oid that an image after a migration takes only where the
@@ -248,13 +280,16 @@ json image(db::session& s, const std::vector<std::string>& exclude_schemas) {
 }
 
 bool still_current(db::session& s, const json& image) {
-    if (!image.contains("census") || !image.contains("xmax")) return false;
+    auto census = image.find("census");
+    if (census == image.end() || !census->is_string() || !image.contains("since")) return false;
+    std::string xids = "{";
+    for (const auto& x : image["xids"]) xids += (xids.size() > 1 ? "," : "") + x.get<std::string>();
+    xids += "}";
     std::string sql = current_sql;
     put(sql, "@CENSUS@", census_sql);
     return s
-        .query_prepared(
-            "moonshift_image_current", sql,
-            {image["census"].get<std::string>(), image["xmax"].get<std::string>()})[0][0]
+        .query_prepared("moonshift_image_current", sql,
+                        {census->get<std::string>(), image["since"].get<std::string>(), xids})[0][0]
         .as<bool>();
 }
 
@@ -317,7 +352,7 @@ image_delta image_after(db::session& s, const std::vector<std::string>& exclude_
         d.after[kind] = std::move(now[kind]);
     }
     d.after["census"] = std::move(now["census"]);
-    d.after["xmax"] = std::move(now["xmax"]);
+    for (const char* k : {"since", "xids"}) d.after[k] = std::move(now[k]);
     return d;
 }
 
