@@ -12,6 +12,7 @@
 
 #include "support/harness.hpp"
 #include "support/receivers.hpp"
+#include "support/skip.hpp"
 #include "support/stages.hpp"
 
 using namespace moonshift::test;
@@ -355,6 +356,29 @@ BOOST_AUTO_TEST_CASE(down_rolls_every_target_back_wave_by_wave) {
     BOOST_REQUIRE(s.is_object());
     for (auto& target : s["targets"])
         BOOST_TEST(target["summary"].value("pending", -1) == 2, target.dump());
+}
+
+BOOST_AUTO_TEST_CASE(progress_on_a_terminal_and_none_in_a_pipe,
+                     *boost::unit_test::precondition(skip_unless(
+                         [] { return std::filesystem::exists("/usr/bin/script"); },
+                         "script(1) is not installed (util-linux): no terminal to show it on"))) {
+    tenants t(4, "waves = [\"1\", \"100%\"]\n");
+    t.migration("001_items.sql", "CREATE TABLE items (id int PRIMARY KEY);\n");
+    // script(1) gives the command a terminal: the progress line is redrawn in place.
+    std::string bin = MOONSHIFT_BIN;
+    auto tty = run_program("/usr/bin/script",
+                           {"-qec", bin + " --no-color fleet up -j 2", "/dev/null"}, t.dir.path);
+    BOOST_REQUIRE_MESSAGE(tty.exit_code == 0, "exit " << tty.exit_code << " " << tty.out + tty.err);
+    BOOST_TEST(has(tty.out, "\r\033[K"), tty.out);
+    BOOST_TEST(has(tty.out, "wave 1/2 · 1/4 done"), tty.out);
+    BOOST_TEST(has(tty.out, "4/4 done · 0 running · 0 failed · ETA 0 s"), tty.out);
+    for (std::size_t i = 0; i < t.dbs.size(); ++i) BOOST_TEST(t.versions(i) == "001");
+    // Through a pipe (CI logs): no progress line, only the report.
+    t.migration("002_notes.sql", "CREATE TABLE notes (id int PRIMARY KEY);\n");
+    auto piped = t.ms({"fleet", "up", "-j", "2"});
+    BOOST_REQUIRE_MESSAGE(piped.exit_code == 0, piped.out + piped.err);
+    BOOST_TEST(!has(piped.out, "\033[K"), piped.out);
+    BOOST_TEST(!has(piped.out, "ETA"), piped.out);
 }
 
 BOOST_AUTO_TEST_CASE(plan_rehearses_once_per_distinct_state) {
