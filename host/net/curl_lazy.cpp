@@ -1,5 +1,7 @@
 // libcurl by dlopen on first use (curl_lazy.hpp).
 #define CURL_DISABLE_TYPECHECK
+#include "net/curl_lazy.hpp"
+
 #include <curl/curl.h>
 #include <dlfcn.h>
 
@@ -7,7 +9,6 @@
 #include <string>
 
 #include "common/error.hpp"
-#include "net/curl_lazy.hpp"
 
 namespace moonshift::net::curl {
 namespace {
