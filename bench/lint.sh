@@ -100,8 +100,11 @@ now_us() { local t=${EPOCHREALTIME/./}; printf '%s' "$((10#$t))"; }
 measure() {
     local name=$1 t0 t1
     shift
+    # bash's own `time` (getrusage of the child, to the millisecond; GNU
+    # time prints hundredths of a second)
+    local TIMEFORMAT='%3U %3S'
     t0=$(now_us)
-    /usr/bin/time -f "%U %S" -o "$WORK/time.out" "$@" >/dev/null 2>&1 || true
+    { time "$@" >/dev/null 2>&1; } 2>"$WORK/time.out" || true
     t1=$(now_us)
     echo "$((t1 - t0))" >>"$WORK/$name"
     awk '{ printf "%d\n", ($1 + $2) * 1000000 }' "$WORK/time.out" >>"$WORK/$name.cpu"
