@@ -10,7 +10,25 @@
 #include "common/text.hpp"
 #include "engine/local_shape.hpp"
 
+extern char** environ;
+
 namespace moonshift::cli {
+
+exec_args::exec_args(std::vector<std::string> argv, std::initializer_list<const char*> drop,
+                     std::vector<std::string> extra)
+    : args_(std::move(argv)) {
+    for (char** e = environ; *e; ++e) {
+        std::string entry(*e);
+        bool dropped = false;
+        for (const char* name : drop) dropped = dropped || entry.rfind(name, 0) == 0;
+        if (!dropped) env_.push_back(std::move(entry));
+    }
+    for (auto& x : extra) env_.push_back(std::move(x));
+    for (auto& a : args_) av_.push_back(a.data());
+    for (auto& e : env_) ev_.push_back(e.data());
+    av_.push_back(nullptr);
+    ev_.push_back(nullptr);
+}
 
 printer::printer(const globals& g)
     : json_(g.json),

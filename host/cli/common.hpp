@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -113,6 +114,24 @@ void register_testdb(CLI::App& app, globals& g, command_fn& run);
 void register_dashboard(CLI::App& app, globals& g, command_fn& run);
 void register_fleet(CLI::App& app, globals& g, command_fn& run);
 void register_help(CLI::App& app, command_fn& run);
+
+// A child's argv and environment for execve, made before fork so that the
+// child allocates nothing: this process's environment without the variables
+// whose "NAME=" prefix is in `drop`, then `extra`. Not copied or moved: the
+// pointers point into its strings.
+class exec_args {
+  public:
+    exec_args(std::vector<std::string> argv, std::initializer_list<const char*> drop,
+              std::vector<std::string> extra);
+    exec_args(const exec_args&) = delete;
+    exec_args& operator=(const exec_args&) = delete;
+    char* const* argv() const { return av_.data(); }
+    char* const* envp() const { return ev_.data(); }
+
+  private:
+    std::vector<std::string> args_, env_;
+    std::vector<char*> av_, ev_;
+};
 
 // usage.cpp: the global options at the foot of every command's --help; a parse error as a
 // message that suggests the command or option meant and repeats no value typed.

@@ -23,20 +23,8 @@
 #include "common/interrupt.hpp"
 #include "common/text.hpp"
 
-extern char** environ;
-
 namespace moonshift::cli::fleet {
 namespace {
-
-// Variables a target's child must not inherit: the fleet sets the URL, and
-// the fleet's own output settings are not the child's.
-bool dropped(const std::string& entry) {
-    for (const char* name : {"MOONSHIFT_URL=", "MOONSHIFT_ENV=", "MOONSHIFT_JSON=",
-                             "MOONSHIFT_REPORT=", "MOONSHIFT_QUIET=", "MOONSHIFT_VERBOSE=",
-                             "MOONSHIFT_CONFIG=", "MOONSHIFT_FLEET_TARGET=", "DATABASE_URL="})
-        if (entry.rfind(name, 0) == 0) return true;
-    return false;
-}
 
 struct spawned {
     pid_t pid = -1;
@@ -52,16 +40,12 @@ spawned spawn(const launch& l, const std::vector<std::string>& args,
     if (!l.env.empty()) argv.insert(argv.end(), {"--env", l.env});
     if (!l.migrations_dir.empty()) argv.insert(argv.end(), {"--migrations-dir", l.migrations_dir});
     if (l.yes) argv.push_back("--yes");
-    std::vector<std::string> envp;
-    for (char** e = environ; *e; ++e)
-        if (!dropped(*e)) envp.emplace_back(*e);
-    envp.push_back("MOONSHIFT_URL=" + t.url);
-    envp.push_back("MOONSHIFT_FLEET_TARGET=" + t.name);
-    std::vector<char*> av, ev;
-    for (auto& a : argv) av.push_back(a.data());
-    for (auto& e : envp) ev.push_back(e.data());
-    av.push_back(nullptr);
-    ev.push_back(nullptr);
+    // The fleet sets the URL; the fleet's own output settings are not the child's.
+    const exec_args child(std::move(argv),
+                          {"MOONSHIFT_URL=", "MOONSHIFT_ENV=", "MOONSHIFT_JSON=",
+                           "MOONSHIFT_REPORT=", "MOONSHIFT_QUIET=", "MOONSHIFT_VERBOSE=",
+                           "MOONSHIFT_CONFIG=", "MOONSHIFT_FLEET_TARGET=", "DATABASE_URL="},
+                          {"MOONSHIFT_URL=" + t.url, "MOONSHIFT_FLEET_TARGET=" + t.name});
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw error(exit_code::migration_failed, "fleet: pipe failed");
     if (pipe2(err, O_CLOEXEC) != 0) {
@@ -79,7 +63,7 @@ spawned spawn(const launch& l, const std::vector<std::string>& args,
         if (devnull >= 0) dup2(devnull, 0);
         dup2(out[1], 1);
         dup2(err[1], 2);
-        execve(av[0], av.data(), ev.data());
+        execve(child.argv()[0], child.argv(), child.envp());
         _exit(127);
     }
     close(out[1]);

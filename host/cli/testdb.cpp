@@ -13,21 +13,8 @@
 #include "cli/common.hpp"
 #include "common/text.hpp"
 
-extern char** environ;
-
 namespace moonshift::cli {
 namespace {
-
-// Variables the refill must not inherit: it gets the URL from the call, and
-// the call's output and testdb settings are not its own (its flags say them).
-// DATABASE_URL stays: moonshift.toml may name it in an environment's url.
-bool not_for_refill(const std::string& entry) {
-    for (const char* name : {"MOONSHIFT_URL=", "MOONSHIFT_JSON=", "MOONSHIFT_REPORT=",
-                             "MOONSHIFT_QUIET=", "MOONSHIFT_VERBOSE=", "MOONSHIFT_TESTDB_SEED=",
-                             "MOONSHIFT_TESTDB_KEEP=", "MOONSHIFT_TESTDB_SPARES="})
-        if (entry.rfind(name, 0) == 0) return true;
-    return false;
-}
 
 // Starts `moonshift testdb refill` detached (its own session, stdio on
 // /dev/null, a grandchild so no zombie waits for this process) and returns
@@ -44,15 +31,14 @@ void start_refill(const globals& g, const engine::context& ctx, const testdb::op
     if (g.config_given) argv.insert(argv.end(), {"--config", g.config});
     if (!g.env.empty()) argv.insert(argv.end(), {"--env", g.env});
     if (!g.migrations_dir.empty()) argv.insert(argv.end(), {"--migrations-dir", g.migrations_dir});
-    std::vector<std::string> envp;
-    for (char** e = environ; *e; ++e)
-        if (!not_for_refill(*e)) envp.emplace_back(*e);
-    envp.push_back("MOONSHIFT_URL=" + ctx.url);
-    std::vector<char*> av, ev;
-    for (auto& a : argv) av.push_back(a.data());
-    for (auto& e : envp) ev.push_back(e.data());
-    av.push_back(nullptr);
-    ev.push_back(nullptr);
+    // The refill gets the URL from the call; the call's output and testdb
+    // settings are not its own (its flags say them). DATABASE_URL stays:
+    // moonshift.toml may name it in an environment's url.
+    const exec_args child(std::move(argv),
+                          {"MOONSHIFT_URL=", "MOONSHIFT_JSON=", "MOONSHIFT_REPORT=",
+                           "MOONSHIFT_QUIET=", "MOONSHIFT_VERBOSE=", "MOONSHIFT_TESTDB_SEED=",
+                           "MOONSHIFT_TESTDB_KEEP=", "MOONSHIFT_TESTDB_SPARES="},
+                          {"MOONSHIFT_URL=" + ctx.url});
     std::fflush(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
@@ -63,7 +49,7 @@ void start_refill(const globals& g, const engine::context& ctx, const testdb::op
         if (devnull >= 0)
             for (int fd = 0; fd <= 2; ++fd) dup2(devnull, fd);
         for (int fd = 3; fd < 1024; ++fd) close(fd);
-        execve(av[0], av.data(), ev.data());
+        execve(child.argv()[0], child.argv(), child.envp());
         _exit(127);
     }
     if (pid > 0) {

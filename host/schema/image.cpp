@@ -50,21 +50,7 @@ SELECT jsonb_build_object(
  'xids', @XIDS@,
  'census', @CENSUS@,
  'fresh', CASE WHEN @ALL@ THEN '[]'::jsonb ELSE (SELECT coalesce(jsonb_agg(oid::text), '[]') FROM fresh) END,
- 'gone', jsonb_build_object(  -- of the objects $1 names, those that no longer exist
-   'tables', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'tables') x
-               WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = x::oid)),
-   'indexes', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'indexes') x
-               WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = x::oid)),
-   'sequences', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'sequences') x
-               WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = x::oid)),
-   'constraints', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'constraints') x
-               WHERE NOT EXISTS (SELECT 1 FROM pg_constraint WHERE oid = x::oid)),
-   'policies', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'policies') x
-               WHERE NOT EXISTS (SELECT 1 FROM pg_policy WHERE oid = x::oid)),
-   'triggers', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'triggers') x
-               WHERE NOT EXISTS (SELECT 1 FROM pg_trigger WHERE oid = x::oid)),
-   'functions', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text($1::jsonb->'functions') x
-               WHERE NOT EXISTS (SELECT 1 FROM pg_proc WHERE oid = x::oid))),
+ 'gone', @GONE@,  -- of the objects $1 names, those that no longer exist
  'schemas', (SELECT coalesce(jsonb_object_agg(n.oid::text, jsonb_build_object('name', quote_ident(n.nspname),
      'mine', @MINE(p.xmin)@)), '{}')
      FROM ns n JOIN pg_namespace p ON p.oid = n.oid),
@@ -173,47 +159,57 @@ constexpr const char* census_sql = R"SQL(concat_ws(',',
 constexpr const char* since_sql =
     "((txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text::xid)";
 
+// The catalogs an image reads: a row written in any of them may change it.
+constexpr const char* image_catalogs[] = {
+    "pg_namespace",  "pg_class",  "pg_attribute", "pg_attrdef",   "pg_index",
+    "pg_constraint", "pg_policy", "pg_trigger",   "pg_proc",      "pg_sequence",
+    "pg_type",       "pg_enum",   "pg_extension", "pg_collation", "pg_depend"};
+
 // The transactions that wrote the catalog rows an image reads, of those not
 // older than the oldest in progress when it was taken (@SINCE@).
-constexpr const char* xids_sql = R"SQL((SELECT coalesce(jsonb_agg(DISTINCT w.x), '[]') FROM (
-SELECT xmin::text AS x FROM pg_namespace WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_class WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_attribute WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_attrdef WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_index WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_constraint WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_policy WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_trigger WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_proc WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_sequence WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_type WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_enum WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_extension WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_collation WHERE age(xmin) <= age(@SINCE@)
- UNION ALL SELECT xmin::text AS x FROM pg_depend WHERE age(xmin) <= age(@SINCE@)) w))SQL";
+std::string xids_sql() {
+    std::string rows;
+    for (const char* c : image_catalogs)
+        rows += fmt::format("{}SELECT xmin::text AS x FROM {} WHERE age(xmin) <= age(@SINCE@)",
+                            rows.empty() ? "" : "\n UNION ALL ", c);
+    return "(SELECT coalesce(jsonb_agg(DISTINCT w.x), '[]') FROM (" + rows + ") w)";
+}
 
 // An image still holds when the census is the same and no catalog row was
 // written by a transaction the image did not see: none newer than the
 // oldest in progress when it was taken ($2) but those whose rows it read
 // ($3: its own transaction and its subtransactions, mostly).
-constexpr const char* current_sql = R"SQL(
-SELECT @CENSUS@ = $1
-   AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_class WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_attrdef WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_index WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_policy WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_proc WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_sequence WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_type WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_enum WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_collation WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE age(xmin) <= age($2::text::xid) AND xmin::text <> ALL ($3::text[]))
-)SQL";
+std::string current_sql() {
+    std::string sql = "SELECT @CENSUS@ = $1";
+    for (const char* c : image_catalogs)
+        sql += fmt::format(
+            "\n AND NOT EXISTS (SELECT 1 FROM {} WHERE age(xmin) <= age($2::text::xid)"
+            " AND xmin::text <> ALL ($3::text[]))",
+            c);
+    return sql;
+}
+
+// Kinds keyed by oid that an image after a migration takes only where the
+// migration wrote; the others (schemas, enums, extensions) always whole.
+struct delta_kind {
+    const char* name;
+    const char* catalog;  // where an object of the kind has its row, by oid
+};
+constexpr delta_kind delta_kinds[] = {{"tables", "pg_class"},           {"indexes", "pg_class"},
+                                      {"constraints", "pg_constraint"}, {"policies", "pg_policy"},
+                                      {"triggers", "pg_trigger"},       {"functions", "pg_proc"},
+                                      {"sequences", "pg_class"}};
+
+// Of the objects $1 names ({"tables": [oid, …], …}), those that no longer exist.
+std::string gone_sql() {
+    std::string parts;
+    for (const auto& k : delta_kinds)
+        parts += fmt::format(
+            "{}'{}', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text("
+            "$1::jsonb->'{}') x WHERE NOT EXISTS (SELECT 1 FROM {} WHERE oid = x::oid))",
+            parts.empty() ? "" : ",\n ", k.name, k.name, k.catalog);
+    return "jsonb_build_object(" + parts + ")";
+}
 
 // @MINE(row.xmin)@: the row was written by this transaction or by one of
 // its subtransactions (a DO block, a savepoint), not by another session:
@@ -248,7 +244,8 @@ json take(db::session& s, const std::vector<std::string>& exclude_schemas, bool 
     put(sql, "$1::text[]", list);
     put(sql, "@ALL@", all ? "true" : "false");
     put(sql, "@CENSUS@", census_sql);
-    put(sql, "@XIDS@", xids_sql);
+    put(sql, "@XIDS@", xids_sql());
+    put(sql, "@GONE@", gone_sql());
     put(sql, "@SINCE@", since_sql);
     put_mine(sql);
     auto r = s.query_prepared(fmt::format("moonshift_image{}_{:x}", all ? "" : "_delta",
@@ -261,10 +258,7 @@ json take(db::session& s, const std::vector<std::string>& exclude_schemas, bool 
     return j;
 }
 
-// Kinds keyed by oid that an image after a migration takes only where the
-// migration wrote; the others (schemas, enums, extensions) always whole.
-constexpr const char* delta_kinds[] = {"tables",   "indexes",   "constraints", "policies",
-                                       "triggers", "functions", "sequences"};
+// The kinds that belong to a table (their "table" key).
 constexpr const char* part_kinds[] = {"indexes", "constraints", "policies", "triggers"};
 
 void not_mine(json& o) {
@@ -285,7 +279,7 @@ bool still_current(db::session& s, const json& image) {
     std::string xids = "{";
     for (const auto& x : image["xids"]) xids += (xids.size() > 1 ? "," : "") + x.get<std::string>();
     xids += "}";
-    std::string sql = current_sql;
+    std::string sql = current_sql();
     put(sql, "@CENSUS@", census_sql);
     return s
         .query_prepared("moonshift_image_current", sql,
@@ -297,7 +291,8 @@ bool still_current(db::session& s, const json& image) {
 image_delta image_after(db::session& s, const std::vector<std::string>& exclude_schemas,
                         json before) {
     json known = json::object();
-    for (const char* kind : delta_kinds) {
+    for (const auto& k : delta_kinds) {
+        const char* kind = k.name;
         auto& list = known[kind] = json::array();
         for (auto it = before[kind].begin(); it != before[kind].end(); ++it)
             list.push_back(it.key());
@@ -306,7 +301,8 @@ image_delta image_after(db::session& s, const std::vector<std::string>& exclude_
     std::set<std::string> fresh;  // tables taken again, with all their parts
     for (const auto& oid : now["fresh"]) fresh.insert(oid.get<std::string>());
     image_delta d{json::object(), json::object(), json::object()};
-    for (const char* kind : delta_kinds) {
+    for (const auto& k : delta_kinds) {
+        const char* kind = k.name;
         json& got = now[kind];
         json after = std::move(before[kind]);
         json was_part = json::object();
