@@ -39,7 +39,9 @@ BOOST_AUTO_TEST_SUITE(exactly_once)
 
 BOOST_AUTO_TEST_CASE(kill_9_during_a_no_transaction_migration_never_repeats_a_statement) {
     project p;
-    const int n = 60;
+    // Long enough (120 × 4 ms of sleep alone) that the last kill, at 500 ms,
+    // still finds the run going: a faster moonshift finished 60 before it.
+    const int n = 120;
     p.migration("001_hits.sql", "CREATE TABLE hits (k int NOT NULL);\n");
     BOOST_TEST_REQUIRE(p.ms({"up"}).exit_code == 0);
     p.migration("002_count.sql", counted_statements(n));

@@ -449,6 +449,26 @@ BOOST_AUTO_TEST_CASE(with_no_spares_every_call_clones_as_before) {
     BOOST_TEST(p.spares(tpl).size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_bad_spares_count_is_refused_naming_where_and_nothing_is_made) {
+    testdb_project p(true, "\n[testdb]\nspares = \"two\"\n");
+    auto r = p.testdb();
+    BOOST_TEST_INFO(r.out << r.err);
+    BOOST_TEST(r.exit_code == 2);
+    BOOST_TEST(contains(r.err, "moonshift.toml:"));
+    BOOST_TEST(contains(r.err, "\"spares\" must be a whole number (0 or more)"));
+    BOOST_TEST(r.out.empty());
+    BOOST_TEST(p.ours().empty(), "nothing was created");
+    // On the command line: refused by the option's range check before anything
+    // is read or made.
+    testdb_project q(true);
+    auto neg = q.testdb({"--spares=-1"});
+    BOOST_TEST_INFO(neg.out << neg.err);
+    BOOST_TEST(neg.exit_code == 2);
+    BOOST_TEST(neg.out.empty());
+    BOOST_TEST(q.ours().empty(), "nothing was created");
+    BOOST_TEST(q.processes_with_url() == 0, "no refill started");
+}
+
 BOOST_AUTO_TEST_CASE(a_role_without_createdb_is_told_what_to_grant) {
     testdb_project p(false);
     auto r = p.testdb();
