@@ -3,7 +3,7 @@
 // (common/interrupt.hpp) walks with PQcancel, which libpq documents as safe
 // to call from a signal handler.
 #pragma once
-#include <libpq-fe.h>
+#include "db/pq_lazy.hpp"
 
 namespace moonshift::db::cancel {
 

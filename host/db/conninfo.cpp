@@ -1,14 +1,13 @@
 // Connection strings taken apart with libpq's own parser: the password kept
 // apart from what a child process may show on its command line, and
 // registered as a secret before anything can print it.
-#include <libpq-fe.h>
-
 #include <cctype>
 #include <utility>
 #include <vector>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "db/pq_lazy.hpp"
 #include "db/session.hpp"
 
 namespace moonshift::db {

@@ -5,7 +5,6 @@
 // does not last. Detected once per connection string (docs/poolers.md).
 #include "db/pooler.hpp"
 
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -19,6 +18,7 @@
 
 #include "common/text.hpp"
 #include "db/pq.hpp"
+#include "db/pq_lazy.hpp"
 
 namespace moonshift::db {
 namespace {

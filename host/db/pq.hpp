@@ -2,14 +2,13 @@
 // session's connection: one statement with bound text parameters, plain commands, and the COPY
 // protocol. Every server error becomes db::sql_failure with all of libpq's fields.
 #pragma once
-#include <libpq-fe.h>
-
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "db/pq_lazy.hpp"
 #include "db/session.hpp"
 
 namespace moonshift::db::pq {

@@ -1,13 +1,12 @@
 // Reading a statement's rows (see result.hpp).
 #include "db/result.hpp"
 
-#include <libpq-fe.h>
-
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 
 #include "common/error.hpp"
+#include "db/pq_lazy.hpp"
 
 namespace moonshift::db {
 namespace {

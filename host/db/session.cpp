@@ -2,13 +2,12 @@
 #include "db/session.hpp"
 
 #include <fmt/format.h>
-#include <libpq-fe.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <pqxx/pqxx>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "common/text.hpp"
@@ -16,45 +15,30 @@
 #include "db/hints.hpp"
 #include "db/pooler.hpp"
 #include "db/pq.hpp"
+#include "db/pq_lazy.hpp"
 
 namespace moonshift::db {
 namespace {
 
-// libpqxx 6.4 keeps the PGconn private; a connection policy is its public
-// extension point and sees the handle, which we need for the error fields
-// (position, detail, hint) that pqxx::sql_error does not carry.
-class recording_policy : public pqxx::connectionpolicy {
+// The connection libpqxx makes, in the module moonshift-pq.so (pq_lazy.hpp).
+class connection {
   public:
-    explicit recording_policy(const std::string& opts) : pqxx::connectionpolicy(opts) {}
-    handle do_startconnect(handle orig) override {
-        if (orig) return orig;
-        handle_ = normalconnect(orig);
-        return handle_;
+    explicit connection(const std::string& opts) {
+        char why[1024] = "";
+        c_ = libpq::lib().connect(opts.c_str(), why, sizeof why);
+        if (!c_) throw connect_failure(why);
     }
-    handle do_disconnect(handle orig) noexcept override {
-        handle_ = nullptr;
-        return pqxx::connectionpolicy::do_disconnect(orig);
-    }
-    handle do_dropconnect(handle orig) noexcept override {
-        handle_ = nullptr;
-        return pqxx::connectionpolicy::do_dropconnect(orig);
-    }
-    handle raw() const { return handle_; }
+    ~connection() { libpq::lib().close(c_); }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    PGconn* raw() const { return libpq::lib().handle(c_); }
+
+    struct connect_failure : std::runtime_error {
+        using std::runtime_error::runtime_error;
+    };
 
   private:
-    handle handle_ = nullptr;
-};
-
-class connection : public pqxx::connection_base {
-  public:
-    explicit connection(const std::string& opts) : pqxx::connection_base(policy_), policy_(opts) {
-        init();
-    }
-    ~connection() noexcept { close(); }
-    PGconn* raw() const { return policy_.raw(); }
-
-  private:
-    recording_policy policy_;
+    void* c_ = nullptr;
 };
 
 std::string with_defaults(const std::string& url, std::chrono::milliseconds connect_timeout) {
@@ -125,7 +109,7 @@ session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>
     remember_secrets(s.url);
     try {
         impl_->c = std::make_unique<connection>(with_defaults(s.url, s.connect_timeout));
-    } catch (const pqxx::broken_connection& e) {
+    } catch (const connection::connect_failure& e) {
         // A configuration error (README: exit 2): the URL, the server or the credentials.
         throw error(exit_code::usage,
                     "cannot connect to " +

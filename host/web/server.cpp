@@ -4,14 +4,12 @@
 #include "web/server.hpp"
 
 #include <dlfcn.h>
-#include <unistd.h>
 
-#include <climits>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include "common/error.hpp"
+#include "common/module.hpp"
 
 #ifndef MOONSHIFT_WEB_MODULE_DIR
 #define MOONSHIFT_WEB_MODULE_DIR "../lib/moonshift"
@@ -22,40 +20,15 @@ namespace {
 
 using factory = detail::backend* (*)();
 
-std::string own_directory() {
-    char buf[PATH_MAX];
-    auto n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return ".";
-    std::string path(buf, static_cast<std::size_t>(n));
-    auto slash = path.rfind('/');
-    return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 factory load() {
     static factory make = nullptr;
     static std::string failure;
     static std::once_flag once;
     std::call_once(once, [] {
-        const auto dir = own_directory();
-        std::string tried;
-        for (const auto& path :
-             std::vector<std::string>{dir + "/moonshift-web.so",
-                                      dir + "/" MOONSHIFT_WEB_MODULE_DIR "/moonshift-web.so"}) {
-            if (access(path.c_str(), R_OK) != 0) {
-                tried += (tried.empty() ? "" : ", ") + path;
-                continue;
-            }
-            void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-            if (!h) {
-                const char* why = dlerror();
-                failure = path + ": " + (why ? why : "cannot be loaded");
-                return;
-            }
-            make = reinterpret_cast<factory>(dlsym(h, "moonshift_web_backend"));
-            if (!make) failure = path + " is not moonshift's web module";
-            return;
-        }
-        failure = "not found (looked for " + tried + ")";
+        void* h = modules::open("moonshift-web.so", MOONSHIFT_WEB_MODULE_DIR, failure);
+        if (!h) return;
+        make = reinterpret_cast<factory>(dlsym(h, "moonshift_web_backend"));
+        if (!make) failure = "moonshift-web.so is not moonshift's web module";
     });
     if (!make)
         throw error(exit_code::usage, "cannot load moonshift's web server module: " + failure,

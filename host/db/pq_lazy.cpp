@@ -1,0 +1,74 @@
+// libpq and libpqxx by dlopen of moonshift-pq.so on first use (pq_lazy.hpp).
+#define MOONSHIFT_LIBPQ_DEFINITION
+#include "db/pq_lazy.hpp"
+
+#include <dlfcn.h>
+
+#include <mutex>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/module.hpp"
+
+#ifndef MOONSHIFT_PQ_MODULE_DIR
+#define MOONSHIFT_PQ_MODULE_DIR "../lib/moonshift"
+#endif
+
+namespace moonshift::db::libpq {
+namespace {
+
+template <class F>
+void bind(void* handle, F& f, const char* name, std::string& missing) {
+    f = reinterpret_cast<F>(dlsym(handle, name));
+    if (!f) missing += std::string(missing.empty() ? "" : ", ") + name;
+}
+
+api loaded{};
+std::string failure;
+std::once_flag once;
+
+void load() {
+    void* h = modules::open("moonshift-pq.so", MOONSHIFT_PQ_MODULE_DIR, failure);
+    if (!h) return;
+    std::string missing;
+#define MOONSHIFT_LIBPQ_BIND(name) bind(h, loaded.name, #name, missing);
+    MOONSHIFT_LIBPQ_FUNCTIONS(MOONSHIFT_LIBPQ_BIND)
+#undef MOONSHIFT_LIBPQ_BIND
+    bind(h, loaded.connect, "moonshift_pq_connect", missing);
+    bind(h, loaded.handle, "moonshift_pq_handle", missing);
+    bind(h, loaded.close, "moonshift_pq_close", missing);
+    if (!missing.empty()) failure = "moonshift-pq.so lacks " + missing;
+}
+
+// The preloading thread, joined at exit so that no dlopen is under way while
+// the process unloads its libraries.
+struct preloader {
+    std::thread thread;
+    ~preloader() {
+        if (thread.joinable()) thread.join();
+    }
+};
+preloader early;
+
+}  // namespace
+
+const api& lib() {
+    std::call_once(once, load);
+    if (!failure.empty())
+        throw error(exit_code::usage,
+                    "cannot load libpq, through which moonshift connects: " + failure,
+                    "reinstall moonshift (the module moonshift-pq.so comes with the binary) and "
+                    "libpq5 and libpqxx-6.4 (apt-get install libpq5 libpqxx-6.4)");
+    return loaded;
+}
+
+void preload() {
+    if (early.thread.joinable()) return;
+    try {
+        early.thread = std::thread([] { std::call_once(once, load); });
+    } catch (const std::system_error&) {
+        // No thread to spare: the first connection loads it.
+    }
+}
+
+}  // namespace moonshift::db::libpq
