@@ -436,6 +436,7 @@ void check_requires(const catalog& cat, const fs::path& dir, const fs::path& roo
 }  // namespace
 
 catalog discover(const fs::path& dir, const fs::path& root, const fs::path& rollbacks) {
+    listing_scope listed_once;
     // Other tools' layouts (formats.cpp), read as they are; native below.
     if (auto foreign = discover_foreign(dir, root)) {
         const auto& f = format_named(foreign->format);
@@ -469,6 +470,7 @@ catalog discover(const fs::path& dir, const fs::path& root, const fs::path& roll
             return it == r.by_key.end() ? nullptr : &it->second;
         },
         rollbacks, root, nullptr);
+    r.cat.migrations.reserve(r.by_key.size());
     for (auto& [key, m] : r.by_key) {
         if (m.kind == form::sql) set_checksums(m);
         r.cat.migrations.push_back(std::move(m));

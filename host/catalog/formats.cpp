@@ -165,7 +165,36 @@ void check_entry(const fs::directory_entry& e) {
 
 }  // namespace
 
+namespace {
+
+// listing_scope's listings on this thread, by directory; null outside one.
+thread_local std::map<std::string, std::vector<fs::directory_entry>>* listings = nullptr;
+
+std::vector<fs::directory_entry> list_sorted(const fs::path& dir);
+
+}  // namespace
+
+listing_scope::listing_scope() : outermost_(listings == nullptr) {
+    if (outermost_) listings = new std::map<std::string, std::vector<fs::directory_entry>>();
+}
+
+listing_scope::~listing_scope() {
+    if (!outermost_) return;
+    delete listings;
+    listings = nullptr;
+}
+
 std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
+    if (!listings) return list_sorted(dir);
+    auto key = dir.lexically_normal().string();
+    auto it = listings->find(key);
+    if (it == listings->end()) it = listings->emplace(std::move(key), list_sorted(dir)).first;
+    return it->second;
+}
+
+namespace {
+
+std::vector<fs::directory_entry> list_sorted(const fs::path& dir) {
     std::vector<fs::directory_entry> entries;
     try {
         for (auto& e : fs::directory_iterator(dir)) {
@@ -189,6 +218,8 @@ std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
     for (auto& [name, i] : names) sorted.push_back(std::move(entries[i]));
     return sorted;
 }
+
+}  // namespace
 
 std::string describe_place(const fs::path& dir, const fs::path& root) {
     auto place = default_place(dir.lexically_normal(), root).value_or(dir);

@@ -38,6 +38,19 @@ void remember_content(const std::filesystem::path& p, std::string content);
 std::string rel_label(const std::filesystem::path& p, const std::filesystem::path& root);
 // The entries of `dir` by file name, the order every reader and detection use.
 std::vector<std::filesystem::directory_entry> sorted_entries(const std::filesystem::path& dir);
+// While one is alive on this thread, sorted_entries lists each directory
+// once: one discover() looks at the migrations folder in three places
+// (format detection, Diesel's folder check, the reader).
+class listing_scope {
+  public:
+    listing_scope();
+    ~listing_scope();
+    listing_scope(const listing_scope&) = delete;
+    listing_scope& operator=(const listing_scope&) = delete;
+
+  private:
+    bool outermost_;
+};
 
 // A repeatable migration (R__name.sql): no version, re-applied whenever its
 // checksum changes.

@@ -257,10 +257,11 @@ void attach_promotion(engine::context& ctx, const globals& g, printer& out,
     ctx.promote_from = engine::context::source_env{src.name, connection_url(ctx.cfg, src, out)};
 }
 
-engine::context make_context(const globals& g, printer& out) {
+engine::context make_context(const globals& g, printer& out, bool reads_catalog) {
     auto p = load_project(g, out);
     announce(p, out);
     engine::context ctx;
+    ctx.read_catalog_early = reads_catalog;
     ctx.cfg = p.cfg;
     ctx.env = p.env;
     ctx.url = p.url;

@@ -68,7 +68,9 @@ project::environment select_env(const globals& g, const project::config& cfg);
 // Loads moonshift.toml and picks the environment; starts the local cluster
 // for `local = true` environments.
 project_env load_project(const globals& g, printer& out);
-engine::context make_context(const globals& g, printer& out);
+// reads_catalog: the command reads the migrations folder, which is then read
+// on a second thread while the connection is made (engine::context).
+engine::context make_context(const globals& g, printer& out, bool reads_catalog = false);
 // Wires the environment's notification hooks next to the printer (notify.cpp).
 void attach_notifications(engine::context& ctx, printer& out);
 

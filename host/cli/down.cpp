@@ -24,7 +24,7 @@ void register_down(CLI::App& app, globals& g, command_fn& run) {
         run = [&g, opts, to] {
             if (!to->empty()) opts->to = *to;
             printer out(g);
-            engine::engine e(make_context(g, out));
+            engine::engine e(make_context(g, out, true));
             auto result = e.down(*opts);
             if (opts->dry_run) {
                 for (auto& m : result.report["would_revert"])

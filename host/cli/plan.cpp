@@ -94,7 +94,7 @@ void print(printer& out, const rehearsal::migration_result& m, bool verbose) {
 
 int run_plan(const globals& g, const plan_options& o) {
     printer out(g);
-    engine::engine e(make_context(g, out));
+    engine::engine e(make_context(g, out, true));
     auto p = e.status();
     std::vector<const catalog::migration*> pending;
     for (auto* entry : p.to_apply(true)) {

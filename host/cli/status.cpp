@@ -111,7 +111,7 @@ int exit_status(const counts& n, const nlohmann::json& repeatables, bool exit_co
 
 int status(const globals& g, bool exit_code_flag) {
     printer out(g);
-    engine::engine e(make_context(g, out));
+    engine::engine e(make_context(g, out, true));
     auto p = e.status();
     auto repeatables =
         p.files->repeatables.empty() ? nlohmann::json::array() : e.repeatables_status();

@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 
 #include <mutex>
-#include <thread>
 
 #include "common/error.hpp"
 #include "common/module.hpp"
@@ -25,7 +24,6 @@ void bind(void* handle, F& f, const char* name, std::string& missing) {
 
 api loaded{};
 std::string failure;
-std::once_flag once;
 
 void load() {
     void* h = modules::open("moonshift-pq.so", MOONSHIFT_PQ_MODULE_DIR, failure);
@@ -40,19 +38,10 @@ void load() {
     if (!missing.empty()) failure = "moonshift-pq.so lacks " + missing;
 }
 
-// The preloading thread, joined at exit so that no dlopen is under way while
-// the process unloads its libraries.
-struct preloader {
-    std::thread thread;
-    ~preloader() {
-        if (thread.joinable()) thread.join();
-    }
-};
-preloader early;
-
 }  // namespace
 
 const api& lib() {
+    static std::once_flag once;
     std::call_once(once, load);
     if (!failure.empty())
         throw error(exit_code::usage,
@@ -60,15 +49,6 @@ const api& lib() {
                     "reinstall moonshift (the module moonshift-pq.so comes with the binary) and "
                     "libpq5 and libpqxx-6.4 (apt-get install libpq5 libpqxx-6.4)");
     return loaded;
-}
-
-void preload() {
-    if (early.thread.joinable()) return;
-    try {
-        early.thread = std::thread([] { std::call_once(once, load); });
-    } catch (const std::system_error&) {
-        // No thread to spare: the first connection loads it.
-    }
 }
 
 }  // namespace moonshift::db::libpq

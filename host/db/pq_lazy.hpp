@@ -70,10 +70,6 @@ struct api {
 // first). Throws moonshift::error (usage) saying what is missing.
 const api& lib();
 
-// Starts loading the module on a thread of its own, so that a command that
-// will connect reads its files meanwhile. Joined before the process exits.
-void preload();
-
 }  // namespace moonshift::db::libpq
 
 #ifndef MOONSHIFT_LIBPQ_DEFINITION

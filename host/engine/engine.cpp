@@ -2,6 +2,7 @@
 #include "engine/engine.hpp"
 
 #include <chrono>
+#include <system_error>
 
 #include "common/text.hpp"
 #include "db/transaction.hpp"
@@ -18,6 +19,15 @@ using detail::describe;
 using detail::ms_since;
 
 engine::engine(context ctx) : ctx_(std::move(ctx)) {
+    if (ctx_.read_catalog_early) {
+        try {
+            early_catalog_ = std::async(std::launch::async, [cfg = ctx_.cfg] {
+                return catalog::discover(cfg.migrations_path(), cfg.root, cfg.rollbacks_path());
+            });
+        } catch (const std::system_error&) {
+            // No thread to spare: read_catalog() reads it when asked.
+        }
+    }
     db::settings s;
     s.url = ctx_.url;
     s.lock_timeout = ctx_.env.lock_timeout;
@@ -38,8 +48,9 @@ void engine::log(const std::string& level, const std::string& message) {
 }
 
 catalog::catalog engine::read_catalog() const {
-    auto cat =
-        catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root, ctx_.cfg.rollbacks_path());
+    auto cat = early_catalog_.valid() ? early_catalog_.get()
+                                      : catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root,
+                                                          ctx_.cfg.rollbacks_path());
     // The history rows this project reads and writes (several projects in one database).
     std::set<std::string> version_names;
     for (const auto& m : cat.migrations) version_names.insert(m.version + " " + m.name);

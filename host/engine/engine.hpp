@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,9 @@ struct context {
         std::string name, url;
     };
     std::optional<source_env> promote_from;
+    // The command will read the migrations folder (status, up, down, plan):
+    // it is read and hashed on a second thread while the connection is made.
+    bool read_catalog_early = false;
 };
 
 struct up_options {
@@ -375,6 +379,9 @@ class engine {
     std::optional<std::size_t> locate_failing_statement(const std::string& sql);
 
     context ctx_;
+    // read_catalog_early: the folder as read while connecting; the first
+    // read_catalog() takes it (and its error, if reading failed).
+    mutable std::future<catalog::catalog> early_catalog_;
     std::unique_ptr<db::session> session_;
     std::unique_ptr<history::store> store_;
     std::unique_ptr<lease_keeper> lease_;  // the lease while a run through a pooler holds it

@@ -3,7 +3,10 @@
 #include "engine/testdb.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <future>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "common/text.hpp"
@@ -178,16 +181,42 @@ target detail::target_of(const engine::context& ctx, bool seed) {
     return t;
 }
 
+namespace {
+
+std::pair<target, std::unique_ptr<db::session>> target_while_connecting(const engine::context& ctx,
+                                                                        bool seed) {
+    std::future<target> reading;
+    try {
+        reading = std::async(std::launch::async, [&ctx, seed] { return target_of(ctx, seed); });
+    } catch (const std::system_error&) {
+        auto t = target_of(ctx, seed);  // no thread to spare
+        return {std::move(t), connect(ctx)};
+    }
+    std::unique_ptr<db::session> s;
+    std::exception_ptr not_connected;
+    try {
+        s = connect(ctx);
+    } catch (const std::exception&) {
+        not_connected = std::current_exception();
+    }
+    auto t = reading.get();
+    if (not_connected) std::rethrow_exception(not_connected);
+    return {std::move(t), std::move(s)};
+}
+
+}  // namespace
+
 made create(const engine::context& ctx, const options& o, const note_fn& note_to) {
     refuse_environment(ctx.env);
     note_fn note = [&note_to](const std::string& line) {
         if (note_to) note_to(line);
     };
-    auto t = target_of(ctx, o.seed);
+    // The folder is read and hashed on a second thread while the connection is
+    // made; its errors come first, as they would without the thread.
+    auto [t, s] = target_while_connecting(ctx, o.seed);
     made m;
     m.template_name = t.tpl;
     m.migrations = t.migrations;
-    auto s = connect(ctx);
     auto st = read_state(*s, m.template_name);
     require_createdb(st);
     m.database = database_name(t.project, o.keep, std::chrono::system_clock::now());
