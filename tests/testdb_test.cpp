@@ -458,12 +458,21 @@ BOOST_AUTO_TEST_CASE(a_bad_spares_count_is_refused_naming_where_and_nothing_is_m
     BOOST_TEST(contains(r.err, "\"spares\" must be a whole number (0 or more)"));
     BOOST_TEST(r.out.empty());
     BOOST_TEST(p.ours().empty(), "nothing was created");
+    // More than --spares allows is refused in the file too.
+    testdb_project many(true, "\n[testdb]\nspares = 500\n");
+    auto m = many.testdb();
+    BOOST_TEST_INFO(m.out << m.err);
+    BOOST_TEST(m.exit_code == 2);
+    BOOST_TEST(contains(m.err, "\"spares\" must be at most 100"));
+    BOOST_TEST(many.ours().empty(), "nothing was created");
     // On the command line: refused by the option's range check before anything
     // is read or made.
     testdb_project q(true);
     auto neg = q.testdb({"--spares=-1"});
     BOOST_TEST_INFO(neg.out << neg.err);
     BOOST_TEST(neg.exit_code == 2);
+    BOOST_TEST(contains(neg.err, "--spares"), "the message names the option");
+    BOOST_TEST(!contains(neg.err, "needs a subcommand"));
     BOOST_TEST(neg.out.empty());
     BOOST_TEST(q.ours().empty(), "nothing was created");
     BOOST_TEST(q.processes_with_url() == 0, "no refill started");

@@ -340,7 +340,10 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
         rec.duration_ms = ms_since(t0);
         json manifest = rec.to_json();
         manifest["tables"] = tables_json(rec.tables, true, in_db);
-        if (!in_db) std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
+        if (!in_db) {
+            std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
+            io::make_durable(dir);
+        }
         rows_.complete(rec.id, rec.location, manifest["tables"], rec.rows, rec.bytes,
                        rec.duration_ms);
     } catch (...) {  // whatever failed: no half backup stays behind
@@ -411,6 +414,7 @@ record store::dump_database(const std::string& url, const std::string& version,
     whole.bytes = rec.bytes;
     rec.tables.push_back(whole);
     std::ofstream(dir / "manifest.json") << rec.to_json().dump(2) << "\n";
+    io::make_durable(dir);
     rows_.complete(rec.id, rec.location, tables_json(rec.tables, false), 0, rec.bytes,
                    rec.duration_ms);
     return rec;

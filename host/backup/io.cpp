@@ -160,6 +160,28 @@ std::string find_program(const std::string& name) {
     return {};
 }
 
+namespace {
+
+void sync_path(const std::filesystem::path& p, bool directory) {
+    int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) ::close(fd);
+        throw error(exit_code::usage, "cannot sync " + p.string() + " to disk: " + std::strerror(e),
+                    "check the disk under the backups folder ([backup] location)");
+    }
+    ::close(fd);
+}
+
+}  // namespace
+
+void make_durable(const std::filesystem::path& dir) {
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.is_regular_file()) sync_path(e.path(), false);
+    sync_path(dir, true);
+    if (dir.has_parent_path()) sync_path(dir.parent_path(), true);
+}
+
 int run_program(const std::string& path, const std::vector<std::string>& args,
                 const std::vector<std::pair<std::string, std::string>>& env) {
     std::vector<char*> argv;

@@ -1,6 +1,7 @@
 // The byte-moving half of backups: COPY streams to and from gzip files
 // (zlib) with a SHA-256 of the rows, and running pg_dump.
 #pragma once
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -31,6 +32,12 @@ long long copy_table_in(db::session& s, const std::string& target, const std::st
 
 // The program's path on PATH, or "".
 std::string find_program(const std::string& name);
+
+// fsync of every file in a backup's directory, of the directory and of its
+// parent: the backup is on disk before the statement it guards commits, so
+// a machine that crashes right after a DROP keeps what was dropped. Throws
+// error(usage) naming what could not be synced.
+void make_durable(const std::filesystem::path& dir);
 // Runs it with stdin from /dev/null and returns its exit status (128 + signal when killed).
 // `env` adds variables to (or replaces them in) the child's environment: secrets go there or
 // in a file it names, never in `args`, which any user can read in `ps`.

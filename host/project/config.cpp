@@ -212,7 +212,7 @@ config load(const std::filesystem::path& file, bool explicit_path) {
     }
     if (auto* t = doc["testdb"].as_table()) {
         r.check_keys(*t, testdb_keys, "testdb");
-        if (auto* n = t->get("spares")) cfg.testdb_spares = r.count_of(*n, "spares");
+        if (auto* n = t->get("spares")) cfg.testdb_spares = r.count_of(*n, "spares", 100);
     }
     if (auto* envs = doc["env"].as_table())
         for (auto&& [k, v] : *envs)

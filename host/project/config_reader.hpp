@@ -30,7 +30,8 @@ struct reader {
                     const std::string& section) const;
     std::string string_of(const toml::node& n, const std::string& key) const;
     bool bool_of(const toml::node& n, const std::string& key) const;
-    int count_of(const toml::node& n, const std::string& key) const;
+    // A whole number from 0 to `most`.
+    int count_of(const toml::node& n, const std::string& key, int most = 1000000) const;
     std::vector<std::string> strings_of(const toml::node& n, const std::string& key) const;
     // "never" | "destructive" | "always".
     std::string policy_of(const toml::node& n, const std::string& key) const;
