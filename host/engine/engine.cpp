@@ -59,9 +59,22 @@ catalog::catalog engine::read_catalog() const {
 }
 
 plan engine::status() {
+    // While the folder is still being read (read_catalog_early), the history:
+    // its version and the rows under the configured key, which is the
+    // project's unless a Sqitch plan names another (then read again below).
+    std::optional<int> version;
+    std::optional<std::vector<history::applied>> early;
+    const std::string guess = ctx_.cfg.history_key.value_or("");
+    if (early_catalog_.valid()) {
+        version = store_->host_version();
+        if (*version > 0) early = store_->list_applied_under(guess);
+    }
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
+    if (!version) version = store_->host_version();
     std::vector<history::applied> rows;
-    if (store_->host_version() > 0) rows = store_->list_applied();
+    if (*version > 0)
+        rows = early && !early->empty() && store_->project() == guess ? std::move(*early)
+                                                                      : store_->list_applied();
     return make_plan(cat_ptr, rows);
 }
 

@@ -171,6 +171,10 @@ std::vector<applied> store::list_applied() {
     return other ? read_rows("project = $1", *other) : rows;
 }
 
+std::vector<applied> store::list_applied_under(const std::string& key) {
+    return keyed() ? read_rows("project = $1", key) : read_rows("$1::text = $1::text", key);
+}
+
 void store::adopt_unkeyed_rows() {
     keyed_.reset();  // ensure() may just have added the column
     if (!keyed() || !read_rows("project = $1", project_).empty()) return;

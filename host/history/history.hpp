@@ -63,6 +63,11 @@ class store {
     void adopt_unkeyed_rows();
 
     std::vector<applied> list_applied();  // this project's, ordered by version
+    // The rows recorded under `key`, nothing adopted: list_applied() when the
+    // project's key is `key` and it has rows. For reading while the folder
+    // that decides the key is still being read.
+    std::vector<applied> list_applied_under(const std::string& key);
+    const std::string& project() const { return project_; }
     // Every applied migration not verified yet is marked verified now; the
     // caller runs it after the verifications passed. Returns how many.
     int mark_verified();
