@@ -280,8 +280,9 @@ table_copy store::copy_table(const std::string& table, const fs::path& dir, long
     table_copy c;
     c.table = table;
     auto dot = table.find('.');
-    auto r =
-        s_.query(definition_sql, db::quote::qualified(table.substr(0, dot), table.substr(dot + 1)));
+    // Prepared: planning it (about 1 ms) once per connection, not once per table.
+    auto r = s_.query_prepared("moonshift_backup_definition", definition_sql,
+                               {db::quote::qualified(table.substr(0, dot), table.substr(dot + 1))});
     if (r.empty() || r[0][0].is_null())
         throw error(exit_code::migration_failed,
                     "table " + table + " disappeared while it was backed up");
@@ -342,7 +343,9 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
         manifest["tables"] = tables_json(rec.tables, true, in_db);
         if (!in_db) {
             std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
-            io::make_durable(dir);
+            std::vector<std::string> files;
+            for (const auto& t : rec.tables) files.push_back(t.file);
+            io::make_durable(dir, files);
         }
         rows_.complete(rec.id, rec.location, manifest["tables"], rec.rows, rec.bytes,
                        rec.duration_ms);
@@ -414,7 +417,7 @@ record store::dump_database(const std::string& url, const std::string& version,
     whole.bytes = rec.bytes;
     rec.tables.push_back(whole);
     std::ofstream(dir / "manifest.json") << rec.to_json().dump(2) << "\n";
-    io::make_durable(dir);
+    io::make_durable(dir, {"database.dump"});
     rows_.complete(rec.id, rec.location, tables_json(rec.tables, false), 0, rec.bytes,
                    rec.duration_ms);
     return rec;

@@ -175,9 +175,8 @@ void sync_path(const std::filesystem::path& p, bool directory) {
 
 }  // namespace
 
-void make_durable(const std::filesystem::path& dir) {
-    for (const auto& e : std::filesystem::directory_iterator(dir))
-        if (e.is_regular_file()) sync_path(e.path(), false);
+void make_durable(const std::filesystem::path& dir, const std::vector<std::string>& files) {
+    for (const auto& f : files) sync_path(dir / f, false);
     sync_path(dir, true);
     if (dir.has_parent_path()) sync_path(dir.parent_path(), true);
 }

@@ -33,11 +33,12 @@ long long copy_table_in(db::session& s, const std::string& target, const std::st
 // The program's path on PATH, or "".
 std::string find_program(const std::string& name);
 
-// fsync of every file in a backup's directory, of the directory and of its
-// parent: the backup is on disk before the statement it guards commits, so
-// a machine that crashes right after a DROP keeps what was dropped. Throws
+// fsync of a backup's data files (`files`, in `dir`), of the directory and of
+// its parent: the backup is on disk before the statement it guards commits,
+// so a machine that crashes right after a DROP keeps what was dropped (the
+// manifest is a copy of the backup's row, which restores read). Throws
 // error(usage) naming what could not be synced.
-void make_durable(const std::filesystem::path& dir);
+void make_durable(const std::filesystem::path& dir, const std::vector<std::string>& files);
 // Runs it with stdin from /dev/null and returns its exit status (128 + signal when killed).
 // `env` adds variables to (or replaces them in) the child's environment: secrets go there or
 // in a file it names, never in `args`, which any user can read in `ps`.
