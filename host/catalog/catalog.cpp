@@ -254,39 +254,6 @@ bool parse_name(const std::string& file, bool is_dir, parsed_name& out) {
 
 }  // namespace
 
-// Shared with the readers of other formats (formats.hpp).
-namespace {
-std::map<std::string, std::string>& read_ahead() {
-    static std::map<std::string, std::string> files;
-    return files;
-}
-}  // namespace
-
-void remember_content(const fs::path& p, std::string content) {
-    read_ahead()[p.string()] = std::move(content);
-}
-
-std::string read_checked(const fs::path& p, const std::string& label) {
-    // Format detection may have read it already (dbmate's markers).
-    std::string raw;
-    auto& cache = read_ahead();
-    if (auto it = cache.find(p.string()); it != cache.end()) {
-        raw = std::move(it->second);
-        cache.erase(it);
-    } else {
-        raw = text::read_file(p);
-    }
-    if (auto bad = text::invalid_utf8_at(raw); bad != std::string::npos) {
-        auto pos = text::position_of(raw, bad);
-        throw usage_error(label + ":" + std::to_string(pos.line) + ":" +
-                              std::to_string(pos.column) + ": invalid UTF-8 (byte offset " +
-                              std::to_string(bad) + ")",
-                          "save the file as UTF-8");
-    }
-    if (raw.size() >= 3 && raw.compare(0, 3, "\xEF\xBB\xBF") == 0) raw.erase(0, 3);  // BOM
-    return text::normalize_newlines(raw);
-}
-
 std::string rel_label(const fs::path& p, const fs::path& root) {
     auto rel = p.lexically_relative(root);
     return rel.empty() || rel.native()[0] == '.' ? p.string() : rel.string();

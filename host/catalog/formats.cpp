@@ -16,19 +16,26 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// listing_scope's listings on this thread, by directory; null outside one.
+thread_local std::map<std::string, std::vector<fs::directory_entry>>* listings = nullptr;
+
 // A format whose `content` pattern is in the file; remembers what it read
 // for the reader.
 const format* content_vote(const fs::path& p) {
-    std::string content;
-    try {
-        content = text::read_file(p);
-    } catch (const std::exception&) {
-        return nullptr;  // the reader reports unreadable files
+    std::string read;
+    const std::string* content = read_ahead_of(p);
+    if (!content) {
+        try {
+            read = text::read_file(p);
+        } catch (const std::exception&) {
+            return nullptr;  // the reader reports unreadable files
+        }
+        content = &read;
     }
     const format* found = nullptr;
     for (const auto& f : formats())
-        if (!found && f.content && f.content(content)) found = &f;
-    remember_content(p, std::move(content));
+        if (!found && f.content && f.content(*content)) found = &f;
+    if (content == &read) remember_content(p, std::move(read));
     return found;
 }
 
@@ -111,7 +118,9 @@ const format& decide(const fs::path& dir, const fs::path& root) {
     for (const auto& f : formats())
         if (!folder_owner && f.claims_folders && f.claims_folders(dir, root)) folder_owner = &f;
     std::map<std::string, std::string> first;  // format → first file that voted for it
-    for (auto& e : sorted_entries(dir)) {
+    const auto entries = sorted_entries(dir);
+    if (listings) read_all_ahead(entries);  // within one discover(): the reader takes them
+    for (auto& e : entries) {
         auto* f = vote(e, folder_owner);
         if (f && !first.count(f->name)) first[f->name] = rel_label(e.path(), root);
     }
@@ -140,10 +149,20 @@ std::string lower(std::string s) {
 // A name that looks like a migration must be one moonshift can read: a
 // regular file (or a folder) with a lower-case .sql or .lua, so that nothing
 // is skipped in silence and nothing hangs (a FIFO) or loops (a symlink loop).
+// A listed entry's file name, without the path operations that split the
+// whole path into components (most of a large folder's listing time).
+std::string_view name_of(const fs::directory_entry& e) {
+    std::string_view full = e.path().native();
+    auto slash = full.rfind('/');
+    return slash == std::string_view::npos ? full : full.substr(slash + 1);
+}
+
 void check_entry(const fs::directory_entry& e) {
-    auto name = e.path().filename().string();
+    const auto name = name_of(e);
     if (name.empty() || name[0] == '.') return;
-    auto ext = e.path().extension().string();
+    const auto dot = name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0) return;
+    const std::string ext(name.substr(dot));
     auto ext_lower = lower(ext);
     if (ext_lower != ".sql" && ext_lower != ".lua") return;
     if (ext != ext_lower)
@@ -167,9 +186,6 @@ void check_entry(const fs::directory_entry& e) {
 
 namespace {
 
-// listing_scope's listings on this thread, by directory; null outside one.
-thread_local std::map<std::string, std::vector<fs::directory_entry>>* listings = nullptr;
-
 std::vector<fs::directory_entry> list_sorted(const fs::path& dir);
 
 }  // namespace
@@ -182,6 +198,7 @@ listing_scope::~listing_scope() {
     if (!outermost_) return;
     delete listings;
     listings = nullptr;
+    forget_read_ahead();
 }
 
 std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
@@ -209,8 +226,7 @@ std::vector<fs::directory_entry> list_sorted(const fs::path& dir) {
     // cost more than the listing).
     std::vector<std::pair<std::string, std::size_t>> names;
     names.reserve(entries.size());
-    for (std::size_t i = 0; i < entries.size(); ++i)
-        names.emplace_back(entries[i].path().filename().native(), i);
+    for (std::size_t i = 0; i < entries.size(); ++i) names.emplace_back(name_of(entries[i]), i);
     std::sort(names.begin(), names.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<fs::directory_entry> sorted;

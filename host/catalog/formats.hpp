@@ -35,6 +35,14 @@ std::string read_checked(const std::filesystem::path& p, const std::string& labe
 // A file's content read during format detection, handed to the next
 // read_checked of the same path instead of reading it twice.
 void remember_content(const std::filesystem::path& p, std::string content);
+// What was read ahead for `p` and not taken yet, or nullptr.
+const std::string* read_ahead_of(const std::filesystem::path& p);
+// Reads the .sql and .lua files among `entries` ahead, on two threads when
+// there are many; read_checked and format detection take them from there.
+// What cannot be read is left to the reader to report. Within a
+// listing_scope only: the scope's end forgets what was not taken.
+void read_all_ahead(const std::vector<std::filesystem::directory_entry>& entries);
+void forget_read_ahead();
 std::string rel_label(const std::filesystem::path& p, const std::filesystem::path& root);
 // The entries of `dir` by file name, the order every reader and detection use.
 std::vector<std::filesystem::directory_entry> sorted_entries(const std::filesystem::path& dir);

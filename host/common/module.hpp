@@ -41,4 +41,12 @@ inline void* open(const std::string& file, const std::string& module_dir, std::s
     return nullptr;
 }
 
+// Looks up `name` in a library loaded with dlopen; a missing symbol is added
+// to `missing` (comma-separated) for one message naming them all.
+template <class F>
+void bind(void* handle, F& f, const char* name, std::string& missing) {
+    f = reinterpret_cast<F>(dlsym(handle, name));
+    if (!f) missing += std::string(missing.empty() ? "" : ", ") + name;
+}
+
 }  // namespace moonshift::modules

@@ -16,11 +16,7 @@
 namespace moonshift::db::libpq {
 namespace {
 
-template <class F>
-void bind(void* handle, F& f, const char* name, std::string& missing) {
-    f = reinterpret_cast<F>(dlsym(handle, name));
-    if (!f) missing += std::string(missing.empty() ? "" : ", ") + name;
-}
+using modules::bind;
 
 api loaded{};
 std::string failure;

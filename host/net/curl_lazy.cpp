@@ -9,17 +9,11 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/module.hpp"
 
 namespace moonshift::net::curl {
-namespace {
 
-template <class F>
-void bind(void* handle, F& f, const char* name, std::string& missing) {
-    f = reinterpret_cast<F>(dlsym(handle, name));
-    if (!f) missing += std::string(missing.empty() ? "" : ", ") + name;
-}
-
-}  // namespace
+using modules::bind;
 
 const api& lib() {
     static api a{};
