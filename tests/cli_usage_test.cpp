@@ -2,6 +2,7 @@
 // --url / --migrations-dir and their variables, no password echoed, `status --exit-code`,
 // aligned status columns, -q, and the exit code of a refused connection.
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
 #include <sstream>
 
 #include "support/project.hpp"
@@ -132,6 +133,32 @@ BOOST_FIXTURE_TEST_CASE(a_refused_connection_is_a_configuration_error, unreachab
     BOOST_TEST(contains(r.err, "cannot connect to"), r.err);
     BOOST_TEST(contains(r.err, "hint: nothing listens at that host and port"), r.err);
     BOOST_TEST(!contains(r.out + r.err, "hunter2secret"), r.out << r.err);
+}
+
+// libpq comes in the module moonshift-pq.so, loaded on the first connection: a binary without
+// it still lints offline, and a command that connects says what is missing, changing nothing.
+BOOST_FIXTURE_TEST_CASE(without_its_libpq_module_offline_work_runs_and_connecting_says_why,
+                        unreachable_project) {
+    temp_dir alone;
+    const auto bin = alone.path / "moonshift";
+    std::filesystem::copy_file(MOONSHIFT_BIN, bin);
+    std::filesystem::permissions(bin, std::filesystem::perms::owner_all);
+    auto lint = run_program(bin.string(), {"--no-color", "lint", "--offline"}, dir.path);
+    BOOST_TEST(lint.exit_code == 0, lint.out << lint.err);
+    auto up = run_program(bin.string(), {"--no-color", "up", "--url", url}, dir.path);
+    BOOST_TEST(up.exit_code == 2, up.out << up.err);
+    BOOST_TEST(contains(up.err, "cannot load libpq"), up.err);
+    BOOST_TEST(contains(up.err, "moonshift-pq.so"), up.err);
+    BOOST_TEST(contains(up.err, "hint: reinstall moonshift"), up.err);
+    BOOST_TEST(!applied(), "nothing ran");
+    // The same command with the module beside the binary (as the build tree and the
+    // package have it) connects and applies.
+    std::filesystem::copy_file(
+        std::filesystem::path(MOONSHIFT_BIN).parent_path() / "moonshift-pq.so",
+        alone.path / "moonshift-pq.so");
+    auto again = run_program(bin.string(), {"--no-color", "up", "--url", url}, dir.path);
+    BOOST_TEST(again.exit_code == 0, again.out << again.err);
+    BOOST_TEST(applied());
 }
 
 BOOST_FIXTURE_TEST_CASE(status_exit_code_says_pending_changed_or_up_to_date, project) {
