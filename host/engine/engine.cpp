@@ -66,8 +66,13 @@ plan engine::status() {
     std::optional<std::vector<history::applied>> early;
     const std::string guess = ctx_.cfg.history_key.value_or("");
     if (early_catalog_.valid()) {
-        version = store_->host_version();
-        if (*version > 0) early = store_->list_applied_under(guess);
+        try {
+            version = store_->host_version();
+            if (*version > 0) early = store_->list_applied_under(guess);
+        } catch (const db::sql_failure&) {
+            version.reset();  // asked again below, after the folder's own errors
+            early.reset();
+        }
     }
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     if (!version) version = store_->host_version();
