@@ -2,12 +2,16 @@
 // before destructive migrations (and only then), recorded against the
 // version, restored row by row after a rollback, refused up front when the
 // location cannot take them; list, create, restore, prune from the CLI.
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <fstream>
 #include <pqxx/pqxx>
 
 #include "support/project.hpp"
 #include "support/shop.hpp"
+#include "support/skip.hpp"
 
 using moonshift::test::last_json;
 using moonshift::test::project;
@@ -260,6 +264,58 @@ BOOST_FIXTURE_TEST_CASE(policy_always_with_full_takes_a_pg_dump_when_pg_dump_is_
     auto restore = ms({"--yes", "backup", "restore", id});
     BOOST_TEST(restore.exit_code == 2);
     BOOST_TEST(has(restore.err, "pg_restore"), restore.err);
+}
+
+namespace {
+
+// strace runs and may trace here (a container can forbid ptrace).
+std::string why_no_strace() {
+    if (access("/usr/bin/strace", X_OK) != 0) return "needs strace (apt-get install strace)";
+    moonshift::test::temp_dir d;
+    auto r =
+        moonshift::test::run_program("/usr/bin/strace", {"-o", "/dev/null", "/bin/true"}, d.path);
+    return r.exit_code == 0 ? "" : "strace cannot trace on this machine: " + r.err;
+}
+
+}  // namespace
+
+// The README's promise: the backup is on disk before the statement it guards runs. Under strace
+// (-y: the path of each descriptor), the fsync of the table's file and of its folder come before
+// the DROP is sent to the server.
+BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_is_sent, shop,
+                        *boost::unit_test::precondition(moonshift::test::skip_when{
+                            why_no_strace})) {
+    migration("002_scratch.sql",
+              "CREATE TABLE scratch (id int primary key);\n"
+              "INSERT INTO scratch SELECT generate_series(1, 10);\n");
+    migration("002_scratch.down.sql", "DROP TABLE scratch;\n");
+    BOOST_REQUIRE(ms({"up"}).exit_code == 0);
+    const auto log = dir.path / "strace.log";
+    auto r = moonshift::test::run_program("/usr/bin/strace",
+                                          {"-f", "-y", "-s", "256", "-e", "trace=fsync,sendto",
+                                           "-o", log.string(), MOONSHIFT_BIN, "--no-color", "down"},
+                                          dir.path);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
+    BOOST_TEST(!table_exists("scratch"));
+    auto location = scalar("SELECT location FROM moonshift.backups WHERE version = '002'");
+    BOOST_REQUIRE(!location.empty());
+    std::ifstream in(log);
+    long file_synced = -1, folder_synced = -1, dropped = -1, n = 0;
+    for (std::string line; std::getline(in, line); ++n) {
+        const bool fsync = line.find("fsync(") != std::string::npos;
+        if (fsync && line.find("public.scratch.copy.gz>") != std::string::npos && file_synced < 0)
+            file_synced = n;
+        if (fsync && line.find(location + ">") != std::string::npos && folder_synced < 0)
+            folder_synced = n;
+        if (line.find("sendto(") != std::string::npos &&
+            line.find("DROP TABLE scratch") != std::string::npos && dropped < 0)
+            dropped = n;
+    }
+    BOOST_TEST(file_synced >= 0, "the table's file was synced");
+    BOOST_TEST(folder_synced >= 0, "its folder was synced");
+    BOOST_TEST(dropped >= 0, "the DROP was sent");
+    BOOST_TEST(file_synced < dropped);
+    BOOST_TEST(folder_synced < dropped);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
