@@ -16,8 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// listing_scope's listings on this thread, by directory; null outside one.
-thread_local std::map<std::string, std::vector<fs::directory_entry>>* listings = nullptr;
+// listing_scope's listings on this thread, by directory; empty outside one.
+thread_local std::optional<std::map<std::string, std::vector<fs::directory_entry>>> listings;
 
 // A format whose `content` pattern is in the file; remembers what it read
 // for the reader.
@@ -149,14 +149,6 @@ std::string lower(std::string s) {
 // A name that looks like a migration must be one moonshift can read: a
 // regular file (or a folder) with a lower-case .sql or .lua, so that nothing
 // is skipped in silence and nothing hangs (a FIFO) or loops (a symlink loop).
-// A listed entry's file name, without the path operations that split the
-// whole path into components (most of a large folder's listing time).
-std::string_view name_of(const fs::directory_entry& e) {
-    std::string_view full = e.path().native();
-    auto slash = full.rfind('/');
-    return slash == std::string_view::npos ? full : full.substr(slash + 1);
-}
-
 void check_entry(const fs::directory_entry& e) {
     const auto name = name_of(e);
     if (name.empty() || name[0] == '.') return;
@@ -181,35 +173,6 @@ void check_entry(const fs::directory_entry& e) {
         throw usage_error(e.path().string() + ": not a regular file (a pipe, socket or device)",
                           "remove it from the migrations directory");
 }
-
-}  // namespace
-
-namespace {
-
-std::vector<fs::directory_entry> list_sorted(const fs::path& dir);
-
-}  // namespace
-
-listing_scope::listing_scope() : outermost_(listings == nullptr) {
-    if (outermost_) listings = new std::map<std::string, std::vector<fs::directory_entry>>();
-}
-
-listing_scope::~listing_scope() {
-    if (!outermost_) return;
-    delete listings;
-    listings = nullptr;
-    forget_read_ahead();
-}
-
-std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
-    if (!listings) return list_sorted(dir);
-    auto key = dir.lexically_normal().string();
-    auto it = listings->find(key);
-    if (it == listings->end()) it = listings->emplace(std::move(key), list_sorted(dir)).first;
-    return it->second;
-}
-
-namespace {
 
 std::vector<fs::directory_entry> list_sorted(const fs::path& dir) {
     std::vector<fs::directory_entry> entries;
@@ -236,6 +199,30 @@ std::vector<fs::directory_entry> list_sorted(const fs::path& dir) {
 }
 
 }  // namespace
+
+std::string_view name_of(const fs::directory_entry& e) {
+    std::string_view full = e.path().native();
+    auto slash = full.rfind('/');
+    return slash == std::string_view::npos ? full : full.substr(slash + 1);
+}
+
+listing_scope::listing_scope() : outermost_(!listings) {
+    if (outermost_) listings.emplace();
+}
+
+listing_scope::~listing_scope() {
+    if (!outermost_) return;
+    listings.reset();
+    forget_read_ahead();
+}
+
+std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
+    if (!listings) return list_sorted(dir);
+    auto key = dir.lexically_normal().string();
+    auto it = listings->find(key);
+    if (it == listings->end()) it = listings->emplace(std::move(key), list_sorted(dir)).first;
+    return it->second;
+}
 
 std::string describe_place(const fs::path& dir, const fs::path& root) {
     auto place = default_place(dir.lexically_normal(), root).value_or(dir);

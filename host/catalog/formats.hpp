@@ -44,6 +44,9 @@ const std::string* read_ahead_of(const std::filesystem::path& p);
 void read_all_ahead(const std::vector<std::filesystem::directory_entry>& entries);
 void forget_read_ahead();
 std::string rel_label(const std::filesystem::path& p, const std::filesystem::path& root);
+// A listed entry's file name, without the path operations that split the
+// whole path into components (most of a large folder's listing time).
+std::string_view name_of(const std::filesystem::directory_entry& e);
 // The entries of `dir` by file name, the order every reader and detection use.
 std::vector<std::filesystem::directory_entry> sorted_entries(const std::filesystem::path& dir);
 // While one is alive on this thread, sorted_entries lists each directory

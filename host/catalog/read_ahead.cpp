@@ -49,8 +49,9 @@ const std::string* read_ahead_of(const fs::path& p) {
 void read_all_ahead(const std::vector<fs::directory_entry>& entries) {
     std::vector<const fs::directory_entry*> files;
     for (const auto& e : entries) {
-        const auto name = e.path().filename().native();
-        const auto ext = e.path().extension().native();
+        const auto name = name_of(e);
+        const auto dot = name.rfind('.');
+        const auto ext = dot == std::string_view::npos ? std::string_view() : name.substr(dot);
         std::error_code ec;
         if (name.empty() || name[0] == '.' || (ext != ".sql" && ext != ".lua") ||
             !e.is_regular_file(ec) || read_ahead().count(e.path().string()))

@@ -48,9 +48,9 @@ bool reader::bool_of(const toml::node& n, const std::string& key) const {
 }
 
 int reader::count_of(const toml::node& n, const std::string& key, int most) const {
-    if (auto v = n.value<int64_t>(); v && n.is_integer() && *v >= 0 && *v <= most) return int(*v);
-    if (auto v = n.value<int64_t>(); v && n.is_integer() && *v > most)
-        fail(n.source(), "\"" + key + "\" must be at most " + std::to_string(most));
+    const auto v = n.is_integer() ? n.value<int64_t>() : std::nullopt;
+    if (v && *v >= 0 && *v <= most) return int(*v);
+    if (v && *v > most) fail(n.source(), "\"" + key + "\" must be at most " + std::to_string(most));
     fail(n.source(), "\"" + key + "\" must be a whole number (0 or more)");
 }
 
