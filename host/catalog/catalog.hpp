@@ -95,6 +95,18 @@ struct catalog {
 catalog discover(const std::filesystem::path& dir, const std::filesystem::path& root,
                  const std::filesystem::path& rollbacks = {});
 
+// What discover() finds without the files' contents (up_sql, down_sql,
+// verify_sql and the Lua sources are empty): what `status` needs. Kept in
+// `cache_dir` (summary.cpp) under a signature of every file and folder
+// discover() looks at (name, type, size, mtime, ctime, inode) and of the
+// binary; while it holds, no file is read. An empty cache_dir: no cache.
+catalog discover_summary(const std::filesystem::path& dir, const std::filesystem::path& root,
+                         const std::filesystem::path& rollbacks,
+                         const std::filesystem::path& cache_dir);
+// $MOONSHIFT_CACHE_DIR, else $XDG_CACHE_HOME/moonshift, else ~/.cache/moonshift;
+// empty when MOONSHIFT_CACHE_DIR is "off" or there is no home.
+std::filesystem::path default_cache_dir();
+
 // Reads a .lua migration or a migration folder into m (m.up is the file or
 // folder; labels relative to root) and computes its checksum over every file.
 void load_lua_form(migration& m, const std::filesystem::path& root);

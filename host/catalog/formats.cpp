@@ -224,6 +224,10 @@ std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
     return it->second;
 }
 
+std::optional<fs::path> place_of(const fs::path& dir, const fs::path& root) {
+    return default_place(dir.lexically_normal(), root);
+}
+
 std::string describe_place(const fs::path& dir, const fs::path& root) {
     auto place = default_place(dir.lexically_normal(), root).value_or(dir);
     auto marker = marker_in(place);

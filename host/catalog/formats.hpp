@@ -29,6 +29,10 @@ std::string detect_format(const std::filesystem::path& dir, const std::filesyste
 // Where the migrations were found, for people: "migrations", "supabase/migrations",
 // "sqitch.plan" (a plan at the project root).
 std::string describe_place(const std::filesystem::path& dir, const std::filesystem::path& root);
+// The folder whose files discover(dir, root) reads: `dir`, or where another tool keeps its
+// files when `dir` is the default and missing; nullopt when there is none.
+std::optional<std::filesystem::path> place_of(const std::filesystem::path& dir,
+                                              const std::filesystem::path& root);
 
 // Helpers shared by the readers (catalog.cpp).
 std::string read_checked(const std::filesystem::path& p, const std::string& label);

@@ -98,6 +98,7 @@ void read_at(const project::config& cfg, const project::environment& env, env_ro
     ctx.cfg = cfg;
     ctx.env = env;
     ctx.url = env.url;
+    ctx.catalog_summary = true;
     if (env.local) {  // read, never start: reading changes nothing
         auto st = local::cluster(cfg.root / ".moonshift" / "local").status();
         if (!st.running) {

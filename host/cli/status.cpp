@@ -111,10 +111,12 @@ int exit_status(const counts& n, const nlohmann::json& repeatables, bool exit_co
 
 int status(const globals& g, bool exit_code_flag) {
     printer out(g);
-    engine::engine e(make_context(g, out, true));
+    auto ctx = make_context(g, out, true);
+    ctx.catalog_summary = true;
+    engine::engine e(std::move(ctx));
     auto p = e.status();
-    auto repeatables =
-        p.files->repeatables.empty() ? nlohmann::json::array() : e.repeatables_status();
+    auto repeatables = p.files->repeatables.empty() ? nlohmann::json::array()
+                                                    : e.repeatables_status(p.files.get());
     auto n = count_states(p);
     if (out.json())
         print_json(out, e, p, n, repeatables);

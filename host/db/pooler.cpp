@@ -65,7 +65,14 @@ bool direct(PGconn* c) {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     if (fd < 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
-    const std::string backend = scalar(c, "SELECT pg_backend_pid()");
+    // One round trip: the server process and the port it sees ("pid port").
+    const std::string both =
+        scalar(c,
+               "SELECT pg_backend_pid() || ' ' || coalesce((SELECT client_port "
+               "FROM pg_stat_activity WHERE pid = pg_backend_pid())::text, '')");
+    const auto space = both.find(' ');
+    const std::string backend = both.substr(0, space);
+    const std::string seen = space == std::string::npos ? "" : both.substr(space + 1);
     if (addr.ss_family == AF_UNIX) {
         ucred peer{};
         socklen_t plen = sizeof peer;
@@ -75,9 +82,7 @@ bool direct(PGconn* c) {
     int port = 0;
     if (addr.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
     if (addr.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    return port > 0 &&
-           scalar(c, "SELECT client_port FROM pg_stat_activity WHERE pid = pg_backend_pid()") ==
-               std::to_string(port);
+    return port > 0 && seen == std::to_string(port);
 }
 
 // The probe: a second client opens a transaction right after this one's

@@ -21,9 +21,14 @@ using detail::ms_since;
 engine::engine(context ctx) : ctx_(std::move(ctx)) {
     if (ctx_.read_catalog_early) {
         try {
-            early_catalog_ = std::async(std::launch::async, [cfg = ctx_.cfg] {
-                return catalog::discover(cfg.migrations_path(), cfg.root, cfg.rollbacks_path());
-            });
+            early_catalog_ =
+                std::async(std::launch::async, [cfg = ctx_.cfg, summary = ctx_.catalog_summary] {
+                    if (summary)
+                        return catalog::discover_summary(cfg.migrations_path(), cfg.root,
+                                                         cfg.rollbacks_path(),
+                                                         catalog::default_cache_dir());
+                    return catalog::discover(cfg.migrations_path(), cfg.root, cfg.rollbacks_path());
+                });
         } catch (const std::system_error&) {
             // No thread to spare: read_catalog() reads it when asked.
         }
@@ -48,9 +53,12 @@ void engine::log(const std::string& level, const std::string& message) {
 }
 
 catalog::catalog engine::read_catalog() const {
+    const auto& cfg = ctx_.cfg;
     auto cat = early_catalog_.valid() ? early_catalog_.get()
-                                      : catalog::discover(ctx_.cfg.migrations_path(), ctx_.cfg.root,
-                                                          ctx_.cfg.rollbacks_path());
+               : ctx_.catalog_summary
+                   ? catalog::discover_summary(cfg.migrations_path(), cfg.root,
+                                               cfg.rollbacks_path(), catalog::default_cache_dir())
+                   : catalog::discover(cfg.migrations_path(), cfg.root, cfg.rollbacks_path());
     // The history rows this project reads and writes (several projects in one database).
     std::set<std::string> version_names;
     for (const auto& m : cat.migrations) version_names.insert(m.version + " " + m.name);

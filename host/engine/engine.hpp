@@ -93,6 +93,10 @@ struct context {
     // The command will read the migrations folder (status, up, down, plan):
     // it is read and hashed on a second thread while the connection is made.
     bool read_catalog_early = false;
+    // The command needs the folder's migrations and checksums, not their
+    // contents (status): catalog::discover_summary, which reads no file while
+    // its cache holds (catalog/summary.cpp).
+    bool catalog_summary = false;
 };
 
 struct up_options {
@@ -160,7 +164,8 @@ class engine {
     outcome run_script(const std::string& file, const std::vector<std::string>& args);
     // Repeatable (R__) migrations and their state: [{name, file, state:
     // pending|applied|changed}] (repeatable.cpp).
-    nlohmann::json repeatables_status();
+    // `cat`: the catalog already read (status's), else the folder is read.
+    nlohmann::json repeatables_status(const catalog::catalog* cat = nullptr);
     // Backfills (backfill_steps.cpp): `moonshift backfill status|pause|resume`,
     // from any process; no lock (the run that executes them holds it).
     nlohmann::json backfill_status();

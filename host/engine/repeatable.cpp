@@ -34,8 +34,10 @@ bool has_transaction_control(const std::string& sql) {
 
 }  // namespace
 
-nlohmann::json engine::repeatables_status() {
-    auto cat = read_catalog();
+nlohmann::json engine::repeatables_status(const catalog::catalog* read) {
+    catalog::catalog own;
+    if (!read) own = read_catalog();
+    const auto& cat = read ? *read : own;
     auto recorded = history::recorded_repeatables(*session_, *store_);
     auto out = nlohmann::json::array();
     for (const auto& r : cat.repeatables) {

@@ -167,7 +167,10 @@ int build_template(db::session& s, const engine::context& ctx, const std::string
 }  // namespace
 
 target detail::target_of(const engine::context& ctx, bool seed) {
-    auto cat = catalog::discover(ctx.cfg.migrations_path(), ctx.cfg.root, ctx.cfg.rollbacks_path());
+    // Names and checksums are all the name of a template needs: while the folder is unchanged,
+    // the cache of `status` says them without reading a file.
+    auto cat = catalog::discover_summary(ctx.cfg.migrations_path(), ctx.cfg.root,
+                                         ctx.cfg.rollbacks_path(), catalog::default_cache_dir());
     target t;
     if (seed) t.seeds = seed::find(ctx.cfg, ctx.env.name);
     t.project = project_slug(ctx.cfg, cat);
@@ -277,7 +280,8 @@ bool drop(const engine::context& ctx, const std::string& url_or_name, std::strin
 // dropping a template waits for a clone of it a refill is making, and a
 // spare whose template is gone goes too.
 pruned prune(const engine::context& ctx, const prune_options& o) {
-    auto cat = catalog::discover(ctx.cfg.migrations_path(), ctx.cfg.root, ctx.cfg.rollbacks_path());
+    auto cat = catalog::discover_summary(ctx.cfg.migrations_path(), ctx.cfg.root,
+                                         ctx.cfg.rollbacks_path(), catalog::default_cache_dir());
     const auto project = project_slug(ctx.cfg, cat);
     auto s = connect(ctx);
     const auto cutoff = std::chrono::system_clock::now() - o.older_than;

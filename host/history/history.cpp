@@ -62,7 +62,12 @@ std::string store::host_schema_digest() {
 }
 
 int store::host_version() {
-    auto r = s_.query("SELECT to_regclass($1) IS NOT NULL", quoted_ + ".host_versions");
+    // Whether the history rows are keyed by project is asked in the same round trip.
+    auto r = s_.query(
+        "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+        "to_regclass($2) AND attname = 'project' AND NOT attisdropped)",
+        quoted_ + ".host_versions", table("migrations"));
+    keyed_ = r[0][1].as<bool>();
     if (!r[0][0].as<bool>()) return 0;
     auto v = s_.query("SELECT coalesce(max(version), 0) FROM " + table("host_versions"));
     return v[0][0].as<int>();
@@ -86,6 +91,7 @@ void store::ensure() {
         tx.commit("INSERT INTO " + table("host_versions") + " (version, name) VALUES (" +
                   std::to_string(m.version) + ", " + db::quote::literal(m.name) + ")");
     }
+    keyed_.reset();  // host_version() read it before the column may have been added
 }
 
 int store::mark_verified() {

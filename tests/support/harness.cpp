@@ -179,6 +179,9 @@ std::vector<std::string> child_environment(const env_changes& changes) {
             continue;
         vars[name] = entry.substr(eq + 1);
     }
+    // The summary cache of `status` (catalog/summary.cpp) in the run's directory, not in the
+    // home of whoever runs the tests.
+    if (!run().dir.empty()) vars["XDG_CACHE_HOME"] = (run().dir / "cache").string();
     for (const auto& [name, value] : changes) {
         if (value)
             vars[name] = *value;
