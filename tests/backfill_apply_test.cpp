@@ -110,6 +110,38 @@ BOOST_AUTO_TEST_CASE(composite_keys_walk_in_key_order_with_set_and_transform) {
     BOOST_TEST(p.scalar("SELECT label FROM lines WHERE tenant = E'c\\tt' AND n = 5") == "c\tt#5");
 }
 
+// The batch's last key is found without sorting the batch (batch.cpp last_key): an integer key
+// by max(), any other by OFFSET; at the table's end, where the rows left are fewer than a
+// batch, exactly a batch, or none, every row is still changed once.
+BOOST_AUTO_TEST_CASE(uuid_and_integer_keys_at_every_end_of_the_table) {
+    project p;
+    p.migration("001_docs.sql",
+                "CREATE TABLE docs (id uuid PRIMARY KEY, k int NOT NULL UNIQUE, body text, "
+                "size int, size2 int, hits int NOT NULL DEFAULT 0);\n"
+                "INSERT INTO docs (id, k, body) SELECT md5(g::text)::uuid, g, repeat('x', g % 50) "
+                "FROM generate_series(1, 600) g;\n"
+                "CREATE FUNCTION docs_hit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "NEW.hits := OLD.hits + 1; RETURN NEW; END $$;\n"
+                "CREATE TRIGGER docs_hit BEFORE UPDATE ON docs FOR EACH ROW EXECUTE FUNCTION "
+                "docs_hit();\n");
+    // 300 rows match the where: batches of 100 end exactly at the table's end, batches of 7
+    // end with fewer left, the integer key's batches of 600 take all in one.
+    p.migration("002_sizes.lua", R"lua(return {
+  backfill = {
+    { table = "docs", key = "id", where = "k % 2 = 0", set = { size = "length(body)" }, batch = 100 },
+    { table = "docs", key = "id", where = "k % 2 = 1", set = { size = "length(body)" }, batch = 7 },
+    { table = "docs", key = "k", set = { size2 = "length(body)" }, batch = 600 },
+  },
+}
+)lua");
+    auto r = p.ms({"up"});
+    BOOST_TEST_INFO(r.out << r.err);
+    BOOST_REQUIRE(r.exit_code == 0);
+    BOOST_TEST(p.count("SELECT 1 FROM docs WHERE size IS DISTINCT FROM length(body)") == 0);
+    BOOST_TEST(p.count("SELECT 1 FROM docs WHERE size2 IS DISTINCT FROM length(body)") == 0);
+    BOOST_TEST(p.count("SELECT 1 FROM docs WHERE hits <> 2") == 0);  // each row twice: once a part
+}
+
 BOOST_AUTO_TEST_CASE(backfill_declared_in_up_and_in_a_folders_backfill_lua) {
     project p;
     artworks(p, 1200);

@@ -1,7 +1,9 @@
 // The SQL of one batch (batch.hpp).
 #include "backfill/batch.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 
 #include "db/quote.hpp"
 #include "history/backfills.hpp"
@@ -49,29 +51,58 @@ std::string before_insert(const batch_input& in, const std::string& source) {
                                                "jsonb_build_object(" + before_obj + ")", source);
 }
 
-}  // namespace
-
-// The batch's last key first (an index walk of `size` keys), then one UPDATE
-// of the key range (after, last]: a range scan, whatever the plan of a join
-// would be. Rows inserted into the range meanwhile that match `where` are
-// changed too, which is what they need.
-batch_result set_batch(const batch_input& in) {
+// The batch's last key, and how many rows the batch holds (`seen`): an index
+// walk, never a sort of the batch. An integer key: its max over the batch's
+// keys, in one aggregate. Any other key: the size-th key after `after`
+// (OFFSET, the walk skips the rest); when fewer rows are left, the last of
+// them with their count.
+bool last_key(const batch_input& in, batch_result& out) {
     const target& t = in.t;
-    std::string last_cols, order_desc;
+    const std::string from = " FROM " + t.qualified + " t WHERE " + after_condition(t, in.after) +
+                             where_part(in) + " ORDER BY " + key_list(t, "t.");
+    const std::string limit = " LIMIT " + std::to_string(in.size);
+    static const char* integers[] = {"smallint", "integer", "bigint"};
+    if (t.key.size() == 1 &&
+        std::find(std::begin(integers), std::end(integers), t.key[0].type) != std::end(integers)) {
+        auto r = in.db.query("SELECT count(*), max(b." + t.key[0].quoted + ")::text FROM (SELECT " +
+                             key_list(t, "t.") + from + limit + ") b");
+        out.seen = r[0][0].as<long long>();
+        if (out.seen == 0) return false;
+        out.last.emplace_back(r[0][1].as<std::string>());
+        return true;
+    }
+    std::string as_text, last_cols, order_desc;
     for (std::size_t i = 0; i < t.key.size(); ++i) {
+        as_text += (i ? ", " : "") + std::string("t.") + t.key[i].quoted + "::text";
         last_cols += (i ? ", " : "") + std::string("b.") + t.key[i].quoted + "::text";
         order_desc += (i ? ", " : "") + std::string("b.") + t.key[i].quoted + " DESC";
     }
-    auto r =
-        in.db.query("SELECT count(*) OVER (), " + last_cols + " FROM (SELECT " + key_list(t, "t.") +
-                    " FROM " + t.qualified + " t WHERE " + after_condition(t, in.after) +
-                    where_part(in) + " ORDER BY " + key_list(t, "t.") + " LIMIT " +
-                    std::to_string(in.size) + ") b ORDER BY " + order_desc + " LIMIT 1");
-    batch_result out;
-    if (r.empty()) return out;
-    out.seen = r[0][0].as<long long>();
+    auto r = in.db.query("SELECT " + as_text + from + " OFFSET " + std::to_string(in.size - 1) +
+                         " LIMIT 1");
+    long long seen = in.size;
+    if (r.empty()) {  // the end of the table: fewer than size rows left
+        r = in.db.query("SELECT " + last_cols + ", count(*) OVER () FROM (SELECT " +
+                        key_list(t, "t.") + from + limit + ") b ORDER BY " + order_desc +
+                        " LIMIT 1");
+        if (r.empty()) return false;
+        seen = r[0][static_cast<int>(t.key.size())].as<long long>();
+    }
+    out.seen = seen;
     for (std::size_t i = 0; i < t.key.size(); ++i)
-        out.last.emplace_back(r[0][static_cast<int>(1 + i)].as<std::string>());
+        out.last.emplace_back(r[0][static_cast<int>(i)].as<std::string>());
+    return true;
+}
+
+}  // namespace
+
+// The batch's last key first, then one UPDATE of the key range (after,
+// last]: a range scan, whatever the plan of a join would be. Rows inserted
+// into the range meanwhile that match `where` are changed too, which is what
+// they need.
+batch_result set_batch(const batch_input& in) {
+    const target& t = in.t;
+    batch_result out;
+    if (!last_key(in, out)) return out;
     std::string range =
         after_condition(t, in.after) + " AND " + key_condition(t, out.last, "<=") + where_part(in);
     std::string sets;
