@@ -318,4 +318,62 @@ BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_is_sent, sh
     BOOST_TEST(folder_synced < dropped);
 }
 
+// The backup before a down is taken in the down's own transaction, its tables locked first: a
+// row another session is writing when `down` starts is either in the backup or never written.
+// Before, the backup's snapshot did not wait for the writer, the DROP did, and the row it then
+// committed was dropped with the table without being in any backup.
+BOTH_STORES(a_row_written_while_the_down_waits_is_in_its_backup) {
+    migration("002_scratch.sql",
+              "CREATE TABLE scratch (id int primary key, note text);\n"
+              "INSERT INTO scratch SELECT g, 'old' FROM generate_series(1, 10) g;\n");
+    migration("002_scratch.down.sql", "DROP TABLE scratch;\n");
+    BOOST_REQUIRE(ms({"up"}).exit_code == 0);
+    pqxx::connection writer(url);
+    pqxx::work w(writer);
+    w.exec("INSERT INTO scratch VALUES (11, 'written while down waits')");
+    auto down = spawn({"down"});
+    // Wait until the down waits for the writer's lock (at most 30 s), then commit the row.
+    bool waiting = false;
+    for (int i = 0; i < 300 && !waiting; ++i) {
+        waiting = count(
+                      "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                      "WHERE c.relname = 'scratch' AND NOT l.granted") > 0;
+        if (!waiting) usleep(100 * 1000);
+    }
+    BOOST_REQUIRE_MESSAGE(waiting, "the down never waited for the writer");
+    w.commit();
+    auto r = down.wait();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.out + r.err);
+    BOOST_TEST(!table_exists("scratch"));
+    BOOST_TEST(scalar("SELECT rows FROM moonshift.backups WHERE version = '002'") == "11");
+    auto id = scalar("SELECT id FROM moonshift.backups WHERE version = '002'");
+    auto restore = ms({"--yes", "backup", "restore", id});
+    BOOST_REQUIRE_MESSAGE(restore.exit_code == 0, restore.err + restore.out);
+    BOOST_TEST(scalar("SELECT note FROM scratch WHERE id = 11") == "written while down waits");
+}
+
+// A down that fails after its backup was taken: the backup's row goes with the rolled back
+// transaction, and so do its files; the table and its rows are as before.
+BOTH_STORES(a_failing_down_leaves_no_backup_behind) {
+    migration("002_scratch.sql",
+              "CREATE TABLE scratch (id int primary key);\n"
+              "INSERT INTO scratch SELECT generate_series(1, 10);\n");
+    migration("002_scratch.down.sql", "DROP TABLE scratch;\nSELECT 1/0;\n");
+    BOOST_REQUIRE(ms({"up"}).exit_code == 0);
+    auto r = ms({"down"});
+    BOOST_TEST(r.exit_code == 1, r.out + r.err);
+    BOOST_TEST(has(r.err, "002_scratch.down.sql"), r.err);
+    BOOST_TEST(table_exists("scratch"));
+    BOOST_TEST(count("SELECT 1 FROM scratch") == 10);
+    BOOST_TEST(count("SELECT 1 FROM moonshift.backups") == 0);
+    if (!in_db) {
+        auto where = dir.path / ".moonshift" / "backups";
+        std::size_t folders = 0;
+        if (std::filesystem::exists(where))
+            for (auto& e : std::filesystem::recursive_directory_iterator(where))
+                folders += e.path().filename().string().find("_002_") != std::string::npos;
+        BOOST_TEST(folders == 0u);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

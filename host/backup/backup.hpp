@@ -118,6 +118,14 @@ class store {
     table_copy copy_table(const std::string& table, const std::filesystem::path& dir, long long id,
                           int n, const progress& on_progress);
     void mark_failed(long long id) noexcept;
+
+  public:
+    // The files of a backup whose row was rolled back with the caller's
+    // transaction (the down it was taken for failed); copies in the database
+    // went with the transaction. Never throws.
+    void discard(const record& r) noexcept;
+
+  private:
     db::session& s_;
     history::backups rows_;
     settings cfg_;

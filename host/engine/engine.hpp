@@ -335,8 +335,23 @@ class engine {
     // Before a down (hand-written or derived) that drops or rewrites data:
     // the tables it puts at risk backed up against the version, as before a
     // destructive up (unless the backup policy is "never").
-    void backup_before_down(const entry& e, const std::string& sql, const std::string& label,
-                            long long run_id);
+    // Returns the backup taken, if one was. Inside a transaction the caller
+    // opened (a hand-written down's own, reverse_steps.cpp), the backup is
+    // part of it: the caller has locked the tables (down_backup_tables) and
+    // discards the files if the transaction fails.
+    std::optional<backup::record> backup_before_down(const entry& e, const std::string& sql,
+                                                     const std::string& label, long long run_id);
+    // The tables a backup before this down would copy ("schema.name"), and
+    // the first reason; empty when none is needed.
+    std::pair<std::vector<std::string>, std::string> down_backup_tables(const std::string& sql,
+                                                                        const std::string& label);
+    // A down script run in a transaction of moonshift's, with the backup
+    // inside it (rollback.cpp).
+    void revert_in_transaction(const entry& e, long long run_id);
+    // The backup of those tables (nullopt when there are none).
+    std::optional<backup::record> take_down_backup(
+        const entry& e, const std::pair<std::vector<std::string>, std::string>& tables,
+        long long run_id);
     // A migration with Lua parts in the rehearsal's transaction: precheck,
     // up, verify, no history row. "" when it ran, else why it cannot.
     std::string rehearse_other(const catalog::migration& m);

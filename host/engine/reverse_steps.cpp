@@ -92,9 +92,9 @@ std::string joined(const json& items, const char* separator) {
 
 }  // namespace
 
-void engine::backup_before_down(const entry& e, const std::string& sql, const std::string& label,
-                                long long run_id) {
-    if (safety::policy_for(ctx_.cfg, ctx_.env).backup == "never") return;
+std::pair<std::vector<std::string>, std::string> engine::down_backup_tables(
+    const std::string& sql, const std::string& label) {
+    if (safety::policy_for(ctx_.cfg, ctx_.env).backup == "never") return {};
     std::vector<std::string> at_risk, schemas, reasons;
     try {
         for (const auto& st : sql::parse(sql, label).statements) {
@@ -109,21 +109,36 @@ void engine::backup_before_down(const entry& e, const std::string& sql, const st
         log("warn", label +
                         " does not parse with the bundled parser: the tables it touches are "
                         "unknown, so no backup is taken before it");
-        return;
+        return {};
     }
-    if (reasons.empty()) return;
+    if (reasons.empty()) return {};
+    auto tables = backups().resolve(at_risk, schemas);
+    if (tables.empty()) return {};
+    return {std::move(tables), reasons.front()};
+}
+
+std::optional<backup::record> engine::backup_before_down(const entry& e, const std::string& sql,
+                                                         const std::string& label,
+                                                         long long run_id) {
+    return take_down_backup(e, down_backup_tables(sql, label), run_id);
+}
+
+std::optional<backup::record> engine::take_down_backup(
+    const entry& e, const std::pair<std::vector<std::string>, std::string>& at_risk,
+    long long run_id) {
+    const auto& [tables, reason] = at_risk;
+    if (tables.empty()) return std::nullopt;
     auto store = backups();
-    auto tables = store.resolve(at_risk, schemas);
-    if (tables.empty()) return;
     store.check_location();
     std::string list;
     for (const auto& t : tables) list += (list.empty() ? "" : ", ") + t;
     log("info", "backing up " + list + " before rolling back " + e.version + "_" + e.name + " (" +
-                    reasons.front() + ")");
+                    reason + ")");
     // "before down:" keeps it apart from the backup taken before the up
     // (history/backups.cpp), which a later derived reverse restores.
-    auto rec = store.create(tables, e.version, e.name, "before down: " + reasons.front(), run_id);
+    auto rec = store.create(tables, e.version, e.name, "before down: " + reason, run_id);
     emit("backup.created", rec.to_json());
+    return rec;
 }
 
 json engine::image_before(const catalog::migration& m) {

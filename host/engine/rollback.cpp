@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "common/text.hpp"
+#include "db/quote.hpp"
 #include "db/transaction.hpp"
 #include "engine/detail.hpp"
 #include "engine/engine.hpp"
@@ -11,43 +12,91 @@
 namespace moonshift::engine {
 using detail::ms_since;
 
+namespace {
+
+// LOCK TABLE of the tables a backup copies ("schema.name").
+std::string lock_sql(const std::vector<std::string>& tables) {
+    std::string list;
+    for (const auto& t : tables) {
+        auto dot = t.find('.');
+        list +=
+            (list.empty() ? "" : ", ") + db::quote::qualified(t.substr(0, dot), t.substr(dot + 1));
+    }
+    return ";LOCK TABLE " + list + " IN ACCESS EXCLUSIVE MODE";
+}
+
+}  // namespace
+
 void engine::revert_one(const entry& e, long long run_id) {
     const auto& m = *e.file;
     if (needs_lua(m) || !m.down_lua.empty()) {  // lua_steps.cpp
         revert_lua(e);
         return;
     }
-    backup_before_down(e, m.down_sql, m.down_label, run_id);  // reverse_steps.cpp
-    emit("migration.start",
-         {{"version", m.version}, {"name", m.name}, {"direction", "down"}, {"file", m.down_label}});
-    auto t0 = std::chrono::steady_clock::now();
-    // A down script with its own BEGIN/COMMIT (or statements that cannot run
-    // in a transaction) runs outside one; the row is forgotten right after.
     // Each revert starts from the environment's settings, as each apply does (sql_steps.cpp).
     if (m.dir.down_own_transaction) {
+        // A down script with its own BEGIN/COMMIT (or statements that cannot run in a
+        // transaction) runs outside one, after a backup of its own; the row is forgotten
+        // right after.
+        backup_before_down(e, m.down_sql, m.down_label, run_id);  // reverse_steps.cpp
+        emit("migration.start", {{"version", m.version},
+                                 {"name", m.name},
+                                 {"direction", "down"},
+                                 {"file", m.down_label}});
+        auto t0 = std::chrono::steady_clock::now();
         session_->restore_settings();
         revert_outside_transaction(m);
-    }
-    // Forgetting the migration commits with its undoing: the down script, the
-    // history row's removal and the commit in one round trip. Before the
-    // run's last commit, no wait for the WAL flush (sql_steps.cpp).
-    db::transaction tx(*session_, db::transaction::mode::deferred,
-                       m.dir.down_own_transaction
-                           ? ""
-                           : session_->restore_settings_sql() +
-                                 (relaxed_commit_ ? ";SET LOCAL synchronous_commit = off" : ""));
-    if (m.dir.down_own_transaction) {
+        db::transaction tx(*session_, db::transaction::mode::deferred, "");
         tx.commit(history_remove_sql(m, e.row->version));
-    } else {
-        try {
-            tx.commit_script(m.down_sql, history_remove_sql(m, e.row->version));
-        } catch (const db::sql_failure& f) {
-            // Rolled back: the replay that finds the statement runs after it.
-            auto at = f.info().position > 0 ? std::optional<std::size_t>(0)
-                                            : locate_failing_statement(m.down_sql);
-            if (f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0) at.reset();
-            fail_migration(m, m.down_label, m.down_sql, at, f, ms_since(t0));
-        }
+        emit("migration.reverted", {{"version", m.version},
+                                    {"name", m.name},
+                                    {"duration_ms", ms_since(t0)},
+                                    {"file", m.down_label}});
+        return;
+    }
+    revert_in_transaction(e, run_id);
+}
+
+// The backup of what the down script puts at risk is taken inside its own
+// transaction, its tables locked first (ACCESS EXCLUSIVE, the lock a DROP
+// takes anyway, taken before any other so that it cannot deadlock on an
+// upgrade): no row written between the backup and the change is lost. The
+// backup's files are on disk (fsync) before the down script is sent; the
+// down script, the history row's removal, the backup's row and the commit
+// go in one round trip. Before the run's last commit, no wait for the WAL
+// flush (sql_steps.cpp).
+void engine::revert_in_transaction(const entry& e, long long run_id) {
+    const auto& m = *e.file;
+    auto at_risk = down_backup_tables(m.down_sql, m.down_label);  // reverse_steps.cpp
+    const bool backup = !at_risk.first.empty();
+    auto t0 = std::chrono::steady_clock::now();
+    auto fail = [&](const db::sql_failure& f, std::optional<std::size_t> at) {
+        fail_migration(m, m.down_label, m.down_sql, at, f, ms_since(t0));
+    };
+    std::optional<db::transaction> tx;
+    try {
+        tx.emplace(*session_,
+                   backup ? db::transaction::mode::begin : db::transaction::mode::deferred,
+                   session_->restore_settings_sql() +
+                       (relaxed_commit_ ? ";SET LOCAL synchronous_commit = off" : "") +
+                       (backup ? lock_sql(at_risk.first) : ""));
+    } catch (const db::sql_failure& f) {  // the lock not granted within lock_timeout: nothing done
+        fail(f, std::nullopt);
+    }
+    std::optional<backup::record> taken = take_down_backup(e, at_risk, run_id);
+    emit("migration.start",
+         {{"version", m.version}, {"name", m.name}, {"direction", "down"}, {"file", m.down_label}});
+    t0 = std::chrono::steady_clock::now();
+    try {
+        tx->commit_script(m.down_sql, history_remove_sql(m, e.row->version));
+    } catch (const db::sql_failure& f) {
+        // Rolled back, the backup's row with it: its files go too. The replay
+        // that finds the statement runs after it.
+        if (taken) backups().discard(*taken);
+        auto at = f.info().position > 0 ? std::optional<std::size_t>(0)
+                                        : locate_failing_statement(m.down_sql);
+        if (f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0) at.reset();
+        fail(f, at);
     }
     emit("migration.reverted", {{"version", m.version},
                                 {"name", m.name},

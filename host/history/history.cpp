@@ -310,18 +310,22 @@ std::string store::clear_checkpoint_sql(const std::string& version, const std::s
 }
 
 std::string current_actor() {
-    std::string user;
-    if (const passwd* pw = getpwuid(geteuid()))
-        user = pw->pw_name;
-    else if (const char* u = std::getenv("USER"))
-        user = u;
-    else
-        user = "uid " + std::to_string(geteuid());
-    if (const char* ci = std::getenv("GITHUB_ACTOR"); ci && *ci)
-        user += " (ci: " + std::string(ci) + ")";
-    else if (const char* gl = std::getenv("GITLAB_USER_LOGIN"); gl && *gl)
-        user += " (ci: " + std::string(gl) + ")";
-    return user;
+    // Once per process: the user database is read for every backup and run otherwise.
+    static const std::string actor = [] {
+        std::string user;
+        if (const passwd* pw = getpwuid(geteuid()))
+            user = pw->pw_name;
+        else if (const char* u = std::getenv("USER"))
+            user = u;
+        else
+            user = "uid " + std::to_string(geteuid());
+        if (const char* ci = std::getenv("GITHUB_ACTOR"); ci && *ci)
+            user += " (ci: " + std::string(ci) + ")";
+        else if (const char* gl = std::getenv("GITLAB_USER_LOGIN"); gl && *gl)
+            user += " (ci: " + std::string(gl) + ")";
+        return user;
+    }();
+    return actor;
 }
 
 }  // namespace moonshift::history
