@@ -308,7 +308,7 @@ BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_is_sent, sh
         if (fsync && line.find(location + ">") != std::string::npos && folder_synced < 0)
             folder_synced = n;
         if (line.find("sendto(") != std::string::npos &&
-            line.find("DROP TABLE scratch") != std::string::npos && dropped < 0)
+            line.find("DROP TABLE scratch;") != std::string::npos && dropped < 0)  // the script
             dropped = n;
     }
     BOOST_TEST(file_synced >= 0, "the table's file was synced");

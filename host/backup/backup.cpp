@@ -231,7 +231,8 @@ std::vector<std::string> store::resolve(const std::vector<std::string>& names,
     }
     // Two index lookups, not one scan of pg_class with an OR (1 ms a call with 1,000 tables);
     // the schemas' part runs only when there are schemas.
-    auto r = s_.query(
+    auto r = s_.query_prepared(
+        "moonshift_backup_resolve",
         "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON "
         "n.oid = c.relnamespace "
         " WHERE c.oid = ANY (ARRAY(SELECT to_regclass(x) FROM unnest($1::text[]) x))"
@@ -242,7 +243,7 @@ std::vector<std::string> store::resolve(const std::vector<std::string>& names,
         " WHERE cardinality($2::text[]) > 0 AND n.nspname = ANY ($2::text[])"
         "   AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
         " ORDER BY 1",
-        db::quote::array(regnames), db::quote::array(schemas));
+        {db::quote::array(regnames), db::quote::array(schemas)});
     std::vector<std::string> out;
     for (const auto& row : r) out.push_back(row[0].c_str());
     return out;

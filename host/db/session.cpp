@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -162,7 +164,11 @@ result session::query_shown(const std::string& sql, const params& p, const std::
 
 result session::query_prepared(const std::string& name, const std::string& sql, const params& p) {
     if (pooled()) return query_with(sql, p);
-    const std::string named = name + "_" + std::to_string(impl_->generation);
+    // The text's hash in the name: one name asked with another text (another history schema)
+    // is another statement.
+    char tag[24];
+    std::snprintf(tag, sizeof tag, "_%zx", std::hash<std::string>{}(sql)&0xffffffffu);
+    const std::string named = name + "_" + std::to_string(impl_->generation) + tag;
     const bool fresh = impl_->prepared.insert(named).second;
     try {
         return pq::exec_prepared(raw(), named, sql, fresh, p);

@@ -40,14 +40,19 @@ backup_row read_row(const db::row& row) {
 
 backups::backups(db::session& s, store& h) : s_(s), h_(h) {}
 
+// Prepared (once per connection): a run with many backups, a down of a hundred steps, plans them
+// once.
 void backups::open(backup_row& r) {
-    auto res = s_.query(
+    using db::to_param;
+    auto res = s_.query_prepared(
+        "moonshift_backup_open",
         "INSERT INTO " + h_.table("backups") +
             " (version, migration, environment, run_id, kind, reason, location, created_by) "
             "VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, NULLIF($4, 0), $5, $6, '', $7) "
             "RETURNING id, to_char(created_at AT TIME ZONE 'UTC', "
             "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-        r.version, r.migration, r.environment, r.run_id, r.kind, r.reason, r.created_by);
+        {to_param(r.version), to_param(r.migration), to_param(r.environment), to_param(r.run_id),
+         to_param(r.kind), to_param(r.reason), to_param(r.created_by)});
     r.id = res[0][0].as<long long>();
     r.created_at = res[0][1].c_str();
     r.status = "running";
@@ -55,10 +60,13 @@ void backups::open(backup_row& r) {
 
 void backups::complete(long long id, const std::string& location, const json& tables,
                        long long rows, long long bytes, long long duration_ms) {
-    s_.query("UPDATE " + h_.table("backups") +
-                 " SET status = 'complete', location = $2, tables = $3::jsonb, rows = $4,"
-                 " bytes = $5, duration_ms = $6 WHERE id = $1",
-             id, location, tables.dump(), rows, bytes, duration_ms);
+    using db::to_param;
+    s_.query_prepared("moonshift_backup_complete",
+                      "UPDATE " + h_.table("backups") +
+                          " SET status = 'complete', location = $2, tables = $3::jsonb, rows = $4,"
+                          " bytes = $5, duration_ms = $6 WHERE id = $1",
+                      {to_param(id), to_param(location), to_param(tables.dump()), to_param(rows),
+                       to_param(bytes), to_param(duration_ms)});
 }
 
 void backups::mark_failed(long long id) {
