@@ -1,6 +1,7 @@
 // moonshift's entry point: global options, the list of commands, and the one
 // place where errors become messages and exit codes.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/common.hpp"
@@ -144,5 +145,9 @@ int main(int argc, char** argv) {
             if (code == 0) code = rc;
         }
     }
-    return code;
+    // Everything the command owned (connections, files, threads) ended with it; what is left
+    // is memory and the libraries' own cleanup (CLI11's tree, OpenSSL, the modules), which
+    // took 5-10 ms of a 60 ms command. The output is flushed, and the process ends here.
+    std::fflush(nullptr);
+    std::_Exit(code);
 }

@@ -4,7 +4,7 @@
 #include "engine/testdb.hpp"
 
 #include <fcntl.h>
-#include <sys/wait.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,8 +17,10 @@ namespace moonshift::cli {
 namespace {
 
 // Starts `moonshift testdb refill` detached (its own session, stdio on
-// /dev/null, a grandchild so no zombie waits for this process) and returns
-// at once: the spares are made off the caller's clock. The URL goes in
+// /dev/null; posix_spawn, which does not copy this process's page tables as
+// fork does: 5 ms of a call) and returns at once: the spares are made off
+// the caller's clock. This process ends right after, so the refill is
+// adopted by init and never waits as a zombie. The URL goes in
 // MOONSHIFT_URL, never on the command line. A refill that cannot start is
 // no failure of this call: the next call clones.
 void start_refill(const globals& g, const engine::context& ctx, const testdb::options& o) {
@@ -40,23 +42,21 @@ void start_refill(const globals& g, const engine::context& ctx, const testdb::op
                            "MOONSHIFT_TESTDB_KEEP=", "MOONSHIFT_TESTDB_SPARES="},
                           {"MOONSHIFT_URL=" + ctx.url});
     std::fflush(nullptr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        // Only async-signal-safe calls until exec.
-        setsid();
-        if (fork() != 0) _exit(0);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0)
-            for (int fd = 0; fd <= 2; ++fd) dup2(devnull, fd);
-        for (int fd = 3; fd < 1024; ++fd) close(fd);
-        execve(child.argv()[0], child.argv(), child.envp());
-        _exit(127);
+    posix_spawn_file_actions_t files;
+    posix_spawnattr_t attr;
+    if (posix_spawn_file_actions_init(&files) != 0) return;
+    if (posix_spawnattr_init(&attr) != 0) {
+        posix_spawn_file_actions_destroy(&files);
+        return;
     }
-    if (pid > 0) {
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-    }
+    for (int fd = 0; fd <= 2; ++fd)
+        posix_spawn_file_actions_addopen(&files, fd, "/dev/null", O_RDWR, 0);
+    posix_spawn_file_actions_addclosefrom_np(&files, 3);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    pid_t pid = 0;
+    posix_spawn(&pid, child.argv()[0], &files, &attr, child.argv(), child.envp());
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&files);
 }
 
 // The environment, without the announcement line other commands print:
