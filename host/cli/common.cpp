@@ -8,6 +8,7 @@
 
 #include "cli/report.hpp"
 #include "common/text.hpp"
+#include "db/preload.hpp"
 #include "engine/local_shape.hpp"
 
 extern char** environ;
@@ -258,6 +259,7 @@ void attach_promotion(engine::context& ctx, const globals& g, printer& out,
 }
 
 engine::context make_context(const globals& g, printer& out, bool reads_catalog) {
+    db::load_libpq_in_background();
     auto p = load_project(g, out);
     announce(p, out);
     engine::context ctx;

@@ -145,9 +145,8 @@ int main(int argc, char** argv) {
             if (code == 0) code = rc;
         }
     }
-    // Everything the command owned (connections, files, threads) ended with it; what is left
-    // is memory and the libraries' own cleanup (CLI11's tree, OpenSSL, the modules), which
-    // took 5-10 ms of a 60 ms command. The output is flushed, and the process ends here.
+    // What the command owned ended with it; left are memory and the libraries' cleanup (CLI11's
+    // tree, OpenSSL, the modules: 5-10 ms of a 60 ms command). The output flushed, it ends here.
     std::fflush(nullptr);
     std::_Exit(code);
 }

@@ -12,6 +12,7 @@
 
 #include "cli/common.hpp"
 #include "common/text.hpp"
+#include "db/preload.hpp"
 
 namespace moonshift::cli {
 namespace {
@@ -62,6 +63,7 @@ void start_refill(const globals& g, const engine::context& ctx, const testdb::op
 // The environment, without the announcement line other commands print:
 // stdout is the URL alone.
 engine::context quiet_context(const globals& g, printer& out) {
+    db::load_libpq_in_background();
     auto p = load_project(g, out);
     engine::context ctx;
     ctx.cfg = p.cfg;

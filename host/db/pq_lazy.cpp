@@ -5,9 +5,12 @@
 #include <dlfcn.h>
 
 #include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "common/error.hpp"
 #include "common/module.hpp"
+#include "db/preload.hpp"
 
 #ifndef MOONSHIFT_PQ_MODULE_DIR
 #define MOONSHIFT_PQ_MODULE_DIR "../lib/moonshift"
@@ -48,3 +51,21 @@ const api& lib() {
 }
 
 }  // namespace moonshift::db::libpq
+
+namespace moonshift::db {
+
+void load_libpq_in_background() {
+    try {
+        std::thread([] {
+            try {
+                libpq::lib();
+            } catch (const error&) {
+                // The connection asks again and reports it, with its hint.
+            }
+        }).detach();
+    } catch (const std::system_error&) {
+        // No thread to spare: the connection loads it.
+    }
+}
+
+}  // namespace moonshift::db
