@@ -78,7 +78,11 @@ signature sign(const fs::path& dir, const fs::path& root, const fs::path& rollba
     auto place = place_of(dir, root);
     if (place) {
         walk(s, place->string(), "place", true, 0);
-        walk(s, place->parent_path().string(), "beside", false, 0);  // seed files
+        // Seed files and another tool's config beside it (supabase/config.toml), and the
+        // rollbacks folder a foreign layout reads there (catalog.cpp).
+        if (place->parent_path() != root)
+            walk(s, place->parent_path().string(), "beside", false, 0);
+        walk(s, (place->parent_path() / "rollbacks").string(), "beside-rollbacks", true, 0);
     }
     if (!rollbacks.empty()) walk(s, rollbacks.string(), "rollbacks", true, 0);
     return s;
