@@ -256,8 +256,10 @@ engine::before_run engine::before_changes(run_scope& run, safety::guard& guard,
         if (!todo.empty())
             run_project_scripts("checks", static_cast<int>(lua::phase::check), report);
         if (!todo.empty()) {
-            // What verification and the watch window compare against.
-            before.counts = count_rows();
+            // What verification and the watch window compare against: the counts of the
+            // tables the run does not change, none when it changes tables no one knows.
+            auto [changed, unknown] = changes_of(&guard, todo);
+            if (!unknown) before.counts = count_rows(changed);
             before.watch = watch_baseline();
         }
     } catch (const error& err) {

@@ -241,7 +241,13 @@ class engine {
     std::map<std::string, source_row> source_history();  // the promotion source's, read-only
     // Built-in verifications (verification.cpp): row counts before a run, and
     // the checks after it: {"ok", "results": [{check, ok, message, items}]}.
-    nlohmann::json count_rows();
+    // `skip`: tables the run changes ("schema.name"), whose counts are not compared.
+    nlohmann::json count_rows(const std::set<std::string>& skip = {});
+    // The tables these migrations change (their statements' facts as `g` found them, their
+    // `changes` directive), and whether one changes tables no one knows (a Lua part without
+    // `changes`): then row counts are not compared, so not counted either.
+    std::pair<std::set<std::string>, bool> changes_of(
+        const safety::guard* g, const std::vector<const catalog::migration*>& migrations) const;
     nlohmann::json builtin_verifications(const nlohmann::json& counts_before,
                                          const std::set<std::string>& changed,
                                          bool changes_unknown);
