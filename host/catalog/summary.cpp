@@ -45,6 +45,7 @@ void add_stat(signature& s, const std::string& name, const struct stat& st) {
 // The entries of `path` (names starting with a dot are never migrations) by
 // name, each with its stat; into subfolders when `deep`.
 void walk(signature& s, const std::string& path, const std::string& label, bool deep, int depth) {
+    if (s.entries > most_entries) return;  // too large to cache: no need to look further
     DIR* d = opendir(path.c_str());
     if (!d) {
         s.text += label + " absent\n";
@@ -230,12 +231,13 @@ std::optional<catalog> read_cache(const fs::path& file, const std::string& sig) 
         } else if (f[0] == "note" && f.size() == 2) {
             cat.notes.push_back(f[1]);
         } else {
+            auto* list = f[0] == "m"   ? &cat.migrations
+                         : f[0] == "r" ? &cat.repeatables
+                         : f[0] == "b" ? &cat.baselines
+                                       : nullptr;
             migration m;
-            if (f[0].size() != 1 || !read_line(f, m)) return std::nullopt;
-            auto& list = f[0] == "m"   ? cat.migrations
-                         : f[0] == "r" ? cat.repeatables
-                                       : cat.baselines;
-            list.push_back(std::move(m));
+            if (!list || !read_line(f, m)) return std::nullopt;  // not a line this writes
+            list->push_back(std::move(m));
         }
     }
     if (cat.format.empty()) return std::nullopt;

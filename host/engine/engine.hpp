@@ -341,23 +341,24 @@ class engine {
     // Before a down (hand-written or derived) that drops or rewrites data:
     // the tables it puts at risk backed up against the version, as before a
     // destructive up (unless the backup policy is "never").
-    // Returns the backup taken, if one was. Inside a transaction the caller
-    // opened (a hand-written down's own, reverse_steps.cpp), the backup is
-    // part of it: the caller has locked the tables (down_backup_tables) and
-    // discards the files if the transaction fails.
-    std::optional<backup::record> backup_before_down(const entry& e, const std::string& sql,
-                                                     const std::string& label, long long run_id);
-    // The tables a backup before this down would copy ("schema.name"), and
-    // the first reason; empty when none is needed.
-    std::pair<std::vector<std::string>, std::string> down_backup_tables(const std::string& sql,
-                                                                        const std::string& label);
+    // In a snapshot of its own: before a down script with its own
+    // transaction control, and before a derived reverse.
+    void backup_before_down(const entry& e, const std::string& sql, const std::string& label,
+                            long long run_id);
+    // The tables a backup before this down would copy ("schema.name") and
+    // the first reason; no tables when none is needed.
+    struct down_backup {
+        std::vector<std::string> tables;
+        std::string reason;
+    };
+    down_backup down_backup_tables(const std::string& sql, const std::string& label);
     // A down script run in a transaction of moonshift's, with the backup
-    // inside it (rollback.cpp).
+    // inside it, its tables locked first (rollback.cpp).
     void revert_in_transaction(const entry& e, long long run_id);
-    // The backup of those tables (nullopt when there are none).
-    std::optional<backup::record> take_down_backup(
-        const entry& e, const std::pair<std::vector<std::string>, std::string>& tables,
-        long long run_id);
+    // The backup of those tables (nullopt when there are none), in the
+    // caller's transaction when one is open.
+    std::optional<backup::record> take_down_backup(const entry& e, const down_backup& at_risk,
+                                                   long long run_id);
     // A migration with Lua parts in the rehearsal's transaction: precheck,
     // up, verify, no history row. "" when it ran, else why it cannot.
     std::string rehearse_other(const catalog::migration& m);

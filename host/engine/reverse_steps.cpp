@@ -92,8 +92,7 @@ std::string joined(const json& items, const char* separator) {
 
 }  // namespace
 
-std::pair<std::vector<std::string>, std::string> engine::down_backup_tables(
-    const std::string& sql, const std::string& label) {
+engine::down_backup engine::down_backup_tables(const std::string& sql, const std::string& label) {
     if (safety::policy_for(ctx_.cfg, ctx_.env).backup == "never") return {};
     std::vector<std::string> at_risk, schemas, reasons;
     try {
@@ -117,15 +116,13 @@ std::pair<std::vector<std::string>, std::string> engine::down_backup_tables(
     return {std::move(tables), reasons.front()};
 }
 
-std::optional<backup::record> engine::backup_before_down(const entry& e, const std::string& sql,
-                                                         const std::string& label,
-                                                         long long run_id) {
-    return take_down_backup(e, down_backup_tables(sql, label), run_id);
+void engine::backup_before_down(const entry& e, const std::string& sql, const std::string& label,
+                                long long run_id) {
+    take_down_backup(e, down_backup_tables(sql, label), run_id);
 }
 
-std::optional<backup::record> engine::take_down_backup(
-    const entry& e, const std::pair<std::vector<std::string>, std::string>& at_risk,
-    long long run_id) {
+std::optional<backup::record> engine::take_down_backup(const entry& e, const down_backup& at_risk,
+                                                       long long run_id) {
     const auto& [tables, reason] = at_risk;
     if (tables.empty()) return std::nullopt;
     auto store = backups();

@@ -68,7 +68,7 @@ void engine::revert_one(const entry& e, long long run_id) {
 void engine::revert_in_transaction(const entry& e, long long run_id) {
     const auto& m = *e.file;
     auto at_risk = down_backup_tables(m.down_sql, m.down_label);  // reverse_steps.cpp
-    const bool backup = !at_risk.first.empty();
+    const bool backup = !at_risk.tables.empty();
     auto t0 = std::chrono::steady_clock::now();
     auto fail = [&](const db::sql_failure& f, std::optional<std::size_t> at) {
         fail_migration(m, m.down_label, m.down_sql, at, f, ms_since(t0));
@@ -79,7 +79,7 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
                    backup ? db::transaction::mode::begin : db::transaction::mode::deferred,
                    session_->restore_settings_sql() +
                        (relaxed_commit_ ? ";SET LOCAL synchronous_commit = off" : "") +
-                       (backup ? lock_sql(at_risk.first) : ""));
+                       (backup ? lock_sql(at_risk.tables) : ""));
     } catch (const db::sql_failure& f) {  // the lock not granted within lock_timeout: nothing done
         fail(f, std::nullopt);
     }
