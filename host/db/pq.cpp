@@ -118,6 +118,21 @@ result exec_prepared(PGconn* c, const std::string& name, const std::string& sql,
     return result(r.release());
 }
 
+result exec_prepared_after(PGconn* c, const std::string& name, const std::string& sql, bool prepare,
+                           const std::string& script) {
+    if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
+    cancel::refuse_when_stopping();
+    if (prepare) {
+        owned_result r(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
+        if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(c, r.get(), sql, 0);
+    }
+    // PQexec keeps the last statement's result, or the first failure's.
+    owned_result r(PQexec(c, (script + (name.empty() ? sql : "EXECUTE " + name)).c_str()));
+    auto st = PQresultStatus(r.get());
+    if (st != PGRES_TUPLES_OK) fail(c, r.get(), sql, 0);
+    return result(r.release());
+}
+
 void command(PGconn* c, const std::string& sql, int prefix) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
     cancel::refuse_when_stopping();

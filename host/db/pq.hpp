@@ -34,6 +34,13 @@ inline result exec(PGconn* c, const std::string& sql, const params& p = {}) {
 result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare,
                      const params& p = {});
 
+// `script` (statements for the simple protocol) and then the named
+// prepared statement without parameters, in one round trip: the result of
+// the statement. Prepares it first when `prepare` (a round trip of its own);
+// without a name, `sql` itself follows the script.
+result exec_prepared_after(PGconn* c, const std::string& name, const std::string& sql, bool prepare,
+                           const std::string& script);
+
 // Runs host SQL (savepoints, BEGIN/COMMIT) with the simple protocol.
 // `prefix`: characters the host put before the user's script, taken off the
 // error position so that it counts from the script's start.

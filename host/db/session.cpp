@@ -18,6 +18,7 @@
 #include "db/pooler.hpp"
 #include "db/pq.hpp"
 #include "db/pq_lazy.hpp"
+#include "db/quote.hpp"
 
 namespace moonshift::db {
 namespace {
@@ -172,6 +173,26 @@ result session::query_prepared(const std::string& name, const std::string& sql, 
     const bool fresh = impl_->prepared.insert(named).second;
     try {
         return pq::exec_prepared(raw(), named, sql, fresh, p);
+    } catch (...) {
+        if (fresh) impl_->prepared.erase(named);
+        throw;
+    }
+}
+
+result session::query_planned_once(const std::string& name, const std::string& sql,
+                                   const std::vector<std::string>& args) {
+    std::string set;
+    for (std::size_t i = 0; i < args.size(); ++i)
+        set += "SELECT set_config('moonshift.arg" + std::to_string(i + 1) + "', " +
+               quote::literal(args[i]) + ", true);";
+    // Through a transaction pooler, where a prepared statement does not last: the text itself.
+    if (pooled()) return pq::exec_prepared_after(raw(), "", sql, false, set);
+    char tag[24];
+    std::snprintf(tag, sizeof tag, "_%zx", std::hash<std::string>{}(sql)&0xffffffffu);
+    const std::string named = name + "_" + std::to_string(impl_->generation) + tag;
+    const bool fresh = impl_->prepared.insert(named).second;
+    try {
+        return pq::exec_prepared_after(raw(), named, sql, fresh, set);
     } catch (...) {
         if (fresh) impl_->prepared.erase(named);
         throw;

@@ -102,6 +102,14 @@ class session {
     // transaction pooler, where a prepared statement does not last, sent as
     // query() would.
     result query_prepared(const std::string& name, const std::string& sql, const params& p = {});
+    // The same for a large one whose planning costs more than its run: it
+    // takes no parameters, which the server plans again for each of a
+    // statement's first five runs, but reads `args` as
+    // current_setting('moonshift.arg1'), …('moonshift.arg2'), … (text, set
+    // for the transaction in the same round trip): planned once, for the
+    // connection, from its first run.
+    result query_planned_once(const std::string& name, const std::string& sql,
+                              const std::vector<std::string>& args);
 
     // SQL text (one or many statements) with the simple-query protocol.
     void exec_script(const std::string& sql);

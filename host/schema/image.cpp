@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "db/quote.hpp"
@@ -15,22 +16,27 @@ namespace {
 // Objects that belong to an extension are left out (the extension's own).
 // Names are quoted and qualified ("public"."users" → public.users).
 constexpr const char* image_sql = R"SQL(
-WITH ns AS (
+WITH lim AS MATERIALIZED (  -- when: the oldest transaction in progress, the snapshot, this one
+  SELECT age(((txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text::xid)) AS a,
+         (txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text AS since,
+         txid_current_snapshot()::text AS snapshot, txid_current_if_assigned()::text AS own
+), pass AS MATERIALIZED (@PASS@
+), recent AS (  -- catalog rows written since the oldest transaction in progress
+  SELECT p.cat, u.x, u.k FROM pass p, unnest(p.xs, p.ks) AS u(x, k)
+), mine_rows AS (  -- by this transaction (or a newer one: its subtransactions)
+  SELECT cat, k FROM recent WHERE age(x) <= 0
+), ns AS (
   SELECT oid, nspname FROM pg_namespace
    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
      AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp\_%'
-     AND nspname <> ALL ($1::text[])
+     AND nspname <> ALL (@EXCLUDED@)
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
                      AND d.objid = pg_namespace.oid AND d.deptype = 'e')
 ), touched AS (  -- tables a row of this transaction (or a newer one) wrote, theirs or their parts'
-  SELECT c.oid FROM pg_class c WHERE age(c.xmin) <= 0
-  UNION SELECT i.indrelid FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-         WHERE age(i.xmin) <= 0 OR age(ic.xmin) <= 0
-  UNION SELECT a.attrelid FROM pg_attribute a WHERE age(a.xmin) <= 0
-  UNION SELECT d.adrelid FROM pg_attrdef d WHERE age(d.xmin) <= 0
-  UNION SELECT k.conrelid FROM pg_constraint k WHERE age(k.xmin) <= 0
-  UNION SELECT p.polrelid FROM pg_policy p WHERE age(p.xmin) <= 0
-  UNION SELECT t.tgrelid FROM pg_trigger t WHERE age(t.xmin) <= 0
+  SELECT k AS oid FROM mine_rows
+   WHERE cat IN ('pg_class', 'pg_index', 'pg_attribute', 'pg_attrdef', 'pg_constraint',
+                 'pg_policy', 'pg_trigger')
+  UNION SELECT i.indrelid FROM pg_index i JOIN mine_rows m ON m.cat = 'pg_class' AND m.k = i.indexrelid
 ), fresh AS (  -- and those whose printed definitions name them: foreign keys, views
   SELECT oid FROM touched
   UNION SELECT k.conrelid FROM pg_constraint k JOIN touched t ON t.oid = k.confrelid
@@ -46,11 +52,13 @@ WITH ns AS (
 
 )
 SELECT jsonb_build_object(
- 'since', (txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text,
- 'xids', @XIDS@,
- 'census', @CENSUS@,
+ 'since', (SELECT since FROM lim),
+ 'snapshot', (SELECT snapshot FROM lim),
+ 'own', (SELECT own FROM lim),
+ 'xids', (SELECT coalesce(jsonb_agg(DISTINCT x::text), '[]') FROM recent),
+ 'census', (SELECT string_agg(n::text, ',' ORDER BY ord) FROM pass),
  'fresh', CASE WHEN @ALL@ THEN '[]'::jsonb ELSE (SELECT coalesce(jsonb_agg(oid::text), '[]') FROM fresh) END,
- 'gone', @GONE@,  -- of the objects $1 names, those that no longer exist
+ 'gone', @GONE@,  -- of the objects moonshift.arg1 names, those that no longer exist
  'schemas', (SELECT coalesce(jsonb_object_agg(n.oid::text, jsonb_build_object('name', quote_ident(n.nspname),
      'mine', @MINE(p.xmin)@)), '{}')
      FROM ns n JOIN pg_namespace p ON p.oid = n.oid),
@@ -105,8 +113,8 @@ SELECT jsonb_build_object(
      'kind', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
      'mine', @MINE(p.xmin)@,
      'definition', pg_get_functiondef(p.oid))), '{}')
-     FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
-    WHERE p.prokind IN ('f', 'p') AND (@ALL@ OR age(p.xmin) <= 0)
+     FROM @PROCS@ JOIN ns n ON n.oid = p.pronamespace
+    WHERE p.prokind IN ('f', 'p')
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                       AND d.objid = p.oid AND d.deptype = 'e')),
  'sequences', (SELECT coalesce(jsonb_object_agg(c.oid::text, jsonb_build_object(
@@ -122,7 +130,7 @@ SELECT jsonb_build_object(
      'identity', EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                           AND d.objid = c.oid AND d.deptype = 'i'))), '{}')
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN ns n ON n.oid = c.relnamespace
-    WHERE (@ALL@ OR age(c.xmin) <= 0 OR age(s.xmin) <= 0
+    WHERE (@ALL@ OR c.oid IN (SELECT k FROM mine_rows WHERE cat IN ('pg_class', 'pg_sequence'))
            OR EXISTS (SELECT 1 FROM pg_depend d JOIN fresh f ON f.oid = d.refobjid
                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                          AND d.refclassid = 'pg_class'::regclass))
@@ -132,10 +140,16 @@ SELECT jsonb_build_object(
      'name', format('%I.%I', n.nspname, t.typname), 'typname', t.typname, 'schema', n.nspname,
      'mine', @MINE(t.xmin)@,
      'values', (SELECT jsonb_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
+     -- its table columns, found by their dependency on it (an index), not by reading pg_attribute
      'columns', (SELECT coalesce(jsonb_agg(jsonb_build_object('table', format('%I.%I', cn.nspname, c.relname),
                                                              'column', a.attname,
-                                                             'default', pg_get_expr(ad.adbin, ad.adrelid))), '[]')
-                   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                                                             'default', pg_get_expr(ad.adbin, ad.adrelid))
+                                          ORDER BY cn.nspname, c.relname, a.attnum), '[]')
+                   FROM (SELECT DISTINCT d.objid, d.objsubid FROM pg_depend d
+                          WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid = t.oid
+                            AND d.classid = 'pg_class'::regclass AND d.objsubid > 0) u
+                   JOIN pg_attribute a ON a.attrelid = u.objid AND a.attnum = u.objsubid
+                   JOIN pg_class c ON c.oid = a.attrelid
                    JOIN pg_namespace cn ON cn.oid = c.relnamespace
                    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                   WHERE a.atttypid = t.oid AND NOT a.attisdropped AND c.relkind IN ('r', 'p')))), '{}')
@@ -146,47 +160,75 @@ SELECT jsonb_build_object(
 )::text
 )SQL";
 
-// How many rows the catalogs hold that an image reads: an object another
-// session dropped (which leaves no row behind) changes it.
-constexpr const char* census_sql = R"SQL(concat_ws(',',
- (SELECT count(*) FROM pg_namespace), (SELECT count(*) FROM pg_class), (SELECT count(*) FROM pg_attrdef),
- (SELECT count(*) FROM pg_index), (SELECT count(*) FROM pg_constraint), (SELECT count(*) FROM pg_policy),
- (SELECT count(*) FROM pg_trigger), (SELECT count(*) FROM pg_proc), (SELECT count(*) FROM pg_sequence),
- (SELECT count(*) FROM pg_type), (SELECT count(*) FROM pg_enum), (SELECT count(*) FROM pg_extension),
- (SELECT count(*) FROM pg_depend)))SQL";
+// The catalogs an image reads: a row written in any of them may change it,
+// and one removed (another session's DROP leaves no row behind) changes how
+// many it holds. `key`: the object a row is about, where the delta needs it.
+struct image_catalog {
+    const char* name;
+    const char* key;
+};
+constexpr image_catalog image_catalogs[] = {
+    {"pg_namespace", nullptr},   {"pg_class", "oid"},       {"pg_attribute", "attrelid"},
+    {"pg_attrdef", "adrelid"},   {"pg_index", "indrelid"},  {"pg_constraint", "conrelid"},
+    {"pg_policy", "polrelid"},   {"pg_trigger", "tgrelid"}, {"pg_proc", "oid"},
+    {"pg_sequence", "seqrelid"}, {"pg_type", nullptr},      {"pg_enum", nullptr},
+    {"pg_extension", nullptr},   {"pg_collation", nullptr}, {"pg_depend", nullptr}};
 
-// The oldest transaction in progress when the image is taken (as xid).
-constexpr const char* since_sql =
-    "((txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text::xid)";
-
-// The catalogs an image reads: a row written in any of them may change it.
-constexpr const char* image_catalogs[] = {
-    "pg_namespace",  "pg_class",  "pg_attribute", "pg_attrdef",   "pg_index",
-    "pg_constraint", "pg_policy", "pg_trigger",   "pg_proc",      "pg_sequence",
-    "pg_type",       "pg_enum",   "pg_extension", "pg_collation", "pg_depend"};
-
-// The transactions that wrote the catalog rows an image reads, of those not
-// older than the oldest in progress when it was taken (@SINCE@).
-std::string xids_sql() {
-    std::string rows;
-    for (const char* c : image_catalogs)
-        rows += fmt::format("{}SELECT xmin::text AS x FROM {} WHERE age(xmin) <= age(@SINCE@)",
-                            rows.empty() ? "" : "\n UNION ALL ", c);
-    return "(SELECT coalesce(jsonb_agg(DISTINCT w.x), '[]') FROM (" + rows + ") w)";
+// One pass over each catalog (they are the image's cost: thousands of rows
+// each, the migration's a handful): how many rows it holds, and the
+// transaction (xs) and object (ks) of those written by a transaction not
+// older than the oldest in progress (`age(xmin) <= (SELECT a FROM lim)`,
+// computed once). `extra` adds a column of its own per catalog.
+std::string pass_sql(const std::string& extra = "") {
+    std::string sql;
+    int ord = 0;
+    for (const auto& c : image_catalogs)
+        sql += fmt::format(
+            "{}SELECT {} AS ord, '{}'::text AS cat, count(*) AS n, array_agg(x) FILTER (WHERE r) "
+            "AS "
+            "xs, array_agg(k) FILTER (WHERE r) AS ks{} FROM (SELECT xmin AS x, {}::oid AS k, "
+            "age(xmin) <= (SELECT a FROM lim) AS r FROM {}) q",
+            sql.empty() ? "\n  " : "\n  UNION ALL ", ++ord, c.name, extra, c.key ? c.key : "NULL",
+            c.name);
+    return sql;
 }
 
-// An image still holds when the census is the same and no catalog row was
-// written by a transaction the image did not see: none newer than the
-// oldest in progress when it was taken ($2) but those whose rows it read
-// ($3: its own transaction and its subtransactions, mostly).
+// An image still holds when no transaction but the one that took it (and
+// those whose catalog rows it read: its xids) committed since its snapshot:
+// the candidates are those in progress then and those begun since, a few on
+// a quiet server, each looked up in the commit log. Past a few hundred (a
+// busy server), or when one of them committed (it may have written only
+// rows of tables, or been moonshift's own), the catalogs are read: the same
+// count of rows in each (its census) and no row written by a transaction
+// newer than the oldest in progress then (its since) but those whose rows
+// it read. Arguments (query_planned_once): census, since, xids, snapshot, own.
 std::string current_sql() {
-    std::string sql = "SELECT @CENSUS@ = $1";
-    for (const char* c : image_catalogs)
-        sql += fmt::format(
-            "\n AND NOT EXISTS (SELECT 1 FROM {} WHERE age(xmin) <= age($2::text::xid)"
-            " AND xmin::text <> ALL ($3::text[]))",
-            c);
-    return sql;
+    return fmt::format(
+        R"SQL(
+WITH arg AS MATERIALIZED (
+  SELECT current_setting('moonshift.arg1') AS census, current_setting('moonshift.arg2')::xid AS since,
+         current_setting('moonshift.arg3')::text[] AS xids,
+         current_setting('moonshift.arg4')::txid_snapshot AS snapshot,
+         nullif(current_setting('moonshift.arg5'), '')::bigint AS own
+), now AS MATERIALIZED (
+  SELECT txid_current_snapshot() AS s, txid_current_if_assigned() AS own,
+         txid_snapshot_xmax(txid_current_snapshot()) - txid_snapshot_xmax((SELECT snapshot FROM arg)) AS begun
+), lim AS MATERIALIZED (SELECT age((SELECT since FROM arg)) AS a)
+SELECT CASE WHEN (SELECT begun FROM now) <= 256
+             AND NOT EXISTS (
+               SELECT 1 FROM (SELECT generate_series(txid_snapshot_xmax(a.snapshot), txid_snapshot_xmax(n.s) - 1) AS x
+                                FROM arg a, now n
+                              UNION SELECT txid_snapshot_xip(snapshot) FROM arg) c, arg a, now n
+                WHERE (c.x % 4294967296)::text <> ALL (a.xids)
+                  AND c.x IS DISTINCT FROM a.own AND c.x IS DISTINCT FROM n.own
+                  AND txid_visible_in_snapshot(c.x, n.s)
+                  AND txid_status(c.x) = 'committed')
+            THEN true
+            ELSE (SELECT string_agg(n::text, ',' ORDER BY ord) = (SELECT census FROM arg)
+                         AND NOT coalesce(bool_or(bad), false)
+                    FROM ({}) p)
+       END)SQL",
+        pass_sql(", bool_or(r AND x::text <> ALL ((SELECT xids FROM arg)::text[])) AS bad"));
 }
 
 // Kinds keyed by oid that an image after a migration takes only where the
@@ -200,13 +242,14 @@ constexpr delta_kind delta_kinds[] = {{"tables", "pg_class"},           {"indexe
                                       {"triggers", "pg_trigger"},       {"functions", "pg_proc"},
                                       {"sequences", "pg_class"}};
 
-// Of the objects $1 names ({"tables": [oid, …], …}), those that no longer exist.
+// Of the objects moonshift.arg1 names ({"tables": [oid, …], …}), those that no longer exist.
 std::string gone_sql() {
     std::string parts;
     for (const auto& k : delta_kinds)
         parts += fmt::format(
             "{}'{}', (SELECT coalesce(jsonb_agg(x), '[]') FROM jsonb_array_elements_text("
-            "$1::jsonb->'{}') x WHERE NOT EXISTS (SELECT 1 FROM {} WHERE oid = x::oid))",
+            "current_setting('moonshift.arg1')::jsonb->'{}') x WHERE NOT EXISTS (SELECT 1 FROM {} "
+            "WHERE oid = x::oid))",
             parts.empty() ? "" : ",\n ", k.name, k.name, k.catalog);
     return "jsonb_build_object(" + parts + ")";
 }
@@ -235,22 +278,24 @@ void put(std::string& sql, const std::string& marker, const std::string& text) {
 
 // The image's text, `all` objects or only those this transaction (or a newer
 // one) wrote, with those of `known` ({"tables": [oid, …], …}) that are gone.
-// The schemas left out are part of its text (a statement without
-// parameters keeps one plan), and of its prepared name.
+// The schemas left out are part of its text (and so of its prepared
+// statement's name); `known` is its argument (query_planned_once).
 json take(db::session& s, const std::vector<std::string>& exclude_schemas, bool all,
           const json& known) {
     std::string sql = image_sql;
     const std::string list = db::quote::literal(db::quote::array(exclude_schemas)) + "::text[]";
-    put(sql, "$1::text[]", list);
+    put(sql, "@EXCLUDED@", list);
     put(sql, "@ALL@", all ? "true" : "false");
-    put(sql, "@CENSUS@", census_sql);
-    put(sql, "@XIDS@", xids_sql());
+    // Those this transaction wrote, looked up by oid: not a filter over every function.
+    put(sql, "@PROCS@",
+        all ? "pg_proc p"
+            : "(SELECT DISTINCT k FROM mine_rows WHERE cat = 'pg_proc') m JOIN pg_proc p ON p.oid "
+              "= m.k");
+    put(sql, "@PASS@", pass_sql());
     put(sql, "@GONE@", gone_sql());
-    put(sql, "@SINCE@", since_sql);
     put_mine(sql);
-    auto r = s.query_prepared(fmt::format("moonshift_image{}_{:x}", all ? "" : "_delta",
-                                          std::hash<std::string>{}(list)&0xffffffffu),
-                              sql, {known.dump()});
+    auto r = s.query_planned_once(fmt::format("moonshift_image{}", all ? "" : "_delta"), sql,
+                                  {known.dump()});
     auto j = json::parse(r[0][0].c_str());
     // Behind a long-open transaction elsewhere, every migration of the run
     // adds its own: past a few, checking them costs more than a new image.
@@ -275,16 +320,19 @@ json image(db::session& s, const std::vector<std::string>& exclude_schemas) {
 
 bool still_current(db::session& s, const json& image) {
     auto census = image.find("census");
-    if (census == image.end() || !census->is_string() || !image.contains("since")) return false;
+    if (census == image.end() || !census->is_string() || !image.contains("since") ||
+        !image.contains("snapshot"))
+        return false;
     std::string xids = "{";
     for (const auto& x : image["xids"]) xids += (xids.size() > 1 ? "," : "") + x.get<std::string>();
     xids += "}";
-    std::string sql = current_sql();
-    put(sql, "@CENSUS@", census_sql);
-    return s
-        .query_prepared("moonshift_image_current", sql,
-                        {census->get<std::string>(), image["since"].get<std::string>(), xids})[0][0]
-        .as<bool>();
+    const auto& own = image["own"];
+    static const std::string sql = current_sql();
+    auto r = s.query_planned_once("moonshift_image_current", sql,
+                                  {census->get<std::string>(), image["since"].get<std::string>(),
+                                   xids, image["snapshot"].get<std::string>(),
+                                   own.is_string() ? own.get<std::string>() : std::string()});
+    return r[0][0].as<bool>();
 }
 
 // long: one pass per kind, moving what did not change from before to after
@@ -348,7 +396,7 @@ image_delta image_after(db::session& s, const std::vector<std::string>& exclude_
         d.after[kind] = std::move(now[kind]);
     }
     d.after["census"] = std::move(now["census"]);
-    for (const char* k : {"since", "xids"}) d.after[k] = std::move(now[k]);
+    for (const char* k : {"since", "xids", "snapshot", "own"}) d.after[k] = std::move(now[k]);
     return d;
 }
 
