@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <set>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "common/text.hpp"
@@ -79,8 +81,9 @@ struct session::impl {
     std::set<std::string> prepared;        // query_prepared's names on this connection
     int generation = 0;                    // in the names; a new one after a DEALLOCATE
     std::unique_ptr<session> lock_holder;  // while lock() holds the run's key
-    std::optional<long long> held;         // the work key this session holds, until unlock()
-    int cancel_slot = -1;                  // withdrawn before the connection closes
+    std::future<std::unique_ptr<session>> early_holder;  // connect_lock_holder_early()
+    std::optional<long long> held;  // the work key this session holds, until unlock()
+    int cancel_slot = -1;           // withdrawn before the connection closes
     ~impl() { cancel::withdraw(cancel_slot); }
 };
 
@@ -110,6 +113,18 @@ sql_failure::sql_failure(server_error e, std::string query)
 
 session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>()) {
     remember_secrets(s.url);
+    connect(s);
+    pooled_because_ = detect_pooler(raw(), with_defaults(s.url, s.connect_timeout), s.pooler);
+    // Through a transaction pooler a session SET would land on whichever
+    // server connection is free, and stay there for its next client.
+    if (auto set = timeouts_sql(); !set.empty() && !pooled()) exec_script(set);
+}
+
+session::session(const settings& s, holder_tag) : settings_(s), impl_(std::make_unique<impl>()) {
+    connect(s);
+}
+
+void session::connect(const settings& s) {
     try {
         impl_->c = std::make_unique<connection>(with_defaults(s.url, s.connect_timeout));
     } catch (const connection::connect_failure& e) {
@@ -122,10 +137,6 @@ session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>
                     connect_hint(e.what()));
     }
     impl_->cancel_slot = cancel::enroll(raw());
-    pooled_because_ = detect_pooler(raw(), with_defaults(s.url, s.connect_timeout), s.pooler);
-    // Through a transaction pooler a session SET would land on whichever
-    // server connection is free, and stay there for its next client.
-    if (auto set = timeouts_sql(); !set.empty() && !pooled()) exec_script(set);
 }
 
 std::string session::timeouts_sql() const {
@@ -297,9 +308,8 @@ void session::lock(const std::string& key, std::chrono::milliseconds wait,
         throw error(exit_code::migration_failed,
                     "a session advisory lock cannot be held through a transaction pooler");
     const auto deadline = std::chrono::steady_clock::now() + wait;
-    auto holder = std::make_unique<session>(settings_);
-    // An idle_session_timeout on the server would end the holder, and the lock with it.
-    if (holder->server_version() >= 140000) holder->exec_script("SET idle_session_timeout = 0");
+    auto holder =
+        impl_->early_holder.valid() ? impl_->early_holder.get() : connect_holder(settings_);
     static const lock_words run = {"waiting for the migration lock held by ",
                                    "another moonshift run holds the migration lock",
                                    "wait for it to finish, or raise lock_wait in moonshift.toml"};
@@ -312,6 +322,22 @@ void session::lock(const std::string& key, std::chrono::milliseconds wait,
     take(*this, lock_key(key + ":work"), deadline, work, waiting);
     impl_->lock_holder = std::move(holder);
     impl_->held = lock_key(key + ":work");
+}
+
+std::unique_ptr<session> session::connect_holder(const settings& s) {
+    std::unique_ptr<session> holder(new session(s, holder_tag{}));
+    // An idle_session_timeout on the server would end the holder, and the lock with it.
+    if (holder->server_version() >= 140000) holder->exec_script("SET idle_session_timeout = 0");
+    return holder;
+}
+
+void session::connect_lock_holder_early() {
+    if (pooled() || impl_->early_holder.valid() || impl_->lock_holder) return;
+    try {
+        impl_->early_holder = std::async(std::launch::async, connect_holder, settings_);
+    } catch (const std::system_error&) {
+        // No thread to spare: lock() connects it.
+    }
 }
 
 void session::unlock(const std::string& key) {

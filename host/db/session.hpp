@@ -164,6 +164,10 @@ class session {
     // the session that holds it; throws error(lock_held) on time-out.
     void lock(const std::string& key, std::chrono::milliseconds wait,
               const std::function<void(const std::string&)>& waiting);
+    // For a command that will lock(): its second session connects now, on a
+    // thread, while this one works (a connection is 10-15 ms of a run).
+    // Nothing through a transaction pooler, which lock() refuses.
+    void connect_lock_holder_early();
     void unlock(const std::string& key);
     // False when lock() took the work key on this session and the server no
     // longer has it (a script's statement released it): the run must stop.
@@ -189,6 +193,12 @@ class session {
     pg_conn* raw() const;
 
   private:
+    struct holder_tag {};
+    // lock()'s second session: connected alone (the URL's secrets are
+    // known, the server is the one this session found unpooled).
+    session(const settings& s, holder_tag);
+    static std::unique_ptr<session> connect_holder(const settings& s);
+    void connect(const settings& s);
     std::string timeouts_sql() const;  // "SET lock_timeout = …;SET statement_timeout = …"
     void forget_prepared_after(const std::string& sql);  // query_prepared's, when it may drop them
 

@@ -102,6 +102,8 @@ std::unique_ptr<lint::linter> engine::make_linter() {
 }
 
 outcome engine::up(const up_options& o) {
+    // run_scope locks: the lock's session connects while the folder is read.
+    if (!o.dry_run) session_->connect_lock_holder_early();
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     if (o.dry_run) {
         std::vector<history::applied> rows;

@@ -173,6 +173,8 @@ void engine::check_reversible(const std::vector<const entry*>& todo, const down_
 outcome engine::down(const down_options& o) {
     if (o.force && o.reason.empty())
         throw usage_error("--force needs --reason \"...\": the reason is recorded with the run");
+    // run_scope locks: the lock's session connects while the folder is read.
+    if (!o.dry_run) session_->connect_lock_holder_early();
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     if (o.to && !cat_ptr->find(*o.to) && catalog::version_key(*o.to) != "0")
         throw usage_error("version " + *o.to + " is not a migration in " + ctx_.cfg.migrations_dir,

@@ -19,7 +19,7 @@ constexpr const char* image_sql = R"SQL(
 WITH lim AS MATERIALIZED (  -- when: the oldest transaction in progress, the snapshot, this one
   SELECT age(((txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text::xid)) AS a,
          (txid_snapshot_xmin(txid_current_snapshot()) % 4294967296)::text AS since,
-         txid_current_snapshot()::text AS snapshot, txid_current_if_assigned()::text AS own
+         txid_current_snapshot()::text AS snapshot, txid_current()::text AS own
 ), pass AS MATERIALIZED (@PASS@
 ), recent AS (  -- catalog rows written since the oldest transaction in progress
   SELECT p.cat, u.x, u.k FROM pass p, unnest(p.xs, p.ks) AS u(x, k)
