@@ -54,7 +54,9 @@ BOOST_AUTO_TEST_CASE(a_blocking_session_is_named_and_the_migration_refused) {
     BOOST_TEST(has(r.err, "pid " + std::to_string(h.pid)), r.err);
     BOOST_TEST(has(r.err, "RowExclusiveLock on orders"), r.err);
     BOOST_TEST(has(r.err, "ACCESS EXCLUSIVE"), r.err);
-    BOOST_TEST(has(r.err, "UPDATE orders SET total"), r.err);  // its last query
+    BOOST_TEST(has(r.err, "UPDATE orders SET total"), r.err);   // its last query
+    BOOST_TEST(has(r.err, "(user "), r.err);                    // who, from its own entry
+    BOOST_TEST(has(r.err, "idle in transaction for "), r.err);  // and for how long
     BOOST_TEST((took < std::chrono::seconds(20)));
     BOOST_TEST((p.applied_versions() == std::vector<std::string>{"001"}));
     h.tx.abort();

@@ -41,11 +41,15 @@ std::vector<blocker> find_blockers(db::session& s, const std::vector<sql::locked
                 ? db::quote::ident(w.table)
                 : db::quote::qualified(w.table.substr(0, dot), w.table.substr(dot + 1)));
     }
-    // Locks on the table or on one of its indexes (readers lock both).
-    auto r = s.query(
+    // Locks on the table or on one of its indexes (readers lock both); who
+    // holds one is read for its holder alone (pg_stat_get_activity(pid)), not
+    // the whole of pg_stat_activity before every migration. Prepared: it runs
+    // before each migration that takes locks.
+    auto r = s.query_prepared(
+        "moonshift_lock_blockers",
         "WITH wanted AS (SELECT q.name, to_regclass(q.regname) AS rel FROM unnest($1::text[], "
         "$2::text[]) AS q(name, regname))"
-        " SELECT DISTINCT coalesce(l.pid, 0), coalesce(a.usename::text, ''), "
+        " SELECT DISTINCT coalesce(l.pid, 0), coalesce(pg_get_userbyid(a.usesysid)::text, ''), "
         "coalesce(a.application_name, ''),"
         "        coalesce(a.client_addr::text, CASE WHEN l.pid IS NULL THEN '' ELSE 'local' END), "
         "coalesce(a.state, ''),"
@@ -55,9 +59,9 @@ std::vector<blocker> find_blockers(db::session& s, const std::vector<sql::locked
         "        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         "        AND (l.relation = w.rel OR l.relation IN (SELECT indexrelid FROM pg_index WHERE "
         "indrelid = w.rel))"
-        "   LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+        "   LEFT JOIN LATERAL pg_stat_get_activity(l.pid) a ON l.pid IS NOT NULL"
         "  WHERE w.rel IS NOT NULL AND l.pid IS DISTINCT FROM pg_backend_pid()",
-        db::quote::array(names), db::quote::array(regnames));
+        {db::quote::array(names), db::quote::array(regnames)});
     for (const auto& row : r) {
         blocker b;
         b.pid = row[0].as<int>();
