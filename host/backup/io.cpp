@@ -22,6 +22,10 @@ namespace moonshift::backup::io {
 namespace {
 
 constexpr std::size_t chunk = 256 * 1024;
+// zlib's buffers for a compressed copy (it allocates twice this for writing):
+// under malloc's mmap threshold, so that a backup of a small table, before
+// every down step, does not map and fault in a megabyte it never fills.
+constexpr unsigned gz_buffer = 32 * 1024;
 
 class sha256 {
   public:
@@ -73,7 +77,7 @@ copy_stats copy_table_out(db::session& s, const nlohmann::json& definition,
                           : "COPY " + quoted + " (" + columns + ") TO STDOUT";
     gz out(gzopen(path.c_str(), "wb3"));
     if (!out) throw error(exit_code::usage, "cannot write " + path + ": " + std::strerror(errno));
-    gzbuffer(out.get(), chunk);
+    gzbuffer(out.get(), gz_buffer);
     copy_stats st;
     sha256 hash;
     std::string buffer;
