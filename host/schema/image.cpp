@@ -163,19 +163,34 @@ SELECT jsonb_build_object(
 // The catalogs an image reads: a row written in any of them may change it,
 // and one removed (another session's DROP leaves no row behind) changes how
 // many it holds. `key`: the object a row is about, where the delta needs it.
+// `mine`: the rows that can be about objects an image holds, by the index on
+// their oid: objects made by initdb (oid below 16384, FirstNormalObjectId:
+// pg_catalog's thousands of functions, types, collations and columns) are
+// outside every image but for the public schema and plpgsql, whose catalogs
+// are read whole.
 struct image_catalog {
     const char* name;
     const char* key;
+    const char* mine;
 };
-constexpr image_catalog image_catalogs[] = {
-    {"pg_namespace", nullptr},   {"pg_class", "oid"},       {"pg_attribute", "attrelid"},
-    {"pg_attrdef", "adrelid"},   {"pg_index", "indrelid"},  {"pg_constraint", "conrelid"},
-    {"pg_policy", "polrelid"},   {"pg_trigger", "tgrelid"}, {"pg_proc", "oid"},
-    {"pg_sequence", "seqrelid"}, {"pg_type", nullptr},      {"pg_enum", nullptr},
-    {"pg_extension", nullptr},   {"pg_collation", nullptr}, {"pg_depend", nullptr}};
+constexpr image_catalog image_catalogs[] = {{"pg_namespace", nullptr, nullptr},
+                                            {"pg_class", "oid", "oid >= 16384"},
+                                            {"pg_attribute", "attrelid", "attrelid >= 16384"},
+                                            {"pg_attrdef", "adrelid", "adrelid >= 16384"},
+                                            {"pg_index", "indrelid", "indexrelid >= 16384"},
+                                            {"pg_constraint", "conrelid", "oid >= 16384"},
+                                            {"pg_policy", "polrelid", "oid >= 16384"},
+                                            {"pg_trigger", "tgrelid", "oid >= 16384"},
+                                            {"pg_proc", "oid", "oid >= 16384"},
+                                            {"pg_sequence", "seqrelid", "seqrelid >= 16384"},
+                                            {"pg_type", nullptr, "oid >= 16384"},
+                                            {"pg_enum", nullptr, "oid >= 16384"},
+                                            {"pg_extension", nullptr, nullptr},
+                                            {"pg_collation", nullptr, "oid >= 16384"},
+                                            {"pg_depend", nullptr, nullptr}};
 
 // One pass over each catalog (they are the image's cost: thousands of rows
-// each, the migration's a handful): how many rows it holds, and the
+// each, the migration's a handful): how many rows it holds (of `mine`), and the
 // transaction (xs) and object (ks) of those written by a transaction not
 // older than the oldest in progress (`age(xmin) <= (SELECT a FROM lim)`,
 // computed once). `extra` adds a column of its own per catalog.
@@ -187,9 +202,9 @@ std::string pass_sql(const std::string& extra = "") {
             "{}SELECT {} AS ord, '{}'::text AS cat, count(*) AS n, array_agg(x) FILTER (WHERE r) "
             "AS "
             "xs, array_agg(k) FILTER (WHERE r) AS ks{} FROM (SELECT xmin AS x, {}::oid AS k, "
-            "age(xmin) <= (SELECT a FROM lim) AS r FROM {}) q",
+            "age(xmin) <= (SELECT a FROM lim) AS r FROM {}{}) q",
             sql.empty() ? "\n  " : "\n  UNION ALL ", ++ord, c.name, extra, c.key ? c.key : "NULL",
-            c.name);
+            c.name, c.mine ? std::string(" WHERE ") + c.mine : std::string());
     return sql;
 }
 
