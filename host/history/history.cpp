@@ -82,14 +82,20 @@ void store::ensure() {
     if (have > 0)
         for (const auto& row : s_.query("SELECT version FROM " + table("host_versions")))
             done.insert(row[0].as<int>());
+    // The changes and their records commit together, all of them in one
+    // transaction and one round trip (a new database takes them all: one
+    // commit instead of one per embedded migration).
+    std::string script, records;
     for (auto& m : host_migrations()) {
         if (done.count(m.version)) continue;
-        // The same shape as a project's migration: the change and its record
-        // commit together.
-        db::transaction tx(s_);
-        s_.exec_script(substitute(m.sql, quoted_));
-        tx.commit("INSERT INTO " + table("host_versions") + " (version, name) VALUES (" +
-                  std::to_string(m.version) + ", " + db::quote::literal(m.name) + ")");
+        script += substitute(m.sql, quoted_) + "\n;\n";
+        records += std::string(records.empty() ? "" : ";") + "INSERT INTO " +
+                   table("host_versions") + " (version, name) VALUES (" +
+                   std::to_string(m.version) + ", " + db::quote::literal(m.name) + ")";
+    }
+    if (!script.empty()) {
+        db::transaction tx(s_, db::transaction::mode::deferred);
+        tx.commit_script(script, records);
     }
     keyed_.reset();  // host_version() read it before the column may have been added
 }
