@@ -131,6 +131,9 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
                            session_->restore_settings_sql() +
                                (relaxed_commit_ ? ";SET LOCAL synchronous_commit = off" : ""));
         nlohmann::json before;
+        // The catalog before it, for its derived reverse (reverse_steps.cpp):
+        // a failure there is moonshift's, not the file's, and names no line of it.
+        if (derive) before = image_before(m);
         try {
             if (one_trip) {
                 row.reverse = "down script";
@@ -139,8 +142,6 @@ void engine::apply_one(const catalog::migration& m, long long run_id, bool in_ou
                 row.duration_ms = ms_since(t0);
                 break;
             }
-            // The catalog before it, for its derived reverse (reverse_steps.cpp).
-            if (derive) before = image_before(m);
             session_->exec_script(m.up_sql);
         } catch (const db::sql_failure& f) {
             // lock_timeout fired: rolled back, and tried again after a pause (safety_steps.cpp).
