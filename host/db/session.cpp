@@ -89,6 +89,25 @@ struct session::impl {
 
 namespace {
 
+// A prepared statement of this connection under `name`, with the text's
+// hash in it (one name asked with another text, say another history
+// schema, is another statement): run(named, fresh) prepares it when fresh;
+// a failure forgets a fresh one.
+template <class Run>
+result run_prepared(std::set<std::string>& prepared, int generation, const std::string& name,
+                    const std::string& sql, Run run) {
+    char tag[24];
+    std::snprintf(tag, sizeof tag, "_%zx", std::hash<std::string>{}(sql)&0xffffffffu);
+    const std::string named = name + "_" + std::to_string(generation) + tag;
+    const bool fresh = prepared.insert(named).second;
+    try {
+        return run(named, fresh);
+    } catch (...) {
+        if (fresh) prepared.erase(named);
+        throw;
+    }
+}
+
 class pq_canceller : public session::canceller {
   public:
     explicit pq_canceller(PGconn* c) : cancel_(c ? PQgetCancel(c) : nullptr) {}
@@ -176,18 +195,10 @@ result session::query_shown(const std::string& sql, const params& p, const std::
 
 result session::query_prepared(const std::string& name, const std::string& sql, const params& p) {
     if (pooled()) return query_with(sql, p);
-    // The text's hash in the name: one name asked with another text (another history schema)
-    // is another statement.
-    char tag[24];
-    std::snprintf(tag, sizeof tag, "_%zx", std::hash<std::string>{}(sql)&0xffffffffu);
-    const std::string named = name + "_" + std::to_string(impl_->generation) + tag;
-    const bool fresh = impl_->prepared.insert(named).second;
-    try {
-        return pq::exec_prepared(raw(), named, sql, fresh, p);
-    } catch (...) {
-        if (fresh) impl_->prepared.erase(named);
-        throw;
-    }
+    return run_prepared(impl_->prepared, impl_->generation, name, sql,
+                        [&](const std::string& named, bool fresh) {
+                            return pq::exec_prepared(raw(), named, sql, fresh, p);
+                        });
 }
 
 result session::query_planned_once(const std::string& name, const std::string& sql,
@@ -198,16 +209,10 @@ result session::query_planned_once(const std::string& name, const std::string& s
                quote::literal(args[i]) + ", true);";
     // Through a transaction pooler, where a prepared statement does not last: the text itself.
     if (pooled()) return pq::exec_prepared_after(raw(), "", sql, false, set);
-    char tag[24];
-    std::snprintf(tag, sizeof tag, "_%zx", std::hash<std::string>{}(sql)&0xffffffffu);
-    const std::string named = name + "_" + std::to_string(impl_->generation) + tag;
-    const bool fresh = impl_->prepared.insert(named).second;
-    try {
-        return pq::exec_prepared_after(raw(), named, sql, fresh, set);
-    } catch (...) {
-        if (fresh) impl_->prepared.erase(named);
-        throw;
-    }
+    return run_prepared(impl_->prepared, impl_->generation, name, sql,
+                        [&](const std::string& named, bool fresh) {
+                            return pq::exec_prepared_after(raw(), named, sql, fresh, set);
+                        });
 }
 
 void session::forget_prepared_after(const std::string& sql) {
