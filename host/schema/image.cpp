@@ -163,15 +163,15 @@ SELECT jsonb_build_object(
 // The catalogs an image reads: a row written in any of them may change it,
 // and one removed (another session's DROP leaves no row behind) changes how
 // many it holds. `key`: the object a row is about, where the delta needs it.
-// `mine`: the rows that can be about objects an image holds, by the index on
-// their oid: objects made by initdb (oid below 16384, FirstNormalObjectId:
-// pg_catalog's thousands of functions, types, collations and columns) are
-// outside every image but for the public schema and plpgsql, whose catalogs
-// are read whole.
+// `user_rows`: the rows that can be about objects an image holds, by the
+// index on their oid: what initdb made (oid below 16384, FirstNormalObjectId:
+// pg_catalog's thousands of functions, types, collations and columns) is in
+// no image, but for the public schema and plpgsql: pg_namespace and
+// pg_extension are read whole.
 struct image_catalog {
     const char* name;
     const char* key;
-    const char* mine;
+    const char* user_rows;
 };
 constexpr image_catalog image_catalogs[] = {{"pg_namespace", nullptr, nullptr},
                                             {"pg_class", "oid", "oid >= 16384"},
@@ -190,7 +190,7 @@ constexpr image_catalog image_catalogs[] = {{"pg_namespace", nullptr, nullptr},
                                             {"pg_depend", nullptr, nullptr}};
 
 // One pass over each catalog (they are the image's cost: thousands of rows
-// each, the migration's a handful): how many rows it holds (of `mine`), and the
+// each, the migration's a handful): how many rows it holds (its user_rows), and the
 // transaction (xs) and object (ks) of those written by a transaction not
 // older than the oldest in progress (`age(xmin) <= (SELECT a FROM lim)`,
 // computed once). `extra` adds a column of its own per catalog.
@@ -204,7 +204,7 @@ std::string pass_sql(const std::string& extra = "") {
             "xs, array_agg(k) FILTER (WHERE r) AS ks{} FROM (SELECT xmin AS x, {}::oid AS k, "
             "age(xmin) <= (SELECT a FROM lim) AS r FROM {}{}) q",
             sql.empty() ? "\n  " : "\n  UNION ALL ", ++ord, c.name, extra, c.key ? c.key : "NULL",
-            c.name, c.mine ? std::string(" WHERE ") + c.mine : std::string());
+            c.name, c.user_rows ? std::string(" WHERE ") + c.user_rows : std::string());
     return sql;
 }
 
