@@ -100,14 +100,22 @@ result exec(PGconn* c, const std::string& sql, const params& p, const std::strin
     }
 }
 
-result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare,
-                     const params& p) {
+namespace {
+
+// The checks before a named statement runs, and its PREPARE when `prepare`.
+void ready_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare) {
     if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
     cancel::refuse_when_stopping();
-    if (prepare) {
-        owned_result r(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
-        if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(c, r.get(), sql, 0);
-    }
+    if (!prepare) return;
+    owned_result r(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(c, r.get(), sql, 0);
+}
+
+}  // namespace
+
+result exec_prepared(PGconn* c, const std::string& name, const std::string& sql, bool prepare,
+                     const params& p) {
+    ready_prepared(c, name, sql, prepare);
     std::vector<const char*> values;
     values.reserve(p.size());
     for (const auto& v : p) values.push_back(v ? v->c_str() : nullptr);
@@ -120,12 +128,7 @@ result exec_prepared(PGconn* c, const std::string& name, const std::string& sql,
 
 result exec_prepared_after(PGconn* c, const std::string& name, const std::string& sql, bool prepare,
                            const std::string& script) {
-    if (!c) throw error(exit_code::migration_failed, "the database connection was lost");
-    cancel::refuse_when_stopping();
-    if (prepare) {
-        owned_result r(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
-        if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(c, r.get(), sql, 0);
-    }
+    ready_prepared(c, name, sql, prepare && !name.empty());
     // PQexec keeps the last statement's result, or the first failure's.
     owned_result r(PQexec(c, (script + (name.empty() ? sql : "EXECUTE " + name)).c_str()));
     auto st = PQresultStatus(r.get());

@@ -338,9 +338,7 @@ bool still_current(db::session& s, const json& image) {
     if (census == image.end() || !census->is_string() || !image.contains("since") ||
         !image.contains("snapshot"))
         return false;
-    std::string xids = "{";
-    for (const auto& x : image["xids"]) xids += (xids.size() > 1 ? "," : "") + x.get<std::string>();
-    xids += "}";
+    const auto xids = db::quote::array(image["xids"].get<std::vector<std::string>>());
     const auto& own = image["own"];
     static const std::string sql = current_sql();
     auto r = s.query_planned_once("moonshift_image_current", sql,
