@@ -243,7 +243,7 @@ row() {  # label key limit_key [second_limit_key]
     echo "- when: $WHEN"
     echo "- machine: $(machine_line); load average (1/5/15 min) $LOAD_START at the start, $LOAD_END at the end (other work shares this machine)"
     echo "- PostgreSQL $PG_VERSION (initdb defaults: $PG_SETTINGS), over TCP on 127.0.0.1"
-    echo "- moonshift: $MS_VERSION, Release ($MS_BUILD); dbmate $DM_VERSION; $SQ_VERSION; $PSQL_VERSION"
+    echo "- moonshift: $MS_VERSION, Release ($MS_BUILD); dbmate $DM_VERSION; $SQ_VERSION; $PSQL_VERSION (the program \`$PSQL\`, not Debian's wrapper script \`/usr/bin/psql\`, which adds about 40 ms to each call)"
     echo
     echo "### Apply $N migrations to an empty database"
     echo

@@ -180,7 +180,7 @@ ms_of() { awk -v u="$1" 'BEGIN{printf "%.0f ms", u/1000}'; }
 {
     echo "## Formats and corpora"
     echo
-    echo "\`bench/corpora.sh\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $RUNS rounds; $(machine_line); PostgreSQL $(q 'SHOW server_version'); load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; moonshift $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')."
+    echo "\`bench/corpora.sh\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $RUNS rounds; $(machine_line); PostgreSQL $(q 'SHOW server_version'); load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; moonshift $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); psql is the program \`$PSQL\`, not Debian's wrapper script (40 ms a call)."
     echo
     echo "Each real history in \`../shared/corpora\` applied to a freshly created empty database (its \`bootstrap.sql\` first, untimed): \`moonshift up\` with its defaults (history, run and checkpoint rows, the lint gate — findings as warnings, these histories were written for other tools — and targeted backups before destructive migrations) against two psql baselines: **the limit**, one psql session running the same files in the tool's order, each in its own \`BEGIN … COMMIT\` unless it must run outside a transaction (\`\\i FILE\` one after the other); and a psql process per file, \`-1\` unless the file must run outside a transaction (files Supabase Storage's runner ignores: \`psql -c 'SELECT 1'\`). Wall-clock medians of whole processes; the three interleaved, their order rotated every round. \"Same schema\": the normalised \`pg_dump --schema-only\` of all three is identical. Goal (issue 16): moonshift ≤ 1.0× the one-session limit."
     echo

@@ -19,7 +19,9 @@
 #           waited for, untimed, before the next);
 #   up:     `moonshift up` of the whole history into a new empty database
 #           (created and checkpointed beforehand, untimed);
-#   clone:  the floor of a later call: psql `CREATE DATABASE … TEMPLATE`.
+#   clone:  the floor of a later call: psql `CREATE DATABASE … TEMPLATE`;
+#   select: the floor of any call that connects: psql `SELECT 1` (the psql
+#           program, not Debian's wrapper script: bench/lib.sh).
 # Every database a round makes is dropped after it (untimed). Whole-process
 # wall times (start-up, config, catalog, connect, work, exit).
 # Knobs: N RUNS LATER SPARES MOONSHIFT PG_BINDIR WRITE_RESULTS KEEP_WORK
@@ -97,10 +99,10 @@ drop_templates() {
 ensure_template() { [[ -n $(templates) ]] || { testdb_json >"$WORK/last.out" && drop_made; }; }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-STEPS=(first later spare up clone)
+STEPS=(first later spare up clone select)
 for r in $(seq 1 "$RUNS"); do
     say "round $r/$RUNS"
-    order=("${STEPS[@]:$(((r - 1) % 5))}" "${STEPS[@]:0:$(((r - 1) % 5))}")
+    order=("${STEPS[@]:$(((r - 1) % ${#STEPS[@]}))}" "${STEPS[@]:0:$(((r - 1) % ${#STEPS[@]}))}")
     for s in "${order[@]}"; do
         case $s in
         first)
@@ -137,6 +139,8 @@ for r in $(seq 1 "$RUNS"); do
             tpl=$(templates)
             timed clone q "CREATE DATABASE clone_$r TEMPLATE \"$tpl\""
             drop_db "clone_$r" ;;
+        select)
+            for _ in $(seq 1 "$LATER"); do timed select q "SELECT 1"; done ;;
         esac
     done
 done
@@ -147,7 +151,7 @@ ms_of() { awk -v us="$1" 'BEGIN{ if (us >= 1000000) printf "%.2f s", us / 1e6; e
 range() { printf '%s – %s' "$(ms_of "$(sort -n "$RES/$1" | head -1)")" "$(ms_of "$(sort -n "$RES/$1" | tail -1)")"; }
 runs() { wc -l <"$RES/$1" | tr -d ' '; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ printf "%.3f", a / b }'; }
-F=$(median first) L=$(median later) S=$(median spare) U=$(median up) C=$(median clone)
+F=$(median first) L=$(median later) S=$(median spare) U=$(median up) C=$(median clone) Q=$(median select)
 GOAL=$(awk -v l="$S" 'BEGIN{ print (l <= 50000) ? "met" : "NOT met" }')
 
 {
@@ -165,11 +169,14 @@ GOAL=$(awk -v l="$S" 'BEGIN{ print (l <= 50000) ? "met" : "NOT met" }')
     echo "| **\`moonshift testdb\`, later calls** with \`spares = 0\` (one \`CREATE DATABASE … TEMPLATE\`) | $(runs later) | $(ms_of "$L") | $(range later) | $(ratio "$L" "$U")× |"
     echo "| **\`moonshift testdb\`, later call, claiming a spare** (one \`ALTER DATABASE … RENAME\`; $SPARES spares waiting) | $(runs spare) | $(ms_of "$S") | $(range spare) | $(ratio "$S" "$U")× |"
     echo "| floor of a later call: psql \`CREATE DATABASE … TEMPLATE\` | $(runs clone) | $(ms_of "$C") | $(range clone) | $(ratio "$C" "$U")× |"
+    echo "| floor of any call that connects: psql \`-c 'SELECT 1'\` | $(runs select) | $(ms_of "$Q") | $(range select) | $(ratio "$Q" "$U")× |"
     echo
     echo "Goal (issue 16): a fresh migrated database in ≤ 50 ms whatever the history's length — **$GOAL**"
     echo "($(ms_of "$S") per later call claiming a spare, which leaves the server's copy of the template to a"
     echo "detached refill; without spares $(ms_of "$L"), $(ratio "$L" "$C")× the bare \`CREATE DATABASE … TEMPLATE\`, so the rest of a"
     echo "call — start-up, moonshift.toml, reading and hashing the $N migrations, connecting — costs about $(ms_of "$((L > C ? L - C : 0))"))."
+    echo "A psql process that connects and runs \`SELECT 1\` takes $(ms_of "$Q") here: a call claiming a spare is"
+    echo "$(ratio "$S" "$Q")× that, $(ms_of "$((S > Q ? S - Q : 0))") more (psql is the program itself, not Debian's wrapper script, which adds about 40 ms)."
     echo
     echo "moonshift $MS_HEAD. Reproduce: \`MOONSHIFT=<a Release build> bench/testdb.sh\` (knobs: \`N RUNS LATER SPARES\`)."
 } >"$WORK/section.md"

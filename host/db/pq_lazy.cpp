@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -55,6 +56,8 @@ const api& lib() {
 namespace moonshift::db {
 
 void load_libpq_in_background() {
+    static std::atomic<bool> started{false};
+    if (started.exchange(true)) return;  // main() may have started it already
     try {
         std::thread([] {
             try {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include "backup/backup.hpp"
@@ -50,15 +51,18 @@ std::string statement_name(const std::string& kind) {
 
 // What the migration's statements do to rows that the catalog cannot bring
 // back: "DROP COLUMN users.email", "UPDATE users". Tables it created itself
-// have nothing to lose.
-json data_changes(const catalog::migration& m, json& irreversible) {
+// have nothing to lose. `parsed`: the gate's parse of the file, when it made one.
+json data_changes(const catalog::migration& m, json& irreversible,
+                  const sql::script* parsed = nullptr) {
     json out = json::array();
     std::vector<std::string> created;
     auto is_created = [&](const std::string& t) {
         return std::find(created.begin(), created.end(), t) != created.end();
     };
     try {
-        for (const auto& st : sql::parse(m.up_sql, m.up_label).statements) {
+        std::optional<sql::script> own;
+        if (!parsed) parsed = &own.emplace(sql::parse(m.up_sql, m.up_label));
+        for (const auto& st : parsed->statements) {
             if (!st.kind.empty() && !reversed_kinds().count(st.kind))
                 irreversible.push_back("line " + std::to_string(st.line) + ": " +
                                        statement_name(st.kind) +
@@ -156,7 +160,7 @@ json engine::derive_reverse(const catalog::migration& m, json before) {
     auto d = schema::image_after(*session_, left_out, std::move(before));
     json j = schema::reverse_of(d.before_part, d.after_part).to_json();
     last_image_ = std::move(d.after);
-    j["data"] = data_changes(m, j["irreversible"]);
+    j["data"] = data_changes(m, j["irreversible"], guard_ ? guard_->script_of(m.version) : nullptr);
     return j;
 }
 

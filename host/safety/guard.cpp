@@ -285,6 +285,11 @@ std::optional<std::vector<std::string>> guard::touched(const std::string& versio
     return it->second.touched;
 }
 
+const sql::script* guard::script_of(const std::string& version) const {
+    auto it = impl_->scripts.find(version);
+    return it == impl_->scripts.end() ? nullptr : it->second.get();
+}
+
 json guard::before(const catalog::migration& mig, long long run_id) {
     auto& m = *impl_;
     json out = json::object();

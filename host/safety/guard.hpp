@@ -79,6 +79,10 @@ class guard {
     // (maybe unqualified); nullopt when unknown (not SQL, not parsed).
     // Verification leaves their row counts alone.
     std::optional<std::vector<std::string>> touched(const std::string& version) const;
+    // The gate's parse of migration `version` (with trees), for the steps
+    // after it to read instead of parsing the file again; nullptr when the gate
+    // did not parse it (not SQL).
+    const sql::script* script_of(const std::string& version) const;
 
   private:
     struct impl;
