@@ -9,7 +9,9 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <future>
 #include <set>
+#include <system_error>
 
 #include "backup/definition.hpp"
 #include "backup/in_database.hpp"
@@ -272,7 +274,7 @@ table_copy store::copy_table(const std::string& table, const fs::path& dir, long
 
 record store::create(const std::vector<std::string>& tables, const std::string& version,
                      const std::string& migration, const std::string& reason, long long run_id,
-                     const progress& on_progress) {
+                     const progress& on_progress, std::future<void>* on_disk) {
     auto t0 = std::chrono::steady_clock::now();
     check_location();
     record rec = open_record("tables", version, migration, reason, run_id);
@@ -306,11 +308,21 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
             std::ofstream(dir / "manifest.json") << manifest.dump(2) << "\n";
             std::vector<std::string> files;
             for (const auto& t : rec.tables) files.push_back(t.file);
-            io::make_durable(dir, files);
+            if (on_disk && s_.in_transaction()) {
+                try {
+                    *on_disk = std::async(std::launch::async,
+                                          [dir, files] { io::make_durable(dir, files); });
+                } catch (const std::system_error&) {
+                    io::make_durable(dir, files);  // no thread to spare
+                }
+            } else {
+                io::make_durable(dir, files);
+            }
         }
         rows_.complete(rec.id, rec.location, manifest["tables"], rec.rows, rec.bytes,
                        rec.duration_ms);
     } catch (...) {  // whatever failed: no half backup stays behind
+        if (on_disk && on_disk->valid()) on_disk->wait();  // its files are about to go
         std::error_code ec;
         if (!in_db) fs::remove_all(dir, ec);  // copies in the database rolled back
         mark_failed(rec.id);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -91,9 +92,15 @@ class store {
 
     // Copies the tables in one REPEATABLE READ snapshot. Throws on failure,
     // after marking the row failed and removing its files.
+    // `on_disk`, given inside the caller's transaction: the files' fsync runs
+    // on a thread and *on_disk says when it is done, so the caller's next
+    // statements overlap it; the caller waits for it (get(), which throws
+    // what the fsync threw) before it commits, and discards the backup when
+    // it fails. Without it, or outside a transaction, or when no thread can
+    // be had, create returns with the files on disk.
     record create(const std::vector<std::string>& tables, const std::string& version,
                   const std::string& migration, const std::string& reason, long long run_id,
-                  const progress& on_progress = {});
+                  const progress& on_progress = {}, std::future<void>* on_disk = nullptr);
     // A whole-database pg_dump (custom format) into the location; throws
     // error(usage) when pg_dump is not on PATH.
     record dump_database(const std::string& url, const std::string& version,

@@ -24,7 +24,9 @@ void register_down(CLI::App& app, globals& g, command_fn& run) {
         run = [&g, opts, to] {
             if (!to->empty()) opts->to = *to;
             printer out(g);
-            engine::engine e(make_context(g, out, true));
+            auto ctx = make_context(g, out, true);
+            ctx.takes_lock = !opts->dry_run;
+            engine::engine e(std::move(ctx));
             auto result = e.down(*opts);
             if (opts->dry_run) {
                 for (auto& m : result.report["would_revert"])

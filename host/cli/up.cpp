@@ -39,6 +39,7 @@ void register_up(CLI::App& app, globals& g, command_fn& run) {
             if (*lint == "warn") opts->lint_warn_reason = text::trim(*reason);
             printer out(g);
             auto ctx = make_context(g, out, true);
+            ctx.takes_lock = !opts->dry_run;
             if (!opts->dry_run) attach_promotion(ctx, g, out, "");
             engine::engine e(std::move(ctx));
             auto result = e.up(*opts);
@@ -66,7 +67,9 @@ void register_redo(CLI::App& app, globals& g, command_fn& run) {
     cmd->callback([&g, &run] {
         run = [&g] {
             printer out(g);
-            engine::engine e(make_context(g, out, true));
+            auto ctx = make_context(g, out, true);
+            ctx.takes_lock = true;
+            engine::engine e(std::move(ctx));
             auto result = e.redo();
             out.line(out.green("Redone."));
             out.json_line({{"result", "redo"}, {"count", result.count}, {"report", result.report}});

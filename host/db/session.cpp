@@ -132,6 +132,8 @@ sql_failure::sql_failure(server_error e, std::string query)
 
 session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>()) {
     remember_secrets(s.url);
+    if (s.lock_holder_early && s.pooler != pooler_mode::transaction)
+        connect_lock_holder_early();  // before pooled() is known: see lock()
     connect(s);
     pooled_because_ = detect_pooler(raw(), with_defaults(s.url, s.connect_timeout), s.pooler);
     // Through a transaction pooler a session SET would land on whichever
@@ -336,6 +338,8 @@ std::unique_ptr<session> session::connect_holder(const settings& s) {
     return holder;
 }
 
+// Through a transaction pooler lock() is never called: a holder connected
+// before the pooler was detected is closed with this session.
 void session::connect_lock_holder_early() {
     if (pooled() || impl_->early_holder.valid() || impl_->lock_holder) return;
     try {

@@ -34,6 +34,9 @@ struct settings {
     std::optional<std::chrono::milliseconds> lock_timeout;
     std::optional<std::chrono::milliseconds> statement_timeout;
     std::chrono::milliseconds connect_timeout{10000};
+    // The command will take the run lock (lock()): its idle session connects on a
+    // thread beside this one's connection, not after it (10-15 ms of a run).
+    bool lock_holder_early = false;
 };
 
 // A server error with every field libpq gives, so messages can name the

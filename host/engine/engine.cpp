@@ -38,6 +38,7 @@ engine::engine(context ctx) : ctx_(std::move(ctx)) {
     s.lock_timeout = ctx_.env.lock_timeout;
     s.statement_timeout = ctx_.env.statement_timeout;
     s.pooler = db::parse_pooler_mode(ctx_.env.pooler.value_or(ctx_.cfg.pooler));
+    s.lock_holder_early = ctx_.takes_lock;
     session_ = std::make_unique<db::session>(s);
     store_ = std::make_unique<history::store>(*session_, ctx_.cfg.schema);
 }

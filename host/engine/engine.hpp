@@ -97,6 +97,9 @@ struct context {
     // contents (status): catalog::discover_summary, which reads no file while
     // its cache holds (catalog/summary.cpp).
     bool catalog_summary = false;
+    // The command takes the run lock (up, down, redo): the lock's own session
+    // connects beside the engine's (db::settings::lock_holder_early).
+    bool takes_lock = false;
 };
 
 struct up_options {
@@ -356,9 +359,10 @@ class engine {
     // inside it, its tables locked first (rollback.cpp).
     void revert_in_transaction(const entry& e, long long run_id);
     // The backup of those tables (nullopt when there are none), in the
-    // caller's transaction when one is open.
+    // caller's transaction when one is open; `on_disk`: backup::store::create's.
     std::optional<backup::record> take_down_backup(const entry& e, const down_backup& at_risk,
-                                                   long long run_id);
+                                                   long long run_id,
+                                                   std::future<void>* on_disk = nullptr);
     // A migration with Lua parts in the rehearsal's transaction: precheck,
     // up, verify, no history row. "" when it ran, else why it cannot.
     std::string rehearse_other(const catalog::migration& m);

@@ -1,5 +1,7 @@
 // Rolling back: `down` and `redo`.
 #include <chrono>
+#include <exception>
+#include <future>
 #include <optional>
 
 #include "common/text.hpp"
@@ -13,6 +15,15 @@ namespace moonshift::engine {
 using detail::ms_since;
 
 namespace {
+
+// The block rolled back on a failure path; a connection that is gone has
+// rolled it back already (the failure at hand is the one to report).
+void roll_back_quietly(db::transaction& tx) noexcept {
+    try {
+        tx.rollback();
+    } catch (const std::exception&) {
+    }
+}
 
 // LOCK TABLE of the tables a backup copies ("schema.name").
 std::string lock_sql(const std::vector<std::string>& tables) {
@@ -61,10 +72,11 @@ void engine::revert_one(const entry& e, long long run_id) {
 // transaction, its tables locked first (ACCESS EXCLUSIVE, the lock a DROP
 // takes anyway, taken before any other so that it cannot deadlock on an
 // upgrade): no row written between the backup and the change is lost. The
-// backup's files are on disk (fsync) before the down script is sent; the
-// down script, the history row's removal, the backup's row and the commit
-// go in one round trip. Before the run's last commit, no wait for the WAL
-// flush (sql_steps.cpp).
+// backup's files are on disk (fsync) before the commit is sent: they are
+// synced on a thread while the down script runs, then the history row's
+// removal and the commit go in one round trip. Without a backup, the down
+// script, the removal and the commit go in one. Before the run's last
+// commit, no wait for the WAL flush (sql_steps.cpp).
 void engine::revert_in_transaction(const entry& e, long long run_id) {
     const auto& m = *e.file;
     auto at_risk = down_backup_tables(m.down_sql, m.down_label);  // reverse_steps.cpp
@@ -83,19 +95,36 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
     } catch (const db::sql_failure& f) {  // the lock not granted within lock_timeout: nothing done
         fail(f, std::nullopt);
     }
-    std::optional<backup::record> taken = take_down_backup(e, at_risk, run_id);
+    std::future<void> on_disk;  // the backup's fsync, while the down script runs
+    std::optional<backup::record> taken = take_down_backup(e, at_risk, run_id, &on_disk);
     emit("migration.start",
          {{"version", m.version}, {"name", m.name}, {"direction", "down"}, {"file", m.down_label}});
     t0 = std::chrono::steady_clock::now();
     try {
-        tx->commit_script(m.down_sql, history_remove_sql(m, e.row->version));
+        if (on_disk.valid()) {
+            session_->exec_script(m.down_sql);
+            try {
+                on_disk.get();  // what the fsync threw: nothing is committed, the files go
+            } catch (...) {
+                roll_back_quietly(*tx);
+                if (taken) backups().discard(*taken);
+                throw;
+            }
+            tx->commit(history_remove_sql(m, e.row->version));
+        } else {
+            tx->commit_script(m.down_sql, history_remove_sql(m, e.row->version));
+        }
     } catch (const db::sql_failure& f) {
         // Rolled back, the backup's row with it: its files go too. The replay
-        // that finds the statement runs after it.
-        if (taken) backups().discard(*taken);
+        // that finds the statement runs after it. When the connection is what
+        // failed, the commit may have reached the server: the files stay.
+        const bool connection = f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0;
+        if (on_disk.valid()) on_disk.wait();
+        roll_back_quietly(*tx);  // the down script failed in the open block
+        if (taken && !connection) backups().discard(*taken);
         auto at = f.info().position > 0 ? std::optional<std::size_t>(0)
                                         : locate_failing_statement(m.down_sql);
-        if (f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0) at.reset();
+        if (connection) at.reset();
         fail(f, at);
     }
     emit("migration.reverted", {{"version", m.version},

@@ -66,6 +66,7 @@ engine::context template_context(const engine::context& ctx, const std::string& 
     c.url = db::with_database(ctx.url, tpl);
     c.on_event = ctx.on_event;
     c.confirm = [](const std::string&) { return true; };
+    c.takes_lock = true;  // its `up`
     return c;
 }
 
