@@ -133,6 +133,61 @@ BOOST_AUTO_TEST_CASE(what_up_reported_applied_survives_an_immediate_shutdown_rig
     }
 }
 
+// A down's backup is synced while its script runs, and its commit is sent once the backup is on
+// disk. When the server goes down while that commit is in flight (here a deferred trigger sleeps
+// in it), the client cannot know whether it committed: the backup's files stay. Here it did not:
+// after the restart the table and the history are as before, and the next down takes its own
+// backup and finishes. (A down script that fails before its commit is sent removes them:
+// safety_backup/a_failing_down_leaves_no_backup_behind.)
+BOOST_AUTO_TEST_CASE(a_down_whose_commit_meets_an_immediate_shutdown_keeps_its_backup_files) {
+    crash_project p;
+    fs::remove_all(p.dir.path / "migrations");
+    write_file(p.dir.path / "moonshift.toml",
+               "[project]\nmigrations = \"migrations\"\n\n[env.test]\nurl = \"${CRASH_URL}\"\n"
+               "lock_wait = \"60s\"\n");
+    write_file(
+        p.dir.path / "migrations" / "001_scratch.sql",
+        "CREATE TABLE scratch (id int PRIMARY KEY);\n"
+        "INSERT INTO scratch SELECT generate_series(1, 10);\n"
+        "CREATE TABLE sleepy (on_commit bool);\n"
+        "CREATE FUNCTION sleep_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN IF NEW.on_commit THEN PERFORM pg_sleep(60); END IF; RETURN NULL; END $$;\n"
+        "CREATE CONSTRAINT TRIGGER sleep_at_commit AFTER INSERT ON sleepy\n"
+        "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sleep_at_commit();\n");
+    write_file(
+        p.dir.path / "migrations" / "001_scratch.down.sql",
+        "INSERT INTO sleepy SELECT coalesce(current_setting('test.sleep', true), 'on')::bool;\n"
+        "DROP TABLE scratch;\n");
+    auto r = p.ms({"up"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    auto down = moonshift::test::spawn_cli({"down"}, p.dir.path, p.env());
+    bool sleeping = false;  // in the deferred trigger, that is in the COMMIT (at most 30 s)
+    for (int i = 0; i < 600 && !sleeping; ++i) {
+        pqxx::connection c(p.url);
+        pqxx::nontransaction tx(c);
+        sleeping = !tx.exec(
+                          "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                          "AND query LIKE '%COMMIT%'")
+                        .empty();
+        if (!sleeping) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    BOOST_TEST_REQUIRE(sleeping, "the down's commit never reached the trigger");
+    p.crash_and_restart();
+    auto crashed = down.wait();
+    BOOST_TEST(crashed.exit_code != 0, crashed.out << crashed.err);
+    BOOST_TEST(p.ints("SELECT count(*)::int FROM scratch") == std::set<int>{10});
+    BOOST_TEST(p.ints("SELECT version::int FROM moonshift.migrations") == std::set<int>{1});
+    std::size_t copies = 0;
+    for (auto& e : fs::recursive_directory_iterator(p.dir.path / ".moonshift" / "backups"))
+        copies += e.path().filename().string().find("scratch.copy.gz") != std::string::npos;
+    BOOST_TEST(copies == 1u, "the backup's copy of scratch is still on disk");
+    // The next down, without the sleep, takes its own backup and finishes.
+    r = moonshift::test::run_cli({"down"}, p.dir.path,
+                                 {{"CRASH_URL", p.url}, {"PGOPTIONS", "-c test.sleep=off"}});
+    BOOST_TEST(r.exit_code == 0, r.out << r.err);
+    BOOST_TEST(p.ints("SELECT 1 WHERE to_regclass('scratch') IS NULL") == std::set<int>{1});
+}
+
 BOOST_AUTO_TEST_CASE(a_durability_that_is_not_one_is_refused) {
     temp_dir dir;
     write_file(dir.path / "moonshift.toml",

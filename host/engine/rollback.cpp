@@ -100,6 +100,7 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
     emit("migration.start",
          {{"version", m.version}, {"name", m.name}, {"direction", "down"}, {"file", m.down_label}});
     t0 = std::chrono::steady_clock::now();
+    bool commit_sent = false;
     try {
         if (on_disk.valid()) {
             session_->exec_script(m.down_sql);
@@ -110,18 +111,22 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
                 if (taken) backups().discard(*taken);
                 throw;
             }
+            commit_sent = true;
             tx->commit(history_remove_sql(m, e.row->version));
         } else {
             tx->commit_script(m.down_sql, history_remove_sql(m, e.row->version));
         }
     } catch (const db::sql_failure& f) {
         // Rolled back, the backup's row with it: its files go too. The replay
-        // that finds the statement runs after it. When the connection is what
-        // failed, the commit may have reached the server: the files stay.
-        const bool connection = f.info().sqlstate.empty() || f.info().sqlstate.rfind("08", 0) == 0;
+        // that finds the statement runs after it. A commit whose answer was
+        // lost with the connection or the server (no SQLSTATE, class 08 or
+        // 57) may have committed: its backup's files stay.
+        const auto& state = f.info().sqlstate;
+        const bool connection = state.empty() || state.rfind("08", 0) == 0;
+        const bool maybe_committed = commit_sent && (connection || state.rfind("57", 0) == 0);
         if (on_disk.valid()) on_disk.wait();
         roll_back_quietly(*tx);  // the down script failed in the open block
-        if (taken && !connection) backups().discard(*taken);
+        if (taken && !maybe_committed) backups().discard(*taken);
         auto at = f.info().position > 0 ? std::optional<std::size_t>(0)
                                         : locate_failing_statement(m.down_sql);
         if (connection) at.reset();
