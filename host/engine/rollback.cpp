@@ -127,9 +127,11 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
         if (on_disk.valid()) on_disk.wait();
         roll_back_quietly(*tx);  // the down script failed in the open block
         if (taken && !maybe_committed) backups().discard(*taken);
-        auto at = f.info().position > 0 ? std::optional<std::size_t>(0)
-                                        : locate_failing_statement(m.down_sql);
-        if (connection) at.reset();
+        // The statement that failed, when the script did (a commit's failure is not its).
+        std::optional<std::size_t> at;
+        if (!connection && !commit_sent)
+            at = f.info().position > 0 ? std::optional<std::size_t>(0)
+                                       : locate_failing_statement(m.down_sql);
         fail(f, at);
     }
     emit("migration.reverted", {{"version", m.version},
