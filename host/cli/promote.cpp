@@ -21,6 +21,7 @@ void register_promote(CLI::App& app, globals& g, command_fn& run) {
             if (!to->empty()) g.env = *to;
             printer out(g);
             auto ctx = make_context(g, out);
+            ctx.takes_lock = true;  // its `up`
             if (from->empty() && ctx.env.promote_from.empty())
                 throw usage_error(
                     "promote needs --from, or promote_from in [env." + ctx.env.name + "]",

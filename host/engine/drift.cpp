@@ -131,6 +131,7 @@ engine::context scratch_context(const project::config& cfg, const project::envir
     ctx.env = scratch;
     ctx.url = url;
     ctx.on_event = on_event;
+    ctx.takes_lock = true;  // its `up`
     return ctx;
 }
 

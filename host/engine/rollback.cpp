@@ -1,6 +1,5 @@
 // Rolling back: `down` and `redo`.
 #include <chrono>
-#include <exception>
 #include <future>
 #include <optional>
 
@@ -15,15 +14,6 @@ namespace moonshift::engine {
 using detail::ms_since;
 
 namespace {
-
-// The block rolled back on a failure path; a connection that is gone has
-// rolled it back already (the failure at hand is the one to report).
-void roll_back_quietly(db::transaction& tx) noexcept {
-    try {
-        tx.rollback();
-    } catch (const std::exception&) {
-    }
-}
 
 // LOCK TABLE of the tables a backup copies ("schema.name").
 std::string lock_sql(const std::vector<std::string>& tables) {
@@ -107,7 +97,7 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
             try {
                 on_disk.get();  // what the fsync threw: nothing is committed, the files go
             } catch (...) {
-                roll_back_quietly(*tx);
+                tx.reset();  // rolled back, quietly (db::transaction's destructor)
                 if (taken) backups().discard(*taken);
                 throw;
             }
@@ -125,7 +115,7 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
         const bool connection = state.empty() || state.rfind("08", 0) == 0;
         const bool maybe_committed = commit_sent && (connection || state.rfind("57", 0) == 0);
         if (on_disk.valid()) on_disk.wait();
-        roll_back_quietly(*tx);  // the down script failed in the open block
+        tx.reset();  // the down script failed in the open block: rolled back, quietly
         if (taken && !maybe_committed) backups().discard(*taken);
         // The statement that failed, when the script did (a commit's failure is not its).
         std::optional<std::size_t> at;
