@@ -4,6 +4,7 @@
 // run there is refused with the direct connection to use, and the pooler is
 // found without any setting.
 #include <boost/test/unit_test.hpp>
+#include <fstream>
 #include <pqxx/pqxx>
 
 #include "support/pgbouncer.hpp"
@@ -148,6 +149,36 @@ BOOST_AUTO_TEST_CASE(a_direct_connection_is_not_taken_for_a_pooler) {
     BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
     BOOST_TEST(!has(r.out + r.err, "transaction-mode pooler"), r.out + r.err);
     BOOST_TEST(p.count("SELECT 1 FROM moonshift.lease") == 0);
+}
+
+// The probe is sent when a command first needs to know (up, down: before their first
+// transaction), not on connect: `status` reads the history in two statements (is it there, its
+// rows) and sends no probe. Seen on the wire, under strace.
+BOOST_AUTO_TEST_CASE(status_sends_no_pooler_probe_and_two_statements,
+                     *boost::unit_test::precondition(moonshift::test::skip_when{
+                         moonshift::test::why_no_strace})) {
+    project p;
+    p.migration("001_a.sql", "CREATE TABLE a (id int);\n");
+    p.migration("002_b.sql", "CREATE TABLE b (id int);\n");
+    BOOST_REQUIRE(p.ms({"up"}).exit_code == 0);
+    const auto log = p.dir.path / "strace.log";
+    auto r = moonshift::test::run_program(
+        "/usr/bin/strace",
+        {"-f", "-s", "400", "-e", "trace=sendto", "-o", log.string(), MOONSHIFT_BIN, "status"},
+        p.dir.path);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
+    BOOST_TEST(has(r.out, "2 applied, 0 pending"), r.out);
+    std::ifstream in(log);
+    std::vector<std::string> statements;
+    for (std::string line; std::getline(in, line);)
+        if (has(line, "sendto(") && has(line, "SELECT")) statements.push_back(line);
+    for (const auto& s : statements) BOOST_TEST(!has(s, "pg_backend_pid"), s);
+    BOOST_TEST(statements.size() == 2u);
+    // A command that needs to know still finds out: on a direct connection, no lease.
+    p.migration("003_c.sql", "CREATE TABLE c (id int);\n");
+    r = p.ms({"up", "-v"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    BOOST_TEST(!has(r.out + r.err, "transaction-mode pooler"), r.out + r.err);
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_pooler_mode_names_the_line) {

@@ -268,19 +268,6 @@ BOOST_FIXTURE_TEST_CASE(policy_always_with_full_takes_a_pg_dump_when_pg_dump_is_
     BOOST_TEST(has(restore.err, "pg_restore"), restore.err);
 }
 
-namespace {
-
-// strace runs and may trace here (a container can forbid ptrace).
-std::string why_no_strace() {
-    if (access("/usr/bin/strace", X_OK) != 0) return "needs strace (apt-get install strace)";
-    moonshift::test::temp_dir d;
-    auto r =
-        moonshift::test::run_program("/usr/bin/strace", {"-o", "/dev/null", "/bin/true"}, d.path);
-    return r.exit_code == 0 ? "" : "strace cannot trace on this machine: " + r.err;
-}
-
-}  // namespace
-
 // The README's promise: the backup is on disk before the change it guards can commit. Before a
 // down script it is synced on a thread while the script runs in the same transaction, and the
 // COMMIT is sent only once the sync is done. Under strace (-f: the syncing thread too; -y: the
@@ -288,7 +275,7 @@ std::string why_no_strace() {
 // is sent to the server, and the DROP was sent in that transaction.
 BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_commits, shop,
                         *boost::unit_test::precondition(moonshift::test::skip_when{
-                            why_no_strace})) {
+                            moonshift::test::why_no_strace})) {
     migration("002_scratch.sql",
               "CREATE TABLE scratch (id int primary key);\n"
               "INSERT INTO scratch SELECT generate_series(1, 10);\n");

@@ -112,7 +112,7 @@ pooler_mode parse_pooler_mode(const std::string& text) {
                       "use \"auto\" (detect it), \"transaction\" or \"none\"");
 }
 
-std::string detect_pooler(PGconn* c, const std::string& conninfo, pooler_mode mode) {
+std::string detect_pooler(PGconn* c, const std::string& conninfo, pooler_mode mode, bool in_block) {
     if (mode == pooler_mode::none) return "";
     if (mode == pooler_mode::transaction) return "pooler = \"transaction\" says so";
     static std::mutex m;
@@ -122,12 +122,17 @@ std::string detect_pooler(PGconn* c, const std::string& conninfo, pooler_mode mo
     std::string why;
     if (supabase_transaction_pooler(c))
         why = "the host is Supabase's pooler in transaction mode (port 6543)";
-    else if (!direct(c))
+    else if (!direct(c)) {
+        // Inside a block a pooler keeps its server: the probe would see no change.
+        if (in_block)
+            return "a middleman stands between client and server, and it was asked inside a "
+                   "transaction, where no change of server shows";
         // A change is proof; no change may be chance (another client took the
         // server this one let go), so the probe is tried a few times.
         for (int round = 0; round < 4 && why.empty(); ++round)
             if (server_changes_between_transactions(c, conninfo))
                 why = "the server session under this connection changed between two transactions";
+    }
     known[conninfo] = why;
     return why;
 }

@@ -135,14 +135,22 @@ session::session(const settings& s) : settings_(s), impl_(std::make_unique<impl>
     if (s.lock_holder_early && s.pooler != pooler_mode::transaction)
         connect_lock_holder_early();  // before pooled() is known: see lock()
     connect(s);
-    pooled_because_ = detect_pooler(raw(), with_defaults(s.url, s.connect_timeout), s.pooler);
     // Through a transaction pooler a session SET would land on whichever
     // server connection is free, and stay there for its next client.
     if (auto set = timeouts_sql(); !set.empty() && !pooled()) exec_script(set);
 }
 
-session::session(const settings& s, holder_tag) : settings_(s), impl_(std::make_unique<impl>()) {
-    connect(s);
+session::session(const settings& s, holder_tag)
+    : settings_(s), pooled_because_(""), impl_(std::make_unique<impl>()) {
+    connect(s);  // the session that made it found no pooler
+}
+
+const std::string& session::pooled_because() const {
+    if (!pooled_because_)
+        pooled_because_ =
+            detect_pooler(raw(), with_defaults(settings_.url, settings_.connect_timeout),
+                          settings_.pooler, in_transaction());
+    return *pooled_because_;
 }
 
 void session::connect(const settings& s) {
@@ -161,6 +169,7 @@ void session::connect(const settings& s) {
 }
 
 std::string session::timeouts_sql() const {
+    if (!settings_.lock_timeout && !settings_.statement_timeout) return "";  // nothing to ask
     const std::string how = pooled() ? ";SET LOCAL " : ";SET ";
     std::string set;
     if (settings_.lock_timeout)
@@ -341,7 +350,7 @@ std::unique_ptr<session> session::connect_holder(const settings& s) {
 // Through a transaction pooler lock() is never called: a holder connected
 // before the pooler was detected is closed with this session.
 void session::connect_lock_holder_early() {
-    if (pooled() || impl_->early_holder.valid() || impl_->lock_holder) return;
+    if (impl_->early_holder.valid() || impl_->lock_holder || (impl_->c && pooled())) return;
     try {
         impl_->early_holder = std::async(std::launch::async, connect_holder, settings_);
     } catch (const std::system_error&) {

@@ -130,9 +130,11 @@ class session {
     // Through a transaction-mode pooler (docs/poolers.md): a session setting,
     // a session advisory lock or a named prepared statement does not last
     // from one transaction to the next. pooled_because() says how it was
-    // found ("" when not pooled).
-    bool pooled() const { return !pooled_because_.empty(); }
-    const std::string& pooled_because() const { return pooled_because_; }
+    // found ("" when not pooled). Asked the first time it matters, not on
+    // connect: a command that never asks (status, a testdb claim) sends no
+    // probe; the transaction guard asks before its BEGIN.
+    bool pooled() const { return !pooled_because().empty(); }
+    const std::string& pooled_because() const;
     void restore_settings();
 
     // A transaction block is open (idle in it or failed).
@@ -206,7 +208,7 @@ class session {
     void forget_prepared_after(const std::string& sql);  // query_prepared's, when it may drop them
 
     settings settings_;
-    std::string pooled_because_;
+    mutable std::optional<std::string> pooled_because_;  // known once asked: pooled_because()
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -172,13 +172,13 @@ nlohmann::json engine::run_backfills(const catalog::migration& m,
 }
 
 nlohmann::json engine::backfill_status() {
-    if (store_->host_version() == 0) return nlohmann::json::array();
+    if (!store_->present()) return nlohmann::json::array();
     return backfill::status(*session_, quoted_schema(ctx_.cfg.schema));
 }
 
 int engine::backfill_pause(const std::string& version, bool pause) {
     refuse_read_only(pause ? "backfill pause" : "backfill resume");
-    if (store_->host_version() == 0) return 0;
+    if (!store_->present()) return 0;
     return backfill::set_paused(*session_, quoted_schema(ctx_.cfg.schema), version, pause);
 }
 

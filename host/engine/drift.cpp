@@ -180,7 +180,7 @@ environment_state read_environment(const project::config& cfg, const std::string
     s.url = url;
     db::session session(s);
     history::store store(session, cfg.schema);
-    if (store.host_version() > 0) st.recorded = store.list_applied();
+    if (store.present()) st.recorded = store.list_applied();
     st.live = schema::snapshot(session, snap);
     for (const auto& row :
          session.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"))

@@ -71,29 +71,29 @@ plan engine::status() {
     // While the folder is still being read (read_catalog_early), the history:
     // its version and the rows under the configured key, which is the
     // project's unless a Sqitch plan names another (then read again below).
-    std::optional<int> version;
+    std::optional<bool> present;
     std::optional<std::vector<history::applied>> early;
     const std::string guess = ctx_.cfg.history_key.value_or("");
     if (early_catalog_.valid()) {
         try {
-            version = store_->host_version();
-            if (*version > 0) early = store_->list_applied_under(guess);
+            present = store_->present();
+            if (*present) early = store_->list_applied_under(guess);
         } catch (const db::sql_failure&) {
-            version.reset();  // asked again below, after the folder's own errors
+            present.reset();  // asked again below, after the folder's own errors
             early.reset();
         }
     }
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
-    if (!version) version = store_->host_version();
+    if (!present) present = store_->present();
     std::vector<history::applied> rows;
-    if (*version > 0)
+    if (*present)
         rows = early && !early->empty() && store_->project() == guess ? std::move(*early)
                                                                       : store_->list_applied();
     return make_plan(cat_ptr, rows);
 }
 
 std::vector<history::run> engine::runs(int limit, bool all_environments) {
-    if (store_->host_version() == 0) return {};
+    if (!store_->present()) return {};
     return store_->list_runs(limit, all_environments ? "" : ctx_.env.name);
 }
 
@@ -108,7 +108,7 @@ outcome engine::up(const up_options& o) {
     auto cat_ptr = std::make_shared<const catalog::catalog>(read_catalog());
     if (o.dry_run) {
         std::vector<history::applied> rows;
-        if (store_->host_version() > 0) rows = store_->list_applied();
+        if (store_->present()) rows = store_->list_applied();
         auto p = make_plan(cat_ptr, rows);
         outcome out;
         out.report["dry_run"] = true;

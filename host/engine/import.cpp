@@ -368,7 +368,7 @@ outcome import_history(engine& e, const import_options& o) {
     if (!o.dry_run) run = std::make_unique<run_scope>(e, "import");
     auto rep = empty_report(o, table);
     std::set<std::string> recorded;
-    if (e.store().host_version() > 0)
+    if (e.store().present())
         for (auto& r : e.store().list_applied()) recorded.insert(catalog::version_key(r.version));
     auto todo = what_to_record(tool, cat, h, recorded, rep);
 

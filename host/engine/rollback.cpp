@@ -207,7 +207,7 @@ outcome engine::down(const down_options& o) {
                           "use --to 0 to roll back everything");
     if (o.dry_run) {
         std::vector<history::applied> rows;
-        if (store_->host_version() > 0) rows = store_->list_applied();
+        if (store_->present()) rows = store_->list_applied();
         auto p = make_plan(cat_ptr, rows);
         auto todo = to_revert(p, o);
         check_reversible(todo, o);

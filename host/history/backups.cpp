@@ -85,7 +85,7 @@ void backups::mark_pruned(long long id) {
 }
 
 bool backups::table_exists() {
-    if (h_.host_version() == 0) return false;
+    if (!h_.present()) return false;
     return s_.query("SELECT to_regclass($1) IS NOT NULL", h_.table("backups"))[0][0].as<bool>();
 }
 

@@ -61,14 +61,20 @@ std::string store::host_schema_digest() {
     return text::sha256_hex(all);
 }
 
-int store::host_version() {
+bool store::present() {
     // Whether the history rows are keyed by project is asked in the same round trip.
     auto r = s_.query(
         "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
         "to_regclass($2) AND attname = 'project' AND NOT attisdropped)",
         quoted_ + ".host_versions", table("migrations"));
     keyed_ = r[0][1].as<bool>();
-    if (!r[0][0].as<bool>()) return 0;
+    // ensure() creates host_versions and records its rows in one transaction:
+    // where it is, host_version() > 0.
+    return r[0][0].as<bool>();
+}
+
+int store::host_version() {
+    if (!present()) return 0;
     auto v = s_.query("SELECT coalesce(max(version), 0) FROM " + table("host_versions"));
     return v[0][0].as<int>();
 }

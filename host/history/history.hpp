@@ -42,6 +42,9 @@ class store {
     // The version of the host's bookkeeping schema in the database; 0 when
     // the schema is not there yet.
     int host_version();
+    // Whether the bookkeeping schema is there (host_version() > 0) in one
+    // round trip, for the commands that only read it (status, history).
+    bool present();
     static int latest_host_version();
     // A SHA-256 of every embedded host migration (number, name and text):
     // changes whenever a moonshift brings a different bookkeeping schema

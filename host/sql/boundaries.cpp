@@ -89,7 +89,7 @@ namespace {
 // Statement ranges from the parser's splitter; false when the SQL does not parse.
 bool split_with_parser(const std::string& input, std::vector<range>& ranges) {
     ranges.clear();
-    split_result r(pg_query_split_with_parser(input.c_str()));
+    split_result r(pg_query().split_with_parser(input.c_str()));
     if (r->error) return false;  // stmts is not valid then, whatever n_stmts says
     for (int i = 0; i < r->n_stmts; ++i) {
         auto begin = std::size_t(r->stmts[i]->stmt_location);

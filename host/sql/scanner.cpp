@@ -46,7 +46,7 @@ bool skip_field(const std::uint8_t*& p, const std::uint8_t* end, unsigned wire_t
 // is decoded here because Debian ships libpg_query without protobuf-c headers.
 bool scan(const std::string& input, std::vector<token>& tokens, std::size_t* error_offset) {
     tokens.clear();
-    scan_result r(pg_query_scan(input.c_str()));
+    scan_result r(pg_query().scan(input.c_str()));
     if (r->error) {
         if (error_offset != nullptr) *error_offset = cursor_offset(input, r->error->cursorpos);
         return false;

@@ -35,7 +35,7 @@ script parse(std::string_view sql, const std::string& file_label, const parse_op
         throw parse_error(sql, bad, file_label, "invalid UTF-8 byte sequence",
                           "Save the file as UTF-8.");
 
-    parse_result result(pg_query_parse(input.c_str()));
+    parse_result result(pg_query().parse(input.c_str()));
     if (result->error) throw_parse_error(sql, input, *result->error, file_label);
     auto raws = raw_statements(result->parse_tree);
 

@@ -338,6 +338,13 @@ cli_result run_program(const std::string& program, const std::vector<std::string
     return spawn_program(program, args, cwd, env, timeout).wait();
 }
 
+std::string why_no_strace() {
+    if (access("/usr/bin/strace", X_OK) != 0) return "needs strace (apt-get install strace)";
+    temp_dir d;
+    auto r = run_program("/usr/bin/strace", {"-o", "/dev/null", "/bin/true"}, d.path);
+    return r.exit_code == 0 ? "" : "strace cannot trace on this machine: " + r.err;
+}
+
 child spawn_cli(const std::vector<std::string>& args, const fs::path& cwd, const env_changes& env,
                 seconds timeout) {
     return spawn_program(MOONSHIFT_BIN, args, cwd, env, timeout);

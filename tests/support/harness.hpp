@@ -91,6 +91,10 @@ child spawn_program(const std::string& program, const std::vector<std::string>& 
                     const std::filesystem::path& cwd, const env_changes& env = {},
                     std::chrono::seconds timeout = std::chrono::seconds(120));
 
+// "" when strace runs and may trace here, else why not (for skip_when: a
+// container can forbid ptrace).
+std::string why_no_strace();
+
 // Writes content, creating parent directories.
 void write_file(const std::filesystem::path& p, const std::string& content);
 std::string read_file(const std::filesystem::path& p);
