@@ -106,6 +106,22 @@ BOOST_FIXTURE_TEST_CASE(a_no_transaction_migration_is_refused_through_the_pooler
 
 // Without PgBouncer: the lease as pooler = "transaction" takes it on a direct
 // connection, held by a run that died (it expires) or by a live one (refused).
+// testdb asks whether the connection is pooled before it builds a template (the probe runs then,
+// not on connect): through the pooler it is refused with the connection to use, and no database
+// is made.
+BOOST_FIXTURE_TEST_CASE(testdb_through_the_pooler_is_refused_before_it_makes_anything,
+                        pooled_project, *needs_pgbouncer) {
+    migration("001_a.sql", "CREATE TABLE a (id int);\n");
+    const std::string ours = "SELECT 1 FROM pg_database WHERE datname LIKE 'moonshift\\_%'";
+    const auto before = count(ours);
+    auto r = ms({"testdb"});
+    BOOST_TEST(r.exit_code == 2, r.out + r.err);
+    BOOST_TEST(has(r.err, "testdb needs a direct connection, not a transaction pooler"), r.err);
+    BOOST_TEST(has(r.err, "changed between two transactions"), r.err);  // how it was found
+    BOOST_TEST(has(r.err, "port 5432"), r.err);
+    BOOST_TEST(count(ours) == before);
+}
+
 BOOST_AUTO_TEST_CASE(a_dead_runs_lease_expires_and_a_live_ones_refuses) {
     project p;
     auto settings = [&](const std::string& lock_wait) {

@@ -270,9 +270,10 @@ BOOST_FIXTURE_TEST_CASE(policy_always_with_full_takes_a_pg_dump_when_pg_dump_is_
 
 // The README's promise: the backup is on disk before the change it guards can commit. Before a
 // down script it is synced on a thread while the script runs in the same transaction, and the
-// COMMIT is sent only once the sync is done. Under strace (-f: the syncing thread too; -y: the
-// path of each descriptor), the fsync of the table's file and of its folder end before the COMMIT
-// is sent to the server, and the DROP was sent in that transaction.
+// COMMIT (with the backup row's completion) is sent only once the sync is done. Under strace (-f:
+// the syncing thread too; -y: the path of each descriptor), the fsync of the table's file and of
+// its folder end before the COMMIT is sent to the server, and the DROP was sent in that
+// transaction.
 BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_commits, shop,
                         *boost::unit_test::precondition(moonshift::test::skip_when{
                             moonshift::test::why_no_strace})) {
@@ -283,7 +284,7 @@ BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_commits, sh
     BOOST_REQUIRE(ms({"up"}).exit_code == 0);
     const auto log = dir.path / "strace.log";
     auto r = moonshift::test::run_program("/usr/bin/strace",
-                                          {"-f", "-y", "-s", "256", "-e", "trace=fsync,sendto",
+                                          {"-f", "-y", "-s", "8192", "-e", "trace=fsync,sendto",
                                            "-o", log.string(), MOONSHIFT_BIN, "--no-color", "down"},
                                           dir.path);
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
@@ -294,7 +295,7 @@ BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_commits, sh
     // ...>", then "<... fsync resumed>) = 0" on a line of the same pid): it ends on the second.
     std::ifstream in(log);
     std::map<std::string, std::string> open_sync;  // pid -> path of its unfinished fsync
-    long file_synced = -1, folder_synced = -1, dropped = -1, committed = -1, n = 0;
+    long file_synced = -1, folder_synced = -1, dropped = -1, committed = -1, completed = -1, n = 0;
     auto synced = [&](const std::string& what, long at) {
         if (what.find("public.scratch.copy.gz>") != std::string::npos && file_synced < 0)
             file_synced = at;
@@ -315,6 +316,8 @@ BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_commits, sh
             if (line.find("DROP TABLE scratch;") != std::string::npos && dropped < 0) dropped = n;
             if (dropped >= 0 && line.find("COMMIT") != std::string::npos && committed < 0)
                 committed = n;
+            if (line.find("SET status = 'complete'") != std::string::npos && completed < 0)
+                completed = n;
         }
     }
     BOOST_TEST(file_synced >= 0, "the table's file was synced");
@@ -323,6 +326,8 @@ BOOST_FIXTURE_TEST_CASE(the_backup_is_synced_to_disk_before_the_drop_commits, sh
     BOOST_TEST(committed > dropped, "the COMMIT was sent after it");
     BOOST_TEST(file_synced < committed);
     BOOST_TEST(folder_synced < committed);
+    // The backup's row says complete only once its files are on disk: it goes with the commit.
+    BOOST_TEST(completed == committed, "the row is completed in the commit's message");
 }
 
 // The backup before a down is taken in the down's own transaction, its tables locked first: a

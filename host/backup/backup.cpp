@@ -274,7 +274,8 @@ table_copy store::copy_table(const std::string& table, const fs::path& dir, long
 
 record store::create(const std::vector<std::string>& tables, const std::string& version,
                      const std::string& migration, const std::string& reason, long long run_id,
-                     const progress& on_progress, std::future<void>* on_disk) {
+                     const progress& on_progress, std::future<void>* on_disk,
+                     std::string* completion) {
     auto t0 = std::chrono::steady_clock::now();
     check_location();
     record rec = open_record("tables", version, migration, reason, run_id);
@@ -319,8 +320,12 @@ record store::create(const std::vector<std::string>& tables, const std::string& 
                 io::make_durable(dir, files);
             }
         }
-        rows_.complete(rec.id, rec.location, manifest["tables"], rec.rows, rec.bytes,
-                       rec.duration_ms);
+        if (completion && on_disk && !in_db && s_.in_transaction())
+            *completion = rows_.complete_sql(rec.id, rec.location, manifest["tables"], rec.rows,
+                                             rec.bytes, rec.duration_ms);
+        else
+            rows_.complete(rec.id, rec.location, manifest["tables"], rec.rows, rec.bytes,
+                           rec.duration_ms);
     } catch (...) {  // whatever failed: no half backup stays behind
         if (on_disk && on_disk->valid()) on_disk->wait();  // its files are about to go
         std::error_code ec;

@@ -97,10 +97,15 @@ class store {
     // statements overlap it; the caller waits for it (get(), which throws
     // what the fsync threw) before it commits, and discards the backup when
     // it fails. Without it, or outside a transaction, or when no thread can
-    // be had, create returns with the files on disk.
+    // be had, create returns with the files on disk. `completion`, given with
+    // on_disk inside the caller's transaction: the UPDATE that marks the row
+    // complete is not sent but left there, for the caller to send with its
+    // commit (one round trip less; the row is complete only once the files
+    // are on disk).
     record create(const std::vector<std::string>& tables, const std::string& version,
                   const std::string& migration, const std::string& reason, long long run_id,
-                  const progress& on_progress = {}, std::future<void>* on_disk = nullptr);
+                  const progress& on_progress = {}, std::future<void>* on_disk = nullptr,
+                  std::string* completion = nullptr);
     // A whole-database pg_dump (custom format) into the location; throws
     // error(usage) when pg_dump is not on PATH.
     record dump_database(const std::string& url, const std::string& version,

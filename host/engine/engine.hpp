@@ -359,10 +359,11 @@ class engine {
     // inside it, its tables locked first (rollback.cpp).
     void revert_in_transaction(const entry& e, long long run_id);
     // The backup of those tables (nullopt when there are none), in the
-    // caller's transaction when one is open; `on_disk`: backup::store::create's.
+    // caller's transaction when one is open; `on_disk`, `completion`: backup::store::create's.
     std::optional<backup::record> take_down_backup(const entry& e, const down_backup& at_risk,
                                                    long long run_id,
-                                                   std::future<void>* on_disk = nullptr);
+                                                   std::future<void>* on_disk = nullptr,
+                                                   std::string* completion = nullptr);
     // A migration with Lua parts in the rehearsal's transaction: precheck,
     // up, verify, no history row. "" when it ran, else why it cannot.
     std::string rehearse_other(const catalog::migration& m);

@@ -126,8 +126,8 @@ void engine::backup_before_down(const entry& e, const std::string& sql, const st
 }
 
 std::optional<backup::record> engine::take_down_backup(const entry& e, const down_backup& at_risk,
-                                                       long long run_id,
-                                                       std::future<void>* on_disk) {
+                                                       long long run_id, std::future<void>* on_disk,
+                                                       std::string* completion) {
     const auto& [tables, reason] = at_risk;
     if (tables.empty()) return std::nullopt;
     auto store = backups();
@@ -138,8 +138,8 @@ std::optional<backup::record> engine::take_down_backup(const entry& e, const dow
                     reason + ")");
     // "before down:" keeps it apart from the backup taken before the up
     // (history/backups.cpp), which a later derived reverse restores.
-    auto rec =
-        store.create(tables, e.version, e.name, "before down: " + reason, run_id, {}, on_disk);
+    auto rec = store.create(tables, e.version, e.name, "before down: " + reason, run_id, {},
+                            on_disk, completion);
     emit("backup.created", rec.to_json());
     return rec;
 }

@@ -63,10 +63,10 @@ void engine::revert_one(const entry& e, long long run_id) {
 // takes anyway, taken before any other so that it cannot deadlock on an
 // upgrade): no row written between the backup and the change is lost. The
 // backup's files are on disk (fsync) before the commit is sent: they are
-// synced on a thread while the down script runs, then the history row's
-// removal and the commit go in one round trip. Without a backup, the down
-// script, the removal and the commit go in one. Before the run's last
-// commit, no wait for the WAL flush (sql_steps.cpp).
+// synced on a thread while the down script runs, then the backup row's
+// completion, the history row's removal and the commit go in one round trip. Without a backup, the
+// down script, the removal and the commit go in one. Before the run's last commit, no wait for the
+// WAL flush (sql_steps.cpp).
 void engine::revert_in_transaction(const entry& e, long long run_id) {
     const auto& m = *e.file;
     auto at_risk = down_backup_tables(m.down_sql, m.down_label);  // reverse_steps.cpp
@@ -86,7 +86,9 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
         fail(f, std::nullopt);
     }
     std::future<void> on_disk;  // the backup's fsync, while the down script runs
-    std::optional<backup::record> taken = take_down_backup(e, at_risk, run_id, &on_disk);
+    std::string completion;     // its row marked complete, sent with the commit
+    std::optional<backup::record> taken =
+        take_down_backup(e, at_risk, run_id, &on_disk, &completion);
     emit("migration.start",
          {{"version", m.version}, {"name", m.name}, {"direction", "down"}, {"file", m.down_label}});
     t0 = std::chrono::steady_clock::now();
@@ -102,7 +104,8 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
                 throw;
             }
             commit_sent = true;
-            tx->commit(history_remove_sql(m, e.row->version));
+            tx->commit((completion.empty() ? "" : completion + ";") +
+                       history_remove_sql(m, e.row->version));
         } else {
             tx->commit_script(m.down_sql, history_remove_sql(m, e.row->version));
         }

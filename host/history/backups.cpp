@@ -1,6 +1,8 @@
 // Reading and writing the rows of the backups table.
 #include "history/backups.hpp"
 
+#include "db/quote.hpp"
+
 namespace moonshift::history {
 namespace {
 
@@ -67,6 +69,16 @@ void backups::complete(long long id, const std::string& location, const json& ta
                           " bytes = $5, duration_ms = $6 WHERE id = $1",
                       {to_param(id), to_param(location), to_param(tables.dump()), to_param(rows),
                        to_param(bytes), to_param(duration_ms)});
+}
+
+std::string backups::complete_sql(long long id, const std::string& location, const json& tables,
+                                  long long rows, long long bytes, long long duration_ms) const {
+    using db::quote::literal;
+    return "UPDATE " + h_.table("backups") +
+           " SET status = 'complete', location = " + literal(location) +
+           ", tables = " + literal(tables.dump()) + "::jsonb, rows = " + std::to_string(rows) +
+           ", bytes = " + std::to_string(bytes) + ", duration_ms = " + std::to_string(duration_ms) +
+           " WHERE id = " + std::to_string(id);
 }
 
 void backups::mark_failed(long long id) {

@@ -38,6 +38,10 @@ class backups {
     void open(backup_row& r);
     void complete(long long id, const std::string& location, const nlohmann::json& tables,
                   long long rows, long long bytes, long long duration_ms);
+    // The same UPDATE as SQL text, for a caller that sends it with its commit.
+    std::string complete_sql(long long id, const std::string& location,
+                             const nlohmann::json& tables, long long rows, long long bytes,
+                             long long duration_ms) const;
     void mark_failed(long long id);
     // In the caller's transaction, so it commits with the restore.
     void mark_restored(long long id);
