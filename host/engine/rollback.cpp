@@ -89,6 +89,10 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
     std::string completion;     // its row marked complete, sent with the commit
     std::optional<backup::record> taken =
         take_down_backup(e, at_risk, run_id, &on_disk, &completion);
+    // Sent with the commit: the backup row's completion when create left it there (also when
+    // no thread could sync the files: then they are on disk already), the history row's removal.
+    const std::string with =
+        (completion.empty() ? "" : completion + ";") + history_remove_sql(m, e.row->version);
     emit("migration.start",
          {{"version", m.version}, {"name", m.name}, {"direction", "down"}, {"file", m.down_label}});
     t0 = std::chrono::steady_clock::now();
@@ -104,10 +108,9 @@ void engine::revert_in_transaction(const entry& e, long long run_id) {
                 throw;
             }
             commit_sent = true;
-            tx->commit((completion.empty() ? "" : completion + ";") +
-                       history_remove_sql(m, e.row->version));
+            tx->commit(with);
         } else {
-            tx->commit_script(m.down_sql, history_remove_sql(m, e.row->version));
+            tx->commit_script(m.down_sql, with);
         }
     } catch (const db::sql_failure& f) {
         // Rolled back, the backup's row with it: its files go too. The replay
