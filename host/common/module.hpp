@@ -41,6 +41,17 @@ inline void* open(const std::string& file, const std::string& module_dir, std::s
     return nullptr;
 }
 
+// dlopen(RTLD_NOW | RTLD_LOCAL) of a system library by its soname (libcurl,
+// libpg_query: loaded when first needed); nullptr with `failure` saying why.
+inline void* open_system(const char* soname, std::string& failure) {
+    void* h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char* why = dlerror();
+        failure = why ? why : std::string(soname) + " not found";
+    }
+    return h;
+}
+
 // Looks up `name` in a library loaded with dlopen; a missing symbol is added
 // to `missing` (comma-separated) for one message naming them all.
 template <class F>

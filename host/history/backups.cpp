@@ -62,13 +62,7 @@ void backups::open(backup_row& r) {
 
 void backups::complete(long long id, const std::string& location, const json& tables,
                        long long rows, long long bytes, long long duration_ms) {
-    using db::to_param;
-    s_.query_prepared("moonshift_backup_complete",
-                      "UPDATE " + h_.table("backups") +
-                          " SET status = 'complete', location = $2, tables = $3::jsonb, rows = $4,"
-                          " bytes = $5, duration_ms = $6 WHERE id = $1",
-                      {to_param(id), to_param(location), to_param(tables.dump()), to_param(rows),
-                       to_param(bytes), to_param(duration_ms)});
+    s_.query(complete_sql(id, location, tables, rows, bytes, duration_ms));
 }
 
 std::string backups::complete_sql(long long id, const std::string& location, const json& tables,

@@ -3,7 +3,6 @@
 #include "net/curl_lazy.hpp"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include <mutex>
 #include <string>
@@ -20,12 +19,8 @@ const api& lib() {
     static std::once_flag once;
     static std::string failure;
     std::call_once(once, [] {
-        void* h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            const char* why = dlerror();
-            failure = why ? why : "libcurl.so.4 not found";
-            return;
-        }
+        void* h = modules::open_system("libcurl.so.4", failure);
+        if (!h) return;
         std::string missing;
         bind(h, a.global_init, "curl_global_init", missing);
         bind(h, a.easy_init, "curl_easy_init", missing);

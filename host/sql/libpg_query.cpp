@@ -1,8 +1,6 @@
 // libpg_query loaded on first use, the C string it reads and the offset of its error cursor.
 #include "sql/libpg_query.hpp"
 
-#include <dlfcn.h>
-
 #include <mutex>
 
 #include "common/error.hpp"
@@ -19,12 +17,8 @@ const pg_query_api& pg_query() {
     static std::string failure;
     std::call_once(once, [] {
         // The soname the build found (CMakeLists.txt), so that a newer parser is never taken.
-        void* h = dlopen(MOONSHIFT_PG_QUERY_SONAME, RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            const char* why = dlerror();
-            failure = why ? why : MOONSHIFT_PG_QUERY_SONAME " not found";
-            return;
-        }
+        void* h = modules::open_system(MOONSHIFT_PG_QUERY_SONAME, failure);
+        if (!h) return;
         std::string missing;
         modules::bind(h, a.parse, "pg_query_parse", missing);
         modules::bind(h, a.split_with_parser, "pg_query_split_with_parser", missing);
